@@ -1,0 +1,88 @@
+// Starting the agent: read the configuration, report bad values once, build the meter provider,
+// install the instrumentations that apply to this runtime, open the /metrics endpoint.
+// Never throws: whatever fails is logged and the app runs on.
+import type { Server } from 'node:http';
+import { type Config, loadConfig } from '../config/index.js';
+import { startMetricsServer } from '../exporters/prometheus/server.js';
+import { installNodeHttpClient } from './http/node-client.js';
+import { installNodeHttpServer, internalServers } from './http/node-server.js';
+import { HttpRecorder } from './http/record.js';
+import { agentLog, configureAgentLog } from './log/agent.js';
+import { createTelemetry, RUNTIME, type Telemetry } from './telemetry.js';
+
+export interface Agent {
+  config: Config;
+  telemetry: Telemetry;
+  http: HttpRecorder;
+  metricsServer: Server | undefined;
+}
+
+const kAgent = Symbol.for('tapwire.agent');
+type Global = typeof globalThis & { [kAgent]?: Agent | null };
+
+/** The running agent, if `tapwire/register` started one in this process. */
+export function currentAgent(): Agent | undefined {
+  return (globalThis as Global)[kAgent] ?? undefined;
+}
+
+export function start(): Agent | undefined {
+  const g = globalThis as Global;
+  // One agent per process, even when two copies of tapwire are loaded.
+  if (g[kAgent] !== undefined) return g[kAgent] ?? undefined;
+  g[kAgent] = null;
+  try {
+    const { config, problems } = loadConfig(process.env);
+    configureAgentLog(config);
+    for (const p of problems) {
+      agentLog('warn', p.code, p.message, { variable: p.variable, value: p.value, accepted: p.accepted });
+    }
+    if (config.disabled) return undefined;
+
+    const telemetry = createTelemetry(config, []);
+    const http = new HttpRecorder(
+      telemetry.meter,
+      telemetry.httpServerDuration,
+      telemetry.httpClientDuration,
+      config.cardinalityLimit,
+    );
+    if (RUNTIME === 'node') {
+      installNodeHttpServer(http);
+      installNodeHttpClient(http);
+    } else {
+      installNodeHttpClient(http);
+    }
+
+    const agent: Agent = { config, telemetry, http, metricsServer: undefined };
+    if (telemetry.pull) agent.metricsServer = openMetricsEndpoint(config, telemetry);
+    g[kAgent] = agent;
+    return agent;
+  } catch (error) {
+    agentLog('error', 'TAPWIRE_ERR_START', 'tapwire failed to start and is off; the app is unaffected', {
+      err: error,
+    });
+    return undefined;
+  }
+}
+
+function openMetricsEndpoint(config: Config, telemetry: Telemetry): Server {
+  const server = startMetricsServer({
+    host: config.prometheusHost,
+    port: config.prometheusPort,
+    render: () => telemetry.render(),
+    onListenError: (error) => {
+      agentLog(
+        'warn',
+        'TAPWIRE_ERR_METRICS_PORT',
+        `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
+        { host: config.prometheusHost, port: config.prometheusPort },
+      );
+    },
+    onListening: ({ host, port }) =>
+      agentLog('info', 'TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics`, {
+        host,
+        port,
+      }),
+  });
+  internalServers.add(server);
+  return server;
+}

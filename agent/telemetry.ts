@@ -1,0 +1,96 @@
+// One MeterProvider per process, its instruments created from the catalogue, and the exporters
+// the configuration asks for. Everything an instrumentation records goes through the instruments
+// here; nothing else creates instruments.
+import type { Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import type { Config } from '../config/index.js';
+import { METRICS, type MetricDef } from '../exporters/catalogue.js';
+import { PullReader } from '../exporters/prometheus/reader.js';
+import { serialize } from '../exporters/prometheus/serialize.js';
+import { logCounts } from './log/logger.js';
+import { overflowCounts } from './series.js';
+
+declare const __TAPWIRE_VERSION__: string;
+export const VERSION: string = typeof __TAPWIRE_VERSION__ === 'string' ? __TAPWIRE_VERSION__ : '0.0.0-dev';
+
+export const RUNTIME: 'bun' | 'node' =
+  typeof (globalThis as { Bun?: unknown }).Bun === 'object' ? 'bun' : 'node';
+export const RUNTIME_VERSION: string =
+  RUNTIME === 'bun'
+    ? ((globalThis as { Bun?: { version: string } }).Bun?.version ?? '')
+    : process.versions.node;
+
+export interface Telemetry {
+  provider: MeterProvider;
+  meter: Meter;
+  pull: PullReader | undefined;
+  httpServerDuration: Histogram;
+  httpClientDuration: Histogram;
+  /** Prometheus exposition of everything collected now. */
+  render(): Promise<string>;
+}
+
+function histogram(meter: Meter, def: MetricDef): Histogram {
+  return meter.createHistogram(def.name, {
+    unit: def.unit,
+    description: def.description,
+    advice: def.buckets ? { explicitBucketBoundaries: [...def.buckets] } : undefined,
+  });
+}
+
+export function createTelemetry(config: Config, readers: MetricReader[]): Telemetry {
+  const pull = config.metricsExporters.includes('prometheus')
+    ? new PullReader(config.cardinalityLimit)
+    : undefined;
+  const provider = new MeterProvider({
+    resource: resourceFromAttributes({
+      ...config.resourceAttributes,
+      'service.name': config.serviceName,
+      'deployment.environment.name': config.environment,
+      'telemetry.sdk.name': 'tapwire',
+      'telemetry.sdk.language': 'nodejs',
+      'telemetry.sdk.version': VERSION,
+      'process.runtime.name': RUNTIME,
+      'process.runtime.version': RUNTIME_VERSION,
+    }),
+    readers: pull ? [pull, ...readers] : readers,
+  });
+  const meter = provider.getMeter('tapwire', VERSION);
+
+  const info = { version: VERSION, runtime: RUNTIME, 'runtime.version': RUNTIME_VERSION };
+  meter
+    .createObservableGauge(METRICS.agentInfo.name, { description: METRICS.agentInfo.description })
+    .addCallback((r: ObservableResult) => r.observe(1, info));
+
+  meter
+    .createObservableCounter(METRICS.logRecords.name, {
+      unit: METRICS.logRecords.unit,
+      description: METRICS.logRecords.description,
+    })
+    .addCallback((r: ObservableResult) => {
+      for (const level of Object.keys(logCounts)) r.observe(logCounts[level]!, { level });
+    });
+
+  meter
+    .createObservableCounter(METRICS.cardinalityOverflow.name, {
+      unit: METRICS.cardinalityOverflow.unit,
+      description: METRICS.cardinalityOverflow.description,
+    })
+    .addCallback((r: ObservableResult) => {
+      for (const [metric, n] of overflowCounts) r.observe(n, { metric });
+    });
+
+  return {
+    provider,
+    meter,
+    pull,
+    httpServerDuration: histogram(meter, METRICS.httpServerDuration),
+    httpClientDuration: histogram(meter, METRICS.httpClientDuration),
+    async render() {
+      if (!pull) return '';
+      const { resourceMetrics } = await pull.scrape();
+      return serialize(resourceMetrics);
+    },
+  };
+}

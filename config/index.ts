@@ -1,0 +1,17 @@
+export {
+  CONFIG_ERROR_CODE,
+  type Config,
+  type ConfigProblem,
+  type LoadedConfig,
+  loadConfig,
+  mask,
+} from './load.js';
+export { PROFILE_DEFAULTS } from './profiles.js';
+export {
+  type AiEndpoint,
+  LOG_LEVELS,
+  type LogLevel,
+  PROFILES,
+  type Profile,
+  VARIABLES,
+} from './variables.js';

@@ -1,0 +1,195 @@
+// Reads the environment once into a plain, frozen Config. Never throws: a bad value becomes a
+// ConfigProblem (variable, value, what is accepted) and the setting keeps its default, so the
+// preload can report it once and keep the app running; `tapwire config` turns problems into a
+// non-zero exit code.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROFILE_DEFAULTS } from './profiles.js';
+import {
+  type AiEndpoint,
+  type LogLevel,
+  PROFILES,
+  type Profile,
+  type SamplerName,
+  VARIABLES,
+  type Variable,
+  type VariableName,
+} from './variables.js';
+
+export const CONFIG_ERROR_CODE = 'TAPWIRE_ERR_CONFIG';
+
+export interface ConfigProblem {
+  code: typeof CONFIG_ERROR_CODE;
+  variable: string;
+  value: string;
+  accepted: string;
+  /** What tapwire does instead. */
+  using: string;
+  message: string;
+}
+
+export interface Config {
+  disabled: boolean;
+  serviceName: string;
+  resourceAttributes: Record<string, string>;
+  environment: string;
+  profile: Profile;
+  logLevel: LogLevel;
+  /** Pretty output only for development on a TTY; JSON everywhere else. */
+  logPretty: boolean;
+  metricsExporters: ('prometheus' | 'otlp')[];
+  tracesExporters: ('otlp' | 'console')[];
+  logsExporters: ('otlp' | 'console')[];
+  prometheusHost: string;
+  prometheusPort: number;
+  otlpTracesEndpoint: string;
+  otlpMetricsEndpoint: string;
+  otlpLogsEndpoint: string;
+  otlpHeaders: Record<string, string>;
+  metricExportIntervalMs: number;
+  sampler: SamplerName;
+  samplerArg: number;
+  cardinalityLimit: number;
+  runtimeMetrics: boolean;
+  aiEndpoints: AiEndpoint[];
+  dbSlowMs: number;
+  /** Where each value came from, for `tapwire config`. */
+  sources: Partial<Record<keyof Config, string>>;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  problems: ConfigProblem[];
+}
+
+export interface LoadOptions {
+  /** Directory whose package.json names the service when nothing else does. */
+  cwd?: string;
+  /** Whether stdout is a terminal (pretty logs in development). */
+  isTTY?: boolean;
+}
+
+type Env = Record<string, string | undefined>;
+
+export function loadConfig(env: Env = process.env, options: LoadOptions = {}): LoadedConfig {
+  const problems: ConfigProblem[] = [];
+  const sources: Config['sources'] = {};
+
+  function read<T>(name: VariableName, key: keyof Config): T {
+    const v = VARIABLES[name] as unknown as Variable<T>;
+    const raw = env[v.name];
+    if (raw === undefined || raw === '') {
+      sources[key] = 'default';
+      return v.fallback;
+    }
+    const parsed = v.parse(raw);
+    if (parsed.ok) {
+      sources[key] = v.name;
+      return parsed.value;
+    }
+    const shown = v.secret ? mask(raw) : raw;
+    const using = v.fallbackDoc ?? JSON.stringify(v.fallback);
+    problems.push({
+      code: CONFIG_ERROR_CODE,
+      variable: v.name,
+      value: shown,
+      accepted: v.accepted,
+      using,
+      message: `${v.name}=${JSON.stringify(shown)} is not valid: expected ${v.accepted}; using the default (${using})`,
+    });
+    sources[key] = `default (${v.name} invalid)`;
+    return v.fallback;
+  }
+
+  const disabled = read<boolean>('OTEL_SDK_DISABLED', 'disabled');
+  const resourceAttributes = read<Record<string, string>>('OTEL_RESOURCE_ATTRIBUTES', 'resourceAttributes');
+
+  let serviceName = read<string>('OTEL_SERVICE_NAME', 'serviceName');
+  if (serviceName === '') {
+    const fromResource = resourceAttributes['service.name'];
+    const fromPackage = fromResource ? undefined : packageName(options.cwd ?? process.cwd());
+    serviceName = fromResource || fromPackage || 'unknown_service';
+    sources.serviceName = fromResource
+      ? 'OTEL_RESOURCE_ATTRIBUTES'
+      : fromPackage
+        ? 'package.json'
+        : 'default';
+  }
+
+  // TAPWIRE_ENV, else NODE_ENV, else development. NODE_ENV belongs to the app and is often set to
+  // values that are not profiles ("local", "qa"); those fall back to development without an error.
+  let profile = read<Profile>('TAPWIRE_ENV', 'profile');
+  let environment: string = profile;
+  if (sources.profile === 'default') {
+    const nodeEnv = env.NODE_ENV?.trim();
+    if (nodeEnv) {
+      environment = nodeEnv;
+      if ((PROFILES as readonly string[]).includes(nodeEnv.toLowerCase())) {
+        profile = nodeEnv.toLowerCase() as Profile;
+        sources.profile = 'NODE_ENV';
+      } else {
+        sources.profile = `default (NODE_ENV=${nodeEnv} is not a profile)`;
+      }
+    }
+  } else {
+    environment = profile;
+  }
+  sources.environment = sources.profile;
+
+  const defaults = PROFILE_DEFAULTS[profile];
+  let logLevel = read<LogLevel>('LOG_LEVEL', 'logLevel');
+  if (!sources.logLevel?.startsWith('LOG_LEVEL')) {
+    logLevel = defaults.logLevel;
+    sources.logLevel = `profile ${profile}`;
+  }
+
+  const otlpEndpoint = read<string>('OTEL_EXPORTER_OTLP_ENDPOINT', 'otlpTracesEndpoint');
+  const base = otlpEndpoint.endsWith('/') ? otlpEndpoint : `${otlpEndpoint}/`;
+  const signal = (name: VariableName, key: keyof Config, path: string): string => {
+    const specific = read<string>(name, key);
+    return specific === '' ? base + path : specific;
+  };
+
+  const config: Config = {
+    disabled,
+    serviceName,
+    resourceAttributes,
+    environment,
+    profile,
+    logLevel,
+    logPretty: defaults.prettyOnTTY && (options.isTTY ?? Boolean(process.stdout.isTTY)),
+    metricsExporters: read('OTEL_METRICS_EXPORTER', 'metricsExporters'),
+    tracesExporters: read('OTEL_TRACES_EXPORTER', 'tracesExporters'),
+    logsExporters: read('OTEL_LOGS_EXPORTER', 'logsExporters'),
+    prometheusHost: read('OTEL_EXPORTER_PROMETHEUS_HOST', 'prometheusHost'),
+    prometheusPort: read('OTEL_EXPORTER_PROMETHEUS_PORT', 'prometheusPort'),
+    otlpTracesEndpoint: signal('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'otlpTracesEndpoint', 'v1/traces'),
+    otlpMetricsEndpoint: signal('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'otlpMetricsEndpoint', 'v1/metrics'),
+    otlpLogsEndpoint: signal('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'otlpLogsEndpoint', 'v1/logs'),
+    otlpHeaders: read('OTEL_EXPORTER_OTLP_HEADERS', 'otlpHeaders'),
+    metricExportIntervalMs: read('OTEL_METRIC_EXPORT_INTERVAL', 'metricExportIntervalMs'),
+    sampler: read('OTEL_TRACES_SAMPLER', 'sampler'),
+    samplerArg: read('OTEL_TRACES_SAMPLER_ARG', 'samplerArg'),
+    cardinalityLimit: read('TAPWIRE_CARDINALITY_LIMIT', 'cardinalityLimit'),
+    runtimeMetrics: read('TAPWIRE_RUNTIME_METRICS', 'runtimeMetrics'),
+    aiEndpoints: read('TAPWIRE_AI_ENDPOINTS', 'aiEndpoints'),
+    dbSlowMs: read('TAPWIRE_DB_SLOW_MS', 'dbSlowMs'),
+    sources,
+  };
+  return { config: Object.freeze(config), problems };
+}
+
+/** Keeps the first two characters of a secret so a user can tell which one is set. */
+export function mask(value: string): string {
+  if (value.length <= 4) return '****';
+  return `${value.slice(0, 2)}****`;
+}
+
+function packageName(cwd: string): string | undefined {
+  try {
+    const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { name?: unknown };
+    return typeof pkg.name === 'string' && pkg.name !== '' ? pkg.name : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,16 @@
+// Deployment profiles (DESIGN.md "Configuration"): debug in development, info in staging,
+// warn in production and in tests (quiet test output).
+import type { LogLevel, Profile } from './variables.js';
+
+export interface ProfileDefaults {
+  logLevel: LogLevel;
+  /** Human-readable logs when stdout is a terminal. */
+  prettyOnTTY: boolean;
+}
+
+export const PROFILE_DEFAULTS: Record<Profile, ProfileDefaults> = {
+  development: { logLevel: 'debug', prettyOnTTY: true },
+  test: { logLevel: 'warn', prettyOnTTY: false },
+  staging: { logLevel: 'info', prettyOnTTY: false },
+  production: { logLevel: 'warn', prettyOnTTY: false },
+};

@@ -1,0 +1,321 @@
+// The environment variables tapwire reads, as data: one table drives parsing, validation,
+// `tapwire config` and docs/configuration.md, so the three can never disagree.
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false };
+
+export interface Variable<T> {
+  /** The environment variable. */
+  name: string;
+  /** What a user reads in the docs. */
+  doc: string;
+  /** What values are accepted, in words, for error messages and docs. */
+  accepted: string;
+  /** The value used when unset (or invalid). */
+  fallback: T;
+  /** How the default reads in the docs, when it is not simply the fallback. */
+  fallbackDoc?: string;
+  /** Mask the value in `tapwire config` and in messages. */
+  secret?: boolean;
+  parse(raw: string): Parsed<T>;
+}
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const bad: Parsed<never> = { ok: false };
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const PROFILES = ['development', 'test', 'staging', 'production'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export const SAMPLERS = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+
+function oneOf<const T extends readonly string[]>(values: T) {
+  return (raw: string): Parsed<T[number]> => {
+    const v = raw.trim().toLowerCase();
+    return (values as readonly string[]).includes(v) ? ok(v as T[number]) : bad;
+  };
+}
+
+function boolean(raw: string): Parsed<boolean> {
+  const v = raw.trim().toLowerCase();
+  if (v === 'true' || v === '1') return ok(true);
+  if (v === 'false' || v === '0') return ok(false);
+  return bad;
+}
+
+function integer(min: number, max: number) {
+  return (raw: string): Parsed<number> => {
+    const v = raw.trim();
+    if (!/^\d+$/.test(v)) return bad;
+    const n = Number(v);
+    return n >= min && n <= max ? ok(n) : bad;
+  };
+}
+
+function number(min: number, max: number) {
+  return (raw: string): Parsed<number> => {
+    const v = raw.trim();
+    if (v === '' || !/^[0-9.eE+-]+$/.test(v)) return bad;
+    const n = Number(v);
+    return Number.isFinite(n) && n >= min && n <= max ? ok(n) : bad;
+  };
+}
+
+/** A comma-separated subset of `values`; `none` alone means empty. */
+function list<const T extends readonly string[]>(values: T) {
+  return (raw: string): Parsed<T[number][]> => {
+    const parts = raw
+      .split(',')
+      .map((p) => p.trim().toLowerCase())
+      .filter((p) => p !== '');
+    if (parts.length === 0) return bad;
+    if (parts.includes('none')) return parts.length === 1 ? ok([]) : bad;
+    for (const p of parts) if (!(values as readonly string[]).includes(p)) return bad;
+    return ok([...new Set(parts)] as T[number][]);
+  };
+}
+
+function url(raw: string): Parsed<string> {
+  try {
+    const u = new URL(raw.trim());
+    return u.protocol === 'http:' || u.protocol === 'https:' ? ok(u.href) : bad;
+  } catch {
+    return bad;
+  }
+}
+
+function text(raw: string): Parsed<string> {
+  const v = raw.trim();
+  return v === '' ? bad : ok(v);
+}
+
+function host(raw: string): Parsed<string> {
+  const v = raw.trim();
+  return /^[A-Za-z0-9.:[\]_-]+$/.test(v) ? ok(v) : bad;
+}
+
+/** `key=value,key2=value2` (W3C baggage-like, values percent-decoded), as OTEL_RESOURCE_ATTRIBUTES. */
+export function keyValues(raw: string): Parsed<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const part of raw.split(',')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    if (eq <= 0) return bad;
+    const key = part.slice(0, eq).trim();
+    let value = part.slice(eq + 1).trim();
+    try {
+      value = decodeURIComponent(value);
+    } catch {
+      return bad;
+    }
+    if (key === '') return bad;
+    out[key] = value;
+  }
+  return ok(out);
+}
+
+export interface AiEndpoint {
+  host: string;
+  port: number | undefined;
+  provider: string;
+}
+
+/** `HOST[:PORT]=PROVIDER,...` — DESIGN.md "AI endpoints". */
+function aiEndpoints(raw: string): Parsed<AiEndpoint[]> {
+  const out: AiEndpoint[] = [];
+  for (const part of raw.split(',')) {
+    const p = part.trim();
+    if (p === '') continue;
+    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?=([a-z0-9._-]+)$/.exec(p);
+    if (!m) return bad;
+    const port = m[2] === undefined ? undefined : Number(m[2]);
+    if (port !== undefined && (port < 1 || port > 65535)) return bad;
+    out.push({ host: m[1]!.toLowerCase(), port, provider: m[3]! });
+  }
+  return out.length ? ok(out) : bad;
+}
+
+export const METRICS_EXPORTERS = ['prometheus', 'otlp'] as const;
+export const SIGNAL_EXPORTERS = ['otlp', 'console'] as const;
+
+/** Every variable tapwire reads. Order is the order of the docs. */
+export const VARIABLES = {
+  OTEL_SDK_DISABLED: {
+    name: 'OTEL_SDK_DISABLED',
+    doc: '`true` turns the agent off entirely: no hooks, no endpoint, nothing loaded beyond the check.',
+    accepted: '`true` or `false`',
+    fallback: false,
+    parse: boolean,
+  } satisfies Variable<boolean>,
+  OTEL_SERVICE_NAME: {
+    name: 'OTEL_SERVICE_NAME',
+    doc: 'The service name (`service.name`) on every metric, span and log record.',
+    accepted: 'a non-empty string',
+    fallback: '',
+    fallbackDoc:
+      '`service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else the `name` in the app\u2019s package.json, else `unknown_service`',
+    parse: text,
+  } satisfies Variable<string>,
+  OTEL_RESOURCE_ATTRIBUTES: {
+    name: 'OTEL_RESOURCE_ATTRIBUTES',
+    doc: 'Extra resource attributes, shown on `target_info`.',
+    accepted: 'comma-separated `key=value` pairs (values percent-encoded)',
+    fallback: {},
+    fallbackDoc: 'none',
+    parse: keyValues,
+  } satisfies Variable<Record<string, string>>,
+  TAPWIRE_ENV: {
+    name: 'TAPWIRE_ENV',
+    doc: 'The deployment environment; picks the profile (log level and format). Falls back to `NODE_ENV` when that names a profile.',
+    accepted: PROFILES.map((p) => `\`${p}\``).join(', '),
+    fallback: 'development' as Profile,
+    fallbackDoc: '`NODE_ENV` when it is one of the profiles, else `development`',
+    parse: oneOf(PROFILES),
+  } satisfies Variable<Profile>,
+  LOG_LEVEL: {
+    name: 'LOG_LEVEL',
+    doc: 'Overrides the profile\u2019s log level for `import { logger } from \u2019tapwire\u2019` and the agent\u2019s own messages.',
+    accepted: LOG_LEVELS.map((l) => `\`${l}\``).join(', '),
+    fallback: 'info' as LogLevel,
+    fallbackDoc: 'the profile\u2019s level',
+    parse: oneOf(LOG_LEVELS),
+  } satisfies Variable<LogLevel>,
+  OTEL_METRICS_EXPORTER: {
+    name: 'OTEL_METRICS_EXPORTER',
+    doc: 'Where metrics go. `prometheus` serves `/metrics`; `otlp` pushes OTLP/HTTP every `OTEL_METRIC_EXPORT_INTERVAL`.',
+    accepted: '`prometheus`, `otlp` (comma-separated), or `none`',
+    fallback: ['prometheus'] as ('prometheus' | 'otlp')[],
+    parse: list(METRICS_EXPORTERS),
+  } satisfies Variable<('prometheus' | 'otlp')[]>,
+  OTEL_TRACES_EXPORTER: {
+    name: 'OTEL_TRACES_EXPORTER',
+    doc: 'Where spans go. When `none`, no span is created and no trace context is kept.',
+    accepted: '`otlp`, `console`, or `none`',
+    fallback: [] as ('otlp' | 'console')[],
+    fallbackDoc: '`none`',
+    parse: list(SIGNAL_EXPORTERS),
+  } satisfies Variable<('otlp' | 'console')[]>,
+  OTEL_LOGS_EXPORTER: {
+    name: 'OTEL_LOGS_EXPORTER',
+    doc: 'Log shipping besides the JSON lines on stdout.',
+    accepted: '`otlp`, `console`, or `none`',
+    fallback: [] as ('otlp' | 'console')[],
+    fallbackDoc: '`none`',
+    parse: list(SIGNAL_EXPORTERS),
+  } satisfies Variable<('otlp' | 'console')[]>,
+  OTEL_EXPORTER_PROMETHEUS_HOST: {
+    name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
+    doc: 'The address the `/metrics` endpoint listens on.',
+    accepted: 'a host name or IP address',
+    fallback: '0.0.0.0',
+    parse: host,
+  } satisfies Variable<string>,
+  OTEL_EXPORTER_PROMETHEUS_PORT: {
+    name: 'OTEL_EXPORTER_PROMETHEUS_PORT',
+    doc: 'The port of the `/metrics` endpoint. `0` picks a free port (logged at start).',
+    accepted: 'an integer from 0 to 65535',
+    fallback: 9464,
+    parse: integer(0, 65535),
+  } satisfies Variable<number>,
+  OTEL_EXPORTER_OTLP_ENDPOINT: {
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    doc: 'Base URL of the OTLP/HTTP receiver; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended.',
+    accepted: 'an `http://` or `https://` URL',
+    fallback: 'http://localhost:4318/',
+    parse: url,
+  } satisfies Variable<string>,
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: {
+    name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    doc: 'Full URL for spans, used as is.',
+    accepted: 'an `http://` or `https://` URL',
+    fallback: '',
+    fallbackDoc: '`OTEL_EXPORTER_OTLP_ENDPOINT` + `v1/traces`',
+    parse: url,
+  } satisfies Variable<string>,
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: {
+    name: 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT',
+    doc: 'Full URL for metrics, used as is.',
+    accepted: 'an `http://` or `https://` URL',
+    fallback: '',
+    fallbackDoc: '`OTEL_EXPORTER_OTLP_ENDPOINT` + `v1/metrics`',
+    parse: url,
+  } satisfies Variable<string>,
+  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: {
+    name: 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT',
+    doc: 'Full URL for logs, used as is.',
+    accepted: 'an `http://` or `https://` URL',
+    fallback: '',
+    fallbackDoc: '`OTEL_EXPORTER_OTLP_ENDPOINT` + `v1/logs`',
+    parse: url,
+  } satisfies Variable<string>,
+  OTEL_EXPORTER_OTLP_HEADERS: {
+    name: 'OTEL_EXPORTER_OTLP_HEADERS',
+    doc: 'Headers sent with every OTLP request (for example an API key). Masked in `tapwire config`.',
+    accepted: 'comma-separated `key=value` pairs',
+    fallback: {},
+    fallbackDoc: 'none',
+    secret: true,
+    parse: keyValues,
+  } satisfies Variable<Record<string, string>>,
+  OTEL_METRIC_EXPORT_INTERVAL: {
+    name: 'OTEL_METRIC_EXPORT_INTERVAL',
+    doc: 'Milliseconds between OTLP metric pushes.',
+    accepted: 'an integer from 100 to 3600000',
+    fallback: 60000,
+    parse: integer(100, 3_600_000),
+  } satisfies Variable<number>,
+  OTEL_TRACES_SAMPLER: {
+    name: 'OTEL_TRACES_SAMPLER',
+    doc: 'Which spans are recorded when tracing is on.',
+    accepted: SAMPLERS.map((s) => `\`${s}\``).join(', '),
+    fallback: 'parentbased_always_on' as SamplerName,
+    parse: oneOf(SAMPLERS),
+  } satisfies Variable<SamplerName>,
+  OTEL_TRACES_SAMPLER_ARG: {
+    name: 'OTEL_TRACES_SAMPLER_ARG',
+    doc: 'The ratio for the `traceidratio` samplers.',
+    accepted: 'a number from 0 to 1',
+    fallback: 1,
+    parse: number(0, 1),
+  } satisfies Variable<number>,
+  TAPWIRE_CARDINALITY_LIMIT: {
+    name: 'TAPWIRE_CARDINALITY_LIMIT',
+    doc: 'Label sets kept per metric; further ones go to one series labelled `otel_metric_overflow="true"` and count in `tapwire_cardinality_overflow_total`.',
+    accepted: 'an integer from 1 to 100000',
+    fallback: 2000,
+    parse: integer(1, 100_000),
+  } satisfies Variable<number>,
+  TAPWIRE_RUNTIME_METRICS: {
+    name: 'TAPWIRE_RUNTIME_METRICS',
+    doc: 'Event-loop, heap, GC, CPU and memory metrics.',
+    accepted: '`true` or `false`',
+    fallback: true,
+    parse: boolean,
+  } satisfies Variable<boolean>,
+  TAPWIRE_AI_ENDPOINTS: {
+    name: 'TAPWIRE_AI_ENDPOINTS',
+    doc: 'Extra hosts recognised as AI providers (gateways, self-hosted models); the provider name decides the API shape.',
+    accepted: 'comma-separated `HOST[:PORT]=PROVIDER`, e.g. `127.0.0.1:8080=openai,llm.internal=anthropic`',
+    fallback: [] as AiEndpoint[],
+    fallbackDoc: 'none',
+    parse: aiEndpoints,
+  } satisfies Variable<AiEndpoint[]>,
+  TAPWIRE_DB_SLOW_MS: {
+    name: 'TAPWIRE_DB_SLOW_MS',
+    doc: 'Database operations slower than this many milliseconds are logged at `warn`.',
+    accepted: 'an integer from 0 to 3600000',
+    fallback: 500,
+    parse: integer(0, 3_600_000),
+  } satisfies Variable<number>,
+} as const;
+
+export type VariableName = keyof typeof VARIABLES;

@@ -1,0 +1,258 @@
+// The metric catalogue: every metric tapwire emits, once. Instruments, the Prometheus names,
+// docs/metrics.md and (later) the alert rules all read this list, so they cannot drift apart.
+//
+// Names follow the OpenTelemetry semantic conventions (stable HTTP and DB conventions, GenAI
+// conventions 1.41+); the Prometheus name is what Prometheus itself produces when it ingests the
+// same OTLP: dots to underscores, the unit as a suffix, `_total` on counters (see ./prometheus/naming.ts).
+
+export type InstrumentKind = 'histogram' | 'counter' | 'updowncounter' | 'gauge';
+
+export interface MetricDef {
+  /** OpenTelemetry instrument name. */
+  name: string;
+  /** UCUM unit as the semantic conventions give it. */
+  unit: string;
+  kind: InstrumentKind;
+  description: string;
+  /** Attribute keys in OpenTelemetry form (dots). */
+  attributes: readonly string[];
+  /** When each attribute is present, where not always. */
+  conditional?: Readonly<Record<string, string>>;
+  /** Explicit bucket boundaries (histograms). */
+  buckets?: readonly number[];
+  /** Which issue / capability emits it (docs). */
+  source: string;
+}
+
+// Semantic-convention bucket advice.
+// https://opentelemetry.io/docs/specs/semconv/http/http-metrics/#metric-httpserverrequestduration
+export const HTTP_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+] as const;
+// https://opentelemetry.io/docs/specs/semconv/database/database-metrics/
+export const DB_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10] as const;
+// https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/
+export const GEN_AI_DURATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+] as const;
+export const GEN_AI_TOKEN_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+] as const;
+// V8 GC pauses are mostly sub-millisecond.
+export const GC_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1] as const;
+
+const HTTP_SERVER_ATTRS = [
+  'http.request.method',
+  'http.response.status_code',
+  'http.route',
+  'url.scheme',
+  'error.type',
+] as const;
+const HTTP_CLIENT_ATTRS = [
+  'http.request.method',
+  'http.response.status_code',
+  'server.address',
+  'server.port',
+  'url.scheme',
+  'error.type',
+] as const;
+const DB_ATTRS = [
+  'db.system.name',
+  'db.operation.name',
+  'db.collection.name',
+  'db.namespace',
+  'server.address',
+  'server.port',
+  'error.type',
+] as const;
+const GEN_AI_ATTRS = [
+  'gen_ai.operation.name',
+  'gen_ai.provider.name',
+  'gen_ai.request.model',
+  'gen_ai.response.model',
+  'server.address',
+  'error.type',
+] as const;
+
+export const METRICS = {
+  httpServerDuration: {
+    name: 'http.server.request.duration',
+    unit: 's',
+    kind: 'histogram',
+    description: 'Duration of inbound HTTP requests, from the request line to the end of the response.',
+    attributes: HTTP_SERVER_ATTRS,
+    conditional: {
+      'http.route': 'when a router (Express, Fastify, Hono, Bun.serve routes) gives the template',
+      'error.type': 'on 5xx responses (the status code) or when the request ends without a response',
+    },
+    buckets: HTTP_BUCKETS,
+    source: 'agent/http',
+  },
+  httpServerActive: {
+    name: 'http.server.active_requests',
+    unit: '{request}',
+    kind: 'updowncounter',
+    description: 'Inbound HTTP requests in flight.',
+    attributes: ['http.request.method', 'url.scheme'],
+    source: 'agent/http',
+  },
+  httpClientDuration: {
+    name: 'http.client.request.duration',
+    unit: 's',
+    kind: 'histogram',
+    description:
+      'Duration of outbound HTTP requests, until the response headers arrive (or the request fails).',
+    attributes: HTTP_CLIENT_ATTRS,
+    conditional: {
+      'http.response.status_code': 'when a response arrived',
+      'error.type': 'on 4xx/5xx responses (the status code) or the error class when no response arrived',
+    },
+    buckets: HTTP_BUCKETS,
+    source: 'agent/http',
+  },
+  dbDuration: {
+    name: 'db.client.operation.duration',
+    unit: 's',
+    kind: 'histogram',
+    description: 'Duration of database client operations.',
+    attributes: DB_ATTRS,
+    buckets: DB_BUCKETS,
+    source: 'agent/db (planned)',
+  },
+  genAiDuration: {
+    name: 'gen_ai.client.operation.duration',
+    unit: 's',
+    kind: 'histogram',
+    description: 'Duration of AI provider calls.',
+    attributes: GEN_AI_ATTRS,
+    buckets: GEN_AI_DURATION_BUCKETS,
+    source: 'agent/ai (planned)',
+  },
+  genAiTokens: {
+    name: 'gen_ai.client.token.usage',
+    unit: '{token}',
+    kind: 'histogram',
+    description: 'Tokens per AI provider call, as the provider reported them.',
+    attributes: [...GEN_AI_ATTRS, 'gen_ai.token.type'],
+    buckets: GEN_AI_TOKEN_BUCKETS,
+    source: 'agent/ai (planned)',
+  },
+  genAiTimeToFirstChunk: {
+    name: 'gen_ai.client.operation.time_to_first_chunk',
+    unit: 's',
+    kind: 'histogram',
+    description: 'Time from the request to the first chunk of a streamed AI response.',
+    attributes: GEN_AI_ATTRS,
+    buckets: GEN_AI_DURATION_BUCKETS,
+    source: 'agent/ai (planned)',
+  },
+  genAiCost: {
+    name: 'tapwire.gen_ai.cost',
+    unit: 'USD',
+    kind: 'counter',
+    description: 'Estimated cost of AI provider calls from the price table.',
+    attributes: ['gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type'],
+    source: 'agent/ai (planned)',
+  },
+  logRecords: {
+    name: 'tapwire.log.records',
+    unit: '{record}',
+    kind: 'counter',
+    description: 'Log records written through the tapwire logger, by level.',
+    attributes: ['level'],
+    source: 'agent/log',
+  },
+  agentInfo: {
+    name: 'tapwire.agent.info',
+    unit: '',
+    kind: 'gauge',
+    description: 'Always 1; labels say which tapwire and runtime run.',
+    attributes: ['version', 'runtime', 'runtime.version'],
+    source: 'agent/runtime',
+  },
+  cardinalityOverflow: {
+    name: 'tapwire.cardinality.overflow',
+    unit: '{measurement}',
+    kind: 'counter',
+    description:
+      'Measurements recorded into a metric\u2019s overflow series because its label-set limit was reached.',
+    attributes: ['metric'],
+    source: 'agent',
+  },
+  eventLoopDelayP50: {
+    name: 'nodejs.eventloop.delay.p50',
+    unit: 's',
+    kind: 'gauge',
+    description: 'Event-loop delay, median, since the previous collection.',
+    attributes: [],
+    source: 'agent/runtime (Node only)',
+  },
+  eventLoopDelayP99: {
+    name: 'nodejs.eventloop.delay.p99',
+    unit: 's',
+    kind: 'gauge',
+    description: 'Event-loop delay, 99th percentile, since the previous collection.',
+    attributes: [],
+    source: 'agent/runtime (Node only)',
+  },
+  eventLoopDelayMax: {
+    name: 'nodejs.eventloop.delay.max',
+    unit: 's',
+    kind: 'gauge',
+    description: 'Event-loop delay, maximum, since the previous collection.',
+    attributes: [],
+    source: 'agent/runtime (Node only)',
+  },
+  eventLoopUtilization: {
+    name: 'nodejs.eventloop.utilization',
+    unit: '1',
+    kind: 'gauge',
+    description: 'Fraction of time the event loop was busy since the previous collection.',
+    attributes: [],
+    source: 'agent/runtime',
+  },
+  heapUsed: {
+    name: 'v8js.memory.heap.used',
+    unit: 'By',
+    kind: 'gauge',
+    description: 'JavaScript heap in use.',
+    attributes: [],
+    source: 'agent/runtime',
+  },
+  heapLimit: {
+    name: 'v8js.memory.heap.limit',
+    unit: 'By',
+    kind: 'gauge',
+    description: 'JavaScript heap size limit.',
+    attributes: [],
+    source: 'agent/runtime',
+  },
+  gcDuration: {
+    name: 'v8js.gc.duration',
+    unit: 's',
+    kind: 'histogram',
+    description: 'Garbage-collection pauses, by kind.',
+    attributes: ['v8js.gc.type'],
+    buckets: GC_BUCKETS,
+    source: 'agent/runtime (Node only)',
+  },
+  cpuTime: {
+    name: 'process.cpu.time',
+    unit: 's',
+    kind: 'counter',
+    description: 'CPU time used by the process, by mode.',
+    attributes: ['cpu.mode'],
+    source: 'agent/runtime',
+  },
+  memoryRss: {
+    name: 'process.memory.usage',
+    unit: 'By',
+    kind: 'gauge',
+    description: 'Resident set size of the process.',
+    attributes: [],
+    source: 'agent/runtime',
+  },
+} as const satisfies Record<string, MetricDef>;
+
+export type MetricKey = keyof typeof METRICS;
+export const METRIC_LIST: readonly MetricDef[] = Object.values(METRICS);

@@ -1,0 +1,141 @@
+// OpenTelemetry ResourceMetrics -> Prometheus text exposition format 0.0.4.
+// Histograms become cumulative `_bucket{le}` series (OpenTelemetry keeps per-bucket counts),
+// resource attributes go on one `target_info` series as Prometheus' OTLP ingestion does, and
+// every name passes through ./naming.ts.
+import type { Attributes } from '@opentelemetry/api';
+import {
+  DataPointType,
+  type HistogramMetricData,
+  type MetricData,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+import type { InstrumentKind } from '../catalogue.js';
+import { labelName, prometheusName, prometheusType } from './naming.js';
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}
+
+function escapeHelp(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Number.POSITIVE_INFINITY) return '+Inf';
+  if (v === Number.NEGATIVE_INFINITY) return '-Inf';
+  return String(v);
+}
+
+function attributeValue(v: unknown): string {
+  if (Array.isArray(v)) return JSON.stringify(v);
+  return String(v);
+}
+
+/** `{a="1",b="2"` without the closing brace, so `le` can be appended; '' when empty. */
+function openLabels(attributes: Attributes, extra?: Record<string, string>): string {
+  let out = '';
+  const seen = new Set<string>();
+  const add = (key: string, value: string) => {
+    const name = labelName(key);
+    if (seen.has(name)) return;
+    seen.add(name);
+    out += `${out === '' ? '{' : ','}${name}="${escapeLabel(value)}"`;
+  };
+  for (const key of Object.keys(attributes)) {
+    const v = attributes[key];
+    if (v === undefined || v === null) continue;
+    add(key, attributeValue(v));
+  }
+  if (extra) for (const key of Object.keys(extra)) add(key, extra[key]!);
+  return out;
+}
+
+function labels(attributes: Attributes, extra?: Record<string, string>): string {
+  const open = openLabels(attributes, extra);
+  return open === '' ? '' : `${open}}`;
+}
+
+export function kindOf(metric: MetricData): InstrumentKind {
+  switch (metric.dataPointType) {
+    case DataPointType.HISTOGRAM:
+    case DataPointType.EXPONENTIAL_HISTOGRAM:
+      return 'histogram';
+    case DataPointType.SUM:
+      return metric.isMonotonic ? 'counter' : 'updowncounter';
+    default:
+      return 'gauge';
+  }
+}
+
+interface Family {
+  name: string;
+  type: string;
+  help: string;
+  lines: string[];
+}
+
+export interface SerializeOptions {
+  /** Labels added to every series (the sidecar's merge uses it for the worker instance). */
+  extraLabels?: Record<string, string>;
+  /** Skip the target_info series. */
+  withoutTargetInfo?: boolean;
+}
+
+export function serialize(resourceMetrics: ResourceMetrics, options: SerializeOptions = {}): string {
+  const extra = options.extraLabels;
+  const families = new Map<string, Family>();
+  for (const scope of resourceMetrics.scopeMetrics) {
+    for (const metric of scope.metrics) {
+      const kind = kindOf(metric);
+      const name = prometheusName(metric.descriptor.name, metric.descriptor.unit, kind);
+      let family = families.get(name);
+      if (!family) {
+        family = { name, type: prometheusType(kind), help: metric.descriptor.description, lines: [] };
+        families.set(name, family);
+      }
+      if (metric.dataPointType === DataPointType.HISTOGRAM) {
+        writeHistogram(family, metric, extra);
+      } else if (metric.dataPointType === DataPointType.SUM || metric.dataPointType === DataPointType.GAUGE) {
+        for (const dp of metric.dataPoints) {
+          family.lines.push(`${name}${labels(dp.attributes, extra)} ${formatValue(dp.value as number)}`);
+        }
+      }
+      // Exponential histograms are never configured by tapwire; skipped rather than mis-rendered.
+    }
+  }
+
+  let out = '';
+  if (!options.withoutTargetInfo) {
+    const resource = resourceMetrics.resource.attributes;
+    out += '# HELP target_info Target metadata\n# TYPE target_info gauge\n';
+    out += `target_info${labels(resource, extra)} 1\n`;
+  }
+  for (const family of families.values()) {
+    if (family.lines.length === 0) continue;
+    out += `# HELP ${family.name} ${escapeHelp(family.help || family.name)}\n`;
+    out += `# TYPE ${family.name} ${family.type}\n`;
+    out += `${family.lines.join('\n')}\n`;
+  }
+  return out;
+}
+
+function writeHistogram(family: Family, metric: HistogramMetricData, extra?: Record<string, string>): void {
+  const name = family.name;
+  for (const dp of metric.dataPoints) {
+    const open = openLabels(dp.attributes, extra);
+    const prefix = open === '' ? '{' : `${open},`;
+    const { boundaries, counts } = dp.value.buckets;
+    let cumulative = 0;
+    for (let i = 0; i < boundaries.length; i++) {
+      cumulative += counts[i] ?? 0;
+      family.lines.push(`${name}_bucket${prefix}le="${formatValue(boundaries[i]!)}"} ${cumulative}`);
+    }
+    family.lines.push(`${name}_bucket${prefix}le="+Inf"} ${dp.value.count}`);
+    const closed = open === '' ? '' : `${open}}`;
+    family.lines.push(`${name}_sum${closed} ${formatValue(dp.value.sum ?? 0)}`);
+    family.lines.push(`${name}_count${closed} ${dp.value.count}`);
+  }
+}

@@ -1,0 +1,41 @@
+// Bundles the published entry points into dist/ with esbuild.
+//
+// Why a bundle: resolving and compiling the ~300 small files of @opentelemetry/api,
+// @opentelemetry/sdk-metrics and pino one by one costs ~120 ms of start-up on this machine
+// (measured: api 23 ms, sdk-metrics 78 ms, pino 22 ms); the same code bundled loads in ~8 ms.
+// Start-up overhead is a target (docs/benchmarks.md), so the preload ships as one graph.
+// Entry points share chunks (code splitting) so `tapwire` and `tapwire/register` see one
+// agent instance.
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+await build({
+  entryPoints: {
+    index: 'index.ts',
+    register: 'register.ts',
+    'cli/main': 'cli/main.ts',
+  },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  mainFields: ['module', 'main'],
+  chunkNames: 'chunks/[name]-[hash]',
+  // pino-pretty is only used in development on a TTY and is loaded on demand.
+  external: ['pino-pretty', 'bun', 'bun:*'],
+  define: { __TAPWIRE_VERSION__: JSON.stringify(pkg.version) },
+  banner: {
+    // Some bundled CommonJS dependencies call require() for Node built-ins.
+    js: "import { createRequire as __tapwireCreateRequire } from 'node:module'; const require = __tapwireCreateRequire(import.meta.url);",
+  },
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+const cli = 'dist/cli/main.js';
+writeFileSync(cli, `#!/usr/bin/env node\n${readFileSync(cli, 'utf8')}`);
+chmodSync(cli, 0o755);
