@@ -1,2 +1,71 @@
-// placeholder, replaced below
-console.log('tapwire');
+// `tapwire <command>`: a table of subcommands and nothing else. The CLI only reads config/ and
+// exporters/ data (the catalogue, naming); it never imports agent/, so running it measures nothing
+// and starts no hooks (DESIGN.md "Layout").
+import { fileURLToPath } from 'node:url';
+import { runConfig } from './config.js';
+import { runDemo } from './demo.js';
+import { runDocs } from './docs.js';
+
+declare const __TAPWIRE_VERSION__: string;
+// Defined by scripts/build.mjs; when the source runs unbundled (tests) there is no version.
+const VERSION = typeof __TAPWIRE_VERSION__ === 'string' ? __TAPWIRE_VERSION__ : '0.0.0-dev';
+
+/** Where the CLI finds the rest of the package. main.ts is always an entry point, never a chunk. */
+export interface CliContext {
+  /** dist/ — holds register.js, which the demo preloads. */
+  distDir: string;
+  /** The package root — holds docs/, which `tapwire docs` generates. */
+  packageRoot: string;
+}
+
+type Command = (args: string[], context: CliContext) => Promise<number> | number;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  config: { run: runConfig, summary: 'print the effective configuration; exit 1 on any bad value' },
+  docs: { run: runDocs, summary: 'generate docs/metrics.md and docs/configuration.md' },
+  demo: { run: runDemo, summary: 'run a small service under the preload and show its metrics' },
+};
+
+export const USAGE = `Usage: tapwire <command> [options]
+
+Commands:
+${Object.entries(COMMANDS)
+  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .join('\n')}
+
+Options:
+  -h, --help     show this help
+  -v, --version  print the version
+
+  tapwire config [--json]
+  tapwire docs [--write|--check]
+  tapwire demo [--runtime node|bun] [--all]
+
+Preload: node --import tapwire/register app.js · bun --preload tapwire/register app.ts
+`;
+
+export async function main(argv: string[], context: CliContext): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === '-h' || name === '--help' || name === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (name === '-v' || name === '--version') {
+    process.stdout.write(`${VERSION}\n`);
+    return 0;
+  }
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (command === undefined) {
+    if (name !== undefined) process.stderr.write(`tapwire: unknown command ${JSON.stringify(name)}\n\n`);
+    process.stderr.write(USAGE);
+    return 2;
+  }
+  return command.run(rest, context);
+}
+
+const context: CliContext = {
+  distDir: fileURLToPath(new URL('..', import.meta.url)),
+  packageRoot: fileURLToPath(new URL('../..', import.meta.url)),
+};
+// Set the exit code rather than calling process.exit(), so piped stdout is flushed first.
+process.exitCode = await main(process.argv.slice(2), context);

@@ -1,0 +1,254 @@
+// Test support: start real apps under real runtimes with the preload, on free ports, and read
+// what a user would read (/metrics text, log lines). Everything started here is stopped by
+// `stopAll()` (call it in afterEach/afterAll).
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const DIST_REGISTER = join(ROOT, 'dist/register.js');
+export const FIXTURES = join(ROOT, 'tests/fixtures');
+export const NODE = join(ROOT, 'node_modules/.bin/node');
+export const BUN = join(ROOT, 'node_modules/.bin/bun');
+
+export type Runtime = 'node' | 'bun';
+export const RUNTIMES: Runtime[] = ['node', 'bun'];
+
+if (!existsSync(DIST_REGISTER)) {
+  throw new Error(`${DIST_REGISTER} is missing: run \`npm run build\` first (npm test does).`);
+}
+
+const handedOut = new Set<number>();
+
+/** A port nothing listens on now, never the same twice in one test process. */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port found');
+}
+
+async function probePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export interface App {
+  child: ChildProcess;
+  port: number;
+  metricsPort: number;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  url(path: string): string;
+  metrics(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const running = new Set<App>();
+
+export interface StartOptions {
+  runtime: Runtime;
+  /** Fixture file name under tests/fixtures, or an absolute path. */
+  file: string;
+  /** false: run without the preload (baseline). */
+  preload?: boolean;
+  env?: Record<string, string | undefined>;
+  args?: string[];
+  /** Wait until the app answers on `port` at this path (default '/'); false: do not wait. */
+  ready?: string | false;
+  cwd?: string;
+}
+
+export function runtimeCommand(
+  runtime: Runtime,
+  preload: boolean,
+  file: string,
+  args: string[] = [],
+): string[] {
+  if (runtime === 'node') return [NODE, ...(preload ? ['--import', DIST_REGISTER] : []), file, ...args];
+  return [BUN, ...(preload ? ['--preload', DIST_REGISTER] : []), file, ...args];
+}
+
+export async function startApp(options: StartOptions): Promise<App> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const file = options.file.startsWith('/') ? options.file : join(FIXTURES, options.file);
+  const [cmd, ...argv] = runtimeCommand(options.runtime, options.preload ?? true, file, options.args);
+  const child = spawn(cmd!, argv, {
+    cwd: options.cwd ?? FIXTURES,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PORT: String(port),
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      TAPWIRE_ENV: 'test',
+      ...options.env,
+    } as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolveExit) => {
+    child.once('exit', (code, signal) => resolveExit({ code, signal }));
+  });
+  const app: App = {
+    child,
+    port,
+    metricsPort,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    metrics: () => scrape(metricsPort),
+    async stop() {
+      running.delete(app);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+  running.add(app);
+  if (options.ready !== false) {
+    try {
+      await waitForHttp(app.url(options.ready ?? '/'), 15_000, exited);
+    } catch (error) {
+      await app.stop();
+      throw new Error(`${(error as Error).message}\nstdout:\n${out}\nstderr:\n${err}`);
+    }
+  }
+  return app;
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((a) => a.stop()));
+}
+
+export async function waitForHttp(url: string, timeoutMs: number, exited?: Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let gone = false;
+  exited?.then(() => {
+    gone = true;
+  });
+  for (;;) {
+    if (gone) throw new Error(`process exited before ${url} answered`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      return;
+    } catch {
+      if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+export async function scrape(metricsPort: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses Prometheus text exposition into samples. */
+export function parseMetrics(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) throw new Error(`unparseable metrics line: ${line}`);
+    const labels: Record<string, string> = {};
+    if (m[3]) {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+      for (let l = re.exec(m[3]); l; l = re.exec(m[3])) {
+        labels[l[1]!] = l[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
+      }
+    }
+    const raw = m[4]!;
+    const value =
+      raw === '+Inf' ? Number.POSITIVE_INFINITY : raw === '-Inf' ? Number.NEGATIVE_INFINITY : Number(raw);
+    samples.push({ name: m[1]!, labels, value });
+  }
+  return samples;
+}
+
+/** Samples of `name` whose labels include every pair in `match`. */
+export function find(samples: Sample[], name: string, match: Record<string, string> = {}): Sample[] {
+  return samples.filter((s) => s.name === name && Object.entries(match).every(([k, v]) => s.labels[k] === v));
+}
+
+/** The single value of `name` with exactly-matching labels (all other labels must be absent unless listed). */
+export function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
+  const hit = samples.filter((s) => {
+    if (s.name !== name) return false;
+    const keys = Object.keys(s.labels);
+    const want = Object.keys(labels);
+    return keys.length === want.length && want.every((k) => s.labels[k] === labels[k]);
+  });
+  if (hit.length > 1) throw new Error(`${name} ${JSON.stringify(labels)} matched ${hit.length} samples`);
+  return hit[0]?.value;
+}
+
+/** Sum of `name` over samples matching `match`. */
+export function sum(samples: Sample[], name: string, match: Record<string, string> = {}): number {
+  return find(samples, name, match).reduce((a, s) => a + s.value, 0);
+}
+
+/** Runs `promtool check metrics` on the text; returns its output (empty when clean). */
+export function promtoolCheckMetrics(text: string): { status: number | null; output: string } {
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  if (r.error) throw r.error;
+  return { status: r.status, output: `${r.stdout}${r.stderr}`.trim() };
+}
+
+/** Issues `n` requests sequentially and returns their status codes. */
+export async function hit(url: string, n = 1, init?: RequestInit): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(url, init);
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+  return statuses;
+}
+
+/** JSON log lines of a stream's text (non-JSON lines skipped). */
+export function jsonLines(text: string): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      out.push(JSON.parse(line));
+    } catch {
+      // not a log record
+    }
+  }
+  return out;
+}
