@@ -1,0 +1,62 @@
+// docs/configuration.md from the variable table and the profiles, so the page lists exactly what
+// loadConfig reads. The bad-value example is produced by loadConfig itself, so it cannot drift.
+import { CONFIG_ERROR_CODE, loadConfig, PROFILE_DEFAULTS, PROFILES, VARIABLES } from '../../config/index.js';
+import { formatValue } from '../config.js';
+import { code, generatedFrom, table } from './markdown.js';
+
+function defaultText(v: { fallback: unknown; fallbackDoc?: string }): string {
+  return v.fallbackDoc ?? code(formatValue(v.fallback));
+}
+
+export function renderConfigurationDoc(): string {
+  const variables = table(
+    ['variable', 'meaning', 'accepted values', 'default'],
+    Object.values(VARIABLES).map((v) => [code(v.name), v.doc, v.accepted, defaultText(v)]),
+  );
+  const profiles = table(
+    ['profile', 'log level', 'log format'],
+    PROFILES.map((p) => [
+      code(p),
+      code(PROFILE_DEFAULTS[p].logLevel),
+      PROFILE_DEFAULTS[p].prettyOnTTY ? 'human-readable on a TTY, JSON otherwise' : 'JSON',
+    ]),
+  );
+  const secrets = Object.values(VARIABLES)
+    .filter((v) => 'secret' in v && v.secret)
+    .map((v) => code(v.name))
+    .join(', ');
+  const example = loadConfig({ OTEL_EXPORTER_PROMETHEUS_PORT: 'abc' }, { cwd: '/', isTTY: false }).problems[0];
+
+  return `# Configuration
+
+${generatedFrom('config/variables.ts and config/profiles.ts')}
+tapwire reads its configuration from the environment only; no file is needed. The standard
+OpenTelemetry variables keep their standard meaning; tapwire's own start with \`TAPWIRE_\`.
+\`tapwire config\` prints what a process would run with (see [cli.md](cli.md)).
+
+## Variables
+
+${variables}
+## Profiles
+
+The deployment environment is \`TAPWIRE_ENV\`, else \`NODE_ENV\`, else \`development\`; it picks a
+profile. A \`NODE_ENV\` that is not a profile name (\`local\`, \`qa\`) is kept as the environment
+name (\`deployment.environment.name\`) and runs the \`development\` profile without an error:
+\`NODE_ENV\` belongs to the app. \`LOG_LEVEL\` overrides the profile's log level.
+
+${profiles}
+## Bad values
+
+A bad value never stops the app. The preload reports each one once on stderr, as a \`warn\` line
+from the agent's logger (\`component: "tapwire"\`) with \`code: "${CONFIG_ERROR_CODE}"\`, naming the
+variable, the value and what is accepted, and runs with that setting's default. For example,
+\`OTEL_EXPORTER_PROMETHEUS_PORT=abc\` is reported as:
+
+    ${example?.message}
+
+Secret values (${secrets}) are masked in these messages and in \`tapwire config\`.
+
+\`tapwire config\` reports the same problems and exits 1, so a deployment can check its environment
+before the app starts (a CI step, an init container).
+`;
+}

@@ -1,0 +1,26 @@
+// The generated pages and where they go. Generated docs are committed; `tapwire docs --check`
+// and tests/docs.test.ts fail when a page differs from what its source produces.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { renderConfigurationDoc } from './configuration.js';
+import { renderMetricsDoc } from './metrics.js';
+
+export { renderConfigurationDoc, renderMetricsDoc };
+
+export const GENERATED_DOCS: readonly { path: string; render: () => string }[] = [
+  { path: 'docs/metrics.md', render: renderMetricsDoc },
+  { path: 'docs/configuration.md', render: renderConfigurationDoc },
+];
+
+/** Paths (relative to `root`) whose content is missing or differs from the generator's. */
+export function staleDocs(root: string): string[] {
+  return GENERATED_DOCS.filter((d) => read(join(root, d.path)) !== d.render()).map((d) => d.path);
+}
+
+function read(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
