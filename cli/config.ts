@@ -91,7 +91,9 @@ function maskValues(record: Record<string, string>): Record<string, string> {
 export function formatValue(value: unknown): string {
   if (Array.isArray(value)) {
     if (value.length === 0) return 'none';
-    return value.map((item) => (typeof item === 'object' ? formatEndpoint(item as AiEndpoint) : String(item))).join(',');
+    return value
+      .map((item) => (typeof item === 'object' ? formatEndpoint(item as AiEndpoint) : String(item)))
+      .join(',');
   }
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value);

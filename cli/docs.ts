@@ -18,7 +18,8 @@ export function runDocs(args: string[], context: CliContext): number {
   const stale = staleDocs(root);
   if (mode === '--check') {
     for (const path of stale) process.stderr.write(`stale: ${path} (run: tapwire docs --write)\n`);
-    if (stale.length === 0) process.stdout.write(`up to date: ${GENERATED_DOCS.map((d) => d.path).join(', ')}\n`);
+    if (stale.length === 0)
+      process.stdout.write(`up to date: ${GENERATED_DOCS.map((d) => d.path).join(', ')}\n`);
     return stale.length === 0 ? 0 : 1;
   }
   for (const doc of GENERATED_DOCS) {

@@ -25,7 +25,8 @@ export function renderConfigurationDoc(): string {
     .filter((v) => 'secret' in v && v.secret)
     .map((v) => code(v.name))
     .join(', ');
-  const example = loadConfig({ OTEL_EXPORTER_PROMETHEUS_PORT: 'abc' }, { cwd: '/', isTTY: false }).problems[0];
+  const example = loadConfig({ OTEL_EXPORTER_PROMETHEUS_PORT: 'abc' }, { cwd: '/', isTTY: false })
+    .problems[0];
 
   return `# Configuration
 

@@ -14,7 +14,8 @@ function section(m: MetricDef): string {
   const name = promName(m);
   let out = `## ${code(name)}\n\n${m.description}\n\n`;
   out += `- Type: ${prometheusType(m.kind)}`;
-  if (m.kind === 'histogram') out += ` (${code(`${name}_bucket`)}, ${code(`${name}_sum`)}, ${code(`${name}_count`)})`;
+  if (m.kind === 'histogram')
+    out += ` (${code(`${name}_bucket`)}, ${code(`${name}_sum`)}, ${code(`${name}_count`)})`;
   out += '\n';
   out += `- Unit: ${m.unit === '' ? 'none' : code(m.unit)}\n`;
   out += `- OpenTelemetry instrument: ${code(m.name)} (${m.kind})\n`;

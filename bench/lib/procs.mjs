@@ -1,0 +1,96 @@
+// Process and port helpers shared by the benchmark harness.
+//
+// Every child is started in its own process group (detached) and remembered here, so one
+// call can kill the whole tree (a runtime may fork helpers) even when the harness fails
+// half-way. SIGKILL is used on purpose: the OpenTelemetry register installs a SIGTERM
+// handler that shuts the SDK down but never exits, so a polite SIGTERM can leave it running.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+const live = new Set();
+const usedPorts = new Set();
+
+/** Spawn a tracked child in its own process group; keeps the last 4 KB of stderr for errors. */
+export function spawnTracked(cmd, args, { cwd, env, stdout = 'ignore' } = {}) {
+  const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', stdout, 'pipe'] });
+  live.add(child);
+  child.stderrTail = '';
+  child.stderr.setEncoding('utf8');
+  child.stderr.on('data', (chunk) => {
+    child.stderrTail = (child.stderrTail + chunk).slice(-4096);
+  });
+  child.exited = new Promise((resolve) => {
+    child.once('exit', (code, signal) => {
+      live.delete(child);
+      resolve({ code, signal });
+    });
+    // A spawn failure (binary missing) emits 'error' and maybe no 'exit'.
+    child.once('error', (error) => {
+      live.delete(child);
+      child.stderrTail += `\n${error.message}`;
+      resolve({ code: null, signal: null, error });
+    });
+  });
+  return child;
+}
+
+/** Kill one child's process group and wait (bounded) for it to be gone. */
+export async function killTree(child, waitMs = 5000) {
+  if (!child) return;
+  if (child.exitCode === null && child.signalCode === null && child.pid) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone (ESRCH): nothing to do.
+    }
+  }
+  let timer;
+  await Promise.race([child.exited, new Promise((r) => (timer = setTimeout(r, waitMs)))]);
+  clearTimeout(timer);
+}
+
+/** Synchronous last-resort cleanup, safe to call from 'exit' and signal handlers. */
+export function killAllSync() {
+  for (const child of live) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // ignore
+    }
+  }
+  live.clear();
+}
+
+/** Ask the kernel for a free loopback port; never hand the same port out twice in one run. */
+export async function freePort() {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await new Promise((resolve, reject) => {
+      const server = net.createServer();
+      server.unref();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const { port } = server.address();
+        server.close(() => resolve(port));
+      });
+    });
+    if (!usedPorts.has(port)) {
+      usedPorts.add(port);
+      return port;
+    }
+  }
+  throw new Error('could not find a free port in 50 attempts');
+}
+
+/** Resident set size of a process in MB (VmRSS), or null when the process is gone. */
+export function rssMb(pid) {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]);
+    return Number.isFinite(kb) ? kb / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

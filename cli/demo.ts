@@ -1,0 +1,200 @@
+// `tapwire demo [--runtime node|bun] [--all]`: writes a tiny node:http service to a temp dir, runs
+// it under the built preload on free ports, sends it a fixed set of requests, prints the http_*
+// series of its /metrics, then stops it and removes the temp dir. The traffic is fixed so the
+// counts are predictable (tests/cli.test.ts checks them).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { CliContext } from './main.js';
+
+const USAGE = 'Usage: tapwire demo [--runtime node|bun] [--all]\n';
+
+// `/orders` calls `/inventory` on the same service with fetch, so one request shows up as an
+// inbound POST, an outbound GET and an inbound GET.
+const APP = `import { createServer } from 'node:http';
+const port = Number(process.env.DEMO_PORT);
+const server = createServer(async (req, res) => {
+  if (req.method === 'GET' && req.url === '/') return res.end('hello\\n');
+  if (req.method === 'GET' && req.url === '/inventory') {
+    res.setHeader('content-type', 'application/json');
+    return res.end(JSON.stringify({ widgets: 3 }));
+  }
+  if (req.method === 'POST' && req.url === '/orders') {
+    const stock = await (await fetch('http://127.0.0.1:' + port + '/inventory')).json();
+    res.writeHead(201, { 'content-type': 'application/json' });
+    return res.end(JSON.stringify({ ordered: 1, left: stock.widgets - 1 }));
+  }
+  if (req.url === '/fail') {
+    res.writeHead(500);
+    return res.end('boom\\n');
+  }
+  res.writeHead(404).end();
+});
+server.listen(port, '127.0.0.1', () => console.log('ready'));
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
+`;
+
+/** What the demo sends, in order. */
+export const DEMO_TRAFFIC = [
+  { method: 'GET', path: '/', times: 10 },
+  { method: 'GET', path: '/fail', times: 3 },
+  { method: 'POST', path: '/orders', times: 2 },
+] as const;
+/** Inbound requests the app sees: every request, plus the /inventory call behind each order. */
+const INBOUND = DEMO_TRAFFIC.reduce((n, t) => n + t.times, 0) + 2;
+
+interface Options {
+  runtime: 'node' | 'bun';
+  all: boolean;
+}
+
+function parse(args: string[]): Options | string {
+  const options: Options = { runtime: 'node', all: false };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--all') options.all = true;
+    else if (a === '--runtime') {
+      const runtime = args[++i];
+      if (runtime !== 'node' && runtime !== 'bun') return '--runtime takes node or bun';
+      options.runtime = runtime;
+    } else return `unexpected ${JSON.stringify(a)}`;
+  }
+  return options;
+}
+
+export async function runDemo(args: string[], context: CliContext): Promise<number> {
+  const options = parse(args);
+  if (typeof options === 'string') {
+    process.stderr.write(`tapwire demo: ${options}\n${USAGE}`);
+    return 2;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-demo-'));
+  let child: ChildProcess | undefined;
+  // Ctrl-C during the demo must not leave the service running.
+  const interrupt = () => child?.kill('SIGKILL');
+  process.once('SIGINT', interrupt);
+  try {
+    writeFileSync(join(dir, 'app.mjs'), APP);
+    const [appPort, metricsPort] = [await freePort(), await freePort()];
+    const register = join(context.distDir, 'register.js');
+    const [cmd, ...preload] =
+      options.runtime === 'bun'
+        ? [process.env.TAPWIRE_BUN || 'bun', '--preload', register]
+        : [isBun() ? 'node' : process.execPath, '--import', pathToFileURL(register).href];
+    child = spawn(cmd!, [...preload, join(dir, 'app.mjs')], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        DEMO_PORT: String(appPort),
+        OTEL_SERVICE_NAME: 'tapwire-demo',
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      },
+    });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d));
+    child.stderr?.on('data', (d: Buffer) => (output += d));
+    await ready(child, () => output);
+
+    const app = `http://127.0.0.1:${appPort}`;
+    const metrics = `http://127.0.0.1:${metricsPort}/metrics`;
+    process.stdout.write(`tapwire demo: ${options.runtime} service with tapwire preloaded at ${app}\n`);
+    for (const t of DEMO_TRAFFIC) {
+      for (let i = 0; i < t.times; i++) await (await fetch(app + t.path, { method: t.method })).arrayBuffer();
+      process.stdout.write(`  ${t.times} × ${t.method} ${t.path}\n`);
+    }
+    const text = await settledMetrics(metrics);
+    const lines = text
+      .split('\n')
+      .filter((l) => l.startsWith('http_') && (options.all || !/^http_\w+_bucket\{/.test(l)));
+    process.stdout.write(
+      `\n${metrics}${options.all ? '' : ' (http_* series, buckets left out; --all shows them)'}:\n`,
+    );
+    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '(no http_* series)\n');
+    return 0;
+  } catch (error) {
+    process.stderr.write(`tapwire demo: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    process.off('SIGINT', interrupt);
+    if (child) await stop(child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function isBun(): boolean {
+  return typeof (globalThis as { Bun?: unknown }).Bun === 'object';
+}
+
+/** A port nothing listens on right now (the OS picks it; we release it for the child). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function ready(child: ChildProcess, output: () => string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      child.off('exit', onExit).off('error', onError);
+      child.stdout?.off('data', onData);
+      if (error) reject(error);
+      else resolve();
+    };
+    const fail = (why: string) => done(new Error(`the demo service ${why}\n${output()}`));
+    const onExit = (code: number | null) => fail(`exited with code ${code}`);
+    const onError = (e: Error) => fail(`could not start (${e.message}); for bun, set TAPWIRE_BUN`);
+    const onData = () => output().includes('ready\n') && done();
+    const timer = setTimeout(() => fail('did not start within 10 s'), 10_000);
+    child.on('exit', onExit).on('error', onError);
+    child.stdout?.on('data', onData);
+  });
+}
+
+// A response can reach us a moment before the server's finish event is recorded, so poll until
+// every inbound request is counted. Runtimes whose server is not measured yet get what is there.
+async function settledMetrics(url: string): Promise<string> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    let text = '';
+    try {
+      const res = await fetch(url);
+      text = await res.text();
+    } catch {
+      // The endpoint opens asynchronously; try again.
+    }
+    const counted = text
+      .split('\n')
+      .filter((l) => l.startsWith('http_server_request_duration_seconds_count'))
+      .reduce((n, l) => n + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    if (counted >= INBOUND || Date.now() > deadline) return text;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  // No pid: it never started. An exit code or signal: it already ended.
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => {
+      child.kill('SIGKILL');
+      setTimeout(resolve, 500).unref();
+    }, 3000);
+    child.once('exit', () => {
+      clearTimeout(kill);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}

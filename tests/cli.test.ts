@@ -1,0 +1,265 @@
+// The built CLI (dist/cli/main.js), run as a user runs it: exact output and exit codes.
+// `npm test` builds first; run `npm run build` before `vitest run tests/cli.test.ts` on its own.
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { VARIABLES } from '../config/index.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = join(ROOT, 'dist/cli/main.js');
+const NODE = join(ROOT, 'node_modules/.bin/node');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+// The app's directory: its package.json names the service.
+const app = mkdtempSync(join(tmpdir(), 'tapwire-cli-'));
+writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'shop' }));
+
+/** Runs the CLI with exactly `env` (plus PATH), so the test machine's variables cannot leak in. */
+function tapwire(args: string[], env: Record<string, string> = {}, cli = CLI) {
+  const r = spawnSync(NODE, [cli, ...args], {
+    cwd: app,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (npm test does).`);
+});
+
+describe('tapwire', () => {
+  it('--version prints the package version', () => {
+    expect(tapwire(['--version'])).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
+  });
+
+  it('--help prints usage on stdout', () => {
+    const r = tapwire(['--help']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(r.stdout).toMatch(/^Usage: tapwire <command>/);
+    for (const command of ['config', 'docs', 'demo']) expect(r.stdout).toContain(`\n  ${command} `);
+  });
+
+  it('an unknown command prints usage on stderr and exits 2', () => {
+    const r = tapwire(['deploy']);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toMatch(/^tapwire: unknown command "deploy"\n\nUsage: tapwire <command>/);
+    expect(tapwire([]).code).toBe(2);
+  });
+
+  it('loads no instrumentation code', () => {
+    // Every file the CLI can import, following relative imports through the bundle's chunks.
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const code = readFileSync(file, 'utf8');
+      for (const m of code.matchAll(/(?:from\s*|import\s*\(\s*)"(\.{1,2}\/[^"]+)"/g))
+        visit(join(dirname(file), m[1]!));
+      for (const marker of ['http.server.request.start', 'undici:request:create', 'MeterProvider']) {
+        expect(code, `${file} contains ${marker}`).not.toContain(marker);
+      }
+    };
+    visit(CLI);
+    expect(seen.size).toBeGreaterThan(1);
+  });
+});
+
+describe('tapwire config', () => {
+  it('prints every variable, its effective value and its source', () => {
+    expect(tapwire(['config'])).toEqual({
+      code: 0,
+      stderr: '',
+      stdout: `environment development, profile development
+
+VARIABLE                             VALUE                             SOURCE
+OTEL_SDK_DISABLED                    false                             default
+OTEL_SERVICE_NAME                    shop                              package.json
+OTEL_RESOURCE_ATTRIBUTES             none                              default
+TAPWIRE_ENV                          development                       default
+LOG_LEVEL                            debug                             profile development
+OTEL_METRICS_EXPORTER                prometheus                        default
+OTEL_TRACES_EXPORTER                 none                              default
+OTEL_LOGS_EXPORTER                   none                              default
+OTEL_EXPORTER_PROMETHEUS_HOST        0.0.0.0                           default
+OTEL_EXPORTER_PROMETHEUS_PORT        9464                              default
+OTEL_EXPORTER_OTLP_ENDPOINT          http://localhost:4318/            default
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT   http://localhost:4318/v1/traces   from OTEL_EXPORTER_OTLP_ENDPOINT
+OTEL_EXPORTER_OTLP_METRICS_ENDPOINT  http://localhost:4318/v1/metrics  from OTEL_EXPORTER_OTLP_ENDPOINT
+OTEL_EXPORTER_OTLP_LOGS_ENDPOINT     http://localhost:4318/v1/logs     from OTEL_EXPORTER_OTLP_ENDPOINT
+OTEL_EXPORTER_OTLP_HEADERS           none                              default
+OTEL_METRIC_EXPORT_INTERVAL          60000                             default
+OTEL_TRACES_SAMPLER                  parentbased_always_on             default
+OTEL_TRACES_SAMPLER_ARG              1                                 default
+TAPWIRE_CARDINALITY_LIMIT            2000                              default
+TAPWIRE_RUNTIME_METRICS              true                              default
+TAPWIRE_AI_ENDPOINTS                 none                              default
+TAPWIRE_DB_SLOW_MS                   500                               default
+`,
+    });
+  });
+
+  it('shows values from the environment, the profile they pick, and masks secrets', () => {
+    const r = tapwire(['config'], {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      OTEL_EXPORTER_PROMETHEUS_PORT: '9100',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_HEADERS: 'api-key=sk-live-123456,x-team=pay',
+      TAPWIRE_AI_ENDPOINTS: '127.0.0.1:8080=openai,llm.internal=anthropic',
+    });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const rows = r.stdout.split('\n').map((l) => l.split(/ {2,}/));
+    const row = (name: string) => rows.find((cells) => cells[0] === name)?.slice(1);
+    expect(r.stdout.split('\n')[0]).toBe('environment production, profile production');
+    expect(row('TAPWIRE_ENV')).toEqual(['production', 'NODE_ENV']);
+    expect(row('LOG_LEVEL')).toEqual(['info', 'LOG_LEVEL']);
+    expect(row('OTEL_EXPORTER_PROMETHEUS_PORT')).toEqual(['9100', 'OTEL_EXPORTER_PROMETHEUS_PORT']);
+    expect(row('OTEL_EXPORTER_OTLP_ENDPOINT')).toEqual([
+      'http://collector:4318/',
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    ]);
+    expect(row('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT')).toEqual([
+      'http://collector:4318/v1/traces',
+      'from OTEL_EXPORTER_OTLP_ENDPOINT',
+    ]);
+    expect(row('OTEL_EXPORTER_OTLP_HEADERS')).toEqual([
+      'api-key=sk****,x-team=****',
+      'OTEL_EXPORTER_OTLP_HEADERS',
+    ]);
+    expect(row('TAPWIRE_AI_ENDPOINTS')).toEqual([
+      '127.0.0.1:8080=openai,llm.internal=anthropic',
+      'TAPWIRE_AI_ENDPOINTS',
+    ]);
+    expect(r.stdout).not.toContain('live');
+  });
+
+  it('exits 1 and explains each bad value on stderr', () => {
+    const r = tapwire(['config'], {
+      OTEL_EXPORTER_PROMETHEUS_PORT: 'abc',
+      LOG_LEVEL: 'loud',
+      OTEL_EXPORTER_OTLP_HEADERS: 'sk-live-123456',
+    });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`tapwire config: 3 bad values (TAPWIRE_ERR_CONFIG)
+  LOG_LEVEL="loud"
+    accepted: trace, debug, info, warn, error, fatal, silent
+    default:  the profile\u2019s level
+  OTEL_EXPORTER_PROMETHEUS_PORT="abc"
+    accepted: an integer from 0 to 65535
+    default:  9464
+  OTEL_EXPORTER_OTLP_HEADERS="sk****"
+    accepted: comma-separated key=value pairs
+    default:  none
+`);
+    expect(r.stdout).toContain(
+      '\nOTEL_EXPORTER_PROMETHEUS_PORT        9464                              default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)\n',
+    );
+    expect(r.stdout + r.stderr).not.toContain('live');
+  });
+
+  it('--json gives the same report for machines', () => {
+    const r = tapwire(['config', '--json'], { TAPWIRE_ENV: 'staging', TAPWIRE_CARDINALITY_LIMIT: 'lots' });
+    expect([r.code, r.stderr]).toEqual([1, '']);
+    const report = JSON.parse(r.stdout);
+    expect(report).toMatchObject({ ok: false, environment: 'staging', profile: 'staging' });
+    expect(report.variables.map((v: { variable: string }) => v.variable)).toEqual(Object.keys(VARIABLES));
+    expect(report.variables).toContainEqual({
+      variable: 'LOG_LEVEL',
+      value: 'info',
+      source: 'profile staging',
+    });
+    expect(report.problems).toEqual([
+      {
+        code: 'TAPWIRE_ERR_CONFIG',
+        variable: 'TAPWIRE_CARDINALITY_LIMIT',
+        value: 'lots',
+        accepted: 'an integer from 1 to 100000',
+        using: '2000',
+        message:
+          'TAPWIRE_CARDINALITY_LIMIT="lots" is not valid: expected an integer from 1 to 100000; using the default (2000)',
+      },
+    ]);
+    expect(JSON.parse(tapwire(['config', '--json']).stdout).ok).toBe(true);
+  });
+
+  it('rejects unknown options with exit 2', () => {
+    const r = tapwire(['config', '--yaml']);
+    expect([r.code, r.stdout]).toEqual([2, '']);
+    expect(r.stderr).toContain('unknown option --yaml');
+  });
+});
+
+describe('tapwire docs', () => {
+  it('--check passes on the committed docs', () => {
+    expect(tapwire(['docs', '--check'])).toEqual({
+      code: 0,
+      stdout: 'up to date: docs/metrics.md, docs/configuration.md\n',
+      stderr: '',
+    });
+  });
+
+  it('--check names stale pages; --write regenerates them', () => {
+    // A copy of the package without docs/, so the repository's own pages are never touched.
+    const pkg = mkdtempSync(join(tmpdir(), 'tapwire-pkg-'));
+    cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
+    const cli = join(pkg, 'dist/cli/main.js');
+    expect(tapwire(['docs', '--check'], {}, cli)).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'stale: docs/metrics.md (run: tapwire docs --write)\nstale: docs/configuration.md (run: tapwire docs --write)\n',
+    });
+    expect(tapwire(['docs', '--write'], {}, cli).stdout).toBe(
+      'wrote docs/metrics.md\nwrote docs/configuration.md\n',
+    );
+    expect(readFileSync(join(pkg, 'docs/metrics.md'), 'utf8')).toBe(
+      readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8'),
+    );
+    expect(tapwire(['docs', '--check'], {}, cli).code).toBe(0);
+  });
+});
+
+describe('tapwire demo', () => {
+  const demo = (args: string[]) => {
+    // Its own TMPDIR, to see that the demo removes what it wrote.
+    const tmp = mkdtempSync(join(tmpdir(), 'tapwire-demo-test-'));
+    const r = tapwire(['demo', ...args], { TMPDIR: tmp });
+    return { ...r, leftovers: readdirSync(tmp) };
+  };
+
+  it('drives fixed traffic and prints the exact request counts', () => {
+    const r = demo([]);
+    expect([r.code, r.stderr, r.leftovers]).toEqual([0, '', []]);
+    const counts = r.stdout
+      .split('\n')
+      .filter((l) => l.includes('_count{'))
+      .map((l) => l.replace(/server_port="\d+"/, 'server_port="PORT"'));
+    expect(counts.sort()).toEqual(
+      [
+        // 10 × GET / and the 2 GET /inventory calls behind the orders.
+        'http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",url_scheme="http"} 12',
+        'http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="500",url_scheme="http",error_type="500"} 3',
+        'http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="201",url_scheme="http"} 2',
+        'http_client_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",server_address="127.0.0.1",server_port="PORT",url_scheme="http"} 2',
+      ].sort(),
+    );
+    expect(r.stdout).not.toContain('_bucket{');
+  });
+
+  it('--all adds the bucket lines', () => {
+    const r = demo(['--all']);
+    expect([r.code, r.leftovers]).toEqual([0, []]);
+    expect(r.stdout).toContain(
+      'http_server_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",url_scheme="http",le="+Inf"} 2',
+    );
+  });
+
+  it('rejects an unknown runtime with exit 2', () => {
+    expect(demo(['--runtime', 'deno']).code).toBe(2);
+  });
+});

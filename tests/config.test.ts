@@ -1,0 +1,267 @@
+// loadConfig: the defaults, every variable's bad value, profiles, secrets and TAPWIRE_AI_ENDPOINTS.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_ERROR_CODE, type Config, loadConfig, mask, VARIABLES } from '../config/index.js';
+import type { VariableName } from '../config/variables.js';
+
+// No package.json here, so the service name does not depend on where the tests run.
+const empty = mkdtempSync(join(tmpdir(), 'tapwire-config-'));
+const load = (env: Record<string, string>, isTTY = false) => loadConfig(env, { cwd: empty, isTTY });
+const withoutSources = ({ sources: _, ...rest }: Config) => rest;
+
+describe('defaults', () => {
+  it('an empty environment gives the documented defaults and no problems', () => {
+    const { config, problems } = load({});
+    expect(problems).toEqual([]);
+    expect(withoutSources(config)).toEqual({
+      disabled: false,
+      serviceName: 'unknown_service',
+      resourceAttributes: {},
+      environment: 'development',
+      profile: 'development',
+      logLevel: 'debug',
+      logPretty: false,
+      metricsExporters: ['prometheus'],
+      tracesExporters: [],
+      logsExporters: [],
+      prometheusHost: '0.0.0.0',
+      prometheusPort: 9464,
+      otlpTracesEndpoint: 'http://localhost:4318/v1/traces',
+      otlpMetricsEndpoint: 'http://localhost:4318/v1/metrics',
+      otlpLogsEndpoint: 'http://localhost:4318/v1/logs',
+      otlpHeaders: {},
+      metricExportIntervalMs: 60000,
+      sampler: 'parentbased_always_on',
+      samplerArg: 1,
+      cardinalityLimit: 2000,
+      runtimeMetrics: true,
+      aiEndpoints: [],
+      dbSlowMs: 500,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('an empty string counts as unset', () => {
+    expect(load({ OTEL_EXPORTER_PROMETHEUS_PORT: '' }).problems).toEqual([]);
+  });
+
+  it('names the service from OTEL_SERVICE_NAME, else resource attributes, else package.json', () => {
+    const app = mkdtempSync(join(tmpdir(), 'tapwire-app-'));
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'shop' }));
+    const from = (env: Record<string, string>) => {
+      const { config } = loadConfig(env, { cwd: app, isTTY: false });
+      return [config.serviceName, config.sources.serviceName];
+    };
+    expect(from({})).toEqual(['shop', 'package.json']);
+    expect(from({ OTEL_RESOURCE_ATTRIBUTES: 'service.name=cart' })).toEqual([
+      'cart',
+      'OTEL_RESOURCE_ATTRIBUTES',
+    ]);
+    expect(from({ OTEL_SERVICE_NAME: 'api', OTEL_RESOURCE_ATTRIBUTES: 'service.name=cart' })).toEqual([
+      'api',
+      'OTEL_SERVICE_NAME',
+    ]);
+  });
+
+  it('derives the per-signal OTLP endpoints from the base unless they are set', () => {
+    const { config } = load({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'https://logs.example/ingest',
+    });
+    expect(config.otlpTracesEndpoint).toBe('http://collector:4318/v1/traces');
+    expect(config.otlpMetricsEndpoint).toBe('http://collector:4318/v1/metrics');
+    expect(config.otlpLogsEndpoint).toBe('https://logs.example/ingest');
+  });
+
+  it('percent-decodes resource attribute values', () => {
+    const { config } = load({ OTEL_RESOURCE_ATTRIBUTES: 'team=pay%20ments, region=eu-west-1' });
+    expect(config.resourceAttributes).toEqual({ team: 'pay ments', region: 'eu-west-1' });
+  });
+});
+
+// One bad value per variable. `satisfies` makes a new variable without a row here a type error.
+const BAD = {
+  OTEL_SDK_DISABLED: 'yes',
+  OTEL_SERVICE_NAME: '   ',
+  OTEL_RESOURCE_ATTRIBUTES: 'team',
+  TAPWIRE_ENV: 'prod',
+  LOG_LEVEL: 'verbose',
+  OTEL_METRICS_EXPORTER: 'statsd',
+  OTEL_TRACES_EXPORTER: 'jaeger',
+  OTEL_LOGS_EXPORTER: 'otlp,none',
+  OTEL_EXPORTER_PROMETHEUS_HOST: 'my host',
+  OTEL_EXPORTER_PROMETHEUS_PORT: '70000',
+  OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector',
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318',
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'not a url',
+  OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'file:///tmp/logs',
+  OTEL_EXPORTER_OTLP_HEADERS: 'supersecretkey',
+  OTEL_METRIC_EXPORT_INTERVAL: '50',
+  OTEL_TRACES_SAMPLER: 'sometimes',
+  OTEL_TRACES_SAMPLER_ARG: '1.5',
+  TAPWIRE_CARDINALITY_LIMIT: '0',
+  TAPWIRE_RUNTIME_METRICS: 'maybe',
+  TAPWIRE_AI_ENDPOINTS: 'openai',
+  TAPWIRE_DB_SLOW_MS: '-1',
+} as const satisfies Record<VariableName, string>;
+
+describe('a bad value', () => {
+  const defaults = withoutSources(load({}).config);
+
+  it.each(Object.entries(BAD) as [VariableName, string][])(
+    '%s=%j is reported and the default used',
+    (name, raw) => {
+      const v = VARIABLES[name];
+      const { config, problems } = load({ [name]: raw });
+      const shown = 'secret' in v && v.secret ? mask(raw) : raw;
+      const using = 'fallbackDoc' in v ? v.fallbackDoc : JSON.stringify(v.fallback);
+      expect(problems).toEqual([
+        {
+          code: CONFIG_ERROR_CODE,
+          variable: name,
+          value: shown,
+          accepted: v.accepted,
+          using,
+          message: `${name}=${JSON.stringify(shown)} is not valid: expected ${v.accepted}; using the default (${using})`,
+        },
+      ]);
+      // The whole configuration is what it would be without the bad variable.
+      expect(withoutSources(config)).toEqual(defaults);
+    },
+  );
+
+  it('is reported once per variable, all of them together', () => {
+    expect(
+      load(BAD)
+        .problems.map((p) => p.variable)
+        .sort(),
+    ).toEqual(Object.keys(BAD).sort());
+  });
+
+  it('records where the default came from', () => {
+    expect(load({ OTEL_EXPORTER_PROMETHEUS_PORT: 'abc' }).config.sources.prometheusPort).toBe(
+      'default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)',
+    );
+  });
+});
+
+describe('profiles', () => {
+  const pick = (env: Record<string, string>, isTTY = false) => {
+    const { config, problems } = load(env, isTTY);
+    return {
+      environment: config.environment,
+      profile: config.profile,
+      logLevel: config.logLevel,
+      pretty: config.logPretty,
+      source: config.sources.profile,
+      problems: problems.length,
+    };
+  };
+
+  it.each([
+    ['development', 'debug'],
+    ['test', 'warn'],
+    ['staging', 'info'],
+    ['production', 'warn'],
+  ])('TAPWIRE_ENV=%s logs at %s in JSON', (profile, level) => {
+    expect(pick({ TAPWIRE_ENV: profile })).toEqual({
+      environment: profile,
+      profile,
+      logLevel: level,
+      pretty: false,
+      source: 'TAPWIRE_ENV',
+      problems: 0,
+    });
+  });
+
+  it('falls back to NODE_ENV when it names a profile, in any case', () => {
+    expect(pick({ NODE_ENV: 'Production' })).toMatchObject({ profile: 'production', source: 'NODE_ENV' });
+    expect(pick({ NODE_ENV: 'staging' })).toMatchObject({ profile: 'staging', logLevel: 'info' });
+  });
+
+  it('TAPWIRE_ENV wins over NODE_ENV', () => {
+    expect(pick({ TAPWIRE_ENV: 'staging', NODE_ENV: 'production' })).toMatchObject({
+      environment: 'staging',
+      profile: 'staging',
+    });
+  });
+
+  it('an unknown NODE_ENV runs development, keeps its name, and is not an error', () => {
+    expect(pick({ NODE_ENV: 'local' })).toEqual({
+      environment: 'local',
+      profile: 'development',
+      logLevel: 'debug',
+      pretty: false,
+      source: 'default (NODE_ENV=local is not a profile)',
+      problems: 0,
+    });
+  });
+
+  it('LOG_LEVEL overrides the profile', () => {
+    const { config } = load({ TAPWIRE_ENV: 'production', LOG_LEVEL: 'DEBUG' });
+    expect([config.logLevel, config.sources.logLevel]).toEqual(['debug', 'LOG_LEVEL']);
+    expect(load({ TAPWIRE_ENV: 'production' }).config.sources.logLevel).toBe('profile production');
+  });
+
+  it('pretty logs only in development on a TTY', () => {
+    expect(pick({}, true).pretty).toBe(true);
+    expect(pick({ TAPWIRE_ENV: 'staging' }, true).pretty).toBe(false);
+    expect(pick({}, false).pretty).toBe(false);
+  });
+});
+
+describe('secrets', () => {
+  it('mask keeps two characters of long values and nothing of short ones', () => {
+    expect(mask('sk-abcdef123')).toBe('sk****');
+    expect(mask('abcd')).toBe('****');
+  });
+
+  it('a bad secret value is masked in the problem', () => {
+    const [problem] = load({ OTEL_EXPORTER_OTLP_HEADERS: 'supersecretkey' }).problems;
+    expect(problem?.value).toBe('su****');
+    expect(problem?.message).not.toContain('supersecret');
+  });
+
+  it('good header values are parsed (masking them is the printer\u2019s job)', () => {
+    const { config } = load({ OTEL_EXPORTER_OTLP_HEADERS: 'api-key=sk-123,x-team=pay' });
+    expect(config.otlpHeaders).toEqual({ 'api-key': 'sk-123', 'x-team': 'pay' });
+  });
+});
+
+describe('TAPWIRE_AI_ENDPOINTS', () => {
+  const endpoints = (raw: string) => load({ TAPWIRE_AI_ENDPOINTS: raw });
+
+  it('parses HOST[:PORT]=PROVIDER lists', () => {
+    const { config, problems } = endpoints(
+      '127.0.0.1:8080=openai, LLM.internal=anthropic,10.0.0.5:11434=ollama,',
+    );
+    expect(problems).toEqual([]);
+    expect(config.aiEndpoints).toEqual([
+      { host: '127.0.0.1', port: 8080, provider: 'openai' },
+      { host: 'llm.internal', port: undefined, provider: 'anthropic' },
+      { host: '10.0.0.5', port: 11434, provider: 'ollama' },
+    ]);
+  });
+
+  it('accepts bracketed IPv6 hosts and dotted provider names', () => {
+    expect(endpoints('[::1]:9000=gcp.gemini').config.aiEndpoints).toEqual([
+      { host: '[::1]', port: 9000, provider: 'gcp.gemini' },
+    ]);
+  });
+
+  it.each([
+    'openai',
+    'host:0=openai',
+    'host:70000=openai',
+    'host=',
+    'host=OpenAI',
+    'http://host=openai',
+    ',',
+  ])('rejects %j as a whole', (raw) => {
+    const { config, problems } = endpoints(raw);
+    expect(problems.map((p) => p.variable)).toEqual(['TAPWIRE_AI_ENDPOINTS']);
+    expect(config.aiEndpoints).toEqual([]);
+  });
+});
