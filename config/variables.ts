@@ -183,7 +183,7 @@ export const VARIABLES = {
   } satisfies Variable<Profile>,
   LOG_LEVEL: {
     name: 'LOG_LEVEL',
-    doc: 'Overrides the profile\u2019s log level for `import { logger } from 'tapwire'` and the agent\u2019s own messages.',
+    doc: "Overrides the profile's log level for `import { logger } from 'tapwire'` and the agent's own messages.",
     accepted: LOG_LEVELS.map((l) => `\`${l}\``).join(', '),
     fallback: 'info' as LogLevel,
     fallbackDoc: 'the profile\u2019s level',
