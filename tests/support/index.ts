@@ -3,7 +3,7 @@
 // `stopAll()` (call it in afterEach/afterAll).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,14 @@ export const BUN = join(ROOT, 'node_modules/.bin/bun');
 
 export type Runtime = 'node' | 'bun';
 export const RUNTIMES: Runtime[] = ['node', 'bun'];
+
+// Fixture apps `import 'tapwire'` as a user would: through the package's exports, resolved from
+// tests/fixtures/node_modules/tapwire -> the repository root (a link, not committed).
+const link = join(FIXTURES, 'node_modules/tapwire');
+if (!existsSync(link)) {
+  mkdirSync(dirname(link), { recursive: true });
+  symlinkSync('../../..', link, 'dir');
+}
 
 if (!existsSync(DIST_REGISTER)) {
   throw new Error(`${DIST_REGISTER} is missing: run \`npm run build\` first (npm test does).`);
