@@ -36,6 +36,9 @@ await build({
   logLevel: 'warning',
 });
 
+// dist/ is self-contained (the container image copies it alone): mark its .js files as ESM.
+writeFileSync('dist/package.json', `${JSON.stringify({ type: 'module', version: pkg.version }, null, 2)}\n`);
+
 const cli = 'dist/cli/main.js';
 writeFileSync(cli, `#!/usr/bin/env node\n${readFileSync(cli, 'utf8')}`);
 chmodSync(cli, 0o755);
