@@ -38,8 +38,10 @@ export const GEN_AI_DURATION_BUCKETS = [
 export const GEN_AI_TOKEN_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ] as const;
-// V8 GC pauses are mostly sub-millisecond.
-export const GC_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1] as const;
+// https://opentelemetry.io/docs/specs/semconv/runtime/v8js-metrics/#metric-v8jsgcduration
+// Coarse on purpose (most V8 pauses land in the first bucket); _sum/_count still give the mean
+// pause and the GC time per second, which is what dashboards and alerts use.
+export const GC_BUCKETS = [0.01, 0.1, 1, 10] as const;
 
 const HTTP_SERVER_ATTRS = [
   'http.request.method',
@@ -179,13 +181,18 @@ export const METRICS = {
     attributes: ['metric'],
     source: 'agent',
   },
+  // Runtime metrics: OpenTelemetry runtime conventions (semconv 1.45, Development status):
+  // https://opentelemetry.io/docs/specs/semconv/runtime/nodejs-metrics/
+  // https://opentelemetry.io/docs/specs/semconv/runtime/v8js-metrics/
+  // https://opentelemetry.io/docs/specs/semconv/system/process-metrics/
+  // Which runtime emits which is measured in agent/runtime/support.ts.
   eventLoopDelayP50: {
     name: 'nodejs.eventloop.delay.p50',
     unit: 's',
     kind: 'gauge',
     description: 'Event-loop delay, median, since the previous collection.',
     attributes: [],
-    source: 'agent/runtime (Node only)',
+    source: 'agent/runtime',
   },
   eventLoopDelayP99: {
     name: 'nodejs.eventloop.delay.p99',
@@ -193,7 +200,7 @@ export const METRICS = {
     kind: 'gauge',
     description: 'Event-loop delay, 99th percentile, since the previous collection.',
     attributes: [],
-    source: 'agent/runtime (Node only)',
+    source: 'agent/runtime',
   },
   eventLoopDelayMax: {
     name: 'nodejs.eventloop.delay.max',
@@ -201,7 +208,7 @@ export const METRICS = {
     kind: 'gauge',
     description: 'Event-loop delay, maximum, since the previous collection.',
     attributes: [],
-    source: 'agent/runtime (Node only)',
+    source: 'agent/runtime',
   },
   eventLoopUtilization: {
     name: 'nodejs.eventloop.utilization',
@@ -209,22 +216,24 @@ export const METRICS = {
     kind: 'gauge',
     description: 'Fraction of time the event loop was busy since the previous collection.',
     attributes: [],
-    source: 'agent/runtime',
+    source: 'agent/runtime (Node only)',
   },
   heapUsed: {
     name: 'v8js.memory.heap.used',
     unit: 'By',
-    kind: 'gauge',
-    description: 'JavaScript heap in use.',
-    attributes: [],
+    kind: 'updowncounter',
+    description: 'JavaScript heap in use, by heap space.',
+    attributes: ['v8js.heap.space.name'],
     source: 'agent/runtime',
   },
-  heapLimit: {
-    name: 'v8js.memory.heap.limit',
+  // Was `v8js.memory.heap.limit`, deprecated in semconv in favour of this name (same value:
+  // `space_size` of v8.getHeapSpaceStatistics(), not V8's heap_size_limit).
+  heapSpaceSize: {
+    name: 'v8js.memory.heap.space.size',
     unit: 'By',
-    kind: 'gauge',
-    description: 'JavaScript heap size limit.',
-    attributes: [],
+    kind: 'updowncounter',
+    description: 'JavaScript heap reserved, by heap space.',
+    attributes: ['v8js.heap.space.name'],
     source: 'agent/runtime',
   },
   gcDuration: {
@@ -247,7 +256,7 @@ export const METRICS = {
   memoryRss: {
     name: 'process.memory.usage',
     unit: 'By',
-    kind: 'gauge',
+    kind: 'updowncounter',
     description: 'Resident set size of the process.',
     attributes: [],
     source: 'agent/runtime',

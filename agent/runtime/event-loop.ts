@@ -1,0 +1,60 @@
+// Event-loop delay (perf_hooks.monitorEventLoopDelay) and utilisation
+// (performance.eventLoopUtilization), both read when metrics are collected and both "since the
+// previous collection": the delay histogram is reset after each read, utilisation is a delta.
+// With several readers (Prometheus and OTLP) each collection starts a new window for all.
+
+import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { Meter, ObservableResult } from '@opentelemetry/api';
+import { METRICS } from '../../exporters/catalogue.js';
+import { fail, hook } from '../safe.js';
+import { observable } from './instruments.js';
+
+// The sampling timer lives in the runtime (libuv / Bun), is unref'd and never keeps the process
+// alive. 10 ms is what the OpenTelemetry runtime-node instrumentation and prom-client use, so the
+// numbers compare; in Node every sample includes this interval (idle p50 is ~0.010 s).
+const RESOLUTION_MS = 10;
+const NS_PER_S = 1e9;
+
+export function installEventLoopDelay(meter: Meter): () => void {
+  const h = hook('runtime.eventloop.delay');
+  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  histogram.enable();
+  const p50 = observable(meter, METRICS.eventLoopDelayP50);
+  const p99 = observable(meter, METRICS.eventLoopDelayP99);
+  const max = observable(meter, METRICS.eventLoopDelayMax);
+  meter.addBatchObservableCallback(
+    (r) => {
+      if (!h.enabled) return;
+      try {
+        // No sample since the previous collection (the loop was blocked the whole window): report
+        // nothing rather than a zero; the blocked sample lands in the next window.
+        if (histogram.count === 0) return;
+        r.observe(p50, histogram.percentile(50) / NS_PER_S);
+        r.observe(p99, histogram.percentile(99) / NS_PER_S);
+        r.observe(max, histogram.max / NS_PER_S);
+        histogram.reset();
+      } catch (error) {
+        fail(h, error);
+      }
+    },
+    [p50, p99, max],
+  );
+  return () => histogram.disable();
+}
+
+export function installEventLoopUtilization(meter: Meter): void {
+  const h = hook('runtime.eventloop.utilization');
+  // Taken in the preload, before the loop runs: all zeros, so the first window starts at loop start.
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  observable(meter, METRICS.eventLoopUtilization).addCallback((r: ObservableResult) => {
+    if (!h.enabled) return;
+    try {
+      const now = performance.eventLoopUtilization();
+      const delta = performance.eventLoopUtilization(now, last);
+      last = now;
+      if (delta.idle + delta.active > 0) r.observe(delta.utilization);
+    } catch (error) {
+      fail(h, error);
+    }
+  });
+}

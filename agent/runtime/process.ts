@@ -1,0 +1,36 @@
+// Process CPU time (process.cpuUsage, user and system, a counter in seconds) and resident memory
+// (process.memoryUsage.rss, which unlike process.memoryUsage() does not walk the heap).
+import type { Meter, ObservableResult } from '@opentelemetry/api';
+import { METRICS } from '../../exporters/catalogue.js';
+import { fail, hook } from '../safe.js';
+import { observable } from './instruments.js';
+
+const USER = { 'cpu.mode': 'user' } as const;
+const SYSTEM = { 'cpu.mode': 'system' } as const;
+const US_PER_S = 1e6;
+
+export function installCpu(meter: Meter): void {
+  const h = hook('runtime.cpu');
+  observable(meter, METRICS.cpuTime).addCallback((r: ObservableResult) => {
+    if (!h.enabled) return;
+    try {
+      const usage = process.cpuUsage();
+      r.observe(usage.user / US_PER_S, USER);
+      r.observe(usage.system / US_PER_S, SYSTEM);
+    } catch (error) {
+      fail(h, error);
+    }
+  });
+}
+
+export function installRss(meter: Meter): void {
+  const h = hook('runtime.rss');
+  observable(meter, METRICS.memoryRss).addCallback((r: ObservableResult) => {
+    if (!h.enabled) return;
+    try {
+      r.observe(process.memoryUsage.rss());
+    } catch (error) {
+      fail(h, error);
+    }
+  });
+}

@@ -1,0 +1,64 @@
+// What this runtime can measure, decided once at start-up. Measured with `node -e` / `bun -e` on
+// Node 24.21 and Bun 1.4.5; an API that answers with made-up values is treated as missing, so a
+// dashboard never shows a zero that was not measured.
+//
+// | API                                  | Node 24                         | Bun 1.4.5                                   |
+// | ------------------------------------ | ------------------------------- | ------------------------------------------- |
+// | perf_hooks.monitorEventLoopDelay     | works; a sample is the whole    | works; a sample is the delay beyond the     |
+// |                                      | timer interval, so the idle     | interval, idle baseline ~0.1 ms             |
+// |                                      | baseline is the 10 ms resolution|                                             |
+// | performance.eventLoopUtilization     | works                           | always {idle: 0, active: 0} -> skipped      |
+// | PerformanceObserver 'gc' entries     | works (entry.detail.kind)       | 'gc' missing from supportedEntryTypes;      |
+// |                                      |                                 | observe() accepts it, never delivers ->     |
+// |                                      |                                 | skipped                                     |
+// | v8.getHeapSpaceStatistics            | every V8 space                  | JavaScriptCore's heap as `old_space`, every |
+// |                                      |                                 | other space all zeros -> `old_space` only   |
+// | process.cpuUsage                     | works                           | works                                       |
+// | process.memoryUsage.rss              | works                           | works                                       |
+import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
+import { getHeapSpaceStatistics } from 'node:v8';
+
+export interface RuntimeSupport {
+  eventLoopDelay: boolean;
+  eventLoopUtilization: boolean;
+  gc: boolean;
+  /** Heap spaces worth reporting; empty when the heap cannot be read. */
+  heapSpaces: readonly string[];
+  cpu: boolean;
+  rss: boolean;
+}
+
+function probe<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+}
+
+export function detectSupport(runtime: 'node' | 'bun'): RuntimeSupport {
+  return {
+    eventLoopDelay: probe(() => typeof monitorEventLoopDelay === 'function', false),
+    // Bun's implementation exists but reports no time at all; the values cannot be told apart
+    // from Node's before the loop starts (a preload runs before it), so this is by runtime.
+    eventLoopUtilization: probe(
+      () => runtime === 'node' && typeof performance.eventLoopUtilization === 'function',
+      false,
+    ),
+    gc: probe(
+      () =>
+        (
+          (PerformanceObserver as { supportedEntryTypes?: readonly string[] }).supportedEntryTypes ?? []
+        ).includes('gc'),
+      false,
+    ),
+    heapSpaces: probe(() => {
+      const spaces = getHeapSpaceStatistics();
+      // Node: every space, empty ones included (their zeros are real and the set stays stable).
+      // Bun: only the spaces JavaScriptCore actually fills.
+      return spaces.filter((s) => runtime === 'node' || s.space_size > 0).map((s) => s.space_name);
+    }, [] as string[]),
+    cpu: probe(() => typeof process.cpuUsage === 'function', false),
+    rss: probe(() => typeof process.memoryUsage?.rss === 'function', false),
+  };
+}
