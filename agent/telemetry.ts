@@ -2,8 +2,12 @@
 // the configuration asks for. Everything an instrumentation records goes through the instruments
 // here; nothing else creates instruments.
 import type { Histogram, Meter, ObservableResult } from '@opentelemetry/api';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporalityPreference,
+  OTLPMetricExporter,
+} from '@opentelemetry/exporter-metrics-otlp-http';
+import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
+import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 import { METRICS, type MetricDef } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
@@ -25,6 +29,8 @@ export interface Telemetry {
   provider: MeterProvider;
   meter: Meter;
   pull: PullReader | undefined;
+  /** The OTLP push reader when OTEL_METRICS_EXPORTER includes otlp. */
+  otlp: PeriodicExportingMetricReader | undefined;
   httpServerDuration: Histogram;
   httpClientDuration: Histogram;
   /** Prometheus exposition of everything collected now. */
@@ -39,23 +45,44 @@ function histogram(meter: Meter, def: MetricDef): Histogram {
   });
 }
 
-export function createTelemetry(config: Config, readers: MetricReader[]): Telemetry {
+/** The process's identity, shared by metrics and traces. */
+export function agentResource(config: Config): Resource {
+  return resourceFromAttributes({
+    ...config.resourceAttributes,
+    'service.name': config.serviceName,
+    'deployment.environment.name': config.environment,
+    'telemetry.sdk.name': 'tapwire',
+    'telemetry.sdk.language': 'nodejs',
+    'telemetry.sdk.version': VERSION,
+    'process.runtime.name': RUNTIME,
+    'process.runtime.version': RUNTIME_VERSION,
+  });
+}
+
+/** OTLP/HTTP (JSON) push every OTEL_METRIC_EXPORT_INTERVAL, cumulative like Prometheus; the SDK unrefs its timer. */
+function otlpReader(config: Config): PeriodicExportingMetricReader {
+  return new PeriodicExportingMetricReader({
+    exporter: new OTLPMetricExporter({
+      url: config.otlpMetricsEndpoint,
+      headers: config.otlpHeaders,
+      temporalityPreference: AggregationTemporalityPreference.CUMULATIVE,
+    }),
+    exportIntervalMillis: config.metricExportIntervalMs,
+    exportTimeoutMillis: Math.min(30_000, config.metricExportIntervalMs),
+    // As in PullReader: tapwire's own caps (agent/series.ts) cut in first.
+    cardinalityLimits: { default: config.cardinalityLimit + 16 },
+  });
+}
+
+export function createTelemetry(config: Config, readers: MetricReader[], resource?: Resource): Telemetry {
   const pull = config.metricsExporters.includes('prometheus')
     ? new PullReader(config.cardinalityLimit)
     : undefined;
-  const provider = new MeterProvider({
-    resource: resourceFromAttributes({
-      ...config.resourceAttributes,
-      'service.name': config.serviceName,
-      'deployment.environment.name': config.environment,
-      'telemetry.sdk.name': 'tapwire',
-      'telemetry.sdk.language': 'nodejs',
-      'telemetry.sdk.version': VERSION,
-      'process.runtime.name': RUNTIME,
-      'process.runtime.version': RUNTIME_VERSION,
-    }),
-    readers: pull ? [pull, ...readers] : readers,
-  });
+  const otlp = config.metricsExporters.includes('otlp') ? otlpReader(config) : undefined;
+  const all = [...readers];
+  if (pull) all.unshift(pull);
+  if (otlp) all.push(otlp);
+  const provider = new MeterProvider({ resource: resource ?? agentResource(config), readers: all });
   const meter = provider.getMeter('tapwire', VERSION);
 
   const info = { version: VERSION, runtime: RUNTIME, 'runtime.version': RUNTIME_VERSION };
@@ -85,6 +112,7 @@ export function createTelemetry(config: Config, readers: MetricReader[]): Teleme
     provider,
     meter,
     pull,
+    otlp,
     httpServerDuration: histogram(meter, METRICS.httpServerDuration),
     httpClientDuration: histogram(meter, METRICS.httpClientDuration),
     async render() {

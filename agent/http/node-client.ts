@@ -21,15 +21,33 @@ let recorder: HttpRecorder | undefined;
 /** Destinations tapwire itself talks to (OTLP), excluded from the app's client metrics. */
 export const internalOrigins = new Set<string>();
 
-/** Tracing hooks, set when tracing is on. */
-export let injectNodeClient: ((req: ClientRequest) => void) | undefined;
-export let injectUndici: ((req: UndiciRequest) => void) | undefined;
-export function setClientTracing(node: typeof injectNodeClient, undici: typeof injectUndici): void {
-  injectNodeClient = node;
-  injectUndici = undici;
+/**
+ * Tracing hooks (agent/trace/node.ts), set at start-up only when tracing is on; they guard
+ * themselves. node:http publishes `http.client.request.start` from `_finish()`, after the headers
+ * are rendered, so trace context is injected at `http.client.request.created` (end of the
+ * ClientRequest constructor; Node 24 publishes it), subscribed only when tracing is on.
+ */
+export interface ClientTracing {
+  nodeCreated(req: ClientRequest): void;
+  undiciCreated(req: UndiciRequest): void;
+  /** Response headers arrived (status > 0) or the request failed (status 0). */
+  ended(req: object, status: number, errorType: string | undefined): void;
+}
+let tracing: ClientTracing | undefined;
+export function setClientTracing(t: ClientTracing): void {
+  if (tracing === undefined) dc.subscribe('http.client.request.created', onNodeCreated);
+  tracing = t;
 }
 
-function target(req: ClientRequest): { scheme: string; address: string; port: number } {
+function onNodeCreated(message: unknown): void {
+  try {
+    if (tracing !== undefined) tracing.nodeCreated((message as { request: ClientRequest }).request);
+  } catch (error) {
+    fail(h, error);
+  }
+}
+
+export function target(req: ClientRequest): { scheme: string; address: string; port: number } {
   const scheme = req.protocol === 'https:' ? 'https' : 'http';
   const hostHeader = req.getHeader('host');
   let address = req.host;
@@ -61,7 +79,6 @@ function onNodeStart(message: unknown): void {
       if (internalOrigins.has(`${scheme}://${address}:${port}`)) return;
     }
     req[kStart] = performance.now();
-    if (injectNodeClient !== undefined) injectNodeClient(req);
   } catch (error) {
     fail(h, error);
   }
@@ -72,7 +89,9 @@ function onNodeResponse(message: unknown): void {
   try {
     const { request, response } = message as { request: Req; response: IncomingMessage };
     const status = response.statusCode ?? 0;
-    finishNode(request, status, clientStatusErrorType(status));
+    const errorType = clientStatusErrorType(status);
+    finishNode(request, status, errorType);
+    if (tracing !== undefined) tracing.ended(request, status, errorType);
   } catch (error) {
     fail(h, error);
   }
@@ -82,7 +101,9 @@ function onNodeError(message: unknown): void {
   if (!h.enabled) return;
   try {
     const { request, error } = message as { request: Req; error: unknown };
-    finishNode(request, 0, errorClass(error));
+    const errorType = errorClass(error);
+    finishNode(request, 0, errorType);
+    if (tracing !== undefined) tracing.ended(request, 0, errorType);
   } catch (e) {
     fail(h, e);
   }
@@ -97,7 +118,7 @@ export interface UndiciRequest {
   [kStart]?: number;
 }
 
-function undiciTarget(req: UndiciRequest): { scheme: string; address: string; port: number } {
+export function undiciTarget(req: UndiciRequest): { scheme: string; address: string; port: number } {
   const origin = typeof req.origin === 'string' ? new URL(req.origin) : req.origin;
   const scheme = origin.protocol === 'https:' ? 'https' : 'http';
   const address = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
@@ -122,7 +143,7 @@ function onUndiciCreate(message: unknown): void {
       if (internalOrigins.has(`${scheme}://${address}:${port}`)) return;
     }
     req[kStart] = performance.now();
-    if (injectUndici !== undefined) injectUndici(req);
+    if (tracing !== undefined) tracing.undiciCreated(req);
   } catch (error) {
     fail(u, error);
   }
@@ -132,7 +153,9 @@ function onUndiciHeaders(message: unknown): void {
   if (!u.enabled) return;
   try {
     const { request, response } = message as { request: UndiciRequest; response: { statusCode: number } };
-    finishUndici(request, response.statusCode, clientStatusErrorType(response.statusCode));
+    const errorType = clientStatusErrorType(response.statusCode);
+    finishUndici(request, response.statusCode, errorType);
+    if (tracing !== undefined) tracing.ended(request, response.statusCode, errorType);
   } catch (error) {
     fail(u, error);
   }
@@ -142,7 +165,9 @@ function onUndiciError(message: unknown): void {
   if (!u.enabled) return;
   try {
     const { request, error } = message as { request: UndiciRequest; error: unknown };
-    finishUndici(request, 0, errorClass(error));
+    const errorType = errorClass(error);
+    finishUndici(request, 0, errorType);
+    if (tracing !== undefined) tracing.ended(request, 0, errorType);
   } catch (e) {
     fail(u, e);
   }

@@ -1,0 +1,78 @@
+// The tracer provider, built only when OTEL_TRACES_EXPORTER names an exporter. It registers the
+// context manager, the W3C propagator and itself with the OpenTelemetry API (so the app's own
+// `@opentelemetry/api` spans and tapwire's logger see the same context) and hands a tracer to
+// ./spans.ts. Spans leave through a BatchSpanProcessor (OTLP/HTTP JSON) or, for `console`, a
+// SimpleSpanProcessor printing each span as it ends.
+import { context, propagation, trace } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { Resource } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  type Sampler,
+  SimpleSpanProcessor,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
+import type { Config } from '../../config/index.js';
+import { VERSION } from '../telemetry.js';
+import { AlsContextManager } from './context.js';
+import { enableSpans } from './spans.js';
+
+export interface Tracing {
+  provider: BasicTracerProvider;
+  manager: AlsContextManager;
+  flush(): Promise<void>;
+}
+
+export function sampler(config: Pick<Config, 'sampler' | 'samplerArg'>): Sampler {
+  switch (config.sampler) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(config.samplerArg);
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(config.samplerArg) });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/** `scheme://host:port` as ../http/node-client.ts keys internalOrigins. */
+export function originOf(url: string): string {
+  const u = new URL(url);
+  const scheme = u.protocol === 'https:' ? 'https' : 'http';
+  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
+  const port = u.port === '' ? (scheme === 'https' ? 443 : 80) : Number(u.port);
+  return `${scheme}://${host}:${port}`;
+}
+
+export function startTracing(config: Config, resource: Resource): Tracing {
+  const spanProcessors: SpanProcessor[] = [];
+  if (config.tracesExporters.includes('otlp')) {
+    spanProcessors.push(
+      new BatchSpanProcessor(
+        new OTLPTraceExporter({ url: config.otlpTracesEndpoint, headers: config.otlpHeaders }),
+      ),
+    );
+  }
+  if (config.tracesExporters.includes('console')) {
+    spanProcessors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
+  }
+  const provider = new BasicTracerProvider({ resource, sampler: sampler(config), spanProcessors });
+  const manager = new AlsContextManager();
+  context.setGlobalContextManager(manager);
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  trace.setGlobalTracerProvider(provider);
+  enableSpans(provider.getTracer('tapwire', VERSION), manager);
+  return { provider, manager, flush: () => provider.forceFlush() };
+}

@@ -1,0 +1,249 @@
+// HTTP spans, independent of the runtime. The Node hooks (./node.ts) and the Bun patches
+// (../http/bun/) gather raw values and call these functions; nothing else creates spans.
+//
+// For runtime hooks — every function is a no-op returning undefined while tracing is off, so a
+// hook can decide once at install time with `tracingOn()` and never pay per request:
+//
+//   tracingOn(): boolean
+//       Whether tracing is on in this process (decided at start-up, never changes to true later).
+//   startServerSpan(method, url: URL, headers): { span, ctx } | undefined
+//       An inbound request arrived. Continues the trace in `traceparent` / `tracestate`
+//       (`headers`: a Fetch `Headers`, anything with `get(name)`, or a plain lower-case record).
+//       Run the handler with `runInContext(ctx, handler, thisArg, ...args)`.
+//   endServerSpan(span, method, status, route, errorType): void
+//       The response ended. `status` 0 when none was sent; `route` a router template or
+//       undefined; `errorType` as the metrics record it (5xx status, `aborted`, error class).
+//   runInContext(ctx, fn, thisArg, ...args): ReturnType<fn>
+//       Calls fn with ctx active for it and everything it awaits or schedules.
+//   startClientSpan(method, url: URL, headers): Span | undefined
+//       An outgoing request is about to be sent from the active context. Writes `traceparent`
+//       (and `tracestate`) into `headers` (a Fetch `Headers` or a plain record) — call it before
+//       the headers are sent. Returns undefined inside tapwire's own exports (suppressed).
+//   endClientSpan(span, status, errorType): void
+//       Response headers arrived (status > 0) or the request failed (status 0, errorType set).
+//
+// Span shape follows the stable HTTP semantic conventions
+// (https://opentelemetry.io/docs/specs/semconv/http/http-spans/): name `METHOD` or
+// `METHOD route`, `HTTP` for unknown methods; status ERROR exactly when error.type is set (server:
+// 5xx or aborted, client: 4xx/5xx or a network error). url.full carries no query string: a
+// query often holds tokens, and spans leave the process.
+import {
+  type Attributes,
+  type Context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapSetter,
+  type Tracer,
+  trace,
+} from '@opentelemetry/api';
+import { isTracingSuppressed, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { normalizeMethod } from '../http/semconv.js';
+import { fail, hook } from '../safe.js';
+import type { AlsContextManager } from './context.js';
+
+export interface ServerSpan {
+  span: Span;
+  ctx: Context;
+}
+
+interface HeaderGet {
+  get(name: string): string | null | undefined;
+}
+interface HeaderSet {
+  set(name: string, value: string): void;
+}
+
+const h = hook('tracing');
+const propagator = new W3CTraceContextPropagator();
+let tracer: Tracer | undefined;
+let manager: AlsContextManager | undefined;
+
+/** Called once by ./provider.ts when tracing is on. */
+export function enableSpans(t: Tracer, m: AlsContextManager): void {
+  tracer = t;
+  manager = m;
+}
+
+export function tracingOn(): boolean {
+  return tracer !== undefined && h.enabled;
+}
+
+const headersGetter: TextMapGetter<HeaderGet> = {
+  get: (carrier, key) => carrier.get(key) ?? undefined,
+  keys: () => [],
+};
+const headersSetter: TextMapSetter<HeaderSet> = {
+  set: (carrier, key, value) => carrier.set(key, value),
+};
+
+function spanName(method: string, route: string | undefined): string {
+  const m = method === '_OTHER' ? 'HTTP' : method;
+  return route === undefined ? m : `${m} ${route}`;
+}
+
+function methodAttributes(raw: string | undefined): Attributes {
+  const method = normalizeMethod(raw);
+  const a: Attributes = { 'http.request.method': method };
+  if (method === '_OTHER' && raw !== undefined) a['http.request.method_original'] = raw;
+  return a;
+}
+
+/** Node and Bun share this; `path` without the query string. */
+export function serverSpan<C>(
+  rawMethod: string | undefined,
+  path: string,
+  scheme: string,
+  carrier: C,
+  getter: TextMapGetter<C>,
+): ServerSpan | undefined {
+  if (tracer === undefined || !h.enabled) return undefined;
+  try {
+    const parent = propagator.extract(ROOT_CONTEXT, carrier, getter);
+    const attributes = methodAttributes(rawMethod);
+    attributes['url.path'] = path;
+    attributes['url.scheme'] = scheme;
+    const name = spanName(attributes['http.request.method'] as string, undefined);
+    const span = tracer.startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+    return { span, ctx: trace.setSpan(parent, span) };
+  } catch (error) {
+    fail(h, error);
+    return undefined;
+  }
+}
+
+export function startServerSpan(
+  method: string,
+  url: URL,
+  headers: HeaderGet | Record<string, string | string[] | undefined>,
+): ServerSpan | undefined {
+  if (tracer === undefined || !h.enabled) return undefined;
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  return typeof headers.get === 'function'
+    ? serverSpan(method, url.pathname, scheme, headers as HeaderGet, headersGetter)
+    : serverSpan(
+        method,
+        url.pathname,
+        scheme,
+        headers as Record<string, string | string[] | undefined>,
+        defaultTextMapGetter,
+      );
+}
+
+export function endServerSpan(
+  span: Span,
+  rawMethod: string | undefined,
+  status: number,
+  route: string | undefined,
+  errorType: string | undefined,
+): void {
+  try {
+    if (status > 0) span.setAttribute('http.response.status_code', status);
+    if (route !== undefined) {
+      span.setAttribute('http.route', route);
+      span.updateName(spanName(normalizeMethod(rawMethod), route));
+    }
+    if (errorType !== undefined) {
+      span.setAttribute('error.type', errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  } catch (error) {
+    fail(h, error);
+  }
+}
+
+/** Makes ctx active for the rest of this synchronous execution (Node's server channel). */
+export function enterContext(ctx: Context): void {
+  manager?.enterWith(ctx);
+}
+
+export function runInContext<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+  ctx: Context,
+  fn: F,
+  thisArg?: ThisParameterType<F>,
+  ...args: A
+): ReturnType<F> {
+  if (manager === undefined) return Reflect.apply(fn, thisArg, args) as ReturnType<F>;
+  return manager.with(ctx, fn, thisArg, ...args);
+}
+
+/** `scheme://host[:port]/path`, the query string dropped (see the header comment). */
+export function fullUrl(scheme: string, address: string, port: number, path: string): string {
+  const q = path.indexOf('?');
+  const p = q < 0 ? path : path.slice(0, q);
+  const host = address.includes(':') ? `[${address}]` : address;
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  return port === defaultPort ? `${scheme}://${host}${p}` : `${scheme}://${host}:${port}${p}`;
+}
+
+/**
+ * Node and Bun share this. Starts a CLIENT span as a child of the active context and writes its
+ * trace context into the carrier through `setter`. Undefined inside a suppressed context (the
+ * OTLP exporters run in one) and while tracing is off.
+ */
+export function clientSpan<C>(
+  rawMethod: string | undefined,
+  scheme: string,
+  address: string,
+  port: number,
+  path: string,
+  carrier: C,
+  setter: TextMapSetter<C>,
+): Span | undefined {
+  if (tracer === undefined || manager === undefined || !h.enabled) return undefined;
+  try {
+    const parent = manager.active();
+    if (isTracingSuppressed(parent)) return undefined;
+    const attributes = methodAttributes(rawMethod);
+    attributes['server.address'] = address;
+    attributes['server.port'] = port;
+    attributes['url.full'] = fullUrl(scheme, address, port, path);
+    const name = spanName(attributes['http.request.method'] as string, undefined);
+    const span = tracer.startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+    propagator.inject(trace.setSpan(parent, span), carrier, setter);
+    return span;
+  } catch (error) {
+    fail(h, error);
+    return undefined;
+  }
+}
+
+export function startClientSpan(
+  method: string,
+  url: URL,
+  headers: HeaderSet | Record<string, string>,
+): Span | undefined {
+  if (tracer === undefined || !h.enabled) return undefined;
+  const scheme = url.protocol === 'https:' ? 'https' : 'http';
+  const address = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port === '' ? (scheme === 'https' ? 443 : 80) : Number(url.port);
+  return typeof headers.set === 'function'
+    ? clientSpan(method, scheme, address, port, url.pathname, headers as HeaderSet, headersSetter)
+    : clientSpan(
+        method,
+        scheme,
+        address,
+        port,
+        url.pathname,
+        headers as Record<string, string>,
+        defaultTextMapSetter,
+      );
+}
+
+export function endClientSpan(span: Span, status: number, errorType: string | undefined): void {
+  try {
+    if (status > 0) span.setAttribute('http.response.status_code', status);
+    if (errorType !== undefined) {
+      span.setAttribute('error.type', errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  } catch (error) {
+    fail(h, error);
+  }
+}
