@@ -4,16 +4,20 @@
 import type { Server } from 'node:http';
 import { type Config, loadConfig } from '../config/index.js';
 import { startMetricsServer } from '../exporters/prometheus/server.js';
+import { installFrameworkRoutes } from './http/frameworks/index.js';
 import { installNodeHttpClient } from './http/node-client.js';
 import { installNodeHttpServer, internalServers } from './http/node-server.js';
 import { HttpRecorder } from './http/record.js';
 import { agentLog, configureAgentLog } from './log/agent.js';
-import { createTelemetry, RUNTIME, type Telemetry } from './telemetry.js';
+import { installRuntimeMetrics } from './runtime/index.js';
+import { agentResource, createTelemetry, RUNTIME, type Telemetry } from './telemetry.js';
+import type { Tracing } from './trace/index.js';
 
 export interface Agent {
   config: Config;
   telemetry: Telemetry;
   http: HttpRecorder;
+  tracing: Tracing | undefined;
   metricsServer: Server | undefined;
 }
 
@@ -25,7 +29,7 @@ export function currentAgent(): Agent | undefined {
   return (globalThis as Global)[kAgent] ?? undefined;
 }
 
-export function start(): Agent | undefined {
+export async function start(): Promise<Agent | undefined> {
   const g = globalThis as Global;
   // One agent per process, even when two copies of tapwire are loaded.
   if (g[kAgent] !== undefined) return g[kAgent] ?? undefined;
@@ -38,21 +42,34 @@ export function start(): Agent | undefined {
     }
     if (config.disabled) return undefined;
 
-    const telemetry = createTelemetry(config, []);
+    const resource = agentResource(config);
+    // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
+    // (~20 ms of start-up), Bun's hooks are of no use on Node.
+    const otlpMetrics = config.metricsExporters.includes('otlp')
+      ? (await import('../exporters/otlp.js')).otlpReader(config)
+      : undefined;
+    const telemetry = createTelemetry(config, otlpMetrics, resource);
     const http = new HttpRecorder(
       telemetry.meter,
       telemetry.httpServerDuration,
       telemetry.httpClientDuration,
       config.cardinalityLimit,
     );
-    if (RUNTIME === 'node') {
-      installNodeHttpServer(http);
-      installNodeHttpClient(http);
-    } else {
-      installNodeHttpClient(http);
+    // node:http clients publish diagnostics channels on both runtimes.
+    installNodeHttpClient(http);
+    if (RUNTIME === 'node') installNodeHttpServer(http);
+    else (await import('./http/bun/index.js')).installBunHttp(http);
+    installFrameworkRoutes();
+    if (config.runtimeMetrics) installRuntimeMetrics(telemetry.meter, RUNTIME);
+    let tracing: Tracing | undefined;
+    if (config.tracesExporters.length > 0 || otlpMetrics !== undefined) {
+      const t = await import('./trace/index.js');
+      t.excludeOtlpTraffic(config);
+      tracing = t.installTracing(config, resource, RUNTIME);
+      t.flushOnExit(telemetry, tracing);
     }
 
-    const agent: Agent = { config, telemetry, http, metricsServer: undefined };
+    const agent: Agent = { config, telemetry, http, tracing, metricsServer: undefined };
     if (telemetry.pull) agent.metricsServer = openMetricsEndpoint(config, telemetry);
     g[kAgent] = agent;
     return agent;

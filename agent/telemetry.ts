@@ -2,17 +2,17 @@
 // the configuration asks for. Everything an instrumentation records goes through the instruments
 // here; nothing else creates instruments.
 import type { Histogram, Meter, ObservableResult } from '@opentelemetry/api';
-import {
-  AggregationTemporalityPreference,
-  OTLPMetricExporter,
-} from '@opentelemetry/exporter-metrics-otlp-http';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, type MetricReader, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  MeterProvider,
+  type MetricReader,
+  type PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 import { METRICS, type MetricDef } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
-import { logCounts } from './log/logger.js';
+import { logCounts } from './log/counts.js';
 import { overflowCounts } from './series.js';
 
 declare const __TAPWIRE_VERSION__: string;
@@ -59,28 +59,17 @@ export function agentResource(config: Config): Resource {
   });
 }
 
-/** OTLP/HTTP (JSON) push every OTEL_METRIC_EXPORT_INTERVAL, cumulative like Prometheus; the SDK unrefs its timer. */
-function otlpReader(config: Config): PeriodicExportingMetricReader {
-  return new PeriodicExportingMetricReader({
-    exporter: new OTLPMetricExporter({
-      url: config.otlpMetricsEndpoint,
-      headers: config.otlpHeaders,
-      temporalityPreference: AggregationTemporalityPreference.CUMULATIVE,
-    }),
-    exportIntervalMillis: config.metricExportIntervalMs,
-    exportTimeoutMillis: Math.min(30_000, config.metricExportIntervalMs),
-    // As in PullReader: tapwire's own caps (agent/series.ts) cut in first.
-    cardinalityLimits: { default: config.cardinalityLimit + 16 },
-  });
-}
-
-export function createTelemetry(config: Config, readers: MetricReader[], resource?: Resource): Telemetry {
+/** `otlp`: the push reader when OTEL_METRICS_EXPORTER includes otlp (../exporters/otlp.ts, loaded on demand). */
+export function createTelemetry(
+  config: Config,
+  otlp: PeriodicExportingMetricReader | undefined,
+  resource?: Resource,
+): Telemetry {
   const pull = config.metricsExporters.includes('prometheus')
     ? new PullReader(config.cardinalityLimit)
     : undefined;
-  const otlp = config.metricsExporters.includes('otlp') ? otlpReader(config) : undefined;
-  const all = [...readers];
-  if (pull) all.unshift(pull);
+  const all: MetricReader[] = [];
+  if (pull) all.push(pull);
   if (otlp) all.push(otlp);
   const provider = new MeterProvider({ resource: resource ?? agentResource(config), readers: all });
   const meter = provider.getMeter('tapwire', VERSION);

@@ -1,19 +1,42 @@
-// The agent's own messages: JSON on stderr with component "tapwire", never on the app's stdout.
-// The pino instance is created on the first message, so a quiet start costs nothing.
-import type { Logger } from 'pino';
+// The agent's own messages: one JSON line each on stderr with component "tapwire", never on the
+// app's stdout. Same record shape as the app's pino logger (level label, time, pid, service.name,
+// deployment.environment.name, msg), written synchronously by a few lines of code instead of a
+// second pino instance: loading pino costs start-up time every app would pay, and the agent
+// writes a handful of lines per process life.
+import { writeSync } from 'node:fs';
 import { type Config, loadConfig } from '../../config/index.js';
-import { createLogger } from './logger.js';
 
-let log: Logger | undefined;
+export type AgentLevel = 'debug' | 'info' | 'warn' | 'error';
+
+const LEVEL_VALUES: Record<string, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
+
 let configured: Config | undefined;
+let threshold = -1;
+let base = '';
 
 /** Called by the agent at start so messages use its (already validated) configuration. */
 export function configureAgentLog(config: Config): void {
   configured = config;
-  log = undefined;
+  threshold = LEVEL_VALUES[config.logLevel] ?? 30;
+  base = `"pid":${process.pid},"service.name":${JSON.stringify(config.serviceName)},"deployment.environment.name":${JSON.stringify(config.environment)},"component":"tapwire"`;
 }
 
-export type AgentLevel = 'debug' | 'info' | 'warn' | 'error';
+/** What a user can act on from an error: class, code, message, stack (pino's err shape). */
+function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return String(error);
+  const out: Record<string, unknown> = { type: error.name, message: error.message, stack: error.stack };
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) out.code = code;
+  return out;
+}
 
 export function agentLog(
   level: AgentLevel,
@@ -22,12 +45,19 @@ export function agentLog(
   fields?: Record<string, unknown>,
 ): void {
   try {
-    if (log === undefined) {
-      const config = configured ?? loadConfig(process.env).config;
-      log = createLogger(config, { fd: 2 }).child({ component: 'tapwire' });
+    if (configured === undefined) configureAgentLog(loadConfig(process.env).config);
+    if ((LEVEL_VALUES[level] ?? 0) < threshold) return;
+    let extra = '';
+    if (fields !== undefined) {
+      for (const key of Object.keys(fields)) {
+        const v = fields[key];
+        if (v === undefined) continue;
+        extra += `,${JSON.stringify(key)}:${JSON.stringify(v instanceof Error || key === 'err' ? serializeError(v) : v)}`;
+      }
     }
-    log[level]({ code, ...fields }, message);
+    const line = `{"level":"${level}","time":${Date.now()},${base},"code":${JSON.stringify(code)}${extra},"msg":${JSON.stringify(message)}}\n`;
+    writeSync(2, line);
   } catch {
-    // The logging path never throws into the host.
+    // The logging path never throws into the host (EAGAIN on a full pipe, a closed stderr).
   }
 }

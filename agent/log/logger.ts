@@ -7,8 +7,7 @@ import { context, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../../config/index.js';
 
-/** Records written per level label; read by the tapwire_log_records_total callback. */
-export const logCounts: Record<string, number> = Object.create(null);
+import { logCounts } from './counts.js';
 
 const CENSOR = '[Redacted]';
 

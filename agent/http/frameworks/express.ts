@@ -1,0 +1,166 @@
+// Express 5: http.route from the router's own diagnostics channel.
+//
+// detect: nothing to load. `router` (Express 5's router, >= 2.3) publishes the TracingChannel
+//   `express.router.request` around every middleware and route handler it calls, with
+//   `{ req, res, layer, handler, route }`; `route` is the pattern that matched at the layer's own
+//   router level ('/users/:id/posts' for `app.use('/users/:id/posts', router)`, '/:postId' for
+//   `router.get('/:postId')` inside it). Subscribing costs nothing until a router publishes. An
+//   older router publishes nothing; ../routes.ts then falls back to `req.route` (top-level routes
+//   only, see expressFallbackRoute).
+// hook: `tracing:express.router.request:start`.
+// record: the template is the chain of patterns from the app's router down to the route's. The raw
+//   prefix the chain matched (`req.baseUrl`, '/users/1/posts') is never used. A router level is
+//   told apart by `req.next`: Router#handle sets it to its own `next` for as long as its stack
+//   runs and restores the parent's on exit, so the first event seen with a new `req.next` belongs
+//   to the router the preceding `use` layer entered.
+import dc from 'node:diagnostics_channel';
+import { fail, hook } from '../../safe.js';
+import { setRoute, setRouteFallback } from '../routes.js';
+
+export const EXPRESS_CHANNEL = 'tracing:express.router.request:start';
+
+/** Per-request chain of router levels: their `next` functions and template prefixes. */
+export const kChain: unique symbol = Symbol('tapwire.express.chain');
+
+// The prefix a `use` layer hands to a router it enters; NONE once another event consumed it.
+const NONE = Symbol('none');
+
+interface Chain {
+  nexts: unknown[];
+  /** Template prefix per level; undefined when a level was entered through a RegExp path. */
+  bases: (string | undefined)[];
+  pending: string | undefined | typeof NONE;
+}
+
+interface Layer {
+  route?: unknown;
+  method?: unknown;
+}
+
+interface StartMessage {
+  req: { next?: unknown; [kChain]?: Chain };
+  layer: Layer;
+  route: unknown;
+  param?: string;
+}
+
+const h = hook('express.router (route)');
+
+// Joining strings per request is avoidable: a layer almost always sits under the same prefix, so
+// each layer keeps its last (prefix, pattern) -> template.
+interface Joined {
+  base: string;
+  pattern: string;
+  value: string;
+}
+const joined = new WeakMap<object, Joined>();
+
+function routeTemplate(base: string, pattern: string): string {
+  if (base === '') return pattern;
+  return pattern === '/' ? base : base + pattern;
+}
+
+function mountTemplate(base: string, pattern: string): string {
+  if (pattern === '/') return base;
+  return base + (pattern.endsWith('/') ? pattern.replace(/\/+$/, '') : pattern);
+}
+
+function join(
+  layer: object,
+  base: string | undefined,
+  pattern: unknown,
+  how: (base: string, pattern: string) => string,
+): string | undefined {
+  // A RegExp (or anything but a string) has no template to show.
+  if (base === undefined || typeof pattern !== 'string') return undefined;
+  const last = joined.get(layer);
+  if (last !== undefined && last.base === base && last.pattern === pattern) return last.value;
+  const value = how(base, pattern);
+  joined.set(layer, { base, pattern, value });
+  return value;
+}
+
+function onStart(message: unknown): void {
+  if (!h.enabled) return;
+  try {
+    const { req, layer, route, param } = message as StartMessage;
+    const next = req.next;
+    let chain = req[kChain];
+    let base: string | undefined;
+    if (chain === undefined) {
+      // The first event of a request is always at the app's own router: a nested router is only
+      // reached through a traced `use` layer (or a traced handler) of its parent.
+      chain = { nexts: [next], bases: [''], pending: NONE };
+      req[kChain] = chain;
+      base = '';
+    } else {
+      const i = chain.nexts.lastIndexOf(next);
+      if (i !== -1) {
+        base = chain.bases[i];
+      } else {
+        base = chain.pending === NONE ? undefined : chain.pending;
+        chain.nexts.push(next);
+        chain.bases.push(base);
+      }
+      chain.pending = NONE;
+    }
+    if (param !== undefined) return; // a router.param() callback: no layer runs yet
+    if ('method' in layer) {
+      // A handler inside a Route (Route#<method>/all give their layers a `method`).
+      setRoute(req, join(layer, base, route, routeTemplate));
+    } else if (layer.route === undefined) {
+      // A `use` layer: the router (or sub-app) it may enter sits under this prefix.
+      chain.pending = join(layer, base, route, mountTemplate);
+    }
+  } catch (error) {
+    fail(h, error);
+  }
+}
+
+interface ExpressRequest {
+  route?: { path?: unknown } | null;
+  baseUrl?: unknown;
+  app?: { router?: { stack?: { route?: unknown }[] } };
+  [kChain]?: Chain;
+}
+
+/**
+ * For routers that publish nothing (router < 2.3): `req.route.path` is the template only for a
+ * route of the app's own router seen with an empty `baseUrl`. A route of a nested router or
+ * sub-app gives its own pattern ('/:postId'), which would be a wrong label, so it stays absent.
+ */
+export function expressFallbackRoute(req: object): string | undefined {
+  if (!h.enabled) return undefined;
+  try {
+    const r = req as ExpressRequest;
+    const route = r.route;
+    if (route === undefined || route === null || r[kChain] !== undefined || r.baseUrl !== '')
+      return undefined;
+    const path = route.path;
+    if (typeof path !== 'string') return undefined;
+    const stack = r.app?.router?.stack;
+    if (!Array.isArray(stack)) return undefined;
+    for (let i = 0; i < stack.length; i++) if (stack[i]!.route === route) return path;
+    return undefined;
+  } catch (error) {
+    fail(h, error);
+    return undefined;
+  }
+}
+
+// Held here: Bun keeps diagnostics channels weakly, and a channel nobody references is collected
+// with its subscribers before the framework creates it again (measured, Bun 1.4.5).
+let channel: dc.Channel | undefined;
+
+export function installExpress(): boolean {
+  if (channel !== undefined) return false;
+  channel = dc.channel(EXPRESS_CHANNEL);
+  channel.subscribe(onStart);
+  setRouteFallback(expressFallbackRoute);
+  return true;
+}
+
+export function uninstallExpress(): void {
+  channel?.unsubscribe(onStart);
+  channel = undefined;
+}

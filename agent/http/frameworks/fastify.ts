@@ -1,0 +1,83 @@
+// Fastify 5: http.route from the framework's own diagnostics channel.
+//
+// detect: nothing to load. Fastify publishes the TracingChannel `fastify.request.handler` around
+//   each route handler (lib/handle-request.js) with `{ request, reply, route: { url, method } }`;
+//   `route.url` is the template the route was declared with, plugin prefix included
+//   ('/api/users/:id'). Its 404 handler is not published, so an unmatched request has no route.
+//   Subscribing costs nothing until Fastify publishes.
+// hook: `tracing:fastify.request.handler:start` (after onRequest/preHandler hooks, before the
+//   handler; a request answered by a hook never reaches a handler and has no route).
+//   Bun (1.4) implements TracingChannel without its `hasSubscribers` getter, and Fastify publishes
+//   only when `hasSubscribers` is true, so under Bun it never would: the getter is defined on Bun's
+//   TracingChannel prototype exactly as Node defines it, only where it is missing.
+// record: the template on the raw Node request (`request.raw`), read at the response's end.
+import dc from 'node:diagnostics_channel';
+import { fail, hook } from '../../safe.js';
+import { setRoute } from '../routes.js';
+
+export const FASTIFY_CHANNEL = 'tracing:fastify.request.handler:start';
+
+interface StartMessage {
+  request: { raw: object };
+  route: { url: unknown };
+}
+
+const h = hook('fastify (route)');
+
+function onStart(message: unknown): void {
+  if (!h.enabled) return;
+  try {
+    const { request, route } = message as StartMessage;
+    const url = route.url;
+    if (typeof url === 'string') setRoute(request.raw, url);
+  } catch (error) {
+    fail(h, error);
+  }
+}
+
+interface TracingChannelLike {
+  start: { hasSubscribers: boolean };
+  end: { hasSubscribers: boolean };
+  asyncStart: { hasSubscribers: boolean };
+  asyncEnd: { hasSubscribers: boolean };
+  error: { hasSubscribers: boolean };
+}
+
+/** Node's TracingChannel#hasSubscribers (lib/diagnostics_channel.js), for runtimes without it. */
+function hasSubscribers(this: TracingChannelLike): boolean {
+  return (
+    this.start.hasSubscribers ||
+    this.end.hasSubscribers ||
+    this.asyncStart.hasSubscribers ||
+    this.asyncEnd.hasSubscribers ||
+    this.error.hasSubscribers
+  );
+}
+
+export function ensureTracingChannelHasSubscribers(): void {
+  const proto = Object.getPrototypeOf(dc.tracingChannel('tapwire.probe')) as object;
+  if ('hasSubscribers' in proto) return;
+  Object.defineProperty(proto, 'hasSubscribers', { configurable: true, get: hasSubscribers });
+}
+
+// Held here: Bun keeps diagnostics channels weakly, and a channel nobody references is collected
+// with its subscribers before the framework creates it again (measured, Bun 1.4.5).
+let channel: dc.Channel | undefined;
+
+export function installFastify(): boolean {
+  if (channel !== undefined) return false;
+  try {
+    ensureTracingChannelHasSubscribers();
+  } catch (error) {
+    fail(h, error);
+    return false;
+  }
+  channel = dc.channel(FASTIFY_CHANNEL);
+  channel.subscribe(onStart);
+  return true;
+}
+
+export function uninstallFastify(): void {
+  channel?.unsubscribe(onStart);
+  channel = undefined;
+}

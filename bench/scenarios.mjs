@@ -1,0 +1,132 @@
+// What the harness measures: runtimes, agent modes and app scenarios.
+//
+// To add a row (a database client, an AI streaming proxy, a sidecar...), append a scenario.
+// A scenario may start helper processes in `setup` (a fake DB, a mock LLM upstream) and
+// hand extra env to the app; helpers run as separate processes so that their CPU cost is
+// the same for every mode and never lands inside the harness' own event loop.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+export const REPO = path.resolve(BENCH_DIR, '..');
+
+export const RUNTIMES = {
+  node: {
+    label: 'Node.js',
+    bin: path.join(REPO, 'node_modules/.bin/node'),
+    preloadFlag: '--import',
+    versionArgs: ['--version'],
+  },
+  bun: {
+    label: 'Bun',
+    bin: path.join(REPO, 'node_modules/.bin/bun'),
+    preloadFlag: '--preload',
+    versionArgs: ['--version'],
+  },
+};
+
+// Metrics go to a Prometheus endpoint for both agents, nothing else is exported: the same
+// work for tapwire and OpenTelemetry. NODE_ENV=production for every mode (bare included)
+// because that is how services run in production.
+const COMMON_ENV = {
+  NODE_ENV: 'production',
+  OTEL_METRICS_EXPORTER: 'prometheus',
+  OTEL_TRACES_EXPORTER: 'none',
+  OTEL_LOGS_EXPORTER: 'none',
+};
+
+export const TAPWIRE_REGISTER = path.join(REPO, 'dist/register.js');
+export const OTEL_REGISTER = '@opentelemetry/auto-instrumentations-node/register';
+
+/**
+ * Agent modes, in table order. `preload` is passed with the runtime's preload flag;
+ * `unavailable()` returns a reason to skip the mode (reported in the table) or null.
+ */
+export const MODES = [
+  { id: 'bare', preload: null, env: {} },
+  {
+    id: 'tapwire',
+    preload: TAPWIRE_REGISTER,
+    env: {},
+    unavailable: () => (existsSync(TAPWIRE_REGISTER) ? null : 'dist/register.js missing (run npm run build)'),
+    checkMetrics: true,
+  },
+  {
+    id: 'otel',
+    preload: OTEL_REGISTER,
+    // No cloud detectors: they probe metadata endpoints (GCP, AWS...) and would add
+    // network timeouts to OpenTelemetry's start-up that have nothing to do with the agent.
+    env: { OTEL_NODE_RESOURCE_DETECTORS: 'env,host,os,process' },
+    checkMetrics: true,
+  },
+];
+
+export function modeEnv(mode) {
+  return mode.id === 'bare' ? { NODE_ENV: COMMON_ENV.NODE_ENV } : { ...COMMON_ENV, ...mode.env };
+}
+
+/**
+ * Scenarios. Fields:
+ *   id, title      - row name and description
+ *   app            - script under bench/apps, run with the runtime
+ *   runtimes       - which runtimes run it
+ *   path           - polled for readiness and loaded by wrk
+ *   env            - extra env for the app (optional)
+ *   wrkArgs        - extra wrk args, e.g. ['-s', 'post.lua'] (optional)
+ *   metricPattern  - what an agent's /metrics must contain after the load
+ *   setup(ctx)     - optional; may start helpers via ctx.spawnTracked / ctx.freePort and
+ *                    return { env, teardown } (teardown is always awaited)
+ */
+export const SCENARIOS = [
+  {
+    id: 'http-hello',
+    title: '`node:http` hello world (bench/apps/http-hello.mjs)',
+    app: 'apps/http-hello.mjs',
+    runtimes: ['node', 'bun'],
+    path: '/',
+    metricPattern: /^http_server_\w+/m,
+  },
+  {
+    id: 'bun-serve-hello',
+    title: '`Bun.serve` hello world (bench/apps/bun-serve-hello.mjs)',
+    app: 'apps/bun-serve-hello.mjs',
+    runtimes: ['bun'],
+    path: '/',
+    metricPattern: /^http_server_\w+/m,
+  },
+];
+
+// Targets for the tapwire rows. Each returns { value, ok } from the computed row, or null
+// when the inputs are missing (reported as n/a, never as a pass).
+export const TARGETS = [
+  {
+    name: 'start-up overhead',
+    limit: '≤ 40 ms',
+    check: (r) =>
+      r.startupOverheadMs == null
+        ? null
+        : { value: `${fmt(r.startupOverheadMs, 1)} ms`, ok: r.startupOverheadMs <= 40 },
+  },
+  {
+    name: 'start-up overhead vs OpenTelemetry',
+    limit: '≤ 1/5 (0.20)',
+    check: (r) =>
+      r.startupVsOtel == null ? null : { value: fmt(r.startupVsOtel, 2), ok: r.startupVsOtel <= 0.2 },
+  },
+  {
+    name: 'requests/s vs bare',
+    limit: '≥ 0.90',
+    check: (r) => (r.rpsRatio == null ? null : { value: fmt(r.rpsRatio, 3), ok: r.rpsRatio >= 0.9 }),
+  },
+  {
+    name: 'RSS overhead',
+    limit: '≤ 20 MB',
+    check: (r) =>
+      r.rssDeltaMb == null ? null : { value: `${fmt(r.rssDeltaMb, 1)} MB`, ok: r.rssDeltaMb <= 20 },
+  },
+];
+
+export function fmt(n, digits = 1) {
+  return n == null || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits);
+}

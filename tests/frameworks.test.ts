@@ -1,0 +1,219 @@
+// http_route from framework route templates (Express 5, Fastify 5; Hono 4 on @hono/node-server has
+// none), for ESM and CommonJS apps under Node and, through their node:http servers, under Bun.
+// Real apps under the preload; exact counts read from /metrics as a user would.
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { expressFallbackRoute } from '../agent/http/frameworks/express.js';
+import {
+  find,
+  hit,
+  parseMetrics,
+  promtoolCheckMetrics,
+  type Runtime,
+  type Sample,
+  startApp,
+  stopAll,
+  value,
+} from './support/index.js';
+
+const COUNT = 'http_server_request_duration_seconds_count';
+
+// express ships no types (and @types/express is not a dependency): the little used here.
+type Handler = (req: never, res: { send(body: string): void }, next: () => void) => void;
+interface ExpressApp {
+  use(path: string | Handler, handler?: unknown): void;
+  get(path: string, handler: Handler): void;
+  listen(port: number, host: string): import('node:http').Server;
+}
+interface ExpressModule {
+  (): ExpressApp;
+  Router(options: { mergeParams: boolean }): ExpressApp;
+}
+const express = createRequire(import.meta.url)('express') as ExpressModule;
+
+afterEach(stopAll);
+
+interface Expect {
+  method: string;
+  status: string;
+  route?: string;
+  error?: string;
+  count: number;
+}
+
+/** Traffic every fixture gets, after the one readiness GET / of startApp. */
+async function commonTraffic(url: (path: string) => string): Promise<void> {
+  expect(await hit(url('/users/1'), 3)).toEqual([200, 200, 200]);
+  expect(await hit(url('/users/2'), 2)).toEqual([200, 200]);
+  expect(await hit(url('/users'), 1, { method: 'POST' })).toEqual([201]);
+  expect(await hit(url('/nope'), 1)).toEqual([404]);
+  expect(await hit(url('/users/7/posts/9'), 2)).toEqual([200, 200]);
+  expect(await hit(url('/boom'), 1)).toEqual([500]);
+}
+
+/** Raw paths the tests send that are not also templates: none may appear in any label. */
+const RAW_PATHS = new Set([
+  '/users/1',
+  '/users/2',
+  '/users/7/posts/9',
+  '/users/7/posts/9/fail',
+  '/nope',
+  '/admin/stats/x',
+  '/skip/3',
+]);
+
+const WITH_ROUTES: Expect[] = [
+  { method: 'GET', status: '200', route: '/', count: 1 },
+  { method: 'GET', status: '200', route: '/users/:id', count: 5 },
+  { method: 'POST', status: '201', route: '/users', count: 1 },
+  { method: 'GET', status: '404', count: 1 },
+  { method: 'GET', status: '200', route: '/users/:id/posts/:postId', count: 2 },
+  { method: 'GET', status: '500', route: '/boom', error: '500', count: 1 },
+  { method: 'GET', status: '500', route: '/async-boom', error: '500', count: 1 },
+];
+
+const FRAMEWORKS = [
+  {
+    name: 'express',
+    async traffic(url: (path: string) => string) {
+      await commonTraffic(url);
+      expect(await hit(url('/async-boom'), 1)).toEqual([500]);
+      expect(await hit(url('/users/7/posts/9/fail'), 1)).toEqual([500]);
+      expect(await hit(url('/a/b/c'), 1)).toEqual([200]);
+      expect(await hit(url('/admin/stats/x'), 2)).toEqual([200, 200]);
+      expect(await hit(url('/skip/3'), 1)).toEqual([404]);
+    },
+    expected: [
+      ...WITH_ROUTES,
+      // A throw inside the nested router: the router has already restored req.baseUrl.
+      { method: 'GET', status: '500', route: '/users/:id/posts/:postId/fail', error: '500', count: 1 },
+      // Router on '/a/b' after a middleware on '/a': the middleware's prefix is not carried over.
+      { method: 'GET', status: '200', route: '/a/b/c', count: 1 },
+      { method: 'GET', status: '200', route: '/admin/stats/:key', count: 2 },
+      // The route matched and ran, then passed with next('route'); nothing else matched.
+      { method: 'GET', status: '404', route: '/skip/:id', count: 1 },
+    ],
+  },
+  {
+    name: 'fastify',
+    async traffic(url: (path: string) => string) {
+      await commonTraffic(url);
+      expect(await hit(url('/async-boom'), 1)).toEqual([500]);
+    },
+    expected: WITH_ROUTES,
+  },
+  {
+    name: 'hono',
+    traffic: commonTraffic,
+    // No route is reachable without patching Hono (agent/http/frameworks/index.ts): none, never raw.
+    expected: [
+      { method: 'GET', status: '200', count: 8 },
+      { method: 'POST', status: '201', count: 1 },
+      { method: 'GET', status: '404', count: 1 },
+      { method: 'GET', status: '500', error: '500', count: 1 },
+    ],
+  },
+] as const;
+
+const CASES = FRAMEWORKS.flatMap((framework) =>
+  (['node', 'bun'] as Runtime[]).flatMap((runtime) =>
+    (['mjs', 'cjs'] as const).map((ext) => ({
+      framework,
+      runtime,
+      file: `${framework.name}-app.${ext}`,
+      label: `${framework.name} ${ext === 'mjs' ? 'ESM' : 'CommonJS'} under ${runtime}`,
+    })),
+  ),
+);
+
+function labelsOf(e: Expect): Record<string, string> {
+  const labels: Record<string, string> = {
+    http_request_method: e.method,
+    http_response_status_code: e.status,
+    url_scheme: 'http',
+  };
+  if (e.route !== undefined) labels.http_route = e.route;
+  if (e.error !== undefined) labels.error_type = e.error;
+  return labels;
+}
+
+function rawPathLabels(samples: Sample[]): string[] {
+  const found: string[] = [];
+  for (const s of samples) {
+    for (const v of Object.values(s.labels)) {
+      if (RAW_PATHS.has(v) || /\/\d/.test(v)) found.push(`${s.name}: ${v}`);
+    }
+  }
+  return found;
+}
+
+describe.each(CASES)('$label', ({ framework, runtime, file }) => {
+  it('labels requests with the route template, none on 404s, never a raw path', async () => {
+    const app = await startApp({ runtime, file });
+    await framework.traffic(app.url);
+    const text = await app.metrics();
+    const s = parseMetrics(text);
+    const got = find(s, COUNT).map((x) => ({ labels: x.labels, value: x.value }));
+    for (const e of framework.expected) {
+      expect(value(s, COUNT, labelsOf(e)), `${JSON.stringify(labelsOf(e))} in ${JSON.stringify(got)}`).toBe(
+        e.count,
+      );
+    }
+    // Nothing else was counted: the expected series are all there is.
+    expect(find(s, COUNT).length).toBe(framework.expected.length);
+    expect(rawPathLabels(s)).toEqual([]);
+    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+  });
+});
+
+// A router that publishes no `express.router.request` channel (router < 2.3) is the same as one
+// nobody subscribed to, which is the case in this test process: then only req.route of the app's
+// own router is used, and a route reached through a mount path stays absent.
+it('express without the router channel: req.route for top-level routes only', async () => {
+  const seen: Record<string, string | undefined> = {};
+  const app = express();
+  app.use(((req: { originalUrl: string }, res: { on(e: string, f: () => void): void }, next: () => void) => {
+    res.on('close', () => {
+      seen[req.originalUrl] = expressFallbackRoute(req);
+    });
+    next();
+  }) as unknown as Handler);
+  app.get('/top/:id', (_req, res) => {
+    res.send('top');
+  });
+  const posts = express.Router({ mergeParams: true });
+  posts.get('/:postId', (_req, res) => {
+    res.send('post');
+  });
+  posts.get('/:postId/fail', () => {
+    throw new Error('nested failure');
+  });
+  app.use('/users/:id/posts', posts);
+  const sub = express();
+  sub.get('/stats/:key', (_req, res) => {
+    res.send('stats');
+  });
+  app.use('/admin', sub);
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const port = (server.address() as AddressInfo).port;
+    for (const path of ['/top/1', '/users/7/posts/9', '/users/7/posts/9/fail', '/admin/stats/x', '/nope']) {
+      await hit(`http://127.0.0.1:${port}${path}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual({
+      '/top/1': '/top/:id',
+      // req.route is the nested router's own '/:postId' and req.baseUrl the raw '/users/7/posts'
+      // (or already restored to '' after the throw): no template can be told, so none.
+      '/users/7/posts/9': undefined,
+      '/users/7/posts/9/fail': undefined,
+      '/admin/stats/x': undefined,
+      '/nope': undefined,
+    });
+  } finally {
+    server.close();
+  }
+});
