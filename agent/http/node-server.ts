@@ -49,7 +49,8 @@ function onStart(message: unknown): void {
     if (internalServers.has(server)) return;
     const scheme = (request.socket as TLSSocket).encrypted ? 'https' : 'http';
     request[kState] = { start: performance.now(), key: recorder.serverStart(request.method, scheme) };
-    response.once('close', onClose);
+    // `on`, not `once`: 'close' fires once per response, and `once` allocates a wrapper per call.
+    response.on('close', onClose);
     if (onServerStart !== undefined) onServerStart(request, response);
   } catch (error) {
     fail(h, error);
