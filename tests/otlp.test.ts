@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DIST_REGISTER, FIXTURES, freePort, hit, NODE, startApp, stopAll } from './support/index.js';
+import { FIXTURES, freePort, hit, type Runtime, runtimeCommand, startApp, stopAll } from './support/index.js';
 import { OtlpReceiver, SPAN_KIND } from './support/otlp.js';
 
 const DURATION = 'http.server.request.duration';
@@ -22,18 +22,20 @@ function sumCount(points: { count: number }[]): number {
 }
 
 describe.each([
-  { file: 'trace-app.mjs', label: 'node ESM' },
-  { file: 'trace-app.cjs', label: 'node CommonJS' },
-])('$label', ({ file }) => {
+  { runtime: 'node', file: 'trace-app.mjs', label: 'node ESM' },
+  { runtime: 'node', file: 'trace-app.cjs', label: 'node CommonJS' },
+  { runtime: 'bun', file: 'trace-app.mjs', label: 'bun ESM (node:http)' },
+  { runtime: 'bun', file: 'trace-bun-serve.mjs', label: 'bun Bun.serve' },
+] as const)('$label', ({ runtime, file }) => {
   it('pushes cumulative OTLP metrics whose request counts match, without measuring or tracing its own exports', async () => {
-    const service = `otlp-metrics-${file}`;
+    const service = `otlp-metrics-${runtime}-${file}`;
     const down = await startApp({
       runtime: 'node',
       file: 'trace-app.mjs',
       env: { OTEL_SERVICE_NAME: `${service}-down` },
     });
     const app = await startApp({
-      runtime: 'node',
+      runtime,
       file,
       env: {
         OTEL_SERVICE_NAME: service,
@@ -110,9 +112,11 @@ describe.each([
 async function runScript(
   args: string[],
   env: Record<string, string>,
+  runtime: Runtime = 'node',
 ): Promise<{ code: number | null; ms: number; stdout: string; stderr: string }> {
   const started = performance.now();
-  const child = spawn(NODE, ['--import', DIST_REGISTER, ...args], {
+  const [cmd, ...argv] = runtimeCommand(runtime, true, args[0]!, args.slice(1));
+  const child = spawn(cmd!, argv, {
     cwd: FIXTURES,
     env: {
       PATH: process.env.PATH,
@@ -144,32 +148,39 @@ describe('exit', () => {
     OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
   });
 
-  it('`node --import tapwire/register -e 0` with tracing and OTLP metrics on exits at once with code 0', async () => {
-    const r = await runScript(['-e', '0'], ON('exit-e0'));
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.ms).toBeLessThan(2000);
-    expect(r.stderr).toBe('');
-  });
+  it.each(['node', 'bun'] as const)(
+    '`%s` with the preload, tracing and OTLP metrics on, `-e 0` exits at once with code 0',
+    async (runtime) => {
+      const r = await runScript(['-e', '0'], ON(`exit-e0-${runtime}`), runtime);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.ms).toBeLessThan(2000);
+      expect(r.stderr).toBe('');
+    },
+  );
 
-  it('flushes buffered spans and OTLP metrics on a normal exit, adds no signal handlers', async () => {
-    // Long batch delay and export interval: only the exit flush can deliver anything in time.
-    const r = await runScript([join(FIXTURES, 'trace-exit.mjs')], {
-      ...ON('exit-flush'),
-      OTEL_BSP_SCHEDULE_DELAY: '60000',
-      OTEL_METRIC_EXPORT_INTERVAL: '60000',
-    });
-    expect(r.code, r.stderr).toBe(0);
-    expect(r.ms).toBeLessThan(2000);
-    expect(JSON.parse(r.stdout)).toEqual({ status: 200, SIGTERM: 0, SIGINT: 0, beforeExit: 1 });
-    // The receiver answered before the process exited, so everything is here now.
-    const spans = receiver.spans().filter((s) => s.service === 'exit-flush');
-    expect(spans.map((s) => s.kind).sort()).toEqual([SPAN_KIND.SERVER, SPAN_KIND.CLIENT]);
-    const server = spans.find((s) => s.kind === SPAN_KIND.SERVER)!;
-    const client = spans.find((s) => s.kind === SPAN_KIND.CLIENT)!;
-    expect(server.parentSpanId).toBe(client.spanId);
-    expect(server.traceId).toBe(client.traceId);
-    expect(sumCount(receiver.latestHistogram(DURATION, 'exit-flush'))).toBe(1);
-  });
+  it.each(['node', 'bun'] as const)(
+    '%s: flushes buffered spans and OTLP metrics on a normal exit, adds no signal handlers',
+    async (runtime) => {
+      const service = `exit-flush-${runtime}`;
+      // Long batch delay and export interval: only the exit flush can deliver anything in time.
+      const r = await runScript(
+        [join(FIXTURES, 'trace-exit.mjs')],
+        { ...ON(service), OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_METRIC_EXPORT_INTERVAL: '60000' },
+        runtime,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.ms).toBeLessThan(2000);
+      expect(JSON.parse(r.stdout)).toEqual({ status: 200, SIGTERM: 0, SIGINT: 0, beforeExit: 1 });
+      // The receiver answered before the process exited, so everything is here now.
+      const spans = receiver.spans().filter((s) => s.service === service);
+      expect(spans.map((s) => s.kind).sort()).toEqual([SPAN_KIND.SERVER, SPAN_KIND.CLIENT]);
+      const server = spans.find((s) => s.kind === SPAN_KIND.SERVER)!;
+      const client = spans.find((s) => s.kind === SPAN_KIND.CLIENT)!;
+      expect(server.parentSpanId).toBe(client.spanId);
+      expect(server.traceId).toBe(client.traceId);
+      expect(sumCount(receiver.latestHistogram(DURATION, service))).toBe(1);
+    },
+  );
 
   it('with tracing on but nothing to send, an unreachable receiver does not delay the exit', async () => {
     const closed = await freePort();

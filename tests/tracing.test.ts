@@ -1,9 +1,10 @@
-// W3C trace-context propagation under the preload: real apps (ESM and CommonJS) on free ports,
-// a downstream app that is itself preloaded, and a real OTLP/HTTP receiver collecting the spans.
+// W3C trace-context propagation under the preload: real apps (ESM and CommonJS node:http apps on
+// Node and on Bun, a Bun.serve app with `routes` and `fetch`) on free ports, a downstream app that
+// is itself preloaded (same runtime), and a real OTLP/HTTP receiver collecting the spans.
 // What is asserted is what a user reads in their tracing backend and in their log lines.
 import { connect } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type App, jsonLines, startApp, stopAll } from './support/index.js';
+import { type App, jsonLines, type Runtime, startApp, stopAll } from './support/index.js';
 import { OtlpReceiver, type OtlpSpan, SPAN_KIND } from './support/otlp.js';
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
@@ -48,16 +49,26 @@ function tracedEnv(service: string, extra: Record<string, string> = {}): Record<
   };
 }
 
+interface AppCase {
+  runtime: Runtime;
+  file: string;
+  /** The downstream app (same runtime). */
+  down: string;
+  /** How /call reaches the downstream: fetch(url), fetch(Request, init), node:http.get. */
+  vias: readonly string[];
+  label: string;
+}
+
 async function startPair(
-  file: string,
+  app: AppCase,
   env: (service: string) => Record<string, string>,
 ): Promise<{ front: App; down: App; frontName: string; downName: string }> {
   serial++;
   const frontName = `front-${serial}`;
   const downName = `down-${serial}`;
   const [front, down] = await Promise.all([
-    startApp({ runtime: 'node', file, ready: false, env: env(frontName) }),
-    startApp({ runtime: 'node', file: 'trace-app.mjs', ready: false, env: env(downName) }),
+    startApp({ runtime: app.runtime, file: app.file, ready: false, env: env(frontName) }),
+    startApp({ runtime: app.runtime, file: app.down, ready: false, env: env(downName) }),
   ]);
   await Promise.all([waitPort(front), waitPort(down)]);
   return { front, down, frontName, downName };
@@ -66,7 +77,7 @@ async function startPair(
 async function getJson(url: string, headers: Record<string, string> = {}) {
   const res = await fetch(url, { headers });
   expect(res.status).toBe(200);
-  return (await res.json()) as { status: number; body: string };
+  return (await res.json()) as { status: number; body: string; untouched?: boolean };
 }
 
 function spansOf(service: string): OtlpSpan[] {
@@ -88,25 +99,60 @@ function parseTraceparent(tp: string): { traceId: string; parentId: string; flag
   return { traceId: m[1]!, parentId: m[2]!, flags: m[3]! };
 }
 
-const APPS = [
-  { file: 'trace-app.mjs', label: 'node ESM' },
-  { file: 'trace-app.cjs', label: 'node CommonJS' },
-] as const;
+const NODE_VIAS = ['fetch', 'get'] as const;
+const BUN_SERVE_VIAS = ['fetch', 'request', 'get'] as const;
 
-describe.each(APPS)('$label', ({ file }) => {
+const NODE_ESM: AppCase = {
+  runtime: 'node',
+  file: 'trace-app.mjs',
+  down: 'trace-app.mjs',
+  vias: NODE_VIAS,
+  label: 'node ESM',
+};
+const BUN_SERVE: AppCase = {
+  runtime: 'bun',
+  file: 'trace-bun-serve.mjs',
+  down: 'trace-bun-serve.mjs',
+  vias: BUN_SERVE_VIAS,
+  label: 'bun Bun.serve (routes + fetch)',
+};
+const APPS: AppCase[] = [
+  NODE_ESM,
+  { runtime: 'node', file: 'trace-app.cjs', down: 'trace-app.mjs', vias: NODE_VIAS, label: 'node CommonJS' },
+  {
+    runtime: 'bun',
+    file: 'trace-app.mjs',
+    down: 'trace-app.mjs',
+    vias: NODE_VIAS,
+    label: 'bun ESM (node:http)',
+  },
+  {
+    runtime: 'bun',
+    file: 'trace-app.cjs',
+    down: 'trace-app.mjs',
+    vias: NODE_VIAS,
+    label: 'bun CommonJS (node:http)',
+  },
+  BUN_SERVE,
+];
+
+describe.each(APPS)('$label', (app) => {
   it('continues an incoming trace through the handler, fetch and http.get to a preloaded downstream app', async () => {
-    const { front, down, frontName, downName } = await startPair(file, (s) => tracedEnv(s));
+    const { front, down, frontName, downName } = await startPair(app, (s) => tracedEnv(s));
     const headers = { traceparent: TRACEPARENT, tracestate: 'vendor=1' };
-    const viaFetch = await getJson(front.url(`/call?via=fetch&url=${down.url('/echo')}`), headers);
-    const viaGet = await getJson(front.url(`/call?via=get&url=${down.url('/echo')}`), headers);
+    const answers: [string, { status: number; body: string; untouched?: boolean }][] = [];
+    for (const via of app.vias) {
+      answers.push([via, await getJson(front.url(`/call?via=${via}&url=${down.url('/echo')}`), headers)]);
+    }
+    const n = app.vias.length;
 
-    // 2 inbound requests, each with 1 outgoing call, on the front; 2 inbound on the downstream.
-    const frontSpans = await expectSpanCount(frontName, 4);
-    const downSpans = await expectSpanCount(downName, 2);
+    // n inbound requests, each with 1 outgoing call, on the front; n inbound on the downstream.
+    const frontSpans = await expectSpanCount(frontName, 2 * n);
+    const downSpans = await expectSpanCount(downName, n);
     const servers = frontSpans.filter((s) => s.kind === SPAN_KIND.SERVER);
     const clients = frontSpans.filter((s) => s.kind === SPAN_KIND.CLIENT);
-    expect(servers).toHaveLength(2);
-    expect(clients).toHaveLength(2);
+    expect(servers).toHaveLength(n);
+    expect(clients).toHaveLength(n);
 
     for (const s of servers) {
       expect(s.traceId).toBe(TRACE_ID);
@@ -121,11 +167,10 @@ describe.each(APPS)('$label', ({ file }) => {
       });
     }
 
-    for (const [via, answer] of [
-      ['fetch', viaFetch],
-      ['get', viaGet],
-    ] as const) {
+    for (const [via, answer] of answers) {
       expect(answer.status, via).toBe(200);
+      // The app's own Request / init / Headers objects were not written to (Bun.serve fixture).
+      if (answer.untouched !== undefined) expect(answer.untouched, via).toBe(true);
       const received = JSON.parse(answer.body) as { traceparent: string | null; tracestate: string | null };
       // What the downstream app received: same trace, parent = the front's client span.
       const tp = parseTraceparent(received.traceparent!);
@@ -164,8 +209,8 @@ describe.each(APPS)('$label', ({ file }) => {
       const downLines = jsonLines(down.stdout()).filter((l) => l.span_id === downServer!.spanId);
       expect(downLines.map((l) => [l.step, l.trace_id])).toEqual([['echo', TRACE_ID]]);
     }
-    // The two requests were two different server spans.
-    expect(new Set(clients.map((c) => c.parentSpanId)).size).toBe(2);
+    // The requests were different server spans.
+    expect(new Set(clients.map((c) => c.parentSpanId)).size).toBe(n);
 
     // Nothing about tapwire's own OTLP exports: no span points at the receiver.
     for (const s of receiver.spans()) {
@@ -177,7 +222,7 @@ describe.each(APPS)('$label', ({ file }) => {
   });
 
   it('starts a new trace without traceparent, names routed spans, marks 5xx as errors', async () => {
-    const { front, down, frontName, downName } = await startPair(file, (s) => tracedEnv(s));
+    const { front, down, frontName, downName } = await startPair(app, (s) => tracedEnv(s));
     const answer = await getJson(front.url(`/call?via=fetch&url=${down.url('/users/42')}`));
     expect(answer.body).toBe('user 42');
     expect((await fetch(front.url('/status/503'))).status).toBe(503);
@@ -210,9 +255,9 @@ describe.each(APPS)('$label', ({ file }) => {
   });
 });
 
-describe('sampling', () => {
+describe.each([NODE_ESM, BUN_SERVE])('sampling, $label', (app) => {
   it('propagates an unsampled incoming trace without recording spans (parentbased_always_on)', async () => {
-    const { front, down, frontName, downName } = await startPair('trace-app.mjs', (s) => tracedEnv(s));
+    const { front, down, frontName, downName } = await startPair(app, (s) => tracedEnv(s));
     const answer = await getJson(front.url(`/call?via=fetch&url=${down.url('/echo')}`), {
       traceparent: `00-${TRACE_ID}-${PARENT_ID}-00`,
     });
@@ -227,7 +272,7 @@ describe('sampling', () => {
   });
 
   it('always_off records nothing but the app still answers', async () => {
-    const { front, down, frontName } = await startPair('trace-app.mjs', (s) =>
+    const { front, down, frontName } = await startPair(app, (s) =>
       tracedEnv(s, { OTEL_TRACES_SAMPLER: 'always_off' }),
     );
     const answer = await getJson(front.url(`/call?via=get&url=${down.url('/echo')}`));
@@ -238,21 +283,24 @@ describe('sampling', () => {
 });
 
 describe('tracing off (default)', () => {
-  it.each(APPS)('$label: adds no traceparent, exports nothing, logs no trace ids', async ({ file }) => {
-    const { front, down, frontName, downName } = await startPair(file, (s) => ({
+  it.each(APPS)('$label: adds no traceparent, exports nothing, logs no trace ids', async (app) => {
+    const { front, down, frontName, downName } = await startPair(app, (s) => ({
       OTEL_SERVICE_NAME: s,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
       LOG_LEVEL: 'info',
     }));
-    for (const via of ['fetch', 'get']) {
+    for (const via of app.vias) {
       const answer = await getJson(front.url(`/call?via=${via}&url=${down.url('/echo')}`), {
         traceparent: TRACEPARENT,
       });
       expect(answer.status).toBe(200);
-      expect(JSON.parse(answer.body)).toEqual({ traceparent: null, tracestate: null });
+      // `request` sends the app's own tracestate header, and only that.
+      const tracestate = via === 'request' ? 'app=1' : null;
+      expect(JSON.parse(answer.body), via).toEqual({ traceparent: null, tracestate });
+      if (answer.untouched !== undefined) expect(answer.untouched, via).toBe(true);
     }
     const lines = jsonLines(front.stdout()).filter((l) => l.step !== undefined);
-    expect(lines).toHaveLength(6);
+    expect(lines).toHaveLength(3 * app.vias.length);
     for (const l of lines) {
       expect(l.trace_id).toBeUndefined();
       expect(l.span_id).toBeUndefined();
@@ -260,5 +308,91 @@ describe('tracing off (default)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(spansOf(frontName)).toHaveLength(0);
     expect(spansOf(downName)).toHaveLength(0);
+  });
+});
+
+describe('bun Bun.serve', () => {
+  it('runs route and error handlers in the span, names spans by the route template, keeps concurrent traces apart', async () => {
+    const { front, down, frontName, downName } = await startPair(BUN_SERVE, (s) => tracedEnv(s));
+    // The handler throws; the app's error handler logs and answers 500.
+    const boom = await fetch(front.url('/boom'), { headers: { traceparent: TRACEPARENT } });
+    expect(boom.status).toBe(500);
+    expect(await boom.text()).toBe('failed');
+    // A method-table route, answered with the incoming trace context.
+    const echo = await getJson(front.url('/echo'), { traceparent: TRACEPARENT });
+    expect(echo).toEqual({ traceparent: TRACEPARENT, tracestate: null });
+    // Concurrent requests of different traces, each calling the downstream app.
+    const ids = ['1', '2', '3', '4', '5'].map((d) => d.repeat(32));
+    const answers = await Promise.all(
+      ids.map((id) =>
+        getJson(front.url(`/call?via=fetch&url=${down.url('/echo')}`), {
+          traceparent: `00-${id}-${PARENT_ID}-01`,
+        }),
+      ),
+    );
+    answers.forEach((a, i) => {
+      expect(parseTraceparent(JSON.parse(a.body).traceparent).traceId).toBe(ids[i]);
+    });
+
+    const frontSpans = await expectSpanCount(frontName, 2 + 2 * ids.length);
+    await expectSpanCount(downName, ids.length);
+    const failed = frontSpans.find((s) => s.attributes['url.path'] === '/boom')!;
+    expect(failed.traceId).toBe(TRACE_ID);
+    expect(failed.parentSpanId).toBe(PARENT_ID);
+    expect(failed.name).toBe('GET');
+    expect(failed.status).toBe(ERROR);
+    expect(failed.attributes).toEqual({
+      'http.request.method': 'GET',
+      'url.path': '/boom',
+      'url.scheme': 'http',
+      'http.response.status_code': 500,
+      'error.type': 'Error',
+    });
+    const [errorLine] = jsonLines(front.stdout()).filter((l) => l.step === 'error-handler');
+    expect(errorLine).toMatchObject({ trace_id: TRACE_ID, span_id: failed.spanId, msg: 'boom' });
+
+    const routed = frontSpans.find((s) => s.attributes['url.path'] === '/echo')!;
+    expect(routed.name).toBe('GET /echo');
+    expect(routed.attributes['http.route']).toBe('/echo');
+    expect(routed.status).toBe(0);
+    const echoLine = jsonLines(front.stdout()).find((l) => l.step === 'echo');
+    expect(echoLine).toMatchObject({ trace_id: TRACE_ID, span_id: routed.spanId });
+
+    // Each concurrent request: server span of its own trace -> client span -> its log lines.
+    for (const id of ids) {
+      const server = frontSpans.find((s) => s.kind === SPAN_KIND.SERVER && s.traceId === id)!;
+      const client = frontSpans.find((s) => s.kind === SPAN_KIND.CLIENT && s.traceId === id)!;
+      expect(client.parentSpanId).toBe(server.spanId);
+      const lines = jsonLines(front.stdout()).filter((l) => l.trace_id === id);
+      expect(lines.map((l) => [l.step, l.span_id])).toEqual([
+        ['before-await', server.spanId],
+        ['after-await', server.spanId],
+        ['after-call', server.spanId],
+      ]);
+    }
+  });
+});
+
+describe('bun Bun.serve at start-up', () => {
+  it('traces an app that calls Bun.serve first thing (no tapwire import)', async () => {
+    serial++;
+    const service = `plain-${serial}`;
+    const app = await startApp({
+      runtime: 'bun',
+      file: 'trace-bun-plain.mjs',
+      ready: false,
+      env: tracedEnv(service),
+    });
+    await waitPort(app);
+    const res = await fetch(app.url('/a/b?token=x'), { headers: { traceparent: TRACEPARENT } });
+    expect(await res.text()).toBe('plain /a/b');
+    const [span] = await expectSpanCount(service, 1);
+    expect(span).toMatchObject({ traceId: TRACE_ID, parentSpanId: PARENT_ID, kind: SPAN_KIND.SERVER });
+    expect(span!.attributes).toEqual({
+      'http.request.method': 'GET',
+      'url.path': '/a/b',
+      'url.scheme': 'http',
+      'http.response.status_code': 200,
+    });
   });
 });

@@ -6,6 +6,7 @@ import type { Config } from '../../config/index.js';
 import { internalOrigins } from '../http/node-client.js';
 import { agentLog } from '../log/agent.js';
 import type { Telemetry } from '../telemetry.js';
+import { installBunTracing } from './bun.js';
 import { installNodeClientTracing, installNodeServerTracing } from './node.js';
 import { originOf, startTracing, type Tracing } from './provider.js';
 
@@ -18,8 +19,10 @@ export function installTracing(
 ): Tracing | undefined {
   if (config.tracesExporters.length === 0) return undefined;
   const tracing = startTracing(config, resource);
-  // Bun's node:http server publishes no channel; its server spans come from ../http/bun/.
+  // Bun's servers publish no channel and its fetch none either: their spans come from the Bun
+  // hooks (../http/bun/) through ./bun.ts. node:http clients publish channels on both runtimes.
   if (runtime === 'node') installNodeServerTracing();
+  else installBunTracing();
   installNodeClientTracing();
   return tracing;
 }

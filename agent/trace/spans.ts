@@ -15,6 +15,8 @@
 //       undefined; `errorType` as the metrics record it (5xx status, `aborted`, error class).
 //   runInContext(ctx, fn, thisArg, ...args): ReturnType<fn>
 //       Calls fn with ctx active for it and everything it awaits or schedules.
+//   applyInContext(ctx, fn, thisArg, args: ArrayLike): unknown
+//       The same with an argument list (a hook's `arguments`), without a spread.
 //   startClientSpan(method, url: URL, headers): Span | undefined
 //       An outgoing request is about to be sent from the active context. Writes `traceparent`
 //       (and `tracestate`) into `headers` (a Fetch `Headers` or a plain record) — call it before
@@ -170,6 +172,17 @@ export function runInContext<A extends unknown[], F extends (...args: A) => Retu
 ): ReturnType<F> {
   if (manager === undefined) return Reflect.apply(fn, thisArg, args) as ReturnType<F>;
   return manager.with(ctx, fn, thisArg, ...args);
+}
+
+/** runInContext for hooks that hold an `arguments` object: no rest array, no spread. */
+export function applyInContext(
+  ctx: Context,
+  fn: (...args: never[]) => unknown,
+  thisArg: unknown,
+  args: ArrayLike<unknown>,
+): unknown {
+  if (manager === undefined) return Reflect.apply(fn, thisArg, args);
+  return manager.with(ctx, Reflect.apply, undefined, fn, thisArg, args);
 }
 
 /** `scheme://host[:port]/path`, the query string dropped (see the header comment). */
