@@ -1,16 +1,30 @@
-// http_route from framework route templates (Express 5, Fastify 5; Hono 4 on @hono/node-server has
-// none), for ESM and CommonJS apps under Node and, through their node:http servers, under Bun.
-// Real apps under the preload; exact counts read from /metrics as a user would.
+// http_route from framework route templates (Express 5, Fastify 5, Hono 4), for ESM and CommonJS
+// apps under Node and, through their node:http servers, under Bun; Hono also on Bun.serve (an entry
+// point's `export default app` and `Bun.serve({ fetch: app.fetch })`). Real apps under the
+// preload; exact counts read from /metrics as a user would.
 import { once } from 'node:events';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Hono } from 'hono';
+import { LinearRouter } from 'hono/router/linear-router';
+import { PatternRouter } from 'hono/router/pattern-router';
+import { RegExpRouter } from 'hono/router/reg-exp-router';
+import { SmartRouter } from 'hono/router/smart-router';
+import { TrieRouter } from 'hono/router/trie-router';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { expressFallbackRoute } from '../agent/http/frameworks/express.js';
+import { honoRoute, rewriteDispatch } from '../agent/http/frameworks/hono.js';
 import {
+  FIXTURES,
   find,
   hit,
+  jsonLines,
   parseMetrics,
   promtoolCheckMetrics,
+  ROOT,
   type Runtime,
   type Sample,
   startApp,
@@ -62,6 +76,9 @@ const RAW_PATHS = new Set([
   '/nope',
   '/admin/stats/x',
   '/skip/3',
+  '/files/a',
+  '/files/a/b',
+  '/inner/x/1',
 ]);
 
 const WITH_ROUTES: Expect[] = [
@@ -106,27 +123,59 @@ const FRAMEWORKS = [
   },
   {
     name: 'hono',
-    traffic: commonTraffic,
-    // No route is reachable without patching Hono (agent/http/frameworks/index.ts): none, never raw.
+    async traffic(url: (path: string) => string) {
+      await commonTraffic(url);
+      expect(await hit(url('/async-boom'), 1)).toEqual([500]);
+      expect(await hit(url('/users/1'), 1, { method: 'POST' })).toEqual([404]);
+      expect(await hit(url('/users/3'), 1, { method: 'HEAD' })).toEqual([200]);
+      expect(await hit(url('/files/a'), 2)).toEqual([200, 200]);
+      expect(await hit(url('/files/a/b'), 1)).toEqual([200]);
+      expect(await hit(url('/any'), 1)).toEqual([200]);
+      expect(await hit(url('/inner/x/1'), 1)).toEqual([200]);
+    },
     expected: [
-      { method: 'GET', status: '200', count: 8 },
-      { method: 'POST', status: '201', count: 1 },
-      { method: 'GET', status: '404', count: 1 },
-      { method: 'GET', status: '500', error: '500', count: 1 },
+      ...WITH_ROUTES,
+      // Only middleware matched (app.use, app.get('*') calling next): no route.
+      { method: 'POST', status: '404', count: 1 },
+      // Hono answers HEAD by dispatching GET.
+      { method: 'HEAD', status: '200', route: '/users/:id', count: 1 },
+      // '/files/*' matches too, but the first handler without `next` answers.
+      { method: 'GET', status: '200', route: '/files/:name', count: 2 },
+      { method: 'GET', status: '200', route: '/files/*', count: 1 },
+      { method: 'GET', status: '200', route: '/any', count: 1 },
+      // mount(): the outer app matched only the mount; the inner app's '/x/:id' lacks the prefix.
+      { method: 'GET', status: '200', count: 1 },
     ],
   },
 ] as const;
 
-const CASES = FRAMEWORKS.flatMap((framework) =>
-  (['node', 'bun'] as Runtime[]).flatMap((runtime) =>
-    (['mjs', 'cjs'] as const).map((ext) => ({
-      framework,
-      runtime,
-      file: `${framework.name}-app.${ext}`,
-      label: `${framework.name} ${ext === 'mjs' ? 'ESM' : 'CommonJS'} under ${runtime}`,
-    })),
+const HONO = FRAMEWORKS[2];
+const HONO_ROOT = join(ROOT, 'node_modules/hono');
+
+const CASES = [
+  ...FRAMEWORKS.flatMap((framework) =>
+    (['node', 'bun'] as Runtime[]).flatMap((runtime) =>
+      (['mjs', 'cjs'] as const).map((ext) => ({
+        framework,
+        runtime,
+        file: `${framework.name}-app.${ext}`,
+        label: `${framework.name} ${ext === 'mjs' ? 'ESM' : 'CommonJS'} under ${runtime}`,
+      })),
+    ),
   ),
-);
+  {
+    framework: HONO,
+    runtime: 'bun' as Runtime,
+    file: 'hono-bun-default.mjs',
+    label: 'hono ESM `export default app` on Bun.serve',
+  },
+  {
+    framework: HONO,
+    runtime: 'bun' as Runtime,
+    file: 'hono-bun-serve.cjs',
+    label: 'hono CommonJS Bun.serve({ fetch: app.fetch })',
+  },
+];
 
 function labelsOf(e: Expect): Record<string, string> {
   const labels: Record<string, string> = {
@@ -216,4 +265,119 @@ it('express without the router channel: req.route for top-level routes only', as
   } finally {
     server.close();
   }
+});
+
+describe('hono dispatcher rewrite', () => {
+  const files = ['dist/hono-base.js', 'dist/cjs/hono-base.js'].map((f) => join(HONO_ROOT, f));
+
+  it.each(files)('rewrites the one match call of %s', (file) => {
+    const source = readFileSync(file, 'utf8');
+    const out = rewriteDispatch(source);
+    expect(out).toBeDefined();
+    // The original call stays only as the fallback inside the guard.
+    expect(out!.split('this.router.match(method, path)').length).toBe(2);
+    expect(out).toContain(
+      'const matchResult = (__tapwireHonoMatch === undefined ? this.router.match(method, path) : __tapwireHonoMatch(this.router, method, path, request, env));',
+    );
+    // Nothing else moved: every line before the appended declaration keeps its number.
+    expect(out!.split('\n').length).toBe(source.split('\n').length + 2);
+    expect(rewriteDispatch(out!)).toBeUndefined();
+  });
+
+  it('leaves a dispatcher it does not recognise alone', () => {
+    const source = readFileSync(files[0]!, 'utf8');
+    expect(
+      rewriteDispatch(source.replace('this.router.match(method, path)', 'this.router.match(method,path)')),
+    ).toBe(undefined);
+    // The call twice: which one is #dispatch's is not for a text search to guess.
+    expect(rewriteDispatch(`${source}\nfunction f() { this.router.match(method, path) }`)).toBeUndefined();
+    expect(
+      rewriteDispatch(source.replace('#dispatch(request, executionCtx, env, method) {', '#go(r) {')),
+    ).toBe(undefined);
+  });
+});
+
+describe.each([
+  ['RegExpRouter', () => new RegExpRouter()],
+  ['TrieRouter', () => new TrieRouter()],
+  ['LinearRouter', () => new LinearRouter()],
+  ['PatternRouter', () => new PatternRouter()],
+  ['SmartRouter', () => new SmartRouter({ routers: [new RegExpRouter(), new TrieRouter()] })],
+])('hono route choice with %s', (_name, router) => {
+  function build() {
+    // biome-ignore lint/suspicious/noExplicitAny: each router has its own generic parameters
+    const app = new Hono({ router: router() as any });
+    app.use(async (_c, next) => {
+      await next();
+    });
+    app.get('*', async (_c, next) => {
+      await next();
+    });
+    app.get('/users/:id', (c) => c.text('user'));
+    // Its handlers are wrapped for its own onError (and then take `next`).
+    const sub = new Hono();
+    sub.get('/:postId', (c) => c.text('post'));
+    sub.onError((_e, c) => c.text('failed', 500));
+    app.route('/users/:id/posts', sub);
+    app.get('/users/*', (c) => c.text('users'));
+    app.all('/any', (c) => c.text('any'));
+    app.get('/next/:id', async (c, next) => {
+      await next();
+      return c.text('next');
+    });
+    return app;
+  }
+  const app = build();
+  const route = (method: string, path: string) => honoRoute(app.router.match(method, path));
+
+  it('picks the handler that answers, never middleware', () => {
+    expect(route('GET', '/users/1')).toBe('/users/:id');
+    expect(route('GET', '/users/1/x')).toBe('/users/*');
+    expect(route('POST', '/any')).toBe('/any');
+    expect(route('GET', '/next/1')).toBe('/next/:id');
+    expect(route('GET', '/users/1/posts/2')).toBe('/users/:id/posts/:postId');
+    expect(route('GET', '/nope')).toBeUndefined();
+    expect(route('POST', '/users/1')).toBeUndefined();
+  });
+});
+
+describe('hono version not recognised', () => {
+  // A copy of Hono whose match call is worded differently, in a directory named like a package.
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-hono-'));
+  const hono = join(dir, 'node_modules/hono');
+  cpSync(HONO_ROOT, hono, { recursive: true });
+  for (const f of ['dist/hono-base.js', 'dist/cjs/hono-base.js']) {
+    const file = join(hono, f);
+    writeFileSync(
+      file,
+      readFileSync(file, 'utf8').replace('this.router.match(method, path)', 'this.router.match(method,path)'),
+    );
+  }
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each(
+    (['node', 'bun'] as Runtime[]).flatMap((runtime) =>
+      (['mjs', 'cjs'] as const).map((ext) => ({ runtime, ext })),
+    ),
+  )('$ext under $runtime: the app runs unchanged, no route, one debug line', async ({ runtime, ext }) => {
+    const file = join(dir, `app.${ext}`);
+    cpSync(join(FIXTURES, `hono-unrecognised.${ext}`), file);
+    const app = await startApp({ runtime, file, cwd: dir, env: { LOG_LEVEL: 'debug' } });
+    const res = await fetch(app.url('/users/1'));
+    expect([res.status, await res.text()]).toEqual([200, 'user 1']);
+    const s = parseMetrics(await app.metrics());
+    expect(
+      value(s, COUNT, { http_request_method: 'GET', http_response_status_code: '200', url_scheme: 'http' }),
+    ).toBe(2);
+    expect(find(s, COUNT).length).toBe(1);
+    const lines = jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_HONO_UNRECOGNISED');
+    expect(lines.map((l) => [l.level, l.file])).toEqual([
+      [
+        'debug',
+        runtime === 'node'
+          ? `file://${hono}/dist/${ext === 'cjs' ? 'cjs/' : ''}hono-base.js`
+          : `${hono}/dist/${ext === 'cjs' ? 'cjs/' : ''}hono-base.js`,
+      ],
+    ]);
+  });
 });

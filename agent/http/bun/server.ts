@@ -21,7 +21,7 @@ import { type IncomingMessage, Server, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { fail, hook } from '../../safe.js';
 import { internalServers } from '../node-server.js';
-import { routeOf } from '../routes.js';
+import { kRoute, routeOf } from '../routes.js';
 import { errorClass, serverErrorType } from '../semconv.js';
 import { type BunServe, type BunServer, bunGlobal, type ServerRecorder } from './types.js';
 
@@ -31,6 +31,26 @@ type Marked = { [kWrapped]?: true };
 
 /** Token standing for "not measured" (hook disabled, or start() failed): end() is skipped. */
 const NONE: unique symbol = Symbol('tapwire.none');
+
+/**
+ * Tracing (agent/trace/bun.ts), set once at start-up only when tracing is on; while it is
+ * undefined the hooks below do no tracing work. It wraps the recorder's token, so the span
+ * travels with the request through the same start/end paths as the metrics. Must not throw.
+ */
+export interface BunServerTracing {
+  /** Starts the SERVER span of `req` (a Fetch Request or an IncomingMessage); returns a token wrapping `token`. */
+  start(token: unknown, req: unknown, scheme: string): unknown;
+  /** Calls fn with the span of `token` active (a plain call for a token start() did not make). */
+  run(token: unknown, fn: Handler, thisArg: unknown, args: ArrayLike<unknown>): unknown;
+  /** Ends the span of `token`; returns the recorder's own token. */
+  end(token: unknown, status: number, route: string | undefined, errorType: string | undefined): unknown;
+}
+
+let tracing: BunServerTracing | undefined;
+
+export function setBunServerTracing(t: BunServerTracing): void {
+  tracing = t;
+}
 
 const HTTP_METHODS = new Set([
   'GET',
@@ -80,7 +100,8 @@ const MAX_PENDING = 256;
 function begin(req: unknown, cfg: Config): unknown {
   if (!hs.enabled || serveRec === undefined) return NONE;
   try {
-    return serveRec.start((req as Request).method, cfg.scheme);
+    const token = serveRec.start((req as Request).method, cfg.scheme);
+    return tracing === undefined ? token : tracing.start(token, req, cfg.scheme);
   } catch (error) {
     fail(hs, error);
     return NONE;
@@ -95,7 +116,8 @@ function finish(
 ): void {
   if (token === NONE || serveRec === undefined) return;
   try {
-    serveRec.end(token, status, route, errorType);
+    const t = tracing === undefined ? token : tracing.end(token, status, route, errorType);
+    serveRec.end(t, status, route, errorType);
   } catch (error) {
     fail(hs, error);
   }
@@ -132,7 +154,12 @@ function settled(site: Site, token: unknown, req: unknown, value: unknown): void
   } catch (error) {
     fail(hs, error);
   }
-  finish(token, status, site.route, errorType);
+  finish(token, status, site.route ?? requestRoute(req), errorType);
+}
+
+/** A template a framework stored on the Request itself (Hono, ../frameworks/hono.ts). */
+function requestRoute(req: unknown): string | undefined {
+  return typeof req === 'object' && req !== null ? (req as { [kRoute]?: string })[kRoute] : undefined;
 }
 
 /** The handler threw or rejected with `error` (rethrown unchanged by the caller). */
@@ -181,7 +208,11 @@ function wrapHandler(site: Site): Handler {
     if (token === NONE) return site.handler.call(this, req, server);
     let result: unknown;
     try {
-      result = site.handler.call(this, req, server);
+      result =
+        tracing === undefined
+          ? site.handler.call(this, req, server)
+          : // biome-ignore lint/complexity/noArguments: the handler's exact arguments, no array
+            tracing.run(token, site.handler, this, arguments);
     } catch (error) {
       threw(site, token, error);
       throw error;
@@ -223,7 +254,11 @@ function wrapErrorHandler(cfg: Config, handler: Handler): Handler {
     if (p === undefined) return handler.call(this, error);
     let result: unknown;
     try {
-      result = handler.call(this, error);
+      result =
+        tracing === undefined
+          ? handler.call(this, error)
+          : // biome-ignore lint/complexity/noArguments: the handler's exact arguments, no array
+            tracing.run(p.token, handler, this, arguments);
     } catch (e) {
       finish(p.token, 500, p.route, p.errorType);
       throw e;
@@ -421,7 +456,8 @@ function onRequest(server: unknown, req: IncomingMessage, res: Res): void {
   try {
     if (res[kToken] !== undefined) return; // already measured
     const scheme = (req.socket as TLSSocket | null)?.encrypted === true ? 'https' : 'http';
-    res[kToken] = nodeRec.start(req.method ?? 'GET', scheme) ?? UNDEFINED_TOKEN;
+    const token = nodeRec.start(req.method ?? 'GET', scheme);
+    res[kToken] = (tracing === undefined ? token : tracing.start(token, req, scheme)) ?? UNDEFINED_TOKEN;
     res.once('close', onClose);
   } catch (error) {
     fail(hn, error);
@@ -435,7 +471,9 @@ function onClose(this: Res): void {
     this[kToken] = undefined;
     const status = this.headersSent ? this.statusCode : 0;
     const errorType = serverErrorType(status, this.writableFinished);
-    nodeRec.end(token === UNDEFINED_TOKEN ? undefined : token, status, routeOf(this.req), errorType);
+    const route = routeOf(this.req);
+    const t = tracing === undefined ? token : tracing.end(token, status, route, errorType);
+    nodeRec.end(t === UNDEFINED_TOKEN ? undefined : t, status, route, errorType);
   } catch (error) {
     fail(hn, error);
   }
@@ -449,7 +487,12 @@ export function installBunNodeHttpServer(rec: ServerRecorder): boolean {
     const original = proto.emit;
     if (typeof original !== 'function' || (original as Marked)[kWrapped] === true) return false;
     const emit = function emit(this: unknown, event: unknown, req?: unknown, res?: unknown): unknown {
-      if (event === 'request' && hn.enabled) onRequest(this, req as IncomingMessage, res as Res);
+      if (event === 'request' && hn.enabled) {
+        onRequest(this, req as IncomingMessage, res as Res);
+        // The 'request' listeners (the app) run inside the request's span.
+        // biome-ignore lint/complexity/noArguments: see below
+        if (tracing !== undefined) return tracing.run((res as Res)[kToken], original, this, arguments);
+      }
       // `arguments` keeps every emit's exact arity without a rest array per call.
       // biome-ignore lint/complexity/noArguments: see above
       return Reflect.apply(original, this, arguments);
