@@ -33,6 +33,7 @@ export interface Telemetry {
   otlp: PeriodicExportingMetricReader | undefined;
   httpServerDuration: Histogram;
   httpClientDuration: Histogram;
+  dbDuration: Histogram;
   /** Prometheus exposition of everything collected now. */
   render(): Promise<string>;
 }
@@ -104,6 +105,7 @@ export function createTelemetry(
     otlp,
     httpServerDuration: histogram(meter, METRICS.httpServerDuration),
     httpClientDuration: histogram(meter, METRICS.httpClientDuration),
+    dbDuration: histogram(meter, METRICS.dbDuration),
     async render() {
       if (!pull) return '';
       const { resourceMetrics } = await pull.scrape();
