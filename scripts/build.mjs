@@ -6,10 +6,23 @@
 // Start-up overhead is a target (docs/benchmarks.md), so the preload ships as one graph.
 // Entry points share chunks (code splitting) so `tapwire` and `tapwire/register` see one
 // agent instance.
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+
+// Build into a private folder and swap it in at the end, so a test run that is reading dist/
+// never sees it half-written or missing while a rebuild runs.
+const out = `.build-tmp/${process.pid}`;
+rmSync(out, { recursive: true, force: true });
+execFileSync(
+  process.execPath,
+  ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', out],
+  {
+    stdio: 'inherit',
+  },
+);
 
 await build({
   entryPoints: {
@@ -17,7 +30,7 @@ await build({
     register: 'register.ts',
     'cli/main': 'cli/main.ts',
   },
-  outdir: 'dist',
+  outdir: out,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -37,8 +50,20 @@ await build({
 });
 
 // dist/ is self-contained (the container image copies it alone): mark its .js files as ESM.
-writeFileSync('dist/package.json', `${JSON.stringify({ type: 'module', version: pkg.version }, null, 2)}\n`);
+writeFileSync(
+  `${out}/package.json`,
+  `${JSON.stringify({ type: 'module', version: pkg.version }, null, 2)}\n`,
+);
 
-const cli = 'dist/cli/main.js';
+const cli = `${out}/cli/main.js`;
 writeFileSync(cli, `#!/usr/bin/env node\n${readFileSync(cli, 'utf8')}`);
 chmodSync(cli, 0o755);
+
+const old = `.build-tmp/old-${process.pid}`;
+try {
+  renameSync('dist', old);
+} catch {
+  // no previous build
+}
+renameSync(out, 'dist');
+rmSync(old, { recursive: true, force: true });
