@@ -1,11 +1,12 @@
 // tapwire benchmark harness: bare app vs tapwire vs OpenTelemetry, for Node and Bun.
 //
 //   node bench/run.mjs [--quick] [--runtime node|bun] [--out FILE] [--json FILE]
-//                      [--modes bare,tapwire,otel] [--scenarios id,...]
+//                      [--modes bare,tapwire,otel,otel-esm] [--scenarios id,...]
+//                      [--timeout-min N] [--register FILE (harness self-test only)]
 //
 // Run it with Node 24 (node_modules/.bin/node). See docs/benchmarks.md for the output.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -26,6 +27,8 @@ const { values: opts } = parseArgs({
     modes: { type: 'string' },
     scenarios: { type: 'string' },
     'timeout-min': { type: 'string' },
+    // Only for testing the harness itself against a stub; real runs use dist/register.js.
+    register: { type: 'string' },
   },
 });
 
@@ -40,6 +43,11 @@ const modeIds = opts.modes ? opts.modes.split(',') : MODES.map((m) => m.id);
 const scenarioIds = opts.scenarios ? opts.scenarios.split(',') : SCENARIOS.map((s) => s.id);
 for (const r of runtimeIds) if (!RUNTIMES[r]) fail(`unknown runtime "${r}" (expected node or bun)`);
 for (const m of modeIds) if (!MODES.some((x) => x.id === m)) fail(`unknown mode "${m}"`);
+if (opts.register) {
+  const tapwire = MODES.find((m) => m.id === 'tapwire');
+  tapwire.preload = path.resolve(opts.register);
+  tapwire.unavailable = () => (existsSync(tapwire.preload) ? null : `${tapwire.preload} missing`);
+}
 if (!modeIds.includes('bare')) fail('the bare mode is required: every number is relative to it');
 
 // ---------------------------------------------------------------- cleanup
@@ -91,6 +99,7 @@ async function startServer(runtimeId, scenario, mode, extraEnv) {
   const port = await freePort();
   const metricsPort = await freePort();
   const args = [
+    ...(mode.runtimeArgs ?? []),
     ...(mode.preload ? [runtime.preloadFlag, mode.preload] : []),
     path.join(BENCH_DIR, scenario.app),
   ];
@@ -182,7 +191,9 @@ async function checkMetrics(metricsPort, scenario) {
 }
 
 async function runScenario(runtimeId, scenario) {
-  const modes = MODES.filter((m) => modeIds.includes(m.id));
+  const modes = MODES.filter(
+    (m) => modeIds.includes(m.id) && (!m.runtimes || m.runtimes.includes(runtimeId)),
+  );
   const raw = Object.fromEntries(
     modes.map((m) => [m.id, { startupSamples: [], rounds: [], error: m.unavailable?.() ?? null }]),
   );
@@ -252,6 +263,12 @@ function machineMeta() {
     ),
     wrkVersion: /wrk (\S+)/.exec(tryExec('sh', ['-c', 'wrk --version 2>&1 || true']) ?? '')?.[1] ?? 'unknown',
     otelVersion: otelPkg.version,
+    // Other work on a shared 2-core machine shows up as noise; record it with the numbers.
+    loadAvgAtStart: os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' '),
+    tapwireRegister: path.relative(REPO, MODES.find((m) => m.id === 'tapwire').preload),
   };
 }
 
@@ -280,6 +297,10 @@ async function main() {
     }
   }
 
+  meta.loadAvgAtEnd = os
+    .loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ');
   const markdown = renderMarkdown({ results, meta, settings });
   writeOut(opts.out, `${markdown}\n`);
   writeOut(opts.json, `${JSON.stringify({ meta, settings, raw, results }, null, 2)}\n`);

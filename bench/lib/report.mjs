@@ -68,7 +68,7 @@ export function runtimeTable(runtimeId, results) {
     for (const row of rows) {
       if (row.error && row.startupMs == null) {
         lines.push(
-          `| ${scenario.id} | ${row.mode} | failed: ${escapeCell(row.error)} | | | | | | | | | ${verdictCell(row)} |`,
+          `| ${scenario.id} | ${row.mode} | not measured: ${escapeCell(row.error)} | | | | | | | | | ${verdictCell(row)} |`,
         );
         continue;
       }
@@ -116,10 +116,13 @@ export function renderMarkdown({ results, meta, settings }) {
     '',
     `- Command: \`${meta.command}\`${settings.quick ? ' — **quick mode: short runs, numbers are indicative only**' : ''}`,
     `- Date: ${meta.date}`,
-    `- Machine: ${meta.nproc} CPUs (nproc), ${meta.cpuModel}, ${meta.memGb} GB RAM, ${meta.os}`,
+    `- Machine: ${meta.nproc} CPUs (nproc), ${meta.cpuModel}, ${meta.memGb} GB RAM, ${meta.os}; load average (1/5/15 min) ${meta.loadAvgAtStart} at start, ${meta.loadAvgAtEnd} at end`,
     `- Runtimes: Node.js ${meta.versions.node ?? 'n/a'}, Bun ${meta.versions.bun ?? 'n/a'} (from node_modules/.bin); wrk ${meta.wrkVersion}`,
-    `- Modes: \`bare\` (the app alone); \`tapwire\` (\`node --import dist/register.js\` / \`bun --preload dist/register.js\`); ` +
-      `\`otel\` (\`@opentelemetry/auto-instrumentations-node/register\` ${meta.otelVersion}, same flags).`,
+    `- Modes: \`bare\` (the app alone); \`tapwire\` (\`node --import ${meta.tapwireRegister}\` / \`bun --preload ${meta.tapwireRegister}\`); ` +
+      `\`otel\` (\`@opentelemetry/auto-instrumentations-node/register\` ${meta.otelVersion}, same flags); ` +
+      "`otel-esm` (Node only: `otel` plus `--experimental-loader=@opentelemetry/instrumentation/hook.mjs`, OpenTelemetry's documented setup for ESM apps; " +
+      "without it OTel does not instrument an ESM app's `node:http` server — see the agent /metrics column). " +
+      'The "÷ OTel overhead" column and the 1/5 target use the plain `otel` row.',
     '- Agent environment (tapwire and otel): `OTEL_METRICS_EXPORTER=prometheus`, `OTEL_TRACES_EXPORTER=none`, ' +
       '`OTEL_LOGS_EXPORTER=none`; otel also gets `OTEL_NODE_RESOURCE_DETECTORS=env,host,os,process` (no cloud detectors). ' +
       'Every process (bare included) runs with `NODE_ENV=production`, its own free `PORT` and its own free `OTEL_EXPORTER_PROMETHEUS_PORT`.',
