@@ -4,13 +4,14 @@
 import type { Server } from 'node:http';
 import { type Config, loadConfig } from '../config/index.js';
 import { startMetricsServer } from '../exporters/prometheus/server.js';
+import { FastHistograms } from './histogram.js';
 import { installFrameworkRoutes } from './http/frameworks/index.js';
 import { installNodeHttpClient } from './http/node-client.js';
 import { installNodeHttpServer, internalServers } from './http/node-server.js';
 import { HttpRecorder } from './http/record.js';
 import { agentLog, configureAgentLog } from './log/agent.js';
 import { installRuntimeMetrics } from './runtime/index.js';
-import { agentResource, createTelemetry, RUNTIME, type Telemetry } from './telemetry.js';
+import { agentResource, createTelemetry, RUNTIME, SCOPE, type Telemetry } from './telemetry.js';
 import type { Tracing } from './trace/index.js';
 
 export interface Agent {
@@ -45,10 +46,11 @@ export async function start(): Promise<Agent | undefined> {
     const resource = agentResource(config);
     // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
     // (~20 ms of start-up), Bun's hooks are of no use on Node.
+    const histograms = new FastHistograms(SCOPE);
     const otlpMetrics = config.metricsExporters.includes('otlp')
-      ? (await import('../exporters/otlp.js')).otlpReader(config)
+      ? (await import('../exporters/otlp.js')).otlpReader(config, [histograms])
       : undefined;
-    const telemetry = createTelemetry(config, otlpMetrics, resource);
+    const telemetry = createTelemetry(config, otlpMetrics, resource, histograms);
     const http = new HttpRecorder(
       telemetry.meter,
       telemetry.httpServerDuration,

@@ -12,6 +12,7 @@ import type { Config } from '../config/index.js';
 import { METRICS, type MetricDef } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
+import { FastHistograms } from './histogram.js';
 import { logCounts } from './log/counts.js';
 import { overflowCounts } from './series.js';
 
@@ -25,25 +26,22 @@ export const RUNTIME_VERSION: string =
     ? ((globalThis as { Bun?: { version: string } }).Bun?.version ?? '')
     : process.versions.node;
 
+/** The instrumentation scope of everything tapwire records. */
+export const SCOPE = { name: 'tapwire', version: VERSION };
+
 export interface Telemetry {
   provider: MeterProvider;
   meter: Meter;
   pull: PullReader | undefined;
   /** The OTLP push reader when OTEL_METRICS_EXPORTER includes otlp. */
   otlp: PeriodicExportingMetricReader | undefined;
+  /** Request-path histograms (./histogram.ts); create further ones with histograms.create(def). */
+  histograms: FastHistograms;
   httpServerDuration: Histogram;
   httpClientDuration: Histogram;
   dbDuration: Histogram;
   /** Prometheus exposition of everything collected now. */
   render(): Promise<string>;
-}
-
-function histogram(meter: Meter, def: MetricDef): Histogram {
-  return meter.createHistogram(def.name, {
-    unit: def.unit,
-    description: def.description,
-    advice: def.buckets ? { explicitBucketBoundaries: [...def.buckets] } : undefined,
-  });
 }
 
 /** The process's identity, shared by metrics and traces. */
@@ -65,15 +63,16 @@ export function createTelemetry(
   config: Config,
   otlp: PeriodicExportingMetricReader | undefined,
   resource?: Resource,
+  histograms: FastHistograms = new FastHistograms(SCOPE),
 ): Telemetry {
   const pull = config.metricsExporters.includes('prometheus')
-    ? new PullReader(config.cardinalityLimit)
+    ? new PullReader(config.cardinalityLimit, [histograms])
     : undefined;
   const all: MetricReader[] = [];
   if (pull) all.push(pull);
   if (otlp) all.push(otlp);
   const provider = new MeterProvider({ resource: resource ?? agentResource(config), readers: all });
-  const meter = provider.getMeter('tapwire', VERSION);
+  const meter = provider.getMeter(SCOPE.name, SCOPE.version);
 
   const info = { version: VERSION, runtime: RUNTIME, 'runtime.version': RUNTIME_VERSION };
   meter
@@ -103,9 +102,10 @@ export function createTelemetry(
     meter,
     pull,
     otlp,
-    httpServerDuration: histogram(meter, METRICS.httpServerDuration),
-    httpClientDuration: histogram(meter, METRICS.httpClientDuration),
-    dbDuration: histogram(meter, METRICS.dbDuration),
+    histograms,
+    httpServerDuration: histograms.create(METRICS.httpServerDuration),
+    httpClientDuration: histograms.create(METRICS.httpClientDuration),
+    dbDuration: histograms.create(METRICS.dbDuration),
     async render() {
       if (!pull) return '';
       const { resourceMetrics } = await pull.scrape();

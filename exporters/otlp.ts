@@ -4,12 +4,16 @@ import {
   AggregationTemporalityPreference,
   OTLPMetricExporter,
 } from '@opentelemetry/exporter-metrics-otlp-http';
-import { PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { type MetricProducer, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 
 /** OTLP/HTTP (JSON) push every OTEL_METRIC_EXPORT_INTERVAL, cumulative like Prometheus; the SDK unrefs its timer. */
-export function otlpReader(config: Config): PeriodicExportingMetricReader {
+export function otlpReader(
+  config: Config,
+  metricProducers: MetricProducer[] = [],
+): PeriodicExportingMetricReader {
   return new PeriodicExportingMetricReader({
+    metricProducers,
     exporter: new OTLPMetricExporter({
       url: config.otlpMetricsEndpoint,
       headers: config.otlpHeaders,

@@ -3,12 +3,14 @@ import {
   AggregationTemporality,
   type CollectionResult,
   type InstrumentType,
+  type MetricProducer,
   MetricReader,
 } from '@opentelemetry/sdk-metrics';
 
 export class PullReader extends MetricReader {
-  constructor(cardinalityLimit: number) {
+  constructor(cardinalityLimit: number, metricProducers: MetricProducer[] = []) {
     super({
+      metricProducers,
       aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
       // tapwire caps label sets itself (agent/series.ts) so it can count overflow exactly; the
       // SDK's own limit sits above ours so it never cuts in first.

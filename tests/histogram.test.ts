@@ -1,0 +1,59 @@
+// tapwire's request-path histogram must report exactly what the OpenTelemetry SDK's own
+// histogram reports for the same measurements (buckets, sum, count, min, max), through the same
+// reader and serializer.
+import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import { describe, expect, it } from 'vitest';
+import { FastHistograms } from '../agent/histogram.js';
+import { HTTP_BUCKETS, METRICS } from '../exporters/catalogue.js';
+import { PullReader } from '../exporters/prometheus/reader.js';
+import { serialize } from '../exporters/prometheus/serialize.js';
+
+async function render(
+  recordings: [number, Record<string, string | number>][],
+  fast: boolean,
+): Promise<string> {
+  const histograms = new FastHistograms({ name: 'tapwire', version: 'test' });
+  const reader = new PullReader(2000, fast ? [histograms] : []);
+  const provider = new MeterProvider({ readers: [reader] });
+  const def = METRICS.httpServerDuration;
+  const h = fast
+    ? histograms.create(def)
+    : provider.getMeter('tapwire', 'test').createHistogram(def.name, {
+        unit: def.unit,
+        description: def.description,
+        advice: { explicitBucketBoundaries: [...HTTP_BUCKETS] },
+      });
+  for (const [v, attrs] of recordings) h.record(v, attrs);
+  const { resourceMetrics } = await reader.scrape();
+  return serialize(resourceMetrics, { withoutTargetInfo: true });
+}
+
+describe('FastHistogram', () => {
+  it('matches the SDK histogram: bucket edges inclusive, sums, counts, per-attribute series', async () => {
+    const a = { 'http.request.method': 'GET', 'http.response.status_code': 200 };
+    const b = { 'http.request.method': 'POST', 'http.response.status_code': 500, 'error.type': '500' };
+    const recordings: [number, Record<string, string | number>][] = [
+      [0.005, a], // exactly on a boundary: belongs to le="0.005"
+      [0.0051, a],
+      [0, a],
+      [0.3, { ...a }], // an equal attribute set in a new object: the same series
+      [10, b],
+      [11, b], // above the last boundary: only +Inf
+      [Number.NaN, b], // dropped
+      [-1, b], // dropped
+    ];
+    const sdk = await render(recordings, false);
+    const fast = await render(recordings, true);
+    expect(fast).toBe(sdk);
+    expect(fast).toContain(
+      'http_server_request_duration_seconds_bucket{http_request_method="GET",http_response_status_code="200",le="0.005"} 2',
+    );
+    expect(fast).toContain(
+      'http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="500",error_type="500"} 2',
+    );
+  });
+
+  it('reports nothing before the first measurement', async () => {
+    expect(await render([], true)).toBe(await render([], false));
+  });
+});
