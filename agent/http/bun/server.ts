@@ -450,15 +450,23 @@ const kToken: unique symbol = Symbol('tapwire.bun.http.token');
 /** Stored when the recorder's token is itself undefined (undefined in kToken means "not measured"). */
 const UNDEFINED_TOKEN: unique symbol = Symbol('tapwire.undefined');
 type Res = ServerResponse & { [kToken]?: unknown };
+const schemes = new WeakMap<object, string>();
 
 function onRequest(server: unknown, req: IncomingMessage, res: Res): void {
   if (nodeRec === undefined || internalServers.has(server as Server)) return;
   try {
     if (res[kToken] !== undefined) return; // already measured
-    const scheme = (req.socket as TLSSocket | null)?.encrypted === true ? 'https' : 'http';
+    // One scheme per server: read once, not through `req.socket` on every request (Bun builds
+    // the socket object lazily).
+    let scheme = schemes.get(server as object);
+    if (scheme === undefined) {
+      scheme = (req.socket as TLSSocket | null)?.encrypted === true ? 'https' : 'http';
+      schemes.set(server as object, scheme);
+    }
     const token = nodeRec.start(req.method ?? 'GET', scheme);
     res[kToken] = (tracing === undefined ? token : tracing.start(token, req, scheme)) ?? UNDEFINED_TOKEN;
-    res.once('close', onClose);
+    // `on`, not `once`: 'close' fires once per response, and `once` allocates a wrapper per call.
+    res.on('close', onClose);
   } catch (error) {
     fail(hn, error);
   }
