@@ -1,9 +1,9 @@
 // Starting the agent: read the configuration, report bad values once, build the meter provider,
 // install the instrumentations that apply to this runtime, open the /metrics endpoint.
 // Never throws: whatever fails is logged and the app runs on.
-import type { Server } from 'node:http';
 import { type Config, loadConfig } from '../config/index.js';
-import { startMetricsServer } from '../exporters/prometheus/server.js';
+import { type BunServe, type MetricsServer, startMetricsServer } from '../exporters/prometheus/server.js';
+import { installDb } from './db/index.js';
 import { FastHistograms } from './histogram.js';
 import { installFrameworkRoutes } from './http/frameworks/index.js';
 import { installNodeHttpClient } from './http/node-client.js';
@@ -19,7 +19,7 @@ export interface Agent {
   telemetry: Telemetry;
   http: HttpRecorder;
   tracing: Tracing | undefined;
-  metricsServer: Server | undefined;
+  metricsServer: MetricsServer | undefined;
 }
 
 const kAgent = Symbol.for('tapwire.agent');
@@ -43,6 +43,9 @@ export async function start(): Promise<Agent | undefined> {
     }
     if (config.disabled) return undefined;
 
+    // The endpoint's own Bun.serve, taken before the Bun hooks replace it.
+    const bun = (globalThis as { Bun?: { serve: BunServe } }).Bun;
+    const bunServe = RUNTIME === 'bun' && bun !== undefined ? bun.serve.bind(bun) : undefined;
     const resource = agentResource(config);
     // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
     // (~20 ms of start-up), Bun's hooks are of no use on Node.
@@ -62,6 +65,7 @@ export async function start(): Promise<Agent | undefined> {
     if (RUNTIME === 'node') installNodeHttpServer(http);
     else (await import('./http/bun/index.js')).installBunHttp(http);
     installFrameworkRoutes();
+    await (await import('./ai/index.js')).installAi(config, telemetry, RUNTIME); // issue 4
     if (config.runtimeMetrics) installRuntimeMetrics(telemetry.meter, RUNTIME);
     let tracing: Tracing | undefined;
     if (config.tracesExporters.length > 0 || otlpMetrics !== undefined) {
@@ -71,8 +75,12 @@ export async function start(): Promise<Agent | undefined> {
       t.flushOnExit(telemetry, tracing);
     }
 
+    // Redis hooks (issue 3). Interim wiring until agent/db/index.ts installDb() owns the recorder.
+    await installRedisInterim(config, telemetry, tracing);
+
+    await installDb(telemetry, config, RUNTIME, tracing !== undefined);
     const agent: Agent = { config, telemetry, http, tracing, metricsServer: undefined };
-    if (telemetry.pull) agent.metricsServer = openMetricsEndpoint(config, telemetry);
+    if (telemetry.pull) agent.metricsServer = openMetricsEndpoint(config, telemetry, bunServe);
     g[kAgent] = agent;
     return agent;
   } catch (error) {
@@ -83,25 +91,50 @@ export async function start(): Promise<Agent | undefined> {
   }
 }
 
-function openMetricsEndpoint(config: Config, telemetry: Telemetry): Server {
-  const server = startMetricsServer({
-    host: config.prometheusHost,
-    port: config.prometheusPort,
-    render: () => telemetry.render(),
-    onListenError: (error) => {
-      agentLog(
-        'warn',
-        'TAPWIRE_ERR_METRICS_PORT',
-        `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
-        { host: config.prometheusHost, port: config.prometheusPort },
-      );
+function openMetricsEndpoint(
+  config: Config,
+  telemetry: Telemetry,
+  bunServe: BunServe | undefined,
+): MetricsServer {
+  const server = startMetricsServer(
+    {
+      host: config.prometheusHost,
+      port: config.prometheusPort,
+      render: () => telemetry.render(),
+      onListenError: (error) => {
+        agentLog(
+          'warn',
+          'TAPWIRE_ERR_METRICS_PORT',
+          `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
+          { host: config.prometheusHost, port: config.prometheusPort },
+        );
+      },
+      onListening: ({ host, port }) =>
+        agentLog('info', 'TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics`, {
+          host,
+          port,
+        }),
     },
-    onListening: ({ host, port }) =>
-      agentLog('info', 'TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics`, {
-        host,
-        port,
-      }),
-  });
-  internalServers.add(server);
+    bunServe,
+  );
+  if (server.node !== undefined) internalServers.add(server.node);
   return server;
+}
+
+async function installRedisInterim(
+  config: Config,
+  telemetry: Telemetry,
+  tracing: Tracing | undefined,
+): Promise<void> {
+  const { DbRecorder } = await import('./db/record.js');
+  const spans = tracing === undefined ? undefined : await import('./trace/spans.js');
+  const recorder = new DbRecorder(telemetry.dbDuration, config.cardinalityLimit, config.dbSlowMs, (op) =>
+    agentLog('warn', 'TAPWIRE_DB_SLOW', `slow ${op.target.system} operation ${op.operation ?? ''}`, {
+      statement: op.statement,
+      duration_ms: Math.round(op.seconds * 1000),
+      trace_id: op.span?.spanContext().traceId,
+    }),
+  );
+  const { hook } = await import('./safe.js');
+  (await import('./db/redis/index.js')).installRedis({ recorder, spans, hook: hook('db') });
 }

@@ -8,7 +8,7 @@
 //   bounded word, never the statement.
 // - db.collection.name: only when a cheap parse finds exactly one table; never the statement.
 // - error.type: the SQLSTATE class / driver error code / exception class, never a message.
-import type { Attributes, Histogram } from '@opentelemetry/api';
+import type { Attributes, Histogram, Span } from '@opentelemetry/api';
 import { METRICS } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { SeriesCache } from '../series.js';
@@ -45,6 +45,8 @@ export interface SlowOperation {
   /** Sanitised statement text (literals replaced); never parameter values. */
   statement: string | undefined;
   errorType: string | undefined;
+  /** The operation's span, when tracing is on (the slow log carries its trace_id). */
+  span: Span | undefined;
 }
 
 export class DbRecorder {
@@ -74,12 +76,17 @@ export class DbRecorder {
     collection: string | undefined,
     errorType: string | undefined,
     seconds: number,
-    /** Produces the sanitised statement for the slow log; only called for slow operations. */
-    statement?: () => string | undefined,
+    /**
+     * Produces the sanitised statement for the slow log; only read for slow operations. An object
+     * with a `text` getter (../db/sql.ts SqlInfo) spares the hook a closure per call.
+     */
+    statement?: (() => string | undefined) | { readonly text: string },
+    span?: Span,
   ): void {
     this.duration.record(seconds, this.series.get(build, target, operation, collection, errorType));
     if (seconds >= this.slowSeconds) {
-      this.onSlow({ target, operation, seconds, statement: statement?.(), errorType });
+      const text = typeof statement === 'function' ? statement() : statement?.text;
+      this.onSlow({ target, operation, seconds, statement: text, errorType, span });
     }
   }
 }

@@ -4,8 +4,9 @@
 // `undici:request:create`, `undici:request:headers` and `undici:request:error`. Subscribing costs
 // nothing until a request is made, and no module is patched. Duration is measured until the
 // response headers arrive (or the request fails), the same on every client and runtime.
-import dc from 'node:diagnostics_channel';
+
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { subscribe } from '../channels.js';
 import { fail, hook } from '../safe.js';
 import type { HttpRecorder } from './record.js';
 import { clientStatusErrorType, defaultPort, errorClass } from './semconv.js';
@@ -35,7 +36,7 @@ export interface ClientTracing {
 }
 let tracing: ClientTracing | undefined;
 export function setClientTracing(t: ClientTracing): void {
-  if (tracing === undefined) dc.subscribe('http.client.request.created', onNodeCreated);
+  if (tracing === undefined) subscribe('http.client.request.created', onNodeCreated);
   tracing = t;
 }
 
@@ -176,11 +177,11 @@ function onUndiciError(message: unknown): void {
 export function installNodeHttpClient(rec: HttpRecorder): boolean {
   if (recorder !== undefined) return false;
   recorder = rec;
-  dc.subscribe('http.client.request.start', onNodeStart);
-  dc.subscribe('http.client.response.finish', onNodeResponse);
-  dc.subscribe('http.client.request.error', onNodeError);
-  dc.subscribe('undici:request:create', onUndiciCreate);
-  dc.subscribe('undici:request:headers', onUndiciHeaders);
-  dc.subscribe('undici:request:error', onUndiciError);
+  subscribe('http.client.request.start', onNodeStart);
+  subscribe('http.client.response.finish', onNodeResponse);
+  subscribe('http.client.request.error', onNodeError);
+  subscribe('undici:request:create', onUndiciCreate);
+  subscribe('undici:request:headers', onUndiciHeaders);
+  subscribe('undici:request:error', onUndiciError);
   return true;
 }

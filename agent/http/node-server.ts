@@ -2,10 +2,11 @@
 // node:http / node:https server, whether the app is ESM or CommonJS and whichever framework sits
 // on top, with no module patching. The request ends at the response's 'close' event, which fires
 // both after a complete response and when the connection drops first (then error.type=aborted).
-import dc from 'node:diagnostics_channel';
+
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Attributes } from '@opentelemetry/api';
+import { subscribe } from '../channels.js';
 import { fail, hook } from '../safe.js';
 import type { HttpRecorder } from './record.js';
 import { routeOf } from './routes.js';
@@ -78,6 +79,6 @@ function onClose(this: ServerResponse): void {
 export function installNodeHttpServer(rec: HttpRecorder): boolean {
   if (recorder !== undefined) return false;
   recorder = rec;
-  dc.subscribe('http.server.request.start', onStart);
+  subscribe('http.server.request.start', onStart);
   return true;
 }

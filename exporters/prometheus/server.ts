@@ -1,6 +1,11 @@
 // The /metrics endpoint. It never keeps the process alive (unref) and never stops the app: a port
 // that is taken is one warning and the endpoint stays off.
-import { createServer, type Server } from 'node:http';
+//
+// On Bun it is a Bun.serve server: Bun's node:http is a JavaScript layer that costs ~13 ms to
+// load, which an app on Bun.serve would otherwise pay for tapwire's sake. On Node, node:http is
+// taken with process.getBuiltinModule so that nothing here loads it for a process that never
+// opens the endpoint.
+import type { Server } from 'node:http';
 import { CONTENT_TYPE } from './serialize.js';
 
 export interface MetricsServerOptions {
@@ -13,14 +18,29 @@ export interface MetricsServerOptions {
   onListening?: (address: { host: string; port: number }) => void;
 }
 
-export function startMetricsServer(options: MetricsServerOptions): Server {
-  const server = createServer((req, res) => {
-    const path = req.url?.split('?', 1)[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD' }).end();
-      return;
-    }
-    if (path === '/metrics') {
+/** What the endpoint answers for a method and path: status, extra headers, body or render. */
+function route(method: string | undefined, path: string): { status: number; text?: string; metrics?: true } {
+  if (method !== 'GET' && method !== 'HEAD') return { status: 405, text: '' };
+  if (path === '/metrics') return { status: 200, metrics: true };
+  if (path === '/' || path === '/healthz') return { status: 200, text: 'ok\n' };
+  return { status: 404, text: 'not found; metrics are at /metrics\n' };
+}
+
+export interface MetricsServer {
+  /** The node:http server on Node (tapwire's own, excluded from the app's metrics). */
+  node: Server | undefined;
+  close(): void;
+}
+
+export function startMetricsServer(options: MetricsServerOptions, bunServe?: BunServe): MetricsServer {
+  return bunServe ? startBun(options, bunServe) : startNode(options);
+}
+
+function startNode(options: MetricsServerOptions): MetricsServer {
+  const http = process.getBuiltinModule('node:http') as typeof import('node:http');
+  const server = http.createServer((req, res) => {
+    const r = route(req.method, req.url?.split('?', 1)[0] ?? '/');
+    if (r.metrics) {
       options.render().then(
         (body) => {
           res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
@@ -33,11 +53,9 @@ export function startMetricsServer(options: MetricsServerOptions): Server {
       );
       return;
     }
-    if (path === '/' || path === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n');
+    const headers: Record<string, string> = { 'content-type': 'text/plain' };
+    if (r.status === 405) headers.allow = 'GET, HEAD';
+    res.writeHead(r.status, headers).end(r.text);
   });
   // Keep-alive sockets from a scraper must not hold a finished script open either.
   server.on('connection', (socket) => socket.unref());
@@ -47,5 +65,51 @@ export function startMetricsServer(options: MetricsServerOptions): Server {
     if (addr && typeof addr === 'object') options.onListening?.({ host: addr.address, port: addr.port });
   });
   server.unref();
-  return server;
+  return { node: server, close: () => server.close() };
+}
+
+/** The slice of Bun.serve the endpoint uses. */
+export type BunServe = (options: {
+  hostname: string;
+  port: number;
+  fetch: (req: Request) => Response | Promise<Response>;
+}) => { port: number; hostname: string; unref(): void; stop(force?: boolean): void };
+
+function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer {
+  let server: ReturnType<BunServe>;
+  try {
+    server = serve({
+      hostname: options.host,
+      port: options.port,
+      async fetch(req) {
+        const r = route(req.method, new URL(req.url).pathname);
+        if (!r.metrics) {
+          const headers: Record<string, string> = { 'content-type': 'text/plain' };
+          if (r.status === 405) headers.allow = 'GET, HEAD';
+          return new Response(r.text, { status: r.status, headers });
+        }
+        try {
+          const body = await options.render();
+          return new Response(req.method === 'HEAD' ? null : body, {
+            headers: { 'content-type': CONTENT_TYPE },
+          });
+        } catch (error) {
+          return new Response(
+            `# tapwire: collection failed: ${error instanceof Error ? error.name : 'error'}\n`,
+            {
+              status: 500,
+              headers: { 'content-type': 'text/plain' },
+            },
+          );
+        }
+      },
+    });
+  } catch (error) {
+    // Bun.serve throws synchronously when the port is taken.
+    options.onListenError(error as NodeJS.ErrnoException);
+    return { node: undefined, close() {} };
+  }
+  server.unref();
+  options.onListening?.({ host: server.hostname, port: server.port });
+  return { node: undefined, close: () => server.stop(true) };
 }

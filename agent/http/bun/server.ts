@@ -17,7 +17,7 @@
 //   emits 'request' through `this.emit`; patching `http.Server.prototype.emit` (https.Server
 //   inherits from it) sees both ESM and CommonJS apps. The request ends at the response's
 //   'close' event, which Bun fires after a complete response and when the client goes away first.
-import { type IncomingMessage, Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { fail, hook } from '../../safe.js';
 import { internalServers } from '../node-server.js';
@@ -315,8 +315,12 @@ function wrapRoutes(routes: Record<string, unknown>, cfg: Config): Record<string
 function wrapOptions(options: unknown, cfg: Config): unknown {
   if (typeof options !== 'object' || options === null) return options;
   const o = options as Record<string, unknown>;
-  // node:http's server runs on Bun.serve with this private callback; installBunNodeHttpServer measures it.
-  if ('onNodeHTTPRequest' in o) return options;
+  // node:http's server runs on Bun.serve with this private callback; installBunNodeHttpServer
+  // measures it, patching node:http now that the app has loaded it (see patchNodeHttp).
+  if ('onNodeHTTPRequest' in o) {
+    patchNodeHttp();
+    return options;
+  }
   const fetch = asHandler(o['fetch']);
   const routes = o['routes'];
   const wrappedRoutes =
@@ -487,13 +491,28 @@ function onClose(this: Res): void {
   }
 }
 
+/**
+ * Records node:http requests under Bun. The patch itself waits until the app starts a node:http
+ * server (Bun's node:http listens through Bun.serve, which wrapOptions sees): loading node:http
+ * costs ~13 ms on Bun, which an app that only uses Bun.serve should not pay.
+ */
 export function installBunNodeHttpServer(rec: ServerRecorder): boolean {
   // On Node the diagnostics channel (../node-server.ts) already sees these requests.
   if (nodeRec !== undefined || bunGlobal() === undefined) return false;
+  nodeRec = rec;
+  return true;
+}
+
+let nodeHttpPatched = false;
+
+function patchNodeHttp(): void {
+  if (nodeHttpPatched || nodeRec === undefined || !hn.enabled) return;
+  nodeHttpPatched = true;
   try {
+    const { Server } = process.getBuiltinModule('node:http') as typeof import('node:http');
     const proto = Server.prototype as unknown as { emit: Handler };
     const original = proto.emit;
-    if (typeof original !== 'function' || (original as Marked)[kWrapped] === true) return false;
+    if (typeof original !== 'function' || (original as Marked)[kWrapped] === true) return;
     const emit = function emit(this: unknown, event: unknown, req?: unknown, res?: unknown): unknown {
       if (event === 'request' && hn.enabled) {
         onRequest(this, req as IncomingMessage, res as Res);
@@ -506,12 +525,8 @@ export function installBunNodeHttpServer(rec: ServerRecorder): boolean {
       return Reflect.apply(original, this, arguments);
     };
     (emit as Marked)[kWrapped] = true;
-    nodeRec = rec;
     proto.emit = emit;
-    return true;
   } catch (error) {
-    nodeRec = undefined;
     fail(hn, error);
-    return false;
   }
 }
