@@ -1,0 +1,106 @@
+// docs/alerts.md from the generated rule set (default configuration) and the component table,
+// so the page shows exactly the expressions `tapwire rules` writes. tests/rules.test.ts fails
+// when the committed page is stale.
+import { code, table } from '../cli/docs/markdown.js';
+import { COMPONENT_ALERTS } from './components.js';
+import { validate } from './config.js';
+import type { AlertRule, RuleSet } from './model.js';
+import { BURN_TIERS, burnFactor } from './windows.js';
+
+const SLO_WHY: Readonly<Record<string, string>> = {
+  FastBurn:
+    'Pages when the error budget would be gone in days: 2% of it spent in 1h (or 5% in 6h), confirmed by a short window so it resets quickly once the problem stops (SRE workbook, multiwindow multi-burn-rate).',
+  SlowBurn:
+    'Opens a ticket for a slow leak the fast tier never sees: 10% of the budget spent in 1d or 3d, confirmed by a 2h or 6h window.',
+};
+
+function threshold(r: AlertRule): string {
+  const c = COMPONENT_ALERTS.find((a) => a.alert === r.alert);
+  if (c) return c.thresholdText(c.threshold);
+  const tier = BURN_TIERS.find((t) => r.alert.endsWith(t.tier))!;
+  const o = validate(undefined).scopes[0]!.objectives;
+  const factors = tier.windows
+    .map((w) => `${burnFactor(w, o.window)}x over ${w.long} and ${w.short}`)
+    .join(', or ');
+  return r.alert.includes('Availability')
+    ? `5xx ratio above ${factors} the budget of ${o.availability * 100}%`
+    : `share slower than ${o.latency.threshold} s above ${factors} the budget of ${o.latency.objective * 100}%`;
+}
+
+function why(r: AlertRule): string {
+  return (
+    COMPONENT_ALERTS.find((a) => a.alert === r.alert)?.why ??
+    SLO_WHY[BURN_TIERS.find((t) => r.alert.endsWith(t.tier))!.tier]!
+  );
+}
+
+export function renderAlertsDoc(set: RuleSet): string {
+  const rules = set.alerting.flatMap((g) => g.rules);
+  const summary = table(
+    ['alert', 'severity', 'for', 'threshold'],
+    rules.map((r) => [`[${r.alert}](#${r.alert.toLowerCase()})`, r.severity, r.for, threshold(r)]),
+  );
+  const sections = rules.map(
+    (r) => `## ${r.alert}
+
+${why(r)}
+
+- Severity: ${code(r.severity)}; for: ${code(r.for)}
+- Threshold: ${threshold(r)}
+- Summary: ${r.summary}
+- Runbook: [runbooks.md#${r.alert.toLowerCase()}](runbooks.md#${r.alert.toLowerCase()})
+
+\`\`\`promql
+${r.expr}
+\`\`\`
+`,
+  );
+  const recorded = [...new Set(set.recording.flatMap((g) => g.rules.map((r) => r.record)))];
+  return `# Alerts
+
+<!-- Generated from rules/ by \`tapwire rules\` (tests/rules.test.ts: TAPWIRE_UPDATE_GOLDEN=1 rewrites it). Edit rules/, not this file; the test fails when it is stale. -->
+
+\`tapwire rules\` writes Prometheus recording and alerting rules for exactly the metrics tapwire
+emits (names from the metric catalogue), plus \`promtool test rules\` cases: for every alert one
+where it fires and one where it stays quiet (and, for ratios, one without traffic). The example
+output for the default configuration is in \`deploy/rules/\`. Below: the default configuration.
+
+    tapwire rules > tapwire-rules.yaml                       # Prometheus rule file
+    tapwire rules --format operator > prometheusrule.yaml    # Kubernetes PrometheusRule
+    tapwire rules --tests > tapwire-rules.test.yaml          # promtool test rules
+    tapwire rules --slo slo.yaml --out deploy/rules          # all three, from an SLO file
+
+Every ratio alert also requires traffic in its window (\`… > 0\`), so a service without requests
+never alerts on 0/0. Every alert carries \`severity\` (\`critical\`, \`warning\`, \`info\`),
+\`summary\`, \`description\` and \`runbook_url\` (see [runbooks.md](runbooks.md)). Services are
+Prometheus \`job\`s.
+
+## SLO file
+
+All keys are optional; percentages are in percent.
+
+\`\`\`yaml
+slo: # defaults for every service
+  window: 30d # 7d to 90d; the burn factors scale with it
+  availability: 99.9 # % of requests not answered 5xx
+  latency: { objective: 99, threshold: 0.5 } # % of requests within threshold seconds (an HTTP bucket bound)
+services:
+  shop: # a job with its own objectives
+    availability: 99.5
+    routes:
+      /checkout: { availability: 99.95 } # an http_route template
+alerts: # any alert below, by name
+  TapwireHTTPHighErrorRatio: { threshold: 0.02, for: 10m, severity: critical }
+  TapwireCardinalityOverflow: { enabled: false }
+runbook_base: https://example.com/runbooks.md # runbook_url = runbook_base#<alert in lower case>
+\`\`\`
+
+## Summary
+
+${summary}
+${sections.join('\n')}
+## Recording rules
+
+${recorded.map((r) => `- ${code(r)}`).join('\n')}
+`;
+}

@@ -1,0 +1,49 @@
+// The metric and label names the rules query, read from the metric catalogue through the same
+// translation the Prometheus endpoint uses, so a rule can only name a series tapwire emits.
+// rules/ never imports agent/: generating rules measures nothing (DESIGN.md "Layout").
+import { METRICS, type MetricKey } from '../exporters/catalogue.js';
+import { labelName, prometheusName } from '../exporters/prometheus/naming.js';
+
+const metric = (key: MetricKey): string => {
+  const m = METRICS[key];
+  return prometheusName(m.name, m.unit, m.kind);
+};
+
+/** A label of `key`'s metric, by OpenTelemetry attribute name; throws if the metric lacks it. */
+const label = (key: MetricKey, attribute: string): string => {
+  const attributes: readonly string[] = METRICS[key].attributes;
+  if (!attributes.includes(attribute)) throw new Error(`${METRICS[key].name} has no attribute ${attribute}`);
+  return labelName(attribute);
+};
+
+export const M = {
+  httpServer: metric('httpServerDuration'),
+  db: metric('dbDuration'),
+  genAi: metric('genAiDuration'),
+  genAiTtfc: metric('genAiTimeToFirstChunk'),
+  genAiTokens: metric('genAiTokens'),
+  genAiCost: metric('genAiCost'),
+  eventLoopP99: metric('eventLoopDelayP99'),
+  agentInfo: metric('agentInfo'),
+  overflow: metric('cardinalityOverflow'),
+} as const;
+
+export const L = {
+  status: label('httpServerDuration', 'http.response.status_code'),
+  route: label('httpServerDuration', 'http.route'),
+  httpErrorType: label('httpServerDuration', 'error.type'),
+  dbSystem: label('dbDuration', 'db.system.name'),
+  dbErrorType: label('dbDuration', 'error.type'),
+  provider: label('genAiDuration', 'gen_ai.provider.name'),
+  aiErrorType: label('genAiDuration', 'error.type'),
+  tokenType: label('genAiTokens', 'gen_ai.token.type'),
+  overflowMetric: label('cardinalityOverflow', 'metric'),
+} as const;
+
+/** Bucket boundaries, for validating latency thresholds (a threshold must be an `le` tapwire emits). */
+export const BUCKETS = {
+  http: METRICS.httpServerDuration.buckets,
+} as const;
+
+/** `le` as tapwire's serializer prints it (JavaScript's number formatting: 0.5, 1, 2.5). */
+export const le = (n: number): string => String(n);
