@@ -1,0 +1,230 @@
+// Redis clients under the preload against a real redis-server started here (temp dir, free port,
+// no persistence): ioredis and node-redis on Node (ESM and CommonJS) and Bun, Bun's built-in
+// RedisClient on Bun. Exact counts per operation and error type from /metrics, the complete set
+// of Redis series (so no key or value can hide in a label), the app's results and errors compared
+// with a run without the preload, and the slow-operation log with TAPWIRE_DB_SLOW_MS=0.
+//
+// What each library lets us see (tests/fixtures/redis-scenario.mjs runs the same operations):
+// - ioredis publishes a batch only for MULTI; a plain pipeline is measured per command (its SET,
+//   GET and INCR show up as SET/GET/INCR). Its QUIT is a command of its own.
+// - node-redis publishes pipelines (execAsPipeline) as one batch (PIPELINE) and MULTI as one
+//   batch; QUIT/close() publishes nothing.
+// - Bun's RedisClient is measured per command method (agent/db/redis/bun.ts).
+// Connection refused:
+// - ioredis rejects the command ("Connection is closed.") before it publishes anything (its
+//   tracing wraps only commands written to a writable stream), so nothing is recorded.
+// - node-redis: connect() fails with ECONNREFUSED (a connection attempt, not an operation); the
+//   command that follows is rejected by the library with ClientClosedError and recorded so.
+// - Bun's RedisClient rejects the command itself with code ERR_REDIS_CONNECTION_CLOSED.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  freePort,
+  jsonLines,
+  parseMetrics,
+  promtoolCheckMetrics,
+  type Runtime,
+  startApp,
+  stopAll,
+} from './support/index.js';
+
+let dir = '';
+let redisPort = 0;
+let redis: ChildProcess | undefined;
+
+/** Sends PING over a fresh connection; true when the server answers +PONG. */
+function ping(port: number): Promise<boolean> {
+  return new Promise((resolvePing) => {
+    const socket = connect(port, '127.0.0.1');
+    let got = '';
+    socket.setTimeout(1000, () => socket.destroy());
+    socket.on('connect', () => socket.write('PING\r\n'));
+    socket.on('data', (d) => {
+      got += d.toString();
+      if (got.includes('\r\n')) socket.end();
+    });
+    socket.on('close', () => resolvePing(got.startsWith('+PONG')));
+    socket.on('error', () => {});
+  });
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tapwire-redis-'));
+  redisPort = await freePort();
+  redis = spawn(
+    '/usr/bin/redis-server',
+    ['--port', String(redisPort), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
+  for (let i = 0; i < 300; i++) {
+    if (await ping(redisPort)) return;
+    if (redis.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('redis-server did not start');
+}, 60_000);
+
+afterEach(async () => {
+  await stopAll();
+});
+
+afterAll(async () => {
+  await stopAll();
+  if (redis !== undefined && redis.exitCode === null) {
+    redis.kill('SIGTERM');
+    await once(redis, 'exit');
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+type Client = 'ioredis' | 'node-redis' | 'bun';
+
+/** [db_operation_name, error_type ('' when none), count] against the server, database index 2. */
+const COMMON: Array<[string, string, number]> = [
+  ['HSET', '', 1],
+  ['HGETALL', '', 1],
+  ['LPUSH', '', 1],
+  ['GET', 'WRONGTYPE', 1],
+  ['DEL', '', 1],
+];
+const EXPECTED: Record<Client, Array<[string, string, number]>> = {
+  // The pipeline's SET, GET, INCR are measured one by one (no batch event for plain pipelines).
+  ioredis: [['SET', '', 4], ['GET', '', 3], ['INCR', '', 1], ['MULTI', '', 1], ['QUIT', '', 1], ...COMMON],
+  'node-redis': [['SET', '', 3], ['GET', '', 2], ['PIPELINE', '', 1], ['MULTI', '', 1], ...COMMON],
+  bun: [['SET', '', 3], ['GET', '', 2], ...COMMON],
+};
+/** error_type of the GET against a port nothing listens on (database index 0), if recorded. */
+const REFUSED: Record<Client, string | undefined> = {
+  ioredis: undefined,
+  'node-redis': 'ClientClosedError',
+  bun: 'ERR_REDIS_CONNECTION_CLOSED',
+};
+
+const CASES: Array<[Runtime, string, Client]> = [
+  ['node', 'redis-app.mjs', 'ioredis'],
+  ['node', 'redis-app.cjs', 'ioredis'],
+  ['node', 'redis-app.mjs', 'node-redis'],
+  ['node', 'redis-app.cjs', 'node-redis'],
+  ['bun', 'redis-app.mjs', 'ioredis'],
+  ['bun', 'redis-app.mjs', 'node-redis'],
+  ['bun', 'redis-app.mjs', 'bun'],
+  ['bun', 'redis-app.cjs', 'bun'],
+];
+
+/** Every Redis series as `label=value,…` (sorted) -> count. */
+function redisSeries(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const s of parseMetrics(text)) {
+    if (s.name !== 'db_client_operation_duration_seconds_count' || s.labels.db_system_name !== 'redis')
+      continue;
+    const key = Object.keys(s.labels)
+      .sort()
+      .map((k) => `${k}=${s.labels[k]}`)
+      .join(',');
+    out[key] = s.value;
+  }
+  return out;
+}
+
+function key(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .filter((k) => labels[k] !== '')
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
+}
+
+async function body(url: string): Promise<unknown> {
+  const res = await fetch(url);
+  const text = await res.text();
+  expect(res.status, text).toBe(200);
+  return JSON.parse(text);
+}
+
+describe.each(CASES)('Redis under the preload (%s, %s, %s)', (runtime, file, client) => {
+  it('counts each command and batch exactly, with all labels; errors typed and unchanged; slow log sanitised', async () => {
+    const refusedPort = String(await freePort());
+    const env = { CLIENT: client, REDIS_PORT: String(redisPort), REFUSED_PORT: refusedPort };
+    const bare = await startApp({ runtime, file, preload: false, env });
+    const bareRun = await body(bare.url('/run'));
+    const bareRefused = await body(bare.url('/refused'));
+    await bare.stop();
+
+    const app = await startApp({ runtime, file, env: { ...env, TAPWIRE_DB_SLOW_MS: '0' } });
+    const run = (await body(app.url('/run'))) as { wrongtype: Record<string, unknown> };
+    const refused = (await body(app.url('/refused'))) as { error?: Record<string, unknown> };
+    // The app sees exactly what it saw without the preload: results, error class, name, message, code.
+    expect(run).toEqual(bareRun);
+    expect(refused).toEqual(bareRefused);
+    expect(run.wrongtype.message).toBe('WRONGTYPE Operation against a key holding the wrong kind of value');
+    expect(refused.error).toBeDefined();
+
+    const text = await app.metrics();
+    const server = { db_system_name: 'redis', server_address: '127.0.0.1', server_port: String(redisPort) };
+    const want: Record<string, number> = {};
+    for (const [op, errorType, n] of EXPECTED[client]) {
+      want[key({ ...server, db_namespace: '2', db_operation_name: op, error_type: errorType })] = n;
+    }
+    const refusedType = REFUSED[client];
+    if (refusedType !== undefined) {
+      const labels = { ...server, server_port: refusedPort, db_namespace: '0' };
+      want[key({ ...labels, db_operation_name: 'GET', error_type: refusedType })] = 1;
+    }
+    // The complete set: exact counts, exact label sets, nothing else (no key or value anywhere).
+    expect(redisSeries(text)).toEqual(want);
+    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+
+    // TAPWIRE_DB_SLOW_MS=0: one warn line per measured operation, command name and `?`s only.
+    const slow = jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_DB_SLOW');
+    const total = Object.values(want).reduce((a, b) => a + b, 0);
+    expect(slow).toHaveLength(total);
+    const perOp: Record<string, number> = {};
+    for (const line of slow) {
+      expect(line).toMatchObject({ level: 'warn', 'db.system.name': 'redis' });
+      const op = line['db.operation.name'] as string;
+      const statement = line['db.query.text'] as string;
+      expect(statement).toMatch(/^[A-Z]+( \?)*$/);
+      expect(statement.split(' ')[0]).toBe(op);
+      expect(typeof line.duration_ms).toBe('number');
+      const k = `${op}${line['error.type'] === undefined ? '' : `{${line['error.type']}}`}`;
+      perOp[k] = (perOp[k] ?? 0) + 1;
+    }
+    const wantPerOp: Record<string, number> = {};
+    for (const [op, errorType, n] of EXPECTED[client]) {
+      const k = `${op}${errorType === '' ? '' : `{${errorType}}`}`;
+      wantPerOp[k] = (wantPerOp[k] ?? 0) + n;
+    }
+    if (refusedType !== undefined)
+      wantPerOp[`GET{${refusedType}}`] = (wantPerOp[`GET{${refusedType}}`] ?? 0) + 1;
+    expect(perOp).toEqual(wantPerOp);
+    // Spot checks of the statement shapes: arguments counted, never shown.
+    const statements = new Set(slow.map((l) => l['db.query.text']));
+    expect(statements).toContain('SET ? ?');
+    expect(statements).toContain('HSET ? ? ?');
+    expect(statements).toContain('DEL ? ? ? ? ? ? ?');
+    // Nothing tapwire wrote carries the values the app stored.
+    expect(app.stderr()).not.toContain('wrong kind of value');
+  }, 60_000);
+});
+
+it('operations faster than TAPWIRE_DB_SLOW_MS are not logged as slow', async () => {
+  const app = await startApp({
+    runtime: 'node',
+    file: 'redis-app.mjs',
+    env: {
+      CLIENT: 'ioredis',
+      REDIS_PORT: String(redisPort),
+      REFUSED_PORT: String(await freePort()),
+      TAPWIRE_DB_SLOW_MS: '60000',
+    },
+  });
+  await body(app.url('/run'));
+  const text = await app.metrics();
+  expect(Object.keys(redisSeries(text)).length).toBeGreaterThan(0);
+  expect(app.stderr()).not.toContain('TAPWIRE_DB_SLOW');
+}, 60_000);
