@@ -131,5 +131,5 @@ it('node -e 0 under the preload exits 0 at once', () => {
     timeout: 10_000,
   });
   expect(r.status).toBe(0);
-  expect(performance.now() - t0).toBeLessThan(2000);
+  expect(performance.now() - t0).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
 });

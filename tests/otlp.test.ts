@@ -153,7 +153,7 @@ describe('exit', () => {
     async (runtime) => {
       const r = await runScript(['-e', '0'], ON(`exit-e0-${runtime}`), runtime);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.ms).toBeLessThan(2000);
+      expect(r.ms).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
       expect(r.stderr).toBe('');
     },
   );
@@ -169,7 +169,7 @@ describe('exit', () => {
         runtime,
       );
       expect(r.code, r.stderr).toBe(0);
-      expect(r.ms).toBeLessThan(2000);
+      expect(r.ms).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
       expect(JSON.parse(r.stdout)).toEqual({ status: 200, SIGTERM: 0, SIGINT: 0, beforeExit: 1 });
       // The receiver answered before the process exited, so everything is here now.
       const spans = receiver.spans().filter((s) => s.service === service);
@@ -189,12 +189,12 @@ describe('exit', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.ms).toBeLessThan(2000);
+    expect(r.ms).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
   });
 
   it('keeps the app exit code', async () => {
     const r = await runScript(['-e', 'process.exitCode = 3'], ON('exit-code'));
     expect(r.code).toBe(3);
-    expect(r.ms).toBeLessThan(2000);
+    expect(r.ms).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
   });
 });

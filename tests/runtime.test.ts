@@ -174,7 +174,7 @@ describe.each(RUNTIMES)('%s', (runtime) => {
         timeout: 10_000,
       });
       expect(r.status, r.stderr).toBe(0);
-      expect(performance.now() - t0).toBeLessThan(2000);
+      expect(performance.now() - t0).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
     }
   });
 });
