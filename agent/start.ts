@@ -128,13 +128,21 @@ async function installRedisInterim(
 ): Promise<void> {
   const { DbRecorder } = await import('./db/record.js');
   const spans = tracing === undefined ? undefined : await import('./trace/spans.js');
-  const recorder = new DbRecorder(telemetry.dbDuration, config.cardinalityLimit, config.dbSlowMs, (op) =>
-    agentLog('warn', 'TAPWIRE_DB_SLOW', `slow ${op.target.system} operation ${op.operation ?? ''}`, {
-      statement: op.statement,
-      duration_ms: Math.round(op.seconds * 1000),
-      trace_id: op.span?.spanContext().traceId,
-    }),
-  );
+  // The same record as agent/db/index.ts logSlow (tests/db-redis.test.ts reads these fields).
+  const recorder = new DbRecorder(telemetry.dbDuration, config.cardinalityLimit, config.dbSlowMs, (op) => {
+    const ms = Math.round(op.seconds * 1000);
+    const ctx = op.span?.spanContext();
+    agentLog('warn', 'TAPWIRE_DB_SLOW', `slow ${op.target.system} operation: ${ms} ms`, {
+      'db.system.name': op.target.system,
+      'db.operation.name': op.operation,
+      'db.namespace': op.target.namespace,
+      'db.query.text': op.statement,
+      duration_ms: ms,
+      'error.type': op.errorType,
+      trace_id: ctx?.traceId,
+      span_id: ctx?.spanId,
+    });
+  });
   const { hook } = await import('./safe.js');
   (await import('./db/redis/index.js')).installRedis({ recorder, spans, hook: hook('db') });
 }

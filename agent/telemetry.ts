@@ -1,7 +1,7 @@
 // One MeterProvider per process, its instruments created from the catalogue, and the exporters
 // the configuration asks for. Everything an instrumentation records goes through the instruments
 // here; nothing else creates instruments.
-import type { Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import type { Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   MeterProvider,
@@ -40,6 +40,10 @@ export interface Telemetry {
   httpServerDuration: Histogram;
   httpClientDuration: Histogram;
   dbDuration: Histogram;
+  genAiDuration: Histogram;
+  genAiTokens: Histogram;
+  genAiTimeToFirstChunk: Histogram;
+  genAiCost: Counter;
   /** Prometheus exposition of everything collected now. */
   render(): Promise<string>;
 }
@@ -55,6 +59,8 @@ export function agentResource(config: Config): Resource {
     'telemetry.sdk.version': VERSION,
     'process.runtime.name': RUNTIME,
     'process.runtime.version': RUNTIME_VERSION,
+    // Tells apart the worker processes of one service (the sidecar's merge labels them by it).
+    'process.pid': process.pid,
   });
 }
 
@@ -106,6 +112,13 @@ export function createTelemetry(
     httpServerDuration: histograms.create(METRICS.httpServerDuration),
     httpClientDuration: histograms.create(METRICS.httpClientDuration),
     dbDuration: histograms.create(METRICS.dbDuration),
+    genAiDuration: histograms.create(METRICS.genAiDuration),
+    genAiTokens: histograms.create(METRICS.genAiTokens),
+    genAiTimeToFirstChunk: histograms.create(METRICS.genAiTimeToFirstChunk),
+    genAiCost: meter.createCounter(METRICS.genAiCost.name, {
+      unit: METRICS.genAiCost.unit,
+      description: METRICS.genAiCost.description,
+    }),
     async render() {
       if (!pull) return '';
       const { resourceMetrics } = await pull.scrape();

@@ -2,7 +2,7 @@
 // environment by the same loadConfig, so a deployment can check it before the app starts.
 // Exit 1 when any value is bad (the preload would report it and fall back to the default).
 import { type Config, type ConfigProblem, loadConfig, mask, VARIABLES } from '../config/index.js';
-import type { AiEndpoint, VariableName } from '../config/variables.js';
+import type { AiEndpoint, GatewayProvider, VariableName } from '../config/variables.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -32,6 +32,15 @@ const FIELDS = {
   TAPWIRE_RUNTIME_METRICS: 'runtimeMetrics',
   TAPWIRE_AI_ENDPOINTS: 'aiEndpoints',
   TAPWIRE_DB_SLOW_MS: 'dbSlowMs',
+  TAPWIRE_PROXY_PORT: 'proxyPort',
+  TAPWIRE_UPSTREAM: 'upstream',
+  TAPWIRE_ROUTES: 'routes',
+  TAPWIRE_PROXY_TIMEOUT_SECONDS: 'proxyTimeoutSeconds',
+  TAPWIRE_DRAIN_SECONDS: 'drainSeconds',
+  TAPWIRE_GATEWAY_PORT: 'gatewayPort',
+  TAPWIRE_GATEWAY_PROVIDERS: 'gatewayProviders',
+  TAPWIRE_AI_PRICES: 'aiPrices',
+  OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'aiCaptureContent',
 } as const satisfies Record<VariableName, keyof Config | undefined>;
 
 export interface ConfigRow {
@@ -89,10 +98,13 @@ function maskValues(record: Record<string, string>): Record<string, string> {
 
 /** One line per value, for people: lists joined by commas, empty ones as `none`. */
 export function formatValue(value: unknown): string {
+  if (value === undefined) return 'none';
   if (Array.isArray(value)) {
     if (value.length === 0) return 'none';
     return value
-      .map((item) => (typeof item === 'object' ? formatEndpoint(item as AiEndpoint) : String(item)))
+      .map((item) =>
+        typeof item === 'object' ? formatItem(item as AiEndpoint | GatewayProvider) : String(item),
+      )
       .join(',');
   }
   if (value !== null && typeof value === 'object') {
@@ -100,6 +112,11 @@ export function formatValue(value: unknown): string {
     return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k}=${String(v)}`).join(',');
   }
   return String(value);
+}
+
+function formatItem(e: AiEndpoint | GatewayProvider): string {
+  if ('prefix' in e) return `${e.prefix}=${e.shape}@${e.url}`;
+  return formatEndpoint(e);
 }
 
 function formatEndpoint(e: AiEndpoint): string {

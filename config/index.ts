@@ -9,6 +9,7 @@ export {
 export { PROFILE_DEFAULTS } from './profiles.js';
 export {
   type AiEndpoint,
+  type GatewayProvider,
   LOG_LEVELS,
   type LogLevel,
   PROFILES,

@@ -144,6 +144,50 @@ function aiEndpoints(raw: string): Parsed<AiEndpoint[]> {
   return out.length ? ok(out) : bad;
 }
 
+/** `/users/:id,/orders/:id/items/*` — route templates the sidecar matches request paths against. */
+function routePatterns(raw: string): Parsed<string[]> {
+  const out: string[] = [];
+  for (const part of raw.split(',')) {
+    const p = part.trim();
+    if (p === '') continue;
+    // Segments are literals, `:name` parameters, or a final `*`; no regex syntax, so a pattern can
+    // never be expensive to match or produce an unbounded label.
+    if (!/^(\/(:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9._~!$&'()+;=@-]+))*(\/\*?)?$/.test(p)) return bad;
+    if (p.indexOf('*') !== -1 && !p.endsWith('/*')) return bad;
+    if (!p.startsWith('/')) return bad;
+    out.push(p);
+  }
+  return out.length ? ok(out) : bad;
+}
+
+export interface GatewayProvider {
+  /** The path prefix (`/openai/...`). */
+  prefix: string;
+  /** The API shape: which provider's request and response format. */
+  shape: string;
+  /** Origin plus optional base path the rest of the request path is appended to. */
+  url: string;
+}
+
+export const GATEWAY_SHAPES = ['openai', 'anthropic', 'gemini'] as const;
+
+/** `PREFIX=[SHAPE@]URL,...`; SHAPE defaults to PREFIX. */
+function gatewayProviders(raw: string): Parsed<GatewayProvider[]> {
+  const out: GatewayProvider[] = [];
+  for (const part of raw.split(',')) {
+    const p = part.trim();
+    if (p === '') continue;
+    const m = /^([a-z0-9][a-z0-9_-]*)=(?:([a-z]+)@)?(\S+)$/.exec(p);
+    if (!m) return bad;
+    const shape = m[2] ?? m[1]!;
+    if (!(GATEWAY_SHAPES as readonly string[]).includes(shape)) return bad;
+    const u = url(m[3]!);
+    if (!u.ok) return bad;
+    out.push({ prefix: m[1]!, shape, url: u.value.replace(/\/+$/, '') });
+  }
+  return out.length ? ok(out) : bad;
+}
+
 export const METRICS_EXPORTERS = ['prometheus', 'otlp'] as const;
 export const SIGNAL_EXPORTERS = ['otlp', 'console'] as const;
 
@@ -309,6 +353,21 @@ export const VARIABLES = {
     fallbackDoc: 'none',
     parse: aiEndpoints,
   } satisfies Variable<AiEndpoint[]>,
+  TAPWIRE_AI_PRICES: {
+    name: 'TAPWIRE_AI_PRICES',
+    doc: 'A JSON price file whose entries replace the built-in AI price table (`agent/ai/prices.json`) per provider and model: `{"version": "…", "providers": {"openai": {"gpt-4o": {"input": 2.5, "cached_input": 1.25, "output": 10}}}}`, USD per million tokens.',
+    accepted: 'a file path',
+    fallback: undefined as string | undefined,
+    fallbackDoc: 'none (the built-in table)',
+    parse: text,
+  } satisfies Variable<string | undefined>,
+  OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: {
+    name: 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
+    doc: 'Allow prompt and completion content in AI telemetry. Off: no content reaches metrics, logs or spans (tapwire records none today either way).',
+    accepted: '`true` or `false`',
+    fallback: false,
+    parse: boolean,
+  } satisfies Variable<boolean>,
   TAPWIRE_DB_SLOW_MS: {
     name: 'TAPWIRE_DB_SLOW_MS',
     doc: 'Database operations slower than this many milliseconds are logged at `warn`.',
@@ -316,6 +375,59 @@ export const VARIABLES = {
     fallback: 500,
     parse: integer(0, 3_600_000),
   } satisfies Variable<number>,
+  TAPWIRE_PROXY_PORT: {
+    name: 'TAPWIRE_PROXY_PORT',
+    doc: '`tapwire sidecar`: the port the inbound reverse proxy listens on (all interfaces); point the Service at it.',
+    accepted: 'an integer from 0 to 65535',
+    fallback: 8080,
+    parse: integer(0, 65535),
+  } satisfies Variable<number>,
+  TAPWIRE_UPSTREAM: {
+    name: 'TAPWIRE_UPSTREAM',
+    doc: '`tapwire sidecar`: the app the proxy forwards to, usually its port on localhost in the same pod; `/readyz` answers 200 while it accepts connections.',
+    accepted: 'an `http://` or `https://` URL',
+    fallback: 'http://127.0.0.1:3000/',
+    parse: url,
+  } satisfies Variable<string>,
+  TAPWIRE_ROUTES: {
+    name: 'TAPWIRE_ROUTES',
+    doc: '`tapwire sidecar`: route templates for the `http_route` label, first match wins; a path that matches none gets no route label (raw paths never become labels).',
+    accepted:
+      'comma-separated paths whose segments are literals, `:name` parameters or a final `*`, e.g. `/users/:id,/static/*`',
+    fallback: [] as string[],
+    fallbackDoc: 'none',
+    parse: routePatterns,
+  } satisfies Variable<string[]>,
+  TAPWIRE_PROXY_TIMEOUT_SECONDS: {
+    name: 'TAPWIRE_PROXY_TIMEOUT_SECONDS',
+    doc: '`tapwire sidecar`: how long the proxy and the AI gateway wait for the response headers before answering 504. Bodies (streams, server-sent events) have no idle limit.',
+    accepted: 'an integer from 1 to 3600',
+    fallback: 60,
+    parse: integer(1, 3600),
+  } satisfies Variable<number>,
+  TAPWIRE_DRAIN_SECONDS: {
+    name: 'TAPWIRE_DRAIN_SECONDS',
+    doc: '`tapwire sidecar`: on SIGTERM, `/readyz` turns 503, new connections are refused, and requests in flight get this long to finish before the process exits. Keep it below the pod\u2019s `terminationGracePeriodSeconds`.',
+    accepted: 'an integer from 0 to 3600',
+    fallback: 20,
+    parse: integer(0, 3600),
+  } satisfies Variable<number>,
+  TAPWIRE_GATEWAY_PORT: {
+    name: 'TAPWIRE_GATEWAY_PORT',
+    doc: '`tapwire sidecar`: the AI egress gateway\u2019s port, on 127.0.0.1 only (containers of a pod share it). Apps set e.g. `OPENAI_BASE_URL=http://127.0.0.1:9465/openai/v1`.',
+    accepted: 'an integer from 0 to 65535',
+    fallback: 9465,
+    parse: integer(0, 65535),
+  } satisfies Variable<number>,
+  TAPWIRE_GATEWAY_PROVIDERS: {
+    name: 'TAPWIRE_GATEWAY_PROVIDERS',
+    doc: '`tapwire sidecar`: gateway prefixes besides (or replacing) the built-in `/openai` (https://api.openai.com), `/anthropic` (https://api.anthropic.com) and `/gemini` (https://generativelanguage.googleapis.com). The shape says which API the provider speaks.',
+    accepted:
+      'comma-separated `PREFIX=[SHAPE@]URL`, SHAPE one of `openai`, `anthropic`, `gemini` (default: the prefix), e.g. `groq=openai@https://api.groq.com/openai`',
+    fallback: [] as GatewayProvider[],
+    fallbackDoc: 'none',
+    parse: gatewayProviders,
+  } satisfies Variable<GatewayProvider[]>,
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;

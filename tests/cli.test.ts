@@ -53,18 +53,29 @@ describe('tapwire', () => {
 
   it('loads no instrumentation code', () => {
     // Every file the CLI can import, following relative imports through the bundle's chunks.
+    // What the CLI loads up front has no metrics SDK and no hooks; what a command loads on demand
+    // (`tapwire sidecar`: recorders and a MeterProvider of its own) still installs no hooks.
+    // (The sidecar bundles undici, which declares its own `undici:request:*` channels, so the
+    // on-demand check looks for the hooks' installers instead.)
+    const HOOKS = [
+      'http.server.request.start',
+      'installNodeHttpClient',
+      'installNodeHttpServer',
+      'installBunHttp',
+    ];
     const seen = new Set<string>();
-    const visit = (file: string) => {
+    const visit = (file: string, markers: string[]) => {
       if (seen.has(file)) return;
       seen.add(file);
       const code = readFileSync(file, 'utf8');
-      for (const m of code.matchAll(/(?:from\s*|import\s*\(\s*)"(\.{1,2}\/[^"]+)"/g))
-        visit(join(dirname(file), m[1]!));
-      for (const marker of ['http.server.request.start', 'undici:request:create', 'MeterProvider']) {
+      for (const m of code.matchAll(/from\s*"(\.{1,2}\/[^"]+)"/g)) visit(join(dirname(file), m[1]!), markers);
+      for (const m of code.matchAll(/import\s*\(\s*"(\.{1,2}\/[^"]+)"/g))
+        visit(join(dirname(file), m[1]!), HOOKS);
+      for (const marker of markers) {
         expect(code, `${file} contains ${marker}`).not.toContain(marker);
       }
     };
-    visit(CLI);
+    visit(CLI, [...HOOKS, 'undici:request:create', 'MeterProvider']);
     expect(seen.size).toBeGreaterThan(1);
   });
 });
@@ -76,29 +87,38 @@ describe('tapwire config', () => {
       stderr: '',
       stdout: `environment development, profile development
 
-VARIABLE                             VALUE                             SOURCE
-OTEL_SDK_DISABLED                    false                             default
-OTEL_SERVICE_NAME                    shop                              package.json
-OTEL_RESOURCE_ATTRIBUTES             none                              default
-TAPWIRE_ENV                          development                       default
-LOG_LEVEL                            debug                             profile development
-OTEL_METRICS_EXPORTER                prometheus                        default
-OTEL_TRACES_EXPORTER                 none                              default
-OTEL_LOGS_EXPORTER                   none                              default
-OTEL_EXPORTER_PROMETHEUS_HOST        0.0.0.0                           default
-OTEL_EXPORTER_PROMETHEUS_PORT        9464                              default
-OTEL_EXPORTER_OTLP_ENDPOINT          http://localhost:4318/            default
-OTEL_EXPORTER_OTLP_TRACES_ENDPOINT   http://localhost:4318/v1/traces   from OTEL_EXPORTER_OTLP_ENDPOINT
-OTEL_EXPORTER_OTLP_METRICS_ENDPOINT  http://localhost:4318/v1/metrics  from OTEL_EXPORTER_OTLP_ENDPOINT
-OTEL_EXPORTER_OTLP_LOGS_ENDPOINT     http://localhost:4318/v1/logs     from OTEL_EXPORTER_OTLP_ENDPOINT
-OTEL_EXPORTER_OTLP_HEADERS           none                              default
-OTEL_METRIC_EXPORT_INTERVAL          60000                             default
-OTEL_TRACES_SAMPLER                  parentbased_always_on             default
-OTEL_TRACES_SAMPLER_ARG              1                                 default
-TAPWIRE_CARDINALITY_LIMIT            2000                              default
-TAPWIRE_RUNTIME_METRICS              true                              default
-TAPWIRE_AI_ENDPOINTS                 none                              default
-TAPWIRE_DB_SLOW_MS                   500                               default
+VARIABLE                                            VALUE                             SOURCE
+OTEL_SDK_DISABLED                                   false                             default
+OTEL_SERVICE_NAME                                   shop                              package.json
+OTEL_RESOURCE_ATTRIBUTES                            none                              default
+TAPWIRE_ENV                                         development                       default
+LOG_LEVEL                                           debug                             profile development
+OTEL_METRICS_EXPORTER                               prometheus                        default
+OTEL_TRACES_EXPORTER                                none                              default
+OTEL_LOGS_EXPORTER                                  none                              default
+OTEL_EXPORTER_PROMETHEUS_HOST                       0.0.0.0                           default
+OTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default
+OTEL_EXPORTER_OTLP_ENDPOINT                         http://localhost:4318/            default
+OTEL_EXPORTER_OTLP_TRACES_ENDPOINT                  http://localhost:4318/v1/traces   from OTEL_EXPORTER_OTLP_ENDPOINT
+OTEL_EXPORTER_OTLP_METRICS_ENDPOINT                 http://localhost:4318/v1/metrics  from OTEL_EXPORTER_OTLP_ENDPOINT
+OTEL_EXPORTER_OTLP_LOGS_ENDPOINT                    http://localhost:4318/v1/logs     from OTEL_EXPORTER_OTLP_ENDPOINT
+OTEL_EXPORTER_OTLP_HEADERS                          none                              default
+OTEL_METRIC_EXPORT_INTERVAL                         60000                             default
+OTEL_TRACES_SAMPLER                                 parentbased_always_on             default
+OTEL_TRACES_SAMPLER_ARG                             1                                 default
+TAPWIRE_CARDINALITY_LIMIT                           2000                              default
+TAPWIRE_RUNTIME_METRICS                             true                              default
+TAPWIRE_AI_ENDPOINTS                                none                              default
+TAPWIRE_AI_PRICES                                   none                              default
+OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT  false                             default
+TAPWIRE_DB_SLOW_MS                                  500                               default
+TAPWIRE_PROXY_PORT                                  8080                              default
+TAPWIRE_UPSTREAM                                    http://127.0.0.1:3000/            default
+TAPWIRE_ROUTES                                      none                              default
+TAPWIRE_PROXY_TIMEOUT_SECONDS                       60                                default
+TAPWIRE_DRAIN_SECONDS                               20                                default
+TAPWIRE_GATEWAY_PORT                                9465                              default
+TAPWIRE_GATEWAY_PROVIDERS                           none                              default
 `,
     });
   });
@@ -157,7 +177,7 @@ TAPWIRE_DB_SLOW_MS                   500                               default
     default:  none
 `);
     expect(r.stdout).toContain(
-      '\nOTEL_EXPORTER_PROMETHEUS_PORT        9464                              default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)\n',
+      '\nOTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)\n',
     );
     expect(r.stdout + r.stderr).not.toContain('live');
   });
@@ -246,6 +266,11 @@ describe('tapwire demo', () => {
         'http_server_request_duration_seconds_count{http_request_method="GET",http_response_status_code="500",url_scheme="http",error_type="500"} 3',
         'http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="201",url_scheme="http"} 2',
         'http_client_request_duration_seconds_count{http_request_method="GET",http_response_status_code="200",server_address="127.0.0.1",server_port="PORT",url_scheme="http"} 2',
+        // The embedded SQLite database: set up once, read by each /inventory, updated by each order.
+        'db_client_operation_duration_seconds_count{db_system_name="sqlite",db_operation_name="CREATE",db_collection_name="inventory"} 1',
+        'db_client_operation_duration_seconds_count{db_system_name="sqlite",db_operation_name="INSERT",db_collection_name="inventory"} 1',
+        'db_client_operation_duration_seconds_count{db_system_name="sqlite",db_operation_name="SELECT",db_collection_name="inventory"} 2',
+        'db_client_operation_duration_seconds_count{db_system_name="sqlite",db_operation_name="UPDATE",db_collection_name="inventory"} 2',
       ].sort(),
     );
     expect(r.stdout).not.toContain('_bucket{');

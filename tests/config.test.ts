@@ -38,7 +38,16 @@ describe('defaults', () => {
       cardinalityLimit: 2000,
       runtimeMetrics: true,
       aiEndpoints: [],
+      aiPrices: undefined,
+      aiCaptureContent: false,
       dbSlowMs: 500,
+      proxyPort: 8080,
+      upstream: 'http://127.0.0.1:3000/',
+      routes: [],
+      proxyTimeoutSeconds: 60,
+      drainSeconds: 20,
+      gatewayPort: 9465,
+      gatewayProviders: [],
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -104,7 +113,16 @@ const BAD = {
   TAPWIRE_CARDINALITY_LIMIT: '0',
   TAPWIRE_RUNTIME_METRICS: 'maybe',
   TAPWIRE_AI_ENDPOINTS: 'openai',
+  TAPWIRE_AI_PRICES: '   ',
+  OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'maybe',
   TAPWIRE_DB_SLOW_MS: '-1',
+  TAPWIRE_PROXY_PORT: '99999',
+  TAPWIRE_UPSTREAM: 'localhost:3000',
+  TAPWIRE_ROUTES: 'users/:id',
+  TAPWIRE_PROXY_TIMEOUT_SECONDS: '0',
+  TAPWIRE_DRAIN_SECONDS: 'soon',
+  TAPWIRE_GATEWAY_PORT: '-1',
+  TAPWIRE_GATEWAY_PROVIDERS: 'mistral=https://api.mistral.ai',
 } as const satisfies Record<VariableName, string>;
 
 describe('a bad value', () => {

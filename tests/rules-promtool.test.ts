@@ -33,16 +33,10 @@ describe('promtool (Prometheus 2.42)', () => {
     expect(r.status).toBe(0);
   }, 300_000);
 
-  // Skipped: with a route scope promtool ran > 4 minutes here (the dilution series); see the report.
-  it.skip('test rules: a configuration with services, routes and overrides passes too', () => {
+  it('test rules: a configuration with services and overrides passes too', () => {
     const set = generate({
       slo: { availability: 99.5, window: '28d' },
-      services: {
-        shop: {
-          availability: 99.95,
-          routes: { '/checkout': { latency: { objective: 99.9, threshold: 0.25 } } },
-        },
-      },
+      services: { shop: { availability: 99.95 } },
       alerts: {
         TapwireHTTPHighErrorRatio: { threshold: 0.01 },
         TapwireAITokenBudgetBurn: { threshold: 1000 },
@@ -54,7 +48,20 @@ describe('promtool (Prometheus 2.42)', () => {
     expect(promtool(['check', 'rules', 'tapwire-rules.yaml'], tmp)).toMatchObject({ status: 0 });
     const r = promtool(['test', 'rules', 'tapwire-rules.test.yaml'], tmp);
     expect(r.output).toContain('SUCCESS');
+    expect(r.status).toBe(0);
   }, 300_000);
+
+  // Route-scoped SLOs: the rules load. Their generated promtool cases are not run here: each
+  // needs a long series of traffic on another route, which took promtool 2.42 over 4 minutes on
+  // this machine (known gap, docs/alerts.md).
+  it('check rules: a route-scoped SLO configuration loads', () => {
+    const set = generate({
+      services: { shop: { routes: { '/checkout': { latency: { objective: 99.9, threshold: 0.25 } } } } },
+    });
+    const tmp = mkdtempSync(join(tmpdir(), 'tapwire-rules-'));
+    writeFileSync(join(tmp, 'tapwire-rules.yaml'), renderPrometheus(set));
+    expect(promtool(['check', 'rules', 'tapwire-rules.yaml'], tmp)).toMatchObject({ status: 0 });
+  });
 
   it('a broken rule makes the check fail (the check can fail)', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'tapwire-rules-'));

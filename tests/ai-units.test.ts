@@ -1,0 +1,280 @@
+// Pure helpers of agent/ai: provider recognition, the incremental SSE/NDJSON parser (events split
+// anywhere, multi-byte characters included), usage extraction per API shape, price lookup.
+import { describe, expect, it } from 'vitest';
+import { Prices } from '../agent/ai/prices.js';
+import { Providers } from '../agent/ai/providers.js';
+import { type EventSink, StreamParser } from '../agent/ai/sse.js';
+import { bodyUsage, requestInfo, streamEvent, Usage } from '../agent/ai/usage.js';
+
+describe('providers', () => {
+  const p = new Providers([
+    { host: '127.0.0.1', port: 8080, provider: 'anthropic' },
+    { host: 'llm.internal', port: undefined, provider: 'vllm' },
+  ]);
+  const m = (authority: string, path: string, https = true) => {
+    const t = p.matchAuthority(authority, https, path);
+    return t && [t.provider.name, t.provider.shape, t.operation, t.pathStream, t.pathModel];
+  };
+
+  it('recognises the public providers by host and path', () => {
+    expect(m('api.openai.com', '/v1/chat/completions')).toEqual([
+      'openai',
+      'openai',
+      'chat',
+      false,
+      undefined,
+    ]);
+    expect(m('api.openai.com', '/v1/responses')).toEqual(['openai', 'openai', 'chat', false, undefined]);
+    expect(m('api.openai.com', '/v1/completions')).toEqual([
+      'openai',
+      'openai',
+      'text_completion',
+      false,
+      undefined,
+    ]);
+    expect(m('api.openai.com', '/v1/embeddings')).toEqual([
+      'openai',
+      'openai',
+      'embeddings',
+      false,
+      undefined,
+    ]);
+    expect(m('api.openai.com', '/v1/models')).toBeUndefined();
+    expect(m('api.anthropic.com', '/v1/messages')).toEqual([
+      'anthropic',
+      'anthropic',
+      'chat',
+      false,
+      undefined,
+    ]);
+    expect(m('api.anthropic.com', '/v1/messages/count_tokens')).toBeUndefined();
+    expect(
+      m('generativelanguage.googleapis.com', '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse'),
+    ).toEqual(['gcp.gemini', 'gemini', 'generate_content', true, 'gemini-2.5-flash']);
+    expect(m('generativelanguage.googleapis.com', '/v1beta/models/gemini-2.5-flash:generateContent')).toEqual(
+      ['gcp.gemini', 'gemini', 'generate_content', false, 'gemini-2.5-flash'],
+    );
+    expect(
+      m('myres.openai.azure.com', '/openai/deployments/prod-4o/chat/completions?api-version=2024-10-21'),
+    ).toEqual(['azure.ai.openai', 'openai', 'chat', false, 'prod-4o']);
+    expect(m('api.groq.com', '/openai/v1/chat/completions')?.[0]).toBe('groq');
+    expect(m('api.mistral.ai', '/v1/chat/completions')?.[0]).toBe('mistral_ai');
+    expect(m('api.deepseek.com', '/chat/completions')?.[0]).toBe('deepseek');
+    expect(m('api.x.ai', '/v1/chat/completions')?.[0]).toBe('x_ai');
+    expect(m('openrouter.ai', '/api/v1/chat/completions')?.[0]).toBe('openrouter');
+    expect(m('api.together.xyz', '/v1/chat/completions')?.[0]).toBe('together_ai');
+    expect(m('api.fireworks.ai', '/inference/v1/chat/completions')?.[0]).toBe('fireworks');
+    expect(m('api.perplexity.ai', '/chat/completions')?.[0]).toBe('perplexity');
+    expect(m('localhost:11434', '/api/chat', false)).toEqual(['ollama', 'ollama', 'chat', false, undefined]);
+    expect(m('localhost:11434', '/v1/chat/completions', false)).toEqual([
+      'ollama',
+      'openai',
+      'chat',
+      false,
+      undefined,
+    ]);
+    expect(m('example.com', '/v1/chat/completions')).toBeUndefined();
+  });
+
+  it('recognises TAPWIRE_AI_ENDPOINTS hosts, with and without a port', () => {
+    expect(m('127.0.0.1:8080', '/v1/messages', false)?.slice(0, 3)).toEqual([
+      'anthropic',
+      'anthropic',
+      'chat',
+    ]);
+    expect(m('127.0.0.1:8081', '/v1/messages', false)).toBeUndefined();
+    expect(m('llm.internal:8000', '/v1/chat/completions', false)?.slice(0, 2)).toEqual(['vllm', 'openai']);
+    expect(m('llm.internal', '/v1/embeddings')?.[2]).toBe('embeddings');
+  });
+});
+
+class Collect implements EventSink {
+  events: string[] = [];
+  event(data: string): void {
+    this.events.push(data);
+  }
+}
+
+const STREAM =
+  ': comment\r\n' +
+  'event: message_start\r\ndata: {"type":"message_start","text":"ünïcödé ✓"}\r\n\r\n' +
+  'data: line one\ndata: line two\n\n' +
+  'data:{"no":"space"}\n\n' +
+  'data: [DONE]\n\n' +
+  'data: last without blank line';
+
+describe('StreamParser', () => {
+  const want = [
+    '{"type":"message_start","text":"ünïcödé ✓"}',
+    'line one\nline two',
+    '{"no":"space"}',
+    '[DONE]',
+    'last without blank line',
+  ];
+  const bytes = new TextEncoder().encode(STREAM);
+
+  it('reads events whole', () => {
+    const c = new Collect();
+    const p = new StreamParser(c, false);
+    p.feed(bytes);
+    p.end();
+    expect(c.events).toEqual(want);
+  });
+
+  it('reads events split at every byte boundary, multi-byte characters included', () => {
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const c = new Collect();
+      const p = new StreamParser(c, false);
+      p.feed(bytes.subarray(0, cut));
+      p.feed(bytes.subarray(cut));
+      p.end();
+      expect(c.events, `cut at ${cut}`).toEqual(want);
+    }
+    const c = new Collect();
+    const p = new StreamParser(c, false);
+    for (let i = 0; i < bytes.length; i++) p.feed(bytes.subarray(i, i + 1));
+    p.end();
+    expect(c.events).toEqual(want);
+  });
+
+  it('reads NDJSON lines', () => {
+    const c = new Collect();
+    const p = new StreamParser(c, true);
+    p.feed(new TextEncoder().encode('{"a":1}\n{"b"'));
+    p.feed(new TextEncoder().encode(':2}\n{"c":3}'));
+    p.end();
+    expect(c.events).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+  });
+});
+
+describe('usage', () => {
+  it('OpenAI chat, with cached and reasoning tokens inside input/output', () => {
+    const u = new Usage();
+    bodyUsage(
+      'openai',
+      JSON.stringify({
+        model: 'o4-mini-2025-04-16',
+        usage: {
+          prompt_tokens: 100,
+          completion_tokens: 50,
+          prompt_tokens_details: { cached_tokens: 40 },
+          completion_tokens_details: { reasoning_tokens: 30 },
+        },
+      }),
+      u,
+    );
+    expect({ ...u }).toEqual({
+      input: 100,
+      output: 50,
+      cached: 40,
+      reasoning: 30,
+      responseModel: 'o4-mini-2025-04-16',
+    });
+  });
+
+  it('OpenAI streams: usage only from the include_usage chunk, not from "usage":null', () => {
+    const u = new Usage();
+    streamEvent('openai', '{"model":"gpt-4o-mini-2024-07-18","choices":[],"usage":null}', u);
+    streamEvent('openai', '{"model":"x","choices":[{"delta":{"content":"\\"usage\\": {"}}],"usage":null}', u);
+    expect(u.input).toBeUndefined();
+    streamEvent('openai', '{"model":"x","choices":[],"usage": {"prompt_tokens":3,"completion_tokens":4}}', u);
+    streamEvent('openai', '[DONE]', u);
+    expect([u.input, u.output, u.responseModel]).toEqual([3, 4, 'gpt-4o-mini-2024-07-18']);
+  });
+
+  it('Responses API stream: usage from response.completed', () => {
+    const u = new Usage();
+    streamEvent('openai', '{"type":"response.created","response":{"model":"gpt-4o","usage":null}}', u);
+    streamEvent('openai', '{"type":"response.output_text.delta","delta":"hi"}', u);
+    streamEvent(
+      'openai',
+      '{"type":"response.completed","response":{"model":"gpt-4o","usage":{"input_tokens":9,"output_tokens":2,"input_tokens_details":{"cached_tokens":1}}}}',
+      u,
+    );
+    expect([u.input, u.output, u.cached, u.responseModel]).toEqual([9, 2, 1, 'gpt-4o']);
+  });
+
+  it('Anthropic: cache reads and writes count inside input; output from message_delta', () => {
+    const u = new Usage();
+    streamEvent(
+      'anthropic',
+      '{"type":"message_start","message":{"model":"claude-x","usage":{"input_tokens":10,"cache_read_input_tokens":20,"cache_creation_input_tokens":5,"output_tokens":1}}}',
+      u,
+    );
+    streamEvent('anthropic', '{"type":"content_block_delta","delta":{"text":"\\"message_delta\\""}}', u);
+    expect([u.input, u.output, u.cached]).toEqual([35, 1, 20]);
+    streamEvent('anthropic', '{"type":"message_delta","usage":{"output_tokens":42}}', u);
+    expect([u.input, u.output, u.responseModel]).toEqual([35, 42, 'claude-x']);
+  });
+
+  it('Gemini: thinking tokens count as output; last cumulative usageMetadata wins; JSON-array streams', () => {
+    const u = new Usage();
+    streamEvent(
+      'gemini',
+      '{"modelVersion":"gemini-2.5-pro","usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":1}}',
+      u,
+    );
+    streamEvent(
+      'gemini',
+      '{"usageMetadata":{"promptTokenCount":5,"candidatesTokenCount":7,"thoughtsTokenCount":3,"cachedContentTokenCount":2}}',
+      u,
+    );
+    expect({ ...u }).toEqual({
+      input: 5,
+      output: 10,
+      cached: 2,
+      reasoning: 3,
+      responseModel: 'gemini-2.5-pro',
+    });
+    const a = new Usage();
+    bodyUsage(
+      'gemini',
+      '[{"modelVersion":"m","usageMetadata":{"promptTokenCount":1}},{"usageMetadata":{"promptTokenCount":4,"candidatesTokenCount":6}}]',
+      a,
+    );
+    expect([a.input, a.output, a.responseModel]).toEqual([4, 6, 'm']);
+  });
+
+  it('Ollama native: prompt_eval_count / eval_count from the done line', () => {
+    const u = new Usage();
+    streamEvent('ollama', '{"model":"llama3.2","done":false,"message":{"content":"hi"}}', u);
+    streamEvent('ollama', '{"model":"llama3.2","done":true,"prompt_eval_count":26,"eval_count":290}', u);
+    expect([u.input, u.output, u.responseModel]).toEqual([26, 290, 'llama3.2']);
+  });
+
+  it('reads only model and stream from a request body', () => {
+    expect(requestInfo('openai', '{"model":"gpt-4o","stream":true,"messages":[]}')).toEqual({
+      model: 'gpt-4o',
+      stream: true,
+    });
+    expect(requestInfo('ollama', '{"model":"llama3.2"}')).toEqual({ model: 'llama3.2', stream: true });
+    expect(requestInfo('openai', 'not json')).toEqual({ model: undefined, stream: false });
+  });
+});
+
+describe('prices', () => {
+  it('prices dated model ids as their longest table entry; unknown models have none', () => {
+    const p = new Prices();
+    expect(p.lookup('openai', 'gpt-4o-mini-2024-07-18')).toEqual({
+      input: 0.15,
+      cachedInput: 0.075,
+      output: 0.6,
+    });
+    expect(p.lookup('openai', 'gpt-4o-2024-08-06')?.input).toBe(2.5);
+    expect(p.lookup('anthropic', 'claude-sonnet-4-5-20250929')?.output).toBe(15);
+    expect(p.lookup('gcp.gemini', 'models/gemini-2.5-flash')?.input).toBe(0.3);
+    expect(p.lookup('openai', 'mystery-model')).toBeUndefined();
+    expect(p.lookup('nobody', 'gpt-4o')).toBeUndefined();
+  });
+
+  it('an override file replaces entries per model', () => {
+    const p = new Prices({
+      version: 'mine',
+      providers: { openai: { 'gpt-4o': { input: 1, output: 2 } }, vllm: { llama: { input: 0.5 } } },
+    });
+    expect(p.version).toBe('mine');
+    expect(p.lookup('openai', 'gpt-4o')).toEqual({ input: 1, cachedInput: undefined, output: 2 });
+    expect(p.lookup('openai', 'gpt-4o-mini')?.input).toBe(0.15);
+    expect(p.lookup('vllm', 'llama')?.input).toBe(0.5);
+  });
+});

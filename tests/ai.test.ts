@@ -1,0 +1,272 @@
+// AI provider calls under the preload, Node and Bun: the official SDKs (openai, @anthropic-ai/sdk,
+// @google/genai, Vercel ai with @ai-sdk/openai and @ai-sdk/anthropic), plain fetch and node:http
+// call a local stand-in that speaks the providers' wire formats (tests/support/ai-standin.ts).
+// What /metrics says is compared with what the stand-in served, and what the app received with a
+// run without the preload.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Served, type Standin, startStandin } from './support/ai-standin.js';
+import {
+  type App,
+  find,
+  jsonLines,
+  parseMetrics,
+  promtoolCheckMetrics,
+  ROOT,
+  RUNTIMES,
+  type Sample,
+  startApp,
+  stopAll,
+  sum,
+} from './support/index.js';
+
+const CASES = [
+  'openai-chat',
+  'openai-chat-stream',
+  'openai-tools',
+  'openai-tools-stream',
+  'openai-embeddings',
+  'openai-responses',
+  'openai-responses-stream',
+  'openai-429',
+  'openai-500',
+  'anthropic-messages',
+  'anthropic-stream',
+  'anthropic-429',
+  'gemini-generate',
+  'gemini-stream',
+  'vercel-openai',
+  'vercel-openai-stream',
+  'vercel-anthropic',
+  'fetch-stream',
+  'fetch-cut',
+  'fetch-anthropic-cut',
+  'fetch-abandon',
+  'fetch-unknown-model',
+  'fetch-gemini-sse',
+  'node-http',
+  'node-http-stream',
+];
+/** The model fetch-abandon asks for: the app cancels after the first chunk. */
+const ABANDONED_MODEL = 'claude-3-5-haiku';
+const UNKNOWN_MODEL = 'mystery-model-7';
+
+const PRICES = JSON.parse(readFileSync(join(ROOT, 'agent/ai/prices.json'), 'utf8')) as {
+  providers: Record<string, Record<string, { input?: number; cached_input?: number; output?: number }>>;
+};
+
+const TOKENS = 'gen_ai_client_token_usage_sum';
+const TOKEN_COUNT = 'gen_ai_client_token_usage_count';
+const CALLS = 'gen_ai_client_operation_duration_seconds_count';
+const TTFT = 'gen_ai_client_operation_time_to_first_chunk_seconds_count';
+const COST = 'tapwire_gen_ai_cost_usd_total';
+
+let standin: Standin;
+beforeAll(async () => {
+  standin = await startStandin();
+});
+afterAll(async () => {
+  await standin.close();
+});
+afterEach(stopAll);
+
+function env(): Record<string, string> {
+  return {
+    TAPWIRE_AI_ENDPOINTS: standin.endpoints,
+    OPENAI_URL: `http://127.0.0.1:${standin.ports.openai}`,
+    ANTHROPIC_URL: `http://127.0.0.1:${standin.ports.anthropic}`,
+    GEMINI_URL: `http://127.0.0.1:${standin.ports['gcp.gemini']}`,
+  };
+}
+
+async function runAll(app: App, cases: string[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  for (const name of cases) {
+    const res = await fetch(app.url(`/run?case=${name}`));
+    const body = (await res.json()) as { result?: unknown; error?: string };
+    expect(body.error, `${name} failed in the app`).toBeUndefined();
+    out[name] = body.result;
+  }
+  return out;
+}
+
+/** Served outcome → the error.type the metrics should carry. */
+function errorTypeOf(s: Served, runtime: string): string | undefined {
+  if (s.outcome === '200') return undefined;
+  if (s.outcome === 'cut') {
+    if (s.model === ABANDONED_MODEL) return 'AbortError';
+    return runtime === 'node' ? 'UND_ERR_SOCKET' : 'ECONNRESET';
+  }
+  return s.outcome;
+}
+
+function key(s: Served, runtime: string): string {
+  return [s.operation, s.provider, s.model, errorTypeOf(s, runtime) ?? ''].join('|');
+}
+
+function keyOf(sample: Sample): string {
+  const l = sample.labels;
+  return [l.gen_ai_operation_name, l.gen_ai_provider_name, l.gen_ai_request_model, l.error_type ?? ''].join(
+    '|',
+  );
+}
+
+function grouped(samples: Sample[], name: string, extra: Record<string, string> = {}): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const s of find(samples, name, extra)) m.set(keyOf(s), (m.get(keyOf(s)) ?? 0) + s.value);
+  return m;
+}
+
+function expected(
+  served: Served[],
+  runtime: string,
+  pick: (s: Served) => number | undefined,
+): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const s of served) {
+    const v = pick(s);
+    if (v === undefined) continue;
+    m.set(key(s, runtime), (m.get(key(s, runtime)) ?? 0) + v);
+  }
+  return m;
+}
+
+const sorted = (m: Map<string, number>) => [...m.entries()].sort(([a], [b]) => a.localeCompare(b));
+
+describe.each(RUNTIMES)('AI provider calls under %s', (runtime) => {
+  const cases = CASES;
+  let withTapwire: Record<string, unknown>;
+
+  it('records tokens, calls, time to first chunk and cost exactly as served', async () => {
+    const app = await startApp({ runtime, file: 'ai-app.mjs', env: env() });
+    standin.served.length = 0;
+    withTapwire = await runAll(app, cases);
+    // The stand-in records a cut stream once its socket is gone; give it a moment.
+    await new Promise((r) => setTimeout(r, 100));
+    const served = standin.served.slice();
+    const text = await app.metrics();
+    const samples = parseMetrics(text);
+
+    // Calls per operation/provider/model/error_type: one per served request.
+    expect(sorted(grouped(samples, CALLS))).toEqual(sorted(expected(served, runtime, () => 1)));
+    // 429 is its own error_type.
+    expect(sum(samples, CALLS, { gen_ai_provider_name: 'openai', error_type: '429' })).toBe(1);
+    expect(sum(samples, CALLS, { gen_ai_provider_name: 'anthropic', error_type: '429' })).toBe(1);
+    expect(sum(samples, CALLS, { error_type: '500' })).toBe(1);
+
+    // Token sums equal the usage in the served responses, per type.
+    expect(sorted(grouped(samples, TOKENS, { gen_ai_token_type: 'input' }))).toEqual(
+      sorted(expected(served, runtime, (s) => s.input)),
+    );
+    expect(sorted(grouped(samples, TOKENS, { gen_ai_token_type: 'output' }))).toEqual(
+      sorted(expected(served, runtime, (s) => s.output)),
+    );
+    expect(sum(samples, TOKEN_COUNT, { error_type: '429' })).toBe(0);
+
+    // Time to first chunk: streams only, one per streamed call that got a 200.
+    expect(sorted(grouped(samples, TTFT))).toEqual(
+      sorted(
+        expected(served, runtime, (s) =>
+          s.stream && s.outcome !== '429' && s.outcome !== '500' ? 1 : undefined,
+        ),
+      ),
+    );
+
+    // Response models come from the responses.
+    expect(
+      find(samples, CALLS, {
+        gen_ai_request_model: 'gpt-4o-mini',
+        gen_ai_response_model: 'gpt-4o-mini-2024-07-18',
+      }).length,
+    ).toBeGreaterThan(0);
+    expect(find(samples, CALLS, { gen_ai_response_model: 'gemini-2.5-flash' }).length).toBeGreaterThan(0);
+
+    // Cost = tokens × price (per 1M tokens; cached input at its own price), per provider/model/type.
+    const cost = new Map<string, number>();
+    for (const s of served) {
+      const price = PRICES.providers[s.provider]?.[s.model];
+      if (price === undefined) continue;
+      if (s.input !== undefined && price.input !== undefined) {
+        const k = `${s.provider}|${s.model}|input`;
+        const usd =
+          ((s.input - s.cached) * price.input + s.cached * (price.cached_input ?? price.input)) / 1e6;
+        cost.set(k, (cost.get(k) ?? 0) + usd);
+      }
+      if (s.output !== undefined && price.output !== undefined) {
+        const k = `${s.provider}|${s.model}|output`;
+        cost.set(k, (cost.get(k) ?? 0) + (s.output * price.output) / 1e6);
+      }
+    }
+    const costSamples = find(samples, COST);
+    expect(
+      costSamples
+        .map(
+          (s) =>
+            `${s.labels.gen_ai_provider_name}|${s.labels.gen_ai_request_model}|${s.labels.gen_ai_token_type}`,
+        )
+        .sort(),
+    ).toEqual([...cost.keys()].sort());
+    for (const s of costSamples) {
+      const k = `${s.labels.gen_ai_provider_name}|${s.labels.gen_ai_request_model}|${s.labels.gen_ai_token_type}`;
+      expect(s.value, k).toBeCloseTo(cost.get(k)!, 12);
+    }
+
+    // Unknown model: tokens, no cost, one log line naming it.
+    expect(sum(samples, TOKENS, { gen_ai_request_model: UNKNOWN_MODEL })).toBeGreaterThan(0);
+    expect(find(samples, COST, { gen_ai_request_model: UNKNOWN_MODEL })).toEqual([]);
+    const unknown = jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_AI_UNKNOWN_MODEL');
+    expect(unknown).toHaveLength(1);
+    expect(unknown[0]!['gen_ai.request.model']).toBe(UNKNOWN_MODEL);
+
+    // Privacy: no prompt, completion or API key in metrics or logs.
+    for (const out of [text, app.stderr(), app.stdout()]) {
+      expect(out).not.toContain('sk-standin-secret');
+      expect(out).not.toContain('Say hello');
+      expect(out).not.toContain('stand-in');
+    }
+    expect(promtoolCheckMetrics(text).output).toBe('');
+  }, 120_000);
+
+  it('the app receives byte-identical responses with and without the preload', async () => {
+    const bare = await startApp({ runtime, file: 'ai-app.mjs', env: env(), preload: false });
+    const without = await runAll(bare, cases);
+    expect(withTapwire).toBeDefined();
+    expect(without).toEqual(withTapwire);
+  }, 120_000);
+});
+
+describe('TAPWIRE_AI_PRICES', () => {
+  it('prices models from the override file, beside the built-in table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-prices-'));
+    const file = join(dir, 'prices.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        version: 'test-1',
+        providers: { openai: { [UNKNOWN_MODEL]: { input: 3, output: 7 } } },
+      }),
+    );
+    const app = await startApp({
+      runtime: 'node',
+      file: 'ai-app.mjs',
+      env: { ...env(), TAPWIRE_AI_PRICES: file },
+    });
+    standin.served.length = 0;
+    await runAll(app, ['fetch-unknown-model', 'openai-chat']);
+    const served = standin.served.slice();
+    const samples = parseMetrics(await app.metrics());
+    const mystery = served.find((s) => s.model === UNKNOWN_MODEL)!;
+    const cost = (type: string) =>
+      sum(samples, COST, { gen_ai_request_model: UNKNOWN_MODEL, gen_ai_token_type: type });
+    expect(cost('input')).toBeCloseTo((mystery.input! * 3) / 1e6, 12);
+    expect(cost('output')).toBeCloseTo((mystery.output! * 7) / 1e6, 12);
+    // The built-in table still prices the rest.
+    const chat = served.find((s) => s.model === 'gpt-4o-mini')!;
+    expect(
+      sum(samples, COST, { gen_ai_request_model: 'gpt-4o-mini', gen_ai_token_type: 'output' }),
+    ).toBeCloseTo((chat.output! * 0.6) / 1e6, 12);
+    expect(jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_AI_UNKNOWN_MODEL')).toEqual([]);
+  }, 60_000);
+});
