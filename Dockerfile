@@ -1,21 +1,42 @@
-# tapwire image: the sidecar (`tapwire sidecar`, default command once the sidecar lands) and the
-# source of the preload for other containers (an init container copies /tapwire into a shared
-# volume; the app sets NODE_OPTIONS=--import=/tapwire/register.js).
+# tapwire image: `tapwire sidecar` by default (proxy, AI gateway, metrics merge), and the source of
+# the preload for other containers: an init container copies /tapwire into a shared volume and the
+# app sets NODE_OPTIONS=--import=/tapwire/register.js (deploy/ shows both).
 #
-# Build stage: compile and bundle. The bundle (dist/) has no runtime npm dependencies besides
-# the optional pino-pretty, so the final stage copies dist/ alone.
-FROM node:24-bookworm-slim AS build
+#   docker build -t tapwire .                                   # from source: npm ci, npm run build
+#   docker build --build-arg DIST_FROM=prebuilt -t tapwire .    # from an existing `npm run build`
+#
+# The bundle (dist/) has no runtime npm dependencies (pino-pretty is only for development on a
+# TTY), so the final stage is the Node base image plus dist/ and nothing else.
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG DIST_FROM=build
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
 
-FROM node:24-bookworm-slim
-ENV NODE_ENV=production
+# dist/ from the build context, for builds without registry access (tests/sidecar-image.test.ts).
+FROM scratch AS prebuilt
+COPY dist/ /src/dist/
+
+# Unused stages are skipped (BuildKit, buildah), so only the selected source of dist/ is built.
+FROM ${DIST_FROM} AS dist
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production \
+    TAPWIRE_ENV=production \
+    TAPWIRE_PROXY_PORT=8080 \
+    OTEL_EXPORTER_PROMETHEUS_PORT=9464
 WORKDIR /tapwire
-COPY --from=build /src/dist/ /tapwire/
-USER node
-EXPOSE 9464
+COPY --from=dist /src/dist/ /tapwire/
+# The `node` user (uid 1000) of the Node images; numeric so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+# 8080 the inbound proxy, 9464 /metrics, /healthz, /readyz and OTLP/HTTP (POST /v1/metrics).
+# The AI gateway (9465) listens on 127.0.0.1 only: it serves the pod, not the network.
+EXPOSE 8080 9464
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.OTEL_EXPORTER_PROMETHEUS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "/tapwire/cli/main.js"]
-CMD ["--help"]
+CMD ["sidecar"]

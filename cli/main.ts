@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { runConfig } from './config.js';
 import { runDemo } from './demo.js';
 import { runDocs } from './docs.js';
+import { runRules } from './rules.js';
 
 declare const __TAPWIRE_VERSION__: string;
 // Defined by scripts/build.mjs; when the source runs unbundled (tests) there is no version.
@@ -24,6 +25,12 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   config: { run: runConfig, summary: 'print the effective configuration; exit 1 on any bad value' },
   docs: { run: runDocs, summary: 'generate docs/metrics.md and docs/configuration.md' },
   demo: { run: runDemo, summary: 'run a small service under the preload and show its metrics' },
+  rules: { run: runRules, summary: 'write Prometheus alert and recording rules (and promtool tests)' },
+  // Loaded on demand: the sidecar brings the recorders and undici, which no other command needs.
+  sidecar: {
+    run: (args) => import('../sidecar/index.js').then((m) => m.runSidecar(args)),
+    summary: 'proxy, AI gateway and metrics merge beside an app (configured by the environment)',
+  },
 };
 
 export const USAGE = `Usage: tapwire <command> [options]
@@ -40,6 +47,8 @@ Options:
   tapwire config [--json]
   tapwire docs [--write|--check]
   tapwire demo [--runtime node|bun] [--all]
+  tapwire rules [--slo FILE] [--format prometheus|operator] [--tests] [--out DIR]
+  tapwire sidecar
 
 Preload: node --import tapwire/register app.js · bun --preload tapwire/register app.ts
 `;

@@ -12,6 +12,11 @@ import { fail, hook } from '../safe.js';
 import { AiCall } from './call.js';
 import type { Providers } from './providers.js';
 
+// The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
+// replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
+// native one.
+const NativeResponse: typeof Response = globalThis.Response;
+
 const kWrapped: unique symbol = Symbol.for('tapwire.ai.bun.wrapped') as never;
 type Fetch = ((this: unknown, ...args: unknown[]) => unknown) & { [kWrapped]?: true };
 
@@ -108,7 +113,7 @@ function passThrough(response: Response, call: AiCall): Response {
     return response;
   }
   const stream = new ReadableStream<Uint8Array>(new Source(body.getReader(), call), { highWaterMark: 0 });
-  const out = new Response(stream, {
+  const out = new NativeResponse(stream, {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
@@ -134,7 +139,7 @@ async function track(call: AiCall, promise: unknown): Promise<unknown> {
     }
     throw error;
   }
-  if (!h.enabled || !(response instanceof Response)) return response;
+  if (!h.enabled || !(response instanceof NativeResponse)) return response;
   try {
     call.head(response.status, response.headers.get('content-type') ?? undefined);
     if (response.status >= 400) return response;

@@ -85,33 +85,54 @@ export interface SerializeOptions {
 }
 
 export function serialize(resourceMetrics: ResourceMetrics, options: SerializeOptions = {}): string {
-  const extra = options.extraLabels;
+  return serializeAll([{ resourceMetrics, options }]);
+}
+
+/**
+ * Several sources on one page (the sidecar: its own metrics plus each worker's), grouped so every
+ * family has its HELP and TYPE once. A family whose type disagrees with the first source that
+ * used the name is dropped for the later source rather than rendered under the wrong TYPE.
+ */
+export function serializeAll(
+  sources: readonly { resourceMetrics: ResourceMetrics; options?: SerializeOptions }[],
+): string {
   const families = new Map<string, Family>();
-  for (const scope of resourceMetrics.scopeMetrics) {
-    for (const metric of scope.metrics) {
-      const kind = kindOf(metric);
-      const name = prometheusName(metric.descriptor.name, metric.descriptor.unit, kind);
-      let family = families.get(name);
-      if (!family) {
-        family = { name, type: prometheusType(kind), help: metric.descriptor.description, lines: [] };
-        families.set(name, family);
-      }
-      if (metric.dataPointType === DataPointType.HISTOGRAM) {
-        writeHistogram(family, metric, extra);
-      } else if (metric.dataPointType === DataPointType.SUM || metric.dataPointType === DataPointType.GAUGE) {
-        for (const dp of metric.dataPoints) {
-          family.lines.push(`${name}${labels(dp.attributes, extra)} ${formatValue(dp.value as number)}`);
+  const targets: string[] = [];
+  for (const { resourceMetrics, options = {} } of sources) {
+    const extra = options.extraLabels;
+    if (!options.withoutTargetInfo)
+      targets.push(`target_info${labels(resourceMetrics.resource.attributes, extra)} 1`);
+    for (const scope of resourceMetrics.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        const kind = kindOf(metric);
+        const name = prometheusName(metric.descriptor.name, metric.descriptor.unit, kind);
+        const type = prometheusType(kind);
+        let family = families.get(name);
+        if (!family) {
+          family = { name, type, help: metric.descriptor.description, lines: [] };
+          families.set(name, family);
+        } else if (family.type !== type) {
+          continue;
         }
+        if (metric.dataPointType === DataPointType.HISTOGRAM) {
+          writeHistogram(family, metric, extra);
+        } else if (
+          metric.dataPointType === DataPointType.SUM ||
+          metric.dataPointType === DataPointType.GAUGE
+        ) {
+          for (const dp of metric.dataPoints) {
+            family.lines.push(`${name}${labels(dp.attributes, extra)} ${formatValue(dp.value as number)}`);
+          }
+        }
+        // Exponential histograms are never configured by tapwire; skipped rather than mis-rendered.
       }
-      // Exponential histograms are never configured by tapwire; skipped rather than mis-rendered.
     }
   }
 
   let out = '';
-  if (!options.withoutTargetInfo) {
-    const resource = resourceMetrics.resource.attributes;
+  if (targets.length > 0) {
     out += '# HELP target_info Target metadata\n# TYPE target_info gauge\n';
-    out += `target_info${labels(resource, extra)} 1\n`;
+    out += `${targets.join('\n')}\n`;
   }
   for (const family of families.values()) {
     if (family.lines.length === 0) continue;

@@ -8,6 +8,11 @@
 import type { Server } from 'node:http';
 import { CONTENT_TYPE } from './serialize.js';
 
+// The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
+// replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
+// native one.
+const NativeResponse: typeof Response = globalThis.Response;
+
 export interface MetricsServerOptions {
   host: string;
   port: number;
@@ -86,15 +91,15 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
         if (!r.metrics) {
           const headers: Record<string, string> = { 'content-type': 'text/plain' };
           if (r.status === 405) headers.allow = 'GET, HEAD';
-          return new Response(r.text, { status: r.status, headers });
+          return new NativeResponse(r.text, { status: r.status, headers });
         }
         try {
           const body = await options.render();
-          return new Response(req.method === 'HEAD' ? null : body, {
+          return new NativeResponse(req.method === 'HEAD' ? null : body, {
             headers: { 'content-type': CONTENT_TYPE },
           });
         } catch (error) {
-          return new Response(
+          return new NativeResponse(
             `# tapwire: collection failed: ${error instanceof Error ? error.name : 'error'}\n`,
             {
               status: 500,

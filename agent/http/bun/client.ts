@@ -15,6 +15,11 @@ import { fail, hook } from '../../safe.js';
 import { clientStatusErrorType, errorClass } from '../semconv.js';
 import { bunGlobal, type ClientRecorder } from './types.js';
 
+// The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
+// replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
+// native one.
+const NativeResponse: typeof Response = globalThis.Response;
+
 const kWrapped: unique symbol = Symbol.for('tapwire.bun.wrapped') as never;
 type Marked = { [kWrapped]?: true };
 type Fetch = ((this: unknown, ...args: unknown[]) => unknown) & Marked;
@@ -103,7 +108,7 @@ async function track(token: unknown, span: unknown, promise: unknown) {
     failed(token, span, error);
     throw error;
   }
-  const status = response instanceof Response ? response.status : 0;
+  const status = response instanceof NativeResponse ? response.status : 0;
   finish(token, span, status, clientStatusErrorType(status));
   return response;
 }

@@ -25,6 +25,11 @@ import { kRoute, routeOf } from '../routes.js';
 import { errorClass, serverErrorType } from '../semconv.js';
 import { type BunServe, type BunServer, bunGlobal, type ServerRecorder } from './types.js';
 
+// The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
+// replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
+// native one.
+const NativeResponse: typeof Response = globalThis.Response;
+
 /** Marks tapwire's wrappers (shared across copies of the agent, so a second copy is a no-op). */
 const kWrapped: unique symbol = Symbol.for('tapwire.bun.wrapped') as never;
 type Marked = { [kWrapped]?: true };
@@ -125,7 +130,7 @@ function finish(
 
 function thenable(value: unknown): value is PromiseLike<unknown> {
   if (value instanceof Promise) return true;
-  if (value instanceof Response || value === undefined) return false;
+  if (value instanceof NativeResponse || value === undefined) return false;
   try {
     return (
       value !== null &&
@@ -143,7 +148,7 @@ function settled(site: Site, token: unknown, req: unknown, value: unknown): void
   let status = 0;
   let errorType: string | undefined = '_OTHER';
   try {
-    if (value instanceof Response) {
+    if (value instanceof NativeResponse) {
       status = value.status;
       errorType = serverErrorType(status, true);
     } else if (typeof req === 'object' && req !== null && upgraded.has(req)) {
@@ -227,7 +232,7 @@ function wrapHandler(site: Site): Handler {
 
 function errorSettled(p: Pending, value: unknown): void {
   // A non-Response from the error handler makes Bun fall back to its own 500.
-  finish(p.token, value instanceof Response ? value.status : 500, p.route, p.errorType);
+  finish(p.token, value instanceof NativeResponse ? value.status : 500, p.route, p.errorType);
 }
 
 async function errorSettleLater(p: Pending, promise: PromiseLike<unknown>) {

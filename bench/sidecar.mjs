@@ -1,0 +1,139 @@
+// Sidecar overhead, side by side in one run: the hello-world app straight, through nginx as a
+// plain reverse proxy (Debian's package, one worker, upstream keep-alive: what a user would set
+// up instead), and through `tapwire sidecar`. Two measurements per path:
+//   - peak throughput: wrk, 1 thread, 32 connections (requests/s, p99);
+//   - a fixed moderate rate (1000 requests/s, open loop, ./lib/open-loop.mjs): p50/p99.
+// Targets (issue 6): sidecar >= 0.5 x nginx requests/s; at 1000 requests/s, <= 1 ms added p99.
+//   node bench/sidecar.mjs [--seconds 10] [--out bench/results/sidecar.md]
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
+import { BENCH_DIR, REPO, RUNTIMES } from './scenarios.mjs';
+
+const { values: opts } = parseArgs({
+  options: { seconds: { type: 'string', default: '10' }, out: { type: 'string' } },
+});
+const SECONDS = Number(opts.seconds);
+const NODE = RUNTIMES.node.bin;
+
+async function waitFor(url, ms = 15_000) {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      return;
+    } catch {
+      if (Date.now() > end) throw new Error(`${url} did not answer`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+function wrk(url, seconds) {
+  const out = execFileSync('wrk', ['-t1', '-c32', `-d${seconds}s`, '--latency', url], { encoding: 'utf8' });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(out);
+  const ms = Number(p99[1]) * (p99[2] === 'us' ? 0.001 : p99[2] === 's' ? 1000 : 1);
+  return { rps, p99: ms };
+}
+
+function openLoop(url, rate, seconds) {
+  const out = execFileSync(
+    NODE,
+    [path.join(BENCH_DIR, 'lib/open-loop.mjs'), url, String(rate), String(seconds)],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return JSON.parse(out);
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'tapwire-bench-sidecar-'));
+const children = [];
+try {
+  const appPort = await freePort();
+  const nginxPort = await freePort();
+  const sidecarPort = await freePort();
+  const metricsPort = await freePort();
+  const gatewayPort = await freePort();
+  children.push(
+    spawnTracked(NODE, [path.join(BENCH_DIR, 'apps/http-hello.mjs')], {
+      env: { PATH: process.env.PATH, PORT: String(appPort), NODE_ENV: 'production' },
+    }),
+  );
+  writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream app { server 127.0.0.1:${appPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${nginxPort};
+    location / {
+      proxy_pass http://app;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $remote_addr;
+    }
+  }
+}
+`,
+  );
+  children.push(spawnTracked('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir]));
+  children.push(
+    spawnTracked(NODE, [path.join(REPO, 'dist/cli/main.js'), 'sidecar'], {
+      env: {
+        PATH: process.env.PATH,
+        TAPWIRE_ENV: 'production',
+        TAPWIRE_UPSTREAM: `http://127.0.0.1:${appPort}`,
+        TAPWIRE_PROXY_PORT: String(sidecarPort),
+        TAPWIRE_GATEWAY_PORT: String(gatewayPort),
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      },
+    }),
+  );
+  const paths = [
+    { name: 'direct', url: `http://127.0.0.1:${appPort}/` },
+    { name: 'nginx (reverse proxy)', url: `http://127.0.0.1:${nginxPort}/` },
+    { name: 'tapwire sidecar', url: `http://127.0.0.1:${sidecarPort}/` },
+  ];
+  for (const p of paths) await waitFor(p.url);
+  const rows = [];
+  for (const p of paths) {
+    wrk(p.url, 2); // warm-up (JIT, connection pools)
+    const peak = wrk(p.url, SECONDS);
+    const fixed = openLoop(p.url, 1000, SECONDS);
+    rows.push({ ...p, peak, fixed });
+    process.stderr.write(`${p.name}: ${JSON.stringify({ peak, fixed })}\n`);
+  }
+  const [direct, nginx, sidecar] = rows;
+  const f = (n, d = 2) => n.toFixed(d);
+  let md = `| path | peak req/s | peak p99 (ms) | p50 @1000/s (ms) | p99 @1000/s (ms) | p99 added vs direct (ms) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n`;
+  for (const r of rows) {
+    md += `| ${r.name} | ${f(r.peak.rps, 0)} | ${f(r.peak.p99)} | ${f(r.fixed.p50)} | ${f(r.fixed.p99)} | ${r === direct ? '—' : f(r.fixed.p99 - direct.fixed.p99)} |\n`;
+  }
+  md += `\nsidecar / nginx peak throughput: **${f(sidecar.peak.rps / nginx.peak.rps)}** (target >= 0.5); sidecar p99 added at 1000 req/s: **${f(sidecar.fixed.p99 - direct.fixed.p99)} ms** (target <= 1 ms).\n`;
+  const nginxVersion = spawnSync('nginx', ['-v'], { encoding: 'utf8' })
+    .stderr.trim()
+    .replace('nginx version: ', '');
+  md += `Node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}, ${nginxVersion} (1 worker); wrk -t1 -c32, ${SECONDS} s per measurement, all processes on one machine, load average ${loadavg()[0].toFixed(1)} at the end (p99 at a fixed rate is only meaningful on an otherwise idle machine).\n`;
+  process.stdout.write(md);
+  if (opts.out) writeFileSync(opts.out, md);
+} finally {
+  for (const c of children) await killTree(c);
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,73 @@
+// The sidecar's admin port (OTEL_EXPORTER_PROMETHEUS_HOST:PORT, 9464 by default): one /metrics
+// with the sidecar's own series and every worker's (./workers.ts) on one page, /healthz (the
+// process runs), /readyz (./health.ts; 503 while draining), and the OTLP/HTTP metrics receiver
+// the preloaded workers push to (POST /v1/metrics).
+import { createServer, type Server } from 'node:http';
+import type { Telemetry } from '../agent/telemetry.js';
+import { CONTENT_TYPE, serializeAll } from '../exporters/prometheus/serialize.js';
+import { receiveOtlp, type WorkerStore } from './workers.js';
+
+export interface AdminOptions {
+  telemetry: Telemetry;
+  workers: WorkerStore;
+  ready: () => Promise<boolean>;
+}
+
+export async function renderMerged(telemetry: Telemetry, workers: WorkerStore): Promise<string> {
+  const own = telemetry.pull ? (await telemetry.pull.scrape()).resourceMetrics : undefined;
+  return serializeAll([...(own ? [{ resourceMetrics: own }] : []), ...workers.sources()]);
+}
+
+function text(res: import('node:http').ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
+
+export function createAdminServer(options: AdminOptions): Server {
+  return createServer((req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === '/v1/metrics') {
+      if (req.method !== 'POST') {
+        res.writeHead(405, { allow: 'POST' }).end();
+        return;
+      }
+      receiveOtlp(options.workers, req, res);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path === '/metrics') {
+      renderMerged(options.telemetry, options.workers).then(
+        (body) => {
+          res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        (error: unknown) =>
+          text(res, 500, `# tapwire: collection failed: ${error instanceof Error ? error.name : 'error'}\n`),
+      );
+      return;
+    }
+    if (path === '/healthz') {
+      text(res, 200, 'ok\n');
+      return;
+    }
+    if (path === '/readyz') {
+      options.ready().then(
+        (ok) =>
+          text(
+            res,
+            ok ? 200 : 503,
+            ok ? 'ready\n' : 'not ready: draining, or the app does not accept connections\n',
+          ),
+        () => text(res, 503, 'not ready\n'),
+      );
+      return;
+    }
+    text(res, 404, 'not found: /metrics, /healthz, /readyz, POST /v1/metrics\n');
+  });
+}

@@ -1,0 +1,194 @@
+// The AI egress gateway: an app in any language points its SDK at the sidecar
+// (OPENAI_BASE_URL=http://127.0.0.1:9465/openai/v1, ANTHROPIC_BASE_URL=http://127.0.0.1:9465/anthropic,
+// Gemini's base URL at http://127.0.0.1:9465/gemini) and the sidecar forwards each call to the
+// real provider over undici, byte for byte both ways, while the preload's own AI code
+// (agent/ai/: provider recognition, SSE parsing, usage extraction, the recorder) reads a copy of
+// the chunks and records the gen_ai_* metrics. The provider call is also an HTTP client call and is
+// recorded as http.client.request.duration, as the preload does for any outgoing request.
+//
+// One change to the request, on purpose: `accept-encoding: identity`. The response then reaches
+// the app exactly as the provider wrote it, and the usage in it stays readable; compressing a hop
+// that never leaves the pod would save nothing.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { Agent } from 'undici';
+import { AiCall } from '../agent/ai/call.js';
+import { operationOf, type Provider, Providers, shapeOf } from '../agent/ai/providers.js';
+import type { HttpRecorder } from '../agent/http/record.js';
+import { clientStatusErrorType, defaultPort } from '../agent/http/semconv.js';
+import type { AiEndpoint, GatewayProvider } from '../config/variables.js';
+import { Exchange, type ExchangeObserver, forwardHeaders, hasBody } from './forward.js';
+
+/** Built-in prefixes; TAPWIRE_GATEWAY_PROVIDERS adds to or replaces them. */
+export const DEFAULT_PROVIDERS: readonly GatewayProvider[] = [
+  { prefix: 'openai', shape: 'openai', url: 'https://api.openai.com' },
+  { prefix: 'anthropic', shape: 'anthropic', url: 'https://api.anthropic.com' },
+  { prefix: 'gemini', shape: 'gemini', url: 'https://generativelanguage.googleapis.com' },
+];
+
+interface Route {
+  prefix: string;
+  origin: string;
+  basePath: string;
+  address: string;
+  port: number;
+  scheme: string;
+  provider: Provider;
+}
+
+interface Call {
+  route: Route;
+  ai: AiCall | undefined;
+}
+
+const IDENTITY = ['accept-encoding', 'identity'] as const;
+
+export class AiGateway implements ExchangeObserver {
+  readonly agent: Agent;
+  /** Calls in flight, for the drain on SIGTERM. */
+  inFlight = 0;
+  onIdle: (() => void) | undefined;
+  private readonly routes = new Map<string, Route>();
+
+  constructor(
+    configured: readonly GatewayProvider[],
+    aiEndpoints: readonly AiEndpoint[],
+    private readonly http: HttpRecorder,
+    timeoutSeconds: number,
+  ) {
+    this.agent = new Agent({
+      headersTimeout: timeoutSeconds * 1000,
+      connectTimeout: Math.min(10_000, timeoutSeconds * 1000),
+      bodyTimeout: 0,
+    });
+    const known = new Providers(aiEndpoints);
+    for (const p of [...DEFAULT_PROVIDERS, ...configured]) {
+      const u = new URL(p.url);
+      const scheme = u.protocol === 'https:' ? 'https' : 'http';
+      const port = Number(u.port) || defaultPort(scheme);
+      // The provider's own name when its host is a known one (api.groq.com -> groq), else the prefix.
+      const recognised = known.provider(u.hostname.toLowerCase(), port, u.port === '');
+      const provider: Provider =
+        recognised && recognised.shape === p.shape
+          ? recognised
+          : {
+              name: p.prefix === 'gemini' ? 'gcp.gemini' : p.prefix,
+              shape: shapeOf(p.shape === 'gemini' ? 'gemini' : p.shape),
+            };
+      this.routes.set(p.prefix, {
+        prefix: p.prefix,
+        origin: u.origin,
+        basePath: u.pathname.replace(/\/+$/, ''),
+        address: u.hostname,
+        port,
+        scheme,
+        provider,
+      });
+    }
+  }
+
+  prefixes(): string[] {
+    return [...this.routes.keys()];
+  }
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const slash = url.indexOf('/', 1);
+    const prefix = url.slice(1, slash === -1 ? url.length : slash);
+    const route = this.routes.get(prefix.split('?', 1)[0]!);
+    if (route === undefined) {
+      const body = JSON.stringify({
+        error: `no AI provider at /${prefix}; known prefixes: ${this.prefixes()
+          .map((p) => `/${p}`)
+          .join(', ')}`,
+        error_type: 'unknown_provider',
+      });
+      res
+        .writeHead(404, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+        .end(body);
+      return;
+    }
+    const rest = slash === -1 ? '/' : url.slice(slash);
+    const path = route.basePath + rest;
+    const target = operationOf(route.provider, path);
+    const ai = target === undefined ? undefined : new AiCall(target, route.address);
+    this.inFlight++;
+    const exchange = new Exchange(req, res, this, `${route.provider.name} at ${route.origin}`);
+    exchange.data = { route, ai } satisfies Call;
+    const withBody = hasBody(req);
+    try {
+      this.agent.dispatch(
+        {
+          origin: route.origin,
+          path,
+          method: req.method ?? 'GET',
+          headers: forwardHeaders(req, true, IDENTITY),
+          body: withBody
+            ? ai === undefined
+              ? req
+              : Readable.from(teeRequest(req, ai), { objectMode: false })
+            : null,
+        },
+        exchange,
+      );
+    } catch (error) {
+      exchange.onError(error as Error);
+    }
+  }
+
+  onHeaders(exchange: Exchange, status: number, rawHeaders: Buffer[]): void {
+    const call = exchange.data as Call;
+    if (call.ai === undefined) return;
+    let contentType: string | undefined;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      if (
+        rawHeaders[i]!.length === 12 &&
+        rawHeaders[i]!.toString('latin1').toLowerCase() === 'content-type'
+      ) {
+        contentType = rawHeaders[i + 1]!.toString('latin1');
+        break;
+      }
+    }
+    call.ai.head(status, contentType);
+  }
+
+  onChunk(exchange: Exchange, chunk: Buffer): void {
+    (exchange.data as Call).ai?.chunk(chunk);
+  }
+
+  onClose(exchange: Exchange): void {
+    const call = exchange.data as Call;
+    const res = exchange.res;
+    const completed = res.writableFinished;
+    const status = exchange.upstreamError !== undefined && !res.headersSent ? 0 : exchange.status;
+    const errorType = exchange.upstreamError ?? (completed ? clientStatusErrorType(status) : 'aborted');
+    if (call.ai !== undefined) {
+      if (completed && exchange.upstreamError === undefined) call.ai.end();
+      else call.ai.fail(errorType ?? 'aborted');
+    }
+    const r = call.route;
+    this.http.client(
+      exchange.req.method,
+      (performance.now() - exchange.start) / 1000,
+      status,
+      r.address,
+      r.port,
+      r.scheme,
+      errorType,
+    );
+    this.inFlight--;
+    if (this.inFlight === 0) this.onIdle?.();
+  }
+
+  close(): Promise<void> {
+    return this.agent.destroy();
+  }
+}
+
+/** The request body as undici reads it, with each chunk also shown to the AI call (model, stream flag). */
+async function* teeRequest(req: IncomingMessage, ai: AiCall): AsyncGenerator<Buffer> {
+  for await (const chunk of req) {
+    ai.requestChunk(chunk as Buffer);
+    yield chunk as Buffer;
+  }
+}

@@ -1,0 +1,207 @@
+// `tapwire sidecar`: one process beside the app in its pod (DESIGN.md "Sidecar").
+//   TAPWIRE_PROXY_PORT    inbound reverse proxy to TAPWIRE_UPSTREAM, measured as http.server.*
+//   TAPWIRE_GATEWAY_PORT  AI egress gateway on 127.0.0.1, measured as gen_ai.* (./gateway.ts)
+//   OTEL_EXPORTER_PROMETHEUS_PORT  /metrics (merged with pushing workers), /healthz, /readyz,
+//                         POST /v1/metrics (./admin.ts)
+// It records through the preload's recorders and MeterProvider but installs none of its hooks:
+// its own sockets are not the app's traffic.
+//
+// SIGTERM/SIGINT start the drain: /readyz turns 503, the listeners close (new connections are
+// refused, idle keep-alive ones closed), requests in flight run to their end, and after
+// TAPWIRE_DRAIN_SECONDS whatever is left (long streams, websockets) is cut and the process exits.
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import { HttpRecorder } from '../agent/http/record.js';
+import { agentLog, configureAgentLog } from '../agent/log/agent.js';
+import { createTelemetry } from '../agent/telemetry.js';
+import { type Config, loadConfig } from '../config/index.js';
+import { createAdminServer } from './admin.js';
+import { installAiRecorder } from './ai.js';
+import { AiGateway } from './gateway.js';
+import { upstreamAccepts } from './health.js';
+import { InboundProxy } from './proxy.js';
+import { compileRoutes } from './routes.js';
+import { UpgradeTunnels } from './upgrade.js';
+import { WorkerStore } from './workers.js';
+
+/** Data points kept per pushing worker: its own cardinality limit across a dozen metrics. */
+const POINTS_PER_WORKER_FACTOR = 10;
+
+export interface Sidecar {
+  proxy: Server;
+  gateway: Server;
+  admin: Server;
+  drain(): Promise<void>;
+}
+
+async function listen(server: Server, host: string, port: number, what: string): Promise<number> {
+  server.listen({ host, port });
+  try {
+    await once(server, 'listening');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw Object.assign(new Error(`cannot listen for the ${what} on ${host}:${port} (${code})`), {
+      code: 'TAPWIRE_ERR_LISTEN',
+    });
+  }
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : port;
+}
+
+export async function startSidecar(config: Config): Promise<Sidecar> {
+  const upstream = new URL(config.upstream);
+  const telemetry = createTelemetry({ ...config, metricsExporters: ['prometheus'] }, undefined);
+  const http = new HttpRecorder(
+    telemetry.meter,
+    telemetry.httpServerDuration,
+    telemetry.httpClientDuration,
+    config.cardinalityLimit,
+  );
+  installAiRecorder(telemetry, config.cardinalityLimit, config.aiPrices || undefined);
+  const routeOf = compileRoutes(config.routes);
+  const proxy = new InboundProxy({ upstream, routeOf, http, timeoutSeconds: config.proxyTimeoutSeconds });
+  const tunnels = new UpgradeTunnels(upstream, http, routeOf, config.proxyTimeoutSeconds * 1000);
+  const gateway = new AiGateway(
+    config.gatewayProviders,
+    config.aiEndpoints,
+    http,
+    config.proxyTimeoutSeconds,
+  );
+  const workers = new WorkerStore(
+    config.metricExportIntervalMs,
+    config.cardinalityLimit * POINTS_PER_WORKER_FACTOR,
+  );
+
+  let draining = false;
+  const proxyServer = createServer((req, res) => proxy.handle(req, res));
+  // The proxy adds no time limits of its own beyond TAPWIRE_PROXY_TIMEOUT_SECONDS: long uploads
+  // and streams are the app's business.
+  proxyServer.requestTimeout = 0;
+  proxyServer.on('upgrade', (req, socket, head) => tunnels.handle(req, socket, head));
+  proxyServer.on('clientError', (_error, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  });
+  const gatewayServer = createServer((req, res) => gateway.handle(req, res));
+  gatewayServer.requestTimeout = 0;
+  const admin = createAdminServer({
+    telemetry,
+    workers,
+    ready: async () => !draining && (await upstreamAccepts(upstream)),
+  });
+
+  let proxyPort: number;
+  let gatewayPort: number;
+  let adminPort: number;
+  try {
+    proxyPort = await listen(proxyServer, '0.0.0.0', config.proxyPort, 'proxy (TAPWIRE_PROXY_PORT)');
+    gatewayPort = await listen(
+      gatewayServer,
+      '127.0.0.1',
+      config.gatewayPort,
+      'AI gateway (TAPWIRE_GATEWAY_PORT)',
+    );
+    adminPort = await listen(
+      admin,
+      config.prometheusHost,
+      config.prometheusPort,
+      'metrics endpoint (OTEL_EXPORTER_PROMETHEUS_PORT)',
+    );
+  } catch (error) {
+    for (const s of [proxyServer, gatewayServer, admin]) if (s.listening) s.close();
+    await Promise.allSettled([proxy.close(), gateway.close()]);
+    throw error;
+  }
+  agentLog(
+    'info',
+    'TAPWIRE_SIDECAR_LISTENING',
+    `sidecar: proxy :${proxyPort} -> ${upstream.origin}, AI gateway 127.0.0.1:${gatewayPort}, metrics :${adminPort}/metrics`,
+    {
+      proxy_port: proxyPort,
+      gateway_port: gatewayPort,
+      metrics_port: adminPort,
+      upstream: upstream.origin,
+      gateway_prefixes: gateway.prefixes(),
+    },
+  );
+
+  let drained: Promise<void> | undefined;
+  const drain = (): Promise<void> => {
+    drained ??= (async () => {
+      draining = true;
+      const started = Date.now();
+      agentLog(
+        'info',
+        'TAPWIRE_SIDECAR_DRAINING',
+        `draining: ${proxy.inFlight + gateway.inFlight} requests in flight, up to ${config.drainSeconds} s`,
+      );
+      const idle = new Promise<void>((resolve) => {
+        const check = () => {
+          // Keep-alive connections that just finished a response are closed now, not reused.
+          proxyServer.closeIdleConnections();
+          gatewayServer.closeIdleConnections();
+          if (proxy.inFlight === 0 && gateway.inFlight === 0) resolve();
+        };
+        proxy.onIdle = check;
+        gateway.onIdle = check;
+        check();
+      });
+      proxyServer.close();
+      gatewayServer.close();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'deadline'>((resolve) => {
+        timer = setTimeout(() => resolve('deadline'), config.drainSeconds * 1000);
+      });
+      const outcome = await Promise.race([idle.then(() => 'idle' as const), deadline]);
+      clearTimeout(timer);
+      const left = proxy.inFlight + gateway.inFlight + tunnels.open.size;
+      tunnels.closeAll();
+      proxyServer.closeAllConnections();
+      gatewayServer.closeAllConnections();
+      await Promise.allSettled([proxy.close(), gateway.close()]);
+      admin.closeAllConnections();
+      admin.close();
+      agentLog(
+        'info',
+        'TAPWIRE_SIDECAR_DRAINED',
+        `drained in ${Date.now() - started} ms${outcome === 'deadline' ? `; ${left} still open at the deadline were closed` : ''}`,
+        {
+          cut: outcome === 'deadline' ? left : 0,
+        },
+      );
+    })();
+    return drained;
+  };
+
+  return { proxy: proxyServer, gateway: gatewayServer, admin, drain };
+}
+
+/** The CLI entry: exit code 1 on bad configuration or a port that cannot be opened. */
+export async function runSidecar(_args: string[]): Promise<number> {
+  const { config, problems } = loadConfig(process.env, { isTTY: false });
+  configureAgentLog(config);
+  if (problems.length > 0) {
+    for (const p of problems) agentLog('error', p.code, p.message, { variable: p.variable, value: p.value });
+    return 1;
+  }
+  if ((globalThis as Record<symbol, unknown>)[Symbol.for('tapwire.agent')] !== undefined) {
+    agentLog(
+      'warn',
+      'TAPWIRE_SIDECAR_PRELOADED',
+      'the sidecar runs under the tapwire preload (NODE_OPTIONS?): its own traffic would be measured twice. Unset NODE_OPTIONS for the sidecar container.',
+    );
+  }
+  let sidecar: Sidecar;
+  try {
+    sidecar = await startSidecar(config);
+  } catch (error) {
+    agentLog('error', (error as { code?: string }).code ?? 'TAPWIRE_ERR_START', (error as Error).message);
+    return 1;
+  }
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  agentLog('info', 'TAPWIRE_SIDECAR_SIGNAL', `${signal} received`);
+  await sidecar.drain();
+  return 0;
+}

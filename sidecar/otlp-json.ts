@@ -1,0 +1,158 @@
+// OTLP/HTTP JSON metrics (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding) into
+// the SDK's ResourceMetrics shape, so the one Prometheus serializer (exporters/prometheus/
+// serialize.ts) renders workers' metrics exactly as it renders the sidecar's own. Only what the
+// serializer reads is filled in. Cumulative data only: a delta point would be a partial count
+// rendered as a total, so delta sums and histograms are skipped (the preload pushes cumulative).
+import type { Attributes } from '@opentelemetry/api';
+import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+
+const DELTA = 1;
+
+interface AnyValue {
+  stringValue?: string;
+  boolValue?: boolean;
+  intValue?: number | string;
+  doubleValue?: number;
+  arrayValue?: { values?: AnyValue[] };
+}
+interface KeyValue {
+  key?: string;
+  value?: AnyValue;
+}
+interface NumberPoint {
+  attributes?: KeyValue[];
+  asDouble?: number | string;
+  asInt?: number | string;
+}
+interface HistogramPoint {
+  attributes?: KeyValue[];
+  count?: number | string;
+  sum?: number | string;
+  bucketCounts?: (number | string)[];
+  explicitBounds?: number[];
+}
+interface OtlpMetric {
+  name?: string;
+  unit?: string;
+  description?: string;
+  sum?: { dataPoints?: NumberPoint[]; aggregationTemporality?: number; isMonotonic?: boolean };
+  gauge?: { dataPoints?: NumberPoint[] };
+  histogram?: { dataPoints?: HistogramPoint[]; aggregationTemporality?: number };
+}
+export interface OtlpResourceMetrics {
+  resource?: { attributes?: KeyValue[] };
+  scopeMetrics?: { metrics?: OtlpMetric[] }[];
+}
+
+export class OtlpFormatError extends Error {
+  readonly code = 'TAPWIRE_ERR_OTLP_FORMAT';
+}
+
+function scalar(v: AnyValue | undefined): string | number | boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (v.stringValue !== undefined) return String(v.stringValue);
+  if (v.boolValue !== undefined) return Boolean(v.boolValue);
+  if (v.intValue !== undefined) return Number(v.intValue);
+  if (v.doubleValue !== undefined) return Number(v.doubleValue);
+  if (v.arrayValue !== undefined) return JSON.stringify((v.arrayValue.values ?? []).map(scalar));
+  return undefined;
+}
+
+export function attributesOf(list: KeyValue[] | undefined): Attributes {
+  const out: Attributes = {};
+  if (!Array.isArray(list)) return out;
+  for (const kv of list) {
+    if (typeof kv?.key !== 'string') continue;
+    const v = scalar(kv.value);
+    if (v !== undefined) out[kv.key] = v;
+  }
+  return out;
+}
+
+function num(v: number | string | undefined): number {
+  if (v === undefined) return 0;
+  const n = Number(v);
+  return Number.isFinite(n) || Number.isNaN(n) ? n : 0;
+}
+
+export interface Converted {
+  resourceMetrics: ResourceMetrics;
+  points: number;
+}
+
+/**
+ * One OTLP ResourceMetrics into the SDK shape, keeping at most `maxPoints` data points (the rest
+ * are counted in `dropped`). Throws OtlpFormatError when the body is not OTLP at all.
+ */
+export function convertResourceMetrics(
+  input: OtlpResourceMetrics,
+  maxPoints: number,
+): Converted & { dropped: number } {
+  if (input === null || typeof input !== 'object')
+    throw new OtlpFormatError('resourceMetrics entry is not an object');
+  let points = 0;
+  let dropped = 0;
+  const metrics: MetricData[] = [];
+  for (const scope of input.scopeMetrics ?? []) {
+    for (const m of scope?.metrics ?? []) {
+      if (typeof m?.name !== 'string') continue;
+      const descriptor = {
+        name: m.name,
+        unit: typeof m.unit === 'string' ? m.unit : '',
+        description: typeof m.description === 'string' ? m.description : '',
+        type: 'COUNTER',
+        valueType: 1,
+      };
+      const take = (n: number): number => {
+        const room = Math.max(0, Math.min(n, maxPoints - points));
+        points += room;
+        dropped += n - room;
+        return room;
+      };
+      if (m.histogram) {
+        if (m.histogram.aggregationTemporality === DELTA) continue;
+        const list = (m.histogram.dataPoints ?? []).slice(0, take(m.histogram.dataPoints?.length ?? 0));
+        metrics.push({
+          descriptor,
+          dataPointType: DataPointType.HISTOGRAM,
+          aggregationTemporality: 1,
+          dataPoints: list.map((p) => ({
+            attributes: attributesOf(p.attributes),
+            startTime: [0, 0],
+            endTime: [0, 0],
+            value: {
+              buckets: {
+                boundaries: (p.explicitBounds ?? []).map(num),
+                counts: (p.bucketCounts ?? []).map(num),
+              },
+              count: num(p.count),
+              sum: num(p.sum),
+            },
+          })),
+        } as unknown as MetricData);
+      } else if (m.sum || m.gauge) {
+        const isSum = m.sum !== undefined;
+        if (isSum && m.sum!.aggregationTemporality === DELTA) continue;
+        const src = (isSum ? m.sum!.dataPoints : m.gauge!.dataPoints) ?? [];
+        const list = src.slice(0, take(src.length));
+        metrics.push({
+          descriptor,
+          dataPointType: isSum ? DataPointType.SUM : DataPointType.GAUGE,
+          isMonotonic: isSum ? m.sum!.isMonotonic === true : false,
+          aggregationTemporality: 1,
+          dataPoints: list.map((p) => ({
+            attributes: attributesOf(p.attributes),
+            startTime: [0, 0],
+            endTime: [0, 0],
+            value: num(p.asDouble ?? p.asInt),
+          })),
+        } as unknown as MetricData);
+      }
+    }
+  }
+  const resourceMetrics = {
+    resource: { attributes: attributesOf(input.resource?.attributes) },
+    scopeMetrics: [{ scope: { name: 'otlp' }, metrics }],
+  } as unknown as ResourceMetrics;
+  return { resourceMetrics, points, dropped };
+}

@@ -1,0 +1,134 @@
+// Small pure pieces of the sidecar: route templates, OTLP JSON into the serializer, the bounded
+// worker store, and the merged page (HELP/TYPE once per family, promtool-clean).
+import { describe, expect, it } from 'vitest';
+import { serializeAll } from '../exporters/prometheus/serialize.js';
+import { convertResourceMetrics } from '../sidecar/otlp-json.js';
+import { compileRoutes } from '../sidecar/routes.js';
+import { instanceOf, MAX_WORKERS, WorkerStore } from '../sidecar/workers.js';
+import { parseMetrics, promtoolCheckMetrics, value } from './support/index.js';
+
+describe('compileRoutes', () => {
+  const routeOf = compileRoutes(['/', '/users/:id', '/users/:id/orders/:order', '/static/*', '/a.b']);
+  it.each([
+    ['/', '/'],
+    ['/users/42', '/users/:id'],
+    ['/users/42/', '/users/:id'],
+    ['/users/42?full=1', '/users/:id'],
+    ['/users/42/orders/7', '/users/:id/orders/:order'],
+    ['/static', '/static/*'],
+    ['/static/css/site.css', '/static/*'],
+    ['/a.b', '/a.b'],
+    ['/aXb', undefined],
+    ['/users', undefined],
+    ['/users/42/orders', undefined],
+    ['/other', undefined],
+  ])('%s -> %s', (path, route) => {
+    expect(routeOf(path)).toBe(route);
+  });
+  it('matches nothing without patterns', () => {
+    expect(compileRoutes([])('/users/1')).toBeUndefined();
+  });
+});
+
+const kv = (key: string, v: string | number) => ({
+  key,
+  value: typeof v === 'number' ? { intValue: String(v) } : { stringValue: v },
+});
+
+function push(pid: number, count: number) {
+  return {
+    resourceMetrics: [
+      {
+        resource: { attributes: [kv('service.name', 'api'), kv('process.pid', pid)] },
+        scopeMetrics: [
+          {
+            metrics: [
+              {
+                name: 'http.server.request.duration',
+                unit: 's',
+                description: 'Duration of inbound HTTP requests.',
+                histogram: {
+                  aggregationTemporality: 2,
+                  dataPoints: [
+                    {
+                      attributes: [kv('http.request.method', 'GET'), kv('http.response.status_code', 200)],
+                      count: String(count),
+                      sum: 0.5,
+                      bucketCounts: [String(count), '0'],
+                      explicitBounds: [0.1],
+                    },
+                  ],
+                },
+              },
+              {
+                name: 'tapwire.log.records',
+                unit: '{record}',
+                sum: {
+                  aggregationTemporality: 2,
+                  isMonotonic: true,
+                  dataPoints: [{ attributes: [kv('level', 'info')], asInt: '3' }],
+                },
+              },
+              {
+                name: 'delta.thing',
+                sum: { aggregationTemporality: 1, isMonotonic: true, dataPoints: [{ asInt: '3' }] },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
+
+describe('OTLP JSON merge', () => {
+  it('renders workers apart by instance, HELP/TYPE once per family, delta data skipped', () => {
+    let now = 0;
+    const store = new WorkerStore(60_000, 1000, () => now);
+    expect(store.accept(push(11, 2))).toBe(0);
+    expect(store.accept(push(12, 5))).toBe(0);
+    now = 1000;
+    store.accept(push(11, 3)); // cumulative: the latest replaces, nothing is added up
+    const text = serializeAll(store.sources());
+    const samples = parseMetrics(text);
+    const labels = { http_request_method: 'GET', http_response_status_code: '200' };
+    expect(
+      value(samples, 'http_server_request_duration_seconds_count', { ...labels, instance: 'api/11' }),
+    ).toBe(3);
+    expect(
+      value(samples, 'http_server_request_duration_seconds_count', { ...labels, instance: 'api/12' }),
+    ).toBe(5);
+    expect(value(samples, 'tapwire_log_records_total', { level: 'info', instance: 'api/12' })).toBe(3);
+    expect(text.match(/^# TYPE http_server_request_duration_seconds histogram$/gm)).toHaveLength(1);
+    expect(text).not.toContain('delta_thing');
+    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+  });
+
+  it('forgets a worker after three of its intervals and caps workers and points', () => {
+    let now = 0;
+    const store = new WorkerStore(2_000, 1, () => now);
+    store.accept(push(1, 1));
+    now = 2_000;
+    // Two data points per push, one allowed: one rejected.
+    expect(store.accept(push(1, 1))).toBe(1);
+    expect(store.size).toBe(1);
+    now = 2_000 + 3 * 2_000 + 1;
+    expect(store.sources()).toEqual([]);
+    for (let pid = 0; pid < MAX_WORKERS; pid++) store.accept(push(100 + pid, 1));
+    expect(store.size).toBe(MAX_WORKERS);
+    expect(store.accept(push(999, 1))).toBeGreaterThan(0);
+    expect(store.size).toBe(MAX_WORKERS);
+  });
+
+  it('names a worker by service.instance.id, else service name and pid', () => {
+    expect(instanceOf({ 'service.instance.id': 'w-1', 'service.name': 'api', 'process.pid': 7 })).toBe('w-1');
+    expect(instanceOf({ 'service.name': 'api', 'process.pid': 7 })).toBe('api/7');
+    expect(instanceOf({})).toBe('unknown_service');
+  });
+
+  it('rejects what is not OTLP', () => {
+    const store = new WorkerStore(1000, 10);
+    expect(() => store.accept({} as never)).toThrow('resourceMetrics');
+    expect(() => convertResourceMetrics(null as never, 10)).toThrow();
+  });
+});

@@ -1,0 +1,479 @@
+// `tapwire sidecar` as a user runs it: the built CLI in its own process, a Python app behind it,
+// real sockets on free ports, and the assertions read the sidecar's /metrics.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  FIXTURES,
+  find,
+  freePort,
+  NODE,
+  parseMetrics,
+  promtoolCheckMetrics,
+  ROOT,
+  scrape,
+  startApp,
+  stopAll,
+  sum,
+  value,
+  waitForHttp,
+} from './support/index.js';
+
+const CLI = join(ROOT, 'dist/cli/main.js');
+const DURATION = 'http_server_request_duration_seconds_count';
+
+interface Proc {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const procs = new Set<Proc>();
+
+function track(child: ChildProcess, port: number): Proc {
+  let out = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const p: Proc = { child, port, output: () => out, exited };
+  procs.add(p);
+  return p;
+}
+
+async function stop(p: Proc): Promise<void> {
+  procs.delete(p);
+  if (p.child.exitCode === null && p.child.signalCode === null) {
+    p.child.kill('SIGKILL');
+    await p.exited;
+  }
+}
+
+afterEach(async () => {
+  await Promise.all([...procs].map(stop));
+  await stopAll();
+});
+
+async function startPython(file: string): Promise<Proc> {
+  const port = await freePort();
+  const p = track(
+    spawn('python3', [join(FIXTURES, file)], {
+      env: { PATH: process.env.PATH, PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+    port,
+  );
+  await waitForHttp(`http://127.0.0.1:${port}/status/200`, 15_000, p.exited);
+  return p;
+}
+
+interface Sidecar extends Proc {
+  metricsPort: number;
+  gatewayPort: number;
+  url(path: string): string;
+  metrics(): Promise<string>;
+}
+
+async function startSidecar(upstreamPort: number, env: Record<string, string> = {}): Promise<Sidecar> {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const gatewayPort = await freePort();
+  const child = spawn(NODE, [CLI, 'sidecar'], {
+    env: {
+      PATH: process.env.PATH,
+      TAPWIRE_ENV: 'test',
+      OTEL_SERVICE_NAME: 'py-app',
+      TAPWIRE_PROXY_PORT: String(port),
+      TAPWIRE_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
+      TAPWIRE_GATEWAY_PORT: String(gatewayPort),
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const p = track(child, port);
+  await waitForHttp(`http://127.0.0.1:${metricsPort}/healthz`, 15_000, p.exited).catch((error) => {
+    throw new Error(`${(error as Error).message}\n${p.output()}`);
+  });
+  return {
+    ...p,
+    metricsPort,
+    gatewayPort,
+    url: (path) => `http://127.0.0.1:${port}${path}`,
+    metrics: () => scrape(metricsPort),
+  };
+}
+
+async function get(
+  url: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  const res = await fetch(url, init);
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('tapwire sidecar in front of a Python http.server app', () => {
+  it('records http_server_* per status and route template, with no route label for unmatched paths', async () => {
+    const app = await startPython('sidecar-app.py');
+    const sidecar = await startSidecar(app.port, { TAPWIRE_ROUTES: '/users/:id,/orders/:id' });
+
+    for (const id of [1, 2, 3]) expect((await get(sidecar.url(`/users/${id}`))).status).toBe(200);
+    expect((await get(sidecar.url('/orders/9?x=1'))).status).toBe(200);
+    for (let i = 0; i < 2; i++) expect((await get(sidecar.url('/status/404'))).status).toBe(404);
+    expect((await get(sidecar.url('/status/503'))).status).toBe(503);
+    const echoed = await get(sidecar.url('/echo'), {
+      method: 'POST',
+      body: 'h\u00e9llo body',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(echoed.status).toBe(200);
+    expect(echoed.body.toString('utf8')).toBe('h\u00e9llo body');
+
+    const text = await sidecar.metrics();
+    const samples = parseMetrics(text);
+    const base = { http_request_method: 'GET', url_scheme: 'http' };
+    expect(
+      value(samples, DURATION, { ...base, http_response_status_code: '200', http_route: '/users/:id' }),
+    ).toBe(3);
+    expect(
+      value(samples, DURATION, { ...base, http_response_status_code: '200', http_route: '/orders/:id' }),
+    ).toBe(1);
+    expect(value(samples, DURATION, { ...base, http_response_status_code: '404' })).toBe(2);
+    expect(value(samples, DURATION, { ...base, http_response_status_code: '503', error_type: '503' })).toBe(
+      1,
+    );
+    expect(
+      value(samples, DURATION, {
+        http_request_method: 'POST',
+        url_scheme: 'http',
+        http_response_status_code: '200',
+      }),
+    ).toBe(1);
+    expect(sum(samples, DURATION)).toBe(8);
+    // No raw path ever became a label.
+    expect(text).not.toContain('/users/1');
+    expect(value(samples, 'http_server_active_requests', base)).toBe(0);
+    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+  });
+
+  it('streams a response through unchanged and unbuffered, and passes server-sent events', async () => {
+    const app = await startPython('sidecar-app.py');
+    const sidecar = await startSidecar(app.port);
+    const path = '/stream?n=6&size=70000&ms=250';
+    const direct = await get(`http://127.0.0.1:${app.port}${path}`);
+    expect(direct.body.length).toBe(6 * 70000);
+
+    const started = Date.now();
+    const res = await fetch(sidecar.url(path));
+    const reader = res.body!.getReader();
+    const chunks: Buffer[] = [];
+    let firstAt = 0;
+    for (;;) {
+      const { done, value: chunk } = await reader.read();
+      if (done) break;
+      if (firstAt === 0) firstAt = Date.now() - started;
+      chunks.push(Buffer.from(chunk));
+    }
+    const total = Date.now() - started;
+    const proxied = Buffer.concat(chunks);
+    expect(proxied.length).toBe(direct.body.length);
+    expect(sha(proxied)).toBe(sha(direct.body));
+    // The app spends >= 1250 ms between its first and last chunk; a buffering proxy would hand
+    // over nothing before the end.
+    expect(total).toBeGreaterThanOrEqual(1200);
+    expect(firstAt).toBeLessThan(total - 800);
+
+    const sse = await fetch(sidecar.url('/sse?n=3&ms=300'));
+    expect(sse.headers.get('content-type')).toBe('text/event-stream');
+    const sseReader = sse.body!.getReader();
+    const first = Buffer.from((await sseReader.read()).value!).toString('utf8');
+    expect(first).toBe('id: 0\ndata: event 0\n\n');
+    let rest = '';
+    for (;;) {
+      const { done, value: chunk } = await sseReader.read();
+      if (done) break;
+      rest += Buffer.from(chunk).toString('utf8');
+    }
+    expect(rest).toBe('id: 1\ndata: event 1\n\nid: 2\ndata: event 2\n\n');
+  });
+
+  it('answers 502 with error_type when the app is down or dies mid-request, records it, and stays up', async () => {
+    const app = await startPython('sidecar-app.py');
+    const sidecar = await startSidecar(app.port);
+    expect((await fetch(`http://127.0.0.1:${sidecar.metricsPort}/readyz`)).status).toBe(200);
+
+    const pending = get(sidecar.url('/slow?ms=10000'));
+    await new Promise((r) => setTimeout(r, 500));
+    app.child.kill('SIGKILL');
+    const killed = await pending;
+    expect(killed.status).toBe(502);
+    const body = JSON.parse(killed.body.toString('utf8'));
+    expect(body.error).toBe(`cannot reach the app at http://127.0.0.1:${app.port}`);
+    expect(body.error_type).toMatch(/^(UND_ERR_SOCKET|ECONNRESET)$/);
+    await app.exited;
+
+    const refused = await get(sidecar.url('/users/1'));
+    expect(refused.status).toBe(502);
+    expect(JSON.parse(refused.body.toString('utf8'))).toEqual({
+      error: `cannot reach the app at http://127.0.0.1:${app.port}`,
+      error_type: 'ECONNREFUSED',
+    });
+    expect(refused.headers.get('x-tapwire-error')).toBe('ECONNREFUSED');
+
+    const samples = parseMetrics(await sidecar.metrics());
+    expect(
+      value(samples, DURATION, {
+        http_request_method: 'GET',
+        url_scheme: 'http',
+        http_response_status_code: '502',
+        error_type: '502',
+      }),
+    ).toBe(2);
+    expect((await fetch(`http://127.0.0.1:${sidecar.metricsPort}/healthz`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${sidecar.metricsPort}/readyz`)).status).toBe(503);
+    expect(sidecar.child.exitCode).toBeNull();
+  });
+
+  it('finishes a request in flight on SIGTERM, refuses new ones, and exits 0 within the drain window', async () => {
+    const app = await startPython('sidecar-app.py');
+    const sidecar = await startSidecar(app.port, { TAPWIRE_DRAIN_SECONDS: '20', LOG_LEVEL: 'info' });
+    const pending = get(sidecar.url('/slow?ms=1500'));
+    await new Promise((r) => setTimeout(r, 300));
+    const signalled = Date.now();
+    sidecar.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    expect((await fetch(`http://127.0.0.1:${sidecar.metricsPort}/readyz`)).status).toBe(503);
+    await expect(fetch(sidecar.url('/users/1'))).rejects.toThrow();
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect(res.body.toString('utf8')).toBe('slow done\n');
+    const exit = await sidecar.exited;
+    expect(exit).toEqual({ code: 0, signal: null });
+    // Exited once the request was done, not at the end of the 20 s window.
+    expect(Date.now() - signalled).toBeLessThan(10_000);
+    expect(sidecar.output()).toContain('"code":"TAPWIRE_SIDECAR_DRAINED","cut":0');
+  });
+
+  it('cuts what is still running at the end of TAPWIRE_DRAIN_SECONDS', async () => {
+    const app = await startPython('sidecar-app.py');
+    const sidecar = await startSidecar(app.port, { TAPWIRE_DRAIN_SECONDS: '1', LOG_LEVEL: 'info' });
+    const pending = fetch(sidecar.url('/slow?ms=8000')).then(
+      (r) => r.status,
+      (e: Error) => e.name,
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    const signalled = Date.now();
+    sidecar.child.kill('SIGTERM');
+    expect(await sidecar.exited).toEqual({ code: 0, signal: null });
+    expect(Date.now() - signalled).toBeLessThan(6000);
+    expect(await pending).toBe('TypeError');
+    expect(sidecar.output()).toContain('"code":"TAPWIRE_SIDECAR_DRAINED","cut":1');
+  });
+
+  it('passes a websocket through (upgrade tunnel) and records the handshake', async () => {
+    // A minimal RFC 6455 server: handshake, then one short masked text frame in, one frame out.
+    const upstream = createServer();
+    upstream.on('upgrade', (req, socket) => {
+      const accept = createHash('sha1')
+        .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+        .digest('base64');
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      socket.on('data', (frame: Buffer) => {
+        if ((frame[0]! & 0x0f) !== 1) {
+          socket.end();
+          return;
+        }
+        const length = frame[1]! & 0x7f;
+        const mask = frame.subarray(2, 6);
+        const text = Buffer.from(frame.subarray(6, 6 + length).map((b, i) => b ^ mask[i % 4]!)).toString();
+        const reply = Buffer.from(`echo:${text}`);
+        socket.write(Buffer.concat([Buffer.from([0x81, reply.length]), reply]));
+      });
+      socket.on('error', () => {});
+    });
+    upstream.listen(0, '127.0.0.1');
+    await once(upstream, 'listening');
+    const port = (upstream.address() as { port: number }).port;
+    try {
+      const sidecar = await startSidecar(port, { TAPWIRE_ROUTES: '/ws' });
+      // Node's own WebSocket client (undici).
+      const ws = new WebSocket(`ws://127.0.0.1:${sidecar.port}/ws`);
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = reject;
+      });
+      const reply = new Promise<string>((resolve) => {
+        ws.onmessage = (event) => resolve(String(event.data));
+      });
+      ws.send('ping');
+      expect(await reply).toBe('echo:ping');
+      ws.close();
+      const samples = parseMetrics(await sidecar.metrics());
+      expect(
+        value(samples, DURATION, {
+          http_request_method: 'GET',
+          url_scheme: 'http',
+          http_response_status_code: '101',
+          http_route: '/ws',
+        }),
+      ).toBe(1);
+    } finally {
+      upstream.closeAllConnections();
+      upstream.close();
+    }
+  });
+});
+
+describe('tapwire sidecar AI gateway', () => {
+  it('forwards a streamed chat completion byte for byte and records gen_ai_* metrics', async () => {
+    const provider = await startPython('fake-openai.py');
+    const app = await startPython('sidecar-app.py');
+    const sidecar = await startSidecar(app.port, {
+      TAPWIRE_GATEWAY_PROVIDERS: `openai=http://127.0.0.1:${provider.port}`,
+    });
+    const init = (stream: boolean): RequestInit => ({
+      method: 'POST',
+      headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', stream, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    const direct = await get(`http://127.0.0.1:${provider.port}/v1/chat/completions`, init(true));
+    const gateway = `http://127.0.0.1:${sidecar.gatewayPort}/openai/v1/chat/completions`;
+    const through = await get(gateway, init(true));
+    expect(through.status).toBe(200);
+    expect(through.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(through.body.equals(direct.body)).toBe(true);
+    expect(through.body.toString('utf8')).toContain('data: [DONE]');
+
+    const plain = await get(gateway, init(false));
+    expect(JSON.parse(plain.body.toString('utf8')).usage.total_tokens).toBe(9);
+    const denied = await get(gateway, { ...init(false), headers: { authorization: 'Bearer wrong' } });
+    expect(denied.status).toBe(401);
+    const unknown = await get(`http://127.0.0.1:${sidecar.gatewayPort}/nope/v1/x`);
+    expect(unknown.status).toBe(404);
+    expect(JSON.parse(unknown.body.toString('utf8')).error_type).toBe('unknown_provider');
+
+    const text = await sidecar.metrics();
+    const samples = parseMetrics(text);
+    const call = {
+      gen_ai_operation_name: 'chat',
+      gen_ai_provider_name: 'openai',
+      gen_ai_request_model: 'gpt-4o-mini',
+      gen_ai_response_model: 'gpt-4o-mini-2024-07-18',
+      server_address: '127.0.0.1',
+    };
+    expect(value(samples, 'gen_ai_client_operation_duration_seconds_count', call)).toBe(2);
+    expect(value(samples, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'input' })).toBe(19);
+    expect(value(samples, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'output' })).toBe(7);
+    expect(value(samples, 'gen_ai_client_operation_time_to_first_chunk_seconds_count', call)).toBe(1);
+    expect(
+      value(samples, 'gen_ai_client_operation_duration_seconds_count', {
+        gen_ai_operation_name: 'chat',
+        gen_ai_provider_name: 'openai',
+        gen_ai_request_model: 'gpt-4o-mini',
+        server_address: '127.0.0.1',
+        error_type: '401',
+      }),
+    ).toBe(1);
+    // The provider call is an HTTP client call too.
+    expect(sum(samples, 'http_client_request_duration_seconds_count', { server_address: '127.0.0.1' })).toBe(
+      3,
+    );
+    // The gateway's traffic is not the app's inbound traffic.
+    expect(find(samples, DURATION)).toEqual([]);
+    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+  });
+});
+
+describe('tapwire sidecar metrics merge', () => {
+  it('serves two preloaded workers (Node and Bun) pushing OTLP beside its own series, kept apart by instance', async () => {
+    const app = await startPython('sidecar-app.py');
+    const sidecar = await startSidecar(app.port);
+    const env = {
+      OTEL_SERVICE_NAME: 'node-worker',
+      OTEL_METRICS_EXPORTER: 'otlp',
+      OTEL_METRIC_EXPORT_INTERVAL: '200',
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `http://127.0.0.1:${sidecar.metricsPort}/v1/metrics`,
+    };
+    const a = await startApp({ runtime: 'node', file: 'http-app.mjs', env });
+    const b = await startApp({ runtime: 'bun', file: 'http-app.mjs', env });
+    // startApp's readiness probe made one GET / on each.
+    for (let i = 0; i < 3; i++) await get(a.url('/status/200'));
+    await get(b.url('/status/404'));
+    await get(sidecar.url('/users/1'));
+
+    const instanceA = `node-worker/${a.child.pid}`;
+    const instanceB = `node-worker/${b.child.pid}`;
+    const deadline = Date.now() + 15_000;
+    let samples = parseMetrics(await sidecar.metrics());
+    while (
+      (sum(samples, DURATION, { instance: instanceA }) !== 4 ||
+        sum(samples, DURATION, { instance: instanceB }) !== 2) &&
+      Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 100));
+      samples = parseMetrics(await sidecar.metrics());
+    }
+    const base = { http_request_method: 'GET', url_scheme: 'http' };
+    expect(value(samples, DURATION, { ...base, http_response_status_code: '200', instance: instanceA })).toBe(
+      4,
+    );
+    expect(value(samples, DURATION, { ...base, http_response_status_code: '200', instance: instanceB })).toBe(
+      1,
+    );
+    expect(value(samples, DURATION, { ...base, http_response_status_code: '404', instance: instanceB })).toBe(
+      1,
+    );
+    // The sidecar's own series (the proxied request) carry no instance label.
+    expect(value(samples, DURATION, { ...base, http_response_status_code: '200' })).toBe(1);
+    expect(find(samples, 'target_info', { instance: instanceA })[0]?.labels.service_name).toBe('node-worker');
+    const text = await sidecar.metrics();
+    expect(text.match(/^# TYPE http_server_request_duration_seconds /gm)).toHaveLength(1);
+    expect(text.match(/^# HELP target_info /gm)).toHaveLength(1);
+    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+
+    // A stopped worker is forgotten after a few of its intervals.
+    await a.stop();
+    const gone = Date.now() + 10_000;
+    while (find(parseMetrics(await sidecar.metrics()), 'target_info', { instance: instanceA }).length > 0) {
+      expect(Date.now()).toBeLessThan(gone);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(find(parseMetrics(await sidecar.metrics()), 'target_info', { instance: instanceB })).toHaveLength(
+      1,
+    );
+  });
+
+  it('refuses what is not OTLP JSON with a clear status', async () => {
+    const app = await startPython('sidecar-app.py');
+    const sidecar = await startSidecar(app.port);
+    const url = `http://127.0.0.1:${sidecar.metricsPort}/v1/metrics`;
+    const proto = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf' },
+      body: 'x',
+    });
+    expect(proto.status).toBe(415);
+    const bad = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"nope":1}',
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error_type: string }).error_type).toBe('bad_request');
+    expect(sidecar.child.exitCode).toBeNull();
+  });
+});
