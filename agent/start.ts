@@ -75,9 +75,6 @@ export async function start(): Promise<Agent | undefined> {
       t.flushOnExit(telemetry, tracing);
     }
 
-    // Redis hooks (issue 3). Interim wiring until agent/db/index.ts installDb() owns the recorder.
-    await installRedisInterim(config, telemetry, tracing);
-
     await installDb(telemetry, config, RUNTIME, tracing !== undefined);
     const agent: Agent = { config, telemetry, http, tracing, metricsServer: undefined };
     if (telemetry.pull) agent.metricsServer = openMetricsEndpoint(config, telemetry, bunServe);
@@ -119,30 +116,4 @@ function openMetricsEndpoint(
   );
   if (server.node !== undefined) internalServers.add(server.node);
   return server;
-}
-
-async function installRedisInterim(
-  config: Config,
-  telemetry: Telemetry,
-  tracing: Tracing | undefined,
-): Promise<void> {
-  const { DbRecorder } = await import('./db/record.js');
-  const spans = tracing === undefined ? undefined : await import('./trace/spans.js');
-  // The same record as agent/db/index.ts logSlow (tests/db-redis.test.ts reads these fields).
-  const recorder = new DbRecorder(telemetry.dbDuration, config.cardinalityLimit, config.dbSlowMs, (op) => {
-    const ms = Math.round(op.seconds * 1000);
-    const ctx = op.span?.spanContext();
-    agentLog('warn', 'TAPWIRE_DB_SLOW', `slow ${op.target.system} operation: ${ms} ms`, {
-      'db.system.name': op.target.system,
-      'db.operation.name': op.operation,
-      'db.namespace': op.target.namespace,
-      'db.query.text': op.statement,
-      duration_ms: ms,
-      'error.type': op.errorType,
-      trace_id: ctx?.traceId,
-      span_id: ctx?.spanId,
-    });
-  });
-  const { hook } = await import('./safe.js');
-  (await import('./db/redis/index.js')).installRedis({ recorder, spans, hook: hook('db') });
 }

@@ -1,6 +1,6 @@
 // `tapwire demo [--runtime node|bun] [--all]`: writes a tiny node:http service to a temp dir, runs
 // it under the built preload on free ports, sends it a fixed set of requests, prints the http_*
-// series of its /metrics, then stops it and removes the temp dir. The traffic is fixed so the
+// and db_* series of its /metrics, then stops it and removes the temp dir. The traffic is fixed so the
 // counts are predictable (tests/cli.test.ts checks them).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,16 +14,26 @@ const USAGE = 'Usage: tapwire demo [--runtime node|bun] [--all]\n';
 
 // `/orders` calls `/inventory` on the same service with fetch, so one request shows up as an
 // inbound POST, an outbound GET and an inbound GET.
+// The stock lives in an embedded SQLite database (node:sqlite on Node, bun:sqlite on Bun), so
+// the db_* series show up too.
 const APP = `import { createServer } from 'node:http';
 const port = Number(process.env.DEMO_PORT);
+const db = typeof Bun === 'object'
+  ? new (await import('bun:sqlite')).Database(':memory:')
+  : new (await import('node:sqlite')).DatabaseSync(':memory:');
+db.exec('CREATE TABLE inventory (id INTEGER PRIMARY KEY, widgets INTEGER)');
+db.exec('INSERT INTO inventory (id, widgets) VALUES (1, 3)');
+const stockOf = db.prepare('SELECT widgets FROM inventory WHERE id = ?');
+const take = db.prepare('UPDATE inventory SET widgets = widgets - 1 WHERE id = ?');
 const server = createServer(async (req, res) => {
   if (req.method === 'GET' && req.url === '/') return res.end('hello\\n');
   if (req.method === 'GET' && req.url === '/inventory') {
     res.setHeader('content-type', 'application/json');
-    return res.end(JSON.stringify({ widgets: 3 }));
+    return res.end(JSON.stringify({ widgets: stockOf.get(1).widgets }));
   }
   if (req.method === 'POST' && req.url === '/orders') {
     const stock = await (await fetch('http://127.0.0.1:' + port + '/inventory')).json();
+    take.run(1);
     res.writeHead(201, { 'content-type': 'application/json' });
     return res.end(JSON.stringify({ ordered: 1, left: stock.widgets - 1 }));
   }
@@ -110,11 +120,13 @@ export async function runDemo(args: string[], context: CliContext): Promise<numb
     const text = await settledMetrics(metrics);
     const lines = text
       .split('\n')
-      .filter((l) => l.startsWith('http_') && (options.all || !/^http_\w+_bucket\{/.test(l)));
+      .filter(
+        (l) => (l.startsWith('http_') || l.startsWith('db_')) && (options.all || !/^\w+_bucket\{/.test(l)),
+      );
     process.stdout.write(
-      `\n${metrics}${options.all ? '' : ' (http_* series, buckets left out; --all shows them)'}:\n`,
+      `\n${metrics}${options.all ? '' : ' (http_* and db_* series, buckets left out; --all shows them)'}:\n`,
     );
-    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '(no http_* series)\n');
+    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : '(no http_* or db_* series)\n');
     return 0;
   } catch (error) {
     process.stderr.write(`tapwire demo: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -121,6 +121,28 @@ export const METRICS = {
     buckets: DB_BUCKETS,
     source: 'agent/db (planned)',
   },
+  dbConnectionCount: {
+    name: 'db.client.connection.count',
+    unit: '{connection}',
+    kind: 'updowncounter',
+    description: 'Connections of the app\u2019s database pools (pg-pool, mysql2), by state.',
+    attributes: [
+      'db.system.name',
+      'db.namespace',
+      'server.address',
+      'server.port',
+      'db.client.connection.state',
+    ],
+    source: 'agent/db',
+  },
+  dbConnectionPending: {
+    name: 'db.client.connection.pending_requests',
+    unit: '{request}',
+    kind: 'updowncounter',
+    description: 'Requests waiting for a connection from the app\u2019s database pools (pg-pool, mysql2).',
+    attributes: ['db.system.name', 'db.namespace', 'server.address', 'server.port'],
+    source: 'agent/db',
+  },
   genAiDuration: {
     name: 'gen_ai.client.operation.duration',
     unit: 's',

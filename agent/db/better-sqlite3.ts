@@ -64,7 +64,9 @@ function patchStatementClass(proto: Record<string | symbol, unknown>, ctx: DbCon
     if (typeof original !== 'function') continue;
     proto[name] = function (this: Statement): unknown {
       const meta = h.enabled ? metaOf(this) : null;
+      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
       if (meta === null) return Reflect.apply(original as Fn, this, arguments);
+      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
       return syncOp(ctx, meta.target, meta.info, original as Fn, this, arguments);
     };
     undo.push(() => {
@@ -87,6 +89,7 @@ export function patchBetterSqlite3(exports: unknown, base: Omit<DbContext, 'hook
     const exec = proto.exec;
     if (typeof prepare === 'function') {
       proto.prepare = function (this: Db): unknown {
+        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
         const statement = Reflect.apply(prepare as Fn, this, arguments);
         if (h.enabled && typeof statement === 'object' && statement !== null) {
           try {
@@ -100,7 +103,9 @@ export function patchBetterSqlite3(exports: unknown, base: Omit<DbContext, 'hook
     }
     if (typeof exec === 'function') {
       proto.exec = function (this: Db, sql: unknown): unknown {
+        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
         if (!h.enabled || typeof sql !== 'string') return Reflect.apply(exec as Fn, this, arguments);
+        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
         return syncOp(ctx, targetOf(this), sqlInfo(sql), exec as Fn, this, arguments);
       };
     }

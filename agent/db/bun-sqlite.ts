@@ -42,7 +42,9 @@ function wrapStatement(
     const original = statement[name];
     if (typeof original !== 'function') continue;
     statement[name] = function (this: unknown): unknown {
+      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
       if (!ctx.hook.enabled) return Reflect.apply(original as Fn, this, arguments);
+      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
       return syncOp(ctx, target, info, original as Fn, this, arguments);
     };
   }
@@ -64,6 +66,7 @@ export async function installBunSqlite(base: Omit<DbContext, 'hook'>): Promise<v
       const original = proto[name];
       if (typeof original !== 'function') continue;
       proto[name] = function (this: object, sql: unknown): unknown {
+        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
         const statement = Reflect.apply(original as Fn, this, arguments);
         if (h.enabled && typeof sql === 'string' && typeof statement === 'object' && statement !== null) {
           try {
@@ -82,7 +85,9 @@ export async function installBunSqlite(base: Omit<DbContext, 'hook'>): Promise<v
       const original = proto[name];
       if (typeof original !== 'function') continue;
       proto[name] = function (this: object, sql: unknown): unknown {
+        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
         if (!h.enabled || typeof sql !== 'string') return Reflect.apply(original as Fn, this, arguments);
+        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
         return syncOp(ctx, targetOf(this), sqlInfo(sql), original as Fn, this, arguments);
       };
       undo.push(() => {

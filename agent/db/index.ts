@@ -7,8 +7,10 @@
 // / bun:sqlite are builtins whose prototypes are patched now (their import costs under 1 ms).
 import type { Config } from '../../config/index.js';
 import { agentLog } from '../log/agent.js';
+import { hook } from '../safe.js';
 import type { Telemetry } from '../telemetry.js';
 import { patchBetterSqlite3 } from './better-sqlite3.js';
+import { installBunSql } from './bun-sql.js';
 import { installBunSqlite } from './bun-sqlite.js';
 import { onLoad } from './load.js';
 import { installMysql2 } from './mysql2.js';
@@ -17,6 +19,7 @@ import type { DbContext, DbSpans } from './operation.js';
 import { patchPg } from './pg.js';
 import { installPoolMetrics } from './pools.js';
 import { DbRecorder, type SlowOperation } from './record.js';
+import { installRedis } from './redis/index.js';
 
 export { DbRecorder } from './record.js';
 
@@ -46,12 +49,16 @@ export async function installDb(
   const ctx: Omit<DbContext, 'hook'> = { recorder, spans };
   installPoolMetrics(telemetry.meter);
   installMysql2(ctx);
+  // ./redis/ (issue 3, Redis half); idempotent, so the interim call in agent/start.ts that runs
+  // before this one can be dropped without a gap.
+  installRedis({ ...ctx, hook: hook('redis') });
   onLoad('pg', '/pg/lib/index.js', (exports) => patchPg(exports, ctx));
   if (runtime === 'node') {
     onLoad('better-sqlite3', '/better-sqlite3/lib/index.js', (exports) => patchBetterSqlite3(exports, ctx));
     await installNodeSqlite(ctx);
   } else {
     await installBunSqlite(ctx);
+    installBunSql(ctx);
   }
   return recorder;
 }

@@ -51,7 +51,8 @@ function bySuffix(file: string): Entry | undefined {
   return undefined;
 }
 
-function tapwireLoad(this: unknown, request: string, parent: unknown, isMain: boolean): unknown {
+function tapwireLoad(this: unknown, request: string, parent: unknown, _isMain: boolean): unknown {
+  // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
   const exports = originalLoad!.apply(this, arguments as unknown as [string, unknown, boolean]);
   if (typeof request !== 'string') return exports;
   try {
@@ -71,6 +72,7 @@ function tapwireLoad(this: unknown, request: string, parent: unknown, isMain: bo
 }
 
 function tapwireJs(this: unknown, module: { exports: unknown }, filename: string): unknown {
+  // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
   const out = originalJs!.apply(this, arguments as unknown as [{ exports: unknown }, string]);
   try {
     const e = bySuffix(filename);

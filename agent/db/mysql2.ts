@@ -1,12 +1,12 @@
-// mysql2 (>= 3.16: callback and promise APIs, pools), against MySQL and MariaDB.
+// mysql2 (callback and promise APIs, pools), against MySQL and MariaDB. Needs a mysql2 that
+// publishes TracingChannels (lib/tracing.js; 3.24.6 here): older ones are not measured.
 //
-// detect: mysql2 publishes TracingChannels (lib/tracing.js): `mysql2:query`, `mysql2:execute`
-//   around every command (the promise API and pools run through the same callback path, so an
-//   operation is published once), and `mysql2:connect` around the handshake.
-// hook: subscriptions only — no module patching, ESM and CommonJS alike, nothing until mysql2
-//   loads and publishes. Pools are found through `mysql2:pool:connect` (the pool is not in that
-//   context either) — so pool gauges come from a small wrap of the Pool class's getConnection
-//   when the app loads mysql2 (./load.ts).
+// detect: mysql2 publishes `mysql2:query`, `mysql2:execute` around every command (the promise
+//   API and pools run through the same callback path, so an operation is published once), and
+//   `mysql2:connect` around the handshake.
+// hook: subscriptions — ESM and CommonJS alike, nothing runs until mysql2 publishes. Pools are
+//   in no channel's context, so the pool gauges come from a wrap of the core Pool class's
+//   getConnection, installed when the app loads mysql2 (./load.ts).
 // record: the handshake's result names the server (`serverVersion` containing "MariaDB" →
 //   db.system.name `mariadb`, else `mysql`), remembered per address/port; each operation records
 //   at `asyncStart` (before the app's callback runs) with the context's sql, database and server.
@@ -54,9 +54,15 @@ const targets = new Map<unknown, Map<unknown, Map<unknown, DbTarget>>>();
 function targetOf(c: QueryContext): DbTarget {
   const system = systemOf(c.serverAddress, c.serverPort);
   let byPort = targets.get(c.serverAddress);
-  if (byPort === undefined) targets.set(c.serverAddress, (byPort = new Map()));
+  if (byPort === undefined) {
+    byPort = new Map();
+    targets.set(c.serverAddress, byPort);
+  }
   let byDb = byPort.get(c.serverPort);
-  if (byDb === undefined) byPort.set(c.serverPort, (byDb = new Map()));
+  if (byDb === undefined) {
+    byDb = new Map();
+    byPort.set(c.serverPort, byDb);
+  }
   let t = byDb.get(c.database);
   if (t === undefined || t.system !== system) {
     t = sharedTarget(
@@ -129,7 +135,10 @@ export function installMysql2(base: Omit<DbContext, 'hook'>): void {
         const version = c.result?.serverVersion;
         if (typeof version !== 'string') return;
         let byPort = systems.get(c.serverAddress);
-        if (byPort === undefined) systems.set(c.serverAddress, (byPort = new Map()));
+        if (byPort === undefined) {
+          byPort = new Map();
+          systems.set(c.serverAddress, byPort);
+        }
         byPort.set(c.serverPort, /mariadb/i.test(version) ? 'mariadb' : 'mysql');
       } catch (error) {
         fail(h, error);
@@ -194,6 +203,7 @@ function patchPool(exports: unknown, h: ReturnType<typeof hook>): void {
       if (h.enabled && this._freeConnections !== undefined) {
         pools.add(this as object, poolStats as (x: object) => PoolStats);
       }
+      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
       return Reflect.apply(original, this, arguments);
     };
     undo.push(() => {

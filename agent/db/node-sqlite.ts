@@ -1,7 +1,8 @@
 // node:sqlite (Node >= 22.5; DatabaseSync / StatementSync).
 //
 // detect: the builtin is imported from the preload (0.5–0.8 ms measured on Node 24.21; no module
-//   hook sees a builtin's ESM import, and the prototypes are shared by every importer).
+//   hook sees a builtin's ESM import, and the prototypes are shared by every importer). Node >= 24
+//   only: see installNodeSqlite.
 // hook: DatabaseSync.prototype.exec and .prepare, StatementSync.prototype.run/get/all/iterate,
 //   replaced once and restorable. prepare() remembers each statement's target and parsed text
 //   (per statement, not per call).
@@ -46,6 +47,9 @@ function replace(proto: Record<string, unknown>, name: string, make: (original: 
 export async function installNodeSqlite(base: Omit<DbContext, 'hook'>): Promise<void> {
   const h = hook('node:sqlite');
   const ctx: DbContext = { ...base, hook: h };
+  // Node 22 prints an ExperimentalWarning when node:sqlite is first loaded: importing it from the
+  // preload would put that line into every app's stderr. Node 24.21 prints none (checked here).
+  if (Number(process.versions.node.split('.')[0]) < 24) return;
   let mod: { DatabaseSync?: { prototype: object }; StatementSync?: { prototype: object } };
   try {
     mod = (await import('node:sqlite')) as typeof mod;
@@ -61,6 +65,7 @@ export async function installNodeSqlite(base: Omit<DbContext, 'hook'>): Promise<
       'prepare',
       (original) =>
         function prepare(this: object, sql: unknown): unknown {
+          // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
           const statement = Reflect.apply(original, this, arguments) as object;
           if (h.enabled && typeof sql === 'string') {
             try {
@@ -77,7 +82,9 @@ export async function installNodeSqlite(base: Omit<DbContext, 'hook'>): Promise<
       'exec',
       (original) =>
         function exec(this: object, sql: unknown): unknown {
+          // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
           if (!h.enabled || typeof sql !== 'string') return Reflect.apply(original, this, arguments);
+          // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
           return syncOp(ctx, targetOf(this), sqlInfo(sql), original, this, arguments);
         },
     );
@@ -88,7 +95,9 @@ export async function installNodeSqlite(base: Omit<DbContext, 'hook'>): Promise<
         (original) =>
           function (this: object): unknown {
             const meta = h.enabled ? statements.get(this) : undefined;
+            // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
             if (meta === undefined) return Reflect.apply(original, this, arguments);
+            // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
             return syncOp(ctx, meta.target, meta.info, original, this, arguments);
           },
       );

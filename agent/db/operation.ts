@@ -112,7 +112,9 @@ export function callbackOp(
 ): (...args: unknown[]) => unknown {
   const op = new DbOp(ctx, target, info);
   return function tapwireDbCallback(this: unknown) {
+    // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
     op.end(arguments[0]);
+    // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
     return Reflect.apply(cb, this, arguments);
   };
 }
@@ -168,6 +170,7 @@ const SQLITE_EXTENDED: Record<number, string> = {
 };
 
 const CODE = /^[A-Z0-9_]{2,40}$/;
+const SQLSTATE = /^[0-9A-Z]{5}$/;
 
 /**
  * error.type: a low-cardinality class, never the message.
@@ -183,6 +186,9 @@ export function errorTypeOf(error: unknown): string {
   if (typeof error !== 'object' || error === null) return '_OTHER';
   const e = error as { code?: unknown; errcode?: unknown; name?: unknown; constructor?: { name?: unknown } };
   const code = e.code;
+  // Bun.sql's PostgresError: a Bun code (ERR_POSTGRES_SYNTAX_ERROR) and the SQLSTATE in errno.
+  const errno = (error as { errno?: unknown }).errno;
+  if (typeof errno === 'string' && SQLSTATE.test(errno)) return errno;
   if (code === 'ERR_SQLITE_ERROR' && typeof e.errcode === 'number') {
     return SQLITE_EXTENDED[e.errcode] ?? SQLITE_CODES[e.errcode & 0xff] ?? 'SQLITE_ERROR';
   }

@@ -67,6 +67,7 @@ function wrapQuery(original: QueryFn, ctx: DbContext, h: Hook): QueryFn {
       typeof (config as { submit?: unknown }).submit === 'function' ||
       typeof (config as { callback?: unknown }).callback === 'function'
     ) {
+      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
       return Reflect.apply(original, this, arguments);
     }
     let target: DbTarget;
@@ -76,6 +77,7 @@ function wrapQuery(original: QueryFn, ctx: DbContext, h: Hook): QueryFn {
       text = textOf(config);
     } catch (error) {
       fail(h, error);
+      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
       return Reflect.apply(original, this, arguments);
     }
     const info = text === undefined ? undefined : sqlInfo(text);
@@ -86,8 +88,15 @@ function wrapQuery(original: QueryFn, ctx: DbContext, h: Hook): QueryFn {
       return original.call(this, config, values, callbackOp(ctx, target, info, callback as Fn));
     }
     const op = new PromiseOp(ctx, target, info);
-    // Synchronous throws (a null config is excluded above) reach the app as pg threw them.
-    const result = Reflect.apply(original, this, arguments) as Promise<unknown> | undefined;
+    let result: Promise<unknown> | undefined;
+    try {
+      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
+      result = Reflect.apply(original, this, arguments) as Promise<unknown> | undefined;
+    } catch (error) {
+      // pg's own synchronous throw (a bad argument) reaches the app as it was thrown.
+      op.end(error ?? new Error());
+      throw error;
+    }
     if (result === undefined || typeof result.then !== 'function') return result;
     return result.then(op.ok, op.fail);
   }
@@ -98,6 +107,7 @@ function wrapQuery(original: QueryFn, ctx: DbContext, h: Hook): QueryFn {
 function connectFailureOp(ctx: DbContext, target: DbTarget, cb: Fn): Fn {
   const start = now();
   return function tapwireDbConnect(this: unknown) {
+    // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
     const error = arguments[0];
     if (error != null) {
       try {
@@ -106,6 +116,7 @@ function connectFailureOp(ctx: DbContext, target: DbTarget, cb: Fn): Fn {
         fail(ctx.hook, e);
       }
     }
+    // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
     return Reflect.apply(cb, this, arguments);
   };
 }
@@ -151,12 +162,14 @@ export function patchPg(exports: unknown, ctx: Omit<DbContext, 'hook'>): void {
     if (conn !== undefined && !(kOriginal in conn._connect)) {
       const original = conn._connect;
       const connect = function (this: PgClient, callback: unknown): unknown {
+        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
         if (!h.enabled || typeof callback !== 'function') return Reflect.apply(original, this, arguments);
         let target: DbTarget;
         try {
           target = targetOf(this);
         } catch (error) {
           fail(h, error);
+          // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
           return Reflect.apply(original, this, arguments);
         }
         return original.call(this, connectFailureOp(c, target, callback as Fn));
@@ -172,6 +185,7 @@ export function patchPg(exports: unknown, ctx: Omit<DbContext, 'hook'>): void {
       const original = poolProto.connect;
       const connect = function (this: PgPool): unknown {
         if (h.enabled) pools.add(this, poolStats as (p: object) => PoolStats);
+        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
         return Reflect.apply(original, this, arguments);
       };
       (connect as unknown as { [kOriginal]: Fn })[kOriginal] = original;

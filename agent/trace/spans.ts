@@ -260,3 +260,46 @@ export function endClientSpan(span: Span, status: number, errorType: string | un
     fail(h, error);
   }
 }
+
+/**
+ * Database client spans (https://opentelemetry.io/docs/specs/semconv/database/database-spans/),
+ * shared by the hooks in ../db/. A CLIENT span child of the active context, named by
+ * db.query.summary ("SELECT users") or the system name; db.query.text is the sanitised statement
+ * (literals replaced, never parameter values). Undefined while tracing is off or suppressed.
+ */
+export function startDbSpan(
+  system: string,
+  summary: string | undefined,
+  text: string | undefined,
+  namespace: string | undefined,
+  address: string | undefined,
+  port: number | undefined,
+): Span | undefined {
+  if (tracer === undefined || manager === undefined || !h.enabled) return undefined;
+  try {
+    const parent = manager.active();
+    if (isTracingSuppressed(parent)) return undefined;
+    const attributes: Attributes = { 'db.system.name': system };
+    if (summary !== undefined) attributes['db.query.summary'] = summary;
+    if (text !== undefined) attributes['db.query.text'] = text;
+    if (namespace !== undefined) attributes['db.namespace'] = namespace;
+    if (address !== undefined) attributes['server.address'] = address;
+    if (port !== undefined) attributes['server.port'] = port;
+    return tracer.startSpan(summary ?? system, { kind: SpanKind.CLIENT, attributes }, parent);
+  } catch (error) {
+    fail(h, error);
+    return undefined;
+  }
+}
+
+export function endDbSpan(span: Span, errorType: string | undefined): void {
+  try {
+    if (errorType !== undefined) {
+      span.setAttribute('error.type', errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  } catch (error) {
+    fail(h, error);
+  }
+}

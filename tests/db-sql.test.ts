@@ -1,0 +1,450 @@
+// SQL drivers under the preload against real servers: PostgreSQL 15 and MariaDB 10.11 started
+// here (temp dirs, free ports), SQLite in memory and on a temp file. Exact counts per operation
+// from /metrics; the app's errors compared with a run without the preload.
+//
+// error_type: PostgreSQL gives the full SQLSTATE (42601 syntax error, 23505 unique violation),
+// MySQL/MariaDB the driver code (ER_PARSE_ERROR, ER_DUP_ENTRY), SQLite the code name.
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sqlInfo } from '../agent/db/sql.js';
+import {
+  BUN,
+  FIXTURES,
+  freePort,
+  parseMetrics,
+  type Runtime,
+  startApp,
+  stopAll,
+  value,
+} from './support/index.js';
+import { OtlpReceiver, type OtlpSpan, SPAN_KIND } from './support/otlp.js';
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+let dir = '';
+let pgPort = 0;
+let myPort = 0;
+const servers: ChildProcess[] = [];
+
+async function waitFor(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    try {
+      if (check()) return;
+    } catch {
+      // not yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not start`);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tapwire-db-'));
+  chmodSync(dir, 0o777);
+  pgPort = await freePort();
+  myPort = await freePort();
+  const pgData = join(dir, 'pg');
+  execFileSync(
+    'runuser',
+    ['-u', 'postgres', '--', `${PG_BIN}/initdb`, '-D', pgData, '-U', 'postgres', '-A', 'trust'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  servers.push(
+    spawn(
+      'runuser',
+      [
+        '-u',
+        'postgres',
+        '--',
+        `${PG_BIN}/postgres`,
+        '-D',
+        pgData,
+        '-p',
+        String(pgPort),
+        '-k',
+        dir,
+        '-h',
+        '127.0.0.1',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    ),
+  );
+  const myData = join(dir, 'my');
+  execFileSync(
+    'mariadb-install-db',
+    ['--no-defaults', `--datadir=${myData}`, '--user=root', '--auth-root-authentication-method=normal'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  servers.push(
+    spawn(
+      '/usr/sbin/mariadbd',
+      [
+        '--no-defaults',
+        `--datadir=${myData}`,
+        `--socket=${join(dir, 'my.sock')}`,
+        `--port=${myPort}`,
+        '--bind-address=127.0.0.1',
+        '--user=root',
+        '--skip-grant-tables',
+      ],
+      {
+        stdio: 'ignore',
+      },
+    ),
+  );
+  await waitFor(() => {
+    execFileSync(`${PG_BIN}/pg_isready`, ['-h', '127.0.0.1', '-p', String(pgPort)], { stdio: 'ignore' });
+    return true;
+  }, 'postgres');
+  await waitFor(() => {
+    execFileSync(
+      'mariadb',
+      [
+        '--no-defaults',
+        '-h',
+        '127.0.0.1',
+        '-P',
+        String(myPort),
+        '-u',
+        'root',
+        '-e',
+        'CREATE DATABASE IF NOT EXISTS test',
+      ],
+      { stdio: 'ignore' },
+    );
+    return true;
+  }, 'mariadb');
+}, 120_000);
+
+afterAll(async () => {
+  await stopAll();
+  for (const s of servers) s.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function env(): Promise<Record<string, string>> {
+  return {
+    PGHOST: '127.0.0.1',
+    PGPORT: String(pgPort),
+    MYPORT: String(myPort),
+    REFUSED_PORT: String(await freePort()),
+    TAPWIRE_DB_SLOW_MS: '250',
+  };
+}
+
+/** Exact label set; '' drops a label (absent on the series). */
+function count(text: string, labels: Record<string, string>): number | undefined {
+  const want: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) if (v !== '') want[k] = v;
+  return value(parseMetrics(text), 'db_client_operation_duration_seconds_count', want);
+}
+
+const CASES: Array<[Runtime, string]> = [
+  ['node', 'db-sql-app.mjs'],
+  ['node', 'db-sql-app.cjs'],
+  ['bun', 'db-sql-app.mjs'],
+  ['bun', 'db-sql-app.cjs'],
+];
+
+describe.each(CASES)('pg and mysql2 under the preload (%s, %s)', (runtime, file) => {
+  it("counts operations by verb and table, classifies failures, keeps the app's errors", async () => {
+    const e = await env();
+    const bare = await startApp({ runtime, file, preload: false, env: e });
+    const app = await startApp({ runtime, file, env: e });
+    expect(JSON.parse(app.stdout())).toEqual(JSON.parse(bare.stdout()));
+    const text = await app.metrics();
+    const pgL = {
+      db_system_name: 'postgresql',
+      server_address: '127.0.0.1',
+      server_port: String(pgPort),
+      db_namespace: 'postgres',
+    };
+    expect(
+      count(text, { ...pgL, db_operation_name: 'SELECT', db_collection_name: 'users', error_type: '' }),
+    ).toBe(4);
+    expect(
+      count(text, { ...pgL, db_operation_name: 'INSERT', db_collection_name: 'users', error_type: '' }),
+    ).toBe(2);
+    expect(
+      count(text, { ...pgL, db_operation_name: 'INSERT', db_collection_name: 'users', error_type: '23505' }),
+    ).toBe(1);
+    expect(count(text, { ...pgL, error_type: '42601' })).toBe(1);
+    const myL = {
+      db_system_name: 'mariadb',
+      server_address: '127.0.0.1',
+      server_port: String(myPort),
+      db_namespace: 'test',
+    };
+    expect(
+      count(text, { ...myL, db_operation_name: 'SELECT', db_collection_name: 'users', error_type: '' }),
+    ).toBe(3);
+    expect(
+      count(text, { ...myL, db_operation_name: 'INSERT', db_collection_name: 'users', error_type: '' }),
+    ).toBe(2);
+    expect(
+      count(text, {
+        ...myL,
+        db_operation_name: 'INSERT',
+        db_collection_name: 'users',
+        error_type: 'ER_DUP_ENTRY',
+      }),
+    ).toBe(1);
+    expect(count(text, { ...myL, error_type: 'ER_PARSE_ERROR' })).toBe(1);
+    const refusedPort = e.REFUSED_PORT!;
+    expect(
+      count(text, {
+        db_system_name: 'postgresql',
+        db_namespace: 'postgres',
+        server_address: '127.0.0.1',
+        server_port: refusedPort,
+        error_type: 'ECONNREFUSED',
+      }),
+    ).toBe(1);
+    expect(
+      count(text, {
+        db_system_name: 'mysql',
+        db_namespace: 'test',
+        server_address: '127.0.0.1',
+        server_port: refusedPort,
+        error_type: 'ECONNREFUSED',
+      }),
+    ).toBe(1);
+    // The fixture ends holding both connections of each pool (max 2) with one more request waiting.
+    const samples = parseMetrics(text);
+    for (const base of [pgL, myL]) {
+      expect(
+        value(samples, 'db_client_connection_count', { ...base, db_client_connection_state: 'idle' }),
+      ).toBe(0);
+      expect(
+        value(samples, 'db_client_connection_count', { ...base, db_client_connection_state: 'used' }),
+      ).toBe(2);
+      expect(value(samples, 'db_client_connection_pending_requests', base)).toBe(1);
+    }
+    const slow = app
+      .stderr()
+      .split('\n')
+      .filter((l) => l.includes('TAPWIRE_DB_SLOW') && l.includes('pg_sleep'))
+      .map((l) => JSON.parse(l));
+    // Exactly one line for the slow query (on a loaded machine other operations may cross 250 ms too).
+    expect(slow).toHaveLength(1);
+    expect(slow[0]).toMatchObject({
+      level: 'warn',
+      'db.system.name': 'postgresql',
+      'db.query.text': 'SELECT pg_sleep(?) FROM users WHERE id = $1',
+    });
+  }, 60_000);
+});
+
+// Each driver on an in-memory database and on a file (db_namespace: the file's name).
+const SQLITE: Array<[Runtime, string, string]> = [
+  ['node', 'db-sqlite-app.mjs', 'node-sqlite'],
+  ['node', 'db-sqlite-app.cjs', 'node-sqlite'],
+  ['node', 'db-sqlite-app.mjs', 'better-sqlite3'],
+  ['node', 'db-sqlite-app.cjs', 'better-sqlite3'],
+  ['bun', 'db-sqlite-app.mjs', 'bun-sqlite'],
+  ['bun', 'db-sqlite-app.cjs', 'bun-sqlite'],
+];
+
+describe.each(SQLITE)('SQLite (%s, %s, %s)', (runtime, file, driver) => {
+  it('counts executions of prepared statements and exec(), with error types; the app sees the same', async () => {
+    const e = (which: string) => ({
+      DRIVER: driver,
+      DB_FILE: join(dir, `${which}-${runtime}-${driver}-${file}.db`),
+    });
+    const bare = await startApp({ runtime, file, preload: false, env: e('bare') });
+    const app = await startApp({ runtime, file, env: e('app') });
+    const stdout = JSON.parse(app.stdout());
+    expect(stdout).toEqual(JSON.parse(bare.stdout()));
+    expect(stdout.memoryUnique).toMatchObject({ message: 'UNIQUE constraint failed: users.email' });
+    const text = await app.metrics();
+    const ns = `app-${runtime}-${driver}-${file}.db`;
+    for (const namespace of ['', ns]) {
+      const l = { db_system_name: 'sqlite', db_namespace: namespace, db_collection_name: 'users' };
+      expect(count(text, { ...l, db_operation_name: 'CREATE' })).toBe(1);
+      expect(count(text, { ...l, db_operation_name: 'INSERT' })).toBe(3);
+      expect(count(text, { ...l, db_operation_name: 'INSERT', error_type: 'SQLITE_CONSTRAINT_UNIQUE' })).toBe(
+        1,
+      );
+      expect(count(text, { ...l, db_operation_name: 'SELECT' })).toBe(4);
+      expect(
+        count(text, { db_system_name: 'sqlite', db_namespace: namespace, error_type: 'SQLITE_ERROR' }),
+      ).toBe(1);
+      expect(
+        count(text, { db_system_name: 'sqlite', db_namespace: namespace, db_operation_name: 'BEGIN' }),
+      ).toBe(1);
+      expect(
+        count(text, { db_system_name: 'sqlite', db_namespace: namespace, db_operation_name: 'COMMIT' }),
+      ).toBe(1);
+    }
+  }, 30_000);
+});
+
+it('better-sqlite3 under Bun: Bun refuses to load it (Bun brings bun:sqlite), so there is nothing to measure', () => {
+  const r = spawnSync(BUN, ['-e', "new (require('better-sqlite3'))(':memory:')"], {
+    cwd: FIXTURES,
+    encoding: 'utf8',
+  });
+  expect(r.status).not.toBe(0);
+  expect(r.stderr).toContain("'better-sqlite3' is not yet supported in Bun");
+});
+
+describe.each(['node', 'bun'] as Runtime[])('spans and the slow-query log (%s)', (runtime) => {
+  it('db spans are children of the HTTP server span, carry sanitised text; the slow log has the trace id', async () => {
+    const receiver = await new OtlpReceiver().start();
+    try {
+      const service = `db-trace-${runtime}`;
+      const app = await startApp({
+        runtime,
+        file: 'db-trace-app.mjs',
+        ready: '/health',
+        env: {
+          PGPORT: String(pgPort),
+          MYPORT: String(myPort),
+          TAPWIRE_DB_SLOW_MS: '250',
+          OTEL_SERVICE_NAME: service,
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+          OTEL_BSP_SCHEDULE_DELAY: '50',
+        },
+      });
+      expect(await (await fetch(app.url('/q'))).text()).toBe('done');
+      const server = () =>
+        receiver
+          .spans()
+          .find(
+            (s) => s.service === service && s.kind === SPAN_KIND.SERVER && s.attributes['url.path'] === '/q',
+          );
+      const dbSpans = () =>
+        receiver.spans().filter((s) => s.service === service && s.attributes['db.system.name'] !== undefined);
+      await receiver.waitFor('server and 3 db spans', () => server() !== undefined && dbSpans().length >= 3);
+      const parent = server()!;
+      const byName: Record<string, OtlpSpan> = Object.fromEntries(
+        dbSpans().map((s) => [String(s.attributes['db.system.name']), s]),
+      );
+      expect(Object.keys(byName).sort()).toEqual(['mariadb', 'postgresql', 'sqlite']);
+      for (const s of Object.values(byName)) {
+        expect(s.kind).toBe(SPAN_KIND.CLIENT);
+        expect(s.traceId).toBe(parent.traceId);
+        expect(s.parentSpanId).toBe(parent.spanId);
+      }
+      expect(byName.postgresql).toMatchObject({
+        name: 'SELECT',
+        attributes: {
+          'db.query.summary': 'SELECT',
+          'db.query.text': 'SELECT pg_sleep(?), ? AS s WHERE ? = $1',
+          'db.namespace': 'postgres',
+          'server.port': pgPort,
+        },
+      });
+      expect(byName.mariadb!.attributes['db.query.text']).toBe('SELECT ? AS answer');
+      expect(byName.sqlite).toMatchObject({
+        name: 'SELECT users',
+        attributes: { 'db.query.text': 'SELECT name FROM users WHERE id = ?' },
+      });
+      const slow = app
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('TAPWIRE_DB_SLOW') && l.includes('pg_sleep'))
+        .map((l) => JSON.parse(l));
+      expect(slow).toHaveLength(1);
+      expect(slow[0]).toMatchObject({
+        level: 'warn',
+        'db.system.name': 'postgresql',
+        'db.query.text': 'SELECT pg_sleep(?), ? AS s WHERE ? = $1',
+        trace_id: parent.traceId,
+      });
+      expect(slow[0].duration_ms).toBeGreaterThanOrEqual(250);
+      expect(JSON.stringify(slow[0])).not.toContain('secret');
+    } finally {
+      await stopAll();
+      await receiver.close();
+    }
+  }, 60_000);
+});
+
+describe('sqlInfo: verb, single table, sanitised text', () => {
+  const cases: Array<[string, string | undefined, string | undefined, string]> = [
+    ['SELECT * FROM users WHERE id = $1', 'SELECT', 'users', 'SELECT * FROM users WHERE id = $1'],
+    [
+      "select name from public.users u where email = 'a@b.c' and age > 42",
+      'SELECT',
+      'public.users',
+      'select name from public.users u where email = ? and age > ?',
+    ],
+    [
+      'SELECT a.x FROM a JOIN b ON a.id = b.id',
+      'SELECT',
+      undefined,
+      'SELECT a.x FROM a JOIN b ON a.id = b.id',
+    ],
+    ['SELECT * FROM a, b', 'SELECT', undefined, 'SELECT * FROM a, b'],
+    ['SELECT * FROM (SELECT 1 FROM t) x', 'SELECT', undefined, 'SELECT * FROM (SELECT ? FROM t) x'],
+    [
+      '  /* hint */ INSERT INTO `orders` (id, note) VALUES (?, ?)',
+      'INSERT',
+      'orders',
+      'INSERT INTO `orders` (id, note) VALUES (?, ?)',
+    ],
+    ['INSERT IGNORE INTO t VALUES (1, -2.5e3)', 'INSERT', 't', 'INSERT IGNORE INTO t VALUES (?, -?)'],
+    [
+      "UPDATE \"Users\" SET name = E'x\\'y' WHERE id = 7",
+      'UPDATE',
+      'Users',
+      'UPDATE "Users" SET name = ? WHERE id = ?',
+    ],
+    [
+      'DELETE FROM sessions WHERE expires < now() -- old ones',
+      'DELETE',
+      'sessions',
+      'DELETE FROM sessions WHERE expires < now()',
+    ],
+    ['CREATE TABLE IF NOT EXISTS t (id int)', 'CREATE', 't', 'CREATE TABLE IF NOT EXISTS t (id int)'],
+    ['DROP TABLE IF EXISTS t', 'DROP', 't', 'DROP TABLE IF EXISTS t'],
+    ['begin', 'BEGIN', undefined, 'begin'],
+    ["DO $$ BEGIN RAISE NOTICE 'x'; END $$", 'DO', undefined, 'DO ?'],
+    ['SELEC 1', undefined, undefined, 'SELEC ?'],
+    ['', undefined, undefined, ''],
+  ];
+  it.each(cases)('%s', (statement, operation, collection, text) => {
+    const info = sqlInfo(statement);
+    expect([info.operation, info.collection, info.text]).toEqual([operation, collection, text]);
+    expect(sqlInfo(statement)).toBe(info); // cached per text
+  });
+});
+
+describe('Bun.sql (PostgreSQL)', () => {
+  it('counts operations by verb and table with the SQLSTATE on failures; the app sees the same', async () => {
+    const env = { DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/postgres` };
+    const bare = await startApp({ runtime: 'bun', file: 'db-bun-sql-app.mjs', preload: false, env });
+    const app = await startApp({ runtime: 'bun', file: 'db-bun-sql-app.mjs', env });
+    expect(JSON.parse(app.stdout())).toEqual(JSON.parse(bare.stdout()));
+    const text = await app.metrics();
+    const l = {
+      db_system_name: 'postgresql',
+      db_namespace: 'postgres',
+      server_address: '127.0.0.1',
+      server_port: String(pgPort),
+    };
+    expect(count(text, { ...l, db_operation_name: 'SELECT', db_collection_name: 'bun_users' })).toBe(3);
+    expect(count(text, { ...l, db_operation_name: 'INSERT', db_collection_name: 'bun_users' })).toBe(2);
+    expect(
+      count(text, {
+        ...l,
+        db_operation_name: 'INSERT',
+        db_collection_name: 'bun_users',
+        error_type: '23505',
+      }),
+    ).toBe(1);
+    expect(count(text, { ...l, error_type: '42601' })).toBe(1);
+    await stopAll();
+  }, 60_000);
+});
