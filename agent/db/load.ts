@@ -10,6 +10,7 @@
 //   app's import goes through neither reliably. So on Bun a package the app can resolve from its
 //   entry point is also required from here once the app starts (Bun shares one CommonJS cache
 //   between require and import), which costs its load time only for apps that depend on it.
+import { existsSync } from 'node:fs';
 import Module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -100,20 +101,33 @@ export function onLoad(request: string, suffix: string, patch: Patch): void {
   }
 }
 
-/** Bun: the package as the app would resolve it, loaded and patched now (see the header). */
+/**
+ * Bun: the package as the app would resolve it, loaded and patched now (see the header).
+ * Found by walking up to node_modules/<name> with existsSync, not with Bun's resolver: a failed
+ * resolve there can start Bun's auto-install (a registry lookup, measured 50+ ms) when the app
+ * has no node_modules — tapwire must never make an app reach for the network.
+ */
 function preloadForBun(entry: Entry): void {
   const main = process.argv[1];
-  for (const from of [main ? resolve(main) : undefined, join(process.cwd(), 'index.js')]) {
-    if (from === undefined) continue;
-    let file: string;
-    try {
-      file = Module.createRequire(from).resolve(entry.request);
-    } catch {
-      continue;
+  const seen = new Set<string>();
+  for (const from of [main ? dirname(resolve(main)) : undefined, process.cwd()]) {
+    for (let dir = from; dir !== undefined && !seen.has(dir); ) {
+      seen.add(dir);
+      const pkgDir = join(dir, 'node_modules', entry.request);
+      if (existsSync(join(pkgDir, 'package.json'))) {
+        let file: string;
+        try {
+          file = Module.createRequire(join(dir, 'x.js')).resolve(entry.request);
+        } catch {
+          return;
+        }
+        const exports = Module.createRequire(join(dirname(file), 'x.js'))(file) as unknown;
+        apply(entry, exports, file);
+        return;
+      }
+      const parent = dirname(dir);
+      dir = parent === dir ? undefined : parent;
     }
-    const exports = Module.createRequire(join(dirname(file), 'x.js'))(file) as unknown;
-    apply(entry, exports, file);
-    return;
   }
 }
 
