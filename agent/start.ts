@@ -42,6 +42,14 @@ export async function start(): Promise<Agent | undefined> {
       agentLog('warn', p.code, p.message, { variable: p.variable, value: p.value, accepted: p.accepted });
     }
     if (config.disabled) return undefined;
+    if (config.logsExporters.length > 0) {
+      agentLog(
+        'warn',
+        'TAPWIRE_ERR_UNSUPPORTED',
+        `OTEL_LOGS_EXPORTER=${config.logsExporters.join(',')}: log shipping is not implemented yet; logs stay on stdout`,
+        { variable: 'OTEL_LOGS_EXPORTER' },
+      );
+    }
 
     // The endpoint's own Bun.serve, taken before the Bun hooks replace it.
     const bun = (globalThis as { Bun?: { serve: BunServe } }).Bun;

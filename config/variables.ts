@@ -250,7 +250,7 @@ export const VARIABLES = {
   } satisfies Variable<('otlp' | 'console')[]>,
   OTEL_LOGS_EXPORTER: {
     name: 'OTEL_LOGS_EXPORTER',
-    doc: 'Log shipping besides the JSON lines on stdout.',
+    doc: 'Log shipping besides the JSON lines on stdout. Not implemented yet: a value other than `none` is reported once at start and logs stay on stdout only.',
     accepted: '`otlp`, `console`, or `none`',
     fallback: [] as ('otlp' | 'console')[],
     fallbackDoc: '`none`',

@@ -45,6 +45,13 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     expect(app.stdout()).toBe('');
   });
 
+  it('says once that OTEL_LOGS_EXPORTER shipping is not implemented, and runs on', async () => {
+    const app = await startApp({ runtime, file: 'http-app.mjs', env: { OTEL_LOGS_EXPORTER: 'otlp' } });
+    expect(await hit(app.url('/'), 1)).toEqual([200]);
+    const lines = jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_ERR_UNSUPPORTED');
+    expect(lines.map((l) => [l.variable, l.level])).toEqual([['OTEL_LOGS_EXPORTER', 'warn']]);
+  });
+
   it('warns once when the metrics port is taken and the app still serves', async () => {
     const blocker: Server = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
