@@ -1,0 +1,276 @@
+// AI streaming overhead, side by side in one run (issue 4):
+//   - a streamed chat completion of ~3000 chunks from a local OpenAI stand-in (its own process,
+//     bench/lib/ai-standin.mjs), read with fetch chunk by chunk by an app (bench/lib/ai-child.mjs)
+//     run bare and under tapwire (TAPWIRE_AI_ENDPOINTS maps the stand-in as `openai`), on Node and
+//     Bun: time to first chunk and total time, modes interleaved, median of the rounds;
+//   - the agent's SSE parser (agent/ai/sse.ts, bundled here with esbuild) fed the same stream
+//     repeated to tens of MB: parsing throughput in MB/s, alone and with the usage scan the
+//     agent runs on every event (agent/ai/usage.ts).
+// Targets: tapwire at least 0.98 of bare for time to first chunk and total time, i.e.
+// bare time / tapwire time >= 0.98. Throughput is reported (no target).
+//
+//   node bench/ai.mjs [--quick] [--runtime node,bun] [--out FILE] [--json FILE] [--timeout-min N]
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+import { fmt, guard, machineLine, median, rotate, runChild, signed, writeOut } from './lib/common.mjs';
+import { freePort, killTree, sleep, spawnTracked } from './lib/procs.mjs';
+import { BENCH_DIR, REPO, RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runtime: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    json: { type: 'string' },
+    'timeout-min': { type: 'string' },
+  },
+});
+
+const QUICK = opts.quick;
+const CHUNKS = 3000;
+const ROUNDS = QUICK ? 3 : 7;
+const WARMUP = QUICK ? 3 : 5;
+const REQUESTS = QUICK ? 8 : 20;
+const SSE_MB = QUICK ? 8 : 48;
+const SSE_PASSES = QUICK ? 3 : 7;
+const MODES = ['bare', 'tapwire'];
+const runtimeIds = (opts.runtime ?? Object.keys(RUNTIMES)).flatMap((r) => r.split(','));
+const log = (m) => console.error(m);
+
+guard(Number(opts['timeout-min'] ?? (QUICK ? 10 : 30)));
+
+async function startStandin() {
+  const port = await freePort();
+  const child = spawnTracked(RUNTIMES.node.bin, [path.join(BENCH_DIR, 'lib/ai-standin.mjs')], {
+    env: { PATH: process.env.PATH, PORT: String(port), CHUNKS: String(CHUNKS), NODE_ENV: 'production' },
+  });
+  for (let i = 0; i < 200 && !child.stderrTail.includes('ready'); i++) {
+    if (child.exitCode !== null) throw new Error(`stand-in exited: ${child.stderrTail.trim()}`);
+    await sleep(50);
+  }
+  if (!child.stderrTail.includes('ready')) throw new Error('stand-in did not start');
+  return { port, child };
+}
+
+/** agent/ai/sse.ts and agent/ai/usage.ts as one ESM file both runtimes can import. */
+async function bundleParser(dir) {
+  const outfile = path.join(dir, 'sse.mjs');
+  await build({
+    stdin: {
+      contents:
+        "export { StreamParser } from './agent/ai/sse.ts';\nexport { Usage, streamEvent } from './agent/ai/usage.ts';\n",
+      resolveDir: REPO,
+      loader: 'ts',
+    },
+    outfile,
+    bundle: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node22',
+    logLevel: 'warning',
+  });
+  return outfile;
+}
+
+async function main() {
+  if (!existsSync(TAPWIRE_REGISTER)) throw new Error('dist/register.js missing (run npm run build)');
+  const loadAtStart = os.loadavg();
+  log(`ai bench: ${QUICK ? 'quick' : 'full'} run, ${ROUNDS} rounds, runtimes ${runtimeIds.join(',')}`);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tapwire-bench-ai-'));
+  const standin = await startStandin();
+  const raw = { stream: {}, sse: {} };
+  try {
+    const env = {
+      URL: `http://127.0.0.1:${standin.port}/v1/chat/completions`,
+      WARMUP: String(WARMUP),
+      REQUESTS: String(REQUESTS),
+      TAPWIRE_AI_ENDPOINTS: `127.0.0.1:${standin.port}=openai`,
+    };
+    for (const runtimeId of runtimeIds) {
+      const rec = Object.fromEntries(MODES.map((m) => [m, { runs: [], errors: [] }]));
+      raw.stream[runtimeId] = rec;
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const m of rotate(MODES, round)) {
+          try {
+            rec[m].runs.push(await runChild(runtimeId, m, path.join(BENCH_DIR, 'lib/ai-child.mjs'), env));
+          } catch (error) {
+            rec[m].errors.push(error.message);
+          }
+          await sleep(200);
+        }
+        log(
+          `  [${runtimeId}] stream round ${round + 1}/${ROUNDS}: ` +
+            MODES.map((m) => {
+              const r = rec[m].runs.at(-1);
+              return `${m}=ttfc ${fmt(r?.ttfcMs, 2)} ms, total ${fmt(r?.totalMs, 1)} ms`;
+            }).join('; '),
+        );
+      }
+    }
+    const bundle = await bundleParser(dir);
+    for (const runtimeId of runtimeIds) {
+      try {
+        raw.sse[runtimeId] = await runChild(runtimeId, 'bare', path.join(BENCH_DIR, 'lib/sse-child.mjs'), {
+          BUNDLE: bundle,
+          MB: String(SSE_MB),
+          PASSES: String(SSE_PASSES),
+        });
+      } catch (error) {
+        raw.sse[runtimeId] = { error: error.message };
+      }
+      log(`  [${runtimeId}] SSE parsing: ${JSON.stringify(raw.sse[runtimeId])}`);
+    }
+  } finally {
+    await killTree(standin.child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const results = derive(raw);
+  const md = render(results, loadAtStart);
+  writeOut(opts.out, md);
+  writeOut(opts.json, `${JSON.stringify({ quick: QUICK, rounds: ROUNDS, raw, results }, null, 2)}\n`);
+  process.stdout.write(md);
+}
+
+function derive(raw) {
+  const stream = {};
+  for (const [runtimeId, rec] of Object.entries(raw.stream)) {
+    const bare = {
+      ttfc: median(rec.bare.runs.map((r) => r.ttfcMs)),
+      total: median(rec.bare.runs.map((r) => r.totalMs)),
+    };
+    stream[runtimeId] = MODES.map((m) => {
+      const runs = rec[m].runs;
+      const ttfc = median(runs.map((r) => r.ttfcMs));
+      const total = median(runs.map((r) => r.totalMs));
+      const row = {
+        mode: m,
+        ttfcMs: ttfc,
+        totalMs: total,
+        bytes: runs[0]?.bytes ?? null,
+        error: runs.length ? null : (rec[m].errors[0] ?? 'no samples'),
+        // Speed relative to bare: bare time / mode time (1 = as fast, 0.98 = 2% slower).
+        ttfcRatio: m === 'bare' || !ttfc || !bare.ttfc ? null : bare.ttfc / ttfc,
+        totalRatio: m === 'bare' || !total || !bare.total ? null : bare.total / total,
+        addedTtfcMs: m === 'bare' || ttfc == null || bare.ttfc == null ? null : ttfc - bare.ttfc,
+        addedTotalMs: m === 'bare' || total == null || bare.total == null ? null : total - bare.total,
+        // The agent saw every call, its time to first chunk, and all 3000 output tokens.
+        recordedAll:
+          m === 'bare' || !runs.length
+            ? null
+            : runs.every(
+                (r) =>
+                  r.recorded === r.requests &&
+                  r.ttfcRecorded === r.requests &&
+                  r.outputTokens === r.requests * CHUNKS,
+              ),
+        recorded: runs.at(-1)?.recorded ?? null,
+        requests: runs.at(-1)?.requests ?? null,
+      };
+      if (m === 'tapwire') {
+        const check = (v) => (v == null || row.error ? null : row.recordedAll === false ? false : v >= 0.98);
+        row.targets = [
+          {
+            name: 'time to first chunk, bare ÷ tapwire',
+            limit: '≥ 0.98',
+            value: fmt(row.ttfcRatio, 3),
+            ok: check(row.ttfcRatio),
+          },
+          {
+            name: 'total time, bare ÷ tapwire',
+            limit: '≥ 0.98',
+            value: fmt(row.totalRatio, 3),
+            ok: check(row.totalRatio),
+          },
+        ];
+      }
+      return row;
+    });
+  }
+  return { stream, sse: raw.sse };
+}
+
+function render(results, loadAtStart) {
+  const out = [
+    '## AI provider streams (bench/ai.mjs)',
+    '',
+    `<!-- Generated by \`node bench/ai.mjs${QUICK ? ' --quick' : ''}\`. -->`,
+    '',
+    `- ${machineLine(loadAtStart)}${QUICK ? ' — **quick mode: short runs, numbers are indicative only**' : ''}`,
+    `- Stream: a chat completion of ${CHUNKS} content chunks (${CHUNKS + 4} SSE events, OpenAI wire format with ` +
+      '`stream_options.include_usage`) served by a local stand-in in its own process (bench/lib/ai-standin.mjs) ' +
+      `(${results.stream[runtimeIds[0]]?.[0]?.bytes ?? 'n/a'} bytes per stream), which answers at once: the times below are the client and agent cost alone, without the hundreds of ` +
+      'milliseconds a real model takes, so they are the hardest case for a ratio. The app (bench/lib/ai-child.mjs) POSTs with `fetch` and reads the body chunk by chunk.',
+    `- Each row: ${ROUNDS} fresh processes per mode, modes interleaved (order rotated each round); each process makes ` +
+      `$WARMUPwarm-up calls then $REQUESTSmeasured calls one after another and reports its medians; the table shows ` +
+      'the median of the processes. Time to first chunk: from `fetch()` to the first body chunk read; total: to the end of the body.',
+    '- `tapwire`: `--import dist/register.js` / `--preload`, `TAPWIRE_AI_ENDPOINTS=127.0.0.1:PORT=openai`, ' +
+      '`OTEL_METRICS_EXPORTER=prometheus`. "recorded": calls counted by `gen_ai_client_operation_duration_seconds` on the ' +
+      "agent's /metrics; the row is only valid when every call, its time to first chunk and all output tokens were recorded.",
+    '',
+    '### Targets (tapwire rows)',
+    '',
+    '- time to first chunk and total time: tapwire at least 0.98 of bare (bare time ÷ tapwire time ≥ 0.98)',
+    '',
+    '### Streamed completion',
+    '',
+    '| runtime | mode | time to first chunk (ms) | added | total time (ms) | added | added µs per chunk | recorded | TTFC bare÷tapwire | total bare÷tapwire | result |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |',
+  ];
+  for (const [runtimeId, rows] of Object.entries(results.stream)) {
+    for (const r of rows) {
+      const rec =
+        r.mode === 'bare'
+          ? '—'
+          : r.recorded == null
+            ? '**none**'
+            : `${r.recorded} of ${r.requests}${r.recordedAll ? '' : ' **(incomplete)**'}`;
+      const result = r.targets
+        ? r.targets.some((t) => t.ok === false)
+          ? `**miss**: ${r.targets
+              .filter((t) => t.ok === false)
+              .map((t) => t.name.split(',')[0])
+              .join(', ')}`
+          : r.targets.every((t) => t.ok)
+            ? 'pass'
+            : 'n/a'
+        : 'baseline';
+      out.push(
+        `| ${RUNTIMES[runtimeId].label} | ${r.mode} | ${r.error ? `not measured: ${r.error.replaceAll('|', '\\|')}` : fmt(r.ttfcMs, 2)} | ` +
+          `${r.mode === 'bare' ? '—' : signed(r.addedTtfcMs, 2)} | ${fmt(r.totalMs, 1)} | ${r.mode === 'bare' ? '—' : signed(r.addedTotalMs, 1)} | ` +
+          `${r.mode === 'bare' ? '—' : signed(r.addedTotalMs == null ? null : (r.addedTotalMs * 1000) / CHUNKS, 2)} | ${rec} | ${fmt(r.ttfcRatio, 3)} | ${fmt(r.totalRatio, 3)} | ${result} |`,
+      );
+    }
+  }
+  out.push(
+    '',
+    '### SSE parsing throughput',
+    '',
+    `The agent's parser (agent/ai/sse.ts, bundled with esbuild) fed the stream above repeated to ~${SSE_MB} MB in 16 KiB pieces, ` +
+      `median of ${SSE_PASSES} passes after a warm-up; "with usage scan" adds what the agent does with each event ` +
+      '(agent/ai/usage.ts `streamEvent`, OpenAI shape). 1 MB = 10^6 bytes.',
+    '',
+    '| runtime | parser alone (MB/s) | parser + usage scan (MB/s) | µs per event (with usage scan) |',
+    '| --- | ---: | ---: | ---: |',
+  );
+  for (const [runtimeId, s] of Object.entries(results.sse)) {
+    if (s.error) {
+      out.push(`| ${RUNTIMES[runtimeId].label} | not measured: ${s.error.replaceAll('|', '\\|')} | | |`);
+      continue;
+    }
+    out.push(
+      `| ${RUNTIMES[runtimeId].label} | ${fmt(s.parser, 0)} | ${fmt(s.parserAndUsage, 0)} | ${fmt(s.eventBytes / s.parserAndUsage, 3)} |`,
+    );
+  }
+  out.push('');
+  return `${out.join('\n')}\n`;
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`ai bench failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,160 @@
+// Every benchmark, one after another, into ONE docs/benchmarks.md (what `npm run bench` runs after
+// the build): HTTP servers (bench/run.mjs, its own document demoted to a section), the sidecar
+// (bench/sidecar.mjs), database clients (bench/db.mjs) and AI streams (bench/ai.mjs). Each script
+// writes its section to a temp file; a script that fails becomes a "not measured" section and the
+// others still run. Each section states its targets and pass/miss from its own numbers.
+//
+//   node bench/all.mjs [--quick] [--only http,sidecar,db,ai] [--runtime node|bun] [--out FILE]
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { writeOut } from './lib/common.mjs';
+import { BENCH_DIR, RUNTIMES } from './scenarios.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    runtime: { type: 'string' },
+    out: { type: 'string', default: 'docs/benchmarks.md' },
+  },
+});
+
+const QUICK = opts.quick;
+const quickArg = QUICK ? ['--quick'] : [];
+const runtimeArg = opts.runtime ? ['--runtime', opts.runtime] : [];
+
+const BENCHES = [
+  {
+    id: 'http',
+    title: 'HTTP servers (bench/run.mjs)',
+    script: 'run.mjs',
+    args: (out) => [...quickArg, ...runtimeArg, '--out', out],
+    section: httpSection,
+  },
+  {
+    id: 'sidecar',
+    title: 'Sidecar (bench/sidecar.mjs)',
+    script: 'sidecar.mjs',
+    args: (out) => ['--seconds', QUICK ? '3' : '10', '--out', out],
+    section: sidecarSection,
+  },
+  {
+    id: 'db',
+    title: 'Database clients (bench/db.mjs)',
+    script: 'db.mjs',
+    args: (out) => [...quickArg, ...runtimeArg, '--out', out, '--json', 'bench/results/db-last-run.json'],
+    section: (text) => text.trim(),
+  },
+  {
+    id: 'ai',
+    title: 'AI provider streams (bench/ai.mjs)',
+    script: 'ai.mjs',
+    args: (out) => [...quickArg, ...runtimeArg, '--out', out, '--json', 'bench/results/ai-last-run.json'],
+    section: (text) => text.trim(),
+  },
+];
+const only = opts.only ? opts.only.split(',') : BENCHES.map((b) => b.id);
+for (const id of only) {
+  if (!BENCHES.some((b) => b.id === id)) {
+    console.error(`bench/all: unknown bench "${id}" (expected ${BENCHES.map((b) => b.id).join(', ')})`);
+    process.exit(1);
+  }
+}
+
+let current;
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    // Each script kills its own children on these signals.
+    current?.kill(signal);
+    process.exit(130);
+  });
+}
+
+/** Run one script with Node 24, progress on our stderr; resolves to its exit code. */
+function run(script, args) {
+  return new Promise((resolve) => {
+    const child = spawn(RUNTIMES.node.bin, [path.join(BENCH_DIR, script), ...args], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    current = child;
+    child.once('error', () => resolve(-1));
+    child.once('exit', (code, signal) => resolve(code ?? signal));
+  });
+}
+
+/** run.mjs writes a whole document: its title becomes the section, its headings go one down. */
+function httpSection(text, title) {
+  const lines = text.trim().split('\n');
+  if (lines[0].startsWith('# ')) lines[0] = `## ${title}`;
+  return lines.map((l, i) => (i > 0 && /^#{1,5} /.test(l) ? `#${l}` : l)).join('\n');
+}
+
+/** sidecar.mjs writes a table and a summary line; the verdicts are computed here from it. */
+function sidecarSection(text, title) {
+  const ratio = Number(/peak throughput: \*\*([-\d.]+)\*\*/.exec(text)?.[1]);
+  const added = Number(/p99 added at 1000 req\/s: \*\*([-\d.]+) ms\*\*/.exec(text)?.[1]);
+  const v = (n, ok) => (Number.isFinite(n) ? (ok ? 'pass' : '**miss**') : 'n/a');
+  return [
+    `## ${title}`,
+    '',
+    'The hello-world app straight, through nginx as a plain reverse proxy, and through `tapwire sidecar`: ' +
+      'peak throughput with wrk, and latency at a fixed 1000 requests/s (open loop).',
+    '',
+    text.trim(),
+    '',
+    '### Targets',
+    '',
+    '| target | measured | limit | result |',
+    '| --- | ---: | --- | --- |',
+    `| sidecar ÷ nginx peak requests/s | ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} | ≥ 0.5 | ${v(ratio, ratio >= 0.5)} |`,
+    `| p99 added at 1000 requests/s | ${Number.isFinite(added) ? `${added.toFixed(2)} ms` : 'n/a'} | ≤ 1 ms | ${v(added, added <= 1)} |`,
+  ].join('\n');
+}
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'tapwire-bench-all-'));
+const sections = [];
+const summary = [];
+try {
+  for (const bench of BENCHES.filter((b) => only.includes(b.id))) {
+    const out = path.join(dir, `${bench.id}.md`);
+    console.error(`\n=== ${bench.title}${QUICK ? ' (quick)' : ''}`);
+    const t0 = Date.now();
+    const code = await run(bench.script, bench.args(out));
+    const seconds = Math.round((Date.now() - t0) / 1000);
+    if (code !== 0 || !existsSync(out)) {
+      sections.push(
+        `## ${bench.title}\n\n**Not measured**: \`node bench/${bench.script}\` exited with ${code} after ${seconds} s (see its output).`,
+      );
+      summary.push(`| ${bench.title} | **not measured** (exit ${code}) |`);
+      continue;
+    }
+    const section = bench.section(readFileSync(out, 'utf8'), bench.title);
+    sections.push(section);
+    const misses = section.match(/\*\*miss/g)?.length ?? 0;
+    summary.push(`| ${bench.title} | ${misses ? `**${misses} cell(s) marked miss**` : 'no miss'} |`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const doc = [
+  '# Benchmarks',
+  '',
+  `<!-- Generated by \`node bench/all.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\` (\`npm run bench\`). Re-run it instead of editing by hand. -->`,
+  '',
+  'tapwire measured side by side with the app alone (and with the OpenTelemetry reference agent where it applies), ' +
+    'one section per benchmark script, every verdict computed from the numbers of this run.' +
+    (QUICK ? ' **Quick mode: short runs, numbers are indicative only.**' : ''),
+  '',
+  '| benchmark | targets (details in its section) |',
+  '| --- | --- |',
+  ...summary,
+  '',
+  sections.join('\n\n'),
+  '',
+].join('\n');
+writeOut(opts.out, doc);
+console.error(`\nwritten: ${opts.out}`);

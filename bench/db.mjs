@@ -1,0 +1,253 @@
+// Database client overhead per operation, side by side in one run (issue 3):
+//   - `SELECT 1` over `pg` against a real PostgreSQL 15 started here,
+//   - `GET` over `ioredis` against a real redis-server started here,
+//   - a primary-key point query on an in-memory `node:sqlite` (Node) / `bun:sqlite` (Bun) database,
+// each in a fresh child process (bench/lib/db-child.mjs) run bare, under tapwire, and under the
+// OpenTelemetry reference where it instruments the library (pg and ioredis; it has no SQLite
+// instrumentation). Modes are interleaved (order rotated each round), op counts are fixed, and the
+// median of the rounds is reported.
+// Targets: network drivers >= 0.95 of bare ops/s; in-memory SQLite <= 1 µs added per operation.
+//
+//   node bench/db.mjs [--quick] [--runtime node,bun] [--out FILE] [--json FILE] [--timeout-min N]
+
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  fmt,
+  guard,
+  machineLine,
+  median,
+  rotate,
+  runChild,
+  signed,
+  verdict,
+  writeOut,
+} from './lib/common.mjs';
+import { sleep } from './lib/procs.mjs';
+import { startPostgres, startRedis } from './lib/servers.mjs';
+import { BENCH_DIR, RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    runtime: { type: 'string', multiple: true },
+    out: { type: 'string' },
+    json: { type: 'string' },
+    'timeout-min': { type: 'string' },
+  },
+});
+
+const QUICK = opts.quick;
+const ROUNDS = QUICK ? 2 : 5;
+const BATCHES = 3;
+const LIBS = [
+  {
+    id: 'pg',
+    title: '`pg` `SELECT 1` (PostgreSQL 15, loopback TCP)',
+    ops: QUICK ? 1500 : 8000,
+    otel: true,
+    target: {
+      name: 'ops/s vs bare',
+      limit: '≥ 0.95',
+      check: (r) => r.ratio >= 0.95,
+      value: (r) => fmt(r.ratio, 3),
+    },
+  },
+  {
+    id: 'ioredis',
+    title: '`ioredis` `GET` (redis-server, loopback TCP)',
+    ops: QUICK ? 2000 : 10000,
+    otel: true,
+    target: {
+      name: 'ops/s vs bare',
+      limit: '≥ 0.95',
+      check: (r) => r.ratio >= 0.95,
+      value: (r) => fmt(r.ratio, 3),
+    },
+  },
+  {
+    id: 'sqlite',
+    title: 'in-memory `node:sqlite` (Node) / `bun:sqlite` (Bun) point query by primary key, prepared once',
+    ops: QUICK ? 50000 : 300000,
+    otel: false,
+    target: {
+      name: 'added time per operation',
+      limit: '≤ 1 µs',
+      check: (r) => r.addedUs <= 1,
+      value: (r) => `${signed(r.addedUs, 2)} µs`,
+    },
+  },
+];
+const runtimeIds = (opts.runtime ?? Object.keys(RUNTIMES)).flatMap((r) => r.split(','));
+const CHILD = path.join(BENCH_DIR, 'lib/db-child.mjs');
+const log = (m) => console.error(m);
+
+const servers = [];
+guard(Number(opts['timeout-min'] ?? (QUICK ? 10 : 45)), () => {
+  for (const s of servers) s.killSync();
+});
+
+function modesFor(lib) {
+  return lib.otel ? ['bare', 'tapwire', 'otel'] : ['bare', 'tapwire'];
+}
+
+async function main() {
+  if (!existsSync(TAPWIRE_REGISTER)) throw new Error('dist/register.js missing (run npm run build)');
+  const loadAtStart = os.loadavg();
+  log(`db bench: ${QUICK ? 'quick' : 'full'} run, ${ROUNDS} rounds, runtimes ${runtimeIds.join(',')}`);
+  const pg = await startPostgres();
+  servers.push(pg);
+  const redis = await startRedis();
+  servers.push(redis);
+  const env = { PGHOST: '127.0.0.1', PGPORT: String(pg.port), REDIS_PORT: String(redis.port) };
+  const raw = {};
+  try {
+    for (const runtimeId of runtimeIds) {
+      raw[runtimeId] = {};
+      for (const lib of LIBS) {
+        const modes = modesFor(lib);
+        const rec = Object.fromEntries(modes.map((m) => [m, { samples: [], recorded: [], errors: [] }]));
+        raw[runtimeId][lib.id] = rec;
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const m of rotate(modes, round)) {
+            try {
+              const r = await runChild(runtimeId, m, CHILD, {
+                ...env,
+                LIB: lib.id,
+                OPS: String(lib.ops),
+                BATCHES: String(BATCHES),
+              });
+              rec[m].samples.push(r.opsPerSec);
+              rec[m].recorded.push({ recorded: r.recorded, total: r.total, metrics: r.metrics });
+            } catch (error) {
+              rec[m].errors.push(error.message);
+            }
+            await sleep(200);
+          }
+          log(
+            `  [${runtimeId}] ${lib.id} round ${round + 1}/${ROUNDS}: ` +
+              modes.map((m) => `${m}=${fmt(rec[m].samples.at(-1), 0)}`).join(' '),
+          );
+        }
+      }
+    }
+  } finally {
+    for (const s of servers.splice(0)) await s.stop();
+  }
+  const results = derive(raw);
+  const md = render(results, loadAtStart);
+  writeOut(opts.out, md);
+  writeOut(opts.json, `${JSON.stringify({ quick: QUICK, rounds: ROUNDS, raw, results }, null, 2)}\n`);
+  process.stdout.write(md);
+}
+
+function derive(raw) {
+  const out = {};
+  for (const [runtimeId, libs] of Object.entries(raw)) {
+    out[runtimeId] = {};
+    for (const lib of LIBS) {
+      const rec = libs[lib.id];
+      const bare = median(rec.bare.samples);
+      out[runtimeId][lib.id] = Object.entries(rec).map(([m, r]) => {
+        const ops = median(r.samples);
+        const row = {
+          mode: m,
+          opsPerSec: ops,
+          usPerOp: ops ? 1e6 / ops : null,
+          ratio: m === 'bare' || !ops || !bare ? null : ops / bare,
+          addedUs: m === 'bare' || !ops || !bare ? null : 1e6 / ops - 1e6 / bare,
+          error: r.samples.length ? null : (r.errors[0] ?? 'no samples'),
+          errors: r.errors.length,
+          // The agent really measured every operation (histogram count >= operations run).
+          recordedAll:
+            m === 'bare' ? null : r.recorded.length ? r.recorded.every((x) => x.recorded >= x.total) : null,
+          recorded: r.recorded.at(-1)?.recorded ?? null,
+          total: r.recorded.at(-1)?.total ?? null,
+          metrics: r.recorded.length ? r.recorded.every((x) => x.metrics) : null,
+        };
+        if (m === 'tapwire') {
+          const measured =
+            row.error == null && (lib.id === 'sqlite' ? row.addedUs != null : row.ratio != null);
+          row.target = {
+            ...lib.target,
+            measured: measured ? lib.target.value(row) : 'n/a',
+            ok: !measured ? null : row.recordedAll === false ? false : lib.target.check(row),
+          };
+        }
+        return row;
+      });
+    }
+  }
+  return out;
+}
+
+function recordedCell(row) {
+  if (row.mode === 'bare') return '—';
+  if (row.metrics === false || row.recorded == null) return row.mode === 'otel' ? 'no db series' : '**none**';
+  return `${row.recorded} of ${row.total}${row.recordedAll === false && row.mode === 'tapwire' ? ' **(missing)**' : ''}`;
+}
+
+function render(results, loadAtStart) {
+  const otelVersion = JSON.parse(
+    readFileSync(
+      new URL('../node_modules/@opentelemetry/auto-instrumentations-node/package.json', import.meta.url),
+    ),
+  ).version;
+  const out = [
+    '## Database clients (bench/db.mjs)',
+    '',
+    `<!-- Generated by \`node bench/db.mjs${QUICK ? ' --quick' : ''}\`. -->`,
+    '',
+    `- ${machineLine(loadAtStart)}${QUICK ? ' — **quick mode: short runs, numbers are indicative only**' : ''}`,
+    '- Each row: a fresh process running one client, one operation at a time (each awaited), ' +
+      `${BATCHES} timed batches after a warm-up of half a batch; the process reports its median batch; ` +
+      `${ROUNDS} processes per mode, modes interleaved with the order rotated each round, median reported.`,
+    '- Modes: `bare`; `tapwire` (`--import dist/register.js` / `--preload`); `otel` ' +
+      `(\`@opentelemetry/auto-instrumentations-node/register\` ${otelVersion}, same flag) for pg and ioredis — ` +
+      'OpenTelemetry has no node:sqlite / bun:sqlite instrumentation. Agent env: `OTEL_METRICS_EXPORTER=prometheus`, ' +
+      "`OTEL_TRACES_EXPORTER=none`, `OTEL_LOGS_EXPORTER=none`. The drivers are loaded with `require()` (OpenTelemetry's " +
+      'register instruments that path without a loader hook).',
+    '- "recorded": operations counted by the agent\'s `db_client_operation_duration_seconds` histogram on its own ' +
+      '/metrics after the loop, of the operations the process ran (set-up and warm-up included); a tapwire row that ' +
+      'did not record every operation is a miss whatever its speed.',
+    '',
+    '### Targets (tapwire rows)',
+    '',
+    '- network drivers (pg, ioredis): ops/s ≥ 0.95 of bare',
+    '- in-memory SQLite: ≤ 1 µs added per operation',
+    '',
+  ];
+  for (const [runtimeId, libs] of Object.entries(results)) {
+    out.push(
+      `### ${RUNTIMES[runtimeId].label}`,
+      '',
+      '| library | mode | ops/s (median) | vs bare | µs/op | added µs/op | recorded | target | measured | result |',
+      '| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |',
+    );
+    for (const lib of LIBS) {
+      for (const row of libs[lib.id]) {
+        const t = row.target;
+        out.push(
+          `| ${lib.id} | ${row.mode} | ${row.error ? `not measured: ${String(row.error).replaceAll('|', '\\|')}` : fmt(row.opsPerSec, 0)} | ` +
+            `${fmt(row.ratio, 3)} | ${fmt(row.usPerOp, 2)} | ${row.mode === 'bare' ? '—' : signed(row.addedUs, 2)} | ${recordedCell(row)} | ` +
+            `${t ? `${t.name} ${t.limit}` : row.mode === 'bare' ? 'baseline' : 'reference'} | ${t ? t.measured : ''} | ${t ? verdict(t.ok) : ''} |`,
+        );
+      }
+    }
+    out.push('');
+    for (const lib of LIBS) out.push(`- \`${lib.id}\`: ${lib.title}, ${lib.ops} operations per batch`);
+    out.push('');
+  }
+  return `${out.join('\n')}\n`;
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`db bench failed: ${error.stack ?? error}`);
+  process.exitCode = 1;
+} finally {
+  for (const s of servers) await s.stop();
+}

@@ -1,0 +1,35 @@
+// Helpers for the measured children (bench/lib/*-child.mjs): kept apart from ./common.mjs so a
+// child loads nothing it does not need.
+
+/** Sum of the samples of the families matching namePattern whose labels match labelPattern. */
+export function sumSamples(text, namePattern, labelPattern = /(?:)/) {
+  let total = 0;
+  let seen = false;
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})?\s+(\S+)/.exec(line);
+    if (m && namePattern.test(m[1]) && labelPattern.test(m[2] ?? '')) {
+      total += Number(m[3]);
+      seen = true;
+    }
+  }
+  return seen ? total : null;
+}
+
+/** The agent's /metrics as the measured child sees it; null when nothing answers (bare). */
+export async function scrapeOwn() {
+  const port = process.env.METRICS_PORT;
+  if (!port) return null;
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(3000) });
+    return res.status === 200 ? await res.text() : null;
+  } catch {
+    return null;
+  }
+}
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
