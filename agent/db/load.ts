@@ -10,7 +10,7 @@
 //   app's import goes through neither reliably. So on Bun a package the app can resolve from its
 //   entry point is also required from here once the app starts (Bun shares one CommonJS cache
 //   between require and import), which costs its load time only for apps that depend on it.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import Module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 
@@ -102,12 +102,46 @@ export function onLoad(request: string, suffix: string, patch: Patch): void {
 }
 
 /**
- * Bun: the package as the app would resolve it, loaded and patched now (see the header).
- * Found by walking up to node_modules/<name> with existsSync, not with Bun's resolver: a failed
- * resolve there can start Bun's auto-install (a registry lookup, measured 50+ ms) when the app
- * has no node_modules — tapwire must never make an app reach for the network.
+ * The runtime dependencies the app declares: `dependencies`, `optionalDependencies` and
+ * `peerDependencies` of the package.json nearest to its entry point (read once).
+ */
+let declared: Set<string> | undefined;
+function appDependencies(): Set<string> {
+  if (declared !== undefined) return declared;
+  declared = new Set();
+  const main = process.argv[1];
+  for (let dir = main ? dirname(resolve(main)) : process.cwd(); ; ) {
+    const file = join(dir, 'package.json');
+    if (existsSync(file)) {
+      try {
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+        for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
+          const deps = pkg[field];
+          if (deps !== null && typeof deps === 'object')
+            for (const name of Object.keys(deps)) declared.add(name);
+        }
+      } catch {
+        // an unreadable package.json declares nothing
+      }
+      return declared;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return declared;
+    dir = parent;
+  }
+}
+
+/**
+ * Bun: the package as the app would resolve it, loaded and patched now (see the header) — only
+ * when the app declares it as a dependency in its package.json, so an app that does not use the
+ * driver never pays its load time (a driver that merely sits in a parent node_modules, as in a
+ * monorepo, cost a Bun.serve hello-world ~100 ms of start-up before this check). Found by walking
+ * up to node_modules/<name> with existsSync, not with Bun's resolver: a failed resolve there can
+ * start Bun's auto-install (a registry lookup, measured 50+ ms) when the app has no node_modules
+ * — tapwire must never make an app reach for the network.
  */
 function preloadForBun(entry: Entry): void {
+  if (!appDependencies().has(entry.request.split('/')[0]!)) return;
   const main = process.argv[1];
   const seen = new Set<string>();
   for (const from of [main ? dirname(resolve(main)) : undefined, process.cwd()]) {
