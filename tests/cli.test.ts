@@ -245,6 +245,11 @@ describe('tapwire docs', () => {
 });
 
 describe('tapwire demo', () => {
+  // The label sets of the demo's two AI calls (cli/demo.ts DEMO_AI).
+  const GPT_4O =
+    'gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o",gen_ai_response_model="gpt-4o-2024-08-06",server_address="127.0.0.1"';
+  const GPT_4O_MINI =
+    'gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o-mini",gen_ai_response_model="gpt-4o-mini-2024-07-18",server_address="127.0.0.1"';
   const demo = (args: string[]) => {
     // Its own TMPDIR, to see that the demo removes what it wrote.
     const tmp = mkdtempSync(join(tmpdir(), 'tapwire-demo-test-'));
@@ -271,8 +276,56 @@ describe('tapwire demo', () => {
         'db_client_operation_duration_seconds_count{db_system_name="sqlite",db_operation_name="INSERT",db_collection_name="inventory"} 1',
         'db_client_operation_duration_seconds_count{db_system_name="sqlite",db_operation_name="SELECT",db_collection_name="inventory"} 2',
         'db_client_operation_duration_seconds_count{db_system_name="sqlite",db_operation_name="UPDATE",db_collection_name="inventory"} 2',
+        // 2 × POST /summarize and 3 × POST /chat, each calling the AI provider stand-in once.
+        'http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",url_scheme="http"} 5',
+        'http_client_request_duration_seconds_count{http_request_method="POST",http_response_status_code="200",server_address="127.0.0.1",server_port="PORT",url_scheme="http"} 5',
+        `gen_ai_client_operation_duration_seconds_count{${GPT_4O}} 2`,
+        `gen_ai_client_operation_duration_seconds_count{${GPT_4O_MINI}} 3`,
+        `gen_ai_client_token_usage_count{${GPT_4O},gen_ai_token_type="input"} 2`,
+        `gen_ai_client_token_usage_count{${GPT_4O},gen_ai_token_type="output"} 2`,
+        `gen_ai_client_token_usage_count{${GPT_4O_MINI},gen_ai_token_type="input"} 3`,
+        `gen_ai_client_token_usage_count{${GPT_4O_MINI},gen_ai_token_type="output"} 3`,
+        // Streamed calls only: the 3 /chat calls.
+        `gen_ai_client_operation_time_to_first_chunk_seconds_count{${GPT_4O_MINI}} 3`,
       ].sort(),
     );
+    // Tokens exactly as the stand-in reported them: gpt-4o 1000 in (600 cached) / 150 out per
+    // call, gpt-4o-mini 200 in / 80 out per call.
+    const sums = r.stdout.split('\n').filter((l) => l.startsWith('gen_ai_client_token_usage_sum{'));
+    expect(sums.sort()).toEqual(
+      [
+        `gen_ai_client_token_usage_sum{${GPT_4O},gen_ai_token_type="input"} 2000`,
+        `gen_ai_client_token_usage_sum{${GPT_4O_MINI},gen_ai_token_type="input"} 600`,
+        `gen_ai_client_token_usage_sum{${GPT_4O},gen_ai_token_type="output"} 300`,
+        `gen_ai_client_token_usage_sum{${GPT_4O_MINI},gen_ai_token_type="output"} 240`,
+      ].sort(),
+    );
+    // Cost from agent/ai/prices.json (USD per 1M tokens): gpt-4o input 2.5, cached input 1.25,
+    // output 10; gpt-4o-mini input 0.15, output 0.6.
+    const cost = new Map(
+      r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('tapwire_gen_ai_cost_usd_total{'))
+        .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))] as const),
+    );
+    const expected: [string, string, number][] = [
+      ['gpt-4o', 'input', (2 * (400 * 2.5 + 600 * 1.25)) / 1e6],
+      ['gpt-4o', 'output', (2 * 150 * 10) / 1e6],
+      ['gpt-4o-mini', 'input', (3 * 200 * 0.15) / 1e6],
+      ['gpt-4o-mini', 'output', (3 * 80 * 0.6) / 1e6],
+    ];
+    expect([...cost.keys()].sort()).toEqual(
+      expected
+        .map(
+          ([model, type]) =>
+            `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}"}`,
+        )
+        .sort(),
+    );
+    for (const [model, type, usd] of expected) {
+      const key = `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}"}`;
+      expect(cost.get(key), key).toBeCloseTo(usd, 12);
+    }
     expect(r.stdout).not.toContain('_bucket{');
   });
 

@@ -6,9 +6,15 @@
 // What is kept: the request body until the response head arrives (to read `model` and `stream`,
 // then dropped), a non-streamed response body until it ends (to read `usage`), and for streams
 // only the parser's partial line. Prompt and completion text is never stored past that.
+//
+// With tracing on, each call also has a GenAI CLIENT span (../trace/spans.ts), started here in
+// the caller's context and ended with the same outcome the metrics get; with tracing off,
+// startGenAiSpan() returns undefined at once and nothing else is paid.
+import type { Span } from '@opentelemetry/api';
 import { errorClass } from '../http/semconv.js';
+import { endGenAiSpan, startGenAiSpan } from '../trace/spans.js';
 import type { Target } from './providers.js';
-import type { AiRecorder } from './record.js';
+import type { AiOutcome, AiRecorder } from './record.js';
 import { type EventSink, StreamParser } from './sse.js';
 import { bodyUsage, requestInfo, streamEvent, Usage } from './usage.js';
 
@@ -48,11 +54,14 @@ export class AiCall implements EventSink {
   private firstChunk: number | undefined;
   private done = false;
   private readonly usage = new Usage();
+  private span: Span | undefined;
 
   constructor(
     readonly target: Target,
     readonly address: string,
-  ) {}
+  ) {
+    this.span = startGenAiSpan(target.operation, target.provider.name, address);
+  }
 
   /** A piece of the request body as the client sent it. */
   requestChunk(chunk: unknown): void {
@@ -140,9 +149,10 @@ export class AiCall implements EventSink {
     this.done = true;
     this.parser = undefined;
     this.bodyChunks = undefined;
-    if (recorder === undefined) return;
+    const span = this.span;
+    if (recorder === undefined && span === undefined) return;
     const u = this.usage;
-    recorder.record({
+    const outcome: AiOutcome = {
       operation: this.target.operation,
       provider: this.target.provider.name,
       requestModel: this.requestModel,
@@ -154,7 +164,13 @@ export class AiCall implements EventSink {
       input: u.input,
       output: u.output,
       cached: u.cached,
-    });
+      reasoning: u.reasoning,
+    };
+    if (span !== undefined) {
+      this.span = undefined;
+      endGenAiSpan(span, outcome);
+    }
+    recorder?.record(outcome);
   }
 }
 

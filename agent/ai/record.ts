@@ -31,7 +31,10 @@ export interface AiOutcome {
   firstChunk: number | undefined;
   input: number | undefined;
   output: number | undefined;
+  /** Cached input tokens (inside `input`): priced at the cached-input rate. */
   cached: number | undefined;
+  /** Reasoning tokens (inside `output`): a span attribute only, no metric series of their own. */
+  reasoning: number | undefined;
 }
 
 function build(

@@ -303,3 +303,67 @@ export function endDbSpan(span: Span, errorType: string | undefined): void {
     fail(h, error);
   }
 }
+
+/** What ../ai/call.ts knows when a provider call ends (its AiOutcome has this shape). */
+export interface GenAiResult {
+  operation: string;
+  requestModel: string | undefined;
+  responseModel: string | undefined;
+  errorType: string | undefined;
+  /** Seconds to the first response chunk (streams only). */
+  firstChunk: number | undefined;
+  input: number | undefined;
+  output: number | undefined;
+  /** Cached input tokens (inside `input`). */
+  cached: number | undefined;
+  /** Reasoning tokens (inside `output`). */
+  reasoning: number | undefined;
+}
+
+/**
+ * GenAI client spans (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-spans/), one per
+ * provider call ../ai/ recognises, from the request to the end of the response body (a stream's
+ * last event carries the usage, long after the HTTP span ended at the response head). A CLIENT
+ * span child of the active context, so it sits beside the call's HTTP client span under the same
+ * parent. Only low-cardinality values and counts: never prompt or completion content.
+ * Undefined while tracing is off or suppressed.
+ */
+export function startGenAiSpan(operation: string, provider: string, address: string): Span | undefined {
+  if (tracer === undefined || manager === undefined || !h.enabled) return undefined;
+  try {
+    const parent = manager.active();
+    if (isTracingSuppressed(parent)) return undefined;
+    const attributes: Attributes = {
+      'gen_ai.operation.name': operation,
+      'gen_ai.provider.name': provider,
+      'server.address': address,
+    };
+    return tracer.startSpan(operation, { kind: SpanKind.CLIENT, attributes }, parent);
+  } catch (error) {
+    fail(h, error);
+    return undefined;
+  }
+}
+
+/** Names the span `{operation} {request model}` and adds the model, usage and error.type. */
+export function endGenAiSpan(span: Span, r: GenAiResult): void {
+  try {
+    if (r.requestModel !== undefined) {
+      span.updateName(`${r.operation} ${r.requestModel}`);
+      span.setAttribute('gen_ai.request.model', r.requestModel);
+    }
+    if (r.responseModel !== undefined) span.setAttribute('gen_ai.response.model', r.responseModel);
+    if (r.input !== undefined) span.setAttribute('gen_ai.usage.input_tokens', r.input);
+    if (r.output !== undefined) span.setAttribute('gen_ai.usage.output_tokens', r.output);
+    if (r.cached !== undefined) span.setAttribute('gen_ai.usage.cache_read.input_tokens', r.cached);
+    if (r.reasoning !== undefined) span.setAttribute('gen_ai.usage.reasoning.output_tokens', r.reasoning);
+    if (r.firstChunk !== undefined) span.setAttribute('gen_ai.response.time_to_first_chunk', r.firstChunk);
+    if (r.errorType !== undefined) {
+      span.setAttribute('error.type', r.errorType);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+    }
+    span.end();
+  } catch (error) {
+    fail(h, error);
+  }
+}

@@ -8,6 +8,8 @@
 //   /e429  429 with retry-after      /e500  500
 //   /cut   a stream cut mid-way (socket destroyed after half the chunks)
 //   /nN    N content chunks in a stream (default 5)
+//   /cachedN, /reasoningN  OpenAI usage reports N cached input / N reasoning output tokens
+//                          (inside prompt/completion tokens, as OpenAI counts them)
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
@@ -21,6 +23,8 @@ export interface Served {
   output: number | undefined;
   /** Cached input tokens (inside `input`). */
   cached: number;
+  /** Reasoning tokens (inside `output`), as reported; undefined where the API has none. */
+  reasoning: number | undefined;
   /** What the client should see: a status code, or 'cut'. */
   outcome: string;
 }
@@ -56,10 +60,12 @@ interface Flags {
   status: number;
   cut: boolean;
   chunks: number;
+  cached: number;
+  reasoning: number;
 }
 
 function flags(url: string): { flags: Flags; path: string } {
-  const f: Flags = { status: 200, cut: false, chunks: 5 };
+  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0 };
   const [rawPath, query = ''] = url.split('?') as [string, string?];
   const parts = rawPath.split('/');
   const rest: string[] = [];
@@ -68,6 +74,8 @@ function flags(url: string): { flags: Flags; path: string } {
     else if (p === 'e500') f.status = 500;
     else if (p === 'cut') f.cut = true;
     else if (/^n\d+$/.test(p)) f.chunks = Number(p.slice(1));
+    else if (/^cached\d+$/.test(p)) f.cached = Number(p.slice(6));
+    else if (/^reasoning\d+$/.test(p)) f.reasoning = Number(p.slice(9));
     else rest.push(p);
   }
   return { flags: f, path: rest.join('/') + (query ? `?${query}` : '') };
@@ -136,7 +144,11 @@ async function handle(
   const gemini = /\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent)/.exec(path);
   const model = gemini ? decodeURIComponent(gemini[1]!) : String(body.model ?? '');
   const responseModel = RESPONSE_MODEL[model] ?? model;
-  const { input, output } = tokensFor(raw);
+  // Cached and reasoning tokens are inside input and output: at least that many of each.
+  const tokens = tokensFor(raw);
+  const input = tokens.input + f.cached;
+  const output = tokens.output + f.reasoning;
+  const openaiUsage = path.endsWith('/chat/completions') || path.endsWith('/responses');
   const stream = gemini ? gemini[2] === 'streamGenerateContent' : body.stream === true;
   let operation = 'chat';
   if (path.endsWith('/embeddings') || gemini?.[2] === 'embedContent') operation = 'embeddings';
@@ -149,7 +161,8 @@ async function handle(
       stream,
       input: i,
       output: o,
-      cached: path.endsWith('/messages') && i !== undefined ? 5 : 0,
+      cached: i === undefined ? 0 : path.endsWith('/messages') ? 5 : f.cached,
+      reasoning: openaiUsage && o !== undefined ? f.reasoning : undefined,
       outcome,
     });
 
@@ -239,8 +252,8 @@ async function openaiChat(
     prompt_tokens: input,
     completion_tokens: output,
     total_tokens: input + output,
-    prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
-    completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0 },
+    prompt_tokens_details: { cached_tokens: f.cached, audio_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: f.reasoning, audio_tokens: 0 },
   };
   const toolCall = {
     id: 'call_1',
@@ -317,9 +330,9 @@ async function openaiResponses(
 ): Promise<void> {
   const usage = {
     input_tokens: input,
-    input_tokens_details: { cached_tokens: 0 },
+    input_tokens_details: { cached_tokens: f.cached },
     output_tokens: output,
-    output_tokens_details: { reasoning_tokens: 0 },
+    output_tokens_details: { reasoning_tokens: f.reasoning },
     total_tokens: input + output,
   };
   const text = WORDS.join('');
