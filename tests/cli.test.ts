@@ -1,7 +1,7 @@
 // The built CLI (dist/cli/main.js), run as a user runs it: exact output and exit codes.
 // `npm test` builds first; run `npm run build` before `vitest run tests/cli.test.ts` on its own.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -254,7 +254,9 @@ describe('tapwire demo', () => {
     // Its own TMPDIR, to see that the demo removes what it wrote.
     const tmp = mkdtempSync(join(tmpdir(), 'tapwire-demo-test-'));
     const r = tapwire(['demo', ...args], { TMPDIR: tmp });
-    return { ...r, leftovers: readdirSync(tmp) };
+    const leftovers = readdirSync(tmp);
+    rmSync(tmp, { recursive: true, force: true });
+    return { ...r, leftovers };
   };
 
   it('drives fixed traffic and prints the exact request counts', () => {
