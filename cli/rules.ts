@@ -15,7 +15,8 @@ import { OPERATOR_FILE, RULE_FILE, TEST_FILE } from '../rules/render.js';
 
 const USAGE = `Usage: tapwire rules [--slo FILE] [--format prometheus|operator] [--tests] [--out DIR]
 
-  --slo FILE     SLO file (YAML): objectives per service and route, alert overrides (docs/alerts.md)
+  --slo FILE     SLO file (YAML): objectives per service and route, thresholds per AI provider and
+                 db system, alert overrides (docs/alerts.md)
   --format F     prometheus (a rule file, default) or operator (a PrometheusRule manifest)
   --tests        print the promtool test file instead (promtool test rules)
   --out DIR      write ${RULE_FILE}, ${OPERATOR_FILE} and ${TEST_FILE} into DIR

@@ -3,7 +3,6 @@
 // promtool cases that prove it fires above the threshold and stays quiet below it and at zero
 // traffic. Ratios require traffic in the same window (`… > 0`), so 0/0 never alerts.
 
-import { METRICS } from '../exporters/catalogue.js';
 import type { RulesConfig, Severity } from './config.js';
 import type { AlertCase } from './model.js';
 import { BUCKETS, L, M } from './names.js';
@@ -19,10 +18,16 @@ export interface ComponentAlert {
   /** How the threshold reads in docs: `5%`, `1 s (p99)`. */
   thresholdText: (t: number | undefined) => string;
   why: string;
-  expr: (t: number, config: RulesConfig) => string;
+  /** `scope`: a selector (`{db_system_name="postgresql"}`) on the alert's ratio or quantile. */
+  expr: (t: number, config: RulesConfig, scope?: string) => string;
   summary: string;
   description: (t: number) => string;
-  cases: (t: number, config: RulesConfig) => { fires: AlertCase; quiet: AlertCase; idle?: AlertCase };
+  /** `value`: the provider or db system the cases' series carry (alerts SLO files can scope). */
+  cases: (
+    t: number,
+    config: RulesConfig,
+    value?: string,
+  ) => { fires: AlertCase; quiet: AlertCase; idle?: AlertCase };
 }
 
 const MIN = 60;
@@ -42,6 +47,8 @@ const AI: Labels = {
   gen_ai_request_model: 'gpt-4o-mini',
 };
 const HTTP: Labels = { ...APP, http_request_method: 'GET', url_scheme: 'http' };
+const db = (v = 'postgresql'): Labels => ({ ...DB, db_system_name: v });
+const ai = (v = 'openai'): Labels => ({ ...AI, gen_ai_provider_name: v });
 
 /** Cases for a ratio alert: `errorLabels` series against `okLabels` series of `metric`_count. */
 function ratioCases(metric: string, okLabels: Labels, errorLabels: Labels, expect: Labels) {
@@ -138,17 +145,12 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     threshold: 0.05,
     thresholdText: (t) => `${pct(t!)} of operations failed over 5m`,
     why: 'Database errors (lost connections, deadlocks, constraint storms) surface as 5xx later; this names the database system that fails.',
-    expr: (t) => `${R.dbErrors} > ${t}\nand ${R.dbRequests} > 0`,
+    expr: (t, _c, scope = '') => `${R.dbErrors}${scope} > ${t}\nand ${R.dbRequests} > 0`,
     summary: '{{ $labels.job }}: {{ $labels.db_system_name }} operations fail',
     description: (t) =>
       `More than ${pct(t)} of the {{ $labels.db_system_name }} operations of {{ $labels.job }} over the last 5 minutes failed.`,
-    cases: (t) =>
-      ratioCases(
-        M.db,
-        DB,
-        { ...DB, error_type: 'ECONNRESET' },
-        { job: 'app', db_system_name: 'postgresql' },
-      )(t),
+    cases: (t, _c, v = 'postgresql') =>
+      ratioCases(M.db, db(v), { ...db(v), error_type: 'ECONNRESET' }, { job: 'app', db_system_name: v })(t),
   },
   {
     alert: 'TapwireDBHighLatency',
@@ -157,12 +159,12 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     threshold: 0.5,
     thresholdText: (t) => `p99 above ${secs(t)} over 5m`,
     why: 'Slow queries hold connections and pile up requests; p99 by database system points at the store, not the handler.',
-    expr: (t) => `${R.dbP99} > ${t}\nand ${R.dbRequests} > 0`,
+    expr: (t, _c, scope = '') => `${R.dbP99}${scope} > ${t}\nand ${R.dbRequests} > 0`,
     summary: '{{ $labels.job }}: {{ $labels.db_system_name }} operations are slow (p99)',
     description: (t) =>
       `The 99th percentile of {{ $labels.db_system_name }} operation duration of {{ $labels.job }} over the last 5 minutes is above ${t} s.`,
-    cases: (t) =>
-      quantileCases(M.db, METRICS.dbDuration.buckets, DB, { job: 'app', db_system_name: 'postgresql' })(t),
+    cases: (t, _c, v = 'postgresql') =>
+      quantileCases(M.db, BUCKETS.db, db(v), { job: 'app', db_system_name: v })(t),
   },
   {
     alert: 'TapwireAIProviderHighErrorRatio',
@@ -171,17 +173,12 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     threshold: 0.1,
     thresholdText: (t) => `${pct(t!)} of calls failed over 5m`,
     why: 'AI providers fail more often than other dependencies (overload, timeouts, 5xx); a high error ratio means degraded features or retries that cost money.',
-    expr: (t) => `${R.aiErrors} > ${t}\nand ${R.aiRequests} > 0`,
+    expr: (t, _c, scope = '') => `${R.aiErrors}${scope} > ${t}\nand ${R.aiRequests} > 0`,
     summary: '{{ $labels.job }}: calls to {{ $labels.gen_ai_provider_name }} fail',
     description: (t) =>
       `More than ${pct(t)} of the calls {{ $labels.job }} made to {{ $labels.gen_ai_provider_name }} over the last 5 minutes failed.`,
-    cases: (t) =>
-      ratioCases(
-        M.genAi,
-        AI,
-        { ...AI, error_type: '500' },
-        { job: 'app', gen_ai_provider_name: 'openai' },
-      )(t),
+    cases: (t, _c, v = 'openai') =>
+      ratioCases(M.genAi, ai(v), { ...ai(v), error_type: '500' }, { job: 'app', gen_ai_provider_name: v })(t),
   },
   {
     alert: 'TapwireAIProviderRateLimited',
@@ -190,17 +187,12 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     threshold: 0.05,
     thresholdText: (t) => `${pct(t!)} of calls answered 429 over 5m`,
     why: 'A 429 means the account or model quota is exhausted: retries make it worse, and the fix (quota, backoff, another model) is different from an outage.',
-    expr: (t) => `${R.aiRateLimited} > ${t}\nand ${R.aiRequests} > 0`,
+    expr: (t, _c, scope = '') => `${R.aiRateLimited}${scope} > ${t}\nand ${R.aiRequests} > 0`,
     summary: '{{ $labels.job }} is rate-limited by {{ $labels.gen_ai_provider_name }}',
     description: (t) =>
       `More than ${pct(t)} of the calls {{ $labels.job }} made to {{ $labels.gen_ai_provider_name }} over the last 5 minutes were answered 429 Too Many Requests.`,
-    cases: (t) =>
-      ratioCases(
-        M.genAi,
-        AI,
-        { ...AI, error_type: '429' },
-        { job: 'app', gen_ai_provider_name: 'openai' },
-      )(t),
+    cases: (t, _c, v = 'openai') =>
+      ratioCases(M.genAi, ai(v), { ...ai(v), error_type: '429' }, { job: 'app', gen_ai_provider_name: v })(t),
   },
   {
     alert: 'TapwireAIProviderSlowFirstChunk',
@@ -209,16 +201,16 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     threshold: 5,
     thresholdText: (t) => `p95 time to first chunk above ${secs(t)} over 5m`,
     why: 'For streamed answers the time to the first chunk is what a user waits for; it rises with provider load before errors do.',
-    expr: (t) => `${R.aiTtfcP95} > ${t}\nand ${R.aiRequests} > 0`,
+    expr: (t, _c, scope = '') => `${R.aiTtfcP95}${scope} > ${t}\nand ${R.aiRequests} > 0`,
     summary: '{{ $labels.job }}: {{ $labels.gen_ai_provider_name }} is slow to start streaming (p95)',
     description: (t) =>
       `The 95th percentile of the time to the first chunk of streamed {{ $labels.gen_ai_provider_name }} responses of {{ $labels.job }} over the last 5 minutes is above ${t} s.`,
-    cases: (t) =>
+    cases: (t, _c, v = 'openai') =>
       quantileCases(
         M.genAiTtfc,
-        METRICS.genAiTimeToFirstChunk.buckets,
-        AI,
-        { job: 'app', gen_ai_provider_name: 'openai' },
+        BUCKETS.aiFirstChunk,
+        ai(v),
+        { job: 'app', gen_ai_provider_name: v },
         M.genAi,
       )(t),
   },

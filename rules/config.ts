@@ -10,10 +10,14 @@
 //       availability: 99.5
 //       routes:
 //         /checkout: { availability: 99.95 }       # an `http_route` template
+//   providers:                  # per gen_ai_provider_name: thresholds of the AI provider alerts
+//     openai: { error_ratio: 0.2, rate_limited_ratio: 0.1, first_chunk_p95: 10 }
+//   db_systems:                 # per db_system_name: thresholds of the DB alerts
+//     postgresql: { error_ratio: 0.01, latency_p99: 0.25 }
 //   alerts:                     # any alert, by name: threshold, for, severity, enabled
 //     TapwireHTTPHighErrorRatio: { threshold: 0.02, for: 10m }
 //   runbook_base: https://example.com/runbooks.md
-import { BUCKETS } from './names.js';
+import { BUCKETS, L } from './names.js';
 import { BURN_TIERS, burnFactor, seconds } from './windows.js';
 
 export const RULES_ERROR_CODE = 'TAPWIRE_ERR_RULES';
@@ -52,10 +56,57 @@ export interface AlertOverride {
   enabled?: boolean;
 }
 
+/** A component alert's threshold for one provider or db system (`providers`, `db_systems`). */
+export interface ScopedThreshold {
+  /** The label the value selects: `gen_ai_provider_name` or `db_system_name`. */
+  label: string;
+  value: string;
+  threshold: number;
+}
+
+/**
+ * The per-provider and per-db-system keys of the SLO file: each sets the threshold of one component
+ * alert for the series carrying that label value; the alert's global rule then excludes them, as
+ * the default SLO scope excludes services with their own objectives.
+ */
+export const SCOPED_KEYS: Readonly<
+  Record<
+    'providers' | 'db_systems',
+    {
+      label: string;
+      keys: Readonly<
+        Record<string, { alert: string; unit: 'ratio' | 'seconds'; buckets?: readonly number[] }>
+      >;
+    }
+  >
+> = {
+  providers: {
+    label: L.provider,
+    keys: {
+      error_ratio: { alert: 'TapwireAIProviderHighErrorRatio', unit: 'ratio' },
+      rate_limited_ratio: { alert: 'TapwireAIProviderRateLimited', unit: 'ratio' },
+      first_chunk_p95: {
+        alert: 'TapwireAIProviderSlowFirstChunk',
+        unit: 'seconds',
+        buckets: BUCKETS.aiFirstChunk,
+      },
+    },
+  },
+  db_systems: {
+    label: L.dbSystem,
+    keys: {
+      error_ratio: { alert: 'TapwireDBHighErrorRatio', unit: 'ratio' },
+      latency_p99: { alert: 'TapwireDBHighLatency', unit: 'seconds', buckets: BUCKETS.db },
+    },
+  },
+};
+
 export interface RulesConfig {
   scopes: readonly SloScope[];
   /** Services named in the file (absence alerts per service). */
   services: readonly string[];
+  /** Per-provider / per-db-system thresholds, by alert name, in file order. */
+  scoped: Readonly<Record<string, readonly ScopedThreshold[]>>;
   alerts: Readonly<Record<string, AlertOverride>>;
   runbookBase: string;
 }
@@ -137,12 +188,13 @@ function objectives(where: string, raw: unknown, base: Objectives): Objectives {
 }
 
 const quote = (s: string): string => JSON.stringify(s);
-const regexAlt = (names: readonly string[]): string =>
+/** A regex alternation matching exactly `names` (for `!~` matchers). */
+export const regexAlt = (names: readonly string[]): string =>
   names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
 
 /** Validates a parsed SLO file (undefined: no file) into the complete config. */
 export function validate(raw: unknown): RulesConfig {
-  const top = only('SLO file', raw, ['slo', 'services', 'alerts', 'runbook_base']);
+  const top = only('SLO file', raw, ['slo', 'services', 'providers', 'db_systems', 'alerts', 'runbook_base']);
   const defaults = objectives('slo', top.slo, DEFAULT_OBJECTIVES);
   const services = only('services', top.services, Object.keys(isObj(top.services) ? top.services : {}));
   const names = Object.keys(services);
@@ -185,6 +237,37 @@ export function validate(raw: unknown): RulesConfig {
       });
     }
   }
+  const scoped: Record<string, ScopedThreshold[]> = {};
+  for (const [section, spec] of Object.entries(SCOPED_KEYS)) {
+    const entries = only(section, top[section], Object.keys(isObj(top[section]) ? top[section] : {}));
+    for (const [value, rawEntry] of Object.entries(entries)) {
+      const where = `${section}.${value}`;
+      if (!/^[A-Za-z0-9_.-]+$/.test(value))
+        fail(section, `expected a ${spec.label} value (letters, digits, _ . -), got ${quote(value)}`);
+      const entry = only(where, rawEntry, Object.keys(spec.keys));
+      for (const [key, v] of Object.entries(entry)) {
+        const k = spec.keys[key]!;
+        if (k.unit === 'ratio') {
+          if (typeof v !== 'number' || !(v > 0 && v < 1))
+            fail(
+              `${where}.${key}`,
+              `expected a ratio between 0 and 1 (0.05 is 5%), got ${JSON.stringify(v)}`,
+            );
+        } else {
+          // The quantile must be able to land above the threshold: a bucket bound above it remains.
+          const highest = k.buckets![k.buckets!.length - 2]!;
+          if (typeof v !== 'number' || !(v > 0 && v <= highest))
+            fail(
+              `${where}.${key}`,
+              `expected seconds above 0 and at most ${highest}, got ${JSON.stringify(v)}`,
+            );
+        }
+        const list = scoped[k.alert] ?? [];
+        list.push({ label: spec.label, value, threshold: v as number });
+        scoped[k.alert] = list;
+      }
+    }
+  }
   const alerts: Record<string, AlertOverride> = {};
   const rawAlerts = only('alerts', top.alerts, Object.keys(isObj(top.alerts) ? top.alerts : {}));
   for (const [name, value] of Object.entries(rawAlerts)) {
@@ -210,5 +293,5 @@ export function validate(raw: unknown): RulesConfig {
   }
   const runbookBase = top.runbook_base ?? DEFAULT_RUNBOOK_BASE;
   if (typeof runbookBase !== 'string' || runbookBase === '') fail('runbook_base', 'expected a URL');
-  return { scopes, services: names, alerts, runbookBase };
+  return { scopes, services: names, scoped, alerts, runbookBase };
 }

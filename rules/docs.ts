@@ -3,7 +3,7 @@
 // when the committed page is stale.
 import { code, table } from '../cli/docs/markdown.js';
 import { COMPONENT_ALERTS } from './components.js';
-import { validate } from './config.js';
+import { SCOPED_KEYS, validate } from './config.js';
 import type { AlertRule, RuleSet } from './model.js';
 import { BURN_TIERS, burnFactor } from './windows.js';
 
@@ -55,6 +55,18 @@ ${r.expr}
 \`\`\`
 `,
   );
+  const scopedTable = table(
+    ['section', 'key', 'label', 'sets the threshold of', 'unit'],
+    Object.entries(SCOPED_KEYS).flatMap(([section, spec]) =>
+      Object.entries(spec.keys).map(([key, k]) => [
+        code(section),
+        code(key),
+        code(spec.label),
+        `[${k.alert}](#${k.alert.toLowerCase()})`,
+        k.unit === 'ratio' ? 'fraction (0.05 = 5%)' : 'seconds',
+      ]),
+    ),
+  );
   const recorded = [...new Set(set.recording.flatMap((g) => g.rules.map((r) => r.record)))];
   return `# Alerts
 
@@ -89,12 +101,25 @@ services:
     availability: 99.5
     routes:
       /checkout: { availability: 99.95 } # an http_route template
+providers: # per gen_ai_provider_name: thresholds of the AI provider alerts (ratios as fractions)
+  openai: { error_ratio: 0.2, rate_limited_ratio: 0.1, first_chunk_p95: 10 }
+db_systems: # per db_system_name: thresholds of the DB alerts
+  postgresql: { error_ratio: 0.01, latency_p99: 0.25 }
 alerts: # any alert below, by name
   TapwireHTTPHighErrorRatio: { threshold: 0.02, for: 10m, severity: critical }
   TapwireCardinalityOverflow: { enabled: false }
 runbook_base: https://example.com/runbooks.md # runbook_url = runbook_base#<alert in lower case>
 \`\`\`
 
+A service with its own objectives gets its own burn-rate rules, and the default scope excludes it
+(\`job!~"shop"\`); a route's rules come on top of its service's. \`providers\` and \`db_systems\`
+do the same for component alerts: each key sets one alert's threshold for that label value, and
+the alert then has one rule per named value (\`{gen_ai_provider_name="openai"}\`) plus one for all
+others (\`{gen_ai_provider_name!~"openai"}\`, with the default or \`alerts:\` threshold), under the
+same name. Ratios are fractions between 0 and 1, like \`alerts:\` thresholds; seconds must leave a
+histogram bucket above them.
+
+${scopedTable}
 ## Summary
 
 ${summary}

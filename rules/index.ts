@@ -3,8 +3,9 @@
 //   → component alerts (components.ts) → render (render.ts).
 // Nothing here reads files or the environment; the CLI does that.
 import { COMPONENT_ALERTS } from './components.js';
-import { type RulesConfig, RulesConfigError, validate } from './config.js';
+import { type RulesConfig, RulesConfigError, regexAlt, validate } from './config.js';
 import type { AlertRule, Group, RuleSet } from './model.js';
+import { L } from './names.js';
 import { recordingRules } from './recording.js';
 import { SLO_KINDS, sloAlertName, sloAlertRules } from './slo.js';
 import { BURN_TIERS } from './windows.js';
@@ -54,18 +55,30 @@ export function alertingRules(config: RulesConfig): Group<AlertRule>[] {
     { name: 'tapwire.gen_ai.alerts', prefix: 'TapwireAI' },
     { name: 'tapwire.agent.alerts', prefix: 'Tapwire' },
   ];
-  const components = COMPONENT_ALERTS.map((a): AlertRule => {
+  const components = COMPONENT_ALERTS.flatMap((a): AlertRule[] => {
     const t = config.alerts[a.alert]?.threshold ?? a.threshold ?? 0;
-    return {
+    const rule = (threshold: number, scope?: string, value?: string): AlertRule => ({
       alert: a.alert,
-      expr: a.expr(t, config),
+      expr: a.expr(threshold, config, scope),
       for: a.for,
       severity: a.severity,
       summary: a.summary,
-      description: a.description(t),
+      description: a.description(threshold),
       runbookUrl: runbook(a.alert),
-      cases: a.cases(t, config),
-    };
+      cases: a.cases(threshold, config, value),
+    });
+    const scoped = config.scoped[a.alert] ?? [];
+    if (scoped.length === 0) return [rule(t)];
+    // As for SLO scopes: the global rule excludes the values with their own threshold, whose rules
+    // follow it under the same alert name. Its promtool cases use a value nobody named.
+    const label = scoped[0]!.label;
+    const names = scoped.map((s) => s.value);
+    let other = label === L.provider ? 'openai' : 'postgresql';
+    while (names.includes(other)) other += '_';
+    return [
+      rule(t, `{${label}!~${JSON.stringify(regexAlt(names))}}`, other),
+      ...scoped.map((s) => rule(s.threshold, `{${label}=${JSON.stringify(s.value)}}`, s.value)),
+    ];
   });
   const taken = new Set<AlertRule>();
   const out: Group<AlertRule>[] = [{ name: 'tapwire.slo.alerts', rules: slo }];

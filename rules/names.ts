@@ -40,9 +40,14 @@ export const L = {
   overflowMetric: label('cardinalityOverflow', 'metric'),
 } as const;
 
-/** Bucket boundaries, for validating latency thresholds (a threshold must be an `le` tapwire emits). */
+/**
+ * Bucket boundaries, for validating latency thresholds: an SLO threshold must be an `le` tapwire
+ * emits; a quantile threshold must leave a bucket above it (else the quantile can never exceed it).
+ */
 export const BUCKETS = {
   http: METRICS.httpServerDuration.buckets,
+  db: METRICS.dbDuration.buckets,
+  aiFirstChunk: METRICS.genAiTimeToFirstChunk.buckets,
 } as const;
 
 /** `le` as tapwire's serializer prints it (JavaScript's number formatting: 0.5, 1, 2.5). */

@@ -33,10 +33,15 @@ describe('promtool (Prometheus 2.42)', () => {
     expect(r.status).toBe(0);
   }, 300_000);
 
-  it('test rules: a configuration with services and overrides passes too', () => {
+  it('test rules: a configuration with services, providers, db systems and overrides passes too', () => {
     const set = generate({
       slo: { availability: 99.5, window: '28d' },
       services: { shop: { availability: 99.95 } },
+      providers: {
+        openai: { error_ratio: 0.2, rate_limited_ratio: 0.01, first_chunk_p95: 10 },
+        'gcp.gemini': { error_ratio: 0.3 },
+      },
+      db_systems: { postgresql: { error_ratio: 0.01, latency_p99: 0.25 } },
       alerts: {
         TapwireHTTPHighErrorRatio: { threshold: 0.01 },
         TapwireAITokenBudgetBurn: { threshold: 1000 },
@@ -49,6 +54,10 @@ describe('promtool (Prometheus 2.42)', () => {
     const r = promtool(['test', 'rules', 'tapwire-rules.test.yaml'], tmp);
     expect(r.output).toContain('SUCCESS');
     expect(r.status).toBe(0);
+    // The scoped rules and their cases are in what promtool ran.
+    const rules = set.alerting.flatMap((g) => g.rules);
+    expect(rules.filter((a) => a.alert === 'TapwireAIProviderHighErrorRatio').length).toBe(3);
+    expect(rules.filter((a) => a.alert === 'TapwireDBHighLatency').length).toBe(2);
   }, 300_000);
 
   // Route-scoped SLOs: the rules load. Their generated promtool cases are not run here: each

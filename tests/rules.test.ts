@@ -72,8 +72,42 @@ describe('validate (step 1)', () => {
     ]);
   });
 
+  it('reads per-provider and per-db-system thresholds, by the alert each key sets', () => {
+    expect(validate(undefined).scoped).toEqual({});
+    const c = validate({
+      providers: { openai: { error_ratio: 0.2, first_chunk_p95: 10 }, 'gcp.gemini': { error_ratio: 0.3 } },
+      db_systems: { postgresql: { latency_p99: 0.25 } },
+    });
+    expect(c.scoped).toEqual({
+      TapwireAIProviderHighErrorRatio: [
+        { label: 'gen_ai_provider_name', value: 'openai', threshold: 0.2 },
+        { label: 'gen_ai_provider_name', value: 'gcp.gemini', threshold: 0.3 },
+      ],
+      TapwireAIProviderSlowFirstChunk: [{ label: 'gen_ai_provider_name', value: 'openai', threshold: 10 }],
+      TapwireDBHighLatency: [{ label: 'db_system_name', value: 'postgresql', threshold: 0.25 }],
+    });
+  });
+
   it.each([
     [{ slo: { availability: 120 } }, 'slo.availability: expected a percentage between 0 and 100, got 120'],
+    [
+      { providers: { openai: { error_ratio: 5 } } },
+      'providers.openai.error_ratio: expected a ratio between 0 and 1 (0.05 is 5%), got 5',
+    ],
+    [
+      { providers: { openai: { availability: 99 } } },
+      'providers.openai: unknown key "availability" (accepted: error_ratio, rate_limited_ratio, first_chunk_p95)',
+    ],
+    [
+      { db_systems: { postgresql: { latency_p99: 10 } } },
+      'db_systems.postgresql.latency_p99: expected seconds above 0 and at most 5, got 10',
+    ],
+    [
+      { db_systems: { postgresql: { latency_p99: '1s' } } },
+      'db_systems.postgresql.latency_p99: expected seconds above 0 and at most 5, got "1s"',
+    ],
+    [{ db_systems: { 'my sql': { error_ratio: 0.1 } } }, 'db_systems: expected a db_system_name value'],
+    [{ providers: ['openai'] }, 'providers: expected a mapping'],
     [
       { slo: { latency: { threshold: 0.3 } } },
       'slo.latency.threshold: expected one of the HTTP bucket boundaries',
@@ -209,6 +243,53 @@ describe('alerts (steps 3 and 4)', () => {
     expect(rules.some((a) => a.alert === 'TapwireCardinalityOverflow')).toBe(false);
   });
 
+  it('per-provider and per-db-system thresholds: a rule per value, the global rule excluding them', () => {
+    const s = generate({
+      providers: { openai: { rate_limited_ratio: 0.2 }, 'gcp.gemini': { rate_limited_ratio: 0.5 } },
+      db_systems: { postgresql: { latency_p99: 0.25 } },
+      alerts: { TapwireAIProviderRateLimited: { threshold: 0.01, for: '1m' } },
+    });
+    const rules = s.alerting.flatMap((g) => g.rules);
+    const limited = rules.filter((a) => a.alert === 'TapwireAIProviderRateLimited');
+    const r = 'job_gen_ai_provider:gen_ai_client_operation_rate_limited:ratio_rate5m';
+    const guard = '\nand job_gen_ai_provider:gen_ai_client_operations:rate5m > 0';
+    expect(limited.map((a) => [a.expr, a.for, a.cases.fires.labels])).toEqual([
+      [
+        `${r}{gen_ai_provider_name!~"openai|gcp\\\\.gemini"} > 0.01${guard}`,
+        '1m',
+        { job: 'app', gen_ai_provider_name: 'openai_' },
+      ],
+      [
+        `${r}{gen_ai_provider_name="openai"} > 0.2${guard}`,
+        '1m',
+        { job: 'app', gen_ai_provider_name: 'openai' },
+      ],
+      [
+        `${r}{gen_ai_provider_name="gcp.gemini"} > 0.5${guard}`,
+        '1m',
+        { job: 'app', gen_ai_provider_name: 'gcp.gemini' },
+      ],
+    ]);
+    expect(limited.map((a) => a.description.match(/More than ([\d.]+%)/)?.[1])).toEqual(['1%', '20%', '50%']);
+    // The cases' series carry the rule's own value: 40% of openai's calls answered 429.
+    const fires = limited[1]!.cases.fires.series.map((x) => x.series);
+    expect(fires.every((x) => x.includes('gen_ai_provider_name="openai"'))).toBe(true);
+    expect(limited[1]!.cases.fires.series.find((x) => x.series.includes('error_type="429"'))?.values).toBe(
+      '0+400x60',
+    );
+    expect(rules.filter((a) => a.alert === 'TapwireDBHighLatency').map((a) => a.expr)).toEqual([
+      'job_db_system:db_client_operation_duration_seconds:p99_rate5m{db_system_name!~"postgresql"} > 0.5\nand job_db_system:db_client_operations:rate5m > 0',
+      'job_db_system:db_client_operation_duration_seconds:p99_rate5m{db_system_name="postgresql"} > 0.25\nand job_db_system:db_client_operations:rate5m > 0',
+    ]);
+    // Alerts without per-value thresholds are unchanged.
+    const unscoped = (x: typeof set) =>
+      x.alerting.flatMap((g) => g.rules).filter((a) => a.alert === 'TapwireAIProviderHighErrorRatio');
+    expect(unscoped(s)).toEqual(unscoped(set));
+    // A global rule's cases avoid every named value.
+    const db = rules.find((a) => a.alert === 'TapwireDBHighLatency')!;
+    expect(db.cases.fires.labels).toEqual({ job: 'app', db_system_name: 'postgresql_' });
+  });
+
   it('absence is per named service', () => {
     const r = generate({ services: { shop: {}, api: {} } })
       .alerting.flatMap((g) => g.rules)
@@ -274,6 +355,30 @@ describe('committed examples', () => {
       readFileSync(join(ROOT, path), 'utf8'),
       `${path} is stale: TAPWIRE_UPDATE_GOLDEN=1 npx vitest run tests/rules.test.ts`,
     ).toBe(text);
+  });
+
+  it('the SLO file example in docs/alerts.md is valid and uses every key', () => {
+    const md = renderAlertsDoc(set);
+    const example = parse(/```yaml\n([\s\S]*?)```/.exec(md)![1]!) as Record<string, unknown>;
+    expect(Object.keys(example)).toEqual([
+      'slo',
+      'services',
+      'providers',
+      'db_systems',
+      'alerts',
+      'runbook_base',
+    ]);
+    const c = validate(example);
+    expect(Object.keys(c.scoped).sort()).toEqual([
+      'TapwireAIProviderHighErrorRatio',
+      'TapwireAIProviderRateLimited',
+      'TapwireAIProviderSlowFirstChunk',
+      'TapwireDBHighErrorRatio',
+      'TapwireDBHighLatency',
+    ]);
+    expect(generate(example).alerting.flatMap((g) => g.rules).length).toBe(
+      alerts.length + 8 + 5 - 1, // SLO rules of shop and /checkout, 5 scoped rules, one disabled
+    );
   });
 
   it('docs/runbooks.md has a section for every alert', () => {
