@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generate, renderPrometheus } from '../rules/index.js';
 import { expand } from '../rules/render.js';
 import { type Standin, startStandin } from './support/ai-standin.js';
-import { type App, find, freePort, parseMetrics, startApp, stopAll, waitForHttp } from './support/index.js';
+import { type App, find, freePort, parseMetrics, startApp, stopAll } from './support/index.js';
 
 interface Alert {
   status: string;
@@ -65,6 +65,11 @@ function start(cmd: string, args: string[]): ChildProcess {
 
 async function query(q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
+  // 503 while Prometheus is still starting: no result yet (callers poll with until()).
+  if (!res.ok) {
+    await res.arrayBuffer();
+    return [];
+  }
   const body = (await res.json()) as {
     data: { result: { metric: Record<string, string>; value: [number, string] }[] };
   };
@@ -181,8 +186,18 @@ receivers:
     `--web.listen-address=127.0.0.1:${promPort}`,
   ]);
   promUrl = `http://127.0.0.1:${promPort}`;
-  await waitForHttp(`http://127.0.0.1:${amPort}/-/ready`, 30_000);
-  await waitForHttp(`${promUrl}/-/ready`, 30_000);
+  // /-/ready answers 503 until the server is ready: wait for a 200, not just any answer.
+  const ready = (url: string) => async () => {
+    try {
+      const res = await fetch(url);
+      await res.arrayBuffer();
+      return res.ok ? true : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  await until('Alertmanager ready', ready(`http://127.0.0.1:${amPort}/-/ready`), 30_000);
+  await until('Prometheus ready', ready(`${promUrl}/-/ready`), 30_000);
   await until(
     'the app scraped',
     async () => ((await query('up == 1')).length === 1 ? true : undefined),
