@@ -6,10 +6,9 @@ export {
   loadConfig,
   mask,
 } from './load.js';
+export type { AiEndpoint, GatewayProvider } from './parse.js';
 export { PROFILE_DEFAULTS } from './profiles.js';
 export {
-  type AiEndpoint,
-  type GatewayProvider,
   LOG_LEVELS,
   type LogLevel,
   PROFILES,
