@@ -98,7 +98,13 @@ export interface AiEndpoint {
   provider: string;
 }
 
-/** `HOST[:PORT]=PROVIDER,...` — DESIGN.md "AI endpoints". */
+/**
+ * `HOST[:PORT]=PROVIDER,...`, e.g. `127.0.0.1:8080=openai,llm.internal=anthropic`: hosts that are
+ * AI providers besides the public ones (gateways, self-hosted models). An IPv6 host is written in
+ * brackets; without a port every port of the host matches. PROVIDER is the `gen_ai.provider.name`
+ * the calls are recorded under and picks the API shape their bodies are read with (`shapeOf` in
+ * agent/ai/providers.ts).
+ */
 export function aiEndpoints(raw: string): Parsed<AiEndpoint[]> {
   const out: AiEndpoint[] = [];
   for (const part of raw.split(',')) {

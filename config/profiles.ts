@@ -1,5 +1,6 @@
-// Deployment profiles (DESIGN.md "Configuration"): debug in development, info in staging,
-// warn in production and in tests (quiet test output).
+// Deployment profiles, picked by TAPWIRE_ENV, else by NODE_ENV when it names one, else development
+// (load.ts): debug in development, info in staging, warn in production and in tests (quiet test
+// output). LOG_LEVEL overrides the level. docs/configuration.md's profile table is generated from this.
 import type { LogLevel, Profile } from './variables.js';
 
 export interface ProfileDefaults {
