@@ -1,13 +1,12 @@
 // Step 4: alerts on single components — HTTP, DB, AI provider, runtime and tapwire itself. Each
 // is data: a default threshold, `for`, severity, the why (docs/alerts.md), the expression, and the
-// promtool cases that prove it fires above the threshold and stays quiet below it and at zero
-// traffic. Ratios require traffic in the same window (`… > 0`), so 0/0 never alerts.
+// promtool cases (cases.ts) that prove it fires above the threshold and stays quiet below it and at
+// zero traffic. Ratios require traffic in the same window (`… > 0`), so 0/0 never alerts.
 
+import { CASES, type CaseBuilder } from './cases.js';
 import type { RulesConfig, Severity } from './config.js';
-import type { AlertCase } from './model.js';
-import { BUCKETS, L, M } from './names.js';
+import { L, M } from './names.js';
 import { R } from './recording.js';
-import { above, counter, gauge, histogram, type Labels } from './series.js';
 
 export interface ComponentAlert {
   alert: string;
@@ -22,82 +21,11 @@ export interface ComponentAlert {
   expr: (t: number, config: RulesConfig, scope?: string) => string;
   summary: string;
   description: (t: number) => string;
-  /** `value`: the provider or db system the cases' series carry (alerts SLO files can scope). */
-  cases: (
-    t: number,
-    config: RulesConfig,
-    value?: string,
-  ) => { fires: AlertCase; quiet: AlertCase; idle?: AlertCase };
+  cases: CaseBuilder;
 }
 
-const MIN = 60;
-const APP: Labels = { job: 'app', instance: 'app:9464' };
 const pct = (f: number): string => `${Math.round(f * 1e6) / 1e4}%`;
 const secs = (t: number | undefined): string => `${t} s`;
-const DB: Labels = {
-  ...APP,
-  db_system_name: 'postgresql',
-  db_operation_name: 'SELECT',
-  db_namespace: 'shop',
-};
-const AI: Labels = {
-  ...APP,
-  gen_ai_operation_name: 'chat',
-  gen_ai_provider_name: 'openai',
-  gen_ai_request_model: 'gpt-4o-mini',
-};
-const HTTP: Labels = { ...APP, http_request_method: 'GET', url_scheme: 'http' };
-const db = (v = 'postgresql'): Labels => ({ ...DB, db_system_name: v });
-const ai = (v = 'openai'): Labels => ({ ...AI, gen_ai_provider_name: v });
-
-/** Cases for a ratio alert: `errorLabels` series against `okLabels` series of `metric`_count. */
-function ratioCases(metric: string, okLabels: Labels, errorLabels: Labels, expect: Labels) {
-  return (t: number) => {
-    const run = (ratio: number, per = 1000) => [
-      counter(`${metric}_count`, okLabels, per - Math.round(per * ratio), MIN),
-      counter(`${metric}_count`, errorLabels, Math.round(per * ratio), MIN),
-    ];
-    return {
-      fires: { series: run(Math.min(1, 2 * t)), at: MIN, labels: expect },
-      quiet: { series: run(t / 2), at: MIN },
-      idle: { series: run(0, 0), at: MIN },
-    };
-  };
-}
-
-/** Cases for a quantile alert over `metric`'s histogram (plus the guard's request counter). */
-function quantileCases(
-  metric: string,
-  buckets: readonly number[],
-  labels: Labels,
-  expect: Labels,
-  guard?: string,
-) {
-  return (t: number) => {
-    const run = (value: number, per = 100) => [
-      ...histogram(metric, labels, buckets, value, per, MIN),
-      ...(guard ? [counter(`${guard}_count`, labels, per, MIN)] : []),
-    ];
-    return {
-      fires: { series: run(above(buckets, t)), at: MIN, labels: expect },
-      quiet: { series: run(buckets[0]!), at: MIN },
-      idle: { series: run(buckets[0]!, 0), at: MIN },
-    };
-  };
-}
-
-/** Cases for a per-day budget burned over 1h and 6h, from a counter-like series. */
-function budgetCases(series: string, labels: Labels) {
-  return (t: number) => {
-    // rate() over 6h divides by 6h: the series must cover the whole long window.
-    const minutes = 7 * MIN;
-    const run = (perDay: number) => [counter(series, labels, perDay / 1440, minutes)];
-    return {
-      fires: { series: run(2 * t), at: minutes, labels: { job: APP.job! } },
-      quiet: { series: run(t / 2), at: minutes },
-    };
-  };
-}
 
 export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
   {
@@ -111,13 +39,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }} answers too many requests with 5xx',
     description: (t) =>
       `More than ${pct(t)} of the HTTP requests {{ $labels.job }} served over the last 5 minutes ended in a 5xx response.`,
-    cases: (t) =>
-      ratioCases(
-        M.httpServer,
-        { ...HTTP, http_response_status_code: '200' },
-        { ...HTTP, http_response_status_code: '503', error_type: '503' },
-        { job: 'app' },
-      )(t),
+    cases: CASES.httpErrors,
   },
   {
     alert: 'TapwireHTTPHighLatency',
@@ -130,13 +52,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }} answers slowly (p99)',
     description: (t) =>
       `The 99th percentile of HTTP request duration of {{ $labels.job }} over the last 5 minutes is above ${t} s.`,
-    cases: (t) =>
-      quantileCases(
-        M.httpServer,
-        BUCKETS.http,
-        { ...HTTP, http_response_status_code: '200' },
-        { job: 'app' },
-      )(t),
+    cases: CASES.httpLatency,
   },
   {
     alert: 'TapwireDBHighErrorRatio',
@@ -149,8 +65,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }}: {{ $labels.db_system_name }} operations fail',
     description: (t) =>
       `More than ${pct(t)} of the {{ $labels.db_system_name }} operations of {{ $labels.job }} over the last 5 minutes failed.`,
-    cases: (t, _c, v = 'postgresql') =>
-      ratioCases(M.db, db(v), { ...db(v), error_type: 'ECONNRESET' }, { job: 'app', db_system_name: v })(t),
+    cases: CASES.dbErrors,
   },
   {
     alert: 'TapwireDBHighLatency',
@@ -163,8 +78,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }}: {{ $labels.db_system_name }} operations are slow (p99)',
     description: (t) =>
       `The 99th percentile of {{ $labels.db_system_name }} operation duration of {{ $labels.job }} over the last 5 minutes is above ${t} s.`,
-    cases: (t, _c, v = 'postgresql') =>
-      quantileCases(M.db, BUCKETS.db, db(v), { job: 'app', db_system_name: v })(t),
+    cases: CASES.dbLatency,
   },
   {
     alert: 'TapwireAIProviderHighErrorRatio',
@@ -177,8 +91,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }}: calls to {{ $labels.gen_ai_provider_name }} fail',
     description: (t) =>
       `More than ${pct(t)} of the calls {{ $labels.job }} made to {{ $labels.gen_ai_provider_name }} over the last 5 minutes failed.`,
-    cases: (t, _c, v = 'openai') =>
-      ratioCases(M.genAi, ai(v), { ...ai(v), error_type: '500' }, { job: 'app', gen_ai_provider_name: v })(t),
+    cases: CASES.aiErrors,
   },
   {
     alert: 'TapwireAIProviderRateLimited',
@@ -191,8 +104,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }} is rate-limited by {{ $labels.gen_ai_provider_name }}',
     description: (t) =>
       `More than ${pct(t)} of the calls {{ $labels.job }} made to {{ $labels.gen_ai_provider_name }} over the last 5 minutes were answered 429 Too Many Requests.`,
-    cases: (t, _c, v = 'openai') =>
-      ratioCases(M.genAi, ai(v), { ...ai(v), error_type: '429' }, { job: 'app', gen_ai_provider_name: v })(t),
+    cases: CASES.aiRateLimited,
   },
   {
     alert: 'TapwireAIProviderSlowFirstChunk',
@@ -205,14 +117,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }}: {{ $labels.gen_ai_provider_name }} is slow to start streaming (p95)',
     description: (t) =>
       `The 95th percentile of the time to the first chunk of streamed {{ $labels.gen_ai_provider_name }} responses of {{ $labels.job }} over the last 5 minutes is above ${t} s.`,
-    cases: (t, _c, v = 'openai') =>
-      quantileCases(
-        M.genAiTtfc,
-        BUCKETS.aiFirstChunk,
-        ai(v),
-        { job: 'app', gen_ai_provider_name: v },
-        M.genAi,
-      )(t),
+    cases: CASES.aiFirstChunk,
   },
   {
     alert: 'TapwireAITokenBudgetBurn',
@@ -225,7 +130,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }} is using AI tokens faster than its daily budget',
     description: (t) =>
       `At the pace of the last hour and of the last 6 hours, {{ $labels.job }} would use more than ${t} tokens in a day.`,
-    cases: (t) => budgetCases(`${M.genAiTokens}_sum`, { ...AI, gen_ai_token_type: 'input' })(t),
+    cases: CASES.tokenBudget,
   },
   {
     alert: 'TapwireAICostBudgetBurn',
@@ -238,14 +143,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }} is spending on AI faster than its daily budget',
     description: (t) =>
       `At the pace of the last hour and of the last 6 hours, {{ $labels.job }} would spend more than ${t} USD a day on AI calls.`,
-    cases: (t) =>
-      budgetCases(M.genAiCost, {
-        job: 'app',
-        instance: 'app:9464',
-        gen_ai_provider_name: 'openai',
-        gen_ai_request_model: 'gpt-4o-mini',
-        gen_ai_token_type: 'output',
-      })(t),
+    cases: CASES.costBudget,
   },
   {
     alert: 'TapwireEventLoopDelayHigh',
@@ -258,10 +156,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }} {{ $labels.instance }}: the event loop is blocked',
     description: (t) =>
       `The 99th percentile event-loop delay of {{ $labels.instance }} has averaged more than ${t} s over the last 5 minutes; CPU-bound work or synchronous I/O is holding the loop.`,
-    cases: (t) => ({
-      fires: { series: [gauge(M.eventLoopP99, APP, 2 * t, MIN)], at: MIN, labels: APP },
-      quiet: { series: [gauge(M.eventLoopP99, APP, t / 10, MIN)], at: MIN },
-    }),
+    cases: CASES.eventLoopDelay,
   },
   {
     alert: 'TapwireTargetDown',
@@ -273,25 +168,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }} {{ $labels.instance }} is down',
     description: () =>
       'Prometheus cannot scrape {{ $labels.instance }} of {{ $labels.job }}, which exposed tapwire metrics within the last day.',
-    cases: () => {
-      const info = { ...APP, version: '0.1.0', runtime: 'node', runtime_version: '24.21.0' };
-      return {
-        fires: {
-          series: [
-            { series: `up{job="app", instance="app:9464"}`, values: '1x30 0x30' },
-            {
-              series: `${M.agentInfo}{${Object.entries(info)
-                .map(([k, v]) => `${k}="${v}"`)
-                .join(', ')}}`,
-              values: '1x30',
-            },
-          ],
-          at: MIN,
-          labels: APP,
-        },
-        quiet: { series: [gauge('up', APP, 1, MIN), gauge(M.agentInfo, info, 1, MIN)], at: MIN },
-      };
-    },
+    cases: CASES.targetDown,
   },
   {
     alert: 'TapwireAgentAbsent',
@@ -306,19 +183,7 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: 'No tapwire agent reports{{ if $labels.job }} for {{ $labels.job }}{{ end }}',
     description: () =>
       'Prometheus has no tapwire_agent_info series{{ if $labels.job }} for {{ $labels.job }}{{ end }}: the service is gone, unscraped, or runs without the tapwire preload.',
-    cases: (_t, config) => {
-      const present = (job: string) =>
-        gauge(M.agentInfo, { job, instance: `${job}:9464`, version: '0.1.0' }, 1, MIN);
-      const [first, ...others] = config.services;
-      return {
-        fires: {
-          series: [gauge('up', { job: 'other', instance: 'other:80' }, 1, MIN), ...others.map(present)],
-          at: MIN,
-          labels: (first === undefined ? {} : { job: first }) as Labels,
-        },
-        quiet: { series: (config.services.length === 0 ? ['app'] : config.services).map(present), at: MIN },
-      };
-    },
+    cases: CASES.agentAbsent,
   },
   {
     alert: 'TapwireCardinalityOverflow',
@@ -330,16 +195,6 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     summary: '{{ $labels.job }}: {{ $labels.metric }} reached its label-set limit',
     description: () =>
       'Measurements of {{ $labels.metric }} in {{ $labels.job }} are going to the overflow series; raise TAPWIRE_CARDINALITY_LIMIT or find the label with unbounded values.',
-    cases: () => {
-      const l = { ...APP, metric: M.httpServer };
-      return {
-        fires: {
-          series: [counter(M.overflow, l, 1, MIN)],
-          at: MIN,
-          labels: { job: 'app', metric: M.httpServer },
-        },
-        quiet: { series: [gauge(M.overflow, l, 5, MIN)], at: MIN },
-      };
-    },
+    cases: CASES.cardinalityOverflow,
   },
 ];
