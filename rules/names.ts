@@ -1,6 +1,7 @@
 // The metric and label names the rules query, read from the metric catalogue through the same
 // translation the Prometheus endpoint uses, so a rule can only name a series tapwire emits.
-// rules/ never imports agent/: generating rules measures nothing (DESIGN.md "Layout").
+// Only exporters/ is imported, never agent/: generating rules measures nothing, so it loads no
+// instrumentation code.
 import { METRICS, type MetricKey } from '../exporters/catalogue.js';
 import { labelName, prometheusName } from '../exporters/prometheus/naming.js';
 
