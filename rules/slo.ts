@@ -35,60 +35,27 @@ function cases(
     http_request_method: 'GET',
     url_scheme: 'http',
   };
+  // `perMinute` requests a minute with `extra` labels, each taking `seconds`.
+  const requests = (extra: Labels, seconds: number, perMinute: number) =>
+    histogram(M.httpServer, { ...labels, ...extra }, BUCKETS.http, seconds, perMinute, minutes);
+  const fast = BUCKETS.http[0];
   // A route scope's service scope sees the same requests; plenty of good traffic on another route
   // keeps the service's own alert quiet, so each case shows only the scope under test.
   const other =
     scope.level === 'job_http_route'
-      ? histogram(
-          M.httpServer,
-          { ...labels, http_route: '/tapwire-test-other', http_response_status_code: '200' },
-          BUCKETS.http,
-          BUCKETS.http[0],
+      ? requests(
+          { http_route: '/tapwire-test-other', http_response_status_code: '200' },
+          fast,
           PER_MINUTE * 100000,
-          minutes,
         )
       : [];
-  const traffic = (badRatio: number) => [...other, ...scoped(badRatio)];
-  const scoped = (badRatio: number) => {
+  const traffic = (badRatio: number) => {
     const bad = Math.round(PER_MINUTE * badRatio);
-    const good = PER_MINUTE - bad;
-    if (kind === 'Availability')
-      return [
-        ...histogram(
-          M.httpServer,
-          { ...labels, http_response_status_code: '200' },
-          BUCKETS.http,
-          BUCKETS.http[0],
-          good,
-          minutes,
-        ),
-        ...histogram(
-          M.httpServer,
-          { ...labels, http_response_status_code: '500', error_type: '500' },
-          BUCKETS.http,
-          BUCKETS.http[0],
-          bad,
-          minutes,
-        ),
-      ];
-    return [
-      ...histogram(
-        M.httpServer,
-        { ...labels, http_response_status_code: '200' },
-        BUCKETS.http,
-        BUCKETS.http[0],
-        good,
-        minutes,
-      ),
-      ...histogram(
-        M.httpServer,
-        { ...labels, http_response_status_code: '201' },
-        BUCKETS.http,
-        above(BUCKETS.http, threshold),
-        bad,
-        minutes,
-      ),
-    ];
+    const failing =
+      kind === 'Availability'
+        ? requests({ http_response_status_code: '500', error_type: '500' }, fast, bad)
+        : requests({ http_response_status_code: '201' }, above(BUCKETS.http, threshold), bad);
+    return [...other, ...requests({ http_response_status_code: '200' }, fast, PER_MINUTE - bad), ...failing];
   };
   return {
     // Twice the lowest factor of the tier fires its long-window pair; half of it fires nothing.
