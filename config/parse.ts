@@ -92,6 +92,24 @@ export function keyValues(raw: string): Parsed<Record<string, string>> {
   return ok(out);
 }
 
+/**
+ * A non-empty comma-separated list read entry by entry; one entry `entry` rejects (undefined)
+ * makes the whole value bad. Empty entries are skipped, so a trailing comma is harmless.
+ */
+function entries<T>(entry: (p: string) => T | undefined) {
+  return (raw: string): Parsed<T[]> => {
+    const out: T[] = [];
+    for (const part of raw.split(',')) {
+      const p = part.trim();
+      if (p === '') continue;
+      const value = entry(p);
+      if (value === undefined) return bad;
+      out.push(value);
+    }
+    return out.length ? ok(out) : bad;
+  };
+}
+
 export interface AiEndpoint {
   host: string;
   port: number | undefined;
@@ -105,35 +123,23 @@ export interface AiEndpoint {
  * the calls are recorded under and picks the API shape their bodies are read with (`shapeOf` in
  * agent/ai/providers.ts).
  */
-export function aiEndpoints(raw: string): Parsed<AiEndpoint[]> {
-  const out: AiEndpoint[] = [];
-  for (const part of raw.split(',')) {
-    const p = part.trim();
-    if (p === '') continue;
-    const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?=([a-z0-9._-]+)$/.exec(p);
-    if (!m) return bad;
-    const port = m[2] === undefined ? undefined : Number(m[2]);
-    if (port !== undefined && (port < 1 || port > 65535)) return bad;
-    out.push({ host: m[1]!.toLowerCase(), port, provider: m[3]! });
-  }
-  return out.length ? ok(out) : bad;
-}
+export const aiEndpoints = entries((p): AiEndpoint | undefined => {
+  const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?=([a-z0-9._-]+)$/.exec(p);
+  if (!m) return undefined;
+  const port = m[2] === undefined ? undefined : Number(m[2]);
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  return { host: m[1]!.toLowerCase(), port, provider: m[3]! };
+});
 
 /** `/users/:id,/orders/:id/items/*` — route templates the sidecar matches request paths against. */
-export function routePatterns(raw: string): Parsed<string[]> {
-  const out: string[] = [];
-  for (const part of raw.split(',')) {
-    const p = part.trim();
-    if (p === '') continue;
-    // Segments are literals, `:name` parameters, or a final `*`; no regex syntax, so a pattern can
-    // never be expensive to match or produce an unbounded label.
-    if (!/^(\/(:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9._~!$&'()+;=@-]+))*(\/\*?)?$/.test(p)) return bad;
-    if (p.indexOf('*') !== -1 && !p.endsWith('/*')) return bad;
-    if (!p.startsWith('/')) return bad;
-    out.push(p);
-  }
-  return out.length ? ok(out) : bad;
-}
+export const routePatterns = entries((p): string | undefined => {
+  // Segments are literals, `:name` parameters, or a final `*`; no regex syntax, so a pattern can
+  // never be expensive to match or produce an unbounded label.
+  if (!/^(\/(:[A-Za-z_][A-Za-z0-9_]*|[A-Za-z0-9._~!$&'()+;=@-]+))*(\/\*?)?$/.test(p)) return undefined;
+  if (p.indexOf('*') !== -1 && !p.endsWith('/*')) return undefined;
+  if (!p.startsWith('/')) return undefined;
+  return p;
+});
 
 export interface GatewayProvider {
   /** The path prefix (`/openai/...`). */
@@ -147,18 +153,12 @@ export interface GatewayProvider {
 export const GATEWAY_SHAPES = ['openai', 'anthropic', 'gemini'] as const;
 
 /** `PREFIX=[SHAPE@]URL,...`; SHAPE defaults to PREFIX. */
-export function gatewayProviders(raw: string): Parsed<GatewayProvider[]> {
-  const out: GatewayProvider[] = [];
-  for (const part of raw.split(',')) {
-    const p = part.trim();
-    if (p === '') continue;
-    const m = /^([a-z0-9][a-z0-9_-]*)=(?:([a-z]+)@)?(\S+)$/.exec(p);
-    if (!m) return bad;
-    const shape = m[2] ?? m[1]!;
-    if (!(GATEWAY_SHAPES as readonly string[]).includes(shape)) return bad;
-    const u = url(m[3]!);
-    if (!u.ok) return bad;
-    out.push({ prefix: m[1]!, shape, url: u.value.replace(/\/+$/, '') });
-  }
-  return out.length ? ok(out) : bad;
-}
+export const gatewayProviders = entries((p): GatewayProvider | undefined => {
+  const m = /^([a-z0-9][a-z0-9_-]*)=(?:([a-z]+)@)?(\S+)$/.exec(p);
+  if (!m) return undefined;
+  const shape = m[2] ?? m[1]!;
+  if (!(GATEWAY_SHAPES as readonly string[]).includes(shape)) return undefined;
+  const u = url(m[3]!);
+  if (!u.ok) return undefined;
+  return { prefix: m[1]!, shape, url: u.value.replace(/\/+$/, '') };
+});
