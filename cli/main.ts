@@ -3,7 +3,6 @@
 // and starts no hooks (DESIGN.md "Layout").
 import { fileURLToPath } from 'node:url';
 import { runConfig } from './config.js';
-import { runDemo } from './demo.js';
 import { runDocs } from './docs.js';
 import { runRules } from './rules.js';
 
@@ -24,7 +23,11 @@ type Command = (args: string[], context: CliContext) => Promise<number> | number
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   config: { run: runConfig, summary: 'print the effective configuration; exit 1 on any bad value' },
   docs: { run: runDocs, summary: 'generate docs/metrics.md and docs/configuration.md' },
-  demo: { run: runDemo, summary: 'run a small service under the preload and show its metrics' },
+  // Loaded on demand, like the sidecar: the AI provider stand-in it serves is needed nowhere else.
+  demo: {
+    run: (args, context) => import('./demo/index.js').then((m) => m.runDemo(args, context)),
+    summary: 'run a small service under the preload and show its metrics',
+  },
   rules: { run: runRules, summary: 'write Prometheus alert and recording rules (and promtool tests)' },
   // Loaded on demand: the sidecar brings the recorders and undici, which no other command needs.
   sidecar: {
