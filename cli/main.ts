@@ -3,20 +3,13 @@
 // and starts no hooks (DESIGN.md "Layout").
 import { fileURLToPath } from 'node:url';
 import { runConfig } from './config.js';
+import type { CliContext } from './context.js';
 import { runDocs } from './docs.js';
 import { runRules } from './rules.js';
 
 declare const __TAPWIRE_VERSION__: string;
 // Defined by scripts/build.mjs; when the source runs unbundled (tests) there is no version.
 const VERSION = typeof __TAPWIRE_VERSION__ === 'string' ? __TAPWIRE_VERSION__ : '0.0.0-dev';
-
-/** Where the CLI finds the rest of the package. main.ts is always an entry point, never a chunk. */
-export interface CliContext {
-  /** dist/ — holds register.js, which the demo preloads. */
-  distDir: string;
-  /** The package root — holds docs/, which `tapwire docs` generates. */
-  packageRoot: string;
-}
 
 type Command = (args: string[], context: CliContext) => Promise<number> | number;
 
@@ -75,6 +68,7 @@ export async function main(argv: string[], context: CliContext): Promise<number>
   return command.run(rest, context);
 }
 
+// From this file's own location: main.ts is always an entry point (dist/cli/main.js), never a chunk.
 const context: CliContext = {
   distDir: fileURLToPath(new URL('..', import.meta.url)),
   packageRoot: fileURLToPath(new URL('../..', import.meta.url)),

@@ -12,7 +12,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { type ModelUsage, type Standin, startStandin } from './standin/index.js';
 
 const USAGE = 'Usage: tapwire demo [--runtime node|bun] [--all]\n';
