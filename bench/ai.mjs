@@ -1,8 +1,9 @@
 // AI streaming overhead, side by side in one run (issue 4):
-//   - a streamed chat completion of ~3000 chunks from a local OpenAI stand-in (its own process,
-//     bench/lib/ai-standin.mjs), read with fetch chunk by chunk by an app (bench/lib/ai-child.mjs)
-//     run bare and under tapwire (TAPWIRE_AI_ENDPOINTS maps the stand-in as `openai`), on Node and
-//     Bun: time to first chunk and total time, modes interleaved, median of the rounds;
+//   - a streamed chat completion of ~3000 chunks from the AI provider stand-in (cli/demo/standin/,
+//     run as its own process: dist/cli/standin.js), read with fetch chunk by chunk by an app
+//     (bench/lib/ai-child.mjs) run bare and under tapwire (TAPWIRE_AI_ENDPOINTS maps the stand-in
+//     as `openai`), on Node and Bun: time to first chunk and total time, modes interleaved, median
+//     of the rounds;
 //   - the agent's SSE parser (agent/ai/sse.ts, bundled here with esbuild) fed the same stream
 //     repeated to tens of MB: parsing throughput in MB/s, alone and with the usage scan the
 //     agent runs on every event (agent/ai/usage.ts).
@@ -36,16 +37,31 @@ const WARMUP = QUICK ? 3 : 5;
 const REQUESTS = QUICK ? 8 : 20;
 const SSE_MB = QUICK ? 8 : 48;
 const SSE_PASSES = QUICK ? 3 : 7;
+const STANDIN = path.join(REPO, 'dist/cli/standin.js');
 const MODES = ['bare', 'tapwire'];
 const runtimeIds = (opts.runtime ?? Object.keys(RUNTIMES)).flatMap((r) => r.split(','));
 const log = (m) => console.error(m);
 
 guard(Number(opts['timeout-min'] ?? (QUICK ? 10 : 30)));
 
+/**
+ * The stand-in in a process of its own, so its CPU cost is the same for every mode and never lands
+ * in the measured app. It answers at once, with usage of one output token per content chunk; each
+ * event is its own write, and it yields to the event loop every 8 events so the stream arrives in
+ * many pieces as a real one does. A 5 s keep-alive lets every call of a child reuse its connection.
+ */
 async function startStandin() {
   const port = await freePort();
-  const child = spawnTracked(RUNTIMES.node.bin, [path.join(BENCH_DIR, 'lib/ai-standin.mjs')], {
-    env: { PATH: process.env.PATH, PORT: String(port), CHUNKS: String(CHUNKS), NODE_ENV: 'production' },
+  const options = {
+    ports: { openai: port },
+    models: [
+      { model: 'gpt-4o-mini', responseModel: 'gpt-4o-mini-2024-07-18', input: 12, cached: 0, output: CHUNKS },
+    ],
+    pace: { every: 8, first: 0, ms: 0 },
+    keepAliveMs: 5000,
+  };
+  const child = spawnTracked(RUNTIMES.node.bin, [STANDIN, JSON.stringify(options)], {
+    env: { PATH: process.env.PATH, NODE_ENV: 'production' },
   });
   for (let i = 0; i < 200 && !child.stderrTail.includes('ready'); i++) {
     if (child.exitCode !== null) throw new Error(`stand-in exited: ${child.stderrTail.trim()}`);
@@ -76,7 +92,8 @@ async function bundleParser(dir) {
 }
 
 async function main() {
-  if (!existsSync(TAPWIRE_REGISTER)) throw new Error('dist/register.js missing (run npm run build)');
+  for (const file of [TAPWIRE_REGISTER, STANDIN])
+    if (!existsSync(file)) throw new Error(`${path.relative(REPO, file)} missing (run npm run build)`);
   const loadAtStart = os.loadavg();
   log(`ai bench: ${QUICK ? 'quick' : 'full'} run, ${ROUNDS} rounds, runtimes ${runtimeIds.join(',')}`);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tapwire-bench-ai-'));
@@ -84,7 +101,8 @@ async function main() {
   const raw = { stream: {}, sse: {} };
   try {
     const env = {
-      URL: `http://127.0.0.1:${standin.port}/v1/chat/completions`,
+      // /nN: the stand-in's path prefix for N content chunks.
+      URL: `http://127.0.0.1:${standin.port}/n${CHUNKS}/v1/chat/completions`,
       WARMUP: String(WARMUP),
       REQUESTS: String(REQUESTS),
       TAPWIRE_AI_ENDPOINTS: `127.0.0.1:${standin.port}=openai`,
@@ -114,6 +132,8 @@ async function main() {
     for (const runtimeId of runtimeIds) {
       try {
         raw.sse[runtimeId] = await runChild(runtimeId, 'bare', path.join(BENCH_DIR, 'lib/sse-child.mjs'), {
+          URL: env.URL,
+          CHUNKS: String(CHUNKS),
           BUNDLE: bundle,
           MB: String(SSE_MB),
           PASSES: String(SSE_PASSES),
@@ -200,7 +220,7 @@ function render(results, loadAtStart) {
     '',
     `- ${machineLine(loadAtStart)}${QUICK ? ' — **quick mode: short runs, numbers are indicative only**' : ''}`,
     `- Stream: a chat completion of ${CHUNKS} content chunks (${CHUNKS + 4} SSE events, OpenAI wire format with ` +
-      '`stream_options.include_usage`) served by a local stand-in in its own process (bench/lib/ai-standin.mjs) ' +
+      '`stream_options.include_usage`) served by the AI provider stand-in in its own process (cli/demo/standin/) ' +
       `(${results.stream[runtimeIds[0]]?.[0]?.bytes ?? 'n/a'} bytes per stream), which answers at once: the times below are the client and agent cost alone, without the hundreds of ` +
       'milliseconds a real model takes, so they are the hardest case for a ratio. The app (bench/lib/ai-child.mjs) POSTs with `fetch` and reads the body chunk by chunk.',
     `- Each row: ${ROUNDS} fresh processes per mode, modes interleaved (order rotated each round); each process makes ` +

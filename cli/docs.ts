@@ -2,8 +2,8 @@
 // that the committed ones are current. Without a flag it checks: the read-only action is the default.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import type { CliContext } from './context.js';
 import { GENERATED_DOCS, staleDocs } from './docs/index.js';
-import type { CliContext } from './main.js';
 
 const USAGE = 'Usage: tapwire docs [--write|--check]\n';
 

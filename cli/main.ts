@@ -3,7 +3,7 @@
 // and starts no hooks (DESIGN.md "Layout").
 import { fileURLToPath } from 'node:url';
 import { runConfig } from './config.js';
-import { runDemo } from './demo.js';
+import type { CliContext } from './context.js';
 import { runDocs } from './docs.js';
 import { runRules } from './rules.js';
 
@@ -11,20 +11,16 @@ declare const __TAPWIRE_VERSION__: string;
 // Defined by scripts/build.mjs; when the source runs unbundled (tests) there is no version.
 const VERSION = typeof __TAPWIRE_VERSION__ === 'string' ? __TAPWIRE_VERSION__ : '0.0.0-dev';
 
-/** Where the CLI finds the rest of the package. main.ts is always an entry point, never a chunk. */
-export interface CliContext {
-  /** dist/ — holds register.js, which the demo preloads. */
-  distDir: string;
-  /** The package root — holds docs/, which `tapwire docs` generates. */
-  packageRoot: string;
-}
-
 type Command = (args: string[], context: CliContext) => Promise<number> | number;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   config: { run: runConfig, summary: 'print the effective configuration; exit 1 on any bad value' },
   docs: { run: runDocs, summary: 'generate docs/metrics.md and docs/configuration.md' },
-  demo: { run: runDemo, summary: 'run a small service under the preload and show its metrics' },
+  // Loaded on demand, like the sidecar: the AI provider stand-in it serves is needed nowhere else.
+  demo: {
+    run: (args, context) => import('./demo/index.js').then((m) => m.runDemo(args, context)),
+    summary: 'run a small service under the preload and show its metrics',
+  },
   rules: { run: runRules, summary: 'write Prometheus alert and recording rules (and promtool tests)' },
   // Loaded on demand: the sidecar brings the recorders and undici, which no other command needs.
   sidecar: {
@@ -72,6 +68,7 @@ export async function main(argv: string[], context: CliContext): Promise<number>
   return command.run(rest, context);
 }
 
+// From this file's own location: main.ts is always an entry point (dist/cli/main.js), never a chunk.
 const context: CliContext = {
   distDir: fileURLToPath(new URL('..', import.meta.url)),
   packageRoot: fileURLToPath(new URL('../..', import.meta.url)),

@@ -29,6 +29,8 @@ await build({
     index: 'index.ts',
     register: 'register.ts',
     'cli/main': 'cli/main.ts',
+    // The AI provider stand-in as a process of its own, for bench/ai.mjs.
+    'cli/standin': 'cli/demo/standin/main.ts',
   },
   outdir: out,
   bundle: true,
@@ -46,6 +48,20 @@ await build({
     js: "import { createRequire as __tapwireCreateRequire } from 'node:module'; const require = __tapwireCreateRequire(import.meta.url);",
   },
   legalComments: 'none',
+  logLevel: 'warning',
+});
+
+// The service `tapwire demo` runs under the preload. It is TypeScript so tsc checks it with the
+// rest, and ships compiled because Node strips no types under node_modules. Built on its own and
+// not bundled: it is a plain app, not part of the agent, and must share no chunk with it (an
+// import of tapwire code would fail to resolve here rather than be pulled in).
+await build({
+  entryPoints: { 'cli/demo-app': 'cli/demo/app.ts' },
+  outdir: out,
+  bundle: false,
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
   logLevel: 'warning',
 });
 

@@ -1,5 +1,5 @@
 // GenAI spans under the preload with tracing on (OTEL_TRACES_EXPORTER=otlp), Node and Bun: a small
-// app calls the provider stand-in (tests/support/ai-standin.ts) through fetch and node:http while
+// app calls the provider stand-in (cli/demo/standin/) through fetch and node:http while
 // serving a request; a real OTLP/HTTP receiver collects the spans. Each provider call must yield
 // one CLIENT span carrying the GenAI semantic-convention attributes with exactly the usage the
 // stand-in served (cached and reasoning tokens included), a child of the request's server span,
@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, type Standin, startStandin } from './support/ai-standin.js';
+import { type Served, type Standin, startStandin } from '../cli/demo/standin/index.js';
 import { RUNTIMES, startApp, stopAll } from './support/index.js';
 import { OtlpReceiver, type OtlpSpan, SPAN_KIND } from './support/otlp.js';
 

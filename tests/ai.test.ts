@@ -1,13 +1,13 @@
 // AI provider calls under the preload, Node and Bun: the official SDKs (openai, @anthropic-ai/sdk,
 // @google/genai, Vercel ai with @ai-sdk/openai and @ai-sdk/anthropic), plain fetch and node:http
-// call a local stand-in that speaks the providers' wire formats (tests/support/ai-standin.ts).
+// call a local stand-in that speaks the providers' wire formats (cli/demo/standin/).
 // What /metrics says is compared with what the stand-in served, and what the app received with a
 // run without the preload.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, type Standin, startStandin } from './support/ai-standin.js';
+import { type Served, type Standin, startStandin } from '../cli/demo/standin/index.js';
 import {
   type App,
   find,

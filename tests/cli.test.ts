@@ -245,7 +245,7 @@ describe('tapwire docs', () => {
 });
 
 describe('tapwire demo', () => {
-  // The label sets of the demo's two AI calls (cli/demo.ts DEMO_AI).
+  // The label sets of the demo's two AI calls (cli/demo/index.ts DEMO_AI).
   const GPT_4O =
     'gen_ai_operation_name="chat",gen_ai_provider_name="openai",gen_ai_request_model="gpt-4o",gen_ai_response_model="gpt-4o-2024-08-06",server_address="127.0.0.1"';
   const GPT_4O_MINI =

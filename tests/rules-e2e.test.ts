@@ -1,5 +1,5 @@
 // End to end: a real app under the preload (tests/fixtures/rules-app.mjs) that calls a stand-in
-// OpenAI-compatible provider (tests/support/ai-standin.ts, mapped by TAPWIRE_AI_ENDPOINTS), scraped
+// OpenAI-compatible provider (cli/demo/standin/, mapped by TAPWIRE_AI_ENDPOINTS), scraped
 // by a real Prometheus 2.42 that loads the generated rules and sends to a real Alertmanager 0.25,
 // which posts to a webhook served here. Prometheus scrapes only the app: every gen_ai series comes
 // from the preload's AI instrumentation. Healthy traffic: no alert. 5xx and 429s: the matching
@@ -13,9 +13,9 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Standin, startStandin } from '../cli/demo/standin/index.js';
 import { generate, renderPrometheus } from '../rules/index.js';
 import { expand } from '../rules/render.js';
-import { type Standin, startStandin } from './support/ai-standin.js';
 import { type App, find, freePort, parseMetrics, startApp, stopAll } from './support/index.js';
 
 interface Alert {

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { renderAlertsDoc } from '../cli/docs/alerts.js';
 import { METRIC_LIST } from '../exporters/catalogue.js';
 import { prometheusName } from '../exporters/prometheus/naming.js';
 import { COMPONENT_ALERTS } from '../rules/components.js';
-import { renderAlertsDoc } from '../rules/docs.js';
 import {
   ALERT_NAMES,
   generate,

@@ -1,26 +1,16 @@
 // The measured app of bench/ai.mjs: streamed chat completions with fetch, read chunk by chunk.
-//   URL=http://127.0.0.1:PORT/v1/chat/completions WARMUP=N REQUESTS=M
+//   URL=http://127.0.0.1:PORT/n3000/v1/chat/completions WARMUP=N REQUESTS=M
 // Prints one JSON line: median time to first chunk and total time (ms) over the M measured
 // requests, bytes per stream, and what the agent recorded (null when bare).
-import { median, scrapeOwn, sumSamples } from './child.mjs';
+import { AI_STREAM_REQUEST, median, scrapeOwn, sumSamples } from './child.mjs';
 
 const URL_ = process.env.URL;
 const WARMUP = Number(process.env.WARMUP ?? 3);
 const REQUESTS = Number(process.env.REQUESTS ?? 10);
-const body = JSON.stringify({
-  model: 'gpt-4o-mini',
-  stream: true,
-  stream_options: { include_usage: true },
-  messages: [{ role: 'user', content: 'Say hello a few thousand times.' }],
-});
 
 async function one() {
   const t0 = performance.now();
-  const res = await fetch(URL_, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
-    body,
-  });
+  const res = await fetch(URL_, AI_STREAM_REQUEST);
   if (res.status !== 200) throw new Error(`status ${res.status}`);
   const reader = res.body.getReader();
   let first = null;

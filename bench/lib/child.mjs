@@ -28,6 +28,18 @@ export async function scrapeOwn() {
   }
 }
 
+/** The streamed chat completion bench/ai.mjs's children ask the stand-in for (fetch options). */
+export const AI_STREAM_REQUEST = {
+  method: 'POST',
+  headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
+  body: JSON.stringify({
+    model: 'gpt-4o-mini',
+    stream: true,
+    stream_options: { include_usage: true },
+    messages: [{ role: 'user', content: 'Say hello a few thousand times.' }],
+  }),
+};
+
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = s.length >> 1;

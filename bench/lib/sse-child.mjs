@@ -1,20 +1,23 @@
 // SSE parsing throughput for bench/ai.mjs: the agent's own parser (agent/ai/sse.ts, bundled by
 // bench/ai.mjs into BUNDLE) fed the bench stream repeated to about MB megabytes, in 16 KiB pieces.
-// Two sinks: a counter (the parser alone) and the agent's usage scan for OpenAI streams
-// (agent/ai/usage.ts streamEvent: what the agent does with every event). One JSON line out.
-import { chatEvents } from './ai-stream.mjs';
+// The stream is the one the stand-in serves the measured app (fetched once from URL: CHUNKS
+// content chunks). Two sinks: a counter (the parser alone) and the agent's usage scan for OpenAI
+// streams (agent/ai/usage.ts streamEvent: what the agent does with every event). One JSON line out.
+import { AI_STREAM_REQUEST } from './child.mjs';
 
 const { StreamParser, Usage, streamEvent } = await import(process.env.BUNDLE);
 const MB = Number(process.env.MB ?? 32);
 const PASSES = Number(process.env.PASSES ?? 5);
+const CHUNKS = Number(process.env.CHUNKS);
 
-const stream = new TextEncoder().encode(chatEvents(3000).join(''));
+const stream = new Uint8Array(await (await fetch(process.env.URL, AI_STREAM_REQUEST)).arrayBuffer());
 const copies = Math.max(1, Math.round((MB * 1e6) / stream.byteLength));
 const PIECE = 16 * 1024;
 const pieces = [];
 for (let off = 0; off < stream.byteLength; off += PIECE) pieces.push(stream.subarray(off, off + PIECE));
 const bytes = stream.byteLength * copies;
-const eventsPerStream = 3000 + 4;
+// A role chunk, the content chunks, a finish chunk, a usage chunk and `data: [DONE]`.
+const eventsPerStream = CHUNKS + 4;
 
 function pass(withUsage) {
   let events = 0;
@@ -36,7 +39,7 @@ function pass(withUsage) {
     const parser = new StreamParser(sink, false);
     for (let i = 0; i < pieces.length; i++) parser.feed(pieces[i]);
     parser.end();
-    if (withUsage && usage.output !== 3000) throw new Error(`usage not read: ${usage.output}`);
+    if (withUsage && usage.output !== CHUNKS) throw new Error(`usage not read: ${usage.output}`);
   }
   const ms = performance.now() - t0;
   if (events !== eventsPerStream * copies) throw new Error(`events ${events}`);

@@ -7,6 +7,8 @@ import { renderMetricsDoc } from './metrics.js';
 
 export { renderConfigurationDoc, renderMetricsDoc };
 
+// docs/alerts.md (alerts.ts) is not listed: it is rendered from a rule set and checked beside the
+// rule files it describes, by tests/rules.test.ts.
 export const GENERATED_DOCS: readonly { path: string; render: () => string }[] = [
   { path: 'docs/metrics.md', render: renderMetricsDoc },
   { path: 'docs/configuration.md', render: renderConfigurationDoc },

@@ -1,11 +1,12 @@
 // docs/alerts.md from the generated rule set (default configuration) and the component table,
-// so the page shows exactly the expressions `tapwire rules` writes. tests/rules.test.ts fails
-// when the committed page is stale.
-import { code, table } from '../cli/docs/markdown.js';
-import { COMPONENT_ALERTS } from './components.js';
-import { SCOPED_KEYS, validate } from './config.js';
-import type { AlertRule, RuleSet } from './model.js';
-import { BURN_TIERS, burnFactor } from './windows.js';
+// so the page shows exactly the expressions `tapwire rules` writes. rules/ only produces the data;
+// the page is rendered here with the other generated docs. tests/rules.test.ts fails when the
+// committed page is stale (TAPWIRE_UPDATE_GOLDEN=1 rewrites it); `tapwire docs` does not write it.
+import { COMPONENT_ALERTS } from '../../rules/components.js';
+import { SCOPED_KEYS, validate } from '../../rules/config.js';
+import type { AlertRule, RuleSet } from '../../rules/model.js';
+import { BURN_TIERS, burnFactor } from '../../rules/windows.js';
+import { code, table } from './markdown.js';
 
 const SLO_WHY: Readonly<Record<string, string>> = {
   FastBurn:

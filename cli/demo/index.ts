@@ -1,80 +1,21 @@
-// `tapwire demo [--runtime node|bun] [--all]`: writes a tiny node:http service to a temp dir, runs
-// it under the built preload on free ports, sends it a fixed set of requests, prints the http_*,
-// db_* and gen_ai_* series of its /metrics, then stops it and removes the temp dir. The traffic is
-// fixed so the counts are predictable (tests/cli.test.ts checks them).
+// `tapwire demo [--runtime node|bun] [--all]`: runs a tiny node:http service (app.ts, built to
+// dist/cli/demo-app.js) under the built preload on free ports, sends it a fixed set of requests,
+// prints the http_*, db_* and gen_ai_* series of its /metrics, then stops it. The traffic is fixed
+// so the counts are predictable (tests/cli.test.ts checks them).
 //
-// The service's AI provider is a stand-in served from this process (not measured: the CLI is never
-// preloaded), an OpenAI-compatible chat completions endpoint that the service reaches through
-// TAPWIRE_AI_ENDPOINTS, with fixed usage so the token sums and costs are predictable too.
+// The service's AI provider is the stand-in (standin/), served from this process (not measured:
+// the CLI is never preloaded) and reached through TAPWIRE_AI_ENDPOINTS, with fixed usage so the
+// token sums and costs are predictable too.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { CliContext } from './main.js';
+import type { CliContext } from '../context.js';
+import { type ModelUsage, type Standin, startStandin } from './standin/index.js';
 
 const USAGE = 'Usage: tapwire demo [--runtime node|bun] [--all]\n';
-
-// `/orders` calls `/inventory` on the same service with fetch, so one request shows up as an
-// inbound POST, an outbound GET and an inbound GET.
-// The stock lives in an embedded SQLite database (node:sqlite on Node, bun:sqlite on Bun), so
-// the db_* series show up too. `/summarize` asks the AI provider stand-in for a completion,
-// `/chat` for a streamed one, so the gen_ai_* series (tokens, time to first chunk, cost) show up.
-const APP = `import { createServer } from 'node:http';
-const port = Number(process.env.DEMO_PORT);
-async function ask(model, stream) {
-  const res = await fetch(process.env.DEMO_AI_URL + '/v1/chat/completions', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: 'Bearer demo-key' },
-    body: JSON.stringify({
-      model,
-      messages: [{ role: 'user', content: 'Summarise the day in widgets' }],
-      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
-    }),
-  });
-  if (!stream) return (await res.json()).choices[0].message.content;
-  let text = '';
-  for (const line of (await res.text()).split('\\n')) {
-    if (!line.startsWith('data: {')) continue;
-    text += JSON.parse(line.slice(6)).choices[0]?.delta?.content ?? '';
-  }
-  return text;
-}
-const db = typeof Bun === 'object'
-  ? new (await import('bun:sqlite')).Database(':memory:')
-  : new (await import('node:sqlite')).DatabaseSync(':memory:');
-db.exec('CREATE TABLE inventory (id INTEGER PRIMARY KEY, widgets INTEGER)');
-db.exec('INSERT INTO inventory (id, widgets) VALUES (1, 3)');
-const stockOf = db.prepare('SELECT widgets FROM inventory WHERE id = ?');
-const take = db.prepare('UPDATE inventory SET widgets = widgets - 1 WHERE id = ?');
-const server = createServer(async (req, res) => {
-  if (req.method === 'GET' && req.url === '/') return res.end('hello\\n');
-  if (req.method === 'GET' && req.url === '/inventory') {
-    res.setHeader('content-type', 'application/json');
-    return res.end(JSON.stringify({ widgets: stockOf.get(1).widgets }));
-  }
-  if (req.method === 'POST' && req.url === '/orders') {
-    const stock = await (await fetch('http://127.0.0.1:' + port + '/inventory')).json();
-    take.run(1);
-    res.writeHead(201, { 'content-type': 'application/json' });
-    return res.end(JSON.stringify({ ordered: 1, left: stock.widgets - 1 }));
-  }
-  if (req.method === 'POST' && (req.url === '/summarize' || req.url === '/chat')) {
-    const text = req.url === '/chat' ? await ask('gpt-4o-mini', true) : await ask('gpt-4o', false);
-    res.setHeader('content-type', 'application/json');
-    return res.end(JSON.stringify({ text }));
-  }
-  if (req.url === '/fail') {
-    res.writeHead(500);
-    return res.end('boom\\n');
-  }
-  res.writeHead(404).end();
-});
-server.listen(port, '127.0.0.1', () => console.log('ready'));
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
-`;
 
 /** What the demo sends, in order. */
 export const DEMO_TRAFFIC = [
@@ -90,11 +31,15 @@ export const DEMO_TRAFFIC = [
  * prompt tokens). `/summarize` asks gpt-4o without streaming, `/chat` gpt-4o-mini streamed; both
  * models are in agent/ai/prices.json, so the cost lines show up.
  */
-export const DEMO_AI = [
+export const DEMO_AI: readonly ModelUsage[] = [
   { model: 'gpt-4o', responseModel: 'gpt-4o-2024-08-06', input: 1000, cached: 600, output: 150 },
   { model: 'gpt-4o-mini', responseModel: 'gpt-4o-mini-2024-07-18', input: 200, cached: 0, output: 80 },
-] as const;
-const WORDS = ['Twelve', ' widgets', ' shipped', ',', ' three', ' failed', '.'];
+];
+/**
+ * A few milliseconds between stream events, as a model generates them: the first chunk comes well
+ * before the end, which the time-to-first-chunk histogram shows.
+ */
+const DEMO_PACE = { every: 1, first: 0, ms: 5 };
 /** Inbound requests the app sees: every request, plus the /inventory call behind each order. */
 const INBOUND = DEMO_TRAFFIC.reduce((n, t) => n + t.times, 0) + 2;
 /** The series the demo prints: the app's HTTP, database and AI-provider metrics. */
@@ -125,23 +70,24 @@ export async function runDemo(args: string[], context: CliContext): Promise<numb
     process.stderr.write(`tapwire demo: ${options}\n${USAGE}`);
     return 2;
   }
+  // An empty working directory, so the service picks up no .env, bunfig.toml or package.json of
+  // wherever the user runs the demo.
   const dir = mkdtempSync(join(tmpdir(), 'tapwire-demo-'));
   let child: ChildProcess | undefined;
-  let ai: Server | undefined;
+  let ai: Standin | undefined;
   // Ctrl-C during the demo must not leave the service running.
   const interrupt = () => child?.kill('SIGKILL');
   process.once('SIGINT', interrupt);
   try {
-    writeFileSync(join(dir, 'app.mjs'), APP);
     const [appPort, metricsPort] = [await freePort(), await freePort()];
-    ai = await startAiStandin();
-    const aiPort = (ai.address() as { port: number }).port;
+    ai = await startStandin({ models: DEMO_AI, pace: DEMO_PACE });
+    const aiPort = ai.ports.openai;
     const register = join(context.distDir, 'register.js');
     const [cmd, ...preload] =
       options.runtime === 'bun'
         ? [process.env.TAPWIRE_BUN || 'bun', '--preload', register]
         : [isBun() ? 'node' : process.execPath, '--import', pathToFileURL(register).href];
-    child = spawn(cmd!, [...preload, join(dir, 'app.mjs')], {
+    child = spawn(cmd!, [...preload, join(context.distDir, 'cli/demo-app.js')], {
       cwd: dir,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
@@ -179,85 +125,9 @@ export async function runDemo(args: string[], context: CliContext): Promise<numb
   } finally {
     process.off('SIGINT', interrupt);
     if (child) await stop(child);
-    if (ai) await closeServer(ai);
+    if (ai) await ai.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** The OpenAI-compatible stand-in, on a free port of 127.0.0.1. */
-function startAiStandin(): Promise<Server> {
-  const server = createHttpServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (d: string) => (body += d));
-    req.on('end', () => answer(req.url, body, res));
-  });
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve(server));
-  });
-}
-
-function answer(url: string | undefined, body: string, res: ServerResponse): void {
-  let request: { model?: unknown; stream?: unknown } = {};
-  try {
-    request = JSON.parse(body) as typeof request;
-  } catch {
-    // Answered 404 below.
-  }
-  const m = DEMO_AI.find((a) => a.model === request.model);
-  if (url !== '/v1/chat/completions' || m === undefined) {
-    res.writeHead(404).end();
-    return;
-  }
-  const usage = {
-    prompt_tokens: m.input,
-    completion_tokens: m.output,
-    total_tokens: m.input + m.output,
-    prompt_tokens_details: { cached_tokens: m.cached },
-  };
-  const head = { id: 'chatcmpl-demo', created: 1_700_000_000, model: m.responseModel };
-  if (request.stream !== true) {
-    const message = { role: 'assistant', content: WORDS.join('') };
-    const text = JSON.stringify({
-      ...head,
-      object: 'chat.completion',
-      choices: [{ index: 0, message, finish_reason: 'stop' }],
-      usage,
-    });
-    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-    return;
-  }
-  const chunk = (delta: object, finish: string | null) =>
-    `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }], usage: null })}\n\n`;
-  const events = [chunk({ role: 'assistant', content: '' }, null)];
-  for (const w of WORDS) events.push(chunk({ content: w }, null));
-  events.push(chunk({}, 'stop'));
-  events.push(
-    `data: ${JSON.stringify({ ...head, object: 'chat.completion.chunk', choices: [], usage })}\n\n`,
-  );
-  events.push('data: [DONE]\n\n');
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-  // A few milliseconds between events, as a model generates them: the first chunk comes well
-  // before the end, which the time-to-first-chunk histogram shows.
-  let i = 0;
-  const next = () => {
-    if (res.destroyed) return;
-    if (i === events.length) {
-      res.end();
-      return;
-    }
-    res.write(events[i++]);
-    setTimeout(next, 5);
-  };
-  next();
-}
-
-function closeServer(server: Server): Promise<void> {
-  // Keep-alive connections from the (stopped) service must not hold the CLI open.
-  (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-  return new Promise((resolve) => server.close(() => resolve()));
 }
 
 function isBun(): boolean {

@@ -1,0 +1,48 @@
+// Gemini's generateContent and streamGenerateContent (alt=sse). A stream carries cumulative
+// usageMetadata in every chunk, so a cut one has reported the output tokens so far.
+import { type Call, json, piece, type Reply, stream, WORDS } from './reply.js';
+
+export function geminiGenerate(call: Call, method: string): Reply {
+  const { model, input, output } = call;
+  const candidate = (text: string, finish?: string) => ({
+    content: { parts: [{ text }], role: 'model' },
+    ...(finish ? { finishReason: finish } : {}),
+    index: 0,
+  });
+  if (method === 'generateContent') {
+    return json(
+      200,
+      {
+        candidates: [candidate(WORDS.join(''), 'STOP')],
+        usageMetadata: {
+          promptTokenCount: input,
+          candidatesTokenCount: output,
+          totalTokenCount: input + output,
+        },
+        modelVersion: model,
+        responseId: 'standin',
+      },
+      call.served(input, output, '200'),
+    );
+  }
+  const events: string[] = [];
+  for (let i = 0; i < call.chunks; i++) {
+    const last = i === call.chunks - 1;
+    const out = last ? output : Math.min(i + 1, output);
+    events.push(
+      `data: ${JSON.stringify({
+        candidates: [candidate(piece(i), last ? 'STOP' : undefined)],
+        usageMetadata: { promptTokenCount: input, candidatesTokenCount: out, totalTokenCount: input + out },
+        modelVersion: model,
+        responseId: 'standin',
+      })}\r\n\r\n`,
+    );
+  }
+  const cutAt = Math.floor(events.length / 2);
+  return stream(
+    events,
+    call,
+    call.served(input, output, '200'),
+    call.served(input, Math.min(cutAt, output), 'cut'),
+  );
+}

@@ -1,0 +1,83 @@
+// What the stand-in answers, as data: a reply is built from the request alone (provider, path,
+// body), so the server can build it once and send it again (index.ts). The wire formats are in
+// openai.ts, anthropic.ts and gemini.ts; this file holds what they share.
+
+/** One provider call as the stand-in saw it, so tests compare /metrics with what was sent. */
+export interface Served {
+  /** Port name: openai, anthropic, gcp.gemini. */
+  provider: string;
+  operation: string;
+  model: string;
+  stream: boolean;
+  input: number | undefined;
+  output: number | undefined;
+  /** Cached input tokens (inside `input`). */
+  cached: number;
+  /** Reasoning tokens (inside `output`), as reported; undefined where the API has none. */
+  reasoning: number | undefined;
+  /** What the client should see: a status code, or 'cut'. */
+  outcome: string;
+}
+
+/** What a call served, given the input and output tokens it reported and its outcome. */
+export type ServedFn = (input: number | undefined, output: number | undefined, outcome: string) => Served;
+
+export type Reply =
+  | {
+      status: number;
+      headers: Record<string, string | number>;
+      body: Buffer;
+      /** Undefined when the request was no provider call (404). */
+      served: Served | undefined;
+    }
+  | {
+      /** Server-sent events, one write each. */
+      events: Buffer[];
+      /** `/cut`: the socket is destroyed after half of the events. */
+      cut: boolean;
+      served: Served;
+      /** What a stream cut short (by `/cut` or by the client) served. */
+      servedIfCut: Served;
+    };
+
+/** A provider call, as the wire formats see it. */
+export interface Call {
+  body: Record<string, unknown>;
+  /** The model the reply names: the dated version of the requested one. */
+  model: string;
+  /** Input tokens, cached ones included. */
+  input: number;
+  /** Output tokens, reasoning ones included. */
+  output: number;
+  cached: number;
+  reasoning: number;
+  /** Content chunks of a stream. */
+  chunks: number;
+  cut: boolean;
+  served: ServedFn;
+}
+
+export const WORDS = ['Hello', ' from', ' the', ' stand', '-in', ' — ', 'ünïcödé', ' ✓', ' done', '.'];
+
+export function piece(i: number): string {
+  return WORDS[i % WORDS.length]!;
+}
+
+export function json(
+  status: number,
+  body: unknown,
+  served: Served | undefined,
+  headers: Record<string, string> = {},
+): Reply {
+  const text = JSON.stringify(body);
+  return {
+    status,
+    headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers },
+    body: Buffer.from(text),
+    served,
+  };
+}
+
+export function stream(events: string[], call: Call, served: Served, servedIfCut: Served): Reply {
+  return { events: events.map((e) => Buffer.from(e)), cut: call.cut, served, servedIfCut };
+}

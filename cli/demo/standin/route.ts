@@ -1,0 +1,139 @@
+// From a request to its reply: path prefixes choose a behaviour, the path and body the wire format,
+// and the usage comes from the request (or from the fixed table the demo and the bench pass).
+//
+// Path prefixes, e.g. baseURL http://127.0.0.1:PORT/e429/v1:
+//   /e429  429 with retry-after      /e500  500
+//   /cut   a stream cut mid-way (socket destroyed after half the chunks)
+//   /nN    N content chunks in a stream (default 5)
+//   /cachedN, /reasoningN  OpenAI usage reports N cached input / N reasoning output tokens
+//                          (inside prompt/completion tokens, as OpenAI counts them)
+import { anthropicMessages, CACHE_READ } from './anthropic.js';
+import { geminiGenerate } from './gemini.js';
+import { openaiChat, openaiEmbeddings, openaiResponses } from './openai.js';
+import { type Call, json, type Reply, type Served } from './reply.js';
+
+/** Fixed usage for one request model, so the numbers a user sees are known in advance. */
+export interface ModelUsage {
+  model: string;
+  /** The model the reply names. */
+  responseModel: string;
+  /** Input tokens, `cached` included. */
+  input: number;
+  cached: number;
+  output: number;
+}
+
+const RESPONSE_MODEL: Record<string, string> = {
+  'gpt-4o-mini': 'gpt-4o-mini-2024-07-18',
+  'gpt-4o': 'gpt-4o-2024-08-06',
+  'claude-sonnet-4-5': 'claude-sonnet-4-5-20250929',
+  'claude-haiku-4-5': 'claude-haiku-4-5-20251001',
+};
+
+interface Flags {
+  status: number;
+  cut: boolean;
+  chunks: number;
+  cached: number;
+  reasoning: number;
+}
+
+function flags(url: string): { flags: Flags; path: string } {
+  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0 };
+  const [rawPath, query = ''] = url.split('?') as [string, string?];
+  const parts = rawPath.split('/');
+  const rest: string[] = [];
+  for (const p of parts) {
+    if (p === 'e429') f.status = 429;
+    else if (p === 'e500') f.status = 500;
+    else if (p === 'cut') f.cut = true;
+    else if (/^n\d+$/.test(p)) f.chunks = Number(p.slice(1));
+    else if (/^cached\d+$/.test(p)) f.cached = Number(p.slice(6));
+    else if (/^reasoning\d+$/.test(p)) f.reasoning = Number(p.slice(9));
+    else rest.push(p);
+  }
+  return { flags: f, path: rest.join('/') + (query ? `?${query}` : '') };
+}
+
+/**
+ * Deterministic token counts from the request, so different calls serve different numbers. Cached
+ * and reasoning tokens are inside input and output: at least that many of each.
+ */
+function derivedUsage(raw: string, f: Flags): { input: number; cached: number; output: number } {
+  let h = 0;
+  for (let i = 0; i < raw.length; i++) h = (h * 31 + raw.charCodeAt(i)) >>> 0;
+  return { input: 7 + (raw.length % 50) + f.cached, cached: f.cached, output: 3 + (h % 40) + f.reasoning };
+}
+
+/** The reply to `raw` sent to `url` on the provider's port; throws on a body that is not JSON. */
+export function replyTo(
+  provider: string,
+  url: string,
+  raw: string,
+  models: readonly ModelUsage[] | undefined,
+): Reply {
+  const { flags: f, path } = flags(url);
+  const body = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
+  const gemini = /\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent)/.exec(path);
+  const model = gemini ? decodeURIComponent(gemini[1]!) : String(body.model ?? '');
+  const fixed = models?.find((m) => m.model === model);
+  if (models !== undefined && fixed === undefined)
+    return json(404, { error: { message: `stand-in has no model ${model}` } }, undefined);
+  const { input, cached, output } = fixed ?? derivedUsage(raw, f);
+  const openaiUsage = path.endsWith('/chat/completions') || path.endsWith('/responses');
+  const stream = gemini ? gemini[2] === 'streamGenerateContent' : body.stream === true;
+  let operation = 'chat';
+  if (path.endsWith('/embeddings') || gemini?.[2] === 'embedContent') operation = 'embeddings';
+  else if (gemini) operation = 'generate_content';
+  const served = (i: number | undefined, o: number | undefined, outcome: string): Served => ({
+    provider,
+    operation,
+    model,
+    stream,
+    input: i,
+    output: o,
+    cached: i === undefined ? 0 : path.endsWith('/messages') ? CACHE_READ : cached,
+    reasoning: openaiUsage && o !== undefined ? f.reasoning : undefined,
+    outcome,
+  });
+
+  if (f.status !== 200) {
+    const err =
+      provider === 'anthropic'
+        ? {
+            type: 'error',
+            error: { type: f.status === 429 ? 'rate_limit_error' : 'api_error', message: 'stand-in' },
+          }
+        : {
+            error: {
+              message: 'stand-in',
+              type: f.status === 429 ? 'rate_limit_exceeded' : 'server_error',
+              code: null,
+            },
+          };
+    return json(
+      f.status,
+      err,
+      served(undefined, undefined, String(f.status)),
+      f.status === 429 ? { 'retry-after': '1' } : {},
+    );
+  }
+
+  const call: Call = {
+    body,
+    model: fixed?.responseModel ?? RESPONSE_MODEL[model] ?? model,
+    input,
+    output,
+    cached,
+    reasoning: f.reasoning,
+    chunks: f.chunks,
+    cut: f.cut,
+    served,
+  };
+  if (path.endsWith('/chat/completions')) return openaiChat(call);
+  if (path.endsWith('/embeddings')) return openaiEmbeddings(call);
+  if (path.endsWith('/responses')) return openaiResponses(call);
+  if (path.endsWith('/messages')) return anthropicMessages(call);
+  if (gemini) return geminiGenerate(call, gemini[2]!);
+  return json(404, { error: { message: `stand-in has no ${path}` } }, undefined);
+}
