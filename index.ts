@@ -1,5 +1,6 @@
 // `import { logger } from 'tapwire'`
+export { currentAgent } from './agent/current.js';
 export { logger } from './agent/log/app.js';
-export { currentAgent } from './agent/start.js';
+export type { Agent } from './agent/start.js';
 export type { Config, ConfigProblem } from './config/index.js';
 export { loadConfig } from './config/index.js';

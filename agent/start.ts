@@ -1,50 +1,123 @@
-// Starting the agent: read the configuration, report bad values once, build the meter provider,
-// install the instrumentations that apply to this runtime, open the /metrics endpoint.
-// Never throws: whatever fails is logged and the app runs on.
+// Starting the agent: read the configuration, report bad values once, build the meter provider and
+// the recorders, plug in tracing when configured, install the instrumentations that apply to this
+// runtime (./instrumentations.ts), open the /metrics endpoint. Never throws into the app: a hook
+// whose install fails is taken out alone (TAPWIRE_ERR_HOOK); any other failure takes everything
+// back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
+// without tapwire. stop() does the same on request.
 import { type Config, loadConfig } from '../config/index.js';
+import { Prices, readPriceFile } from '../core/ai/prices.js';
+import { Providers } from '../core/ai/providers.js';
+import { Subscriptions } from '../core/channels.js';
+import { Pools } from '../core/db/pools.js';
+import type { DbRecorder } from '../core/db/recorder.js';
+import { fail, type Guard, guard } from '../core/guard.js';
+import { FastHistograms } from '../core/histogram.js';
+import { Origins } from '../core/http/origins.js';
+import type { HttpRecorder } from '../core/http/recorder.js';
+import { internalServers } from '../core/http/server.js';
+import { agentLog, configureAgentLog } from '../core/log.js';
+import { Patches } from '../core/patch.js';
+import { createRecorders } from '../core/recorders.js';
+import { RUNTIME, SCOPE } from '../core/runtime.js';
+import { agentResource, createTelemetry, type Telemetry } from '../core/telemetry.js';
 import { type BunServe, type MetricsServer, startMetricsServer } from '../exporters/prometheus/server.js';
-import { installDb } from './db/index.js';
-import { FastHistograms } from './histogram.js';
-import { installFrameworkRoutes } from './http/frameworks/index.js';
-import { installNodeHttpClient } from './http/node-client.js';
-import { installNodeHttpServer, internalServers } from './http/node-server.js';
-import { HttpRecorder } from './http/record.js';
-import { agentLog, configureAgentLog } from './log/agent.js';
-import { installRuntimeMetrics } from './runtime/index.js';
-import { agentResource, createTelemetry, RUNTIME, SCOPE, type Telemetry } from './telemetry.js';
-import type { Tracing } from './trace/index.js';
+import type { HookContext } from './context.js';
+import { type AgentSlot, kAgent } from './current.js';
+import { INSTRUMENTATIONS, type Instrumentation } from './instrumentations.js';
+import { ModuleLoads } from './load.js';
+import type { TracerSetup } from './trace/provider.js';
 
 export interface Agent {
-  config: Config;
-  telemetry: Telemetry;
-  http: HttpRecorder;
-  tracing: Tracing | undefined;
-  metricsServer: MetricsServer | undefined;
+  readonly config: Config;
+  readonly telemetry: Telemetry;
+  readonly http: HttpRecorder;
+  readonly db: DbRecorder;
+  readonly tracing: TracerSetup | undefined;
+  readonly metricsServer: MetricsServer | undefined;
+  /**
+   * Takes back everything tapwire installed (every patched function, subscription, loader hook and
+   * global is the original again), closes /metrics and shuts the meter provider down.
+   */
+  stop(): void;
 }
 
-const kAgent = Symbol.for('tapwire.agent');
-type Global = typeof globalThis & { [kAgent]?: Agent | null };
+/** One instrumentation's share of the installation, taken back together. */
+interface Part {
+  patches: Patches;
+  channels: Subscriptions;
+  guards: Guard[];
+}
+
+/** Everything one start installed, so that all of it can be taken back. */
+class Installation {
+  /** What belongs to no single instrumentation: tracing, the module-load hook, flush at exit. */
+  readonly patches = new Patches();
+  readonly guards: Guard[] = [];
+  private readonly parts: Part[] = [];
+
+  guard(name: string, into: Guard[] = this.guards): Guard {
+    const g = guard(name);
+    into.push(g);
+    return g;
+  }
+
+  /** Installs one instrumentation; a failure takes its own part back and leaves the rest. */
+  async install(
+    inst: Instrumentation,
+    shared: Omit<HookContext, 'patches' | 'channels' | 'guard' | 'guardOf'>,
+  ) {
+    const part: Part = { patches: new Patches(), channels: new Subscriptions(), guards: [] };
+    this.parts.push(part);
+    const own = this.guard(inst.name, part.guards);
+    const ctx: HookContext = {
+      ...shared,
+      patches: part.patches,
+      channels: part.channels,
+      guard: own,
+      guardOf: (p) => this.guard(`${inst.name}.${p}`, part.guards),
+    };
+    try {
+      await inst.install(ctx);
+    } catch (error) {
+      takeBack(part);
+      fail(own, error);
+    }
+  }
+
+  /** Newest first; guards go off before anything is restored, so a wrapper left behind passes through. */
+  undo(): void {
+    for (const g of this.guards) g.enabled = false;
+    for (const p of this.parts) for (const g of p.guards) g.enabled = false;
+    for (const p of this.parts.splice(0).reverse()) takeBack(p);
+    this.patches.restore();
+  }
+}
+
+function takeBack(part: Part): void {
+  for (const g of part.guards) g.enabled = false;
+  part.channels.unsubscribeAll();
+  part.patches.restore();
+}
 
 /** The running agent, if `tapwire/register` started one in this process. */
-export function currentAgent(): Agent | undefined {
-  return (globalThis as Global)[kAgent] ?? undefined;
-}
+export { currentAgent } from './current.js';
 
 export async function start(): Promise<Agent | undefined> {
-  const g = globalThis as Global;
+  const g = globalThis as AgentSlot;
   // One agent per process, even when two copies of tapwire are loaded.
   if (g[kAgent] !== undefined) return g[kAgent] ?? undefined;
   g[kAgent] = null;
+  const installation = new Installation();
+  let metricsServer: MetricsServer | undefined;
   try {
     const { config, problems } = loadConfig(process.env);
     configureAgentLog(config);
     for (const p of problems) {
-      agentLog('warn', p.code, p.message, { variable: p.variable, value: p.value, accepted: p.accepted });
+      agentLog(p.code, p.message, { variable: p.variable, value: p.value, accepted: p.accepted });
     }
     if (config.disabled) return undefined;
     if (config.logsExporters.length > 0) {
       agentLog(
-        'warn',
         'TAPWIRE_ERR_UNSUPPORTED',
         `OTEL_LOGS_EXPORTER=${config.logsExporters.join(',')}: log shipping is not implemented yet; logs stay on stdout`,
         { variable: 'OTEL_LOGS_EXPORTER' },
@@ -56,45 +129,92 @@ export async function start(): Promise<Agent | undefined> {
     const bunServe = RUNTIME === 'bun' && bun !== undefined ? bun.serve.bind(bun) : undefined;
     const resource = agentResource(config);
     // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
-    // (~20 ms of start-up), Bun's hooks are of no use on Node.
+    // (~20 ms of start-up), tracing brings the trace SDK.
     const histograms = new FastHistograms(SCOPE);
-    const otlpMetrics = config.metricsExporters.includes('otlp')
-      ? (await import('../exporters/otlp.js')).otlpReader(config, [histograms])
-      : undefined;
+    const otlp = config.metricsExporters.includes('otlp') ? await import('../exporters/otlp.js') : undefined;
+    const otlpMetrics = otlp?.otlpReader(config, [histograms]);
     const telemetry = createTelemetry(config, otlpMetrics, resource, histograms);
-    const http = new HttpRecorder(
-      telemetry.meter,
-      telemetry.httpServerDuration,
-      telemetry.httpClientDuration,
-      config.cardinalityLimit,
-    );
-    // node:http clients publish diagnostics channels on both runtimes.
-    installNodeHttpClient(http);
-    if (RUNTIME === 'node') installNodeHttpServer(http);
-    else (await import('./http/bun/index.js')).installBunHttp(http);
-    installFrameworkRoutes();
-    await (await import('./ai/index.js')).installAi(config, telemetry, RUNTIME); // issue 4
-    if (config.runtimeMetrics) installRuntimeMetrics(telemetry.meter, RUNTIME);
-    let tracing: Tracing | undefined;
-    if (config.tracesExporters.length > 0 || otlpMetrics !== undefined) {
-      const t = await import('./trace/index.js');
-      t.excludeOtlpTraffic(config);
-      tracing = t.installTracing(config, resource, RUNTIME);
-      t.flushOnExit(telemetry, tracing);
+    const { http, db } = createRecorders(telemetry, config, prices(config));
+    const internal: string[] = [];
+    if (config.tracesExporters.includes('otlp')) internal.push(config.otlpTracesEndpoint);
+    if (otlpMetrics !== undefined) internal.push(config.otlpMetricsEndpoint);
+
+    let tracing: TracerSetup | undefined;
+    if (config.tracesExporters.length > 0) {
+      tracing = (await import('./trace/index.js')).installTracing(config, resource);
+      if (tracing !== undefined) installation.patches.onRestore(tracing.stop);
+    }
+    if (otlpMetrics !== undefined || tracing !== undefined) {
+      const flushers: (() => Promise<unknown>)[] = [];
+      if (tracing !== undefined) flushers.push(() => tracing.provider.forceFlush());
+      if (otlpMetrics !== undefined) flushers.push(() => telemetry.provider.forceFlush());
+      const { flushOnExit } = otlp ?? (await import('../exporters/otlp.js'));
+      installation.patches.onRestore(
+        flushOnExit(flushers, (error) =>
+          agentLog('TAPWIRE_ERR_OTLP_FLUSH', 'flushing telemetry at exit failed', { err: error }),
+        ),
+      );
     }
 
-    await installDb(telemetry, config, RUNTIME, tracing !== undefined);
-    const agent: Agent = { config, telemetry, http, tracing, metricsServer: undefined };
-    if (telemetry.pull) agent.metricsServer = openMetricsEndpoint(config, telemetry, bunServe);
+    const shared = {
+      config,
+      runtime: RUNTIME,
+      meter: telemetry.meter,
+      http,
+      db,
+      pools: new Pools(telemetry.meter),
+      origins: new Origins(new Providers(config.aiEndpoints), internal),
+      loads: new ModuleLoads(installation.patches, RUNTIME, installation.guard('module loads')),
+    };
+    for (const inst of INSTRUMENTATIONS) {
+      if (inst.runtimes.includes(RUNTIME)) await installation.install(inst, shared);
+    }
+
+    if (telemetry.pull !== undefined) metricsServer = openMetricsEndpoint(config, telemetry, bunServe);
+    const agent: Agent = {
+      config,
+      telemetry,
+      http,
+      db,
+      tracing,
+      metricsServer,
+      stop() {
+        installation.undo();
+        metricsServer?.close();
+        telemetry.provider.shutdown().catch(() => {
+          // Nothing more to export while stopping.
+        });
+        if (g[kAgent] === agent) g[kAgent] = undefined;
+      },
+    };
     g[kAgent] = agent;
     return agent;
   } catch (error) {
-    agentLog('error', 'TAPWIRE_ERR_START', 'tapwire failed to start and is off; the app is unaffected', {
+    installation.undo();
+    metricsServer?.close();
+    agentLog('TAPWIRE_ERR_START', 'tapwire failed to start and is off; the app is unaffected', {
       err: error,
     });
     return undefined;
   }
 }
+
+/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read. */
+function prices(config: Config): Prices {
+  if (config.aiPrices === undefined) return new Prices();
+  try {
+    return new Prices(readPriceFile(config.aiPrices));
+  } catch (error) {
+    agentLog(
+      'TAPWIRE_ERR_AI_PRICES',
+      `cannot read the price file TAPWIRE_AI_PRICES=${config.aiPrices} (${(error as Error).message}); using the built-in price table`,
+      { variable: 'TAPWIRE_AI_PRICES', value: config.aiPrices },
+    );
+    return new Prices();
+  }
+}
+
+let collectFailed = false;
 
 function openMetricsEndpoint(
   config: Config,
@@ -108,17 +228,20 @@ function openMetricsEndpoint(
       render: () => telemetry.render(),
       onListenError: (error) => {
         agentLog(
-          'warn',
           'TAPWIRE_ERR_METRICS_PORT',
           `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
           { host: config.prometheusHost, port: config.prometheusPort },
         );
       },
       onListening: ({ host, port }) =>
-        agentLog('info', 'TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics`, {
-          host,
-          port,
-        }),
+        agentLog('TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics`, { host, port }),
+      onRenderError: (error) => {
+        if (collectFailed) return;
+        collectFailed = true;
+        agentLog('TAPWIRE_ERR_COLLECT', 'collecting metrics for /metrics failed; that scrape got a 500', {
+          err: error,
+        });
+      },
     },
     bunServe,
   );

@@ -4,9 +4,9 @@
 //     (bench/lib/ai-child.mjs) run bare and under tapwire (TAPWIRE_AI_ENDPOINTS maps the stand-in
 //     as `openai`), on Node and Bun: time to first chunk and total time, modes interleaved, median
 //     of the rounds;
-//   - the agent's SSE parser (agent/ai/sse.ts, bundled here with esbuild) fed the same stream
+//   - the agent's SSE parser (core/ai/sse.ts, bundled here with esbuild) fed the same stream
 //     repeated to tens of MB: parsing throughput in MB/s, alone and with the usage scan the
-//     agent runs on every event (agent/ai/usage.ts).
+//     agent runs on every event (core/ai/usage.ts).
 // Targets: tapwire at least 0.98 of bare for time to first chunk and total time, i.e.
 // bare time / tapwire time >= 0.98. Throughput is reported (no target).
 //
@@ -71,13 +71,13 @@ async function startStandin() {
   return { port, child };
 }
 
-/** agent/ai/sse.ts and agent/ai/usage.ts as one ESM file both runtimes can import. */
+/** core/ai/sse.ts and core/ai/usage.ts as one ESM file both runtimes can import. */
 async function bundleParser(dir) {
   const outfile = path.join(dir, 'sse.mjs');
   await build({
     stdin: {
       contents:
-        "export { StreamParser } from './agent/ai/sse.ts';\nexport { Usage, streamEvent } from './agent/ai/usage.ts';\n",
+        "export { StreamParser } from './core/ai/sse.ts';\nexport { Usage, streamEvent } from './core/ai/usage.ts';\n",
       resolveDir: REPO,
       loader: 'ts',
     },
@@ -268,9 +268,9 @@ function render(results, loadAtStart) {
     '',
     '### SSE parsing throughput',
     '',
-    `The agent's parser (agent/ai/sse.ts, bundled with esbuild) fed the stream above repeated to ~${SSE_MB} MB in 16 KiB pieces, ` +
+    `The agent's parser (core/ai/sse.ts, bundled with esbuild) fed the stream above repeated to ~${SSE_MB} MB in 16 KiB pieces, ` +
       `median of ${SSE_PASSES} passes after a warm-up; "with usage scan" adds what the agent does with each event ` +
-      '(agent/ai/usage.ts `streamEvent`, OpenAI shape). 1 MB = 10^6 bytes.',
+      '(core/ai/usage.ts `streamEvent`, OpenAI shape). 1 MB = 10^6 bytes.',
     '',
     '| runtime | parser alone (MB/s) | parser + usage scan (MB/s) | µs per event (with usage scan) |',
     '| --- | ---: | ---: | ---: |',

@@ -1,4 +1,4 @@
-// `tapwire docs [--write|--check]`: regenerate docs/metrics.md and docs/configuration.md, or check
+// `tapwire docs [--write|--check]`: regenerate the generated pages (cli/docs/index.ts), or check
 // that the committed ones are current. Without a flag it checks: the read-only action is the default.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

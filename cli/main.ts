@@ -15,7 +15,7 @@ type Command = (args: string[], context: CliContext) => Promise<number> | number
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   config: { run: runConfig, summary: 'print the effective configuration; exit 1 on any bad value' },
-  docs: { run: runDocs, summary: 'generate docs/metrics.md and docs/configuration.md' },
+  docs: { run: runDocs, summary: 'generate docs/metrics.md, configuration.md, log-codes.md and channels.md' },
   // Loaded on demand, like the sidecar: the AI provider stand-in it serves is needed nowhere else.
   demo: {
     run: (args, context) => import('./demo/index.js').then((m) => m.runDemo(args, context)),

@@ -53,7 +53,7 @@ export interface Config {
   cardinalityLimit: number;
   runtimeMetrics: boolean;
   aiEndpoints: AiEndpoint[];
-  /** TAPWIRE_AI_PRICES: price file overriding agent/ai/prices.json. */
+  /** TAPWIRE_AI_PRICES: price file overriding core/ai/prices.json. */
   aiPrices: string | undefined;
   aiCaptureContent: boolean;
   dbSlowMs: number;

@@ -121,7 +121,7 @@ export interface AiEndpoint {
  * AI providers besides the public ones (gateways, self-hosted models). An IPv6 host is written in
  * brackets; without a port every port of the host matches. PROVIDER is the `gen_ai.provider.name`
  * the calls are recorded under and picks the API shape their bodies are read with (`shapeOf` in
- * agent/ai/providers.ts).
+ * core/ai/providers.ts).
  */
 export const aiEndpoints = entries((p): AiEndpoint | undefined => {
   const m = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(?::(\d{1,5}))?=([a-z0-9._-]+)$/.exec(p);

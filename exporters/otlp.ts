@@ -21,7 +21,25 @@ export function otlpReader(
     }),
     exportIntervalMillis: config.metricExportIntervalMs,
     exportTimeoutMillis: Math.min(30_000, config.metricExportIntervalMs),
-    // As in PullReader: tapwire's own caps (agent/series.ts) cut in first.
+    // As in the Prometheus reader: tapwire's own caps (core/series.ts) cut in first.
     cardinalityLimits: { default: config.cardinalityLimit + 16 },
   });
+}
+
+/**
+ * Pushes what is buffered (OTLP metrics, spans) when the event loop empties on a normal exit.
+ * 'beforeExit' fires again once the flush's requests finish; `once` lets the process end then.
+ * No signal handlers: a signal's exit belongs to the app. process.exit() skips this (Node emits
+ * no 'beforeExit' then). The flush lasts at most the exporters' timeout (OTEL_EXPORTER_OTLP_TIMEOUT,
+ * 10 s) when the receiver is unreachable, because the SDK retries. Returns the undo.
+ */
+export function flushOnExit(
+  flushers: readonly (() => Promise<unknown>)[],
+  onError: (error: unknown) => void,
+): () => void {
+  const flush = () => {
+    Promise.all(flushers.map((f) => f())).catch(onError);
+  };
+  process.once('beforeExit', flush);
+  return () => process.removeListener('beforeExit', flush);
 }

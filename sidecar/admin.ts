@@ -3,8 +3,10 @@
 // process runs), /readyz (./health.ts; 503 while draining), and the OTLP/HTTP metrics receiver
 // the preloaded workers push to (POST /v1/metrics).
 import { createServer, type Server } from 'node:http';
-import type { Telemetry } from '../agent/telemetry.js';
+import { agentLog } from '../core/log.js';
+import type { Telemetry } from '../core/telemetry.js';
 import { CONTENT_TYPE, serializeAll } from '../exporters/prometheus/serialize.js';
+import { collectionFailed } from '../exporters/prometheus/server.js';
 import { receiveOtlp, type WorkerStore } from './workers.js';
 
 export interface AdminOptions {
@@ -25,6 +27,8 @@ function text(res: import('node:http').ServerResponse, status: number, body: str
   });
   res.end(body);
 }
+
+let collectFailed = false;
 
 export function createAdminServer(options: AdminOptions): Server {
   return createServer((req, res) => {
@@ -47,8 +51,15 @@ export function createAdminServer(options: AdminOptions): Server {
           res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
           res.end(req.method === 'HEAD' ? undefined : body);
         },
-        (error: unknown) =>
-          text(res, 500, `# tapwire: collection failed: ${error instanceof Error ? error.name : 'error'}\n`),
+        (error: unknown) => {
+          if (!collectFailed) {
+            collectFailed = true;
+            agentLog('TAPWIRE_ERR_COLLECT', 'collecting metrics for /metrics failed; that scrape got a 500', {
+              err: error,
+            });
+          }
+          text(res, 500, collectionFailed(error));
+        },
       );
       return;
     }

@@ -8,7 +8,7 @@
 // functions that find it through a symbol, so a request allocates no closures.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { errorClass } from '../agent/http/semconv.js';
+import { errorClass } from '../core/http/semconv.js';
 
 /** Headers that describe one hop, never forwarded (RFC 9110 7.6.1); undici refuses most of them anyway. */
 const HOP_BY_HOP = new Set([

@@ -1,10 +1,10 @@
 // The AI egress gateway: an app in any language points its SDK at the sidecar
 // (OPENAI_BASE_URL=http://127.0.0.1:9465/openai/v1, ANTHROPIC_BASE_URL=http://127.0.0.1:9465/anthropic,
 // Gemini's base URL at http://127.0.0.1:9465/gemini) and the sidecar forwards each call to the
-// real provider over undici, byte for byte both ways, while the preload's own AI code
-// (agent/ai/: provider recognition, SSE parsing, usage extraction, the recorder) reads a copy of
-// the chunks and records the gen_ai_* metrics. The provider call is also an HTTP client call and is
-// recorded as http.client.request.duration, as the preload does for any outgoing request.
+// real provider over undici, byte for byte both ways, while the same AI operation the preload uses
+// (core/ai/: provider recognition, SSE parsing, usage extraction, the recorder) reads the chunks
+// as they pass and records the gen_ai_* metrics. The provider call is also an HTTP client call and
+// is recorded as http.client.request.duration, until the exchange ends.
 //
 // One change to the request, on purpose: `accept-encoding: identity`. The response then reaches
 // the app exactly as the provider wrote it, and the usage in it stays readable; compressing a hop
@@ -12,11 +12,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
-import { AiCall } from '../agent/ai/call.js';
-import { operationOf, type Provider, Providers, shapeOf } from '../agent/ai/providers.js';
-import type { HttpRecorder } from '../agent/http/record.js';
-import { clientStatusErrorType, defaultPort } from '../agent/http/semconv.js';
-import type { AiEndpoint, GatewayProvider } from '../config/variables.js';
+import type { AiEndpoint, GatewayProvider } from '../config/index.js';
+import type { AiCall } from '../core/ai/call.js';
+import { type Provider, Providers, shapeOf } from '../core/ai/providers.js';
+import type { ClientOp } from '../core/http/client.js';
+import type { Origin } from '../core/http/origins.js';
+import type { HttpRecorder } from '../core/http/recorder.js';
+import { clientStatusErrorType, defaultPort } from '../core/http/semconv.js';
 import { Exchange, type ExchangeObserver, forwardHeaders, hasBody } from './forward.js';
 
 /** Built-in prefixes; TAPWIRE_GATEWAY_PROVIDERS adds to or replaces them. */
@@ -28,17 +30,11 @@ export const DEFAULT_PROVIDERS: readonly GatewayProvider[] = [
 
 interface Route {
   prefix: string;
-  origin: string;
+  /** `https://host[:port]`, where undici sends it. */
+  url: string;
   basePath: string;
-  address: string;
-  port: number;
-  scheme: string;
-  provider: Provider;
-}
-
-interface Call {
-  route: Route;
-  ai: AiCall | undefined;
+  /** The provider's origin as the client metrics and the AI operation see it. */
+  origin: Origin;
 }
 
 const IDENTITY = ['accept-encoding', 'identity'] as const;
@@ -67,7 +63,7 @@ export class AiGateway implements ExchangeObserver {
       const scheme = u.protocol === 'https:' ? 'https' : 'http';
       const port = Number(u.port) || defaultPort(scheme);
       // The provider's own name when its host is a known one (api.groq.com -> groq), else the prefix.
-      const recognised = known.provider(u.hostname.toLowerCase(), port, u.port === '');
+      const recognised = known.provider(u.hostname.toLowerCase(), port);
       const provider: Provider =
         recognised && recognised.shape === p.shape
           ? recognised
@@ -77,12 +73,15 @@ export class AiGateway implements ExchangeObserver {
             };
       this.routes.set(p.prefix, {
         prefix: p.prefix,
-        origin: u.origin,
+        url: u.origin,
         basePath: u.pathname.replace(/\/+$/, ''),
-        address: u.hostname,
-        port,
-        scheme,
-        provider,
+        origin: Object.freeze({
+          scheme,
+          address: u.hostname.replace(/^\[|\]$/g, ''),
+          port,
+          internal: false,
+          provider,
+        }),
       });
     }
   }
@@ -110,16 +109,17 @@ export class AiGateway implements ExchangeObserver {
     }
     const rest = slash === -1 ? '/' : url.slice(slash);
     const path = route.basePath + rest;
-    const target = operationOf(route.provider, path);
-    const ai = target === undefined ? undefined : new AiCall(target, route.address);
+    // The provider call is an AI operation (op.ai) when its path is one the provider serves.
+    const op = this.http.client(req.method, route.origin, path);
+    const ai = op.ai;
     this.inFlight++;
-    const exchange = new Exchange(req, res, this, `${route.provider.name} at ${route.origin}`);
-    exchange.data = { route, ai } satisfies Call;
+    const exchange = new Exchange(req, res, this, `${route.origin.provider!.name} at ${route.url}`);
+    exchange.data = op;
     const withBody = hasBody(req);
     try {
       this.agent.dispatch(
         {
-          origin: route.origin,
+          origin: route.url,
           path,
           method: req.method ?? 'GET',
           headers: forwardHeaders(req, true, IDENTITY),
@@ -137,8 +137,8 @@ export class AiGateway implements ExchangeObserver {
   }
 
   onHeaders(exchange: Exchange, status: number, rawHeaders: Buffer[]): void {
-    const call = exchange.data as Call;
-    if (call.ai === undefined) return;
+    const ai = (exchange.data as ClientOp).ai;
+    if (ai === undefined) return;
     let contentType: string | undefined;
     for (let i = 0; i < rawHeaders.length; i += 2) {
       if (
@@ -149,33 +149,24 @@ export class AiGateway implements ExchangeObserver {
         break;
       }
     }
-    call.ai.head(status, contentType);
+    ai.head(status, contentType);
   }
 
   onChunk(exchange: Exchange, chunk: Buffer): void {
-    (exchange.data as Call).ai?.chunk(chunk);
+    (exchange.data as ClientOp).ai?.chunk(chunk);
   }
 
   onClose(exchange: Exchange): void {
-    const call = exchange.data as Call;
+    const op = exchange.data as ClientOp;
     const res = exchange.res;
     const completed = res.writableFinished;
     const status = exchange.upstreamError !== undefined && !res.headersSent ? 0 : exchange.status;
     const errorType = exchange.upstreamError ?? (completed ? clientStatusErrorType(status) : 'aborted');
-    if (call.ai !== undefined) {
-      if (completed && exchange.upstreamError === undefined) call.ai.end();
-      else call.ai.fail(errorType ?? 'aborted');
+    if (op.ai !== undefined) {
+      if (completed && exchange.upstreamError === undefined) op.ai.end();
+      else op.ai.fail(errorType ?? 'aborted');
     }
-    const r = call.route;
-    this.http.client(
-      exchange.req.method,
-      (performance.now() - exchange.start) / 1000,
-      status,
-      r.address,
-      r.port,
-      r.scheme,
-      errorType,
-    );
+    op.end(status, errorType);
     this.inFlight--;
     if (this.inFlight === 0) this.onIdle?.();
   }

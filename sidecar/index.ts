@@ -1,9 +1,9 @@
-// `tapwire sidecar`: one process beside the app in its pod (DESIGN.md "Sidecar").
+// `tapwire sidecar`: one process beside the app in its pod, configured by the environment.
 //   TAPWIRE_PROXY_PORT    inbound reverse proxy to TAPWIRE_UPSTREAM, measured as http.server.*
 //   TAPWIRE_GATEWAY_PORT  AI egress gateway on 127.0.0.1, measured as gen_ai.* (./gateway.ts)
 //   OTEL_EXPORTER_PROMETHEUS_PORT  /metrics (merged with pushing workers), /healthz, /readyz,
 //                         POST /v1/metrics (./admin.ts)
-// It records through the preload's recorders and MeterProvider but installs none of its hooks:
+// It records through the same recorders as the preload (core/) but installs none of its hooks:
 // its own sockets are not the app's traffic.
 //
 // SIGTERM/SIGINT start the drain: /readyz turns 503, the listeners close (new connections are
@@ -11,12 +11,12 @@
 // TAPWIRE_DRAIN_SECONDS whatever is left (long streams, websockets) is cut and the process exits.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { HttpRecorder } from '../agent/http/record.js';
-import { agentLog, configureAgentLog } from '../agent/log/agent.js';
-import { createTelemetry } from '../agent/telemetry.js';
 import { type Config, loadConfig } from '../config/index.js';
+import { Prices, readPriceFile } from '../core/ai/prices.js';
+import { agentLog, configureAgentLog } from '../core/log.js';
+import { createRecorders } from '../core/recorders.js';
+import { createTelemetry } from '../core/telemetry.js';
 import { createAdminServer } from './admin.js';
-import { installAiRecorder } from './ai.js';
 import { AiGateway } from './gateway.js';
 import { upstreamAccepts } from './health.js';
 import { InboundProxy } from './proxy.js';
@@ -51,13 +51,9 @@ async function listen(server: Server, host: string, port: number, what: string):
 export async function startSidecar(config: Config): Promise<Sidecar> {
   const upstream = new URL(config.upstream);
   const telemetry = createTelemetry({ ...config, metricsExporters: ['prometheus'] }, undefined);
-  const http = new HttpRecorder(
-    telemetry.meter,
-    telemetry.httpServerDuration,
-    telemetry.httpClientDuration,
-    config.cardinalityLimit,
-  );
-  installAiRecorder(telemetry, config.cardinalityLimit, config.aiPrices || undefined);
+  // A price file that cannot be read is the sidecar's bad configuration: it refuses to start.
+  const prices = new Prices(config.aiPrices ? readPriceFile(config.aiPrices) : undefined);
+  const { http } = createRecorders(telemetry, config, prices);
   const routeOf = compileRoutes(config.routes);
   const proxy = new InboundProxy({ upstream, routeOf, http, timeoutSeconds: config.proxyTimeoutSeconds });
   const tunnels = new UpgradeTunnels(upstream, http, routeOf, config.proxyTimeoutSeconds * 1000);
@@ -112,7 +108,6 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
     throw error;
   }
   agentLog(
-    'info',
     'TAPWIRE_SIDECAR_LISTENING',
     `sidecar: proxy :${proxyPort} -> ${upstream.origin}, AI gateway 127.0.0.1:${gatewayPort}, metrics :${adminPort}/metrics`,
     {
@@ -130,7 +125,6 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
       draining = true;
       const started = Date.now();
       agentLog(
-        'info',
         'TAPWIRE_SIDECAR_DRAINING',
         `draining: ${proxy.inFlight + gateway.inFlight} requests in flight, up to ${config.drainSeconds} s`,
       );
@@ -161,7 +155,6 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
       admin.closeAllConnections();
       admin.close();
       agentLog(
-        'info',
         'TAPWIRE_SIDECAR_DRAINED',
         `drained in ${Date.now() - started} ms${outcome === 'deadline' ? `; ${left} still open at the deadline were closed` : ''}`,
         {
@@ -180,12 +173,12 @@ export async function runSidecar(_args: string[]): Promise<number> {
   const { config, problems } = loadConfig(process.env, { isTTY: false });
   configureAgentLog(config);
   if (problems.length > 0) {
-    for (const p of problems) agentLog('error', p.code, p.message, { variable: p.variable, value: p.value });
+    for (const p of problems) agentLog(p.code, p.message, { variable: p.variable, value: p.value });
+    agentLog('TAPWIRE_ERR_START', `the sidecar does not start with ${problems.length} invalid variable(s)`);
     return 1;
   }
   if ((globalThis as Record<symbol, unknown>)[Symbol.for('tapwire.agent')] !== undefined) {
     agentLog(
-      'warn',
       'TAPWIRE_SIDECAR_PRELOADED',
       'the sidecar runs under the tapwire preload (NODE_OPTIONS?): its own traffic would be measured twice. Unset NODE_OPTIONS for the sidecar container.',
     );
@@ -194,14 +187,18 @@ export async function runSidecar(_args: string[]): Promise<number> {
   try {
     sidecar = await startSidecar(config);
   } catch (error) {
-    agentLog('error', (error as { code?: string }).code ?? 'TAPWIRE_ERR_START', (error as Error).message);
+    const code =
+      (error as { code?: unknown }).code === 'TAPWIRE_ERR_LISTEN'
+        ? 'TAPWIRE_ERR_LISTEN'
+        : 'TAPWIRE_ERR_START';
+    agentLog(code, (error as Error).message, code === 'TAPWIRE_ERR_START' ? { err: error } : undefined);
     return 1;
   }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
-  agentLog('info', 'TAPWIRE_SIDECAR_SIGNAL', `${signal} received`);
+  agentLog('TAPWIRE_SIDECAR_SIGNAL', `${signal} received`);
   await sidecar.drain();
   return 0;
 }

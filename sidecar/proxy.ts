@@ -1,14 +1,14 @@
 // The inbound reverse proxy: every request on TAPWIRE_PROXY_PORT goes to TAPWIRE_UPSTREAM over
 // one undici Pool and is measured as the app's http.server.* exactly as the preload would measure
-// it (agent/http/record.ts): duration from the first byte of the request to the end of the
-// response, status, route template (./routes.ts), `error.type` for 5xx and aborted responses.
+// it (core/http/): duration from the first byte of the request to the end of the response, status,
+// route template (./routes.ts), `error.type` for 5xx and aborted responses.
 // An upstream that is down or dies mid-request is a 502 (504 on the header timeout) with a JSON
 // body naming the cause, recorded like any other 502; the proxy itself never falls over.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Attributes } from '@opentelemetry/api';
 import { Pool } from 'undici';
-import type { HttpRecorder } from '../agent/http/record.js';
-import { serverErrorType } from '../agent/http/semconv.js';
+import type { HttpRecorder } from '../core/http/recorder.js';
+import { serverErrorType } from '../core/http/semconv.js';
+import type { ServerOp } from '../core/http/server.js';
 import { Exchange, type ExchangeObserver, forwardHeaders, hasBody } from './forward.js';
 import type { RouteMatcher } from './routes.js';
 
@@ -20,7 +20,7 @@ export interface ProxyOptions {
 }
 
 interface Flight {
-  activeKey: Attributes;
+  op: ServerOp;
   route: string | undefined;
 }
 
@@ -45,10 +45,10 @@ export class InboundProxy implements ExchangeObserver {
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
-    const activeKey = this.options.http.serverStart(req.method, 'http');
+    const op = this.options.http.server(req, 'http');
     this.inFlight++;
     const exchange = new Exchange(req, res, this, this.name);
-    exchange.data = { activeKey, route: this.options.routeOf(req.url ?? '/') } satisfies Flight;
+    exchange.data = { op, route: this.options.routeOf(req.url ?? '/') } satisfies Flight;
     const withBody = hasBody(req);
     try {
       this.pool.dispatch(
@@ -73,13 +73,7 @@ export class InboundProxy implements ExchangeObserver {
     const res = exchange.res;
     const status = exchange.status || res.statusCode;
     const completed = res.writableFinished;
-    this.options.http.serverEnd(
-      flight.activeKey,
-      (performance.now() - exchange.start) / 1000,
-      status,
-      flight.route,
-      serverErrorType(status, completed),
-    );
+    flight.op.end(status, flight.route, serverErrorType(status, completed));
     this.inFlight--;
     if (this.inFlight === 0) this.onIdle?.();
   }

@@ -7,8 +7,8 @@ import type { IncomingMessage } from 'node:http';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import type { HttpRecorder } from '../agent/http/record.js';
-import { errorClass, serverErrorType } from '../agent/http/semconv.js';
+import type { HttpRecorder } from '../core/http/recorder.js';
+import { errorClass, serverErrorType } from '../core/http/semconv.js';
 import type { RouteMatcher } from './routes.js';
 
 export class UpgradeTunnels {
@@ -23,20 +23,13 @@ export class UpgradeTunnels {
   ) {}
 
   handle(req: IncomingMessage, client: Duplex, head: Buffer): void {
-    const start = performance.now();
-    const activeKey = this.http.serverStart(req.method, 'http');
+    const op = this.http.server(req, 'http');
     const route = this.routeOf(req.url ?? '/');
     let recorded = false;
     const record = (status: number, completed: boolean) => {
       if (recorded) return;
       recorded = true;
-      this.http.serverEnd(
-        activeKey,
-        (performance.now() - start) / 1000,
-        status,
-        route,
-        serverErrorType(status, completed),
-      );
+      op.end(status, route, serverErrorType(status, completed));
     };
 
     const port = Number(this.upstream.port) || (this.upstream.protocol === 'https:' ? 443 : 80);

@@ -9,7 +9,7 @@
 // forgotten (a restarted worker comes back under its new pid).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { agentLog } from '../agent/log/agent.js';
+import { agentLog } from '../core/log.js';
 import { convertResourceMetrics, OtlpFormatError, type OtlpResourceMetrics } from './otlp-json.js';
 
 export const MAX_WORKERS = 64;
@@ -64,7 +64,6 @@ export class WorkerStore {
       if (dropped > 0 && !this.warnedPoints) {
         this.warnedPoints = true;
         agentLog(
-          'warn',
           'TAPWIRE_ERR_WORKER_SERIES',
           `a worker pushed more than ${this.maxPoints} data points; the rest are dropped`,
         );
@@ -83,7 +82,6 @@ export class WorkerStore {
         if (!this.warnedFull) {
           this.warnedFull = true;
           agentLog(
-            'warn',
             'TAPWIRE_ERR_WORKERS_FULL',
             `more than ${MAX_WORKERS} workers push metrics; new ones are ignored until others expire`,
           );

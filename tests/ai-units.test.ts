@@ -1,18 +1,22 @@
-// Pure helpers of agent/ai: provider recognition, the incremental SSE/NDJSON parser (events split
-// anywhere, multi-byte characters included), usage extraction per API shape, price lookup.
+// Pure helpers of core/ai: provider recognition (through the outbound-request classifier), the
+// incremental SSE/NDJSON parser (events split anywhere, multi-byte characters included), usage
+// extraction per API shape, price lookup.
 import { describe, expect, it } from 'vitest';
-import { Prices } from '../agent/ai/prices.js';
-import { Providers } from '../agent/ai/providers.js';
-import { type EventSink, StreamParser } from '../agent/ai/sse.js';
-import { bodyUsage, requestInfo, streamEvent, Usage } from '../agent/ai/usage.js';
+import { Prices } from '../core/ai/prices.js';
+import { operationOf, Providers } from '../core/ai/providers.js';
+import { type EventSink, StreamParser } from '../core/ai/sse.js';
+import { bodyUsage, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
+import { Origins } from '../core/http/origins.js';
 
 describe('providers', () => {
   const p = new Providers([
     { host: '127.0.0.1', port: 8080, provider: 'anthropic' },
     { host: 'llm.internal', port: undefined, provider: 'vllm' },
   ]);
+  const origins = new Origins(p, []);
   const m = (authority: string, path: string, https = true) => {
-    const t = p.matchAuthority(authority, https, path);
+    const provider = origins.of(https, authority).provider;
+    const t = provider && operationOf(provider, path);
     return t && [t.provider.name, t.provider.shape, t.operation, t.pathStream, t.pathModel];
   };
 

@@ -53,7 +53,7 @@ const CASES = [
 const ABANDONED_MODEL = 'claude-3-5-haiku';
 const UNKNOWN_MODEL = 'mystery-model-7';
 
-const PRICES = JSON.parse(readFileSync(join(ROOT, 'agent/ai/prices.json'), 'utf8')) as {
+const PRICES = JSON.parse(readFileSync(join(ROOT, 'core/ai/prices.json'), 'utf8')) as {
   providers: Record<string, Record<string, { input?: number; cached_input?: number; output?: number }>>;
 };
 

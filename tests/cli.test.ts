@@ -302,7 +302,7 @@ describe('tapwire demo', () => {
         `gen_ai_client_token_usage_sum{${GPT_4O_MINI},gen_ai_token_type="output"} 240`,
       ].sort(),
     );
-    // Cost from agent/ai/prices.json (USD per 1M tokens): gpt-4o input 2.5, cached input 1.25,
+    // Cost from core/ai/prices.json (USD per 1M tokens): gpt-4o input 2.5, cached input 1.25,
     // output 10; gpt-4o-mini input 0.15, output 0.6.
     const cost = new Map(
       r.stdout

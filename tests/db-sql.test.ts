@@ -9,7 +9,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlInfo } from '../agent/db/sql.js';
+import { sqlInfo } from '../core/db/sql.js';
 import {
   BUN,
   FIXTURES,

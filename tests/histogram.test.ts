@@ -3,7 +3,7 @@
 // reader and serializer.
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import { FastHistograms } from '../agent/histogram.js';
+import { FastHistograms } from '../core/histogram.js';
 import { HTTP_BUCKETS, METRICS } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';

@@ -1,6 +1,6 @@
 // better-sqlite3 (v12), Node only: Bun cannot load its native addon (Bun brings bun:sqlite).
 //
-// detect: the app loads `better-sqlite3` (./load.ts).
+// detect: the app loads `better-sqlite3` (../load.ts).
 // hook: Database.prototype.exec, and the native Statement class's run/get/all/iterate — that
 //   class is not exported, so its prototype is patched when the first statement is prepared.
 //   Statements better-sqlite3 prepares for itself (db.transaction()'s BEGIN / COMMIT / ROLLBACK)
@@ -8,12 +8,12 @@
 //   per execution.
 // record: target and parsed text per statement from its own `database` and `source`, cached.
 import { basename } from 'node:path';
-import { fail, type Hook, hook } from '../safe.js';
-import { type DbContext, sharedTarget, syncOp } from './operation.js';
-import type { DbTarget } from './record.js';
-import { type SqlInfo, sqlInfo } from './sql.js';
+import type { DbInfo } from '../../core/db/operation.js';
+import { sqlInfo } from '../../core/db/sql.js';
+import type { DbTarget } from '../../core/db/target.js';
+import { after, described, type Fn } from '../../core/patch.js';
+import type { HookContext } from '../context.js';
 
-type Fn = (...args: never[]) => unknown;
 interface Db {
   name?: unknown;
   memory?: unknown;
@@ -24,101 +24,77 @@ interface Statement {
 }
 interface Meta {
   target: DbTarget;
-  info: SqlInfo;
+  info: DbInfo;
 }
 
-const databases = new WeakMap<object, DbTarget>();
-const statements = new WeakMap<object, Meta | null>();
-const undo: Array<() => void> = [];
-const kPatched = Symbol.for('tapwire.db.better-sqlite3');
+export function install(ctx: HookContext): void {
+  if (ctx.runtime !== 'node') return;
+  const { db, guard, patches } = ctx;
+  const databases = new WeakMap<object, DbTarget>();
+  const statements = new WeakMap<object, Meta | null>();
+  const statementClasses = new WeakSet<object>();
+  const timed = (m: Meta, original: Fn, self: unknown, args: IArguments) =>
+    db.sync(m.target, m.info, original, self, args);
 
-function targetOf(db: Db): DbTarget {
-  let t = databases.get(db);
-  if (t === undefined) {
-    const name =
-      db.memory === true || typeof db.name !== 'string' || db.name === '' ? undefined : basename(db.name);
-    t = sharedTarget('sqlite', name, undefined, undefined);
-    databases.set(db, t);
+  function targetOf(d: Db): DbTarget {
+    let t = databases.get(d);
+    if (t === undefined) {
+      const name =
+        d.memory === true || typeof d.name !== 'string' || d.name === '' ? undefined : basename(d.name);
+      t = db.target('sqlite', name, undefined, undefined);
+      databases.set(d, t);
+    }
+    return t;
   }
-  return t;
-}
 
-function metaOf(statement: Statement): Meta | null {
-  let m = statements.get(statement);
-  if (m === undefined) {
-    const db = statement.database;
-    m =
-      typeof statement.source === 'string' && typeof db === 'object' && db !== null
-        ? { target: targetOf(db), info: sqlInfo(statement.source) }
-        : null;
-    statements.set(statement, m);
+  function metaOf(statement: Statement): Meta | null {
+    let m = statements.get(statement);
+    if (m === undefined) {
+      const d = statement.database;
+      m =
+        typeof statement.source === 'string' && typeof d === 'object' && d !== null
+          ? { target: targetOf(d), info: sqlInfo(statement.source) }
+          : null;
+      statements.set(statement, m);
+    }
+    return m;
   }
-  return m;
-}
 
-function patchStatementClass(proto: Record<string | symbol, unknown>, ctx: DbContext, h: Hook): void {
-  if (proto[kPatched]) return;
-  proto[kPatched] = true;
-  for (const name of ['run', 'get', 'all', 'iterate']) {
-    const original = proto[name];
-    if (typeof original !== 'function') continue;
-    proto[name] = function (this: Statement): unknown {
-      const meta = h.enabled ? metaOf(this) : null;
-      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
-      if (meta === null) return Reflect.apply(original as Fn, this, arguments);
-      // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
-      return syncOp(ctx, meta.target, meta.info, original as Fn, this, arguments);
-    };
-    undo.push(() => {
-      proto[name] = original;
-    });
+  function patchStatementClass(proto: object): void {
+    if (statementClasses.has(proto)) return;
+    statementClasses.add(proto);
+    for (const name of ['run', 'get', 'all', 'iterate']) {
+      patches.wrap(proto, name, (original) =>
+        described(guard, original, (self) => metaOf(self as Statement) ?? undefined, timed),
+      );
+    }
   }
-  undo.push(() => {
-    delete proto[kPatched];
-  });
-}
 
-export function patchBetterSqlite3(exports: unknown, base: Omit<DbContext, 'hook'>): void {
-  const h = hook('better-sqlite3');
-  const ctx: DbContext = { ...base, hook: h };
-  try {
-    const proto = (exports as { prototype?: Record<string | symbol, unknown> }).prototype;
-    if (proto === undefined || proto[kPatched]) return;
-    proto[kPatched] = true;
-    const prepare = proto.prepare;
-    const exec = proto.exec;
-    if (typeof prepare === 'function') {
-      proto.prepare = function (this: Db): unknown {
-        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
-        const statement = Reflect.apply(prepare as Fn, this, arguments);
-        if (h.enabled && typeof statement === 'object' && statement !== null) {
-          try {
-            patchStatementClass(Object.getPrototypeOf(statement), ctx, h);
-          } catch (error) {
-            fail(h, error);
+  ctx.loads.on(
+    'better-sqlite3',
+    '/better-sqlite3/lib/index.js',
+    (exports) => {
+      const proto = (exports as { prototype?: object }).prototype;
+      if (proto === undefined) return;
+      patches.wrap(proto, 'prepare', (original) =>
+        after(guard, original, (_self, _args, statement) => {
+          if (typeof statement === 'object' && statement !== null) {
+            patchStatementClass(Object.getPrototypeOf(statement) as object);
           }
-        }
-        return statement;
-      };
-    }
-    if (typeof exec === 'function') {
-      proto.exec = function (this: Db, sql: unknown): unknown {
-        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
-        if (!h.enabled || typeof sql !== 'string') return Reflect.apply(exec as Fn, this, arguments);
-        // biome-ignore lint/complexity/noArguments: the caller's exact arguments, without a rest array per call
-        return syncOp(ctx, targetOf(this), sqlInfo(sql), exec as Fn, this, arguments);
-      };
-    }
-    undo.push(() => {
-      proto.prepare = prepare;
-      proto.exec = exec;
-      delete proto[kPatched];
-    });
-  } catch (error) {
-    fail(h, error);
-  }
-}
-
-export function unpatchBetterSqlite3(): void {
-  for (const u of undo.splice(0)) u();
+        }),
+      );
+      patches.wrap(proto, 'exec', (original) =>
+        described(
+          guard,
+          original,
+          (self, args) =>
+            typeof args[0] === 'string'
+              ? { target: targetOf(self as Db), info: sqlInfo(args[0]) }
+              : undefined,
+          timed,
+        ),
+      );
+    },
+    guard,
+  );
 }

@@ -1,187 +1,131 @@
-// Outbound HTTP on Node: node:http/node:https clients publish `http.client.request.start`,
-// `http.client.response.finish` (when the response headers arrive) and
-// `http.client.request.error`; undici — both Node's global fetch and the npm package — publishes
-// `undici:request:create`, `undici:request:headers` and `undici:request:error`. Subscribing costs
-// nothing until a request is made, and no module is patched. Duration is measured until the
-// response headers arrive (or the request fails), the same on every client and runtime.
-
+// Outbound HTTP on Node (and node:http clients on Bun), and the AI provider calls among them.
+//
+// detect: nothing to load. node:http / node:https clients publish `http.client.request.created`
+//   (the request before its headers are sent; Node >= 22.14 / 23.2 and Bun), `.start` (older
+//   Node), `http.client.response.finish` (response headers) and `http.client.request.error`;
+//   undici — Node's global fetch and the npm package — publishes `undici:request:create`,
+//   `:headers` and `:error` (Bun's fetch is not undici: ./bun/fetch.ts).
+// hook: those channels; no module is patched and nothing is paid until a request is made.
+// record: one ClientOp per request from the origin classifier (core/http/origins.ts): the client
+//   metrics, the span and `traceparent` when tracing is on, and for a provider call its AiCall,
+//   whose body ../ai/node.ts follows. Duration runs until the response headers arrive (or the
+//   request fails), the same on every client and runtime.
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { subscribe } from '../channels.js';
-import { fail, hook } from '../safe.js';
-import type { HttpRecorder } from './record.js';
-import { clientStatusErrorType, defaultPort, errorClass } from './semconv.js';
+import { fail } from '../../core/guard.js';
+import type { ClientOp } from '../../core/http/client.js';
+import { clientStatusErrorType } from '../../core/http/semconv.js';
+import { kOperation } from '../../core/operation.js';
+import { aiBodies, headerValue, type UndiciRequest } from '../ai/node.js';
+import type { HookContext } from '../context.js';
 
-const kStart: unique symbol = Symbol('tapwire.http.client');
+type Slot = { [kOperation]?: ClientOp | null };
+type NodeRequest = ClientRequest & Slot;
 
-type Req = ClientRequest & { [kStart]?: number };
+export function install(ctx: HookContext): void {
+  const { http, origins, guard, channels } = ctx;
+  const bodies = aiBodies(ctx);
 
-const h = hook('http.client (node)');
-const u = hook('undici');
-let recorder: HttpRecorder | undefined;
-
-/** Destinations tapwire itself talks to (OTLP), excluded from the app's client metrics. */
-export const internalOrigins = new Set<string>();
-
-/**
- * Tracing hooks (agent/trace/node.ts), set at start-up only when tracing is on; they guard
- * themselves. node:http publishes `http.client.request.start` from `_finish()`, after the headers
- * are rendered, so trace context is injected at `http.client.request.created` (end of the
- * ClientRequest constructor; Node 24 publishes it), subscribed only when tracing is on.
- */
-export interface ClientTracing {
-  nodeCreated(req: ClientRequest): void;
-  undiciCreated(req: UndiciRequest): void;
-  /** Response headers arrived (status > 0) or the request failed (status 0). */
-  ended(req: object, status: number, errorType: string | undefined): void;
-}
-let tracing: ClientTracing | undefined;
-export function setClientTracing(t: ClientTracing): void {
-  if (tracing === undefined) subscribe('http.client.request.created', onNodeCreated);
-  tracing = t;
-}
-
-function onNodeCreated(message: unknown): void {
-  try {
-    if (tracing !== undefined) tracing.nodeCreated((message as { request: ClientRequest }).request);
-  } catch (error) {
-    fail(h, error);
-  }
-}
-
-export function target(req: ClientRequest): { scheme: string; address: string; port: number } {
-  const scheme = req.protocol === 'https:' ? 'https' : 'http';
-  const hostHeader = req.getHeader('host');
-  let address = req.host;
-  let port = defaultPort(scheme);
-  if (typeof hostHeader === 'string') {
-    const m = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(hostHeader);
-    if (m) {
-      address = m[1]!.startsWith('[') ? m[1]!.slice(1, -1) : m[1]!;
-      if (m[2] !== undefined) port = Number(m[2]);
+  /** A node:http request: the origin from its Host header, as the server will see it. */
+  function beginNode(req: NodeRequest): void {
+    const host = req.getHeader('host');
+    const authority = typeof host === 'string' ? host : req.host.includes(':') ? `[${req.host}]` : req.host;
+    const origin = origins.of(req.protocol === 'https:', authority);
+    if (origin.internal) {
+      req[kOperation] = null;
+      return;
     }
+    const op = http.client(req.method, origin, req.path);
+    req[kOperation] = op;
+    const headers = op.headers;
+    // `created` is published before the headers are rendered; where it came late, add nothing
+    // rather than throw ERR_HTTP_HEADERS_SENT inside the app's call.
+    if (headers !== undefined && !req.headersSent) for (const k in headers) req.setHeader(k, headers[k]!);
+    if (op.ai !== undefined) bodies.nodeRequest(req, op.ai);
   }
-  return { scheme, address, port };
-}
 
-function finishNode(req: Req, status: number, errorType: string | undefined): void {
-  const start = req[kStart];
-  if (start === undefined || recorder === undefined) return;
-  req[kStart] = undefined;
-  const { scheme, address, port } = target(req);
-  recorder.client(req.method, (performance.now() - start) / 1000, status, address, port, scheme, errorType);
-}
-
-function onNodeStart(message: unknown): void {
-  if (!h.enabled) return;
-  try {
-    const req = (message as { request: Req }).request;
-    if (internalOrigins.size > 0) {
-      const { scheme, address, port } = target(req);
-      if (internalOrigins.has(`${scheme}://${address}:${port}`)) return;
+  channels.subscribe('httpClientRequestCreated', (message) => {
+    if (!guard.enabled) return;
+    try {
+      beginNode((message as { request: NodeRequest }).request);
+    } catch (error) {
+      fail(guard, error);
     }
-    req[kStart] = performance.now();
-  } catch (error) {
-    fail(h, error);
-  }
-}
+  });
 
-function onNodeResponse(message: unknown): void {
-  if (!h.enabled) return;
-  try {
-    const { request, response } = message as { request: Req; response: IncomingMessage };
-    const status = response.statusCode ?? 0;
-    const errorType = clientStatusErrorType(status);
-    finishNode(request, status, errorType);
-    if (tracing !== undefined) tracing.ended(request, status, errorType);
-  } catch (error) {
-    fail(h, error);
-  }
-}
-
-function onNodeError(message: unknown): void {
-  if (!h.enabled) return;
-  try {
-    const { request, error } = message as { request: Req; error: unknown };
-    const errorType = errorClass(error);
-    finishNode(request, 0, errorType);
-    if (tracing !== undefined) tracing.ended(request, 0, errorType);
-  } catch (e) {
-    fail(h, e);
-  }
-}
-
-// undici's request object (lib/core/request.js): origin, method, path, addHeader().
-export interface UndiciRequest {
-  origin: string | URL;
-  method: string;
-  path: string;
-  addHeader(name: string, value: string): unknown;
-  [kStart]?: number;
-}
-
-export function undiciTarget(req: UndiciRequest): { scheme: string; address: string; port: number } {
-  const origin = typeof req.origin === 'string' ? new URL(req.origin) : req.origin;
-  const scheme = origin.protocol === 'https:' ? 'https' : 'http';
-  const address = origin.hostname.startsWith('[') ? origin.hostname.slice(1, -1) : origin.hostname;
-  const port = origin.port === '' ? defaultPort(scheme) : Number(origin.port);
-  return { scheme, address, port };
-}
-
-function finishUndici(req: UndiciRequest, status: number, errorType: string | undefined): void {
-  const start = req[kStart];
-  if (start === undefined || recorder === undefined) return;
-  req[kStart] = undefined;
-  const { scheme, address, port } = undiciTarget(req);
-  recorder.client(req.method, (performance.now() - start) / 1000, status, address, port, scheme, errorType);
-}
-
-function onUndiciCreate(message: unknown): void {
-  if (!u.enabled) return;
-  try {
-    const req = (message as { request: UndiciRequest }).request;
-    if (internalOrigins.size > 0) {
-      const { scheme, address, port } = undiciTarget(req);
-      if (internalOrigins.has(`${scheme}://${address}:${port}`)) return;
+  channels.subscribe('httpClientRequestStart', (message) => {
+    if (!guard.enabled) return;
+    try {
+      const req = (message as { request: NodeRequest }).request;
+      if (req[kOperation] === undefined) beginNode(req); // no `created` on this runtime
+    } catch (error) {
+      fail(guard, error);
     }
-    req[kStart] = performance.now();
-    if (tracing !== undefined) tracing.undiciCreated(req);
-  } catch (error) {
-    fail(u, error);
-  }
-}
+  });
 
-function onUndiciHeaders(message: unknown): void {
-  if (!u.enabled) return;
-  try {
-    const { request, response } = message as { request: UndiciRequest; response: { statusCode: number } };
-    const errorType = clientStatusErrorType(response.statusCode);
-    finishUndici(request, response.statusCode, errorType);
-    if (tracing !== undefined) tracing.ended(request, response.statusCode, errorType);
-  } catch (error) {
-    fail(u, error);
-  }
-}
+  channels.subscribe('httpClientResponseFinish', (message) => {
+    const { request, response } = message as { request: NodeRequest; response: IncomingMessage };
+    const op = request[kOperation];
+    if (!op || !guard.enabled) return;
+    try {
+      const status = response.statusCode ?? 0;
+      op.end(status, clientStatusErrorType(status));
+      if (op.ai !== undefined) bodies.nodeResponse(response, op.ai);
+    } catch (error) {
+      fail(guard, error);
+    }
+  });
 
-function onUndiciError(message: unknown): void {
-  if (!u.enabled) return;
-  try {
-    const { request, error } = message as { request: UndiciRequest; error: unknown };
-    const errorType = errorClass(error);
-    finishUndici(request, 0, errorType);
-    if (tracing !== undefined) tracing.ended(request, 0, errorType);
-  } catch (e) {
-    fail(u, e);
-  }
-}
+  channels.subscribe('httpClientRequestError', (message) => {
+    const { request, error } = message as { request: NodeRequest; error: unknown };
+    const op = request[kOperation];
+    if (!op || !guard.enabled) return;
+    try {
+      op.fail(error);
+    } catch (e) {
+      fail(guard, e);
+    }
+  });
 
-export function installNodeHttpClient(rec: HttpRecorder): boolean {
-  if (recorder !== undefined) return false;
-  recorder = rec;
-  subscribe('http.client.request.start', onNodeStart);
-  subscribe('http.client.response.finish', onNodeResponse);
-  subscribe('http.client.request.error', onNodeError);
-  subscribe('undici:request:create', onUndiciCreate);
-  subscribe('undici:request:headers', onUndiciHeaders);
-  subscribe('undici:request:error', onUndiciError);
-  return true;
+  channels.subscribe('undiciRequestCreate', (message) => {
+    if (!guard.enabled) return;
+    try {
+      const req = (message as { request: UndiciRequest & Slot }).request;
+      const origin = origins.ofOrigin(req.origin);
+      if (origin === undefined || origin.internal) return;
+      const op = http.client(req.method, origin, req.path);
+      req[kOperation] = op;
+      const headers = op.headers;
+      if (headers !== undefined) for (const k in headers) req.addHeader(k, headers[k]!);
+      if (op.ai !== undefined) bodies.undici(op.ai);
+    } catch (error) {
+      fail(guard, error);
+    }
+  });
+
+  channels.subscribe('undiciRequestHeaders', (message) => {
+    const { request, response } = message as {
+      request: UndiciRequest & Slot;
+      response: { statusCode: number; headers: unknown[] };
+    };
+    const op = request[kOperation];
+    if (!op || !guard.enabled) return;
+    try {
+      op.end(response.statusCode, clientStatusErrorType(response.statusCode));
+      op.ai?.head(response.statusCode, headerValue(response.headers, 'content-type'));
+    } catch (error) {
+      fail(guard, error);
+    }
+  });
+
+  channels.subscribe('undiciRequestError', (message) => {
+    const { request, error } = message as { request: UndiciRequest & Slot; error: unknown };
+    const op = request[kOperation];
+    if (!op || !guard.enabled) return;
+    try {
+      op.fail(error);
+      if (op.ai !== undefined) bodies.undiciSettled(op.ai);
+    } catch (e) {
+      fail(guard, e);
+    }
+  });
 }

@@ -16,7 +16,7 @@ export function setRoute(req: object, route: string | undefined): void {
 /** Read at the end of a request when no hook stored a template (Express without its channel). */
 let fallback: ((req: IncomingMessage) => string | undefined) | undefined;
 
-export function setRouteFallback(fn: (req: IncomingMessage) => string | undefined): void {
+export function setRouteFallback(fn: ((req: IncomingMessage) => string | undefined) | undefined): void {
   fallback = fn;
 }
 

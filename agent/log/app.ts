@@ -2,7 +2,7 @@
 // when the preload runs, the same variables read here otherwise).
 import type { Logger } from 'pino';
 import { loadConfig } from '../../config/index.js';
-import { currentAgent } from '../start.js';
+import { currentAgent } from '../current.js';
 import { createLogger } from './logger.js';
 
 export const logger: Logger = createLogger(currentAgent()?.config ?? loadConfig(process.env).config, {

@@ -7,7 +7,7 @@ import { context, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../../config/index.js';
 
-import { logCounts } from './counts.js';
+import { logCounts } from '../../core/log-counts.js';
 
 const CENSOR = '[Redacted]';
 

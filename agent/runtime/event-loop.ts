@@ -5,8 +5,8 @@
 
 import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Meter, ObservableResult } from '@opentelemetry/api';
+import { fail, type Guard } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
-import { fail, hook } from '../safe.js';
 import { observable } from './instruments.js';
 
 // The sampling timer lives in the runtime (libuv / Bun), is unref'd and never keeps the process
@@ -15,8 +15,7 @@ import { observable } from './instruments.js';
 const RESOLUTION_MS = 10;
 const NS_PER_S = 1e9;
 
-export function installEventLoopDelay(meter: Meter): () => void {
-  const h = hook('runtime.eventloop.delay');
+export function installEventLoopDelay(meter: Meter, h: Guard): () => void {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
   const p50 = observable(meter, METRICS.eventLoopDelayP50);
@@ -42,8 +41,7 @@ export function installEventLoopDelay(meter: Meter): () => void {
   return () => histogram.disable();
 }
 
-export function installEventLoopUtilization(meter: Meter): void {
-  const h = hook('runtime.eventloop.utilization');
+export function installEventLoopUtilization(meter: Meter, h: Guard): void {
   // Taken in the preload, before the loop runs: all zeros, so the first window starts at loop start.
   let last: EventLoopUtilization = performance.eventLoopUtilization();
   observable(meter, METRICS.eventLoopUtilization).addCallback((r: ObservableResult) => {

@@ -4,8 +4,8 @@
 
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
+import { fail, type Guard } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
-import { fail, hook } from '../safe.js';
 
 // v8js.gc.type well-known values; one attribute object per kind, built once.
 const TYPES: Readonly<Record<number, Attributes>> = {
@@ -15,8 +15,7 @@ const TYPES: Readonly<Record<number, Attributes>> = {
   [constants.NODE_PERFORMANCE_GC_WEAKCB]: { 'v8js.gc.type': 'weakcb' },
 };
 
-export function installGc(meter: Meter): () => void {
-  const h = hook('runtime.gc');
+export function installGc(meter: Meter, h: Guard): () => void {
   const def = METRICS.gcDuration;
   const histogram: Histogram = meter.createHistogram(def.name, {
     unit: def.unit,

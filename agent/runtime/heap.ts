@@ -3,12 +3,11 @@
 
 import { getHeapSpaceStatistics } from 'node:v8';
 import type { Attributes, Meter } from '@opentelemetry/api';
+import { fail, type Guard } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
-import { fail, hook } from '../safe.js';
 import { observable } from './instruments.js';
 
-export function installHeap(meter: Meter, spaces: readonly string[]): void {
-  const h = hook('runtime.heap');
+export function installHeap(meter: Meter, h: Guard, spaces: readonly string[]): void {
   const attributes = new Map<string, Attributes>();
   for (const name of spaces) attributes.set(name, { 'v8js.heap.space.name': name });
   const used = observable(meter, METRICS.heapUsed);

@@ -1,16 +1,15 @@
 // Process CPU time (process.cpuUsage, user and system, a counter in seconds) and resident memory
 // (process.memoryUsage.rss, which unlike process.memoryUsage() does not walk the heap).
 import type { Meter, ObservableResult } from '@opentelemetry/api';
+import { fail, type Guard } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
-import { fail, hook } from '../safe.js';
 import { observable } from './instruments.js';
 
 const USER = { 'cpu.mode': 'user' } as const;
 const SYSTEM = { 'cpu.mode': 'system' } as const;
 const US_PER_S = 1e6;
 
-export function installCpu(meter: Meter): void {
-  const h = hook('runtime.cpu');
+export function installCpu(meter: Meter, h: Guard): void {
   observable(meter, METRICS.cpuTime).addCallback((r: ObservableResult) => {
     if (!h.enabled) return;
     try {
@@ -23,8 +22,7 @@ export function installCpu(meter: Meter): void {
   });
 }
 
-export function installRss(meter: Meter): void {
-  const h = hook('runtime.rss');
+export function installRss(meter: Meter, h: Guard): void {
   observable(meter, METRICS.memoryRss).addCallback((r: ObservableResult) => {
     if (!h.enabled) return;
     try {

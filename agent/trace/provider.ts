@@ -1,7 +1,7 @@
 // The tracer provider, built only when OTEL_TRACES_EXPORTER names an exporter. It registers the
 // context manager, the W3C propagator and itself with the OpenTelemetry API (so the app's own
-// `@opentelemetry/api` spans and tapwire's logger see the same context) and hands a tracer to
-// ./spans.ts. Spans leave through a BatchSpanProcessor (OTLP/HTTP JSON) or, for `console`, a
+// `@opentelemetry/api` spans and tapwire's logger see the same context); stop() takes all three
+// back. Spans leave through a BatchSpanProcessor (OTLP/HTTP JSON) or, for `console`, a
 // SimpleSpanProcessor printing each span as it ends.
 import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -20,14 +20,13 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../../config/index.js';
-import { VERSION } from '../telemetry.js';
 import { AlsContextManager } from './context.js';
-import { enableSpans } from './spans.js';
 
-export interface Tracing {
+export interface TracerSetup {
   provider: BasicTracerProvider;
   manager: AlsContextManager;
-  flush(): Promise<void>;
+  /** Unregisters the globals and shuts the provider down (what it buffered is sent first). */
+  stop(): void;
 }
 
 export function sampler(config: Pick<Config, 'sampler' | 'samplerArg'>): Sampler {
@@ -47,16 +46,7 @@ export function sampler(config: Pick<Config, 'sampler' | 'samplerArg'>): Sampler
   }
 }
 
-/** `scheme://host:port` as ../http/node-client.ts keys internalOrigins. */
-export function originOf(url: string): string {
-  const u = new URL(url);
-  const scheme = u.protocol === 'https:' ? 'https' : 'http';
-  const host = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
-  const port = u.port === '' ? (scheme === 'https' ? 443 : 80) : Number(u.port);
-  return `${scheme}://${host}:${port}`;
-}
-
-export function startTracing(config: Config, resource: Resource): Tracing {
+export function startTracing(config: Config, resource: Resource): TracerSetup {
   const spanProcessors: SpanProcessor[] = [];
   if (config.tracesExporters.includes('otlp')) {
     spanProcessors.push(
@@ -73,6 +63,16 @@ export function startTracing(config: Config, resource: Resource): Tracing {
   context.setGlobalContextManager(manager);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
-  enableSpans(provider.getTracer('tapwire', VERSION), manager);
-  return { provider, manager, flush: () => provider.forceFlush() };
+  return {
+    provider,
+    manager,
+    stop() {
+      trace.disable();
+      propagation.disable();
+      context.disable();
+      provider.shutdown().catch(() => {
+        // Nothing left to do with spans that cannot be sent while the agent stops.
+      });
+    },
+  };
 }

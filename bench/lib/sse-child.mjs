@@ -1,8 +1,8 @@
-// SSE parsing throughput for bench/ai.mjs: the agent's own parser (agent/ai/sse.ts, bundled by
+// SSE parsing throughput for bench/ai.mjs: the agent's own parser (core/ai/sse.ts, bundled by
 // bench/ai.mjs into BUNDLE) fed the bench stream repeated to about MB megabytes, in 16 KiB pieces.
 // The stream is the one the stand-in serves the measured app (fetched once from URL: CHUNKS
 // content chunks). Two sinks: a counter (the parser alone) and the agent's usage scan for OpenAI
-// streams (agent/ai/usage.ts streamEvent: what the agent does with every event). One JSON line out.
+// streams (core/ai/usage.ts streamEvent: what the agent does with every event). One JSON line out.
 import { AI_STREAM_REQUEST } from './child.mjs';
 
 const { StreamParser, Usage, streamEvent } = await import(process.env.BUNDLE);

@@ -29,7 +29,7 @@ export const DEMO_TRAFFIC = [
 /**
  * What the stand-in answers per model (usage as OpenAI reports it: cached tokens inside the
  * prompt tokens). `/summarize` asks gpt-4o without streaming, `/chat` gpt-4o-mini streamed; both
- * models are in agent/ai/prices.json, so the cost lines show up.
+ * models are in core/ai/prices.json, so the cost lines show up.
  */
 export const DEMO_AI: readonly ModelUsage[] = [
   { model: 'gpt-4o', responseModel: 'gpt-4o-2024-08-06', input: 1000, cached: 600, output: 150 },

@@ -12,7 +12,7 @@ export class PullReader extends MetricReader {
     super({
       metricProducers,
       aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-      // tapwire caps label sets itself (agent/series.ts) so it can count overflow exactly; the
+      // tapwire caps label sets itself (core/series.ts) so it can count overflow exactly; the
       // SDK's own limit sits above ours so it never cuts in first.
       cardinalitySelector: (_type: InstrumentType) => cardinalityLimit + 16,
     });

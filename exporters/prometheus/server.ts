@@ -21,6 +21,13 @@ export interface MetricsServerOptions {
   /** Called once when the server cannot listen. */
   onListenError: (error: NodeJS.ErrnoException) => void;
   onListening?: (address: { host: string; port: number }) => void;
+  /** Called when render() fails; that scrape is answered 500, the next one renders again. */
+  onRenderError: (error: unknown) => void;
+}
+
+/** The 500 a scrape gets when collecting failed: the error's class, never its message. */
+export function collectionFailed(error: unknown): string {
+  return `# tapwire: collection failed: ${error instanceof Error ? error.name : 'error'}\n`;
 }
 
 /** What the endpoint answers for a method and path: status, extra headers, body or render. */
@@ -52,8 +59,9 @@ function startNode(options: MetricsServerOptions): MetricsServer {
           res.end(req.method === 'HEAD' ? undefined : body);
         },
         (error: unknown) => {
+          options.onRenderError(error);
           res.writeHead(500, { 'content-type': 'text/plain' });
-          res.end(`# tapwire: collection failed: ${error instanceof Error ? error.name : 'error'}\n`);
+          res.end(collectionFailed(error));
         },
       );
       return;
@@ -99,18 +107,19 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
             headers: { 'content-type': CONTENT_TYPE },
           });
         } catch (error) {
-          return new NativeResponse(
-            `# tapwire: collection failed: ${error instanceof Error ? error.name : 'error'}\n`,
-            {
-              status: 500,
-              headers: { 'content-type': 'text/plain' },
-            },
-          );
+          options.onRenderError(error);
+          return new NativeResponse(collectionFailed(error), {
+            status: 500,
+            headers: { 'content-type': 'text/plain' },
+          });
         }
       },
     });
   } catch (error) {
-    // Bun.serve throws synchronously when the port is taken.
+    // Bun.serve throws synchronously when it cannot listen (EADDRINUSE, EACCES, ...); anything
+    // else is not a listen error and goes to the caller.
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (typeof code !== 'string' || !code.startsWith('E')) throw error;
     options.onListenError(error as NodeJS.ErrnoException);
     return { node: undefined, close() {} };
   }

@@ -4,35 +4,30 @@
 //
 // detect: `Bun.RedisClient` exists (Bun >= 1.2.9).
 // hook: every command method on RedisClient.prototype (`get`, `set`, `hgetall`, …, `send`) is
-//   replaced by a wrapper built once at install with its operation name fixed; the default
-//   `redis` instance shares the prototype. The wrapper returns the original promise itself, so
-//   the app sees the same value, the same error object and the same timing; it only attaches a
-//   reaction to that promise. Connection-level methods (connect, close, duplicate) and pub/sub
-//   (long-lived subscriptions, not operations) are left alone.
-//   `Bun.RedisClient` is replaced by a Proxy whose construct trap notes the URL each client was
-//   created with (the native object does not expose it); `import { RedisClient } from 'bun'`
-//   reads the same property, `instanceof`, statics and subclassing go through the Proxy.
-//   The default `redis` instance is created by Bun from REDIS_URL / VALKEY_URL, else
-//   redis://localhost:6379, and is never touched here (touching it would create it).
-// record: db.namespace is the index in the URL; a later SELECT is not followed (documented, as
-//   the semantic conventions ask).
-//
-// Per call: one wrapper call, two reaction functions on the returned promise (the floor for a
-// promise-based API; TracingChannel#tracePromise allocates the same), three Map/WeakMap lookups.
-import type { Span } from '@opentelemetry/api';
-import { fail, hook } from '../../safe.js';
-import type { DbContext } from '../operation.js';
-import { now } from '../operation.js';
-import { DbRecorder, type DbTarget } from '../record.js';
-import { endpointOfUrl, operationName, redisErrorType, redisStatement } from './semconv.js';
+//   wrapped with its operation name fixed at install; the default `redis` instance shares the
+//   prototype. Connection-level methods (connect, close, duplicate) and pub/sub (long-lived
+//   subscriptions, not operations) are left alone. `Bun.RedisClient` is replaced by a Proxy whose
+//   construct trap notes the URL each client was created with (the native object does not expose
+//   it); `import { RedisClient } from 'bun'` reads the same property, `instanceof`, statics and
+//   subclassing go through the Proxy. The default `redis` instance is created by Bun from
+//   REDIS_URL / VALKEY_URL, else redis://localhost:6379, and is never touched here (touching it
+//   would create it).
+// record: the app gets `promise.then(ok, fail)` (core/db/operation.ts settle()): the same value,
+//   the same error object, and a rejection the app does not handle still reaches its
+//   `unhandledRejection` handler. db.namespace is the index in the URL; a later SELECT is not
+//   followed (documented, as the semantic conventions ask).
+import type { DbInfo } from '../../../core/db/operation.js';
+import type { DbRecorder } from '../../../core/db/recorder.js';
+import { endpointOfUrl, operationName, redisInfo } from '../../../core/db/redis.js';
+import type { DbTarget } from '../../../core/db/target.js';
+import { fail } from '../../../core/guard.js';
+import { described, type Fn } from '../../../core/patch.js';
+import type { HookContext } from '../../context.js';
 
-type Fn = (this: unknown, ...args: unknown[]) => unknown;
+type ClientClass = (abstract new (...args: unknown[]) => object) & { prototype: Record<string, unknown> };
 interface BunGlobal {
-  RedisClient?: (abstract new (...args: unknown[]) => object) & { prototype: Record<string, unknown> };
+  RedisClient?: ClientClass;
 }
-
-const h = hook('bun RedisClient (db)');
-const kWrapped = Symbol.for('tapwire.redis.bun.wrapped');
 
 const SKIP = new Set([
   'constructor',
@@ -51,130 +46,82 @@ const SKIP = new Set([
 /** Methods whose operation name is not their own. */
 const ALIAS: Record<string, string> = { getBuffer: 'GET' };
 
-const targets = new WeakMap<object, DbTarget>();
-let defaultTarget: DbTarget | undefined;
-
-function targetOfEndpoint(url: string): DbTarget {
-  const e = endpointOfUrl(url);
-  return DbRecorder.target('redis', e.namespace, e.address, e.port);
+interface Call {
+  target: DbTarget;
+  info: DbInfo;
 }
 
-function targetOf(client: unknown): DbTarget {
-  const t = typeof client === 'object' && client !== null ? targets.get(client) : undefined;
-  if (t !== undefined) return t;
-  defaultTarget ??= targetOfEndpoint(
-    process.env.REDIS_URL || process.env.VALKEY_URL || 'redis://localhost:6379',
-  );
-  return defaultTarget;
+function defaultUrl(): string {
+  return process.env.REDIS_URL || process.env.VALKEY_URL || 'redis://localhost:6379';
 }
 
-let slowOp = '';
-let slowArgs = 0;
-const slowStatement = {
-  get text(): string {
-    return redisStatement(slowOp, slowArgs);
-  },
-};
-
-export function installBunRedis(ctx: DbContext): boolean {
+export function install(ctx: HookContext): void {
   const bun = (globalThis as { Bun?: BunGlobal }).Bun;
   const Client = bun?.RedisClient;
-  if (typeof Client !== 'function') return false;
-  try {
-    const proto = Client.prototype;
-    if ((proto as Record<PropertyKey, unknown>)[kWrapped] === true) return false;
-    for (const name of Object.getOwnPropertyNames(proto)) {
-      if (SKIP.has(name)) continue;
-      const d = Object.getOwnPropertyDescriptor(proto, name);
-      if (d === undefined || typeof d.value !== 'function' || !d.writable) continue;
-      const op = name === 'send' ? undefined : (ALIAS[name] ?? operationName(name));
-      proto[name] = wrap(ctx, d.value as Fn, op);
-    }
-    Object.defineProperty(proto, kWrapped, { value: true });
-    bun!.RedisClient = new Proxy(Client, {
+  if (typeof Client !== 'function') return;
+  const { db, guard, patches } = ctx;
+  const targets = new WeakMap<object, DbTarget>();
+
+  function targetOfUrl(url: string): DbTarget {
+    const e = endpointOfUrl(url);
+    return db.target('redis', e.namespace, e.address, e.port);
+  }
+
+  function targetOf(client: unknown): DbTarget {
+    const t = typeof client === 'object' && client !== null ? targets.get(client) : undefined;
+    return t ?? targetOfUrl(defaultUrl());
+  }
+
+  const proto = Client.prototype;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    if (SKIP.has(name)) continue;
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (d === undefined || typeof d.value !== 'function' || !d.writable) continue;
+    // send(command, args): the command is the first argument; every other method is its command.
+    const fixed = name === 'send' ? undefined : (ALIAS[name] ?? operationName(name));
+    const describe = (self: unknown, args: IArguments): Call => ({
+      target: targetOf(self),
+      info:
+        fixed === undefined
+          ? redisInfo(operationName(args[0]), Array.isArray(args[1]) ? args[1].length : 0)
+          : redisInfo(fixed, args.length),
+    });
+    patches.wrap(proto, name, (original) =>
+      described(guard, original, describe, (c, o, self, args) => run(db, c, o, self, args)),
+    );
+  }
+
+  patches.set(
+    bun!,
+    'RedisClient',
+    new Proxy(Client, {
       construct(target, args, newTarget) {
         const client = Reflect.construct(target, args, newTarget) as object;
         try {
           const url = args[0];
-          targets.set(
-            client,
-            targetOfEndpoint(
-              typeof url === 'string' && url !== ''
-                ? url
-                : process.env.REDIS_URL || process.env.VALKEY_URL || 'redis://localhost:6379',
-            ),
-          );
+          targets.set(client, targetOfUrl(typeof url === 'string' && url !== '' ? url : defaultUrl()));
         } catch (error) {
-          fail(h, error);
+          fail(guard, error);
         }
         return client;
       },
-    });
-    return true;
-  } catch (error) {
-    fail(h, error);
-    return false;
-  }
+    }),
+  );
 }
 
-function wrap(ctx: DbContext, original: Fn, fixedOp: string | undefined): Fn {
-  const recorder = ctx.recorder;
-  const spans = ctx.spans;
-  const wrapper = function (this: unknown): unknown {
-    if (!h.enabled) return Reflect.apply(original, this, arguments);
-    let start = 0;
-    let op = '';
-    let args = 0;
-    let span: Span | undefined;
-    let target: DbTarget | undefined;
-    try {
-      start = now();
-      // send(command, args): the command is the first argument.
-      op = fixedOp ?? operationName(arguments[0]);
-      args =
-        fixedOp === undefined ? (Array.isArray(arguments[1]) ? arguments[1].length : 0) : arguments.length;
-      target = targetOf(this);
-      if (spans !== undefined) {
-        span = spans.startDbSpan(
-          'redis',
-          op,
-          redisStatement(op, args),
-          target.namespace,
-          target.address,
-          target.port,
-        );
-      }
-    } catch (error) {
-      fail(h, error);
-    }
-    // The app's own call, outside any try of ours: a synchronous throw reaches it unchanged.
-    const result = Reflect.apply(original, this, arguments);
-    if (target === undefined) return result;
-    const done = (error: unknown): void => {
-      try {
-        const seconds = (now() - start) / 1000;
-        const errorType = error === undefined ? undefined : redisErrorType(error);
-        if (span !== undefined) spans?.endDbSpan(span, errorType);
-        slowOp = op;
-        slowArgs = args;
-        recorder.record(target, op, undefined, errorType, seconds, slowStatement, span);
-      } catch (e) {
-        fail(h, e);
-      }
-    };
-    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
-      // A reaction of our own: the app's promise, value and rejection stay exactly as they were
-      // (our branch handles the rejection, theirs is untouched).
-      (result as Promise<unknown>).then(
-        () => done(undefined),
-        (error: unknown) => done(error ?? new Error('rejected')),
-      );
-    } else {
-      done(undefined);
-    }
+/** One command: a synchronous throw (bad arguments) reaches the app unchanged, and counts as failed. */
+function run(db: DbRecorder, call: Call, original: Fn, self: unknown, args: IArguments): unknown {
+  const op = db.start(call.target, call.info);
+  let result: unknown;
+  try {
+    result = Reflect.apply(original, self, args);
+  } catch (error) {
+    op.end(error ?? new Error());
+    throw error;
+  }
+  if (typeof (result as { then?: unknown } | null)?.then !== 'function') {
+    op.end(undefined);
     return result;
-  };
-  Object.defineProperty(wrapper, 'name', { value: original.name });
-  Object.defineProperty(wrapper, 'length', { value: original.length });
-  return wrapper;
+  }
+  return op.settle(result as PromiseLike<unknown>);
 }

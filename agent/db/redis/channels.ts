@@ -7,7 +7,7 @@
 //   Both libraries wrap the command promise with `TracingChannel#tracePromise`, so the app's
 //   promise already goes through the library's own wrapper once anything subscribes; the error
 //   the app sees is the same object.
-// record: one measurement per command; one per MULTI / pipeline (./semconv.ts). What is inside a
+// record: one operation per command; one per MULTI / pipeline (core/db/redis.ts). What is inside a
 //   batch is told apart without state per client:
 //   - node-redis marks pipelined commands with `batchMode`; commands inside MULTI publish nothing.
 //   - ioredis publishes a batch only for MULTI, and its MULTI, queued commands and EXEC each
@@ -21,14 +21,13 @@
 //     in flight (`ioredis:connect` start..asyncEnd) commands with those names are not measured.
 //     node-redis writes its handshake without publishing.
 // Older ioredis (5.x before the channels) and node-redis 4 publish nothing and are not measured.
-
-import type { Span } from '@opentelemetry/api';
-import { subscribe as subscribeChannel } from '../../channels.js';
-import { fail, hook } from '../../safe.js';
-import type { DbContext } from '../operation.js';
-import { now } from '../operation.js';
-import { DbRecorder, type DbTarget } from '../record.js';
-import { operationName, redisErrorType, redisStatement } from './semconv.js';
+import type { ChannelKey } from '../../../core/channels.js';
+import type { DbOp } from '../../../core/db/operation.js';
+import { operationName, redisInfo } from '../../../core/db/redis.js';
+import type { DbTarget } from '../../../core/db/target.js';
+import { fail } from '../../../core/guard.js';
+import { kOperation } from '../../../core/operation.js';
+import type { HookContext } from '../../context.js';
 
 /** The fields both libraries put in their command and batch contexts. */
 interface TraceContext {
@@ -40,82 +39,68 @@ interface TraceContext {
   serverAddress?: unknown;
   serverPort?: unknown;
   error?: unknown;
-  [kStart]?: number;
-  [kOp]?: string;
-  [kArgs]?: number;
-  [kSpan]?: Span;
+  [kOperation]?: DbOp;
 }
-
-const kStart = Symbol('tapwire.redis.start');
-const kOp = Symbol('tapwire.redis.op');
-const kArgs = Symbol('tapwire.redis.args');
-const kSpan = Symbol('tapwire.redis.span');
-
-// Targets by address -> port -> database index: built once per server and index, then three Map
-// lookups per operation and no string built.
-type ByDb = Map<unknown, DbTarget>;
-const targets = new Map<unknown, Map<unknown, ByDb>>();
-
-function targetOf(c: TraceContext): DbTarget {
-  let byPort = targets.get(c.serverAddress);
-  if (byPort === undefined) {
-    byPort = new Map();
-    targets.set(c.serverAddress, byPort);
-  }
-  let byDb = byPort.get(c.serverPort);
-  if (byDb === undefined) {
-    byDb = new Map();
-    byPort.set(c.serverPort, byDb);
-  }
-  let target = byDb.get(c.database);
-  if (target === undefined) {
-    const address = typeof c.serverAddress === 'string' ? c.serverAddress : undefined;
-    const port = typeof c.serverPort === 'number' ? c.serverPort : undefined;
-    const db = c.database;
-    const namespace = typeof db === 'number' || typeof db === 'string' ? String(db) : undefined;
-    target = DbRecorder.target('redis', namespace, address, port);
-    // A client switching among thousands of indexes would not fill memory: past the cap the
-    // target is built per call and not kept.
-    if (byDb.size < 64) byDb.set(c.database, target);
-  }
-  return target;
-}
-
-// The slow log reads the statement through a getter only for slow operations; the values it
-// needs are set just before record() is called, so no closure is built per operation.
-let slowOp = '';
-let slowArgs = 0;
-const slowStatement = {
-  get text(): string {
-    return redisStatement(slowOp, slowArgs);
-  },
-};
 
 interface Library {
-  name: string;
   /** node-redis puts the command name first in `args`; ioredis does not. */
   argsIncludeCommand: boolean;
   /** Commands the library itself sends while connecting (see the header). */
   handshake: Set<string> | undefined;
+  channels: {
+    commandStart: ChannelKey;
+    commandAsyncEnd: ChannelKey;
+    batchStart: ChannelKey;
+    batchEnd: ChannelKey;
+    batchAsyncEnd: ChannelKey;
+    connectStart?: ChannelKey;
+    connectAsyncEnd?: ChannelKey;
+  };
 }
 
 const LIBRARIES: Library[] = [
   {
-    name: 'ioredis',
     argsIncludeCommand: false,
     handshake: new Set(['HELLO', 'AUTH', 'CLIENT', 'SELECT', 'INFO']),
+    channels: {
+      commandStart: 'ioredisCommandStart',
+      commandAsyncEnd: 'ioredisCommandAsyncEnd',
+      batchStart: 'ioredisBatchStart',
+      batchEnd: 'ioredisBatchEnd',
+      batchAsyncEnd: 'ioredisBatchAsyncEnd',
+      connectStart: 'ioredisConnectStart',
+      connectAsyncEnd: 'ioredisConnectAsyncEnd',
+    },
   },
-  { name: 'node-redis', argsIncludeCommand: true, handshake: undefined },
+  {
+    argsIncludeCommand: true,
+    handshake: undefined,
+    channels: {
+      commandStart: 'nodeRedisCommandStart',
+      commandAsyncEnd: 'nodeRedisCommandAsyncEnd',
+      batchStart: 'nodeRedisBatchStart',
+      batchEnd: 'nodeRedisBatchEnd',
+      batchAsyncEnd: 'nodeRedisBatchAsyncEnd',
+    },
+  },
 ];
 
-export function subscribeRedisChannels(ctx: DbContext): void {
-  for (const lib of LIBRARIES) subscribe(ctx, lib);
+export function install(ctx: HookContext): void {
+  const { db } = ctx;
+  function targetOf(c: TraceContext): DbTarget {
+    const d = c.database;
+    return db.target(
+      'redis',
+      typeof d === 'number' || typeof d === 'string' ? String(d) : undefined,
+      typeof c.serverAddress === 'string' ? c.serverAddress : undefined,
+      typeof c.serverPort === 'number' ? c.serverPort : undefined,
+    );
+  }
+  for (const lib of LIBRARIES) subscribe(ctx, lib, targetOf);
 }
 
-function subscribe(ctx: DbContext, lib: Library): void {
-  const h = hook(`${lib.name} (db)`);
-  const recorder = ctx.recorder;
-  const spans = ctx.spans;
+function subscribe(ctx: HookContext, lib: Library, targetOf: (c: TraceContext) => DbTarget): void {
+  const { db, guard, channels } = ctx;
   const dropArgs = lib.argsIncludeCommand ? 1 : 0;
   /** The batch whose synchronous part is running (see the header). */
   let open: TraceContext | undefined;
@@ -123,89 +108,67 @@ function subscribe(ctx: DbContext, lib: Library): void {
   let connecting = 0;
 
   function begin(c: TraceContext, op: string, args: number): void {
-    c[kStart] = now();
-    c[kOp] = op;
-    c[kArgs] = args;
-    if (spans !== undefined) {
-      const t = targetOf(c);
-      c[kSpan] = spans.startDbSpan('redis', op, redisStatement(op, args), t.namespace, t.address, t.port);
-    }
+    c[kOperation] = db.start(targetOf(c), redisInfo(op, args));
   }
 
-  function end(c: TraceContext): void {
-    const start = c[kStart];
-    if (start === undefined) return;
-    const seconds = (now() - start) / 1000;
-    const errorType = c.error === undefined ? undefined : redisErrorType(c.error);
-    const op = c[kOp] as string;
-    const span = c[kSpan];
-    if (span !== undefined) spans?.endDbSpan(span, errorType);
-    slowOp = op;
-    slowArgs = c[kArgs] ?? 0;
-    recorder.record(targetOf(c), op, undefined, errorType, seconds, slowStatement, span);
-  }
-
-  function commandStart(message: unknown): void {
-    if (!h.enabled) return;
+  channels.subscribe(lib.channels.commandStart, (message) => {
+    if (!guard.enabled) return;
     try {
       const c = message as TraceContext;
       const batch = open;
       if (batch !== undefined || c.batchMode !== undefined) {
         // Part of a batch, measured there. A pipeline of one command is that command.
-        if (batch !== undefined && batch.batchSize === 1 && batch.batchMode === 'PIPELINE') {
-          batch[kOp] = operationName(c.command);
+        const op = batch?.[kOperation];
+        if (op !== undefined && batch!.batchSize === 1 && batch!.batchMode === 'PIPELINE') {
+          op.info = redisInfo(operationName(c.command), 1);
         }
         return;
       }
-      const op = operationName(c.command);
-      if (connecting > 0 && handshake?.has(op)) return;
-      const args = Array.isArray(c.args) ? c.args.length - dropArgs : 0;
-      begin(c, op, args);
+      const name = operationName(c.command);
+      if (connecting > 0 && handshake?.has(name)) return;
+      begin(c, name, Array.isArray(c.args) ? c.args.length - dropArgs : 0);
     } catch (error) {
-      fail(h, error);
+      fail(guard, error);
     }
-  }
+  });
 
-  function batchStart(message: unknown): void {
-    if (!h.enabled) return;
+  channels.subscribe(lib.channels.batchStart, (message) => {
+    if (!guard.enabled) return;
     try {
       const c = message as TraceContext;
       open = c;
       const size = typeof c.batchSize === 'number' ? c.batchSize : 0;
       begin(c, c.batchMode === 'PIPELINE' ? 'PIPELINE' : 'MULTI', size);
     } catch (error) {
-      fail(h, error);
+      fail(guard, error);
     }
-  }
+  });
 
-  function batchEnd(message: unknown): void {
+  channels.subscribe(lib.channels.batchEnd, (message) => {
     if (open === message) open = undefined;
-  }
+  });
 
-  function settled(message: unknown): void {
-    if (!h.enabled) return;
+  const settled = (message: unknown): void => {
+    const c = message as TraceContext;
+    const op = c[kOperation];
+    if (op === undefined || !guard.enabled) return;
+    c[kOperation] = undefined;
     try {
-      end(message as TraceContext);
+      op.end(c.error);
     } catch (error) {
-      fail(h, error);
+      fail(guard, error);
     }
-  }
+  };
+  channels.subscribe(lib.channels.commandAsyncEnd, settled);
+  channels.subscribe(lib.channels.batchAsyncEnd, settled);
 
-  try {
-    if (handshake !== undefined) {
-      subscribeChannel(`tracing:${lib.name}:connect:start`, () => {
-        connecting++;
-      });
-      subscribeChannel(`tracing:${lib.name}:connect:asyncEnd`, () => {
-        if (connecting > 0) connecting--;
-      });
-    }
-    subscribeChannel(`tracing:${lib.name}:command:start`, commandStart);
-    subscribeChannel(`tracing:${lib.name}:command:asyncEnd`, settled);
-    subscribeChannel(`tracing:${lib.name}:batch:start`, batchStart);
-    subscribeChannel(`tracing:${lib.name}:batch:end`, batchEnd);
-    subscribeChannel(`tracing:${lib.name}:batch:asyncEnd`, settled);
-  } catch (error) {
-    fail(h, error);
+  const { connectStart, connectAsyncEnd } = lib.channels;
+  if (connectStart !== undefined && connectAsyncEnd !== undefined) {
+    channels.subscribe(connectStart, () => {
+      connecting++;
+    });
+    channels.subscribe(connectAsyncEnd, () => {
+      if (connecting > 0) connecting--;
+    });
   }
 }

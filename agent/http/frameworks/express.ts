@@ -13,11 +13,9 @@
 //   told apart by `req.next`: Router#handle sets it to its own `next` for as long as its stack
 //   runs and restores the parent's on exit, so the first event seen with a new `req.next` belongs
 //   to the router the preceding `use` layer entered.
-import dc from 'node:diagnostics_channel';
-import { fail, hook } from '../../safe.js';
+import { fail, type Guard } from '../../../core/guard.js';
+import type { HookContext } from '../../context.js';
 import { setRoute, setRouteFallback } from '../routes.js';
-
-export const EXPRESS_CHANNEL = 'tracing:express.router.request:start';
 
 /** Per-request chain of router levels: their `next` functions and template prefixes. */
 export const kChain: unique symbol = Symbol('tapwire.express.chain');
@@ -44,7 +42,8 @@ interface StartMessage {
   param?: string;
 }
 
-const h = hook('express.router (route)');
+/** The hook's guard while installed; the pure helpers below also run without one (tests). */
+let guard: Guard | undefined;
 
 // Joining strings per request is avoidable: a layer almost always sits under the same prefix, so
 // each layer keeps its last (prefix, pattern) -> template.
@@ -81,7 +80,7 @@ function join(
 }
 
 function onStart(message: unknown): void {
-  if (!h.enabled) return;
+  if (guard === undefined || !guard.enabled) return;
   try {
     const { req, layer, route, param } = message as StartMessage;
     const next = req.next;
@@ -113,7 +112,7 @@ function onStart(message: unknown): void {
       chain.pending = join(layer, base, route, mountTemplate);
     }
   } catch (error) {
-    fail(h, error);
+    fail(guard, error);
   }
 }
 
@@ -130,7 +129,7 @@ interface ExpressRequest {
  * sub-app gives its own pattern ('/:postId'), which would be a wrong label, so it stays absent.
  */
 export function expressFallbackRoute(req: object): string | undefined {
-  if (!h.enabled) return undefined;
+  if (guard !== undefined && !guard.enabled) return undefined;
   try {
     const r = req as ExpressRequest;
     const route = r.route;
@@ -143,24 +142,17 @@ export function expressFallbackRoute(req: object): string | undefined {
     for (let i = 0; i < stack.length; i++) if (stack[i]!.route === route) return path;
     return undefined;
   } catch (error) {
-    fail(h, error);
+    if (guard !== undefined) fail(guard, error);
     return undefined;
   }
 }
 
-// Held here: Bun keeps diagnostics channels weakly, and a channel nobody references is collected
-// with its subscribers before the framework creates it again (measured, Bun 1.4.5).
-let channel: dc.Channel | undefined;
-
-export function installExpress(): boolean {
-  if (channel !== undefined) return false;
-  channel = dc.channel(EXPRESS_CHANNEL);
-  channel.subscribe(onStart);
+export function install(ctx: HookContext): void {
+  guard = ctx.guard;
+  ctx.channels.subscribe('expressRouterRequestStart', onStart);
   setRouteFallback(expressFallbackRoute);
-  return true;
-}
-
-export function uninstallExpress(): void {
-  channel?.unsubscribe(onStart);
-  channel = undefined;
+  ctx.patches.onRestore(() => {
+    setRouteFallback(undefined);
+    guard = undefined;
+  });
 }

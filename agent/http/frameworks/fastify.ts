@@ -12,27 +12,13 @@
 //   TracingChannel prototype exactly as Node defines it, only where it is missing.
 // record: the template on the raw Node request (`request.raw`), read at the response's end.
 import dc from 'node:diagnostics_channel';
-import { fail, hook } from '../../safe.js';
+import { fail } from '../../../core/guard.js';
+import type { HookContext } from '../../context.js';
 import { setRoute } from '../routes.js';
-
-export const FASTIFY_CHANNEL = 'tracing:fastify.request.handler:start';
 
 interface StartMessage {
   request: { raw: object };
   route: { url: unknown };
-}
-
-const h = hook('fastify (route)');
-
-function onStart(message: unknown): void {
-  if (!h.enabled) return;
-  try {
-    const { request, route } = message as StartMessage;
-    const url = route.url;
-    if (typeof url === 'string') setRoute(request.raw, url);
-  } catch (error) {
-    fail(h, error);
-  }
 }
 
 interface TracingChannelLike {
@@ -54,30 +40,18 @@ function hasSubscribers(this: TracingChannelLike): boolean {
   );
 }
 
-export function ensureTracingChannelHasSubscribers(): void {
+export function install(ctx: HookContext): void {
   const proto = Object.getPrototypeOf(dc.tracingChannel('tapwire.probe')) as object;
-  if ('hasSubscribers' in proto) return;
-  Object.defineProperty(proto, 'hasSubscribers', { configurable: true, get: hasSubscribers });
-}
-
-// Held here: Bun keeps diagnostics channels weakly, and a channel nobody references is collected
-// with its subscribers before the framework creates it again (measured, Bun 1.4.5).
-let channel: dc.Channel | undefined;
-
-export function installFastify(): boolean {
-  if (channel !== undefined) return false;
-  try {
-    ensureTracingChannelHasSubscribers();
-  } catch (error) {
-    fail(h, error);
-    return false;
-  }
-  channel = dc.channel(FASTIFY_CHANNEL);
-  channel.subscribe(onStart);
-  return true;
-}
-
-export function uninstallFastify(): void {
-  channel?.unsubscribe(onStart);
-  channel = undefined;
+  if (!('hasSubscribers' in proto)) ctx.patches.defineGetter(proto, 'hasSubscribers', hasSubscribers);
+  const guard = ctx.guard;
+  ctx.channels.subscribe('fastifyHandlerStart', (message) => {
+    if (!guard.enabled) return;
+    try {
+      const { request, route } = message as StartMessage;
+      const url = route.url;
+      if (typeof url === 'string') setRoute(request.raw, url);
+    } catch (error) {
+      fail(guard, error);
+    }
+  });
 }

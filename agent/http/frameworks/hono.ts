@@ -21,8 +21,9 @@ import { readFileSync } from 'node:fs';
 import module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 // node:vm is taken on demand (process.getBuiltinModule): importing it costs ~5 ms at start-up on Bun.
-import { agentLog } from '../../log/agent.js';
-import { fail, hook } from '../../safe.js';
+import { fail, type Guard } from '../../../core/guard.js';
+import { agentLog } from '../../../core/log.js';
+import type { HookContext } from '../../context.js';
 import { kRoute, setRoute } from '../routes.js';
 
 /** Where the rewritten dispatcher finds honoMatch (shared by copies of the agent). */
@@ -62,7 +63,8 @@ export function rewriteDispatch(source: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // record
 
-const h = hook('hono (route)');
+/** The hook's guard while installed; honoRoute() and rewriteDispatch() also run without one (tests). */
+let guard: Guard | undefined;
 
 type RouterRoute = { path?: unknown; method?: unknown };
 type Entry = [[unknown, RouterRoute | undefined], unknown];
@@ -124,7 +126,7 @@ function record(result: unknown, request: unknown, env: unknown): void {
     if (kRoute in target) return;
     setRoute(target, honoRoute(result));
   } catch (error) {
-    fail(h, error);
+    if (guard !== undefined) fail(guard, error);
   }
 }
 
@@ -138,7 +140,7 @@ export function honoMatch(
 ): unknown {
   // The real match first: its errors reach Hono unchanged, and its result always goes back.
   const result = router.match(method, path);
-  if (h.enabled) record(result, request, env);
+  if (guard?.enabled === true) record(result, request, env);
   return result;
 }
 
@@ -152,7 +154,6 @@ function rewrite(source: string, file: string): string | undefined {
   if (out === undefined && !notRecognised) {
     notRecognised = true;
     agentLog(
-      'debug',
       'TAPWIRE_HONO_UNRECOGNISED',
       'this Hono version is not recognised: Hono requests carry no http_route',
       {
@@ -172,7 +173,7 @@ type NextLoad = (url: string, context?: unknown) => LoadResult;
 function load(url: string, context: unknown, nextLoad: NextLoad): LoadResult {
   const result = nextLoad(url, context);
   if (!url.endsWith(ESM_FILE) && !url.endsWith(CJS_FILE)) return result;
-  if (!h.enabled) return result;
+  if (guard?.enabled !== true) return result;
   try {
     const source = result.source;
     let text: string;
@@ -184,7 +185,7 @@ function load(url: string, context: unknown, nextLoad: NextLoad): LoadResult {
     const out = rewrite(text, url);
     return out === undefined ? result : { ...result, source: out };
   } catch (error) {
-    fail(h, error);
+    fail(guard, error);
     return result;
   }
 }
@@ -215,11 +216,11 @@ function onBunLoad(args: { path: string }): { contents?: string; exports?: unkno
   // Reading fails only where Bun's own load would fail too: the same error reaches the importer.
   const source = readFileSync(file, 'utf8');
   let out: string | undefined;
-  if (h.enabled) {
+  if (guard?.enabled === true) {
     try {
       out = rewrite(source, file);
     } catch (error) {
-      fail(h, error);
+      fail(guard, error);
     }
   }
   const contents = out ?? source;
@@ -248,37 +249,40 @@ function honoResolvable(): boolean {
   return false;
 }
 
-let installed = false;
-
-export function installHono(): boolean {
-  if (installed) return false;
-  try {
-    Object.defineProperty(globalThis, kHonoMatch, { value: honoMatch, configurable: true, writable: true });
-    const plugin = (globalThis as { Bun?: { plugin?: unknown } }).Bun?.plugin;
-    if (typeof plugin === 'function') {
-      (plugin as BunPlugin)({
-        name: 'tapwire-hono',
-        setup(build) {
-          build.onLoad({ filter: BUN_FILTER }, onBunLoad);
-        },
-      });
-    } else {
-      const registerHooks = (module as { registerHooks?: unknown }).registerHooks;
-      if (!honoResolvable()) return false;
-      if (typeof registerHooks !== 'function') {
-        agentLog(
-          'debug',
-          'TAPWIRE_HONO_UNSUPPORTED',
-          'module.registerHooks needs Node >= 22.15: Hono requests carry no http_route',
-        );
-        return false;
-      }
-      (registerHooks as (hooks: { load: typeof load }) => unknown)({ load });
+/**
+ * Node: the load hook is deregistered when the agent stops. Bun: a runtime plugin cannot be
+ * removed on its own (Bun.plugin.clearAll() would remove the app's too); with the guard off it
+ * hands Hono's file to Bun unchanged, evaluating the CommonJS one as Node's wrapper would.
+ */
+export function install(ctx: HookContext): void {
+  const plugin = (globalThis as { Bun?: { plugin?: unknown } }).Bun?.plugin;
+  if (typeof plugin !== 'function') {
+    if (!honoResolvable()) return;
+    const registerHooks = (module as { registerHooks?: unknown }).registerHooks;
+    if (typeof registerHooks !== 'function') {
+      agentLog(
+        'TAPWIRE_HONO_UNSUPPORTED',
+        'module.registerHooks needs Node >= 22.15: Hono requests carry no http_route',
+      );
+      return;
     }
-    installed = true;
-    return true;
-  } catch (error) {
-    fail(h, error);
-    return false;
   }
+  guard = ctx.guard;
+  ctx.patches.onRestore(() => {
+    guard = undefined;
+  });
+  ctx.patches.set(globalThis, kHonoMatch, honoMatch);
+  if (typeof plugin === 'function') {
+    (plugin as BunPlugin)({
+      name: 'tapwire-hono',
+      setup(build) {
+        build.onLoad({ filter: BUN_FILTER }, onBunLoad);
+      },
+    });
+    return;
+  }
+  const hooks = (
+    module as unknown as { registerHooks(hooks: { load: typeof load }): { deregister?(): void } }
+  ).registerHooks({ load });
+  ctx.patches.onRestore(() => hooks.deregister?.());
 }

@@ -1,0 +1,139 @@
+// Outbound fetch on Bun, and the AI provider calls among those requests.
+//
+// detect: `globalThis.fetch` is Bun's own (native, no `undici:*` channels; measured on Bun 1.4.5,
+//   tests/bun-research.md). node:http clients do not go through it (no double counting; they
+//   publish channels, ../node-client.ts). NOT seen: `Bun.fetch` and `import { fetch } from 'bun'`
+//   (a distinct, non-writable, non-configurable function), and the `undici` module, which Bun
+//   replaces with a built-in shim calling the native fetch directly.
+// hook: the writable `globalThis.fetch` is replaced by one wrapper that does both roles: the
+//   HTTP client operation and, for a provider call, its AI body (../../ai/bun.ts).
+// record: one ClientOp per call from the origin classifier (core/http/origins.ts). Duration runs
+//   until the response headers arrive (the fetch promise settles), or the failure. With tracing
+//   on, Bun gets a NEW init object carrying a NEW Headers with `traceparent`: the caller's init,
+//   Request and Headers objects are never written to.
+import { fail, type Guard } from '../../../core/guard.js';
+import type { ClientOp } from '../../../core/http/client.js';
+import type { Origins } from '../../../core/http/origins.js';
+import { pathOfUrl } from '../../../core/http/origins.js';
+import type { HttpRecorder } from '../../../core/http/recorder.js';
+import { clientStatusErrorType } from '../../../core/http/semconv.js';
+import { around, type Fn } from '../../../core/patch.js';
+import { observeRequest, observeResponse } from '../../ai/bun.js';
+import type { HookContext } from '../../context.js';
+import { bunGlobal, NativeResponse } from './types.js';
+
+interface Hooked {
+  http: HttpRecorder;
+  origins: Origins;
+  guard: Guard;
+}
+
+let hooked: Hooked | undefined;
+
+function urlOf(input: unknown): string | undefined {
+  if (typeof input === 'string') return input;
+  if (input instanceof URL) return input.href;
+  if (input instanceof Request) return input.url;
+  return undefined;
+}
+
+function methodOf(input: unknown, init: unknown): string {
+  const m = typeof init === 'object' && init !== null ? (init as { method?: unknown }).method : undefined;
+  if (typeof m === 'string') return m;
+  return input instanceof Request ? input.method : 'GET';
+}
+
+/** A new init inheriting every field of `init` (Bun reads them through the prototype chain), with its own headers. */
+function initWith(input: unknown, init: unknown, trace: Record<string, string>): object | undefined {
+  // An init that is not a plain options object (a Request used as init, a primitive) would not
+  // survive being inherited from: such calls go out without trace context rather than changed.
+  if (init !== undefined && init !== null && (typeof init !== 'object' || init instanceof Request)) {
+    return undefined;
+  }
+  // init.headers, when given, replaces the Request's headers (Fetch standard); copy the one that
+  // applies so the call sends what it would have sent, plus the trace context.
+  const own = init === undefined || init === null ? undefined : (init as { headers?: unknown }).headers;
+  const source = own !== undefined ? own : input instanceof Request ? input.headers : undefined;
+  const headers = new Headers(source as ConstructorParameters<typeof Headers>[0]);
+  for (const k in trace) headers.set(k, trace[k]!);
+  if (init === undefined || init === null) return { headers };
+  const out = Object.create(init as object) as object;
+  Object.defineProperty(out, 'headers', {
+    value: headers,
+    writable: true,
+    enumerable: true,
+    configurable: true,
+  });
+  return out;
+}
+
+async function track(h: Hooked, op: ClientOp, promise: unknown): Promise<unknown> {
+  let response: unknown;
+  try {
+    response = await promise;
+  } catch (error) {
+    try {
+      op.fail(error);
+    } catch (e) {
+      fail(h.guard, e);
+    }
+    throw error;
+  }
+  try {
+    const status = response instanceof NativeResponse ? response.status : 0;
+    op.end(status, clientStatusErrorType(status));
+    if (op.ai !== undefined && response instanceof NativeResponse && h.guard.enabled) {
+      return observeResponse(response, op.ai, h.guard);
+    }
+  } catch (error) {
+    fail(h.guard, error);
+  }
+  return response;
+}
+
+function fetchMeasured(original: Fn, self: unknown, args: IArguments): unknown {
+  const h = hooked;
+  if (h === undefined) return Reflect.apply(original, self, args);
+  const input = args[0];
+  const init = args[1];
+  let op: ClientOp | undefined;
+  let sent: unknown = init;
+  try {
+    const url = urlOf(input);
+    const origin = url === undefined ? undefined : h.origins.ofUrl(url);
+    if (origin !== undefined && !origin.internal) {
+      op = h.http.client(methodOf(input, init), origin, pathOfUrl(url!));
+      if (op.headers !== undefined) sent = initWith(input, init, op.headers) ?? init;
+      if (op.ai !== undefined) observeRequest(op.ai, init);
+    }
+  } catch (error) {
+    fail(h.guard, error);
+  }
+  if (op === undefined) return Reflect.apply(original, self, args);
+  let promise: unknown;
+  try {
+    promise = sent === init ? Reflect.apply(original, self, args) : original.call(self, input, sent);
+  } catch (error) {
+    op.fail(error);
+    throw error;
+  }
+  return track(h, op, promise);
+}
+
+export function install(ctx: HookContext): void {
+  if (bunGlobal() === undefined) return;
+  hooked = { http: ctx.http, origins: ctx.origins, guard: ctx.guard };
+  ctx.patches.onRestore(() => {
+    hooked = undefined;
+  });
+  ctx.patches.wrap(globalThis, 'fetch', (original) => {
+    const fetch = around(ctx.guard, original, fetchMeasured);
+    // Keep Bun's extras (fetch.preconnect) reachable on the replacement.
+    for (const key of Reflect.ownKeys(original)) {
+      if (key === 'length' || key === 'name' || key === 'prototype') continue;
+      const d = Object.getOwnPropertyDescriptor(original, key);
+      if (d !== undefined) Object.defineProperty(fetch, key, d);
+    }
+    return fetch;
+  });
+}

@@ -1,0 +1,178 @@
+// Every code a tapwire log line or CLI error carries, once: its level, what it means and what to
+// do. The agent's logger takes its level from here (a code is always logged at the same level),
+// the type of `code` keeps a new line from inventing an undocumented one, and docs/log-codes.md is
+// generated from this table. No imports: config/, rules/ and the CLI read it too.
+
+export type LogLevelName = 'debug' | 'info' | 'warn' | 'error';
+
+export interface LogCodeDef {
+  /** The level every line with this code is written at. */
+  readonly level: LogLevelName;
+  /** Who writes it: the preload (inside the app), the sidecar, or the CLI. */
+  readonly from: 'preload' | 'sidecar' | 'preload, sidecar' | 'cli';
+  readonly meaning: string;
+  /** What a user should do; empty when nothing needs doing. */
+  readonly action: string;
+}
+
+export const LOG_CODES = {
+  TAPWIRE_ERR_CONFIG: {
+    level: 'warn',
+    from: 'preload, sidecar',
+    meaning:
+      'An environment variable has a value tapwire does not accept. The line names the variable, the value (masked when secret) and what is accepted; the default is used instead. The sidecar refuses to start (TAPWIRE_ERR_START follows).',
+    action:
+      'Fix the variable. `tapwire config` prints the effective configuration and exits 1 while any value is bad.',
+  },
+  TAPWIRE_ERR_UNSUPPORTED: {
+    level: 'warn',
+    from: 'preload',
+    meaning: 'A setting names something tapwire does not implement yet; the line says what happens instead.',
+    action: 'Unset the variable, or use a supported value (docs/configuration.md).',
+  },
+  TAPWIRE_ERR_START: {
+    level: 'error',
+    from: 'preload, sidecar',
+    meaning:
+      'tapwire could not start. In the preload every hook it had installed is removed again and the app runs as without tapwire; the sidecar exits 1.',
+    action: 'Report it with the stack in the line (`err.stack`).',
+  },
+  TAPWIRE_ERR_HOOK: {
+    level: 'error',
+    from: 'preload',
+    meaning:
+      'One instrumentation threw. It is disabled for the rest of the process (its patches pass calls straight through); everything else keeps measuring, and the app never sees the error.',
+    action:
+      'Report it with the hook name and stack in the line. Metrics of that library or runtime feature stop.',
+  },
+  TAPWIRE_METRICS_LISTENING: {
+    level: 'info',
+    from: 'preload',
+    meaning: 'The Prometheus endpoint of this process listens at the address in the line.',
+    action: '',
+  },
+  TAPWIRE_ERR_METRICS_PORT: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'The /metrics endpoint cannot listen (the port is taken, or the address is not local); the endpoint stays off and the app runs on.',
+    action: 'Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.',
+  },
+  TAPWIRE_ERR_COLLECT: {
+    level: 'error',
+    from: 'preload, sidecar',
+    meaning:
+      'Collecting the metrics for a scrape failed; that scrape was answered 500 and the next one collects again. Logged once per process.',
+    action: 'Report it with the stack in the line.',
+  },
+  TAPWIRE_ERR_OTLP_FLUSH: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'Sending the buffered spans or OTLP metrics when the process ended failed; what was buffered is lost.',
+    action: 'Check that the OTLP receiver is reachable from the app (OTEL_EXPORTER_OTLP_ENDPOINT).',
+  },
+  TAPWIRE_DB_SLOW: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'A database operation took longer than TAPWIRE_DB_SLOW_MS. The line has the system, operation, sanitised statement (literals replaced), duration and trace id.',
+    action: 'Look at the statement; raise TAPWIRE_DB_SLOW_MS if the threshold is too low for this service.',
+  },
+  TAPWIRE_ERR_AI_PRICES: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'The price file named by TAPWIRE_AI_PRICES cannot be read or is not a price table; the built-in table is used.',
+    action: 'Fix the file (docs/configuration.md shows its shape).',
+  },
+  TAPWIRE_AI_UNKNOWN_MODEL: {
+    level: 'warn',
+    from: 'preload, sidecar',
+    meaning:
+      'An AI provider call used a model the price table does not know: its tokens are counted, its cost is not. Logged once per provider and model.',
+    action: 'Add the model to a TAPWIRE_AI_PRICES file.',
+  },
+  TAPWIRE_HONO_UNRECOGNISED: {
+    level: 'debug',
+    from: 'preload',
+    meaning:
+      "This Hono version's dispatcher is not the one tapwire knows: Hono requests are measured without http_route.",
+    action: '',
+  },
+  TAPWIRE_HONO_UNSUPPORTED: {
+    level: 'debug',
+    from: 'preload',
+    meaning:
+      'This Node has no module.registerHooks (Node < 22.15): Hono requests are measured without http_route.',
+    action: 'Use Node >= 22.15 for Hono route templates.',
+  },
+  TAPWIRE_SIDECAR_LISTENING: {
+    level: 'info',
+    from: 'sidecar',
+    meaning:
+      'The sidecar listens: proxy, AI gateway and metrics ports, the upstream and the gateway prefixes.',
+    action: '',
+  },
+  TAPWIRE_SIDECAR_SIGNAL: {
+    level: 'info',
+    from: 'sidecar',
+    meaning: 'The sidecar received SIGTERM or SIGINT and starts draining.',
+    action: '',
+  },
+  TAPWIRE_SIDECAR_DRAINING: {
+    level: 'info',
+    from: 'sidecar',
+    meaning: 'Draining: /readyz answers 503, listeners are closed, requests in flight run to their end.',
+    action: '',
+  },
+  TAPWIRE_SIDECAR_DRAINED: {
+    level: 'info',
+    from: 'sidecar',
+    meaning: 'Drained; `cut` counts the requests, streams and tunnels still open at the deadline and closed.',
+    action:
+      'A non-zero `cut` on every rollout: raise TAPWIRE_DRAIN_SECONDS (and the pod\u2019s terminationGracePeriodSeconds).',
+  },
+  TAPWIRE_SIDECAR_PRELOADED: {
+    level: 'warn',
+    from: 'sidecar',
+    meaning: 'The sidecar itself runs under the tapwire preload: its own traffic would be measured twice.',
+    action: 'Unset NODE_OPTIONS for the sidecar container.',
+  },
+  TAPWIRE_ERR_LISTEN: {
+    level: 'error',
+    from: 'sidecar',
+    meaning: 'A sidecar port cannot be opened; the sidecar exits 1.',
+    action: 'Free the port or set TAPWIRE_PROXY_PORT, TAPWIRE_GATEWAY_PORT or OTEL_EXPORTER_PROMETHEUS_PORT.',
+  },
+  TAPWIRE_ERR_WORKERS_FULL: {
+    level: 'warn',
+    from: 'sidecar',
+    meaning:
+      'More worker processes push metrics than the sidecar keeps (64); new ones are ignored until others expire.',
+    action: 'Fewer workers per pod, or more pods.',
+  },
+  TAPWIRE_ERR_WORKER_SERIES: {
+    level: 'warn',
+    from: 'sidecar',
+    meaning:
+      'A worker pushed more data points than the sidecar keeps per worker; the rest of that push is dropped.',
+    action: 'Lower the worker\u2019s cardinality (TAPWIRE_CARDINALITY_LIMIT) or find the unbounded label.',
+  },
+  TAPWIRE_ERR_OTLP_FORMAT: {
+    level: 'warn',
+    from: 'sidecar',
+    meaning:
+      'A push to the sidecar\u2019s /v1/metrics is not an OTLP/HTTP JSON metrics request; it is answered 400 and not logged.',
+    action: 'Push OTLP/HTTP JSON (the preload does, with OTEL_METRICS_EXPORTER=otlp).',
+  },
+  TAPWIRE_ERR_RULES: {
+    level: 'error',
+    from: 'cli',
+    meaning:
+      '`tapwire rules` cannot use the SLO file; the message names the field and what it expects. Exit code 1.',
+    action: 'Fix the SLO file (docs/alerts.md describes it).',
+  },
+} as const satisfies Record<string, LogCodeDef>;
+
+export type LogCode = keyof typeof LOG_CODES;

@@ -1,0 +1,132 @@
+// The one place database measurements become recordings (db_client_operation_duration_seconds),
+// shared by every driver hook in agent/db/. Hooks start an operation (./operation.ts) against a
+// target built once per client or connection (./target.ts); the per-operation work is a few Map
+// lookups.
+//
+// Cardinality (https://opentelemetry.io/docs/specs/semconv/database/database-metrics/):
+// - db.operation.name: the statement's verb (SELECT, INSERT, …) or the Redis command — a short,
+//   bounded word, never the statement.
+// - db.collection.name: only when a cheap parse finds exactly one table; never the statement.
+// - error.type: the SQLSTATE / driver error code / exception class, never a message (./semconv.ts).
+import type { Attributes, Histogram } from '@opentelemetry/api';
+import { METRICS } from '../../exporters/catalogue.js';
+import { prometheusName } from '../../exporters/prometheus/naming.js';
+import { fail, guard } from '../guard.js';
+import { agentLog } from '../log.js';
+import { SeriesCache } from '../series.js';
+import { type DbInfo, DbOp } from './operation.js';
+import { type DbTarget, DbTargets, OVERFLOW_TARGET } from './target.js';
+
+function build(
+  target: DbTarget,
+  operation: string | undefined,
+  collection: string | undefined,
+  errorType: string | undefined,
+): Attributes {
+  const a: Attributes = { 'db.system.name': target.system };
+  if (operation !== undefined) a['db.operation.name'] = operation;
+  if (collection !== undefined) a['db.collection.name'] = collection;
+  if (target.namespace !== undefined) a['db.namespace'] = target.namespace;
+  if (target.address !== undefined) a['server.address'] = target.address;
+  if (target.port !== undefined) a['server.port'] = target.port;
+  if (errorType !== undefined) a['error.type'] = errorType;
+  return a;
+}
+
+export class DbRecorder {
+  private readonly series: SeriesCache;
+  private readonly targets: DbTargets;
+  private readonly slowSeconds: number;
+  private readonly guard = guard('db recorder');
+
+  constructor(
+    private readonly duration: Histogram,
+    limit: number,
+    /** TAPWIRE_DB_SLOW_MS: operations this slow are logged (TAPWIRE_DB_SLOW). */
+    slowMs: number,
+  ) {
+    const def = METRICS.dbDuration;
+    this.series = new SeriesCache(prometheusName(def.name, def.unit, def.kind), limit);
+    this.targets = new DbTargets(limit);
+    this.slowSeconds = slowMs / 1000;
+  }
+
+  /** The target for these values (interned: compare by identity). Keep it per client. */
+  target(
+    system: string,
+    namespace: string | undefined,
+    address: string | undefined,
+    port: number | undefined,
+  ): DbTarget {
+    return this.targets.of(system, namespace, address, port);
+  }
+
+  start(target: DbTarget, info: DbInfo | undefined): DbOp {
+    return new DbOp(this, target, info, true);
+  }
+
+  /** A connection attempt: only a failed one is recorded (no operation name, no span). */
+  connect(target: DbTarget): DbOp {
+    return new DbOp(this, target, undefined, false);
+  }
+
+  /**
+   * A synchronous operation (SQLite): calls `original` with the same `this` and arguments and
+   * returns or throws exactly what it does.
+   */
+  sync(
+    target: DbTarget,
+    info: DbInfo | undefined,
+    original: (...args: never[]) => unknown,
+    self: unknown,
+    args: ArrayLike<unknown>,
+  ): unknown {
+    const op = new DbOp(this, target, info, true);
+    let result: unknown;
+    try {
+      result = Reflect.apply(original, self, args);
+    } catch (error) {
+      op.end(error ?? new Error());
+      throw error;
+    }
+    op.end(undefined);
+    return result;
+  }
+
+  /** Called by DbOp.end(); never throws (DbOp.end runs inside the app's promise reactions). */
+  record(op: DbOp, errorType: string | undefined): void {
+    if (!this.guard.enabled) return;
+    try {
+      this.recordUnguarded(op, errorType);
+    } catch (error) {
+      fail(this.guard, error);
+    }
+  }
+
+  private recordUnguarded(op: DbOp, errorType: string | undefined): void {
+    const seconds = op.elapsed();
+    const target = op.target;
+    const info = op.info;
+    const attrs =
+      target === OVERFLOW_TARGET
+        ? this.series.overflow()
+        : this.series.get(build, target, info?.operation, info?.collection, errorType);
+    this.duration.record(seconds, attrs);
+    if (seconds >= this.slowSeconds) logSlow(op, seconds, errorType);
+  }
+}
+
+function logSlow(op: DbOp, seconds: number, errorType: string | undefined): void {
+  const ms = Math.round(seconds * 1000);
+  const ctx = op.span?.spanContext();
+  agentLog('TAPWIRE_DB_SLOW', `slow ${op.target.system} operation: ${ms} ms`, {
+    'db.system.name': op.target.system,
+    'db.operation.name': op.info?.operation,
+    'db.namespace': op.target.namespace,
+    'db.query.text': op.info?.text,
+    duration_ms: ms,
+    'error.type': errorType,
+    trace_id: ctx?.traceId,
+    span_id: ctx?.spanId,
+  });
+}

@@ -1,0 +1,158 @@
+// The one place HTTP measurements become OpenTelemetry recordings, for the preload's hooks on both
+// runtimes and for the sidecar's proxy and gateway alike. Hooks start an operation here and end it;
+// attribute objects come from capped caches (../series.ts), every value in them is bounded
+// (./semconv.ts).
+import type { Attributes, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import { METRICS, type MetricDef } from '../../exporters/catalogue.js';
+import { prometheusName } from '../../exporters/prometheus/naming.js';
+import type { AiRecorder } from '../ai/recorder.js';
+import { fail, guard } from '../guard.js';
+import { type InboundRequest, tracing } from '../operation.js';
+import { SeriesCache } from '../series.js';
+import { ClientOp } from './client.js';
+import type { Origin } from './origins.js';
+import { normalizeMethod } from './semconv.js';
+import { ServerOp } from './server.js';
+
+function seriesOf(def: MetricDef, limit: number): SeriesCache {
+  return new SeriesCache(prometheusName(def.name, def.unit, def.kind), limit);
+}
+
+function buildServer(
+  method: string,
+  status: number,
+  route: string | undefined,
+  scheme: string,
+  errorType: string | undefined,
+): Attributes {
+  const a: Attributes = { 'http.request.method': method };
+  if (status > 0) a['http.response.status_code'] = status;
+  if (route !== undefined) a['http.route'] = route;
+  a['url.scheme'] = scheme;
+  if (errorType !== undefined) a['error.type'] = errorType;
+  return a;
+}
+
+function buildClient(
+  method: string,
+  status: number,
+  address: string,
+  port: number,
+  scheme: string,
+  errorType: string | undefined,
+): Attributes {
+  const a: Attributes = { 'http.request.method': method };
+  if (status > 0) a['http.response.status_code'] = status;
+  a['server.address'] = address;
+  a['server.port'] = port;
+  a['url.scheme'] = scheme;
+  if (errorType !== undefined) a['error.type'] = errorType;
+  return a;
+}
+
+function buildActive(method: string, scheme: string): Attributes {
+  return { 'http.request.method': method, 'url.scheme': scheme };
+}
+
+export class HttpRecorder {
+  private readonly serverSeries: SeriesCache;
+  private readonly clientSeries: SeriesCache;
+  private readonly activeSeries: SeriesCache;
+  /** In-flight counts per attribute set, observed at collection (cheaper than an UpDownCounter). */
+  private readonly active = new Map<Attributes, number>();
+  /** A recording that throws (a tapwire bug) turns HTTP recording off once, never the app's request. */
+  private readonly guard = guard('http recorder');
+
+  constructor(
+    meter: Meter,
+    private readonly serverDuration: Histogram,
+    private readonly clientDuration: Histogram,
+    limit: number,
+    /** Recognises AI provider calls among outbound requests; absent where none are measured. */
+    private readonly ai: AiRecorder | undefined,
+  ) {
+    this.serverSeries = seriesOf(METRICS.httpServerDuration, limit);
+    this.clientSeries = seriesOf(METRICS.httpClientDuration, limit);
+    this.activeSeries = seriesOf(METRICS.httpServerActive, limit);
+    meter
+      .createObservableUpDownCounter(METRICS.httpServerActive.name, {
+        unit: METRICS.httpServerActive.unit,
+        description: METRICS.httpServerActive.description,
+      })
+      .addCallback((r: ObservableResult) => {
+        for (const [attrs, n] of this.active) r.observe(n, attrs);
+      });
+  }
+
+  /** An inbound request arrived. End the operation when its response is over. */
+  server(request: InboundRequest, scheme: string): ServerOp {
+    const method = normalizeMethod(request.method);
+    const key = this.activeSeries.get(buildActive, method, scheme);
+    this.active.set(key, (this.active.get(key) ?? 0) + 1);
+    const op = new ServerOp(this, key, request.method);
+    if (tracing !== undefined) tracing.startServer(op, request, scheme);
+    return op;
+  }
+
+  /** Called by ServerOp.end(); never throws. */
+  recordServer(op: ServerOp, status: number, route: string | undefined, errorType: string | undefined): void {
+    if (!this.guard.enabled) return;
+    try {
+      this.recordServerUnguarded(op, status, route, errorType);
+    } catch (error) {
+      fail(this.guard, error);
+    }
+  }
+
+  private recordServerUnguarded(
+    op: ServerOp,
+    status: number,
+    route: string | undefined,
+    errorType: string | undefined,
+  ): void {
+    const key = op.activeKey;
+    this.active.set(key, (this.active.get(key) ?? 1) - 1);
+    const attrs = this.serverSeries.get(
+      buildServer,
+      key['http.request.method'],
+      status,
+      route,
+      key['url.scheme'],
+      errorType,
+    );
+    this.serverDuration.record(op.elapsed(), attrs);
+  }
+
+  /**
+   * An outbound request to `origin` (../http/origins.ts) is about to be sent. An AI provider call
+   * also gets its AiCall (op.ai); with tracing on, op.headers holds the trace context to send.
+   */
+  client(rawMethod: string | undefined, origin: Origin, path: string): ClientOp {
+    const op = new ClientOp(this, rawMethod, origin);
+    if (origin.provider !== undefined && this.ai !== undefined) {
+      op.ai = this.ai.call(origin.provider, path, origin.address);
+    }
+    if (tracing !== undefined) tracing.startClient(op, path);
+    return op;
+  }
+
+  /** Called by ClientOp.end(); never throws. */
+  recordClient(op: ClientOp, status: number, errorType: string | undefined): void {
+    if (!this.guard.enabled) return;
+    try {
+      const o = op.origin;
+      const attrs = this.clientSeries.get(
+        buildClient,
+        op.method,
+        status,
+        o.address,
+        o.port,
+        o.scheme,
+        errorType,
+      );
+      this.clientDuration.record(op.elapsed(), attrs);
+    } catch (error) {
+      fail(this.guard, error);
+    }
+  }
+}

@@ -1,0 +1,45 @@
+// One inbound request, from its arrival to the end of its response (Node: the response's 'close';
+// Bun.serve: the handler's Response), started by HttpRecorder.server().
+import type { Attributes, Context } from '@opentelemetry/api';
+import { Operation, tracing } from '../operation.js';
+import type { HttpRecorder } from './recorder.js';
+
+/** Servers tapwire runs itself (the /metrics endpoint): their requests are not the app's. */
+export const internalServers = new WeakSet<object>();
+
+export class ServerOp extends Operation {
+  /** The span's context, in which the app's handler runs (tracing on). */
+  context: Context | undefined = undefined;
+
+  constructor(
+    private readonly recorder: HttpRecorder,
+    /** The in-flight series this request counts in (method and scheme). */
+    readonly activeKey: Attributes,
+    /** The method as the client sent it (`http.request.method_original` on spans). */
+    readonly rawMethod: string | undefined,
+  ) {
+    super();
+  }
+
+  /** Node: the handler about to run synchronously, and all it schedules, runs in the span. */
+  enter(): void {
+    if (this.context !== undefined && tracing !== undefined) tracing.enter(this.context);
+  }
+
+  /** Bun: calls the handler in the span's context (a plain call without one). */
+  run(fn: (...args: never[]) => unknown, self: unknown, args: ArrayLike<unknown>): unknown {
+    if (this.context === undefined || tracing === undefined) return Reflect.apply(fn, self, args);
+    return tracing.run(this.context, fn, self, args);
+  }
+
+  /**
+   * The response is over. `status` 0 when none was sent; `route` a router's template or undefined;
+   * `errorType` a low-cardinality class (./semconv.ts) or undefined.
+   */
+  end(status: number, route: string | undefined, errorType: string | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.recorder.recordServer(this, status, route, errorType);
+    if (this.span !== undefined && tracing !== undefined) tracing.endServer(this, status, route, errorType);
+  }
+}

@@ -1,0 +1,59 @@
+// The agent's own messages: one JSON line each on stderr with component "tapwire", never on the
+// app's stdout. Same record shape as the app's pino logger (level label, time, pid, service.name,
+// deployment.environment.name, msg) plus a stable `code` from ./codes.ts, which also fixes the
+// level. Written synchronously by a few lines of code instead of a second pino instance: loading
+// pino costs start-up time every app would pay, and the agent writes a handful of lines per
+// process life.
+import { writeSync } from 'node:fs';
+import { type Config, loadConfig } from '../config/index.js';
+import { LOG_CODES, type LogCode } from './codes.js';
+
+const LEVEL_VALUES: Record<string, number> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
+
+let configured: Config | undefined;
+let threshold = -1;
+let base = '';
+
+/** Called by the agent at start so messages use its (already validated) configuration. */
+export function configureAgentLog(config: Config): void {
+  configured = config;
+  threshold = LEVEL_VALUES[config.logLevel] ?? 30;
+  base = `"pid":${process.pid},"service.name":${JSON.stringify(config.serviceName)},"deployment.environment.name":${JSON.stringify(config.environment)},"component":"tapwire"`;
+}
+
+/** What a user can act on from an error: class, code, message, stack (pino's err shape). */
+function serializeError(error: unknown): unknown {
+  if (!(error instanceof Error)) return String(error);
+  const out: Record<string, unknown> = { type: error.name, message: error.message, stack: error.stack };
+  const code = (error as { code?: unknown }).code;
+  if (code !== undefined) out.code = code;
+  return out;
+}
+
+export function agentLog(code: LogCode, message: string, fields?: Record<string, unknown>): void {
+  try {
+    if (configured === undefined) configureAgentLog(loadConfig(process.env).config);
+    const level = LOG_CODES[code].level;
+    if ((LEVEL_VALUES[level] ?? 0) < threshold) return;
+    let extra = '';
+    if (fields !== undefined) {
+      for (const key of Object.keys(fields)) {
+        const v = fields[key];
+        if (v === undefined) continue;
+        extra += `,${JSON.stringify(key)}:${JSON.stringify(v instanceof Error || key === 'err' ? serializeError(v) : v)}`;
+      }
+    }
+    const line = `{"level":"${level}","time":${Date.now()},${base},"code":${JSON.stringify(code)}${extra},"msg":${JSON.stringify(message)}}\n`;
+    writeSync(2, line);
+  } catch {
+    // The logging path never throws into the host (EAGAIN on a full pipe, a closed stderr).
+  }
+}

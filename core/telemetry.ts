@@ -1,0 +1,116 @@
+// One MeterProvider per process, its instruments created from the catalogue, and the exporters
+// the configuration asks for. Everything an instrumentation records goes through the instruments
+// here; nothing else creates instruments.
+import type { Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  MeterProvider,
+  type MetricReader,
+  type PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
+import type { Config } from '../config/index.js';
+import { METRICS } from '../exporters/catalogue.js';
+import { PullReader } from '../exporters/prometheus/reader.js';
+import { serialize } from '../exporters/prometheus/serialize.js';
+import { FastHistograms } from './histogram.js';
+import { logCounts } from './log-counts.js';
+import { RUNTIME, RUNTIME_VERSION, SCOPE, VERSION } from './runtime.js';
+import { overflowCounts } from './series.js';
+
+export interface Telemetry {
+  provider: MeterProvider;
+  meter: Meter;
+  pull: PullReader | undefined;
+  /** The OTLP push reader when OTEL_METRICS_EXPORTER includes otlp. */
+  otlp: PeriodicExportingMetricReader | undefined;
+  /** Request-path histograms (./histogram.ts); create further ones with histograms.create(def). */
+  histograms: FastHistograms;
+  httpServerDuration: Histogram;
+  httpClientDuration: Histogram;
+  dbDuration: Histogram;
+  genAiDuration: Histogram;
+  genAiTokens: Histogram;
+  genAiTimeToFirstChunk: Histogram;
+  genAiCost: Counter;
+  /** Prometheus exposition of everything collected now. */
+  render(): Promise<string>;
+}
+
+/** The process's identity, shared by metrics and traces. */
+export function agentResource(config: Config): Resource {
+  return resourceFromAttributes({
+    ...config.resourceAttributes,
+    'service.name': config.serviceName,
+    'deployment.environment.name': config.environment,
+    'telemetry.sdk.name': 'tapwire',
+    'telemetry.sdk.language': 'nodejs',
+    'telemetry.sdk.version': VERSION,
+    'process.runtime.name': RUNTIME,
+    'process.runtime.version': RUNTIME_VERSION,
+    // Tells apart the worker processes of one service (the sidecar's merge labels them by it).
+    'process.pid': process.pid,
+  });
+}
+
+/** `otlp`: the push reader when OTEL_METRICS_EXPORTER includes otlp (../exporters/otlp.ts, loaded on demand). */
+export function createTelemetry(
+  config: Config,
+  otlp: PeriodicExportingMetricReader | undefined,
+  resource?: Resource,
+  histograms: FastHistograms = new FastHistograms(SCOPE),
+): Telemetry {
+  const pull = config.metricsExporters.includes('prometheus')
+    ? new PullReader(config.cardinalityLimit, [histograms])
+    : undefined;
+  const all: MetricReader[] = [];
+  if (pull) all.push(pull);
+  if (otlp) all.push(otlp);
+  const provider = new MeterProvider({ resource: resource ?? agentResource(config), readers: all });
+  const meter = provider.getMeter(SCOPE.name, SCOPE.version);
+
+  const info = { version: VERSION, runtime: RUNTIME, 'runtime.version': RUNTIME_VERSION };
+  meter
+    .createObservableGauge(METRICS.agentInfo.name, { description: METRICS.agentInfo.description })
+    .addCallback((r: ObservableResult) => r.observe(1, info));
+
+  meter
+    .createObservableCounter(METRICS.logRecords.name, {
+      unit: METRICS.logRecords.unit,
+      description: METRICS.logRecords.description,
+    })
+    .addCallback((r: ObservableResult) => {
+      for (const level of Object.keys(logCounts)) r.observe(logCounts[level]!, { level });
+    });
+
+  meter
+    .createObservableCounter(METRICS.cardinalityOverflow.name, {
+      unit: METRICS.cardinalityOverflow.unit,
+      description: METRICS.cardinalityOverflow.description,
+    })
+    .addCallback((r: ObservableResult) => {
+      for (const [metric, n] of overflowCounts) r.observe(n, { metric });
+    });
+
+  return {
+    provider,
+    meter,
+    pull,
+    otlp,
+    histograms,
+    httpServerDuration: histograms.create(METRICS.httpServerDuration),
+    httpClientDuration: histograms.create(METRICS.httpClientDuration),
+    dbDuration: histograms.create(METRICS.dbDuration),
+    genAiDuration: histograms.create(METRICS.genAiDuration),
+    genAiTokens: histograms.create(METRICS.genAiTokens),
+    genAiTimeToFirstChunk: histograms.create(METRICS.genAiTimeToFirstChunk),
+    genAiCost: meter.createCounter(METRICS.genAiCost.name, {
+      unit: METRICS.genAiCost.unit,
+      description: METRICS.genAiCost.description,
+    }),
+    async render() {
+      if (!pull) return '';
+      const { resourceMetrics } = await pull.scrape();
+      return serialize(resourceMetrics);
+    },
+  };
+}
