@@ -228,3 +228,61 @@ it('operations faster than TAPWIRE_DB_SLOW_MS are not logged as slow', async () 
   expect(Object.keys(redisSeries(text)).length).toBeGreaterThan(0);
   expect(app.stderr()).not.toContain('TAPWIRE_DB_SLOW');
 }, 60_000);
+
+/** Every db_client_operation_duration_seconds_count series and the overflow counter, as `labels -> count`. */
+function dbCounts(text: string): { series: Record<string, number>; overflow: number } {
+  const series: Record<string, number> = {};
+  let overflow = 0;
+  for (const s of parseMetrics(text)) {
+    if (s.name === 'tapwire_cardinality_overflow_total') overflow += s.value;
+    if (s.name === 'db_client_operation_duration_seconds_count') series[key(s.labels)] = s.value;
+  }
+  return { series, overflow };
+}
+
+// An app that makes a client per request: every client has the same settings, so all of them are
+// one label set. Regression: Bun's RedisClient got a target object per client, the series cache is
+// keyed by target identity, and past 2,000 clients every operation went to the overflow series.
+describe.each([
+  ['node', 'ioredis'],
+  ['bun', 'ioredis'],
+  ['bun', 'bun'],
+] as const)('5,000 short-lived clients (%s, %s)', (runtime, driver) => {
+  it('are one series with the exact count and no overflow', async () => {
+    const app = await startApp({
+      runtime,
+      file: 'db-many-clients.mjs',
+      env: { DRIVER: driver, REDIS_PORT: String(redisPort) },
+    });
+    const res = await fetch(app.url('/run?n=5000&c=20'));
+    expect(await res.text()).toBe('done');
+    const server = { db_system_name: 'redis', server_address: '127.0.0.1', server_port: String(redisPort) };
+    expect(dbCounts(await app.metrics())).toEqual({
+      series: { [key({ ...server, db_namespace: '0', db_operation_name: 'GET' })]: 5000 },
+      overflow: 0,
+    });
+  }, 120_000);
+});
+
+// A command the app does not await fails: its rejection must stay unhandled, so the app's own
+// 'unhandledRejection' handler sees it, as without tapwire. Regression: the Bun client hook attached
+// its own rejection handler to the promise it handed back, which marked the rejection handled.
+it("bun RedisClient: a failed command the app did not await still reaches the app's unhandledRejection", async () => {
+  const env = { REDIS_PORT: String(redisPort) };
+  const bare = await startApp({
+    runtime: 'bun',
+    file: 'redis-unhandled.mjs',
+    preload: false,
+    env,
+    ready: false,
+  });
+  expect((await bare.exited).code).toBe(0);
+  const app = await startApp({ runtime: 'bun', file: 'redis-unhandled.mjs', env, ready: false });
+  expect((await app.exited).code).toBe(0);
+  const seen = [
+    { name: 'RedisError', code: 'ERR_REDIS_SERVER_ERROR', message: 'ERR' },
+    { name: 'RedisError', code: 'ERR_REDIS_SERVER_ERROR', message: 'WRONGTYPE' },
+  ];
+  expect(JSON.parse(bare.stdout())).toEqual(seen);
+  expect(JSON.parse(app.stdout())).toEqual(seen);
+}, 60_000);

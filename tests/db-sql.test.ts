@@ -448,3 +448,33 @@ describe('Bun.sql (PostgreSQL)', () => {
     await stopAll();
   }, 60_000);
 });
+
+// An app that makes a pg.Client per request: 5,000 clients with the same settings are one label
+// set, counted exactly, with no overflow series (the DB series are keyed by an interned target).
+describe.each(['node', 'bun'] as Runtime[])('5,000 short-lived pg clients (%s)', (runtime) => {
+  it('are one series with the exact count and no overflow', async () => {
+    const app = await startApp({
+      runtime,
+      file: 'db-many-clients.mjs',
+      env: { DRIVER: 'pg', PG_PORT: String(pgPort) },
+    });
+    const res = await fetch(app.url('/run?n=5000&c=20'));
+    expect(await res.text()).toBe('done');
+    const samples = parseMetrics(await app.metrics());
+    const ops = samples.filter((s) => s.name === 'db_client_operation_duration_seconds_count');
+    expect(ops.map((s) => [s.labels, s.value])).toEqual([
+      [
+        {
+          db_system_name: 'postgresql',
+          db_operation_name: 'SELECT',
+          db_namespace: 'postgres',
+          server_address: '127.0.0.1',
+          server_port: String(pgPort),
+        },
+        5000,
+      ],
+    ]);
+    expect(samples.filter((s) => s.name === 'tapwire_cardinality_overflow_total')).toEqual([]);
+    await stopAll();
+  }, 300_000);
+});
