@@ -74,6 +74,24 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     }
   });
 
+  // Regression: a failing collection answered 500 and logged nothing, so nobody knew why a target
+  // went down in Prometheus.
+  it('a scrape whose collection fails answers 500, is logged once with its stack, and the next works', async () => {
+    const app = await startApp({ runtime, file: 'collect-fails.mjs' });
+    const url = `http://127.0.0.1:${app.metricsPort}/metrics`;
+    const first = await fetch(url);
+    expect([first.status, await first.text()]).toEqual([500, '# tapwire: collection failed: RangeError\n']);
+    for (let i = 0; i < 2; i++) {
+      const s = parseMetrics(await app.metrics());
+      expect(value(s, 'app_flaky_total', { value: 'ok' })).toBe(1);
+    }
+    const lines = jsonLines(app.stderr()).filter((l) => l.component === 'tapwire');
+    expect(lines.map((l) => [l.level, l.code])).toEqual([['error', 'TAPWIRE_ERR_COLLECT']]);
+    const err = lines[0]!.err as { type: string; message: string; stack: string };
+    expect(err).toMatchObject({ type: 'RangeError', message: 'this value cannot be rendered yet' });
+    expect(err.stack).toContain('collect-fails.mjs');
+  });
+
   it('disables a failing hook after one error log and leaves responses untouched', async () => {
     const bare = await startApp({ runtime, file: 'poison-route.mjs', preload: false });
     const app = await startApp({ runtime, file: 'poison-route.mjs' });
