@@ -5,9 +5,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { GENERATED_DOCS } from '../cli/docs/index.js';
-import { VARIABLES } from '../config/index.js';
+import { CONFIG_ERROR_CODE, VARIABLES } from '../config/index.js';
+import { CHANNEL_LIST } from '../core/channels.js';
+import { LOG_CODES } from '../core/codes.js';
 import { METRIC_LIST } from '../exporters/catalogue.js';
 import { prometheusName } from '../exporters/prometheus/naming.js';
+import { RULES_ERROR_CODE } from '../rules/index.js';
+import { OtlpFormatError } from '../sidecar/otlp-json.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -25,5 +29,24 @@ describe('generated docs', () => {
   it('configuration.md has a row for every variable', () => {
     const page = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
     for (const name of Object.keys(VARIABLES)) expect(page).toMatch(new RegExp(`\n\\| \`${name}\` +\\|`));
+  });
+
+  it('log-codes.md has a row for every code, and the codes other modules set are in the table', () => {
+    const page = readFileSync(join(ROOT, 'docs/log-codes.md'), 'utf8');
+    for (const code of Object.keys(LOG_CODES)) expect(page).toMatch(new RegExp(`\n\\| \`${code}\` +\\|`));
+    // Codes that reach a user outside agentLog(), whose type already checks them.
+    for (const code of [
+      CONFIG_ERROR_CODE,
+      RULES_ERROR_CODE,
+      new OtlpFormatError('x').code,
+      'TAPWIRE_ERR_LISTEN',
+    ]) {
+      expect(Object.keys(LOG_CODES)).toContain(code);
+    }
+  });
+
+  it('channels.md has a row for every diagnostics channel tapwire subscribes to', () => {
+    const page = readFileSync(join(ROOT, 'docs/channels.md'), 'utf8');
+    for (const c of CHANNEL_LIST) expect(page).toContain(`| \`${c.name}\` `);
   });
 });

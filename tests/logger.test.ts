@@ -1,8 +1,10 @@
 // The app's logger: level from the profile and LOG_LEVEL, JSON lines on stdout with service and
 // environment, secrets redacted, counts in tapwire_log_records_total — on Node and Bun, with and
 // without the preload.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jsonLines, parseMetrics, RUNTIMES, startApp, stopAll, value } from './support/index.js';
+import { jsonLines, parseMetrics, ROOT, RUNTIMES, startApp, stopAll, value } from './support/index.js';
 
 afterEach(stopAll);
 
@@ -84,4 +86,36 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     const own = jsonLines(app.stderr()).find((l) => l.code === 'TAPWIRE_METRICS_LISTENING');
     expect(own?.component).toBe('tapwire');
   });
+});
+
+/** The tapwire sources bundled into `entry` and every chunk it imports statically (esbuild marks each with `// path.ts`). */
+function sourcesLoadedBy(entry: string): string[] {
+  const seen = new Set<string>();
+  const sources = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^\/\/ ((?:agent|core|config|exporters|sidecar|cli|rules)\/\S+\.ts)$/gm)) {
+      sources.add(m[1]!);
+    }
+    // Static imports only: `import { x } from "./chunks/a.js"` and `import "./chunks/b.js"`.
+    for (const m of text.matchAll(/^(?:import|export)\b[^;]*?["'](\.{1,2}\/[^"']+)["'];?$/gm)) {
+      visit(join(dirname(file), m[1]!));
+    }
+  };
+  visit(join(ROOT, 'dist', entry));
+  return [...sources].sort();
+}
+
+// Regression: the logger's module imported agent/start.ts, so an app that only wanted a logger
+// loaded (and paid the start-up of) every hook module.
+it("import { logger } from 'tapwire' loads the logger and the configuration, no instrumentation", () => {
+  const loaded = sourcesLoadedBy('index.js');
+  expect(loaded).toContain('agent/log/logger.ts');
+  expect(
+    loaded.filter((f) => !/^(config\/|agent\/log\/|agent\/current\.ts$|core\/log-counts\.ts$)/.test(f)),
+  ).toEqual([]);
+  // The preload's entry does load them (the walk sees what it must).
+  expect(sourcesLoadedBy('register.js')).toContain('agent/http/node-server.ts');
 });
