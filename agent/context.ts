@@ -4,7 +4,7 @@
 // fails; every guard made here is turned off then.
 import type { Meter } from '@opentelemetry/api';
 import type { Config } from '../config/index.js';
-import type { Subscriptions } from '../core/channels.js';
+import type { ChannelKey, Subscriptions } from '../core/channels.js';
 import type { Pools } from '../core/db/pools.js';
 import type { DbRecorder } from '../core/db/recorder.js';
 import type { Guard } from '../core/guard.js';
@@ -27,6 +27,8 @@ export interface HookContext {
   readonly patches: Patches;
   /** Diagnostics-channel subscriptions of this hook (core/channels.ts). */
   readonly channels: Subscriptions;
+  /** Subscribes `listener` to a channel of the table behind the hook's guard (core/guard.ts guarded()). */
+  on(key: ChannelKey, listener: (message: unknown) => void): void;
   /** Runs a patch on a CommonJS package's exports when the app loads it (./load.ts). */
   readonly loads: ModuleLoads;
   /** The hook's guard, named after it: check `enabled` on every call, `fail()` in every catch. */

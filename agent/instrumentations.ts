@@ -26,46 +26,39 @@ export interface Instrumentation {
   readonly install: (ctx: HookContext) => unknown;
 }
 
+/** An install that imports its module first (on the runtime it applies to only). */
+function lazy(load: () => Promise<{ install(ctx: HookContext): unknown }>) {
+  return async (ctx: HookContext) => (await load()).install(ctx);
+}
+
 const BOTH: readonly Runtime[] = ['node', 'bun'];
 const NODE: readonly Runtime[] = ['node'];
 const BUN: readonly Runtime[] = ['bun'];
 
-export const INSTRUMENTATIONS: readonly Instrumentation[] = [
-  { name: 'http.server (node)', runtimes: NODE, install: nodeServer },
-  {
-    name: 'http.server (Bun.serve)',
-    runtimes: BUN,
-    install: async (ctx) => (await import('./http/bun/serve.js')).install(ctx),
-  },
-  {
-    name: 'http.server (bun node:http)',
-    runtimes: BUN,
-    install: async (ctx) => (await import('./http/bun/node-http.js')).install(ctx),
-  },
-  { name: 'http.client (node:http, undici)', runtimes: BOTH, install: nodeClient },
-  {
-    name: 'http.client (bun fetch)',
-    runtimes: BUN,
-    install: async (ctx) => (await import('./http/bun/fetch.js')).install(ctx),
-  },
-  { name: 'express (route)', runtimes: BOTH, install: express },
-  { name: 'fastify (route)', runtimes: BOTH, install: fastify },
-  { name: 'hono (route)', runtimes: BOTH, install: hono },
-  { name: 'pg', runtimes: BOTH, install: pg },
-  { name: 'mysql2', runtimes: BOTH, install: mysql2 },
-  { name: 'ioredis, node-redis', runtimes: BOTH, install: redisChannels },
-  {
-    name: 'bun RedisClient',
-    runtimes: BUN,
-    install: async (ctx) => (await import('./db/redis/bun.js')).install(ctx),
-  },
-  { name: 'better-sqlite3', runtimes: NODE, install: betterSqlite3 },
-  { name: 'node:sqlite', runtimes: NODE, install: nodeSqlite },
-  {
-    name: 'bun:sqlite',
-    runtimes: BUN,
-    install: async (ctx) => (await import('./db/bun-sqlite.js')).install(ctx),
-  },
-  { name: 'Bun.sql', runtimes: BUN, install: async (ctx) => (await import('./db/bun-sql.js')).install(ctx) },
-  { name: 'runtime', runtimes: BOTH, install: runtimeMetrics },
+type Row = [name: string, runtimes: readonly Runtime[], install: Instrumentation['install']];
+
+const ROWS: readonly Row[] = [
+  ['http.server (node)', NODE, nodeServer],
+  ['http.server (Bun.serve)', BUN, lazy(() => import('./http/bun/serve.js'))],
+  ['http.server (bun node:http)', BUN, lazy(() => import('./http/bun/node-http.js'))],
+  ['http.client (node:http, undici)', BOTH, nodeClient],
+  ['http.client (bun fetch)', BUN, lazy(() => import('./http/bun/fetch.js'))],
+  ['express (route)', BOTH, express],
+  ['fastify (route)', BOTH, fastify],
+  ['hono (route)', BOTH, hono],
+  ['pg', BOTH, pg],
+  ['mysql2', BOTH, mysql2],
+  ['ioredis, node-redis', BOTH, redisChannels],
+  ['bun RedisClient', BUN, lazy(() => import('./db/redis/bun.js'))],
+  ['better-sqlite3', NODE, betterSqlite3],
+  ['node:sqlite', NODE, nodeSqlite],
+  ['bun:sqlite', BUN, lazy(() => import('./db/bun-sqlite.js'))],
+  ['Bun.sql', BUN, lazy(() => import('./db/bun-sql.js'))],
+  ['runtime', BOTH, runtimeMetrics],
 ];
+
+export const INSTRUMENTATIONS: readonly Instrumentation[] = ROWS.map(([name, runtimes, install]) => ({
+  name,
+  runtimes,
+  install,
+}));

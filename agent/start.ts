@@ -10,7 +10,7 @@ import { Providers } from '../core/ai/providers.js';
 import { Subscriptions } from '../core/channels.js';
 import { Pools } from '../core/db/pools.js';
 import type { DbRecorder } from '../core/db/recorder.js';
-import { fail, type Guard, guard } from '../core/guard.js';
+import { fail, type Guard, guard, guarded } from '../core/guard.js';
 import { FastHistograms } from '../core/histogram.js';
 import { Origins } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
@@ -64,7 +64,7 @@ class Installation {
   /** Installs one instrumentation; a failure takes its own part back and leaves the rest. */
   async install(
     inst: Instrumentation,
-    shared: Omit<HookContext, 'patches' | 'channels' | 'guard' | 'guardOf'>,
+    shared: Omit<HookContext, 'patches' | 'channels' | 'guard' | 'guardOf' | 'on'>,
   ) {
     const part: Part = { patches: new Patches(), channels: new Subscriptions(), guards: [] };
     this.parts.push(part);
@@ -75,6 +75,7 @@ class Installation {
       channels: part.channels,
       guard: own,
       guardOf: (p) => this.guard(`${inst.name}.${p}`, part.guards),
+      on: (key, listener) => part.channels.subscribe(key, guarded(own, listener)),
     };
     try {
       await inst.install(ctx);

@@ -23,3 +23,18 @@ export function fail(g: Guard, error: unknown): void {
     err: error,
   });
 }
+
+/**
+ * `fn` behind `g`: skipped while the guard is off, its first exception logged and the guard turned
+ * off. For the listeners a hook subscribes (diagnostics channels, events): built once at install.
+ */
+export function guarded<M>(g: Guard, fn: (message: M) => void): (message: M) => void {
+  return (message) => {
+    if (!g.enabled) return;
+    try {
+      fn(message);
+    } catch (error) {
+      fail(g, error);
+    }
+  };
+}

@@ -76,18 +76,14 @@ export function described<D>(
 
 /** A wrapper that runs `enter(self, args)` (guarded) before the original, then the original as called. */
 export function before(g: Guard, original: Fn, enter: (self: unknown, args: IArguments) => void): Fn {
-  return mark(function (this: unknown) {
-    if (g.enabled) {
-      try {
-        // biome-ignore lint/complexity/noArguments: see around()
-        enter(this, arguments);
-      } catch (error) {
-        fail(g, error);
-      }
+  return around(g, original, (o, self, args) => {
+    try {
+      enter(self, args);
+    } catch (error) {
+      fail(g, error);
     }
-    // biome-ignore lint/complexity/noArguments: see around()
-    return Reflect.apply(original, this, arguments);
-  }, original);
+    return Reflect.apply(o, self, args);
+  });
 }
 
 /** A wrapper that calls the original, then shows its result to `exit` (guarded) and returns it. */
@@ -96,19 +92,15 @@ export function after(
   original: Fn,
   exit: (self: unknown, args: IArguments, result: unknown) => void,
 ): Fn {
-  return mark(function (this: unknown) {
-    // biome-ignore lint/complexity/noArguments: see around()
-    const result = Reflect.apply(original, this, arguments);
-    if (g.enabled) {
-      try {
-        // biome-ignore lint/complexity/noArguments: see around()
-        exit(this, arguments, result);
-      } catch (error) {
-        fail(g, error);
-      }
+  return around(g, original, (o, self, args) => {
+    const result = Reflect.apply(o, self, args);
+    try {
+      exit(self, args, result);
+    } catch (error) {
+      fail(g, error);
     }
     return result;
-  }, original);
+  });
 }
 
 type Target = Record<PropertyKey, unknown>;

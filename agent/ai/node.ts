@@ -16,7 +16,7 @@
 // does not change the flow mode) catches responses cut short.
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { AiCall } from '../../core/ai/call.js';
-import { fail } from '../../core/guard.js';
+import { fail, guarded } from '../../core/guard.js';
 import type { ClientOp } from '../../core/http/client.js';
 import { errorClass } from '../../core/http/semconv.js';
 import { kOperation } from '../../core/operation.js';
@@ -72,24 +72,12 @@ export function aiBodies(ctx: HookContext): AiBodies {
     const op = (message as { request: UndiciRequest }).request[kOperation];
     return op ? op.ai : undefined;
   };
-  const onBodySent = (message: unknown): void => {
-    const call = callOf(message);
-    if (call === undefined || !guard.enabled) return;
-    try {
-      call.requestChunk((message as { chunk: unknown }).chunk);
-    } catch (error) {
-      fail(guard, error);
-    }
-  };
-  const onBodyReceived = (message: unknown): void => {
-    const call = callOf(message);
-    if (call === undefined || !guard.enabled) return;
-    try {
-      call.chunk((message as { chunk: Uint8Array }).chunk);
-    } catch (error) {
-      fail(guard, error);
-    }
-  };
+  const onBodySent = guarded(guard, (message: unknown) => {
+    callOf(message)?.requestChunk((message as { chunk: unknown }).chunk);
+  });
+  const onBodyReceived = guarded(guard, (message: unknown) => {
+    callOf(message)?.chunk((message as { chunk: Uint8Array }).chunk);
+  });
   const onTrailers = (message: unknown): void => {
     const call = callOf(message);
     if (call === undefined) return;

@@ -8,65 +8,47 @@
 //   per execution.
 // record: target and parsed text per statement from its own `database` and `source`, cached.
 import { basename } from 'node:path';
-import type { DbInfo } from '../../core/db/operation.js';
 import { sqlInfo } from '../../core/db/sql.js';
-import type { DbTarget } from '../../core/db/target.js';
-import { after, described, type Fn } from '../../core/patch.js';
+import { after } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
+import { type Statement, sqliteWrappers } from './sqlite.js';
 
-interface Db {
+interface Database {
   name?: unknown;
   memory?: unknown;
 }
-interface Statement {
+interface NativeStatement {
   source?: unknown;
-  database?: Db;
-}
-interface Meta {
-  target: DbTarget;
-  info: DbInfo;
+  database?: Database;
 }
 
 export function install(ctx: HookContext): void {
   if (ctx.runtime !== 'node') return;
-  const { db, guard, patches } = ctx;
-  const databases = new WeakMap<object, DbTarget>();
-  const statements = new WeakMap<object, Meta | null>();
+  const { guard, patches } = ctx;
+  const sqlite = sqliteWrappers(ctx.db, guard, (d: Database) =>
+    d.memory === true || typeof d.name !== 'string' || d.name === '' ? undefined : basename(d.name),
+  );
+  const statements = new WeakMap<object, Statement | null>();
   const statementClasses = new WeakSet<object>();
-  const timed = (m: Meta, original: Fn, self: unknown, args: IArguments) =>
-    db.sync(m.target, m.info, original, self, args);
 
-  function targetOf(d: Db): DbTarget {
-    let t = databases.get(d);
-    if (t === undefined) {
-      const name =
-        d.memory === true || typeof d.name !== 'string' || d.name === '' ? undefined : basename(d.name);
-      t = db.target('sqlite', name, undefined, undefined);
-      databases.set(d, t);
-    }
-    return t;
-  }
-
-  function metaOf(statement: Statement): Meta | null {
-    let m = statements.get(statement);
+  function statementOf(s: NativeStatement): Statement | undefined {
+    let m = statements.get(s);
     if (m === undefined) {
-      const d = statement.database;
+      const d = s.database;
       m =
-        typeof statement.source === 'string' && typeof d === 'object' && d !== null
-          ? { target: targetOf(d), info: sqlInfo(statement.source) }
+        typeof s.source === 'string' && typeof d === 'object' && d !== null
+          ? { target: sqlite.targetOf(d), info: sqlInfo(s.source) }
           : null;
-      statements.set(statement, m);
+      statements.set(s, m);
     }
-    return m;
+    return m ?? undefined;
   }
 
   function patchStatementClass(proto: object): void {
     if (statementClasses.has(proto)) return;
     statementClasses.add(proto);
     for (const name of ['run', 'get', 'all', 'iterate']) {
-      patches.wrap(proto, name, (original) =>
-        described(guard, original, (self) => metaOf(self as Statement) ?? undefined, timed),
-      );
+      patches.wrap(proto, name, (original) => sqlite.statement(original, statementOf));
     }
   }
 
@@ -83,17 +65,7 @@ export function install(ctx: HookContext): void {
           }
         }),
       );
-      patches.wrap(proto, 'exec', (original) =>
-        described(
-          guard,
-          original,
-          (self, args) =>
-            typeof args[0] === 'string'
-              ? { target: targetOf(self as Db), info: sqlInfo(args[0]) }
-              : undefined,
-          timed,
-        ),
-      );
+      patches.wrap(proto, 'exec', sqlite.oneShot);
     },
     guard,
   );

@@ -8,16 +8,10 @@
 //   query()'s cached statement is wrapped only the first time. Those per-statement wrappers stay on
 //   the app's statements after the agent stops, passing every call through.
 // record: one operation per execution; results and errors are Bun's own objects.
-import type { DbInfo } from '../../core/db/operation.js';
 import { sqlInfo } from '../../core/db/sql.js';
-import type { DbTarget } from '../../core/db/target.js';
-import { after, described, type Fn } from '../../core/patch.js';
+import { after, type Fn } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
-
-interface Meta {
-  target: DbTarget;
-  info: DbInfo;
-}
+import { type Statement, sqliteWrappers } from './sqlite.js';
 
 const METHODS = ['run', 'get', 'all', 'values', 'iterate', 'raw'];
 
@@ -31,30 +25,19 @@ export async function install(ctx: HookContext): Promise<void> {
   }
   const proto = mod.Database?.prototype;
   if (proto === undefined) return;
-  const { db, guard, patches } = ctx;
-  const databases = new WeakMap<object, DbTarget>();
+  const { guard, patches } = ctx;
+  const sqlite = sqliteWrappers(ctx.db, guard, (d: { filename?: unknown }) => {
+    const f = typeof d.filename === 'string' ? d.filename : '';
+    return f === '' || f === ':memory:' ? undefined : (f.split(/[\\/]/).pop() ?? f);
+  });
   const wrapped = new WeakSet<object>();
-  const timed = (m: Meta, original: Fn, self: unknown, args: IArguments) =>
-    db.sync(m.target, m.info, original, self, args);
 
-  function targetOf(d: { filename?: unknown }): DbTarget {
-    let t = databases.get(d);
-    if (t === undefined) {
-      const f = typeof d.filename === 'string' ? d.filename : '';
-      const name = f === '' || f === ':memory:' ? undefined : (f.split(/[\\/]/).pop() ?? f);
-      t = db.target('sqlite', name, undefined, undefined);
-      databases.set(d, t);
-    }
-    return t;
-  }
-
-  function wrapStatement(statement: Record<string, unknown>, meta: Meta): void {
+  function wrapStatement(statement: Record<string, unknown>, described: Statement): void {
     if (wrapped.has(statement)) return;
     wrapped.add(statement);
     for (const name of METHODS) {
       const original = statement[name];
-      if (typeof original !== 'function') continue;
-      statement[name] = described(guard, original as Fn, () => meta, timed);
+      if (typeof original === 'function') statement[name] = sqlite.statement(original as Fn, () => described);
     }
   }
 
@@ -64,23 +47,11 @@ export async function install(ctx: HookContext): Promise<void> {
         const sql = args[0];
         if (typeof sql !== 'string' || typeof statement !== 'object' || statement === null) return;
         wrapStatement(statement as Record<string, unknown>, {
-          target: targetOf(self as object),
+          target: sqlite.targetOf(self as object),
           info: sqlInfo(sql),
         });
       }),
     );
   }
-  for (const name of ['run', 'exec']) {
-    patches.wrap(proto, name, (original) =>
-      described(
-        guard,
-        original,
-        (self, args) =>
-          typeof args[0] === 'string'
-            ? { target: targetOf(self as object), info: sqlInfo(args[0]) }
-            : undefined,
-        timed,
-      ),
-    );
-  }
+  for (const name of ['run', 'exec']) patches.wrap(proto, name, sqlite.oneShot);
 }

@@ -17,7 +17,6 @@ import type { DbOp } from '../../core/db/operation.js';
 import type { PoolStats } from '../../core/db/pools.js';
 import { sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
-import { fail } from '../../core/guard.js';
 import { kOperation } from '../../core/operation.js';
 import { before } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
@@ -41,7 +40,7 @@ interface Mysql2Pool {
 }
 
 export function install(ctx: HookContext): void {
-  const { db, guard, channels, pools } = ctx;
+  const { db, guard, pools } = ctx;
   /** address -> port -> system, learned from handshakes. */
   const systems = new Map<unknown, Map<unknown, string>>();
   const systemOf = (address: unknown, port: unknown): string => systems.get(address)?.get(port) ?? 'mysql';
@@ -56,65 +55,47 @@ export function install(ctx: HookContext): void {
   }
 
   function start(message: unknown): void {
-    if (!guard.enabled) return;
-    try {
-      const c = message as QueryContext;
-      c[kOperation] = db.start(targetOf(c), typeof c.query === 'string' ? sqlInfo(c.query) : undefined);
-    } catch (error) {
-      fail(guard, error);
-    }
+    const c = message as QueryContext;
+    c[kOperation] = db.start(targetOf(c), typeof c.query === 'string' ? sqlInfo(c.query) : undefined);
   }
 
   function done(message: unknown): void {
     const c = message as QueryContext;
     const op = c[kOperation];
-    if (op === undefined || !guard.enabled) return;
+    if (op === undefined) return;
     c[kOperation] = undefined; // asyncStart can follow `error`: one record per operation
-    try {
-      // A pool's first query starts before its connection's handshake names the server.
-      op.target = targetOf(c);
-      op.end(c.error);
-    } catch (error) {
-      fail(guard, error);
-    }
+    // A pool's first query starts before its connection's handshake names the server.
+    op.target = targetOf(c);
+    op.end(c.error);
   }
 
-  channels.subscribe('mysql2QueryStart', start);
-  channels.subscribe('mysql2QueryAsyncStart', done);
-  channels.subscribe('mysql2ExecuteStart', start);
-  channels.subscribe('mysql2ExecuteAsyncStart', done);
+  ctx.on('mysql2QueryStart', start);
+  ctx.on('mysql2QueryAsyncStart', done);
+  ctx.on('mysql2ExecuteStart', start);
+  ctx.on('mysql2ExecuteAsyncStart', done);
   // A handshake that fails is the failure a pool's query sees (the query never reaches a
   // connection then): recorded with its error.type (ECONNREFUSED) and no operation name.
-  channels.subscribe('mysql2ConnectStart', (message) => {
-    if (!guard.enabled) return;
-    try {
-      const c = message as QueryContext;
-      c[kOperation] = db.connect(targetOf(c));
-    } catch (error) {
-      fail(guard, error);
-    }
+  ctx.on('mysql2ConnectStart', (message) => {
+    const c = message as QueryContext;
+    c[kOperation] = db.connect(targetOf(c));
   });
-  channels.subscribe('mysql2ConnectAsyncStart', (message) => {
+  ctx.on('mysql2ConnectAsyncStart', (message) => {
     const c = message as QueryContext;
     const op = c[kOperation];
-    if (op === undefined || !guard.enabled) return;
+    if (op === undefined) return;
     c[kOperation] = undefined;
-    try {
-      if (c.error != null) {
-        op.end(c.error);
-        return;
-      }
-      const version = c.result?.serverVersion;
-      if (typeof version !== 'string') return;
-      let byPort = systems.get(c.serverAddress);
-      if (byPort === undefined) {
-        byPort = new Map();
-        systems.set(c.serverAddress, byPort);
-      }
-      byPort.set(c.serverPort, /mariadb/i.test(version) ? 'mariadb' : 'mysql');
-    } catch (error) {
-      fail(guard, error);
+    if (c.error != null) {
+      op.end(c.error);
+      return;
     }
+    const version = c.result?.serverVersion;
+    if (typeof version !== 'string') return;
+    let byPort = systems.get(c.serverAddress);
+    if (byPort === undefined) {
+      byPort = new Map();
+      systems.set(c.serverAddress, byPort);
+    }
+    byPort.set(c.serverPort, /mariadb/i.test(version) ? 'mariadb' : 'mysql');
   });
 
   function poolStats(pool: object): PoolStats {

@@ -9,16 +9,11 @@
 //   operation); iterate() is timed until the iterator is returned. Results and errors are the
 //   driver's own (same objects); the wrappers add one frame to an error's stack.
 import { basename } from 'node:path';
-import type { DbInfo } from '../../core/db/operation.js';
 import { sqlInfo } from '../../core/db/sql.js';
-import type { DbTarget } from '../../core/db/target.js';
-import { after, described, type Fn } from '../../core/patch.js';
+import { after } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
+import { type Statement, sqliteWrappers } from './sqlite.js';
 
-interface Meta {
-  target: DbTarget;
-  info: DbInfo;
-}
 type Module = { DatabaseSync?: { prototype: object }; StatementSync?: { prototype: object } };
 
 export async function install(ctx: HookContext): Promise<void> {
@@ -34,43 +29,22 @@ export async function install(ctx: HookContext): Promise<void> {
   const dbProto = mod.DatabaseSync?.prototype;
   const stProto = mod.StatementSync?.prototype;
   if (dbProto === undefined || stProto === undefined) return;
-  const { db, guard, patches } = ctx;
-  const databases = new WeakMap<object, DbTarget>();
-  const statements = new WeakMap<object, Meta>();
-
-  function targetOf(d: { location?: () => string | null }): DbTarget {
-    let t = databases.get(d);
-    if (t === undefined) {
-      const location = typeof d.location === 'function' ? d.location() : null;
-      t = db.target('sqlite', location ? basename(location) : undefined, undefined, undefined);
-      databases.set(d, t);
-    }
-    return t;
-  }
+  const { guard, patches } = ctx;
+  const sqlite = sqliteWrappers(ctx.db, guard, (d: { location?: () => string | null }) => {
+    const location = typeof d.location === 'function' ? d.location() : null;
+    return location ? basename(location) : undefined;
+  });
+  const statements = new WeakMap<object, Statement>();
 
   patches.wrap(dbProto, 'prepare', (original) =>
     after(guard, original, (self, args, statement) => {
       const sql = args[0];
-      if (typeof sql === 'string')
-        statements.set(statement as object, { target: targetOf(self as object), info: sqlInfo(sql) });
+      if (typeof sql !== 'string') return;
+      statements.set(statement as object, { target: sqlite.targetOf(self as object), info: sqlInfo(sql) });
     }),
   );
-  const timed = (m: Meta, original: Fn, self: unknown, args: IArguments) =>
-    db.sync(m.target, m.info, original, self, args);
-  patches.wrap(dbProto, 'exec', (original) =>
-    described(
-      guard,
-      original,
-      (self, args) =>
-        typeof args[0] === 'string'
-          ? { target: targetOf(self as object), info: sqlInfo(args[0]) }
-          : undefined,
-      timed,
-    ),
-  );
+  patches.wrap(dbProto, 'exec', sqlite.oneShot);
   for (const name of ['run', 'get', 'all', 'iterate']) {
-    patches.wrap(stProto, name, (original) =>
-      described(guard, original, (self) => statements.get(self as object), timed),
-    );
+    patches.wrap(stProto, name, (original) => sqlite.statement(original, (s) => statements.get(s)));
   }
 }

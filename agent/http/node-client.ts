@@ -11,7 +11,6 @@
 //   whose body ../ai/node.ts follows. Duration runs until the response headers arrive (or the
 //   request fails), the same on every client and runtime.
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { fail } from '../../core/guard.js';
 import type { ClientOp } from '../../core/http/client.js';
 import { clientStatusErrorType } from '../../core/http/semconv.js';
 import { kOperation } from '../../core/operation.js';
@@ -22,7 +21,7 @@ type Slot = { [kOperation]?: ClientOp | null };
 type NodeRequest = ClientRequest & Slot;
 
 export function install(ctx: HookContext): void {
-  const { http, origins, guard, channels } = ctx;
+  const { http, origins } = ctx;
   const bodies = aiBodies(ctx);
 
   /** A node:http request: the origin from its Host header, as the server will see it. */
@@ -43,89 +42,46 @@ export function install(ctx: HookContext): void {
     if (op.ai !== undefined) bodies.nodeRequest(req, op.ai);
   }
 
-  channels.subscribe('httpClientRequestCreated', (message) => {
-    if (!guard.enabled) return;
-    try {
-      beginNode((message as { request: NodeRequest }).request);
-    } catch (error) {
-      fail(guard, error);
-    }
-  });
+  const { on } = ctx;
+  const opOf = (message: unknown) => (message as { request: Slot }).request[kOperation];
 
-  channels.subscribe('httpClientRequestStart', (message) => {
-    if (!guard.enabled) return;
-    try {
-      const req = (message as { request: NodeRequest }).request;
-      if (req[kOperation] === undefined) beginNode(req); // no `created` on this runtime
-    } catch (error) {
-      fail(guard, error);
-    }
+  on('httpClientRequestCreated', (message) => beginNode((message as { request: NodeRequest }).request));
+  on('httpClientRequestStart', (message) => {
+    const req = (message as { request: NodeRequest }).request;
+    if (req[kOperation] === undefined) beginNode(req); // no `created` on this runtime
   });
-
-  channels.subscribe('httpClientResponseFinish', (message) => {
-    const { request, response } = message as { request: NodeRequest; response: IncomingMessage };
-    const op = request[kOperation];
-    if (!op || !guard.enabled) return;
-    try {
-      const status = response.statusCode ?? 0;
-      op.end(status, clientStatusErrorType(status));
-      if (op.ai !== undefined) bodies.nodeResponse(response, op.ai);
-    } catch (error) {
-      fail(guard, error);
-    }
+  on('httpClientResponseFinish', (message) => {
+    const op = opOf(message);
+    if (!op) return;
+    const response = (message as { response: IncomingMessage }).response;
+    const status = response.statusCode ?? 0;
+    op.end(status, clientStatusErrorType(status));
+    if (op.ai !== undefined) bodies.nodeResponse(response, op.ai);
   });
+  on('httpClientRequestError', (message) => opOf(message)?.fail((message as { error: unknown }).error));
 
-  channels.subscribe('httpClientRequestError', (message) => {
-    const { request, error } = message as { request: NodeRequest; error: unknown };
-    const op = request[kOperation];
-    if (!op || !guard.enabled) return;
-    try {
-      op.fail(error);
-    } catch (e) {
-      fail(guard, e);
-    }
+  on('undiciRequestCreate', (message) => {
+    const req = (message as { request: UndiciRequest & Slot }).request;
+    const origin = origins.ofOrigin(req.origin);
+    if (origin === undefined || origin.internal) return;
+    const op = http.client(req.method, origin, req.path);
+    req[kOperation] = op;
+    const headers = op.headers;
+    if (headers !== undefined) for (const k in headers) req.addHeader(k, headers[k]!);
+    if (op.ai !== undefined) bodies.undici(op.ai);
   });
-
-  channels.subscribe('undiciRequestCreate', (message) => {
-    if (!guard.enabled) return;
-    try {
-      const req = (message as { request: UndiciRequest & Slot }).request;
-      const origin = origins.ofOrigin(req.origin);
-      if (origin === undefined || origin.internal) return;
-      const op = http.client(req.method, origin, req.path);
-      req[kOperation] = op;
-      const headers = op.headers;
-      if (headers !== undefined) for (const k in headers) req.addHeader(k, headers[k]!);
-      if (op.ai !== undefined) bodies.undici(op.ai);
-    } catch (error) {
-      fail(guard, error);
-    }
+  on('undiciRequestHeaders', (message) => {
+    const op = opOf(message);
+    if (!op) return;
+    const { statusCode, headers } = (message as { response: { statusCode: number; headers: unknown[] } })
+      .response;
+    op.end(statusCode, clientStatusErrorType(statusCode));
+    op.ai?.head(statusCode, headerValue(headers, 'content-type'));
   });
-
-  channels.subscribe('undiciRequestHeaders', (message) => {
-    const { request, response } = message as {
-      request: UndiciRequest & Slot;
-      response: { statusCode: number; headers: unknown[] };
-    };
-    const op = request[kOperation];
-    if (!op || !guard.enabled) return;
-    try {
-      op.end(response.statusCode, clientStatusErrorType(response.statusCode));
-      op.ai?.head(response.statusCode, headerValue(response.headers, 'content-type'));
-    } catch (error) {
-      fail(guard, error);
-    }
-  });
-
-  channels.subscribe('undiciRequestError', (message) => {
-    const { request, error } = message as { request: UndiciRequest & Slot; error: unknown };
-    const op = request[kOperation];
-    if (!op || !guard.enabled) return;
-    try {
-      op.fail(error);
-      if (op.ai !== undefined) bodies.undiciSettled(op.ai);
-    } catch (e) {
-      fail(guard, e);
-    }
+  on('undiciRequestError', (message) => {
+    const op = opOf(message);
+    if (!op) return;
+    op.fail((message as { error: unknown }).error);
+    if (op.ai !== undefined) bodies.undiciSettled(op.ai);
   });
 }

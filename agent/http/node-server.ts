@@ -40,18 +40,13 @@ export function install(ctx: HookContext): void {
     }
   }
 
-  ctx.channels.subscribe('httpServerRequestStart', (message) => {
-    if (!guard.enabled) return;
-    try {
-      const { request, response, server } = message as StartMessage;
-      if (internalServers.has(server)) return;
-      const op = http.server(request, (request.socket as TLSSocket).encrypted ? 'https' : 'http');
-      request[kOperation] = op;
-      // `on`, not `once`: 'close' fires once per response, and `once` allocates a wrapper per call.
-      response.on('close', onClose);
-      op.enter();
-    } catch (error) {
-      fail(guard, error);
-    }
+  ctx.on('httpServerRequestStart', (message) => {
+    const { request, response, server } = message as StartMessage;
+    if (internalServers.has(server)) return;
+    const op = http.server(request, (request.socket as TLSSocket).encrypted ? 'https' : 'http');
+    request[kOperation] = op;
+    // `on`, not `once`: 'close' fires once per response, and `once` allocates a wrapper per call.
+    response.on('close', onClose);
+    op.enter();
   });
 }

@@ -5,7 +5,7 @@
 
 import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Meter, ObservableResult } from '@opentelemetry/api';
-import { fail, type Guard } from '../../core/guard.js';
+import { type Guard, guarded } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
 import { observable } from './instruments.js';
 
@@ -22,20 +22,15 @@ export function installEventLoopDelay(meter: Meter, h: Guard): () => void {
   const p99 = observable(meter, METRICS.eventLoopDelayP99);
   const max = observable(meter, METRICS.eventLoopDelayMax);
   meter.addBatchObservableCallback(
-    (r) => {
-      if (!h.enabled) return;
-      try {
-        // No sample since the previous collection (the loop was blocked the whole window): report
-        // nothing rather than a zero; the blocked sample lands in the next window.
-        if (histogram.count === 0) return;
-        r.observe(p50, histogram.percentile(50) / NS_PER_S);
-        r.observe(p99, histogram.percentile(99) / NS_PER_S);
-        r.observe(max, histogram.max / NS_PER_S);
-        histogram.reset();
-      } catch (error) {
-        fail(h, error);
-      }
-    },
+    guarded(h, (r) => {
+      // No sample since the previous collection (the loop was blocked the whole window): report
+      // nothing rather than a zero; the blocked sample lands in the next window.
+      if (histogram.count === 0) return;
+      r.observe(p50, histogram.percentile(50) / NS_PER_S);
+      r.observe(p99, histogram.percentile(99) / NS_PER_S);
+      r.observe(max, histogram.max / NS_PER_S);
+      histogram.reset();
+    }),
     [p50, p99, max],
   );
   return () => histogram.disable();
@@ -44,15 +39,12 @@ export function installEventLoopDelay(meter: Meter, h: Guard): () => void {
 export function installEventLoopUtilization(meter: Meter, h: Guard): void {
   // Taken in the preload, before the loop runs: all zeros, so the first window starts at loop start.
   let last: EventLoopUtilization = performance.eventLoopUtilization();
-  observable(meter, METRICS.eventLoopUtilization).addCallback((r: ObservableResult) => {
-    if (!h.enabled) return;
-    try {
+  observable(meter, METRICS.eventLoopUtilization).addCallback(
+    guarded(h, (r: ObservableResult) => {
       const now = performance.eventLoopUtilization();
       const delta = performance.eventLoopUtilization(now, last);
       last = now;
       if (delta.idle + delta.active > 0) r.observe(delta.utilization);
-    } catch (error) {
-      fail(h, error);
-    }
-  });
+    }),
+  );
 }

@@ -4,7 +4,7 @@
 
 import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
-import { fail, type Guard } from '../../core/guard.js';
+import { type Guard, guarded } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
 
 // v8js.gc.type well-known values; one attribute object per kind, built once.
@@ -22,15 +22,12 @@ export function installGc(meter: Meter, h: Guard): () => void {
     description: def.description,
     advice: { explicitBucketBoundaries: [...def.buckets] },
   });
-  const observer = new PerformanceObserver((list) => {
-    if (!h.enabled) return;
-    try {
+  const observer = new PerformanceObserver(
+    guarded(h, (list) => {
       const entries = list.getEntries();
       for (let i = 0; i < entries.length; i++) record(histogram, entries[i]!);
-    } catch (error) {
-      fail(h, error);
-    }
-  });
+    }),
+  );
   observer.observe({ entryTypes: ['gc'] });
   return () => observer.disconnect();
 }

@@ -3,7 +3,7 @@
 
 import { getHeapSpaceStatistics } from 'node:v8';
 import type { Attributes, Meter } from '@opentelemetry/api';
-import { fail, type Guard } from '../../core/guard.js';
+import { type Guard, guarded } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
 import { observable } from './instruments.js';
 
@@ -13,19 +13,14 @@ export function installHeap(meter: Meter, h: Guard, spaces: readonly string[]): 
   const used = observable(meter, METRICS.heapUsed);
   const size = observable(meter, METRICS.heapSpaceSize);
   meter.addBatchObservableCallback(
-    (r) => {
-      if (!h.enabled) return;
-      try {
-        for (const space of getHeapSpaceStatistics()) {
-          const a = attributes.get(space.space_name);
-          if (a === undefined) continue;
-          r.observe(used, space.space_used_size, a);
-          r.observe(size, space.space_size, a);
-        }
-      } catch (error) {
-        fail(h, error);
+    guarded(h, (r) => {
+      for (const space of getHeapSpaceStatistics()) {
+        const a = attributes.get(space.space_name);
+        if (a === undefined) continue;
+        r.observe(used, space.space_used_size, a);
+        r.observe(size, space.space_size, a);
       }
-    },
+    }),
     [used, size],
   );
 }

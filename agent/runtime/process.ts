@@ -1,7 +1,7 @@
 // Process CPU time (process.cpuUsage, user and system, a counter in seconds) and resident memory
 // (process.memoryUsage.rss, which unlike process.memoryUsage() does not walk the heap).
 import type { Meter, ObservableResult } from '@opentelemetry/api';
-import { fail, type Guard } from '../../core/guard.js';
+import { type Guard, guarded } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
 import { observable } from './instruments.js';
 
@@ -10,25 +10,19 @@ const SYSTEM = { 'cpu.mode': 'system' } as const;
 const US_PER_S = 1e6;
 
 export function installCpu(meter: Meter, h: Guard): void {
-  observable(meter, METRICS.cpuTime).addCallback((r: ObservableResult) => {
-    if (!h.enabled) return;
-    try {
+  observable(meter, METRICS.cpuTime).addCallback(
+    guarded(h, (r: ObservableResult) => {
       const usage = process.cpuUsage();
       r.observe(usage.user / US_PER_S, USER);
       r.observe(usage.system / US_PER_S, SYSTEM);
-    } catch (error) {
-      fail(h, error);
-    }
-  });
+    }),
+  );
 }
 
 export function installRss(meter: Meter, h: Guard): void {
-  observable(meter, METRICS.memoryRss).addCallback((r: ObservableResult) => {
-    if (!h.enabled) return;
-    try {
+  observable(meter, METRICS.memoryRss).addCallback(
+    guarded(h, (r: ObservableResult) => {
       r.observe(process.memoryUsage.rss());
-    } catch (error) {
-      fail(h, error);
-    }
-  });
+    }),
+  );
 }

@@ -71,10 +71,11 @@ export class DbRecorder {
   }
 
   /**
-   * A synchronous operation (SQLite): calls `original` with the same `this` and arguments and
-   * returns or throws exactly what it does.
+   * One call of a driver method that is the whole operation: calls `original` with the same `this`
+   * and arguments. A synchronous result or throw (SQLite) ends the operation at once and reaches
+   * the app as it is; a promise (Bun's RedisClient) is settled through DbOp.settle().
    */
-  sync(
+  call(
     target: DbTarget,
     info: DbInfo | undefined,
     original: (...args: never[]) => unknown,
@@ -88,6 +89,9 @@ export class DbRecorder {
     } catch (error) {
       op.end(error ?? new Error());
       throw error;
+    }
+    if (typeof (result as { then?: unknown } | null | undefined)?.then === 'function') {
+      return op.settle(result as PromiseLike<unknown>);
     }
     op.end(undefined);
     return result;

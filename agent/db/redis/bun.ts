@@ -17,11 +17,10 @@
 //   `unhandledRejection` handler. db.namespace is the index in the URL; a later SELECT is not
 //   followed (documented, as the semantic conventions ask).
 import type { DbInfo } from '../../../core/db/operation.js';
-import type { DbRecorder } from '../../../core/db/recorder.js';
 import { endpointOfUrl, operationName, redisInfo } from '../../../core/db/redis.js';
 import type { DbTarget } from '../../../core/db/target.js';
 import { fail } from '../../../core/guard.js';
-import { described, type Fn } from '../../../core/patch.js';
+import { described } from '../../../core/patch.js';
 import type { HookContext } from '../../context.js';
 
 type ClientClass = (abstract new (...args: unknown[]) => object) & { prototype: Record<string, unknown> };
@@ -87,7 +86,7 @@ export function install(ctx: HookContext): void {
           : redisInfo(fixed, args.length),
     });
     patches.wrap(proto, name, (original) =>
-      described(guard, original, describe, (c, o, self, args) => run(db, c, o, self, args)),
+      described(guard, original, describe, (c, o, self, args) => db.call(c.target, c.info, o, self, args)),
     );
   }
 
@@ -107,21 +106,4 @@ export function install(ctx: HookContext): void {
       },
     }),
   );
-}
-
-/** One command: a synchronous throw (bad arguments) reaches the app unchanged, and counts as failed. */
-function run(db: DbRecorder, call: Call, original: Fn, self: unknown, args: IArguments): unknown {
-  const op = db.start(call.target, call.info);
-  let result: unknown;
-  try {
-    result = Reflect.apply(original, self, args);
-  } catch (error) {
-    op.end(error ?? new Error());
-    throw error;
-  }
-  if (typeof (result as { then?: unknown } | null)?.then !== 'function') {
-    op.end(undefined);
-    return result;
-  }
-  return op.settle(result as PromiseLike<unknown>);
 }

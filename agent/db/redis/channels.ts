@@ -25,7 +25,6 @@ import type { ChannelKey } from '../../../core/channels.js';
 import type { DbOp } from '../../../core/db/operation.js';
 import { operationName, redisInfo } from '../../../core/db/redis.js';
 import type { DbTarget } from '../../../core/db/target.js';
-import { fail } from '../../../core/guard.js';
 import { kOperation } from '../../../core/operation.js';
 import type { HookContext } from '../../context.js';
 
@@ -100,7 +99,7 @@ export function install(ctx: HookContext): void {
 }
 
 function subscribe(ctx: HookContext, lib: Library, targetOf: (c: TraceContext) => DbTarget): void {
-  const { db, guard, channels } = ctx;
+  const { db, on } = ctx;
   const dropArgs = lib.argsIncludeCommand ? 1 : 0;
   /** The batch whose synchronous part is running (see the header). */
   let open: TraceContext | undefined;
@@ -111,63 +110,52 @@ function subscribe(ctx: HookContext, lib: Library, targetOf: (c: TraceContext) =
     c[kOperation] = db.start(targetOf(c), redisInfo(op, args));
   }
 
-  channels.subscribe(lib.channels.commandStart, (message) => {
-    if (!guard.enabled) return;
-    try {
-      const c = message as TraceContext;
-      const batch = open;
-      if (batch !== undefined || c.batchMode !== undefined) {
-        // Part of a batch, measured there. A pipeline of one command is that command.
-        const op = batch?.[kOperation];
-        if (op !== undefined && batch!.batchSize === 1 && batch!.batchMode === 'PIPELINE') {
-          op.info = redisInfo(operationName(c.command), 1);
-        }
-        return;
+  on(lib.channels.commandStart, (message) => {
+    const c = message as TraceContext;
+    const batch = open;
+    if (batch !== undefined || c.batchMode !== undefined) {
+      // Part of a batch, measured there. A pipeline of one command is that command.
+      const op = batch?.[kOperation];
+      if (op !== undefined && batch!.batchSize === 1 && batch!.batchMode === 'PIPELINE') {
+        op.info = redisInfo(operationName(c.command), 1);
       }
-      const name = operationName(c.command);
-      if (connecting > 0 && handshake?.has(name)) return;
-      begin(c, name, Array.isArray(c.args) ? c.args.length - dropArgs : 0);
-    } catch (error) {
-      fail(guard, error);
+      return;
     }
+    const name = operationName(c.command);
+    if (connecting > 0 && handshake?.has(name)) return;
+    begin(c, name, Array.isArray(c.args) ? c.args.length - dropArgs : 0);
   });
 
-  channels.subscribe(lib.channels.batchStart, (message) => {
-    if (!guard.enabled) return;
-    try {
-      const c = message as TraceContext;
-      open = c;
-      const size = typeof c.batchSize === 'number' ? c.batchSize : 0;
-      begin(c, c.batchMode === 'PIPELINE' ? 'PIPELINE' : 'MULTI', size);
-    } catch (error) {
-      fail(guard, error);
-    }
+  on(lib.channels.batchStart, (message) => {
+    const c = message as TraceContext;
+    open = c;
+    begin(
+      c,
+      c.batchMode === 'PIPELINE' ? 'PIPELINE' : 'MULTI',
+      typeof c.batchSize === 'number' ? c.batchSize : 0,
+    );
   });
 
-  channels.subscribe(lib.channels.batchEnd, (message) => {
+  on(lib.channels.batchEnd, (message) => {
     if (open === message) open = undefined;
   });
 
   const settled = (message: unknown): void => {
     const c = message as TraceContext;
     const op = c[kOperation];
-    if (op === undefined || !guard.enabled) return;
+    if (op === undefined) return;
     c[kOperation] = undefined;
-    try {
-      op.end(c.error);
-    } catch (error) {
-      fail(guard, error);
-    }
+    op.end(c.error);
   };
-  channels.subscribe(lib.channels.commandAsyncEnd, settled);
-  channels.subscribe(lib.channels.batchAsyncEnd, settled);
+  on(lib.channels.commandAsyncEnd, settled);
+  on(lib.channels.batchAsyncEnd, settled);
 
   const { connectStart, connectAsyncEnd } = lib.channels;
   if (connectStart !== undefined && connectAsyncEnd !== undefined) {
-    channels.subscribe(connectStart, () => {
+    on(connectStart, () => {
       connecting++;
     });
-    channels.subscribe(connectAsyncEnd, () => {
+    on(connectAsyncEnd, () => {
       if (connecting > 0) connecting--;
     });
   }

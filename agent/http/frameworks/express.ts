@@ -79,40 +79,36 @@ function join(
   return value;
 }
 
+/** Runs behind the hook's guard (ctx.on). */
 function onStart(message: unknown): void {
-  if (guard === undefined || !guard.enabled) return;
-  try {
-    const { req, layer, route, param } = message as StartMessage;
-    const next = req.next;
-    let chain = req[kChain];
-    let base: string | undefined;
-    if (chain === undefined) {
-      // The first event of a request is always at the app's own router: a nested router is only
-      // reached through a traced `use` layer (or a traced handler) of its parent.
-      chain = { nexts: [next], bases: [''], pending: NONE };
-      req[kChain] = chain;
-      base = '';
+  const { req, layer, route, param } = message as StartMessage;
+  const next = req.next;
+  let chain = req[kChain];
+  let base: string | undefined;
+  if (chain === undefined) {
+    // The first event of a request is always at the app's own router: a nested router is only
+    // reached through a traced `use` layer (or a traced handler) of its parent.
+    chain = { nexts: [next], bases: [''], pending: NONE };
+    req[kChain] = chain;
+    base = '';
+  } else {
+    const i = chain.nexts.lastIndexOf(next);
+    if (i !== -1) {
+      base = chain.bases[i];
     } else {
-      const i = chain.nexts.lastIndexOf(next);
-      if (i !== -1) {
-        base = chain.bases[i];
-      } else {
-        base = chain.pending === NONE ? undefined : chain.pending;
-        chain.nexts.push(next);
-        chain.bases.push(base);
-      }
-      chain.pending = NONE;
+      base = chain.pending === NONE ? undefined : chain.pending;
+      chain.nexts.push(next);
+      chain.bases.push(base);
     }
-    if (param !== undefined) return; // a router.param() callback: no layer runs yet
-    if ('method' in layer) {
-      // A handler inside a Route (Route#<method>/all give their layers a `method`).
-      setRoute(req, join(layer, base, route, routeTemplate));
-    } else if (layer.route === undefined) {
-      // A `use` layer: the router (or sub-app) it may enter sits under this prefix.
-      chain.pending = join(layer, base, route, mountTemplate);
-    }
-  } catch (error) {
-    fail(guard, error);
+    chain.pending = NONE;
+  }
+  if (param !== undefined) return; // a router.param() callback: no layer runs yet
+  if ('method' in layer) {
+    // A handler inside a Route (Route#<method>/all give their layers a `method`).
+    setRoute(req, join(layer, base, route, routeTemplate));
+  } else if (layer.route === undefined) {
+    // A `use` layer: the router (or sub-app) it may enter sits under this prefix.
+    chain.pending = join(layer, base, route, mountTemplate);
   }
 }
 
@@ -149,7 +145,7 @@ export function expressFallbackRoute(req: object): string | undefined {
 
 export function install(ctx: HookContext): void {
   guard = ctx.guard;
-  ctx.channels.subscribe('expressRouterRequestStart', onStart);
+  ctx.on('expressRouterRequestStart', onStart);
   setRouteFallback(expressFallbackRoute);
   ctx.patches.onRestore(() => {
     setRouteFallback(undefined);

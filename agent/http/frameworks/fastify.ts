@@ -12,7 +12,6 @@
 //   TracingChannel prototype exactly as Node defines it, only where it is missing.
 // record: the template on the raw Node request (`request.raw`), read at the response's end.
 import dc from 'node:diagnostics_channel';
-import { fail } from '../../../core/guard.js';
 import type { HookContext } from '../../context.js';
 import { setRoute } from '../routes.js';
 
@@ -43,15 +42,8 @@ function hasSubscribers(this: TracingChannelLike): boolean {
 export function install(ctx: HookContext): void {
   const proto = Object.getPrototypeOf(dc.tracingChannel('tapwire.probe')) as object;
   if (!('hasSubscribers' in proto)) ctx.patches.defineGetter(proto, 'hasSubscribers', hasSubscribers);
-  const guard = ctx.guard;
-  ctx.channels.subscribe('fastifyHandlerStart', (message) => {
-    if (!guard.enabled) return;
-    try {
-      const { request, route } = message as StartMessage;
-      const url = route.url;
-      if (typeof url === 'string') setRoute(request.raw, url);
-    } catch (error) {
-      fail(guard, error);
-    }
+  ctx.on('fastifyHandlerStart', (message) => {
+    const { request, route } = message as StartMessage;
+    if (typeof route.url === 'string') setRoute(request.raw, route.url);
   });
 }
