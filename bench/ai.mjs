@@ -1,4 +1,4 @@
-// AI streaming overhead, side by side in one run (issue 4):
+// AI streaming overhead, side by side in one run:
 //   - a streamed chat completion of ~3000 chunks from the AI provider stand-in (cli/demo/standin/,
 //     run as its own process: dist/cli/standin.js), read with fetch chunk by chunk by an app
 //     (bench/lib/ai-child.mjs) run bare and under tapwire (TAPWIRE_AI_ENDPOINTS maps the stand-in

@@ -1,4 +1,4 @@
-// Database client overhead per operation, side by side in one run (issue 3):
+// Database client overhead per operation, side by side in one run:
 //   - `SELECT 1` over `pg` against a real PostgreSQL 15 started here,
 //   - `GET` over `ioredis` against a real redis-server started here,
 //   - a primary-key point query on an in-memory `node:sqlite` (Node) / `bun:sqlite` (Bun) database,

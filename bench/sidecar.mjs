@@ -3,7 +3,7 @@
 // up instead), and through `tapwire sidecar`. Two measurements per path:
 //   - peak throughput: wrk, 1 thread, 32 connections (requests/s, p99);
 //   - a fixed moderate rate (1000 requests/s, open loop, ./lib/open-loop.mjs): p50/p99.
-// Targets (issue 6): sidecar >= 0.5 x nginx requests/s; at 1000 requests/s, <= 1 ms added p99.
+// Targets: sidecar >= 0.5 x nginx requests/s; at 1000 requests/s, <= 1 ms added p99.
 //   node bench/sidecar.mjs [--seconds 10] [--out bench/results/sidecar.md]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
-// `tapwire <command>`: a table of subcommands and nothing else. The CLI only reads config/ and
-// exporters/ data (the catalogue, naming); it never imports agent/, so running it measures nothing
-// and starts no hooks (DESIGN.md "Layout").
+// `tapwire <command>`: a table of subcommands and nothing else. The CLI only reads data: config/,
+// exporters/ (the catalogue, naming) and core/'s tables; it never imports agent/, so running it
+// measures nothing and starts no hooks (tests/cli.test.ts checks the bundle).
 import { fileURLToPath } from 'node:url';
 import { runConfig } from './config.js';
 import type { CliContext } from './context.js';

@@ -1,27 +1,39 @@
 // http.route from the framework that handled the request, read when the response ends.
-// Framework hooks (./frameworks/) store the template on the raw Node request under kRoute, from
-// the frameworks' own diagnostics channels. Only a router's template is ever stored, never the
-// raw path (./semconv.ts); a request no route matched (404) has none.
+// Framework hooks (./frameworks/) either store the template on the raw Node request under kRoute
+// (from the frameworks' own diagnostics channels or dispatch), or register a reader that finds it
+// on the request at the end (a framework that keeps the matched route on its own context). Only a
+// router's template is ever stored or read, never the raw path (core/http/semconv.ts); a request no
+// route matched (404) has none.
 import type { IncomingMessage } from 'node:http';
 
 export const kRoute: unique symbol = Symbol.for('tapwire.http.route');
 
 type RoutedRequest = IncomingMessage & { [kRoute]?: string };
+type RouteReader = (req: IncomingMessage) => string | undefined;
 
 /** Store the matched template; undefined clears one a request matched earlier (next('route')). */
 export function setRoute(req: object, route: string | undefined): void {
   (req as RoutedRequest)[kRoute] = route;
 }
 
-/** Read at the end of a request when no hook stored a template (Express without its channel). */
-let fallback: ((req: IncomingMessage) => string | undefined) | undefined;
+/** Read at the end of a request that no hook stored a template on, in the order registered. */
+const readers: RouteReader[] = [];
 
-export function setRouteFallback(fn: ((req: IncomingMessage) => string | undefined) | undefined): void {
-  fallback = fn;
+/** Adds a reader; returns its removal (for the hook's patches.onRestore). */
+export function addRouteReader(reader: RouteReader): () => void {
+  readers.push(reader);
+  return () => {
+    const i = readers.indexOf(reader);
+    if (i !== -1) readers.splice(i, 1);
+  };
 }
 
 export function routeOf(req: IncomingMessage): string | undefined {
   const route = (req as RoutedRequest)[kRoute];
-  if (route !== undefined || fallback === undefined) return route;
-  return fallback(req);
+  if (route !== undefined) return route;
+  for (let i = 0; i < readers.length; i++) {
+    const r = readers[i]!(req);
+    if (r !== undefined) return r;
+  }
+  return undefined;
 }

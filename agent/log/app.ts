@@ -5,6 +5,4 @@ import { loadConfig } from '../../config/index.js';
 import { currentAgent } from '../current.js';
 import { createLogger } from './logger.js';
 
-export const logger: Logger = createLogger(currentAgent()?.config ?? loadConfig(process.env).config, {
-  fd: 1,
-});
+export const logger: Logger = createLogger(currentAgent()?.config ?? loadConfig(process.env).config);

@@ -1,7 +1,7 @@
-// The pino logger tapwire gives the app (`import { logger } from 'tapwire'`) and the one the agent
-// itself writes to stderr with. Configured once from the environment (profile, LOG_LEVEL); the
-// per-record work is pino's plus: trace context (only when a span is active), secret redaction,
-// and a per-level counter behind tapwire_log_records_total.
+// The pino logger tapwire gives the app (`import { logger } from 'tapwire'`), on stdout. (The
+// agent's own lines do not go through pino: core/log.ts.) Configured once from the environment
+// (profile, LOG_LEVEL); the per-record work is pino's plus: trace context (only when a span is
+// active), secret redaction, and a per-level counter behind tapwire_log_records_total.
 import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
@@ -106,13 +106,7 @@ function traceMixin(): Record<string, string> {
   return { trace_id: sc.traceId, span_id: sc.spanId };
 }
 
-export interface LoggerTarget {
-  /** 1 = stdout (the app's logger), 2 = stderr (the agent's own messages). */
-  fd: 1 | 2;
-}
-
-/** `counted`: records count in tapwire_log_records_total (the app's logger; not the agent's own). */
-export function loggerOptions(config: Config, counted: boolean): LoggerOptions {
+function loggerOptions(config: Config): LoggerOptions {
   return {
     level: config.logLevel,
     base: {
@@ -123,17 +117,17 @@ export function loggerOptions(config: Config, counted: boolean): LoggerOptions {
     formatters: { level: (label) => ({ level: label }) },
     mixin: traceMixin,
     redact: { paths: REDACT_PATHS, censor: CENSOR },
-    hooks: { logMethod: counted ? countingLogMethod : logMethod },
+    hooks: { logMethod: countingLogMethod },
   };
 }
 
-export function createLogger(config: Config, target: LoggerTarget): Logger {
-  const options = loggerOptions(config, target.fd === 1);
-  return pino(options, destination(config, target));
+/** The app's logger, writing to stdout. */
+export function createLogger(config: Config): Logger {
+  return pino(loggerOptions(config), destination(config));
 }
 
-function destination(config: Config, target: LoggerTarget): DestinationStream {
-  if (config.logPretty && target.fd === 1) {
+function destination(config: Config): DestinationStream {
+  if (config.logPretty) {
     try {
       // Loaded on demand: only development on a terminal pays for it. Resolved from the app's
       // directory first, then tapwire's own.
@@ -144,11 +138,11 @@ function destination(config: Config, target: LoggerTarget): DestinationStream {
       } catch {
         pretty = createRequire(import.meta.url)('pino-pretty');
       }
-      return pretty({ sync: true, colorize: true, destination: target.fd });
+      return pretty({ sync: true, colorize: true, destination: 1 });
     } catch {
       // pino-pretty is not installed: JSON is still correct output.
     }
   }
   // Synchronous writes: a record logged just before process.exit() is not lost.
-  return pino.destination({ dest: target.fd, sync: true });
+  return pino.destination({ dest: 1, sync: true });
 }

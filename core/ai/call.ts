@@ -1,8 +1,8 @@
 // One AI provider call, from the request to the end of the response body, whatever client made
-// it: the hooks (agent/ai/ for undici and node:http, agent/http/bun/fetch.ts; the sidecar's gateway) feed it
-// the request body, the response head, each response chunk and the end or the failure, and it hands
-// one outcome to the recorder (and to tracing, when on). Only requests recognised as provider calls
-// (./providers.ts) ever get one of these.
+// it: the client hooks of the preload (agent/ai/) and the sidecar's gateway feed it the request
+// body, the response head, each response chunk and the end or the failure, and it hands one
+// outcome to the recorder (and to tracing, when on). Only requests recognised as provider calls
+// (./providers.ts, asked by ../http/recorder.ts) ever get one of these.
 //
 // What is kept: the request body until the response head arrives (to read `model` and `stream`,
 // then dropped), a non-streamed response body until it ends (to read `usage`), and for streams

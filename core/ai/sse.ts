@@ -2,7 +2,7 @@
 // with alt=sse, every OpenAI-compatible provider) and newline-delimited JSON (Ollama's native
 // API). Bytes are fed as they arrive, in whatever pieces the network delivers: an event, a line,
 // even a multi-byte UTF-8 character may be split across chunks. The parser only reads; the bytes
-// the app receives are never touched (it is handed the same chunks, see ./node.ts and ./bun.ts).
+// the app receives are never touched (it is handed the same chunks, see agent/ai/).
 // https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 
 export interface EventSink {

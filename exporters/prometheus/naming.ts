@@ -31,7 +31,7 @@ const UNIT_WORDS: Readonly<Record<string, string>> = {
   Cel: 'celsius',
   Hz: 'hertz',
   '%': 'percent',
-  // Not UCUM, but the currency tapwire's cost counter uses (DESIGN.md: tapwire_gen_ai_cost_usd_total).
+  // Not UCUM, but the currency tapwire's cost counter is counted in: tapwire_gen_ai_cost_usd_total.
   USD: 'usd',
 };
 

@@ -5,8 +5,8 @@
 //   `{ req, res, layer, handler, route }`; `route` is the pattern that matched at the layer's own
 //   router level ('/users/:id/posts' for `app.use('/users/:id/posts', router)`, '/:postId' for
 //   `router.get('/:postId')` inside it). Subscribing costs nothing until a router publishes. An
-//   older router publishes nothing; ../routes.ts then falls back to `req.route` (top-level routes
-//   only, see expressFallbackRoute).
+//   older router publishes nothing; a route reader (../routes.ts) then falls back to `req.route`
+//   (top-level routes only, see expressFallbackRoute).
 // hook: `tracing:express.router.request:start`.
 // record: the template is the chain of patterns from the app's router down to the route's. The raw
 //   prefix the chain matched (`req.baseUrl`, '/users/1/posts') is never used. A router level is
@@ -15,7 +15,7 @@
 //   to the router the preceding `use` layer entered.
 import { fail, type Guard } from '../../../core/guard.js';
 import type { HookContext } from '../../context.js';
-import { setRoute, setRouteFallback } from '../routes.js';
+import { addRouteReader, setRoute } from '../routes.js';
 
 /** Per-request chain of router levels: their `next` functions and template prefixes. */
 export const kChain: unique symbol = Symbol('tapwire.express.chain');
@@ -146,9 +146,8 @@ export function expressFallbackRoute(req: object): string | undefined {
 export function install(ctx: HookContext): void {
   guard = ctx.guard;
   ctx.on('expressRouterRequestStart', onStart);
-  setRouteFallback(expressFallbackRoute);
+  ctx.patches.onRestore(addRouteReader(expressFallbackRoute));
   ctx.patches.onRestore(() => {
-    setRouteFallback(undefined);
     guard = undefined;
   });
 }
