@@ -15,6 +15,7 @@ import { install as redisChannels } from './db/redis/channels.js';
 import { install as express } from './http/frameworks/express.js';
 import { install as fastify } from './http/frameworks/fastify.js';
 import { install as hono } from './http/frameworks/hono.js';
+import { install as koa } from './http/frameworks/koa.js';
 import { install as nodeClient } from './http/node-client.js';
 import { install as nodeServer } from './http/node-server.js';
 import { install as runtimeMetrics } from './runtime/index.js';
@@ -46,6 +47,7 @@ const ROWS: readonly Row[] = [
   ['express (route)', BOTH, express],
   ['fastify (route)', BOTH, fastify],
   ['hono (route)', BOTH, hono],
+  ['koa (route)', BOTH, koa],
   ['pg', BOTH, pg],
   ['mysql2', BOTH, mysql2],
   ['ioredis, node-redis', BOTH, redisChannels],

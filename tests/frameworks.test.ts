@@ -1,7 +1,8 @@
-// http_route from framework route templates (Express 5, Fastify 5, Hono 4), for ESM and CommonJS
-// apps under Node and, through their node:http servers, under Bun; Hono also on Bun.serve (an entry
-// point's `export default app` and `Bun.serve({ fetch: app.fetch })`). Real apps under the
-// preload; exact counts read from /metrics as a user would.
+// http_route from framework route templates (Express 5, Fastify 5, Hono 4, Koa 3 with
+// @koa/router), for ESM and CommonJS apps under Node and, through their node:http servers, under
+// Bun; Hono also on Bun.serve (an entry point's `export default app` and
+// `Bun.serve({ fetch: app.fetch })`). Real apps under the preload; exact counts read from /metrics
+// as a user would.
 import { once } from 'node:events';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -146,6 +147,14 @@ const FRAMEWORKS = [
       // mount(): the outer app matched only the mount; the inner app's '/x/:id' lacks the prefix.
       { method: 'GET', status: '200', count: 1 },
     ],
+  },
+  {
+    name: 'koa',
+    async traffic(url: (path: string) => string) {
+      await commonTraffic(url);
+      expect(await hit(url('/async-boom'), 1)).toEqual([500]);
+    },
+    expected: WITH_ROUTES,
   },
 ] as const;
 
