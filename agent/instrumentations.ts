@@ -3,8 +3,8 @@
 // library or runtime feature there?) -> hook (subscribe, or patch where nothing publishes) ->
 // hand over (start and end operations of core/) — and exports `install(ctx)`.
 //
-// Adding one is a hook file, its test and a line here. Bun-only modules are imported on demand so
-// a Node process never loads them (and the other way round for Node-only ones).
+// Adding one is a hook file, its test and a line here (a Bun-only hook also goes into
+// ./bun-hooks.ts, imported on Bun only).
 import type { Runtime } from '../core/runtime.js';
 import type { HookContext } from './context.js';
 import { install as betterSqlite3 } from './db/better-sqlite3.js';
@@ -27,9 +27,9 @@ export interface Instrumentation {
   readonly install: (ctx: HookContext) => unknown;
 }
 
-/** An install that imports its module first (on the runtime it applies to only). */
-function lazy(load: () => Promise<{ install(ctx: HookContext): unknown }>) {
-  return async (ctx: HookContext) => (await load()).install(ctx);
+/** A Bun-only install, from ./bun-hooks.ts (imported on Bun only, one file for all of them). */
+function bun(name: keyof typeof import('./bun-hooks.js')) {
+  return async (ctx: HookContext) => (await import('./bun-hooks.js'))[name](ctx);
 }
 
 const BOTH: readonly Runtime[] = ['node', 'bun'];
@@ -40,10 +40,10 @@ type Row = [name: string, runtimes: readonly Runtime[], install: Instrumentation
 
 const ROWS: readonly Row[] = [
   ['http.server (node)', NODE, nodeServer],
-  ['http.server (Bun.serve)', BUN, lazy(() => import('./http/bun/serve.js'))],
-  ['http.server (bun node:http)', BUN, lazy(() => import('./http/bun/node-http.js'))],
+  ['http.server (Bun.serve)', BUN, bun('bunServe')],
+  ['http.server (bun node:http)', BUN, bun('bunNodeHttp')],
   ['http.client (node:http, undici)', BOTH, nodeClient],
-  ['http.client (bun fetch)', BUN, lazy(() => import('./http/bun/fetch.js'))],
+  ['http.client (bun fetch)', BUN, bun('bunFetch')],
   ['express (route)', BOTH, express],
   ['fastify (route)', BOTH, fastify],
   ['hono (route)', BOTH, hono],
@@ -51,11 +51,11 @@ const ROWS: readonly Row[] = [
   ['pg', BOTH, pg],
   ['mysql2', BOTH, mysql2],
   ['ioredis, node-redis', BOTH, redisChannels],
-  ['bun RedisClient', BUN, lazy(() => import('./db/redis/bun.js'))],
+  ['bun RedisClient', BUN, bun('bunRedis')],
   ['better-sqlite3', NODE, betterSqlite3],
   ['node:sqlite', NODE, nodeSqlite],
-  ['bun:sqlite', BUN, lazy(() => import('./db/bun-sqlite.js'))],
-  ['Bun.sql', BUN, lazy(() => import('./db/bun-sql.js'))],
+  ['bun:sqlite', BUN, bun('bunSqlite')],
+  ['Bun.sql', BUN, bun('bunSql')],
   ['runtime', BOTH, runtimeMetrics],
 ];
 

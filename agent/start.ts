@@ -80,8 +80,8 @@ class Installation {
     try {
       await inst.install(ctx);
     } catch (error) {
+      fail(own, error); // logs once and turns the guard off, before its part is taken back
       takeBack(part);
-      fail(own, error);
     }
   }
 
@@ -99,9 +99,6 @@ function takeBack(part: Part): void {
   part.channels.unsubscribeAll();
   part.patches.restore();
 }
-
-/** The running agent, if `tapwire/register` started one in this process. */
-export { currentAgent } from './current.js';
 
 export async function start(): Promise<Agent | undefined> {
   const g = globalThis as AgentSlot;

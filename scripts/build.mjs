@@ -24,14 +24,7 @@ execFileSync(
   },
 );
 
-await build({
-  entryPoints: {
-    index: 'index.ts',
-    register: 'register.ts',
-    'cli/main': 'cli/main.ts',
-    // The AI provider stand-in as a process of its own, for bench/ai.mjs.
-    'cli/standin': 'cli/demo/standin/main.ts',
-  },
+const bundle = {
   outdir: out,
   bundle: true,
   splitting: true,
@@ -39,7 +32,6 @@ await build({
   platform: 'node',
   target: 'node22',
   mainFields: ['module', 'main'],
-  chunkNames: 'chunks/[name]-[hash]',
   // pino-pretty is only used in development on a TTY and is loaded on demand.
   external: ['pino-pretty', 'bun', 'bun:*'],
   define: { __TAPWIRE_VERSION__: JSON.stringify(pkg.version) },
@@ -49,6 +41,27 @@ await build({
   },
   legalComments: 'none',
   logLevel: 'warning',
+};
+
+// The agent's two entry points share their chunks, so `tapwire` and `tapwire/register` see one
+// logger counter and one configuration module.
+await build({
+  ...bundle,
+  entryPoints: { index: 'index.ts', register: 'register.ts' },
+  chunkNames: 'chunks/[name]-[hash]',
+});
+
+// The CLI is bundled on its own: sharing chunks with it split the preload's graph into many small
+// files, and every file is a module the preload loads at start-up (measured: 24 files instead of 14,
+// +5 ms on Node). The CLI never runs the agent in its own process, so it needs none of its state.
+await build({
+  ...bundle,
+  entryPoints: {
+    'cli/main': 'cli/main.ts',
+    // The AI provider stand-in as a process of its own, for bench/ai.mjs.
+    'cli/standin': 'cli/demo/standin/main.ts',
+  },
+  chunkNames: 'chunks/cli-[name]-[hash]',
 });
 
 // The service `tapwire demo` runs under the preload. It is TypeScript so tsc checks it with the

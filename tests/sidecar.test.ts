@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startStandin } from '../cli/demo/standin/index.js';
 import {
   FIXTURES,
   find,
@@ -340,63 +341,85 @@ describe('tapwire sidecar in front of a Python http.server app', () => {
 
 describe('tapwire sidecar AI gateway', () => {
   it('forwards a streamed chat completion byte for byte and records gen_ai_* metrics', async () => {
-    const provider = await startPython('fake-openai.py');
+    // The provider: the shared stand-in (cli/demo/standin/), with fixed usage for the model.
+    const provider = await startStandin({
+      models: [
+        { model: 'gpt-4o-mini', responseModel: 'gpt-4o-mini-2024-07-18', input: 12, cached: 0, output: 5 },
+      ],
+    });
     const app = await startPython('sidecar-app.py');
-    const sidecar = await startSidecar(app.port, {
-      TAPWIRE_GATEWAY_PROVIDERS: `openai=http://127.0.0.1:${provider.port}`,
-    });
-    const init = (stream: boolean): RequestInit => ({
-      method: 'POST',
-      headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'gpt-4o-mini', stream, messages: [{ role: 'user', content: 'hi' }] }),
-    });
-    const direct = await get(`http://127.0.0.1:${provider.port}/v1/chat/completions`, init(true));
-    const gateway = `http://127.0.0.1:${sidecar.gatewayPort}/openai/v1/chat/completions`;
-    const through = await get(gateway, init(true));
-    expect(through.status).toBe(200);
-    expect(through.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-    expect(through.body.equals(direct.body)).toBe(true);
-    expect(through.body.toString('utf8')).toContain('data: [DONE]');
+    try {
+      const sidecar = await startSidecar(app.port, {
+        TAPWIRE_GATEWAY_PROVIDERS: `openai=http://127.0.0.1:${provider.ports.openai}`,
+      });
+      const init = (stream: boolean): RequestInit => ({
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+        body: JSON.stringify({
+          model: 'gpt-4o-mini',
+          stream,
+          ...(stream ? { stream_options: { include_usage: true } } : {}),
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
+      });
+      const direct = await get(`http://127.0.0.1:${provider.ports.openai}/v1/chat/completions`, init(true));
+      const gateway = `http://127.0.0.1:${sidecar.gatewayPort}/openai/v1/chat/completions`;
+      const through = await get(gateway, init(true));
+      expect(through.status).toBe(200);
+      expect(through.headers.get('content-type')).toBe(direct.headers.get('content-type'));
+      expect(through.headers.get('content-type')).toContain('text/event-stream');
+      expect(through.body.equals(direct.body)).toBe(true);
+      expect(through.body.toString('utf8')).toContain('data: [DONE]');
 
-    const plain = await get(gateway, init(false));
-    expect(JSON.parse(plain.body.toString('utf8')).usage.total_tokens).toBe(9);
-    const denied = await get(gateway, { ...init(false), headers: { authorization: 'Bearer wrong' } });
-    expect(denied.status).toBe(401);
-    const unknown = await get(`http://127.0.0.1:${sidecar.gatewayPort}/nope/v1/x`);
-    expect(unknown.status).toBe(404);
-    expect(JSON.parse(unknown.body.toString('utf8')).error_type).toBe('unknown_provider');
+      const plain = await get(gateway, init(false));
+      expect(JSON.parse(plain.body.toString('utf8')).usage.total_tokens).toBe(17);
+      // A key the provider refuses (the stand-in's /e401 prefix): the gateway passes the 401 on.
+      const denied = await get(
+        `http://127.0.0.1:${sidecar.gatewayPort}/openai/e401/v1/chat/completions`,
+        init(false),
+      );
+      expect(denied.status).toBe(401);
+      const unknown = await get(`http://127.0.0.1:${sidecar.gatewayPort}/nope/v1/x`);
+      expect(unknown.status).toBe(404);
+      expect(JSON.parse(unknown.body.toString('utf8')).error_type).toBe('unknown_provider');
 
-    const text = await sidecar.metrics();
-    const samples = parseMetrics(text);
-    const call = {
+      await checkGatewayMetrics(sidecar);
+    } finally {
+      await provider.close();
+    }
+  });
+});
+
+async function checkGatewayMetrics(sidecar: { metrics(): Promise<string> }): Promise<void> {
+  const text = await sidecar.metrics();
+  const samples = parseMetrics(text);
+  const call = {
+    gen_ai_operation_name: 'chat',
+    gen_ai_provider_name: 'openai',
+    gen_ai_request_model: 'gpt-4o-mini',
+    gen_ai_response_model: 'gpt-4o-mini-2024-07-18',
+    server_address: '127.0.0.1',
+  };
+  expect(value(samples, 'gen_ai_client_operation_duration_seconds_count', call)).toBe(2);
+  // Two calls of 12 input and 5 output tokens each (the direct call is not the gateway's).
+  expect(value(samples, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'input' })).toBe(24);
+  expect(value(samples, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'output' })).toBe(10);
+  expect(value(samples, 'gen_ai_client_operation_time_to_first_chunk_seconds_count', call)).toBe(1);
+  expect(
+    value(samples, 'gen_ai_client_operation_duration_seconds_count', {
       gen_ai_operation_name: 'chat',
       gen_ai_provider_name: 'openai',
       gen_ai_request_model: 'gpt-4o-mini',
-      gen_ai_response_model: 'gpt-4o-mini-2024-07-18',
       server_address: '127.0.0.1',
-    };
-    expect(value(samples, 'gen_ai_client_operation_duration_seconds_count', call)).toBe(2);
-    expect(value(samples, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'input' })).toBe(19);
-    expect(value(samples, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'output' })).toBe(7);
-    expect(value(samples, 'gen_ai_client_operation_time_to_first_chunk_seconds_count', call)).toBe(1);
-    expect(
-      value(samples, 'gen_ai_client_operation_duration_seconds_count', {
-        gen_ai_operation_name: 'chat',
-        gen_ai_provider_name: 'openai',
-        gen_ai_request_model: 'gpt-4o-mini',
-        server_address: '127.0.0.1',
-        error_type: '401',
-      }),
-    ).toBe(1);
-    // The provider call is an HTTP client call too.
-    expect(sum(samples, 'http_client_request_duration_seconds_count', { server_address: '127.0.0.1' })).toBe(
-      3,
-    );
-    // The gateway's traffic is not the app's inbound traffic.
-    expect(find(samples, DURATION)).toEqual([]);
-    expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
-  });
-});
+      error_type: '401',
+    }),
+  ).toBe(1);
+  // The provider call is an HTTP client call too.
+  expect(sum(samples, 'http_client_request_duration_seconds_count', { server_address: '127.0.0.1' })).toBe(3);
+  // The gateway's traffic is not the app's inbound traffic.
+  expect(find(samples, DURATION)).toEqual([]);
+  expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
+}
 
 describe('tapwire sidecar metrics merge', () => {
   it('serves two preloaded workers (Node and Bun) pushing OTLP beside its own series, kept apart by instance', async () => {

@@ -1,9 +1,10 @@
-// Everything tapwire installs can be taken back: after Agent.stop(), and after a start that fails
-// once every hook is in, every patched global, prototype and module export is the original again,
-// no diagnostics channel tapwire uses has a subscriber, and the OpenTelemetry API globals and the
-// process' 'beforeExit' listeners are as before. A real app process on each runtime
-// (tests/fixtures/takeback.mjs) records them without the preload, starts tapwire, takes it back and
-// compares. Tracing, OTLP metrics and Bun.sql are configured so that their parts are installed too.
+// Everything tapwire installs can be taken back: after Agent.stop(), after a start that fails once
+// every hook is in, and for one hook whose install fails (the others keep running), every patched
+// global, prototype and module export is the original again, no diagnostics channel tapwire uses
+// has a subscriber, and the OpenTelemetry API globals and the process' 'beforeExit' listeners are
+// as before. A real app process on each runtime (tests/fixtures/takeback.mjs) records them without
+// the preload, starts tapwire, takes it back and compares. Tracing, OTLP metrics and Bun.sql are
+// configured so that their parts are installed too.
 import { describe, expect, it } from 'vitest';
 import { CHANNEL_LIST } from '../core/channels.js';
 import { jsonLines, RUNTIMES, startApp, stopAll } from './support/index.js';
@@ -15,7 +16,7 @@ interface Report {
   left: string[];
 }
 
-async function run(runtime: 'node' | 'bun', mode: 'stop' | 'fail') {
+async function run(runtime: 'node' | 'bun', mode: 'stop' | 'fail' | 'hook') {
   const app = await startApp({
     runtime,
     file: 'takeback.mjs',
@@ -74,6 +75,25 @@ describe.each(RUNTIMES)('taking tapwire back (%s)', (runtime) => {
     expect(report.agent).toBe(true);
     expect(report.started).toEqual(expect.arrayContaining(PATCHED[runtime]));
     expect(report.left).toEqual([]);
+  }, 60_000);
+
+  it('a hook whose install fails is taken back alone, says so once, and the others run', async () => {
+    const { report, stderr } = await run(runtime, 'hook');
+    expect(report.agent).toBe(true);
+    // Fastify's part is absent, everything else is in.
+    const fastify = [
+      'channel tracing:fastify.request.handler:start',
+      'TracingChannel.prototype.hasSubscribers',
+    ];
+    expect(report.started).toEqual(
+      expect.arrayContaining(PATCHED[runtime].filter((p) => !fastify.includes(p))),
+    );
+    for (const p of fastify) expect(report.started).not.toContain(p);
+    expect(report.left).toEqual([]);
+    const lines = jsonLines(stderr).filter((l) => l.component === 'tapwire');
+    expect(lines.map((l) => [l.level, l.code, l.hook])).toEqual([
+      ['error', 'TAPWIRE_ERR_HOOK', 'fastify (route)'],
+    ]);
   }, 60_000);
 
   it('a start that fails after every hook is in takes all of them back and says so once', async () => {

@@ -73,7 +73,7 @@ export class DbRecorder {
   /**
    * One call of a driver method that is the whole operation: calls `original` with the same `this`
    * and arguments. A synchronous result or throw (SQLite) ends the operation at once and reaches
-   * the app as it is; a promise (Bun's RedisClient) is settled through DbOp.settle().
+   * the app as it is; a native promise (Bun's RedisClient) is settled through DbOp.settle().
    */
   call(
     target: DbTarget,
@@ -90,9 +90,9 @@ export class DbRecorder {
       op.end(error ?? new Error());
       throw error;
     }
-    if (typeof (result as { then?: unknown } | null | undefined)?.then === 'function') {
-      return op.settle(result as PromiseLike<unknown>);
-    }
+    // `instanceof`, not a `then` lookup: a SQLite row is an object too, and looking a missing
+    // property up on it cost ~0.2 µs per operation (measured, node:sqlite on Node 24).
+    if (result instanceof Promise) return op.settle(result);
     op.end(undefined);
     return result;
   }

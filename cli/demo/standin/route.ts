@@ -2,7 +2,7 @@
 // and the usage comes from the request (or from the fixed table the demo and the bench pass).
 //
 // Path prefixes, e.g. baseURL http://127.0.0.1:PORT/e429/v1:
-//   /e429  429 with retry-after      /e500  500
+//   /e429  429 with retry-after      /e500  500      /e401  401 (a key the provider refuses)
 //   /cut   a stream cut mid-way (socket destroyed after half the chunks)
 //   /nN    N content chunks in a stream (default 5)
 //   /cachedN, /reasoningN  OpenAI usage reports N cached input / N reasoning output tokens
@@ -30,6 +30,9 @@ const RESPONSE_MODEL: Record<string, string> = {
   'claude-haiku-4-5': 'claude-haiku-4-5-20251001',
 };
 
+const OPENAI_ERRORS: Record<number, string> = { 401: 'invalid_request_error', 429: 'rate_limit_exceeded' };
+const ANTHROPIC_ERRORS: Record<number, string> = { 401: 'authentication_error', 429: 'rate_limit_error' };
+
 interface Flags {
   status: number;
   cut: boolean;
@@ -46,6 +49,7 @@ function flags(url: string): { flags: Flags; path: string } {
   for (const p of parts) {
     if (p === 'e429') f.status = 429;
     else if (p === 'e500') f.status = 500;
+    else if (p === 'e401') f.status = 401;
     else if (p === 'cut') f.cut = true;
     else if (/^n\d+$/.test(p)) f.chunks = Number(p.slice(1));
     else if (/^cached\d+$/.test(p)) f.cached = Number(p.slice(6));
@@ -102,12 +106,12 @@ export function replyTo(
       provider === 'anthropic'
         ? {
             type: 'error',
-            error: { type: f.status === 429 ? 'rate_limit_error' : 'api_error', message: 'stand-in' },
+            error: { type: ANTHROPIC_ERRORS[f.status] ?? 'api_error', message: 'stand-in' },
           }
         : {
             error: {
               message: 'stand-in',
-              type: f.status === 429 ? 'rate_limit_exceeded' : 'server_error',
+              type: OPENAI_ERRORS[f.status] ?? 'server_error',
               code: null,
             },
           };
