@@ -224,7 +224,7 @@ function render(results, loadAtStart) {
       `(${results.stream[runtimeIds[0]]?.[0]?.bytes ?? 'n/a'} bytes per stream), which answers at once: the times below are the client and agent cost alone, without the hundreds of ` +
       'milliseconds a real model takes, so they are the hardest case for a ratio. The app (bench/lib/ai-child.mjs) POSTs with `fetch` and reads the body chunk by chunk.',
     `- Each row: ${ROUNDS} fresh processes per mode, modes interleaved (order rotated each round); each process makes ` +
-      `$WARMUPwarm-up calls then $REQUESTSmeasured calls one after another and reports its medians; the table shows ` +
+      `${WARMUP} warm-up calls then ${REQUESTS} measured calls one after another and reports its medians; the table shows ` +
       'the median of the processes. Time to first chunk: from `fetch()` to the first body chunk read; total: to the end of the body.',
     '- `tapwire`: `--import dist/register.js` / `--preload`, `TAPWIRE_AI_ENDPOINTS=127.0.0.1:PORT=openai`, ' +
       '`OTEL_METRICS_EXPORTER=prometheus`. "recorded": calls counted by `gen_ai_client_operation_duration_seconds` on the ' +
