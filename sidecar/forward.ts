@@ -116,6 +116,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private done = false;
+  /** @internal the response is corked by onHeaders until the next tick (or the end, whichever is first). */
+  corked = false;
 
   constructor(
     readonly req: IncomingMessage,
@@ -144,8 +146,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const headers = responseHeaders(rawHeaders);
     // Head, body and end of a small response usually arrive in one tick (one socket read
     // upstream): corked until the next tick they leave in one writev instead of two or three.
+    this.corked = true;
     this.res.cork();
-    process.nextTick(uncork, this.res);
+    process.nextTick(uncork, this);
     this.res.writeHead(statusCode, statusText || undefined, headers);
     // Headers normally leave with the first body chunk (one write, not two: measurably faster
     // for small responses); an event stream's headers go at once, before its first event.
@@ -160,7 +163,13 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(_trailers: string[] | null): void {
-    if (!this.done) this.res.end();
+    if (this.done) return;
+    // Uncork before end(): with chunked framing, a ServerResponse corked after its headers went
+    // (flushHeaders) holds later chunks in its own buffer, and end() writes the terminating
+    // `0\r\n\r\n` ahead of them: the client read a complete, empty body (seen with an event
+    // stream whose events all arrived in one read).
+    uncork(this);
+    this.res.end();
   }
 
   onError(error: Error): void {
@@ -203,8 +212,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 }
 
-function uncork(res: ServerResponse): void {
-  res.uncork();
+function uncork(exchange: Exchange): void {
+  if (!exchange.corked) return;
+  exchange.corked = false;
+  exchange.res.uncork();
 }
 
 function onResClose(this: Res): void {
