@@ -14,15 +14,15 @@ import { fail, type Guard, guard, guarded } from '../core/guard.js';
 import { FastHistograms } from '../core/histogram.js';
 import { Origins } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
-import { internalServers } from '../core/http/server.js';
 import { agentLog, configureAgentLog } from '../core/log.js';
 import { Patches } from '../core/patch.js';
 import { createRecorders } from '../core/recorders.js';
 import { RUNTIME, SCOPE } from '../core/runtime.js';
 import { agentResource, createTelemetry, type Telemetry } from '../core/telemetry.js';
-import { type BunServe, type MetricsServer, startMetricsServer } from '../exporters/prometheus/server.js';
+import type { BunServe } from '../exporters/prometheus/server.js';
 import type { HookContext } from './context.js';
 import { type AgentSlot, kAgent } from './current.js';
+import { type Endpoint, openEndpoint } from './endpoint.js';
 import { INSTRUMENTATIONS, type Instrumentation } from './instrumentations.js';
 import { ModuleLoads } from './load.js';
 import type { TracerSetup } from './trace/provider.js';
@@ -33,7 +33,6 @@ export interface Agent {
   readonly http: HttpRecorder;
   readonly db: DbRecorder;
   readonly tracing: TracerSetup | undefined;
-  readonly metricsServer: MetricsServer | undefined;
   /**
    * Takes back everything tapwire installed (every patched function, subscription, loader hook and
    * global is the original again), closes /metrics and shuts the meter provider down.
@@ -106,7 +105,7 @@ export async function start(): Promise<Agent | undefined> {
   if (g[kAgent] !== undefined) return g[kAgent] ?? undefined;
   g[kAgent] = null;
   const installation = new Installation();
-  let metricsServer: MetricsServer | undefined;
+  let endpoint: Endpoint | undefined;
   try {
     const { config, problems } = loadConfig(process.env);
     configureAgentLog(config);
@@ -136,6 +135,8 @@ export async function start(): Promise<Agent | undefined> {
     const internal: string[] = [];
     if (config.tracesExporters.includes('otlp')) internal.push(config.otlpTracesEndpoint);
     if (otlpMetrics !== undefined) internal.push(config.otlpMetricsEndpoint);
+    // Asking the holder of the host's /metrics port who it is (./endpoint.ts) is tapwire's own traffic.
+    internal.push(`http://127.0.0.1:${config.prometheusPort}/`);
 
     let tracing: TracerSetup | undefined;
     if (config.tracesExporters.length > 0) {
@@ -168,17 +169,26 @@ export async function start(): Promise<Agent | undefined> {
       if (inst.runtimes.includes(RUNTIME)) await installation.install(inst, shared);
     }
 
-    if (telemetry.pull !== undefined) metricsServer = openMetricsEndpoint(config, telemetry, bunServe);
+    if (telemetry.pull !== undefined) {
+      endpoint = openEndpoint(config, telemetry, bunServe);
+      // Bounded: a holder that does not answer must not hold the app's start. The timer is held
+      // while waiting (a preload's top-level await must not be left unsettled) and cleared after.
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        endpoint.ready,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
+      ]);
+      clearTimeout(timer);
+    }
     const agent: Agent = {
       config,
       telemetry,
       http,
       db,
       tracing,
-      metricsServer,
       stop() {
         installation.undo();
-        metricsServer?.close();
+        endpoint?.close();
         telemetry.provider.shutdown().catch(() => {
           // Nothing more to export while stopping.
         });
@@ -189,7 +199,7 @@ export async function start(): Promise<Agent | undefined> {
     return agent;
   } catch (error) {
     installation.undo();
-    metricsServer?.close();
+    endpoint?.close();
     agentLog('TAPWIRE_ERR_START', 'tapwire failed to start and is off; the app is unaffected', {
       err: error,
     });
@@ -210,39 +220,4 @@ function prices(config: Config): Prices {
     );
     return new Prices();
   }
-}
-
-let collectFailed = false;
-
-function openMetricsEndpoint(
-  config: Config,
-  telemetry: Telemetry,
-  bunServe: BunServe | undefined,
-): MetricsServer {
-  const server = startMetricsServer(
-    {
-      host: config.prometheusHost,
-      port: config.prometheusPort,
-      render: () => telemetry.render(),
-      onListenError: (error) => {
-        agentLog(
-          'TAPWIRE_ERR_METRICS_PORT',
-          `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
-          { host: config.prometheusHost, port: config.prometheusPort },
-        );
-      },
-      onListening: ({ host, port }) =>
-        agentLog('TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics`, { host, port }),
-      onRenderError: (error) => {
-        if (collectFailed) return;
-        collectFailed = true;
-        agentLog('TAPWIRE_ERR_COLLECT', 'collecting metrics for /metrics failed; that scrape got a 500', {
-          err: error,
-        });
-      },
-    },
-    bunServe,
-  );
-  if (server.node !== undefined) internalServers.add(server.node);
-  return server;
 }

@@ -51,6 +51,13 @@ export const LOG_CODES = {
     meaning: 'The Prometheus endpoint of this process listens at the address in the line.',
     action: '',
   },
+  TAPWIRE_METRICS_FOLLOWING: {
+    level: 'debug',
+    from: 'preload',
+    meaning:
+      'Another process of the same service on this host holds the /metrics port (a launcher such as npm, a cluster primary, a sibling worker): this process pushes its metrics there, and that process serves them with its own.',
+    action: '',
+  },
   TAPWIRE_ERR_METRICS_PORT: {
     level: 'warn',
     from: 'preload',

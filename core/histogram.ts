@@ -137,13 +137,19 @@ export class FastHistograms implements MetricProducer {
     return h;
   }
 
-  async collect(): Promise<CollectionResult> {
+  /** Every histogram with a recorded value, collected now (synchronously, unlike collect()). */
+  collectNow(): HistogramMetricData[] {
     const end = hrNow();
     const metrics: HistogramMetricData[] = [];
     for (const h of this.all) {
       const m = h.collect(end);
       if (m !== undefined) metrics.push(m);
     }
+    return metrics;
+  }
+
+  async collect(): Promise<CollectionResult> {
+    const metrics = this.collectNow();
     return {
       // The reader keeps the SDK's resource; this one is not used.
       resourceMetrics: {

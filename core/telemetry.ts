@@ -19,6 +19,8 @@ import { overflowCounts } from './series.js';
 
 export interface Telemetry {
   provider: MeterProvider;
+  /** The process's identity, as every reader reports it. */
+  resource: Resource;
   meter: Meter;
   pull: PullReader | undefined;
   /** The OTLP push reader when OTEL_METRICS_EXPORTER includes otlp. */
@@ -65,7 +67,8 @@ export function createTelemetry(
   const all: MetricReader[] = [];
   if (pull) all.push(pull);
   if (otlp) all.push(otlp);
-  const provider = new MeterProvider({ resource: resource ?? agentResource(config), readers: all });
+  const identity = resource ?? agentResource(config);
+  const provider = new MeterProvider({ resource: identity, readers: all });
   const meter = provider.getMeter(SCOPE.name, SCOPE.version);
 
   const info = { version: VERSION, runtime: RUNTIME, 'runtime.version': RUNTIME_VERSION };
@@ -93,6 +96,7 @@ export function createTelemetry(
 
   return {
     provider,
+    resource: identity,
     meter,
     pull,
     otlp,

@@ -20,6 +20,11 @@ export interface MetricDef {
   conditional?: Readonly<Record<string, string>>;
   /** Explicit bucket boundaries (histograms). */
   buckets?: readonly number[];
+  /**
+   * A per-process value where a sum over a host's processes means nothing (heap, event-loop
+   * delay): served per process with `tapwire.process` rather than summed (./merge.ts).
+   */
+  perProcess?: true;
   /** Which issue / capability emits it (docs). */
   source: string;
 }
@@ -191,7 +196,8 @@ export const METRICS = {
     unit: '',
     kind: 'gauge',
     description: 'Always 1; labels say which tapwire and runtime run.',
-    attributes: ['version', 'runtime', 'runtime.version'],
+    attributes: ['version', 'runtime', 'runtime.version', 'tapwire.process'],
+    perProcess: true,
     source: 'agent/runtime',
   },
   cardinalityOverflow: {
@@ -213,7 +219,8 @@ export const METRICS = {
     unit: 's',
     kind: 'gauge',
     description: 'Event-loop delay, median, since the previous collection.',
-    attributes: [],
+    attributes: ['tapwire.process'],
+    perProcess: true,
     source: 'agent/runtime',
   },
   eventLoopDelayP99: {
@@ -221,7 +228,8 @@ export const METRICS = {
     unit: 's',
     kind: 'gauge',
     description: 'Event-loop delay, 99th percentile, since the previous collection.',
-    attributes: [],
+    attributes: ['tapwire.process'],
+    perProcess: true,
     source: 'agent/runtime',
   },
   eventLoopDelayMax: {
@@ -229,7 +237,8 @@ export const METRICS = {
     unit: 's',
     kind: 'gauge',
     description: 'Event-loop delay, maximum, since the previous collection.',
-    attributes: [],
+    attributes: ['tapwire.process'],
+    perProcess: true,
     source: 'agent/runtime',
   },
   eventLoopUtilization: {
@@ -237,7 +246,8 @@ export const METRICS = {
     unit: '1',
     kind: 'gauge',
     description: 'Fraction of time the event loop was busy since the previous collection.',
-    attributes: [],
+    attributes: ['tapwire.process'],
+    perProcess: true,
     source: 'agent/runtime (Node only)',
   },
   heapUsed: {
@@ -245,7 +255,8 @@ export const METRICS = {
     unit: 'By',
     kind: 'updowncounter',
     description: 'JavaScript heap in use, by heap space.',
-    attributes: ['v8js.heap.space.name'],
+    attributes: ['v8js.heap.space.name', 'tapwire.process'],
+    perProcess: true,
     source: 'agent/runtime',
   },
   // Was `v8js.memory.heap.limit`, deprecated in semconv in favour of this name (same value:
@@ -255,7 +266,8 @@ export const METRICS = {
     unit: 'By',
     kind: 'updowncounter',
     description: 'JavaScript heap reserved, by heap space.',
-    attributes: ['v8js.heap.space.name'],
+    attributes: ['v8js.heap.space.name', 'tapwire.process'],
+    perProcess: true,
     source: 'agent/runtime',
   },
   gcDuration: {
@@ -263,7 +275,8 @@ export const METRICS = {
     unit: 's',
     kind: 'histogram',
     description: 'Garbage-collection pauses, by kind.',
-    attributes: ['v8js.gc.type'],
+    attributes: ['v8js.gc.type', 'tapwire.process'],
+    perProcess: true,
     buckets: GC_BUCKETS,
     source: 'agent/runtime (Node only)',
   },
@@ -280,10 +293,16 @@ export const METRICS = {
     unit: 'By',
     kind: 'updowncounter',
     description: 'Resident set size of the process.',
-    attributes: [],
+    attributes: ['tapwire.process'],
+    perProcess: true,
     source: 'agent/runtime',
   },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricKey = keyof typeof METRICS;
 export const METRIC_LIST: readonly MetricDef[] = Object.values(METRICS);
+
+/** OpenTelemetry names of the metrics served per process on a host with several (./merge.ts). */
+export const PER_PROCESS: ReadonlySet<string> = new Set(
+  METRIC_LIST.filter((m) => m.perProcess === true).map((m) => m.name),
+);

@@ -1,10 +1,18 @@
-// OTLP/HTTP JSON metrics (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding) into
-// the SDK's ResourceMetrics shape, so the one Prometheus serializer (exporters/prometheus/
-// serialize.ts) renders workers' metrics exactly as it renders the sidecar's own. Only what the
-// serializer reads is filled in. Cumulative data only: a delta point would be a partial count
-// rendered as a total, so delta sums and histograms are skipped (the preload pushes cumulative).
+// OTLP/HTTP JSON metrics (https://opentelemetry.io/docs/specs/otlp/#json-protobuf-encoding) to and
+// from the SDK's ResourceMetrics shape. Decoding lets the one Prometheus serializer
+// (./prometheus/serialize.ts) render pushed metrics exactly as it renders a process's own: the
+// sidecar's workers and the processes that push to the process holding a host's /metrics
+// (./merge.ts). Only what the serializer and the merge read is filled in. Cumulative data only: a
+// delta point would be a partial count rendered as a total, so delta sums and histograms are
+// skipped (the preload pushes cumulative). Encoding is what the preload pushes to that process: a
+// few lines here instead of the OTLP exporter package, which costs ~20 ms of start-up.
 import type { Attributes } from '@opentelemetry/api';
-import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import {
+  DataPointType,
+  type Histogram,
+  type MetricData,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
 
 const DELTA = 1;
 
@@ -155,4 +163,85 @@ export function convertResourceMetrics(
     scopeMetrics: [{ scope: { name: 'otlp' }, metrics }],
   } as unknown as ResourceMetrics;
   return { resourceMetrics, points, dropped };
+}
+
+// ---------------------------------------------------------------------------------------------
+// encode
+
+const CUMULATIVE = 2;
+
+function anyValue(v: unknown): AnyValue {
+  if (typeof v === 'string') return { stringValue: v };
+  if (typeof v === 'boolean') return { boolValue: v };
+  if (typeof v === 'number') return Number.isInteger(v) ? { intValue: v } : { doubleValue: v };
+  if (Array.isArray(v)) return { arrayValue: { values: v.map(anyValue) } };
+  return { stringValue: String(v) };
+}
+
+function keyValues(attributes: Attributes): KeyValue[] {
+  const out: KeyValue[] = [];
+  for (const key of Object.keys(attributes)) {
+    const v = attributes[key];
+    if (v !== undefined && v !== null) out.push({ key, value: anyValue(v) });
+  }
+  return out;
+}
+
+function nanos(t: [number, number]): string {
+  return (BigInt(t[0]) * 1_000_000_000n + BigInt(t[1])).toString();
+}
+
+/** One ResourceMetrics as an OTLP JSON ExportMetricsServiceRequest body (cumulative, as collected). */
+export function encodeResourceMetrics(rm: ResourceMetrics): { resourceMetrics: OtlpResourceMetrics[] } {
+  const scopeMetrics = rm.scopeMetrics.map((scope) => ({
+    scope: { name: scope.scope.name },
+    metrics: scope.metrics.map((m): OtlpMetric & Record<string, unknown> => {
+      const base = {
+        name: m.descriptor.name,
+        unit: m.descriptor.unit,
+        description: m.descriptor.description,
+      };
+      if (m.dataPointType === DataPointType.HISTOGRAM) {
+        return {
+          ...base,
+          histogram: {
+            aggregationTemporality: CUMULATIVE,
+            dataPoints: m.dataPoints.map((p) => {
+              const h = p.value as Histogram;
+              return {
+                attributes: keyValues(p.attributes),
+                startTimeUnixNano: nanos(p.startTime),
+                timeUnixNano: nanos(p.endTime),
+                count: h.count,
+                sum: h.sum ?? 0,
+                bucketCounts: h.buckets.counts,
+                explicitBounds: h.buckets.boundaries,
+              };
+            }),
+          },
+        };
+      }
+      const dataPoints = (
+        m.dataPoints as {
+          attributes: Attributes;
+          startTime: [number, number];
+          endTime: [number, number];
+          value: number;
+        }[]
+      ).map((p) => ({
+        attributes: keyValues(p.attributes),
+        startTimeUnixNano: nanos(p.startTime),
+        timeUnixNano: nanos(p.endTime),
+        asDouble: p.value,
+      }));
+      if (m.dataPointType === DataPointType.SUM) {
+        return {
+          ...base,
+          sum: { aggregationTemporality: CUMULATIVE, isMonotonic: m.isMonotonic, dataPoints },
+        };
+      }
+      return { ...base, gauge: { dataPoints } };
+    }),
+  }));
+  return { resourceMetrics: [{ resource: { attributes: keyValues(rm.resource.attributes) }, scopeMetrics }] };
 }

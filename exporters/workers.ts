@@ -1,15 +1,18 @@
-// The metrics merge: preloaded workers push cumulative OTLP/HTTP JSON (OTEL_METRICS_EXPORTER=otlp,
-// OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:9464/v1/metrics) and the sidecar keeps the
-// latest push of each, to serve beside its own metrics on one /metrics. Cumulative pushes make
-// "latest wins" exact: nothing is summed here, so a lost or repeated push never skews a count.
+// The latest metrics each pushing process sent, for the two places that serve them beside their
+// own: the sidecar (workers push OTLP/HTTP JSON with OTEL_METRICS_EXPORTER=otlp and
+// OTEL_EXPORTER_OTLP_METRICS_ENDPOINT=http://127.0.0.1:9464/v1/metrics; it labels each worker's
+// series with `instance`) and the process holding a host's /metrics port (its siblings push there;
+// ./merge.ts sums them). Cumulative pushes make "latest wins" exact: a lost or repeated push never
+// skews a count.
 //
 // Bounded on every axis, because whatever a worker sends becomes series Prometheus keeps:
 // at most MAX_WORKERS workers, at most `maxPoints` data points per worker, bodies up to
 // MAX_BODY_BYTES, and a worker not heard from for EXPIRE_INTERVALS of its own push interval is
-// forgotten (a restarted worker comes back under its new pid).
+// forgotten (a restarted worker comes back under its new pid). A push marked final (a process
+// that exits) is forgotten at once. Whoever keeps a forgotten worker's totals hears of it through
+// `onForget`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
-import { agentLog } from '../core/log.js';
 import { convertResourceMetrics, OtlpFormatError, type OtlpResourceMetrics } from './otlp-json.js';
 
 export const MAX_WORKERS = 64;
@@ -17,7 +20,7 @@ export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const EXPIRE_INTERVALS = 3;
 const MIN_INTERVAL_MS = 1000;
 
-interface Worker {
+export interface Worker {
   instance: string;
   resourceMetrics: ResourceMetrics;
   lastSeen: number;
@@ -39,19 +42,33 @@ export function instanceOf(attributes: Record<string, unknown>): string {
   return pid === undefined ? String(service) : `${String(service)}/${String(pid)}`;
 }
 
+export interface WorkerStoreOptions {
+  /** A warning a person should see, said once each (workers full, a worker with too many points). */
+  warn?: (code: 'TAPWIRE_ERR_WORKERS_FULL' | 'TAPWIRE_ERR_WORKER_SERIES', message: string) => void;
+  /** A worker that expired or sent its final push, with its last metrics. */
+  onForget?: (worker: Worker) => void;
+  now?: () => number;
+}
+
 export class WorkerStore {
   private readonly workers = new Map<string, Worker>();
   private warnedFull = false;
   private warnedPoints = false;
+  private readonly now: () => number;
 
   constructor(
     private readonly defaultIntervalMs: number,
     private readonly maxPoints: number,
-    private readonly now: () => number = Date.now,
-  ) {}
+    private readonly options: WorkerStoreOptions = {},
+  ) {
+    this.now = options.now ?? Date.now;
+  }
 
-  /** Stores a decoded OTLP ExportMetricsServiceRequest; returns the data points rejected. */
-  accept(body: { resourceMetrics?: OtlpResourceMetrics[] }): number {
+  /**
+   * Stores a decoded OTLP ExportMetricsServiceRequest; returns the data points rejected. `final`:
+   * the sender's last push (it exits), forgotten once stored.
+   */
+  accept(body: { resourceMetrics?: OtlpResourceMetrics[] }, final = false): number {
     if (body === null || typeof body !== 'object' || !Array.isArray(body.resourceMetrics)) {
       throw new OtlpFormatError('body has no resourceMetrics array');
     }
@@ -63,7 +80,7 @@ export class WorkerStore {
       rejected += dropped;
       if (dropped > 0 && !this.warnedPoints) {
         this.warnedPoints = true;
-        agentLog(
+        this.options.warn?.(
           'TAPWIRE_ERR_WORKER_SERIES',
           `a worker pushed more than ${this.maxPoints} data points; the rest are dropped`,
         );
@@ -75,36 +92,44 @@ export class WorkerStore {
         known.interval = Math.max(MIN_INTERVAL_MS, now - known.lastSeen);
         known.lastSeen = now;
         known.resourceMetrics = resourceMetrics;
+        if (final) this.forget(instance, known);
         continue;
       }
       if (this.workers.size >= MAX_WORKERS) {
         rejected += resourceMetrics.scopeMetrics.reduce((n, s) => n + s.metrics.length, 0);
         if (!this.warnedFull) {
           this.warnedFull = true;
-          agentLog(
+          this.options.warn?.(
             'TAPWIRE_ERR_WORKERS_FULL',
             `more than ${MAX_WORKERS} workers push metrics; new ones are ignored until others expire`,
           );
         }
         continue;
       }
-      this.workers.set(instance, {
-        instance,
-        resourceMetrics,
-        lastSeen: now,
-        interval: this.defaultIntervalMs,
-      });
+      const worker = { instance, resourceMetrics, lastSeen: now, interval: this.defaultIntervalMs };
+      this.workers.set(instance, worker);
+      if (final) this.forget(instance, worker);
     }
     return rejected;
   }
 
-  /** The live workers, oldest first, with the label that keeps them apart. */
-  sources(): { resourceMetrics: ResourceMetrics; options: { extraLabels: Record<string, string> } }[] {
+  /** The live workers, oldest first. */
+  live(): readonly Worker[] {
     this.expire(this.now());
-    return [...this.workers.values()].map((w) => ({
+    return [...this.workers.values()];
+  }
+
+  /** The live workers with the label that keeps them apart (the sidecar's page). */
+  sources(): { resourceMetrics: ResourceMetrics; options: { extraLabels: Record<string, string> } }[] {
+    return this.live().map((w) => ({
       resourceMetrics: w.resourceMetrics,
       options: { extraLabels: { instance: w.instance } },
     }));
+  }
+
+  private forget(key: string, worker: Worker): void {
+    this.workers.delete(key);
+    this.options.onForget?.(worker);
   }
 
   get size(): number {
@@ -113,19 +138,44 @@ export class WorkerStore {
 
   private expire(now: number): void {
     for (const [key, w] of this.workers) {
-      if (now - w.lastSeen > EXPIRE_INTERVALS * w.interval) this.workers.delete(key);
+      if (now - w.lastSeen > EXPIRE_INTERVALS * w.interval) this.forget(key, w);
     }
   }
 }
 
-/** POST /v1/metrics with an OTLP JSON body. Protobuf is refused with 415 (the preload pushes JSON). */
+/** What a POST /v1/metrics answers: status and JSON body. Protobuf is refused (the preload pushes JSON). */
+export function acceptOtlp(
+  store: WorkerStore,
+  contentType: string,
+  text: string,
+  final: boolean,
+): { status: number; body: unknown } {
+  if (!contentType.startsWith('application/json')) {
+    return {
+      status: 415,
+      body: {
+        error: 'OTLP/HTTP JSON only (content-type: application/json)',
+        error_type: 'unsupported_media_type',
+      },
+    };
+  }
+  try {
+    const rejected = store.accept(JSON.parse(text), final);
+    return { status: 200, body: rejected > 0 ? { partialSuccess: { rejectedDataPoints: rejected } } : {} };
+  } catch (error) {
+    const message = error instanceof OtlpFormatError ? error.message : 'body is not JSON';
+    return { status: 400, body: { error: message, error_type: 'bad_request' } };
+  }
+}
+
+/** The final push of a process that exits carries this header. */
+export const FINAL_HEADER = 'x-tapwire-final';
+
+/** POST /v1/metrics on a node:http server: the body read up to MAX_BODY_BYTES, then acceptOtlp(). */
 export function receiveOtlp(store: WorkerStore, req: IncomingMessage, res: ServerResponse): void {
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json')) {
-    reply(res, 415, {
-      error: 'OTLP/HTTP JSON only (content-type: application/json)',
-      error_type: 'unsupported_media_type',
-    });
+    reply(res, acceptOtlp(store, type, '', false));
     req.resume();
     return;
   }
@@ -134,7 +184,10 @@ export function receiveOtlp(store: WorkerStore, req: IncomingMessage, res: Serve
   req.on('data', (chunk: Buffer) => {
     size += chunk.length;
     if (size > MAX_BODY_BYTES) {
-      reply(res, 413, { error: `body larger than ${MAX_BODY_BYTES} bytes`, error_type: 'too_large' });
+      reply(res, {
+        status: 413,
+        body: { error: `body larger than ${MAX_BODY_BYTES} bytes`, error_type: 'too_large' },
+      });
       req.destroy();
       return;
     }
@@ -142,19 +195,19 @@ export function receiveOtlp(store: WorkerStore, req: IncomingMessage, res: Serve
   });
   req.on('end', () => {
     if (res.headersSent) return;
-    try {
-      const rejected = store.accept(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      reply(res, 200, rejected > 0 ? { partialSuccess: { rejectedDataPoints: rejected } } : {});
-    } catch (error) {
-      const message = error instanceof OtlpFormatError ? error.message : 'body is not JSON';
-      reply(res, 400, { error: message, error_type: 'bad_request' });
-    }
+    reply(
+      res,
+      acceptOtlp(store, type, Buffer.concat(chunks).toString('utf8'), req.headers[FINAL_HEADER] === '1'),
+    );
   });
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
+function reply(res: ServerResponse, answer: { status: number; body: unknown }): void {
   if (res.headersSent) return;
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  const text = JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }

@@ -7,7 +7,7 @@ import { agentLog } from '../core/log.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { CONTENT_TYPE, serializeAll } from '../exporters/prometheus/serialize.js';
 import { collectionFailed } from '../exporters/prometheus/server.js';
-import { receiveOtlp, type WorkerStore } from './workers.js';
+import { receiveOtlp, type WorkerStore } from '../exporters/workers.js';
 
 export interface AdminOptions {
   telemetry: Telemetry;

@@ -16,13 +16,13 @@ import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { agentLog, configureAgentLog } from '../core/log.js';
 import { createRecorders } from '../core/recorders.js';
 import { createTelemetry } from '../core/telemetry.js';
+import { WorkerStore } from '../exporters/workers.js';
 import { createAdminServer } from './admin.js';
 import { AiGateway } from './gateway.js';
 import { upstreamAccepts } from './health.js';
 import { InboundProxy } from './proxy.js';
 import { compileRoutes } from './routes.js';
 import { UpgradeTunnels } from './upgrade.js';
-import { WorkerStore } from './workers.js';
 
 /** Data points kept per pushing worker: its own cardinality limit across a dozen metrics. */
 const POINTS_PER_WORKER_FACTOR = 10;
@@ -66,6 +66,7 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
   const workers = new WorkerStore(
     config.metricExportIntervalMs,
     config.cardinalityLimit * POINTS_PER_WORKER_FACTOR,
+    { warn: (code, message) => agentLog(code, message) },
   );
 
   let draining = false;

@@ -9,9 +9,9 @@ import { CONFIG_ERROR_CODE, VARIABLES } from '../config/index.js';
 import { CHANNEL_LIST } from '../core/channels.js';
 import { LOG_CODES } from '../core/codes.js';
 import { METRIC_LIST } from '../exporters/catalogue.js';
+import { OtlpFormatError } from '../exporters/otlp-json.js';
 import { prometheusName } from '../exporters/prometheus/naming.js';
 import { RULES_ERROR_CODE } from '../rules/index.js';
-import { OtlpFormatError } from '../sidecar/otlp-json.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -1,10 +1,10 @@
 // Small pure pieces of the sidecar: route templates, OTLP JSON into the serializer, the bounded
 // worker store, and the merged page (HELP/TYPE once per family, promtool-clean).
 import { describe, expect, it } from 'vitest';
+import { convertResourceMetrics } from '../exporters/otlp-json.js';
 import { serializeAll } from '../exporters/prometheus/serialize.js';
-import { convertResourceMetrics } from '../sidecar/otlp-json.js';
+import { instanceOf, MAX_WORKERS, WorkerStore } from '../exporters/workers.js';
 import { compileRoutes } from '../sidecar/routes.js';
-import { instanceOf, MAX_WORKERS, WorkerStore } from '../sidecar/workers.js';
 import { parseMetrics, promtoolCheckMetrics, value } from './support/index.js';
 
 describe('compileRoutes', () => {
@@ -84,7 +84,7 @@ function push(pid: number, count: number) {
 describe('OTLP JSON merge', () => {
   it('renders workers apart by instance, HELP/TYPE once per family, delta data skipped', () => {
     let now = 0;
-    const store = new WorkerStore(60_000, 1000, () => now);
+    const store = new WorkerStore(60_000, 1000, { now: () => now });
     expect(store.accept(push(11, 2))).toBe(0);
     expect(store.accept(push(12, 5))).toBe(0);
     now = 1000;
@@ -106,7 +106,7 @@ describe('OTLP JSON merge', () => {
 
   it('forgets a worker after three of its intervals and caps workers and points', () => {
     let now = 0;
-    const store = new WorkerStore(2_000, 1, () => now);
+    const store = new WorkerStore(2_000, 1, { now: () => now });
     store.accept(push(1, 1));
     now = 2_000;
     // Two data points per push, one allowed: one rejected.

@@ -1,5 +1,7 @@
 // The /metrics endpoint. It never keeps the process alive (unref) and never stops the app: a port
-// that is taken is one warning and the endpoint stays off.
+// that is taken is one warning and the endpoint stays off. The process holding a host's endpoint
+// also answers its siblings (agent/endpoint.ts): GET /tapwire says who holds the port, POST
+// /v1/metrics takes their pushed metrics — from the same host only.
 //
 // On Bun it is a Bun.serve server: Bun's node:http is a JavaScript layer that costs ~13 ms to
 // load, which an app on Bun.serve would otherwise pay for tapwire's sake. On Node, node:http is
@@ -23,6 +25,40 @@ export interface MetricsServerOptions {
   onListening?: (address: { host: string; port: number }) => void;
   /** Called when render() fails; that scrape is answered 500, the next one renders again. */
   onRenderError: (error: unknown) => void;
+  /** GET /tapwire: who holds the port (JSON), so a sibling can tell it from a foreign process. */
+  identity?: () => unknown;
+  /** POST /v1/metrics from this host: an OTLP JSON push of a sibling; `final` when it exits. */
+  receive?: (contentType: string, text: string, final: boolean) => { status: number; body: unknown };
+}
+
+/** Pushed bodies are bounded: whatever a sibling sends becomes series. */
+export const MAX_PUSH_BYTES = 16 * 1024 * 1024;
+const FINAL_HEADER = 'x-tapwire-final';
+
+function loopback(address: string | undefined): boolean {
+  return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
+
+/** JSON answer of the sibling routes, or undefined for a path that is not one of them. */
+async function sibling(
+  options: MetricsServerOptions,
+  method: string | undefined,
+  path: string,
+  local: boolean,
+  contentType: string,
+  length: number,
+  text: () => Promise<string>,
+  final: boolean,
+): Promise<{ status: number; body: unknown } | undefined> {
+  if (path === '/tapwire' && options.identity !== undefined && method === 'GET') {
+    return { status: 200, body: options.identity() };
+  }
+  if (path !== '/v1/metrics' || options.receive === undefined) return undefined;
+  if (method !== 'POST') return { status: 405, body: { error: 'POST only' } };
+  if (!local) return { status: 403, body: { error: 'pushes are taken from this host only' } };
+  if (length > MAX_PUSH_BYTES)
+    return { status: 413, body: { error: `body larger than ${MAX_PUSH_BYTES} bytes` } };
+  return options.receive(contentType, await text(), final);
 }
 
 /** The 500 a scrape gets when collecting failed: the error's class, never its message. */
@@ -51,7 +87,26 @@ export function startMetricsServer(options: MetricsServerOptions, bunServe?: Bun
 function startNode(options: MetricsServerOptions): MetricsServer {
   const http = process.getBuiltinModule('node:http') as typeof import('node:http');
   const server = http.createServer((req, res) => {
-    const r = route(req.method, req.url?.split('?', 1)[0] ?? '/');
+    const path = req.url?.split('?', 1)[0] ?? '/';
+    if (path === '/tapwire' || path === '/v1/metrics') {
+      const text = () => readBody(req);
+      const length = Number(req.headers['content-length'] ?? 0);
+      const type = req.headers['content-type'] ?? '';
+      sibling(
+        options,
+        req.method,
+        path,
+        loopback(req.socket.remoteAddress),
+        type,
+        length,
+        text,
+        req.headers[FINAL_HEADER] === '1',
+      )
+        .then((answer) => json(res, answer ?? { status: 404, body: {} }))
+        .catch(() => json(res, { status: 400, body: { error: 'unreadable body' } }));
+      return;
+    }
+    const r = route(req.method, path);
     if (r.metrics) {
       options.render().then(
         (body) => {
@@ -73,7 +128,9 @@ function startNode(options: MetricsServerOptions): MetricsServer {
   // Keep-alive sockets from a scraper must not hold a finished script open either.
   server.on('connection', (socket) => socket.unref());
   server.once('error', (error: NodeJS.ErrnoException) => options.onListenError(error));
-  server.listen({ host: options.host, port: options.port }, () => {
+  // exclusive: in a node:cluster worker, listen() would otherwise share the primary's handle, and
+  // every worker would hold the port; the first holds it, the others follow it.
+  server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
     const addr = server.address();
     if (addr && typeof addr === 'object') options.onListening?.({ host: addr.address, port: addr.port });
   });
@@ -81,12 +138,44 @@ function startNode(options: MetricsServerOptions): MetricsServer {
   return { node: server, close: () => server.close() };
 }
 
+function readBody(req: import('node:http').IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_PUSH_BYTES) req.destroy(new Error('too large'));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function json(res: import('node:http').ServerResponse, answer: { status: number; body: unknown }): void {
+  if (res.headersSent) return;
+  const text = JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}
+
+interface BunServer {
+  port: number;
+  hostname: string;
+  unref(): void;
+  stop(force?: boolean): void;
+  requestIP(req: Request): { address: string } | null;
+}
+
 /** The slice of Bun.serve the endpoint uses. */
 export type BunServe = (options: {
   hostname: string;
   port: number;
-  fetch: (req: Request) => Response | Promise<Response>;
-}) => { port: number; hostname: string; unref(): void; stop(force?: boolean): void };
+  fetch: (req: Request, server: BunServer) => Response | Promise<Response>;
+}) => BunServer;
 
 function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer {
   let server: ReturnType<BunServe>;
@@ -94,8 +183,31 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
     server = serve({
       hostname: options.host,
       port: options.port,
-      async fetch(req) {
-        const r = route(req.method, new URL(req.url).pathname);
+      async fetch(req, bunServer) {
+        const path = new URL(req.url).pathname;
+        if (path === '/tapwire' || path === '/v1/metrics') {
+          let answer: { status: number; body: unknown } | undefined;
+          try {
+            answer = await sibling(
+              options,
+              req.method,
+              path,
+              loopback(bunServer.requestIP(req)?.address),
+              req.headers.get('content-type') ?? '',
+              Number(req.headers.get('content-length') ?? 0),
+              () => req.text(),
+              req.headers.get(FINAL_HEADER) === '1',
+            );
+          } catch {
+            answer = { status: 400, body: { error: 'unreadable body' } };
+          }
+          answer ??= { status: 404, body: {} };
+          return new NativeResponse(JSON.stringify(answer.body), {
+            status: answer.status,
+            headers: { 'content-type': 'application/json' },
+          });
+        }
+        const r = route(req.method, path);
         if (!r.metrics) {
           const headers: Record<string, string> = { 'content-type': 'text/plain' };
           if (r.status === 405) headers.allow = 'GET, HEAD';

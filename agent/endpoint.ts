@@ -1,0 +1,230 @@
+// One /metrics per host and service, whatever the process tree: a launcher (npm, npx, a shell
+// script) above the app, node:cluster or PM2 workers, Bun processes sharing a port, children the
+// app spawns. Every process under the preload tries to open the configured port:
+//
+// - The one that gets it holds the endpoint. It answers GET /tapwire (who it is) and takes the
+//   metrics its siblings push (POST /v1/metrics, from this host only), and serves its own metrics
+//   and theirs as one (exporters/merge.ts: counters and histograms summed, the totals of processes
+//   that are gone kept, per-process series labelled `tapwire_process`).
+// - One that finds the port taken asks who holds it. A sibling (tapwire, same service name):
+//   it pushes its metrics there every second and once more when it exits, and says so at debug
+//   level only — a launcher then serves the app it started, a cluster primary its workers. Anything
+//   else on the port is one warning, as before. When the holder goes away, a sibling takes the
+//   port over (the totals of the old holder are gone with it: Prometheus sees a counter reset).
+// - A short-lived child that recorded nothing pushes nothing and leaves nothing behind.
+import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import type { Config } from '../config/index.js';
+import { internalServers } from '../core/http/server.js';
+import { agentLog } from '../core/log.js';
+import { VERSION } from '../core/runtime.js';
+import type { Telemetry } from '../core/telemetry.js';
+import { PER_PROCESS } from '../exporters/catalogue.js';
+import { ProcessMerge } from '../exporters/merge.js';
+import { encodeResourceMetrics } from '../exporters/otlp-json.js';
+import { serialize } from '../exporters/prometheus/serialize.js';
+import { type BunServe, type MetricsServer, startMetricsServer } from '../exporters/prometheus/server.js';
+import { Pusher } from '../exporters/push.js';
+import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
+
+/** Milliseconds between a sibling's pushes; the holder forgets one silent for three of them. */
+const PUSH_INTERVAL_MS = 1000;
+/** Data points kept per sibling: its own cardinality limit across a dozen metrics. */
+const POINTS_PER_PROCESS_FACTOR = 10;
+
+interface Identity {
+  tapwire: string;
+  service: string;
+  pid: number;
+}
+
+export interface Endpoint {
+  /**
+   * Settles once this process holds the port, follows its holder over an open connection, or has
+   * given up: awaited at start, so a process that exits at once (process.exit() in a short child)
+   * already has the connection its last push needs. Costs ~1 ms holding, ~3 ms following.
+   */
+  ready: Promise<void>;
+  close(): void;
+}
+
+/** Where a sibling reaches the holder: loopback when the endpoint listens on every address. */
+function pushHost(host: string): string {
+  return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+}
+
+export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: BunServe | undefined): Endpoint {
+  let server: MetricsServer | undefined;
+  let pusher: Pusher | undefined;
+  let closed = false;
+  let collectFailed = false;
+  let settle: () => void = () => {};
+  const ready = new Promise<void>((resolve) => {
+    settle = resolve;
+  });
+
+  // Holding the port: siblings' pushes, their slots, and the totals of those that are gone.
+  const merge = new ProcessMerge(PER_PROCESS, config.cardinalityLimit);
+  const slots = new Map<string, number>();
+  const store = new WorkerStore(PUSH_INTERVAL_MS, config.cardinalityLimit * POINTS_PER_PROCESS_FACTOR, {
+    warn: (code, message) => agentLog(code, message),
+    onForget: (w: Worker) => {
+      merge.retire(w.resourceMetrics);
+      slots.delete(w.instance);
+    },
+  });
+  const slotOf = (instance: string): number => {
+    let slot = slots.get(instance);
+    if (slot === undefined) {
+      const taken = new Set(slots.values());
+      for (slot = 1; taken.has(slot); slot++);
+      slots.set(instance, slot);
+    }
+    return slot;
+  };
+
+  async function render(): Promise<string> {
+    const own = (await telemetry.pull!.scrape()).resourceMetrics;
+    const sources = [{ slot: 0, resourceMetrics: own }];
+    for (const w of store.live())
+      sources.push({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics });
+    return serialize(merge.merge(sources));
+  }
+
+  const identity = (): Identity => ({ tapwire: VERSION, service: config.serviceName, pid: process.pid });
+
+  function listen(): void {
+    if (closed) return;
+    server = startMetricsServer(
+      {
+        host: config.prometheusHost,
+        port: config.prometheusPort,
+        render,
+        identity,
+        receive: (type, text, final) => acceptOtlp(store, type, text, final),
+        onListenError: (error) => {
+          server = undefined;
+          if (error.code === 'EADDRINUSE') whoHolds();
+          else portWarning(error);
+        },
+        onListening: ({ host, port }) => {
+          settle();
+          agentLog('TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics`, { host, port });
+        },
+        onRenderError: (error) => {
+          if (collectFailed) return;
+          collectFailed = true;
+          agentLog('TAPWIRE_ERR_COLLECT', 'collecting metrics for /metrics failed; that scrape got a 500', {
+            err: error,
+          });
+        },
+      },
+      bunServe,
+    );
+    if (server.node !== undefined) internalServers.add(server.node);
+  }
+
+  function portWarning(error: NodeJS.ErrnoException): void {
+    settle();
+    agentLog(
+      'TAPWIRE_ERR_METRICS_PORT',
+      `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
+      { host: config.prometheusHost, port: config.prometheusPort },
+    );
+  }
+
+  /** The port is taken: follow a sibling, or warn about anyone else. */
+  function whoHolds(): void {
+    const host = pushHost(config.prometheusHost);
+    askIdentity(host, config.prometheusPort).then((holder) => {
+      if (closed) return settle();
+      if (holder === undefined || holder.service !== config.serviceName) {
+        portWarning(Object.assign(new Error('address in use'), { code: 'EADDRINUSE' }));
+        return;
+      }
+      follow(host, holder);
+    });
+  }
+
+  function follow(host: string, holder: Identity): void {
+    agentLog(
+      'TAPWIRE_METRICS_FOLLOWING',
+      `metrics go to pid ${holder.pid}, which serves them on port ${config.prometheusPort}`,
+      { holder_pid: holder.pid, port: config.prometheusPort },
+    );
+    let last: ResourceMetrics | undefined;
+    let pushed = false;
+    pusher = new Pusher({
+      host,
+      port: config.prometheusPort,
+      intervalMs: PUSH_INTERVAL_MS,
+      onConnect: settle,
+      collect: async () => {
+        last = (await telemetry.pull!.scrape()).resourceMetrics;
+        pushed = true;
+        return JSON.stringify(encodeResourceMetrics(last));
+      },
+      collectNow: () => {
+        // In 'exit' nothing asynchronous runs: the request-path histograms are read now, the rest is
+        // what the last periodic collection saw. A process that recorded nothing has nothing to say.
+        const histograms = telemetry.histograms.collectNow();
+        if (histograms.length === 0 && !pushed) return undefined;
+        const fresh = new Set(histograms.map((m) => m.descriptor.name));
+        const rest = (last?.scopeMetrics ?? [])
+          .flatMap((s) => s.metrics)
+          .filter((m) => !fresh.has(m.descriptor.name));
+        const resource = last?.resource ?? telemetry.resource;
+        const now: ResourceMetrics = {
+          resource,
+          scopeMetrics: [{ scope: { name: 'tapwire' }, metrics: [...histograms, ...rest] }],
+        };
+        return JSON.stringify(encodeResourceMetrics(now));
+      },
+      onLost: () => {
+        settle();
+        pusher = undefined;
+        // The holder is gone: take the port over (one sibling wins, the others follow it).
+        const retry = setTimeout(() => listen(), 50 + Math.floor(Math.random() * 200));
+        retry.unref();
+      },
+    });
+  }
+
+  listen();
+  return {
+    ready,
+    close() {
+      closed = true;
+      server?.close();
+      pusher?.stop();
+    },
+  };
+}
+
+/**
+ * GET /tapwire on the port's holder: its identity, or undefined when it is not tapwire. The
+ * request keeps the process alive for the millisecond it takes, so a child that ends at once still
+ * finds its holder and can push its last numbers.
+ */
+async function askIdentity(host: string, port: number): Promise<Identity | undefined> {
+  const http = process.getBuiltinModule('node:http') as typeof import('node:http');
+  return new Promise((resolve) => {
+    const req = http.get({ host, port, path: '/tapwire', timeout: 300, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        if (text.length < 4096) text += d;
+      });
+      res.on('end', () => {
+        try {
+          const body = JSON.parse(text) as Partial<Identity>;
+          const ok = typeof body.tapwire === 'string' && typeof body.service === 'string';
+          resolve(ok && res.statusCode === 200 ? (body as Identity) : undefined);
+        } catch {
+          resolve(undefined);
+        }
+      });
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(undefined));
+  });
+}

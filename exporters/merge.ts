@@ -1,0 +1,203 @@
+// Several processes of one service on one host, served as one: what the process holding the host's
+// /metrics port renders from its own metrics and those its siblings push (agent/endpoint.ts).
+//
+// - Counters and histograms are summed over the processes, and a process that is gone stays in the
+//   sums with its last values (retire()). A worker that exits or is replaced therefore never makes a
+//   summed counter go backwards — the flaw of summing only the live processes (prom-client's
+//   AggregatorRegistry), where a restarted worker reads as a counter reset.
+// - Up-down counters (requests in flight, pool connections) are summed over the live processes
+//   only: a process that is gone has nothing in flight.
+// - Gauges, and the catalogue's per-process metrics (event loop, heap, GC, RSS, agent info), where a
+//   sum means nothing, stay per process with one label, `tapwire_process`: a slot number the holder
+//   hands out (0 for itself) and reuses when a process goes, so it stays bounded as workers come and
+//   go.
+// Every summed metric keeps at most `limit` label sets, the same cap as one process.
+import type { Attributes, HrTime } from '@opentelemetry/api';
+import {
+  type DataPoint,
+  DataPointType,
+  type Histogram,
+  type MetricData,
+  type ResourceMetrics,
+} from '@opentelemetry/sdk-metrics';
+
+/** The attribute that tells per-process series apart (Prometheus label `tapwire_process`). */
+export const PROCESS_ATTRIBUTE = 'tapwire.process';
+
+const OVERFLOW: Attributes = Object.freeze({ 'otel.metric.overflow': true });
+
+export interface ProcessSource {
+  /** 0 for the process that serves /metrics, 1.. for the others. */
+  slot: number;
+  resourceMetrics: ResourceMetrics;
+}
+
+interface Point {
+  attributes: Attributes;
+  startTime: HrTime;
+  value: number | Histogram;
+}
+
+/** One metric's points summed by label set. */
+class Sum {
+  readonly points = new Map<string, Point>();
+
+  constructor(
+    readonly metric: MetricData,
+    private readonly limit: number,
+  ) {}
+
+  add(p: DataPoint<number | Histogram>): void {
+    let key = canonical(p.attributes);
+    let attributes = p.attributes;
+    if (!this.points.has(key) && this.points.size >= this.limit) {
+      key = canonical(OVERFLOW);
+      attributes = OVERFLOW;
+    }
+    const known = this.points.get(key);
+    if (known === undefined) {
+      this.points.set(key, { attributes, startTime: p.startTime, value: copy(p.value) });
+      return;
+    }
+    if (earlier(p.startTime, known.startTime)) known.startTime = p.startTime;
+    if (typeof known.value === 'number') known.value += p.value as number;
+    else addHistogram(known.value, p.value as Histogram);
+  }
+
+  /** A copy of these sums (the retired ones are the start of every merge). */
+  clone(): Sum {
+    const c = new Sum(this.metric, this.limit);
+    for (const [k, p] of this.points) c.points.set(k, { ...p, value: copy(p.value) });
+    return c;
+  }
+
+  data(end: HrTime): MetricData {
+    const dataPoints = [...this.points.values()].map((p) => ({
+      attributes: p.attributes,
+      startTime: p.startTime,
+      endTime: end,
+      value: p.value,
+    }));
+    return { ...this.metric, dataPoints } as MetricData;
+  }
+}
+
+function canonical(attributes: Attributes): string {
+  const keys = Object.keys(attributes).sort();
+  let out = '';
+  for (const k of keys) out += `${JSON.stringify(k)}:${JSON.stringify(attributes[k])},`;
+  return out;
+}
+
+function copy(v: number | Histogram): number | Histogram {
+  if (typeof v === 'number') return v;
+  return { ...v, buckets: { boundaries: v.buckets.boundaries, counts: [...v.buckets.counts] } };
+}
+
+function earlier(a: HrTime, b: HrTime): boolean {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
+}
+
+/** Adds `h` into `into`; a histogram with other bucket boundaries cannot be added and is left out. */
+function addHistogram(into: Histogram, h: Histogram): void {
+  const a = into.buckets.boundaries;
+  const b = h.buckets.boundaries;
+  if (a.length !== b.length || a.some((x, i) => x !== b[i])) return;
+  for (let i = 0; i < into.buckets.counts.length; i++) into.buckets.counts[i]! += h.buckets.counts[i] ?? 0;
+  into.count += h.count;
+  into.sum = (into.sum ?? 0) + (h.sum ?? 0);
+  if (h.min !== undefined) into.min = into.min === undefined ? h.min : Math.min(into.min, h.min);
+  if (h.max !== undefined) into.max = into.max === undefined ? h.max : Math.max(into.max, h.max);
+}
+
+function hrNow(): HrTime {
+  const ms = performance.timeOrigin + performance.now();
+  const s = Math.floor(ms / 1000);
+  return [s, Math.round((ms - s * 1000) * 1e6)];
+}
+
+export class ProcessMerge {
+  /** Counters and histograms of the processes that are gone, by metric name. */
+  private readonly retired = new Map<string, Sum>();
+
+  constructor(
+    /** OpenTelemetry names of the metrics that stay per process (the catalogue's `perProcess`). */
+    private readonly perProcess: ReadonlySet<string>,
+    private readonly limit: number,
+  ) {}
+
+  private kindOf(m: MetricData): 'process' | 'kept' | 'live' {
+    if (m.dataPointType === DataPointType.GAUGE || this.perProcess.has(m.descriptor.name)) return 'process';
+    if (m.dataPointType === DataPointType.HISTOGRAM) return 'kept';
+    if (m.dataPointType === DataPointType.SUM) return m.isMonotonic ? 'kept' : 'live';
+    return 'process'; // exponential histograms: never made by tapwire, kept apart rather than summed
+  }
+
+  /** A process that is gone: its counters and histograms stay in the sums from now on. */
+  retire(rm: ResourceMetrics): void {
+    for (const scope of rm.scopeMetrics) {
+      for (const m of scope.metrics) {
+        if (this.kindOf(m) !== 'kept') continue;
+        let sum = this.retired.get(m.descriptor.name);
+        if (sum === undefined) {
+          sum = new Sum(m, this.limit);
+          this.retired.set(m.descriptor.name, sum);
+        }
+        for (const p of m.dataPoints as DataPoint<number | Histogram>[]) sum.add(p);
+      }
+    }
+  }
+
+  /** The host's view: `sources` (slot 0 first) merged, the retired sums included. */
+  merge(sources: readonly ProcessSource[]): ResourceMetrics {
+    const order: string[] = [];
+    const sums = new Map<string, Sum>();
+    const apart = new Map<string, MetricData>();
+    for (const [name, sum] of this.retired) {
+      sums.set(name, sum.clone());
+      order.push(name);
+    }
+    for (const { slot, resourceMetrics } of sources) {
+      for (const scope of resourceMetrics.scopeMetrics) {
+        for (const m of scope.metrics) {
+          const name = m.descriptor.name;
+          const kind = this.kindOf(m);
+          if (!sums.has(name) && !apart.has(name)) order.push(name);
+          if (kind === 'process') {
+            let kept = apart.get(name);
+            if (kept === undefined) {
+              kept = { ...m, dataPoints: [] } as MetricData;
+              apart.set(name, kept);
+            }
+            const label = String(slot);
+            for (const p of m.dataPoints as DataPoint<unknown>[]) {
+              (kept.dataPoints as DataPoint<unknown>[]).push({
+                ...p,
+                attributes: { ...p.attributes, [PROCESS_ATTRIBUTE]: label },
+              });
+            }
+            continue;
+          }
+          let sum = sums.get(name);
+          if (sum === undefined) {
+            sum = new Sum(m, this.limit);
+            sums.set(name, sum);
+          }
+          for (const p of m.dataPoints as DataPoint<number | Histogram>[]) sum.add(p);
+        }
+      }
+    }
+    const end = hrNow();
+    const metrics: MetricData[] = [];
+    for (const name of order) {
+      const sum = sums.get(name);
+      const data = sum !== undefined ? sum.data(end) : apart.get(name);
+      if (data !== undefined) metrics.push(data);
+    }
+    const own = sources[0]?.resourceMetrics;
+    return {
+      resource: own?.resource as ResourceMetrics['resource'],
+      scopeMetrics: [{ scope: own?.scopeMetrics[0]?.scope ?? { name: 'tapwire' }, metrics }],
+    };
+  }
+}

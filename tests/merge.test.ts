@@ -1,0 +1,116 @@
+// exporters/merge.ts, the sums a host's /metrics serves from several processes: counters and
+// histograms summed and kept when a process goes, up-down counters summed over the live ones,
+// per-process series labelled, label sets capped.
+import type { Attributes } from '@opentelemetry/api';
+import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { describe, expect, it } from 'vitest';
+import { ProcessMerge } from '../exporters/merge.js';
+import { serialize } from '../exporters/prometheus/serialize.js';
+import { parseMetrics, value } from './support/index.js';
+
+const T: [number, number] = [1, 0];
+
+function sum(name: string, monotonic: boolean, points: [Attributes, number][]): MetricData {
+  return {
+    descriptor: { name, unit: '', description: name, valueType: 1, type: 'COUNTER' },
+    dataPointType: DataPointType.SUM,
+    isMonotonic: monotonic,
+    aggregationTemporality: 1,
+    dataPoints: points.map(([attributes, v]) => ({ attributes, startTime: T, endTime: T, value: v })),
+  } as unknown as MetricData;
+}
+
+function gauge(name: string, v: number): MetricData {
+  return {
+    descriptor: { name, unit: '', description: name, valueType: 1, type: 'GAUGE' },
+    dataPointType: DataPointType.GAUGE,
+    aggregationTemporality: 1,
+    dataPoints: [{ attributes: {}, startTime: T, endTime: T, value: v }],
+  } as unknown as MetricData;
+}
+
+function histogram(name: string, counts: number[], total: number): MetricData {
+  return {
+    descriptor: { name, unit: 's', description: name, valueType: 1, type: 'HISTOGRAM' },
+    dataPointType: DataPointType.HISTOGRAM,
+    aggregationTemporality: 1,
+    dataPoints: [
+      {
+        attributes: { route: '/a' },
+        startTime: T,
+        endTime: T,
+        value: { buckets: { boundaries: [1], counts }, count: counts[0]! + counts[1]!, sum: total },
+      },
+    ],
+  } as unknown as MetricData;
+}
+
+function rm(...metrics: MetricData[]): ResourceMetrics {
+  return {
+    resource: { attributes: { 'service.name': 's' } },
+    scopeMetrics: [{ scope: { name: 't' }, metrics }],
+  } as unknown as ResourceMetrics;
+}
+
+const page = (m: ProcessMerge, sources: ResourceMetrics[]) =>
+  parseMetrics(serialize(m.merge(sources.map((resourceMetrics, slot) => ({ slot, resourceMetrics })))));
+
+describe('ProcessMerge', () => {
+  it('sums counters and histograms, keeps a gone process in them, and sums in-flight over the live', () => {
+    const m = new ProcessMerge(new Set(['heap']), 100);
+    const a = rm(
+      sum('req', true, [[{ code: 200 }, 5]]),
+      sum('inflight', false, [[{}, 2]]),
+      histogram('dur', [3, 1], 2.5),
+    );
+    const b = rm(
+      sum('req', true, [[{ code: 200 }, 7]]),
+      sum('inflight', false, [[{}, 1]]),
+      histogram('dur', [2, 0], 0.5),
+    );
+    let s = page(m, [a, b]);
+    expect(value(s, 'req_total', { code: '200' })).toBe(12);
+    expect(value(s, 'inflight', {})).toBe(3);
+    expect(value(s, 'dur_seconds_count', { route: '/a' })).toBe(6);
+    expect(value(s, 'dur_seconds_bucket', { route: '/a', le: '1' })).toBe(5);
+    expect(value(s, 'dur_seconds_sum', { route: '/a' })).toBe(3);
+    // b exits; a replacement starts from zero: nothing goes backwards.
+    m.retire(b);
+    const c = rm(
+      sum('req', true, [[{ code: 200 }, 1]]),
+      sum('inflight', false, [[{}, 0]]),
+      histogram('dur', [1, 0], 0.1),
+    );
+    s = page(m, [a, c]);
+    expect(value(s, 'req_total', { code: '200' })).toBe(13);
+    expect(value(s, 'inflight', {})).toBe(2);
+    expect(value(s, 'dur_seconds_count', { route: '/a' })).toBe(7);
+  });
+
+  it('keeps gauges and per-process metrics apart by tapwire_process', () => {
+    const m = new ProcessMerge(new Set(['heap']), 100);
+    const s = page(m, [
+      rm(gauge('lag', 1), sum('heap', false, [[{}, 10]])),
+      rm(gauge('lag', 2), sum('heap', false, [[{}, 20]])),
+    ]);
+    expect(value(s, 'lag', { tapwire_process: '0' })).toBe(1);
+    expect(value(s, 'lag', { tapwire_process: '1' })).toBe(2);
+    expect(value(s, 'heap', { tapwire_process: '1' })).toBe(20);
+  });
+
+  it('caps the summed label sets, the rest in the overflow series', () => {
+    const m = new ProcessMerge(new Set(), 2);
+    const s = page(m, [
+      rm(
+        sum('req', true, [
+          [{ k: 'a' }, 1],
+          [{ k: 'b' }, 1],
+          [{ k: 'c' }, 1],
+          [{ k: 'd' }, 1],
+        ]),
+      ),
+    ]);
+    expect(s.filter((x) => x.name === 'req_total').length).toBe(3);
+    expect(value(s, 'req_total', { otel_metric_overflow: 'true' })).toBe(2);
+  });
+});

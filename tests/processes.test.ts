@@ -1,0 +1,367 @@
+// One host, several processes, one /metrics: the shapes services are started in. A launcher above
+// the app (npm start, npx under NODE_OPTIONS), node:cluster workers (2 and 4, ESM and CommonJS), a
+// PM2 cluster, Bun processes sharing a port (reusePort), an app spawning short children. Each time
+// the one endpoint shows every request exactly once, per-process series carry `tapwire_process`,
+// and no process but the holder writes a line above debug. A worker killed mid-traffic and
+// replaced never makes a counter go backwards.
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import {
+  BUN,
+  DIST_REGISTER,
+  FIXTURES,
+  freePort,
+  hit,
+  jsonLines,
+  NODE,
+  parseMetrics,
+  ROOT,
+  type Runtime,
+  type Sample,
+  scrape,
+  startApp,
+  stopAll,
+  sum,
+  value,
+} from './support/index.js';
+
+const DIR = join(FIXTURES, 'processes');
+const COUNT = 'http_server_request_duration_seconds_count';
+const BIN = join(ROOT, 'node_modules/.bin');
+
+afterEach(stopAll);
+
+/** Scrapes until `done` holds for the samples (pushes arrive every second), or fails with the last page. */
+async function until(metricsPort: number, done: (s: Sample[]) => boolean, what: string): Promise<Sample[]> {
+  let last = '';
+  for (let i = 0; i < 100; i++) {
+    try {
+      last = await scrape(metricsPort);
+      const s = parseMetrics(last);
+      if (done(s)) return s;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what} never held; last /metrics:\n${last}`);
+}
+
+/** The per-process slots the endpoint shows (tapwire_agent_info{tapwire_process}). */
+function slots(s: Sample[]): string[] {
+  return s
+    .filter((x) => x.name === 'tapwire_agent_info')
+    .map((x) => x.labels.tapwire_process!)
+    .sort();
+}
+
+/** Lines above debug from processes other than `holderPid`. */
+function loudSiblings(stderr: string, holderPid: number | undefined): Record<string, unknown>[] {
+  return jsonLines(stderr).filter(
+    (l) => l.component === 'tapwire' && l.pid !== holderPid && l.level !== 'debug',
+  );
+}
+
+const TRAFFIC = 20;
+
+describe.each([
+  ['cluster-app.mjs', 2],
+  ['cluster-app.cjs', 2],
+  ['cluster-app.mjs', 4],
+  ['cluster-app.cjs', 4],
+] as const)('node:cluster (%s, %i workers)', (file, workers) => {
+  it('one endpoint shows every request once, runtime series per process, the workers say nothing', async () => {
+    const app = await startApp({
+      runtime: 'node',
+      file: join(DIR, file),
+      env: { WORKERS: String(workers), TAPWIRE_ENV: 'development', LOG_LEVEL: 'info' },
+    });
+    // startApp's readiness GET / is one more request.
+    expect(await hit(app.url('/'), TRAFFIC)).toEqual(Array(TRAFFIC).fill(200));
+    const s = await until(
+      app.metricsPort,
+      (x) => sum(x, COUNT) === TRAFFIC + 1 && slots(x).length === workers + 1,
+      `${TRAFFIC + 1} requests from ${workers} workers`,
+    );
+    expect(
+      value(s, COUNT, { http_request_method: 'GET', http_response_status_code: '200', url_scheme: 'http' }),
+    ).toBe(TRAFFIC + 1);
+    expect(slots(s)).toEqual(Array.from({ length: workers + 1 }, (_, i) => String(i)));
+    // Event-loop delay is per process; request counts are one series.
+    expect(s.filter((x) => x.name === 'nodejs_eventloop_delay_p99_seconds').length).toBe(workers + 1);
+    expect(s.filter((x) => x.name === COUNT).length).toBe(1);
+    const lines = jsonLines(app.stderr()).filter((l) => l.component === 'tapwire');
+    expect(lines.map((l) => [l.pid, l.code])).toEqual([[app.child.pid, 'TAPWIRE_METRICS_LISTENING']]);
+  });
+});
+
+it('node:cluster: a worker killed mid-traffic and replaced never makes a counter go backwards', async () => {
+  const app = await startApp({
+    runtime: 'node',
+    file: join(DIR, 'cluster-app.mjs'),
+    env: { WORKERS: '2', REFORK: '1' },
+  });
+  const counters = (s: Sample[]) =>
+    s.filter((x) => x.name.endsWith('_total') || x.name.endsWith('_count') || x.name.endsWith('_bucket'));
+  const keyOf = (x: Sample) => `${x.name}${JSON.stringify(x.labels)}`;
+  const seen = new Map<string, number>();
+  const monotonic = (s: Sample[]) => {
+    for (const x of counters(s)) {
+      if (x.labels.tapwire_process !== undefined) continue; // per-process: a replaced process starts over
+      const before = seen.get(keyOf(x));
+      expect(x.value, `${keyOf(x)} went from ${before} to ${x.value}`).toBeGreaterThanOrEqual(before ?? 0);
+      seen.set(keyOf(x), x.value);
+    }
+  };
+  await hit(app.url('/'), 10);
+  monotonic(await until(app.metricsPort, (s) => sum(s, COUNT) === 11, '11 requests'));
+  const victim = Number(await (await fetch(app.url('/pid'))).text());
+  process.kill(victim, 'SIGKILL');
+  for (let round = 0; round < 10; round++) {
+    await hit(app.url('/'), 5).catch(() => []); // a request may meet the dying worker
+    monotonic(parseMetrics(await scrape(app.metricsPort)));
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  // Once the killed worker is forgotten, three processes remain (the primary and two workers, the
+  // replacement in a slot of its own); the counts went on from where they were.
+  const s = await until(
+    app.metricsPort,
+    (x) => slots(x).length === 3 && sum(x, COUNT) >= 12,
+    'the killed worker forgotten, its replacement counted',
+  );
+  monotonic(s);
+  expect(slots(s)).toContain('0');
+});
+
+describe('launchers under NODE_OPTIONS', () => {
+  let dir = '';
+  afterAll(() => {
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  function appDir(): string {
+    dir = mkdtempSync(join(tmpdir(), 'tapwire-launch-'));
+    cpSync(join(DIR, 'server.mjs'), join(dir, 'server.mjs'));
+    chmodSync(join(dir, 'server.mjs'), 0o755);
+    cpSync(join(DIR, 'package.json'), join(dir, 'package.json'));
+    // A local bin, as a dependency's would be: `npx serve-app` runs it.
+    mkdirSync(join(dir, 'node_modules/.bin'), { recursive: true });
+    symlinkSync('../../server.mjs', join(dir, 'node_modules/.bin/serve-app'));
+    return dir;
+  }
+
+  it.each([
+    ['npm start', ['npm', 'start']],
+    ['npx', ['npx', 'serve-app']],
+  ])(
+    '%s: the app behind the launcher is on the endpoint',
+    async (_name, command) => {
+      const cwd = appDir();
+      const port = await freePort();
+      const metricsPort = await freePort();
+      const child = spawn(command[0]!, command.slice(1), {
+        cwd,
+        env: {
+          PATH: `${BIN}:${process.env.PATH}`,
+          HOME: process.env.HOME,
+          PORT: String(port),
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+          NODE_OPTIONS: `--import=${DIST_REGISTER}`,
+          TAPWIRE_ENV: 'test',
+          npm_config_update_notifier: 'false',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d) => {
+        stderr += d;
+      });
+      try {
+        let up = false;
+        for (let i = 0; i < 150 && !up; i++) {
+          up = await fetch(`http://127.0.0.1:${port}/`).then(
+            () => true,
+            () => false,
+          );
+          if (!up) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(up, stderr).toBe(true);
+        await hit(`http://127.0.0.1:${port}/`, 3);
+        const s = await until(metricsPort, (x) => sum(x, COUNT) === 4, '4 requests behind the launcher');
+        expect(sum(s, COUNT)).toBe(4);
+        expect(slots(s)).toEqual(['0', '1']);
+        expect(stderr).toBe('');
+      } finally {
+        process.kill(-child.pid!, 'SIGKILL');
+      }
+    },
+    60_000,
+  );
+});
+
+it('PM2 cluster mode (pm2 start -i 2): one endpoint with both workers', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'tapwire-pm2-'));
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const env = {
+    PATH: `${BIN}:${process.env.PATH}`,
+    HOME: process.env.HOME,
+    PM2_HOME: home,
+    PORT: String(port),
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    NODE_OPTIONS: `--import=${DIST_REGISTER}`,
+    TAPWIRE_ENV: 'test',
+  };
+  const pm2 = (...args: string[]) => spawnSync(join(BIN, 'pm2'), args, { env, encoding: 'utf8' });
+  try {
+    const started = pm2('start', join(DIR, 'server.mjs'), '-i', '2', '--no-autorestart');
+    expect(started.status, started.stderr).toBe(0);
+    let up = false;
+    for (let i = 0; i < 150 && !up; i++) {
+      up = await fetch(`http://127.0.0.1:${port}/`).then(
+        () => true,
+        () => false,
+      );
+      if (!up) await new Promise((r) => setTimeout(r, 100));
+    }
+    await hit(`http://127.0.0.1:${port}/`, TRAFFIC - 1);
+    const s = await until(
+      metricsPort,
+      (x) => sum(x, COUNT) === TRAFFIC && slots(x).length >= 3,
+      'both PM2 workers',
+    );
+    expect(sum(s, COUNT)).toBe(TRAFFIC);
+  } finally {
+    pm2('kill');
+    rmSync(home, { recursive: true, force: true });
+  }
+}, 90_000);
+
+it('Bun: three processes serving one port with reusePort are one endpoint', async () => {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const env = { PORT: String(port), OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort), TAPWIRE_ENV: 'test' };
+  const procs = [];
+  for (let i = 0; i < 3; i++) {
+    procs.push(
+      spawn(BUN, ['--preload', DIST_REGISTER, join(DIR, 'reuse-port.mjs')], {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          ...env,
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      }),
+    );
+  }
+  let stderr = '';
+  for (const p of procs) p.stderr!.on('data', (d) => (stderr += d));
+  try {
+    let up = false;
+    for (let i = 0; i < 100 && !up; i++) {
+      up = await fetch(`http://127.0.0.1:${port}/`).then(
+        () => true,
+        () => false,
+      );
+      if (!up) await new Promise((r) => setTimeout(r, 100));
+    }
+    await hit(`http://127.0.0.1:${port}/`, TRAFFIC - 1);
+    const s = await until(
+      metricsPort,
+      (x) => sum(x, COUNT) === TRAFFIC && slots(x).length === 3,
+      'three Bun processes',
+    );
+    expect(sum(s, COUNT)).toBe(TRAFFIC);
+    expect(stderr).toBe('');
+  } finally {
+    for (const p of procs) p.kill('SIGKILL');
+  }
+});
+
+describe.each(['node', 'bun'] as Runtime[])('an app spawning 20 short children (%s)', (runtime) => {
+  it("counts every child's request once and the children write nothing on stderr", async () => {
+    const options =
+      runtime === 'node'
+        ? { NODE_OPTIONS: `--import=${DIST_REGISTER}` }
+        : { BUN_OPTIONS: `--preload ${DIST_REGISTER}` };
+    const app = await startApp({
+      runtime,
+      file: join(DIR, 'children.mjs'),
+      preload: false,
+      env: { ...options, CHILDREN: '20', TAPWIRE_ENV: 'development', LOG_LEVEL: 'info' },
+    });
+    const res = await fetch(app.url('/run'));
+    expect(JSON.parse(await res.text())).toEqual({ stderr: '' });
+    // 20 requests from the children (and the readiness GET /, and /run itself once it is answered).
+    const s = await until(
+      app.metricsPort,
+      (x) => sum(x, 'http_client_request_duration_seconds_count') === 20,
+      "the children's 20 requests",
+    );
+    expect(sum(s, 'http_client_request_duration_seconds_count')).toBe(20);
+    expect(
+      value(s, COUNT, { http_request_method: 'GET', http_response_status_code: '200', url_scheme: 'http' }),
+    ).toBe(22);
+    // Gone children leave no per-process series behind once forgotten (three push intervals of
+    // silence); their counts stay.
+    const later = await until(app.metricsPort, (x) => slots(x).join() === '0', 'the gone children forgotten');
+    expect(sum(later, 'http_client_request_duration_seconds_count')).toBe(20);
+    expect(loudSiblings(app.stderr(), app.child.pid)).toEqual([]);
+  }, 60_000);
+});
+
+it('node -e 0 beside a holder of the port exits at once, with nothing on stderr', async () => {
+  const holder = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs') });
+  const r = spawnSync(NODE, ['--import', DIST_REGISTER, '-e', '0'], {
+    env: {
+      PATH: process.env.PATH,
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(holder.metricsPort),
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      TAPWIRE_ENV: 'development',
+      LOG_LEVEL: 'info',
+    },
+    cwd: FIXTURES, // the same service (package.json name) as the holder
+    encoding: 'utf8',
+    timeout: 10_000,
+  });
+  expect([r.status, r.stderr]).toEqual([0, '']);
+});
+
+it('the holder goes away: the process that followed it takes the port over with its own counts', async () => {
+  const metricsPort = await freePort();
+  const env = {
+    PATH: process.env.PATH,
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    TAPWIRE_ENV: 'test',
+  };
+  // A launcher-like holder that serves no HTTP, in the fixtures' folder (the same service).
+  const holder = spawn(NODE, ['--import', DIST_REGISTER, '-e', 'setInterval(() => {}, 1000)'], {
+    cwd: FIXTURES,
+    env,
+    stdio: 'ignore',
+  });
+  try {
+    await until(metricsPort, (x) => slots(x).join() === '0', 'the holder serving');
+    const app = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs'), env });
+    await hit(app.url('/'), 4); // and the readiness GET /
+    let s = await until(metricsPort, (x) => sum(x, COUNT) === 5, "the follower's 5 requests");
+    expect(slots(s)).toEqual(['0', '1']);
+    holder.kill('SIGKILL');
+    s = await until(metricsPort, (x) => slots(x).join() === '0' && sum(x, COUNT) === 5, 'the takeover');
+    expect(slots(s)).toEqual(['0']);
+    await hit(app.url('/'), 2);
+    s = parseMetrics(await scrape(metricsPort));
+    expect(sum(s, COUNT)).toBe(7);
+    expect(app.stderr()).toBe('');
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
