@@ -12,6 +12,7 @@ import type { Origins } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
 import type { Patches } from '../core/patch.js';
 import type { Runtime } from '../core/runtime.js';
+import type { PromClientProducer } from '../exporters/prom-client.js';
 import type { ModuleLoads } from './load.js';
 
 export interface HookContext {
@@ -23,6 +24,8 @@ export interface HookContext {
   readonly db: DbRecorder;
   readonly pools: Pools;
   readonly origins: Origins;
+  /** The app's prom-client registries, served with tapwire's metrics (./metrics/prom-client.ts). */
+  readonly promClient: PromClientProducer;
   /** Patches of this hook (core/patch.ts). */
   readonly patches: Patches;
   /** Diagnostics-channel subscriptions of this hook (core/channels.ts). */

@@ -16,7 +16,7 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 import { internalServers } from '../core/http/server.js';
 import { agentLog } from '../core/log.js';
-import { VERSION } from '../core/runtime.js';
+import { SCOPE, VERSION } from '../core/runtime.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { PER_PROCESS } from '../exporters/catalogue.js';
 import { ProcessMerge } from '../exporters/merge.js';
@@ -87,7 +87,19 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     const sources = [{ slot: 0, resourceMetrics: own }];
     for (const w of store.live())
       sources.push({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics });
-    return serialize(merge.merge(sources));
+    return serialize(merge.merge(sources), {}, { onDuplicate: clash });
+  }
+
+  // A name the app's metrics share with tapwire's (or with another of the app's): said once per name.
+  const clashes = new Set<string>();
+  function clash(name: string, scope: string): void {
+    if (clashes.has(name) || clashes.size >= 100) return;
+    clashes.add(name);
+    agentLog(
+      'TAPWIRE_APP_METRIC_CLASH',
+      `the metric ${name} of scope ${scope} is not served: another metric has that name on /metrics`,
+      { metric: name, scope },
+    );
   }
 
   const identity = (): Identity => ({ tapwire: VERSION, service: config.serviceName, pid: process.pid });
@@ -169,13 +181,16 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         const histograms = telemetry.histograms.collectNow();
         if (histograms.length === 0 && !pushed) return undefined;
         const fresh = new Set(histograms.map((m) => m.descriptor.name));
-        const rest = (last?.scopeMetrics ?? [])
-          .flatMap((s) => s.metrics)
-          .filter((m) => !fresh.has(m.descriptor.name));
-        const resource = last?.resource ?? telemetry.resource;
+        // Every scope as last collected (the app's meters, prom-client), tapwire's request
+        // histograms as they are now.
+        const scopes = (last?.scopeMetrics ?? []).map((s) =>
+          s.scope.name === SCOPE.name
+            ? { scope: s.scope, metrics: s.metrics.filter((m) => !fresh.has(m.descriptor.name)) }
+            : s,
+        );
         const now: ResourceMetrics = {
-          resource,
-          scopeMetrics: [{ scope: { name: 'tapwire' }, metrics: [...histograms, ...rest] }],
+          resource: last?.resource ?? telemetry.resource,
+          scopeMetrics: [{ scope: SCOPE, metrics: histograms }, ...scopes],
         };
         return JSON.stringify(encodeResourceMetrics(now));
       },

@@ -18,6 +18,7 @@ import { install as hono } from './http/frameworks/hono.js';
 import { install as koa } from './http/frameworks/koa.js';
 import { install as nodeClient } from './http/node-client.js';
 import { install as nodeServer } from './http/node-server.js';
+import { install as promClient } from './metrics/prom-client.js';
 import { install as runtimeMetrics } from './runtime/index.js';
 
 export interface Instrumentation {
@@ -57,6 +58,7 @@ const ROWS: readonly Row[] = [
   ['bun:sqlite', BUN, bun('bunSqlite')],
   ['Bun.sql', BUN, bun('bunSql')],
   ['runtime', BOTH, runtimeMetrics],
+  ['prom-client (app metrics)', BOTH, promClient],
 ];
 
 export const INSTRUMENTATIONS: readonly Instrumentation[] = ROWS.map(([name, runtimes, install]) => ({

@@ -4,6 +4,7 @@
 // whose install fails is taken out alone (TAPWIRE_ERR_HOOK); any other failure takes everything
 // back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
 // without tapwire. stop() does the same on request.
+import { metrics } from '@opentelemetry/api';
 import { type Config, loadConfig } from '../config/index.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
@@ -19,6 +20,7 @@ import { Patches } from '../core/patch.js';
 import { createRecorders } from '../core/recorders.js';
 import { RUNTIME, SCOPE } from '../core/runtime.js';
 import { agentResource, createTelemetry, type Telemetry } from '../core/telemetry.js';
+import { PromClientProducer } from '../exporters/prom-client.js';
 import type { BunServe } from '../exporters/prometheus/server.js';
 import type { HookContext } from './context.js';
 import { type AgentSlot, kAgent } from './current.js';
@@ -128,9 +130,25 @@ export async function start(): Promise<Agent | undefined> {
     // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
     // (~20 ms of start-up), tracing brings the trace SDK.
     const histograms = new FastHistograms(SCOPE);
+    const promClient = new PromClientProducer({
+      limit: config.cardinalityLimit,
+      keepDefaults: !config.runtimeMetrics,
+      onDefaultsLeftOut: () =>
+        agentLog(
+          'TAPWIRE_PROM_CLIENT_DEFAULTS',
+          "prom-client's default metrics are left out of /metrics: tapwire's runtime metrics measure the same",
+        ),
+      onError: (error) =>
+        agentLog('TAPWIRE_ERR_PROM_CLIENT', "reading the app's prom-client registry failed", { err: error }),
+    });
     const otlp = config.metricsExporters.includes('otlp') ? await import('../exporters/otlp.js') : undefined;
-    const otlpMetrics = otlp?.otlpReader(config, [histograms]);
-    const telemetry = createTelemetry(config, otlpMetrics, resource, histograms);
+    const otlpMetrics = otlp?.otlpReader(config, [histograms, promClient]);
+    const telemetry = createTelemetry(config, otlpMetrics, resource, histograms, [promClient]);
+    // The app's own @opentelemetry/api instruments land in tapwire's provider: same readers, names,
+    // cap. The API keeps the first registration; a provider registered before tapwire stays.
+    if (metrics.setGlobalMeterProvider(telemetry.provider)) {
+      installation.patches.onRestore(() => metrics.disable());
+    }
     const { http, db } = createRecorders(telemetry, config, prices(config));
     const internal: string[] = [];
     if (config.tracesExporters.includes('otlp')) internal.push(config.otlpTracesEndpoint);
@@ -162,6 +180,7 @@ export async function start(): Promise<Agent | undefined> {
       http,
       db,
       pools: new Pools(telemetry.meter),
+      promClient,
       origins: new Origins(new Providers(config.aiEndpoints), internal),
       loads: new ModuleLoads(installation.patches, RUNTIME, installation.guard('module loads')),
     };

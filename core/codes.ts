@@ -51,6 +51,27 @@ export const LOG_CODES = {
     meaning: 'The Prometheus endpoint of this process listens at the address in the line.',
     action: '',
   },
+  TAPWIRE_APP_METRIC_CLASH: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      "One of the app's metrics (an @opentelemetry/api instrument or a prom-client metric) has the same Prometheus name as one of tapwire's, or as another of the app's: one family per name is served, tapwire's first, then the one seen first. The line names the metric and the scope left out; said once per name.",
+    action: "Rename the app's metric (docs/metrics.md lists the names tapwire uses).",
+  },
+  TAPWIRE_PROM_CLIENT_DEFAULTS: {
+    level: 'info',
+    from: 'preload',
+    meaning:
+      "The app called prom-client's collectDefaultMetrics(): its process_* and nodejs_* metrics measure what tapwire's runtime metrics measure, so /metrics serves tapwire's and leaves prom-client's default metrics out (the app's own prom-client metrics are served). With TAPWIRE_RUNTIME_METRICS=false, prom-client's are served instead.",
+    action: '',
+  },
+  TAPWIRE_ERR_PROM_CLIENT: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      "Reading the app's prom-client registry for /metrics failed (a collect() callback of one of its metrics threw); that collection served no prom-client metrics. Said once until a collection succeeds again.",
+    action: "Fix the app's metric whose collect() throws (the line carries the error).",
+  },
   TAPWIRE_METRICS_FOLLOWING: {
     level: 'debug',
     from: 'preload',

@@ -1,4 +1,6 @@
 // Which tapwire and which runtime this process runs, decided once when the module loads.
+import { AGENT_SCOPE } from '../exporters/catalogue.js';
+
 declare const __TAPWIRE_VERSION__: string;
 /** Defined by scripts/build.mjs; the sources run unbundled (tests) have no version. */
 export const VERSION: string = typeof __TAPWIRE_VERSION__ === 'string' ? __TAPWIRE_VERSION__ : '0.0.0-dev';
@@ -13,4 +15,4 @@ export const RUNTIME_VERSION: string =
     : process.versions.node;
 
 /** The instrumentation scope of everything tapwire records. */
-export const SCOPE = { name: 'tapwire', version: VERSION };
+export const SCOPE = { name: AGENT_SCOPE, version: VERSION };

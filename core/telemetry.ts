@@ -5,6 +5,7 @@ import type { Counter, Histogram, Meter, ObservableResult } from '@opentelemetry
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   MeterProvider,
+  type MetricProducer,
   type MetricReader,
   type PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
@@ -60,15 +61,30 @@ export function createTelemetry(
   otlp: PeriodicExportingMetricReader | undefined,
   resource?: Resource,
   histograms: FastHistograms = new FastHistograms(SCOPE),
+  /** Further producers for the Prometheus reader (the app's prom-client registry). */
+  producers: readonly MetricProducer[] = [],
 ): Telemetry {
   const pull = config.metricsExporters.includes('prometheus')
-    ? new PullReader(config.cardinalityLimit, [histograms])
+    ? new PullReader(config.cardinalityLimit, [histograms, ...producers])
     : undefined;
   const all: MetricReader[] = [];
   if (pull) all.push(pull);
   if (otlp) all.push(otlp);
   const identity = resource ?? agentResource(config);
-  const provider = new MeterProvider({ resource: identity, readers: all });
+  const provider = new MeterProvider({
+    resource: identity,
+    readers: all,
+    // The readers cap the app's instruments (registered globally, agent/start.ts) at the limit
+    // like tapwire's own; tapwire's own instruments cap themselves (./series.ts, so overflow is
+    // counted exactly), and the SDK's limit for them sits above that so it never cuts in first.
+    views: [
+      {
+        meterName: SCOPE.name,
+        instrumentName: '*',
+        aggregationCardinalityLimit: config.cardinalityLimit + 16,
+      },
+    ],
+  });
   const meter = provider.getMeter(SCOPE.name, SCOPE.version);
 
   const info = { version: VERSION, runtime: RUNTIME, 'runtime.version': RUNTIME_VERSION };

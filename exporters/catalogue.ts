@@ -5,6 +5,11 @@
 // conventions 1.41+); the Prometheus name is what Prometheus itself produces when it ingests the
 // same OTLP: dots to underscores, the unit as a suffix, `_total` on counters (see ./prometheus/naming.ts).
 
+/** The instrumentation scope of tapwire's own metrics: on a name clash with the app's, tapwire's is served. */
+export const AGENT_SCOPE = 'tapwire';
+/** The scope prom-client's metrics travel in: their names are the app's and are served unchanged. */
+export const PROM_CLIENT_SCOPE = 'prom-client';
+
 export type InstrumentKind = 'histogram' | 'counter' | 'updowncounter' | 'gauge';
 
 export interface MetricDef {

@@ -13,12 +13,14 @@
 //   go.
 // Every summed metric keeps at most `limit` label sets, the same cap as one process.
 import type { Attributes, HrTime } from '@opentelemetry/api';
+import type { InstrumentationScope } from '@opentelemetry/core';
 import {
   type DataPoint,
   DataPointType,
   type Histogram,
   type MetricData,
   type ResourceMetrics,
+  type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 
 /** The attribute that tells per-process series apart (Prometheus label `tapwire_process`). */
@@ -43,6 +45,7 @@ class Sum {
   readonly points = new Map<string, Point>();
 
   constructor(
+    readonly scope: InstrumentationScope,
     readonly metric: MetricData,
     private readonly limit: number,
   ) {}
@@ -66,7 +69,7 @@ class Sum {
 
   /** A copy of these sums (the retired ones are the start of every merge). */
   clone(): Sum {
-    const c = new Sum(this.metric, this.limit);
+    const c = new Sum(this.scope, this.metric, this.limit);
     for (const [k, p] of this.points) c.points.set(k, { ...p, value: copy(p.value) });
     return c;
   }
@@ -80,6 +83,11 @@ class Sum {
     }));
     return { ...this.metric, dataPoints } as MetricData;
   }
+}
+
+/** Metrics are told apart by scope and name: the app's `orders` is not prom-client's `orders`. */
+function keyOf(scope: string, m: MetricData): string {
+  return `${scope}\u0000${m.descriptor.name}`;
 }
 
 function canonical(attributes: Attributes): string {
@@ -117,7 +125,7 @@ function hrNow(): HrTime {
 }
 
 export class ProcessMerge {
-  /** Counters and histograms of the processes that are gone, by metric name. */
+  /** Counters and histograms of the processes that are gone, by scope and metric name. */
   private readonly retired = new Map<string, Sum>();
 
   constructor(
@@ -138,66 +146,76 @@ export class ProcessMerge {
     for (const scope of rm.scopeMetrics) {
       for (const m of scope.metrics) {
         if (this.kindOf(m) !== 'kept') continue;
-        let sum = this.retired.get(m.descriptor.name);
+        const key = keyOf(scope.scope.name, m);
+        let sum = this.retired.get(key);
         if (sum === undefined) {
-          sum = new Sum(m, this.limit);
-          this.retired.set(m.descriptor.name, sum);
+          sum = new Sum(scope.scope, m, this.limit);
+          this.retired.set(key, sum);
         }
         for (const p of m.dataPoints as DataPoint<number | Histogram>[]) sum.add(p);
       }
     }
   }
 
-  /** The host's view: `sources` (slot 0 first) merged, the retired sums included. */
+  /** The host's view: `sources` (slot 0 first) merged, the retired sums included, scope by scope. */
   merge(sources: readonly ProcessSource[]): ResourceMetrics {
     const order: string[] = [];
     const sums = new Map<string, Sum>();
-    const apart = new Map<string, MetricData>();
-    for (const [name, sum] of this.retired) {
-      sums.set(name, sum.clone());
-      order.push(name);
+    const apart = new Map<string, { scope: InstrumentationScope; data: MetricData }>();
+    for (const [key, sum] of this.retired) {
+      sums.set(key, sum.clone());
+      order.push(key);
     }
     for (const { slot, resourceMetrics } of sources) {
       for (const scope of resourceMetrics.scopeMetrics) {
         for (const m of scope.metrics) {
-          const name = m.descriptor.name;
+          const key = keyOf(scope.scope.name, m);
           const kind = this.kindOf(m);
-          if (!sums.has(name) && !apart.has(name)) order.push(name);
+          if (!sums.has(key) && !apart.has(key)) order.push(key);
           if (kind === 'process') {
-            let kept = apart.get(name);
+            let kept = apart.get(key);
             if (kept === undefined) {
-              kept = { ...m, dataPoints: [] } as MetricData;
-              apart.set(name, kept);
+              kept = { scope: scope.scope, data: { ...m, dataPoints: [] } as MetricData };
+              apart.set(key, kept);
             }
             const label = String(slot);
             for (const p of m.dataPoints as DataPoint<unknown>[]) {
-              (kept.dataPoints as DataPoint<unknown>[]).push({
+              (kept.data.dataPoints as DataPoint<unknown>[]).push({
                 ...p,
                 attributes: { ...p.attributes, [PROCESS_ATTRIBUTE]: label },
               });
             }
             continue;
           }
-          let sum = sums.get(name);
+          let sum = sums.get(key);
           if (sum === undefined) {
-            sum = new Sum(m, this.limit);
-            sums.set(name, sum);
+            sum = new Sum(scope.scope, m, this.limit);
+            sums.set(key, sum);
           }
           for (const p of m.dataPoints as DataPoint<number | Histogram>[]) sum.add(p);
         }
       }
     }
     const end = hrNow();
-    const metrics: MetricData[] = [];
-    for (const name of order) {
-      const sum = sums.get(name);
-      const data = sum !== undefined ? sum.data(end) : apart.get(name);
-      if (data !== undefined) metrics.push(data);
+    // One ScopeMetrics per scope name, in the order the scopes first appear.
+    const scopes = new Map<string, ScopeMetrics>();
+    for (const key of order) {
+      const sum = sums.get(key);
+      const kept = apart.get(key);
+      const scope = sum?.scope ?? kept?.scope;
+      const data = sum !== undefined ? sum.data(end) : kept?.data;
+      if (scope === undefined || data === undefined) continue;
+      let group = scopes.get(scope.name);
+      if (group === undefined) {
+        group = { scope, metrics: [] };
+        scopes.set(scope.name, group);
+      }
+      group.metrics.push(data);
     }
     const own = sources[0]?.resourceMetrics;
     return {
       resource: own?.resource as ResourceMetrics['resource'],
-      scopeMetrics: [{ scope: own?.scopeMetrics[0]?.scope ?? { name: 'tapwire' }, metrics }],
+      scopeMetrics: [...scopes.values()],
     };
   }
 }

@@ -12,6 +12,7 @@ import {
   type Histogram,
   type MetricData,
   type ResourceMetrics,
+  type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
 
 const DELTA = 1;
@@ -49,7 +50,7 @@ interface OtlpMetric {
 }
 export interface OtlpResourceMetrics {
   resource?: { attributes?: KeyValue[] };
-  scopeMetrics?: { metrics?: OtlpMetric[] }[];
+  scopeMetrics?: { scope?: { name?: string; version?: string }; metrics?: OtlpMetric[] }[];
 }
 
 export class OtlpFormatError extends Error {
@@ -100,8 +101,13 @@ export function convertResourceMetrics(
     throw new OtlpFormatError('resourceMetrics entry is not an object');
   let points = 0;
   let dropped = 0;
-  const metrics: MetricData[] = [];
-  for (const scope of input.scopeMetrics ?? []) {
+  // Scopes are kept: the Prometheus names of prom-client's metrics (scope `prom-client`) are the
+  // app's own and are not translated (./prometheus/serialize.ts).
+  const scopeMetrics: ScopeMetrics[] = [];
+  for (const scope of Array.isArray(input.scopeMetrics) ? input.scopeMetrics : []) {
+    const name = typeof scope?.scope?.name === 'string' ? scope.scope.name : 'otlp';
+    const metrics: MetricData[] = [];
+    scopeMetrics.push({ scope: { name }, metrics });
     for (const m of scope?.metrics ?? []) {
       if (typeof m?.name !== 'string') continue;
       const descriptor = {
@@ -160,7 +166,7 @@ export function convertResourceMetrics(
   }
   const resourceMetrics = {
     resource: { attributes: attributesOf(input.resource?.attributes) },
-    scopeMetrics: [{ scope: { name: 'otlp' }, metrics }],
+    scopeMetrics,
   } as unknown as ResourceMetrics;
   return { resourceMetrics, points, dropped };
 }

@@ -21,8 +21,8 @@ export function otlpReader(
     }),
     exportIntervalMillis: config.metricExportIntervalMs,
     exportTimeoutMillis: Math.min(30_000, config.metricExportIntervalMs),
-    // As in the Prometheus reader: tapwire's own caps (core/series.ts) cut in first.
-    cardinalityLimits: { default: config.cardinalityLimit + 16 },
+    // As in the Prometheus reader (./prometheus/reader.ts): the app's instruments capped at the limit.
+    cardinalityLimits: { default: config.cardinalityLimit + 1 },
   });
 }
 

@@ -52,7 +52,18 @@ export class Pusher {
       this.timer.unref();
     });
     process.on('exit', this.onExit);
+    process.once('beforeExit', this.onBeforeExit);
   }
+
+  /**
+   * A natural exit (the event loop ran empty) can still collect asynchronously: every metric,
+   * including the app's own instruments that the synchronous last push only has as of the previous
+   * periodic push (collectNow). Once: the push's own write would bring 'beforeExit' back.
+   */
+  private readonly onBeforeExit = (): void => {
+    if (this.done || this.socket.connecting) return;
+    this.tick();
+  };
 
   private tick(): void {
     if (this.busy || this.done) return;
@@ -89,6 +100,7 @@ export class Pusher {
     this.done = true;
     if (this.timer !== undefined) clearInterval(this.timer);
     process.removeListener('exit', this.onExit);
+    process.removeListener('beforeExit', this.onBeforeExit);
     this.socket.destroy();
   }
 }

@@ -13,6 +13,7 @@ import {
   BUN,
   DIST_REGISTER,
   FIXTURES,
+  find,
   freePort,
   hit,
   jsonLines,
@@ -96,6 +97,31 @@ describe.each([
     const lines = jsonLines(app.stderr()).filter((l) => l.component === 'tapwire');
     expect(lines.map((l) => [l.pid, l.code])).toEqual([[app.child.pid, 'TAPWIRE_METRICS_LISTENING']]);
   });
+});
+
+it("node:cluster: the workers' own metrics (@opentelemetry/api, prom-client) summed on the one endpoint", async () => {
+  const app = await startApp({
+    runtime: 'node',
+    file: join(DIR, 'cluster-metrics.mjs'),
+    env: { WORKERS: '2' },
+  });
+  for (let i = 0; i < 6; i++) await fetch(app.url('/order?kind=book')).then((r) => r.text());
+  const s = await until(
+    app.metricsPort,
+    (x) => sum(x, 'shop_orders_total') === 6 && sum(x, 'legacy_orders_total') === 6 && slots(x).length === 3,
+    "6 orders from the workers' own metrics",
+  );
+  expect(value(s, 'shop_orders_total', { kind: 'book' })).toBe(6);
+  expect(value(s, 'legacy_orders_total', { kind: 'book' })).toBe(6);
+  expect(value(s, 'legacy_latency_seconds_count', {})).toBe(6);
+  expect(value(s, 'shop_checkout_duration_seconds_count', { kind: 'book' })).toBe(6);
+  // A gauge stays per process: one series for each worker (the primary has no such metric).
+  expect(
+    find(s, 'shop_stock')
+      .map((x) => x.labels.tapwire_process)
+      .sort(),
+  ).toEqual(['1', '2']);
+  expect(sum(s, 'shop_stock')).toBe(42 * 2 - 6);
 });
 
 it('node:cluster: a worker killed mid-traffic and replaced never makes a counter go backwards', async () => {
@@ -306,6 +332,10 @@ describe.each(['node', 'bun'] as Runtime[])('an app spawning 20 short children (
       "the children's 20 requests",
     );
     expect(sum(s, 'http_client_request_duration_seconds_count')).toBe(20);
+    // The app's own counter: the 10 children that end naturally collect it once more before they
+    // exit; the 10 that call process.exit() within their first second have it only as of a
+    // periodic push, which they never reach (docs/instrumentation.md says so).
+    expect(value(s, 'cli_runs_total', {})).toBe(10);
     expect(
       value(s, COUNT, { http_request_method: 'GET', http_response_status_code: '200', url_scheme: 'http' }),
     ).toBe(22);

@@ -12,9 +12,10 @@ export class PullReader extends MetricReader {
     super({
       metricProducers,
       aggregationTemporalitySelector: () => AggregationTemporality.CUMULATIVE,
-      // tapwire caps label sets itself (core/series.ts) so it can count overflow exactly; the
-      // SDK's own limit sits above ours so it never cuts in first.
-      cardinalitySelector: (_type: InstrumentType) => cardinalityLimit + 16,
+      // The app's instruments: `cardinalityLimit` label sets, then the overflow series (the SDK
+      // counts the overflow series in its limit). tapwire's own instruments cap themselves and
+      // get a higher limit through a view (core/telemetry.ts).
+      cardinalitySelector: (_type: InstrumentType) => cardinalityLimit + 1,
     });
   }
 

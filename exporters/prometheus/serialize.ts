@@ -1,7 +1,10 @@
 // OpenTelemetry ResourceMetrics -> Prometheus text exposition format 0.0.4.
 // Histograms become cumulative `_bucket{le}` series (OpenTelemetry keeps per-bucket counts),
 // resource attributes go on one `target_info` series as Prometheus' OTLP ingestion does, and
-// every name passes through ./naming.ts.
+// every name passes through ./naming.ts — except prom-client's, which are the app's own names.
+// Metric names are one namespace: when the app's metrics (its @opentelemetry/api meters, its
+// prom-client registry) and tapwire's give the same Prometheus name, tapwire's family is served
+// and the other is left out (`onDuplicate` says which).
 import type { Attributes } from '@opentelemetry/api';
 import {
   DataPointType,
@@ -9,8 +12,8 @@ import {
   type MetricData,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { InstrumentKind } from '../catalogue.js';
-import { labelName, prometheusName, prometheusType } from './naming.js';
+import { AGENT_SCOPE, type InstrumentKind, PROM_CLIENT_SCOPE } from '../catalogue.js';
+import { labelName, prometheusName, prometheusType, sanitize } from './naming.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -75,6 +78,8 @@ interface Family {
   type: string;
   help: string;
   lines: string[];
+  /** The instrumentation scope that owns the name. */
+  scope: string;
 }
 
 export interface SerializeOptions {
@@ -84,8 +89,17 @@ export interface SerializeOptions {
   withoutTargetInfo?: boolean;
 }
 
-export function serialize(resourceMetrics: ResourceMetrics, options: SerializeOptions = {}): string {
-  return serializeAll([{ resourceMetrics, options }]);
+export interface SerializeAllOptions {
+  /** A family of `scope` was left out because another scope owns `name` (tapwire's own wins). */
+  onDuplicate?: (name: string, scope: string) => void;
+}
+
+export function serialize(
+  resourceMetrics: ResourceMetrics,
+  options: SerializeOptions = {},
+  all: SerializeAllOptions = {},
+): string {
+  return serializeAll([{ resourceMetrics, options }], all);
 }
 
 /**
@@ -95,6 +109,7 @@ export function serialize(resourceMetrics: ResourceMetrics, options: SerializeOp
  */
 export function serializeAll(
   sources: readonly { resourceMetrics: ResourceMetrics; options?: SerializeOptions }[],
+  all: SerializeAllOptions = {},
 ): string {
   const families = new Map<string, Family>();
   const targets: string[] = [];
@@ -102,14 +117,27 @@ export function serializeAll(
     const extra = options.extraLabels;
     if (!options.withoutTargetInfo)
       targets.push(`target_info${labels(resourceMetrics.resource.attributes, extra)} 1`);
-    for (const scope of resourceMetrics.scopeMetrics) {
-      for (const metric of scope.metrics) {
+    for (const { scope, metrics } of resourceMetrics.scopeMetrics) {
+      const owner = scope.name;
+      const verbatim = owner === PROM_CLIENT_SCOPE;
+      for (const metric of metrics) {
         const kind = kindOf(metric);
-        const name = prometheusName(metric.descriptor.name, metric.descriptor.unit, kind);
+        const name = verbatim
+          ? sanitize(metric.descriptor.name)
+          : prometheusName(metric.descriptor.name, metric.descriptor.unit, kind);
         const type = prometheusType(kind);
         let family = families.get(name);
-        if (!family) {
-          family = { name, type, help: metric.descriptor.description, lines: [] };
+        if (family !== undefined && family.scope !== owner) {
+          if (owner !== AGENT_SCOPE) {
+            all.onDuplicate?.(name, owner);
+            continue;
+          }
+          // tapwire's own family takes the name over from the app's that came first.
+          all.onDuplicate?.(name, family.scope);
+          family = undefined;
+        }
+        if (family === undefined) {
+          family = { name, type, help: metric.descriptor.description, lines: [], scope: owner };
           families.set(name, family);
         } else if (family.type !== type) {
           continue;
