@@ -28,6 +28,8 @@ import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
 
 /** Milliseconds between a sibling's pushes; the holder forgets one silent for three of them. */
 const PUSH_INTERVAL_MS = 1000;
+/** How long the holder of a taken port has to say who it is before it counts as foreign. */
+const IDENTIFY_TIMEOUT_MS = 300;
 /** Data points kept per sibling: its own cardinality limit across a dozen metrics. */
 const POINTS_PER_PROCESS_FACTOR = 10;
 
@@ -144,32 +146,32 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     );
   }
 
-  /** The port is taken: follow a sibling, or warn about anyone else. */
+  /** The port is taken: follow a sibling (one connection asks who holds it, then carries the pushes), or warn about anyone else. */
   function whoHolds(): void {
-    const host = pushHost(config.prometheusHost);
-    askIdentity(host, config.prometheusPort).then((holder) => {
-      if (closed) return settle();
-      if (holder === undefined || holder.service !== config.serviceName) {
-        portWarning(Object.assign(new Error('address in use'), { code: 'EADDRINUSE' }));
-        return;
-      }
-      follow(host, holder);
-    });
-  }
-
-  function follow(host: string, holder: Identity): void {
-    agentLog(
-      'TAPWIRE_METRICS_FOLLOWING',
-      `metrics go to pid ${holder.pid}, which serves them on port ${config.prometheusPort}`,
-      { holder_pid: holder.pid, port: config.prometheusPort },
-    );
+    if (closed) {
+      settle();
+      return;
+    }
     let last: ResourceMetrics | undefined;
     let pushed = false;
     pusher = new Pusher({
-      host,
+      host: pushHost(config.prometheusHost),
       port: config.prometheusPort,
       intervalMs: PUSH_INTERVAL_MS,
-      onConnect: settle,
+      identifyTimeoutMs: IDENTIFY_TIMEOUT_MS,
+      follows: (holder) => holder.service === config.serviceName,
+      onConnect: (holder) => {
+        settle();
+        agentLog(
+          'TAPWIRE_METRICS_FOLLOWING',
+          `metrics go to pid ${holder.pid}, which serves them on port ${config.prometheusPort}`,
+          { holder_pid: holder.pid, port: config.prometheusPort },
+        );
+      },
+      onForeign: () => {
+        pusher = undefined;
+        portWarning(Object.assign(new Error('address in use'), { code: 'EADDRINUSE' }));
+      },
       collect: async () => {
         last = (await telemetry.pull!.scrape()).resourceMetrics;
         pushed = true;
@@ -213,33 +215,4 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       pusher?.stop();
     },
   };
-}
-
-/**
- * GET /tapwire on the port's holder: its identity, or undefined when it is not tapwire. The
- * request keeps the process alive for the millisecond it takes, so a child that ends at once still
- * finds its holder and can push its last numbers.
- */
-async function askIdentity(host: string, port: number): Promise<Identity | undefined> {
-  const http = process.getBuiltinModule('node:http') as typeof import('node:http');
-  return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/tapwire', timeout: 300, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        if (text.length < 4096) text += d;
-      });
-      res.on('end', () => {
-        try {
-          const body = JSON.parse(text) as Partial<Identity>;
-          const ok = typeof body.tapwire === 'string' && typeof body.service === 'string';
-          resolve(ok && res.statusCode === 200 ? (body as Identity) : undefined);
-        } catch {
-          resolve(undefined);
-        }
-      });
-    });
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => resolve(undefined));
-  });
 }

@@ -1,26 +1,66 @@
 // A process whose sibling holds the host's /metrics port pushes its metrics there (./merge.ts
-// sums them): OTLP JSON in plain HTTP/1.1 requests written on one kept-alive TCP connection.
+// sums them): OTLP JSON in plain HTTP/1.1 requests written on one kept-alive TCP connection. The
+// same connection first asks who holds the port (GET /tapwire): a process that is not tapwire of
+// the same service is never pushed to.
 //
 // Why a raw socket and hand-written requests rather than an HTTP client: the last push of a
 // process that exits happens in its 'exit' event, where nothing asynchronous runs any more. A
 // socket write is tried at once (libuv writes to the kernel before returning when nothing is queued),
 // so a request written in one piece reaches the holder even though the process is gone a moment
-// later. It also keeps every HTTP client hook out of tapwire's own traffic, and loads nothing.
+// later. It also keeps every HTTP client hook out of tapwire's own traffic, and loads nothing: a
+// short child that follows its parent's endpoint pays one connection and one small answer (Node's
+// HTTP client, loaded cold for that one request, cost such a child ~8 ms here).
 import type { Socket } from 'node:net';
+
+/** Who holds the port, as its GET /tapwire answers. */
+export interface HolderIdentity {
+  tapwire: string;
+  service: string;
+  pid: number;
+}
 
 export interface PusherOptions {
   host: string;
   port: number;
   /** Milliseconds between periodic pushes. */
   intervalMs: number;
-  /** The connection is open: the last push of a process that exits can be written now. */
-  onConnect: () => void;
+  /** Milliseconds to wait for the holder's identity before calling it foreign. */
+  identifyTimeoutMs: number;
+  /** Whether to follow this holder (tapwire of the same service). */
+  follows: (holder: HolderIdentity) => boolean;
+  /** Following: the last push of a process that exits can be written from now on. */
+  onConnect: (holder: HolderIdentity) => void;
+  /** Not following: the holder is not a sibling, or did not answer like one. The pusher has stopped. */
+  onForeign: () => void;
   /** The body of a periodic push (collected asynchronously), or undefined for nothing to say. */
   collect: () => Promise<string | undefined>;
   /** The body of the last push, collected synchronously in 'exit'; undefined for nothing to say. */
   collectNow: () => string | undefined;
-  /** The holder went away (the connection closed or failed): the pusher has stopped. */
+  /** The followed holder went away (the connection closed or failed): the pusher has stopped. */
   onLost: () => void;
+}
+
+/** Bytes of the identity answer read at most (head and body). */
+const MAX_IDENTITY_BYTES = 4096;
+
+/** The identity in a complete HTTP answer; undefined when it is not one, 'incomplete' while it may become one. */
+export function parseIdentity(text: string): HolderIdentity | undefined | 'incomplete' {
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return text.length > MAX_IDENTITY_BYTES ? undefined : 'incomplete';
+  const head = text.slice(0, end).toLowerCase();
+  if (!/^http\/1\.[01] 200 /.test(head)) return undefined;
+  const length = /\r\ncontent-length: *(\d+)/.exec(head);
+  if (length === null || Number(length[1]) > MAX_IDENTITY_BYTES) return undefined;
+  const body = text.slice(end + 4);
+  if (body.length < Number(length[1])) return 'incomplete';
+  try {
+    const id = JSON.parse(body.slice(0, Number(length[1]))) as Partial<HolderIdentity>;
+    return typeof id.tapwire === 'string' && typeof id.service === 'string'
+      ? (id as HolderIdentity)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function request(host: string, body: string, final: boolean): string {
@@ -35,24 +75,45 @@ export class Pusher {
   private timer: NodeJS.Timeout | undefined;
   private done = false;
   private busy = false;
+  /** Set once the holder answered as a sibling. */
+  private following = false;
+  private answer = '';
 
   constructor(private readonly options: PusherOptions) {
     const net = process.getBuiltinModule('node:net') as typeof import('node:net');
-    // Held (ref'd) until connected, so that a short-lived process that ends right away still has
-    // the connection its last push needs; then it never keeps the process alive.
+    // Held (ref'd) until the holder has answered, so that a short-lived process that ends right
+    // away still has the connection its last push needs; then it never keeps the process alive.
     this.socket = net.connect({ host: options.host, port: options.port });
-    // Answers are read and dropped: a push that fails shows as a lost connection.
-    this.socket.on('data', () => {});
+    this.socket.setEncoding('latin1');
+    this.socket.setTimeout(options.identifyTimeoutMs);
+    this.socket.on('timeout', () => this.foreign());
+    this.socket.on('data', (d: string) => this.read(d));
     this.socket.on('error', () => this.lost());
     this.socket.on('close', () => this.lost());
     this.socket.once('connect', () => {
-      this.socket.unref();
-      options.onConnect();
-      this.timer = setInterval(() => this.tick(), options.intervalMs);
-      this.timer.unref();
+      this.socket.write(`GET /tapwire HTTP/1.1\r\nhost: ${options.host}\r\n\r\n`);
     });
     process.on('exit', this.onExit);
     process.once('beforeExit', this.onBeforeExit);
+  }
+
+  /** The identity answer; after it, the answers to pushes are read and dropped (a failed push shows as a lost connection). */
+  private read(d: string): void {
+    if (this.following || this.done) return;
+    this.answer += d;
+    const holder = parseIdentity(this.answer);
+    if (holder === 'incomplete') return;
+    this.answer = '';
+    if (holder === undefined || !this.options.follows(holder)) {
+      this.foreign();
+      return;
+    }
+    this.following = true;
+    this.socket.setTimeout(0);
+    this.socket.unref();
+    this.options.onConnect(holder);
+    this.timer = setInterval(() => this.tick(), this.options.intervalMs);
+    this.timer.unref();
   }
 
   /**
@@ -61,7 +122,7 @@ export class Pusher {
    * periodic push (collectNow). Once: the push's own write would bring 'beforeExit' back.
    */
   private readonly onBeforeExit = (): void => {
-    if (this.done || this.socket.connecting) return;
+    if (this.done || !this.following) return;
     this.tick();
   };
 
@@ -80,7 +141,7 @@ export class Pusher {
   }
 
   private readonly onExit = (): void => {
-    if (this.done || this.socket.connecting) return;
+    if (this.done || !this.following) return;
     this.done = true;
     try {
       const body = this.options.collectNow();
@@ -90,8 +151,18 @@ export class Pusher {
     }
   };
 
+  private foreign(): void {
+    if (this.done) return;
+    this.stop();
+    this.options.onForeign();
+  }
+
   private lost(): void {
     if (this.done) return;
+    if (!this.following) {
+      this.foreign();
+      return;
+    }
     this.stop();
     this.options.onLost();
   }

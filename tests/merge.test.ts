@@ -1,11 +1,13 @@
 // exporters/merge.ts, the sums a host's /metrics serves from several processes: counters and
 // histograms summed and kept when a process goes, up-down counters summed over the live ones,
 // per-process series labelled, label sets capped.
+
 import type { Attributes } from '@opentelemetry/api';
 import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import { ProcessMerge } from '../exporters/merge.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
+import { parseIdentity } from '../exporters/push.js';
 import { parseMetrics, value } from './support/index.js';
 
 const T: [number, number] = [1, 0];
@@ -112,5 +114,28 @@ describe('ProcessMerge', () => {
     ]);
     expect(s.filter((x) => x.name === 'req_total').length).toBe(3);
     expect(value(s, 'req_total', { otel_metric_overflow: 'true' })).toBe(2);
+  });
+});
+
+describe('parseIdentity (a sibling asks the port holder who it is)', () => {
+  const body = JSON.stringify({ tapwire: '0.1.0', service: 'shop', pid: 7 });
+  const answer = `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+
+  it('reads a complete answer, and waits for one that is still arriving', () => {
+    expect(parseIdentity(answer)).toEqual({ tapwire: '0.1.0', service: 'shop', pid: 7 });
+    expect(parseIdentity(answer.slice(0, 20))).toBe('incomplete');
+    expect(parseIdentity(answer.slice(0, -3))).toBe('incomplete');
+  });
+
+  it('calls anything else foreign', () => {
+    expect(parseIdentity(answer.replace('200 OK', '404 Not Found'))).toBeUndefined();
+    expect(parseIdentity(answer.replace(/Content-Length: \d+\r\n/, ''))).toBeUndefined();
+    const other = JSON.stringify({ status: 'ok' });
+    expect(
+      parseIdentity(`HTTP/1.1 200 OK\r\ncontent-length: ${other.length}\r\n\r\n${other}`),
+    ).toBeUndefined();
+    expect(parseIdentity('SSH-2.0-OpenSSH_9.2\r\n')).toBe('incomplete');
+    expect(parseIdentity('x'.repeat(5000))).toBeUndefined();
+    expect(parseIdentity('HTTP/1.1 200 OK\r\ncontent-length: 999999\r\n\r\n{')).toBeUndefined();
   });
 });
