@@ -108,13 +108,14 @@ describe.each(['elysia-app.mjs', 'elysia-app.cjs'])('Elysia on Bun (%s)', (file)
 });
 
 describe('Bun.serve static routes', () => {
-  it('are answered by Bun without JavaScript and not counted; handler routes are', async () => {
+  it('(a Response, a Bun.file, an HTML import) are not counted; handler routes are', async () => {
     const s = await measured(
       'bun-static-routes.mjs',
       [
         ['GET', '/users/1', 2],
         ['GET', '/static', 3],
         ['GET', '/file', 2],
+        ['GET', '/page', 2],
         ['GET', '/nope', 1],
       ],
       ['etag', 'x-static', 'content-type'],
