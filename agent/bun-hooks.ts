@@ -6,3 +6,4 @@ export { install as bunRedis } from './db/redis/bun.js';
 export { install as bunFetch } from './http/bun/fetch.js';
 export { install as bunNodeHttp } from './http/bun/node-http.js';
 export { install as bunServe } from './http/bun/serve.js';
+export { install as bunUndici } from './http/bun/undici.js';

@@ -45,6 +45,7 @@ const ROWS: readonly Row[] = [
   ['http.server (bun node:http)', BUN, bun('bunNodeHttp')],
   ['http.client (node:http, undici)', BOTH, nodeClient],
   ['http.client (bun fetch)', BUN, bun('bunFetch')],
+  ['http.client (bun undici)', BUN, bun('bunUndici')],
   ['express (route)', BOTH, express],
   ['fastify (route)', BOTH, fastify],
   ['hono (route)', BOTH, hono],

@@ -158,12 +158,13 @@ export class ModuleLoads {
   }
 }
 
+let declared: Set<string> | undefined;
+
 /**
  * The runtime dependencies the app declares: `dependencies`, `optionalDependencies` and
  * `peerDependencies` of the package.json nearest to its entry point (read once).
  */
-let declared: Set<string> | undefined;
-function appDependencies(): Set<string> {
+export function appDependencies(): ReadonlySet<string> {
   if (declared !== undefined) return declared;
   declared = new Set();
   const main = process.argv[1];

@@ -36,10 +36,15 @@ import {
 const COUNT = 'http_server_request_duration_seconds_count';
 
 // express ships no types (and @types/express is not a dependency): the little used here.
-type Handler = (req: never, res: { send(body: string): void }, next: () => void) => void;
+type Handler = (
+  req: never,
+  res: { send(body: string): void; status(code: number): { send(body: string): void } },
+  next: () => void,
+) => void;
 interface ExpressApp {
   use(path: string | Handler, handler?: unknown): void;
   get(path: string, handler: Handler): void;
+  all(path: string, handler: Handler): void;
   listen(port: number, host: string): import('node:http').Server;
 }
 interface ExpressModule {
@@ -102,6 +107,8 @@ const FRAMEWORKS = [
       expect(await hit(url('/a/b/c'), 1)).toEqual([200]);
       expect(await hit(url('/admin/stats/x'), 2)).toEqual([200, 200]);
       expect(await hit(url('/skip/3'), 1)).toEqual([404]);
+      expect(await hit(url('/any/3'), 2)).toEqual([200, 200]);
+      expect(await hit(url('/api/x'), 2, { method: 'DELETE' })).toEqual([404, 404]);
     },
     expected: [
       ...WITH_ROUTES,
@@ -112,6 +119,9 @@ const FRAMEWORKS = [
       { method: 'GET', status: '200', route: '/admin/stats/:key', count: 2 },
       // The route matched and ran, then passed with next('route'); nothing else matched.
       { method: 'GET', status: '404', route: '/skip/:id', count: 1 },
+      { method: 'GET', status: '200', route: '/any/:id', count: 2 },
+      // The all('*path') not-found handler under '/api': no route.
+      { method: 'DELETE', status: '404', count: 2 },
     ],
   },
   {
@@ -241,6 +251,12 @@ it('express without the router channel: req.route for top-level routes only', as
   app.get('/top/:id', (_req, res) => {
     res.send('top');
   });
+  app.all('/any/:id', (_req, res) => {
+    res.send('any');
+  });
+  app.all('/gone/:id', (_req, res) => {
+    res.status(404).send('gone');
+  });
   const posts = express.Router({ mergeParams: true });
   posts.get('/:postId', (_req, res) => {
     res.send('post');
@@ -258,12 +274,23 @@ it('express without the router channel: req.route for top-level routes only', as
   await once(server, 'listening');
   try {
     const port = (server.address() as AddressInfo).port;
-    for (const path of ['/top/1', '/users/7/posts/9', '/users/7/posts/9/fail', '/admin/stats/x', '/nope']) {
+    for (const path of [
+      '/top/1',
+      '/any/1',
+      '/gone/1',
+      '/users/7/posts/9',
+      '/users/7/posts/9/fail',
+      '/admin/stats/x',
+      '/nope',
+    ]) {
       await hit(`http://127.0.0.1:${port}${path}`);
     }
     await new Promise((r) => setTimeout(r, 50));
     expect(seen).toEqual({
       '/top/1': '/top/:id',
+      '/any/1': '/any/:id',
+      // A route for every method that answers 404 is a not-found handler: no route.
+      '/gone/1': undefined,
       // req.route is the nested router's own '/:postId' and req.baseUrl the raw '/users/7/posts'
       // (or already restored to '' after the throw): no template can be told, so none.
       '/users/7/posts/9': undefined,

@@ -54,6 +54,8 @@ const PATCHED = {
   bun: [
     'Bun.serve',
     'globalThis.fetch',
+    'undici.fetch',
+    'undici.request',
     'http.Server.prototype.emit',
     'Bun.RedisClient',
     'Bun.RedisClient.prototype.get',

@@ -3,8 +3,9 @@
 // detect: `globalThis.fetch` is Bun's own (native, no `undici:*` channels; measured on Bun 1.4.5,
 //   tests/bun-research.md). node:http clients do not go through it (no double counting; they
 //   publish channels, ../node-client.ts). NOT seen: `Bun.fetch` and `import { fetch } from 'bun'`
-//   (a distinct, non-writable, non-configurable function), and the `undici` module, which Bun
-//   replaces with a built-in shim calling the native fetch directly.
+//   (a distinct, non-writable, non-configurable function). The `undici` module, which Bun
+//   replaces with a built-in shim that calls the native fetch directly, is ./undici.ts's (its
+//   `fetch` export gets the wrapper made here).
 // hook: the writable `globalThis.fetch` is replaced by one wrapper that does both roles: the
 //   HTTP client operation and, for a provider call, its AI body (../../ai/bun.ts).
 // record: one ClientOp per call from the origin classifier (core/http/origins.ts). Duration runs
@@ -22,15 +23,15 @@ import { observeRequest, observeResponse } from '../../ai/bun.js';
 import type { HookContext } from '../../context.js';
 import { bunGlobal, NativeResponse } from './types.js';
 
-interface Hooked {
+/** What a measured client call needs from its hook. */
+export interface Hooked {
   http: HttpRecorder;
   origins: Origins;
   guard: Guard;
 }
 
-let hooked: Hooked | undefined;
-
-function urlOf(input: unknown): string | undefined {
+/** The URL of a fetch input: a string, a URL or a Request. */
+export function urlOf(input: unknown): string | undefined {
   if (typeof input === 'string') return input;
   if (input instanceof URL) return input.href;
   if (input instanceof Request) return input.url;
@@ -91,9 +92,7 @@ async function track(h: Hooked, op: ClientOp, promise: unknown): Promise<unknown
   return response;
 }
 
-function fetchMeasured(original: Fn, self: unknown, args: IArguments): unknown {
-  const h = hooked;
-  if (h === undefined) return Reflect.apply(original, self, args);
+function fetchMeasured(h: Hooked, original: Fn, self: unknown, args: IArguments): unknown {
   const input = args[0];
   const init = args[1];
   let op: ClientOp | undefined;
@@ -120,20 +119,20 @@ function fetchMeasured(original: Fn, self: unknown, args: IArguments): unknown {
   return track(h, op, promise);
 }
 
+/** A measured replacement for one of Bun's fetch functions (made once per patched property). */
+export function measuredFetch(h: Hooked, original: Fn): Fn {
+  const fetch = around(h.guard, original, (o, self, args) => fetchMeasured(h, o, self, args));
+  // Keep Bun's extras (fetch.preconnect) reachable on the replacement.
+  for (const key of Reflect.ownKeys(original)) {
+    if (key === 'length' || key === 'name' || key === 'prototype') continue;
+    const d = Object.getOwnPropertyDescriptor(original, key);
+    if (d !== undefined) Object.defineProperty(fetch, key, d);
+  }
+  return fetch;
+}
+
 export function install(ctx: HookContext): void {
   if (bunGlobal() === undefined) return;
-  hooked = { http: ctx.http, origins: ctx.origins, guard: ctx.guard };
-  ctx.patches.onRestore(() => {
-    hooked = undefined;
-  });
-  ctx.patches.wrap(globalThis, 'fetch', (original) => {
-    const fetch = around(ctx.guard, original, fetchMeasured);
-    // Keep Bun's extras (fetch.preconnect) reachable on the replacement.
-    for (const key of Reflect.ownKeys(original)) {
-      if (key === 'length' || key === 'name' || key === 'prototype') continue;
-      const d = Object.getOwnPropertyDescriptor(original, key);
-      if (d !== undefined) Object.defineProperty(fetch, key, d);
-    }
-    return fetch;
-  });
+  const h: Hooked = { http: ctx.http, origins: ctx.origins, guard: ctx.guard };
+  ctx.patches.wrap(globalThis, 'fetch', (original) => measuredFetch(h, original));
 }

@@ -13,6 +13,12 @@
 //   told apart by `req.next`: Router#handle sets it to its own `next` for as long as its stack
 //   runs and restores the parent's on exit, so the first event seen with a new `req.next` belongs
 //   to the router the preceding `use` layer entered.
+//   A route registered for every method (`all()`) that answers 404 is a not-found handler, not a
+//   route the request matched: NestJS on Express registers its own that way (`router.all('*path')`
+//   under the global prefix, `app.all(path)` on the paths excluded from it), as do apps
+//   (`app.all('*path', notFound)`). Its template is kept aside and used only when the response
+//   is not a 404 (expressRoute), so such requests carry no route, as Fastify's not-found handler's
+//   do.
 import { fail, type Guard } from '../../../core/guard.js';
 import type { HookContext } from '../../context.js';
 import { addRouteReader, setRoute } from '../routes.js';
@@ -28,6 +34,8 @@ interface Chain {
   /** Template prefix per level; undefined when a level was entered through a RegExp path. */
   bases: (string | undefined)[];
   pending: string | undefined | typeof NONE;
+  /** The template of the `all()` route whose handler ran last, if no method route ran after it. */
+  anyMethod: string | undefined;
 }
 
 interface Layer {
@@ -36,7 +44,8 @@ interface Layer {
 }
 
 interface StartMessage {
-  req: { next?: unknown; [kChain]?: Chain };
+  /** `route` is the Route whose handler this is (the router sets it before dispatching). */
+  req: { next?: unknown; route?: unknown; [kChain]?: Chain };
   layer: Layer;
   route: unknown;
   param?: string;
@@ -79,6 +88,28 @@ function join(
   return value;
 }
 
+// Whether a Route was registered for every method: `router.all()` marks it `_all`; Express'
+// `app.all()` registers each of node:http's METHODS on it instead. Decided once per Route.
+let lowerMethods: string[] | undefined;
+const everyMethod = new WeakMap<object, boolean>();
+
+function forEveryMethod(route: unknown): boolean {
+  if (typeof route !== 'object' || route === null) return false;
+  let every = everyMethod.get(route);
+  if (every === undefined) {
+    const methods = (route as { methods?: Record<string, unknown> }).methods;
+    lowerMethods ??= (process.getBuiltinModule('node:http') as typeof import('node:http')).METHODS.map((m) =>
+      m.toLowerCase(),
+    );
+    every =
+      typeof methods === 'object' &&
+      methods !== null &&
+      (methods._all === true || lowerMethods.every((m) => methods[m] === true));
+    everyMethod.set(route, every);
+  }
+  return every;
+}
+
 /** Runs behind the hook's guard (ctx.on). */
 function onStart(message: unknown): void {
   const { req, layer, route, param } = message as StartMessage;
@@ -88,7 +119,7 @@ function onStart(message: unknown): void {
   if (chain === undefined) {
     // The first event of a request is always at the app's own router: a nested router is only
     // reached through a traced `use` layer (or a traced handler) of its parent.
-    chain = { nexts: [next], bases: [''], pending: NONE };
+    chain = { nexts: [next], bases: [''], pending: NONE, anyMethod: undefined };
     req[kChain] = chain;
     base = '';
   } else {
@@ -105,7 +136,14 @@ function onStart(message: unknown): void {
   if (param !== undefined) return; // a router.param() callback: no layer runs yet
   if ('method' in layer) {
     // A handler inside a Route (Route#<method>/all give their layers a `method`).
-    setRoute(req, join(layer, base, route, routeTemplate));
+    const template = join(layer, base, route, routeTemplate);
+    if (forEveryMethod(req.route)) {
+      setRoute(req, undefined);
+      chain.anyMethod = template;
+    } else {
+      setRoute(req, template);
+      chain.anyMethod = undefined;
+    }
   } else if (layer.route === undefined) {
     // A `use` layer: the router (or sub-app) it may enter sits under this prefix.
     chain.pending = join(layer, base, route, mountTemplate);
@@ -114,6 +152,8 @@ function onStart(message: unknown): void {
 
 interface ExpressRequest {
   route?: { path?: unknown } | null;
+  /** Set by Express for every request it handles. */
+  res?: { statusCode?: unknown };
   baseUrl?: unknown;
   app?: { router?: { stack?: { route?: unknown }[] } };
   [kChain]?: Chain;
@@ -123,6 +163,7 @@ interface ExpressRequest {
  * For routers that publish nothing (router < 2.3): `req.route.path` is the template only for a
  * route of the app's own router seen with an empty `baseUrl`. A route of a nested router or
  * sub-app gives its own pattern ('/:postId'), which would be a wrong label, so it stays absent.
+ * An `all()` route that answered 404 has none either (see the header).
  */
 export function expressFallbackRoute(req: object): string | undefined {
   if (guard !== undefined && !guard.enabled) return undefined;
@@ -132,7 +173,7 @@ export function expressFallbackRoute(req: object): string | undefined {
     if (route === undefined || route === null || r[kChain] !== undefined || r.baseUrl !== '')
       return undefined;
     const path = route.path;
-    if (typeof path !== 'string') return undefined;
+    if (typeof path !== 'string' || (r.res?.statusCode === 404 && forEveryMethod(route))) return undefined;
     const stack = r.app?.router?.stack;
     if (!Array.isArray(stack)) return undefined;
     for (let i = 0; i < stack.length; i++) if (stack[i]!.route === route) return path;
@@ -143,10 +184,23 @@ export function expressFallbackRoute(req: object): string | undefined {
   }
 }
 
+/**
+ * The route of a request no method route stored one for: an `all()` route's unless the response
+ * is a 404 (see the header), else, for routers that publish nothing, expressFallbackRoute.
+ */
+function expressRoute(req: object): string | undefined {
+  const r = req as ExpressRequest;
+  const chain = r[kChain];
+  if (chain === undefined) return expressFallbackRoute(req);
+  if (guard !== undefined && !guard.enabled) return undefined;
+  const template = chain.anyMethod;
+  return template !== undefined && r.res?.statusCode !== 404 ? template : undefined;
+}
+
 export function install(ctx: HookContext): void {
   guard = ctx.guard;
   ctx.on('expressRouterRequestStart', onStart);
-  ctx.patches.onRestore(addRouteReader(expressFallbackRoute));
+  ctx.patches.onRestore(addRouteReader(expressRoute));
   ctx.patches.onRestore(() => {
     guard = undefined;
   });
