@@ -92,6 +92,39 @@ interface Mode {
 const NEXT_ENV = { NEXT_TELEMETRY_DISABLED: '1' };
 const UNDER_NODE_OPTIONS = { ...NEXT_ENV, NODE_OPTIONS: `--import=${DIST_REGISTER}` };
 
+/** The processes below `pid`, from /proc (Linux), each before its own children. */
+function descendants(pid: number): number[] {
+  let children: string;
+  try {
+    children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  } catch {
+    return [];
+  }
+  return children
+    .split(' ')
+    .filter((c) => c !== '')
+    .flatMap((c) => [Number(c), ...descendants(Number(c))]);
+}
+
+/**
+ * startApp's stop() kills the process it started; npm runs the script through a shell, and a
+ * killed npm leaves the shell and `next start` running. Stopping kills those first.
+ */
+function withChildren(app: App): App {
+  const stop = app.stop;
+  app.stop = async () => {
+    for (const pid of descendants(app.child.pid!)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await stop();
+  };
+  return app;
+}
+
 /** `npm`'s own script, run by the project's Node (so npm loads the preload too, as in production). */
 function npmCli(): string {
   for (const d of (process.env.PATH ?? '').split(delimiter)) {
@@ -135,20 +168,22 @@ const MODES: Mode[] = [
     label: 'npm start, NODE_OPTIONS (Node)',
     runtime: 'node',
     processes: 2,
-    start: () =>
-      startApp({
-        runtime: 'node',
-        preload: false,
-        file: npmCli(),
-        args: ['start'],
-        cwd: dir,
-        env: {
-          ...UNDER_NODE_OPTIONS,
-          // npm's script shell finds `next` and, through its shebang, the project's Node.
-          PATH: `${BIN}${delimiter}${process.env.PATH}`,
-          npm_config_update_notifier: 'false',
-        },
-      }),
+    start: async () =>
+      withChildren(
+        await startApp({
+          runtime: 'node',
+          preload: false,
+          file: npmCli(),
+          args: ['start'],
+          cwd: dir,
+          env: {
+            ...UNDER_NODE_OPTIONS,
+            // npm's script shell finds `next` and, through its shebang, the project's Node.
+            PATH: `${BIN}${delimiter}${process.env.PATH}`,
+            npm_config_update_notifier: 'false',
+          },
+        }),
+      ),
   },
   {
     label: 'custom server, ESM (Node)',
