@@ -159,7 +159,11 @@ function nextRoute(req: IncomingMessage, status: number): string | undefined {
   }
 }
 
-/** Whether this process runs Next's CLI (`next start`, `next dev`), read once at start-up. */
+/**
+ * Whether this process runs Next's CLI, read once at start-up. `next start` serves from the CLI's
+ * own process; `next dev` serves from a child it forks (server/lib/start-server.js), which is not
+ * looked for: the development server is not what tapwire measures.
+ */
 function runsNextCli(): boolean {
   const main = process.argv[1];
   // Nearly every app stops here, without touching the file system.
