@@ -16,6 +16,7 @@ import { install as express } from './http/frameworks/express.js';
 import { install as fastify } from './http/frameworks/fastify.js';
 import { install as hono } from './http/frameworks/hono.js';
 import { install as koa } from './http/frameworks/koa.js';
+import { install as next } from './http/frameworks/next.js';
 import { install as nodeClient } from './http/node-client.js';
 import { install as nodeServer } from './http/node-server.js';
 import { install as promClient } from './metrics/prom-client.js';
@@ -50,6 +51,7 @@ const ROWS: readonly Row[] = [
   ['fastify (route)', BOTH, fastify],
   ['hono (route)', BOTH, hono],
   ['koa (route)', BOTH, koa],
+  ['next.js (route)', BOTH, next],
   ['pg', BOTH, pg],
   ['mysql2', BOTH, mysql2],
   ['ioredis, node-redis', BOTH, redisChannels],

@@ -58,6 +58,11 @@ export class ModuleLoads {
     if (this.runtime === 'bun') this.preloadForBun(entry);
   }
 
+  /** Whether the app declares `name` as a dependency (see appDependencies below; read once). */
+  declares(name: string): boolean {
+    return appDependencies().has(name);
+  }
+
   private apply(entry: Entry, exports: unknown, file: string): void {
     if ((typeof exports !== 'object' && typeof exports !== 'function') || exports === null) return;
     if (this.seen.has(exports) || !entry.guard.enabled) return;

@@ -34,7 +34,7 @@ export function install(ctx: HookContext): void {
     req[kOperation] = undefined;
     try {
       const status = this.headersSent ? this.statusCode : 0;
-      op.end(status, routeOf(req), serverErrorType(status, this.writableFinished));
+      op.end(status, routeOf(req, status), serverErrorType(status, this.writableFinished));
     } catch (error) {
       fail(guard, error);
     }

@@ -1,15 +1,16 @@
 // http.route from the framework that handled the request, read when the response ends.
 // Framework hooks (./frameworks/) either store the template on the raw Node request under kRoute
 // (from the frameworks' own diagnostics channels or dispatch), or register a reader that finds it
-// on the request at the end (a framework that keeps the matched route on its own context). Only a
-// router's template is ever stored or read, never the raw path (core/http/semconv.ts); a request no
-// route matched (404) has none.
+// on the request at the end (a framework that keeps the matched route on its own context, or whose
+// answer depends on the status it ended with). Only a router's template is ever stored or read,
+// never the raw path (core/http/semconv.ts); a request no route matched (404) has none.
 import type { IncomingMessage } from 'node:http';
 
 export const kRoute: unique symbol = Symbol.for('tapwire.http.route');
 
 type RoutedRequest = IncomingMessage & { [kRoute]?: string };
-type RouteReader = (req: IncomingMessage) => string | undefined;
+/** `status` is the response's status code (0 when no response was sent). */
+type RouteReader = (req: IncomingMessage, status: number) => string | undefined;
 
 /** Store the matched template; undefined clears one a request matched earlier (next('route')). */
 export function setRoute(req: object, route: string | undefined): void {
@@ -28,11 +29,11 @@ export function addRouteReader(reader: RouteReader): () => void {
   };
 }
 
-export function routeOf(req: IncomingMessage): string | undefined {
+export function routeOf(req: IncomingMessage, status: number): string | undefined {
   const route = (req as RoutedRequest)[kRoute];
   if (route !== undefined) return route;
   for (let i = 0; i < readers.length; i++) {
-    const r = readers[i]!(req);
+    const r = readers[i]!(req, status);
     if (r !== undefined) return r;
   }
   return undefined;

@@ -40,7 +40,7 @@ function onClose(this: Res): void {
   this[kOperation] = undefined;
   try {
     const status = this.headersSent ? this.statusCode : 0;
-    op.end(status, routeOf(this.req), serverErrorType(status, this.writableFinished));
+    op.end(status, routeOf(this.req, status), serverErrorType(status, this.writableFinished));
   } catch (error) {
     if (hooked !== undefined) fail(hooked.guard, error);
   }
