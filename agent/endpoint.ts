@@ -30,6 +30,8 @@ import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
 const PUSH_INTERVAL_MS = 1000;
 /** How long the holder of a taken port has to say who it is before it counts as foreign. */
 const IDENTIFY_TIMEOUT_MS = 300;
+/** How long the port is tried again after its holder left mid-question, before it counts as taken. */
+const GONE_RETRY_MS = 5000;
 /** Data points kept per sibling: its own cardinality limit across a dozen metrics. */
 const POINTS_PER_PROCESS_FACTOR = 10;
 
@@ -59,6 +61,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   let pusher: Pusher | undefined;
   let closed = false;
   let collectFailed = false;
+  /** When the port was first found taken with nobody answering on it (its holder was leaving). */
+  let gone: number | undefined;
   let settle: () => void = () => {};
   const ready = new Promise<void>((resolve) => {
     settle = resolve;
@@ -171,6 +175,17 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       onForeign: () => {
         pusher = undefined;
         portWarning(Object.assign(new Error('address in use'), { code: 'EADDRINUSE' }));
+      },
+      onGone: () => {
+        pusher = undefined;
+        // The holder left while we asked: try the port again, a bounded number of times.
+        gone ??= Date.now();
+        if (Date.now() - gone > GONE_RETRY_MS) {
+          portWarning(Object.assign(new Error('address in use'), { code: 'EADDRINUSE' }));
+          return;
+        }
+        const retry = setTimeout(() => listen(), 20 + Math.floor(Math.random() * 80));
+        retry.unref();
       },
       collect: async () => {
         last = (await telemetry.pull!.scrape()).resourceMetrics;

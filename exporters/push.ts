@@ -32,6 +32,11 @@ export interface PusherOptions {
   onConnect: (holder: HolderIdentity) => void;
   /** Not following: the holder is not a sibling, or did not answer like one. The pusher has stopped. */
   onForeign: () => void;
+  /**
+   * Not following: the connection was refused or closed before any answer — the holder went away
+   * while this process was asking (a launcher that exits as its app starts). The pusher has stopped.
+   */
+  onGone: () => void;
   /** The body of a periodic push (collected asynchronously), or undefined for nothing to say. */
   collect: () => Promise<string | undefined>;
   /** The body of the last push, collected synchronously in 'exit'; undefined for nothing to say. */
@@ -160,7 +165,10 @@ export class Pusher {
   private lost(): void {
     if (this.done) return;
     if (!this.following) {
-      this.foreign();
+      const answered = this.answer !== '';
+      this.stop();
+      if (answered) this.options.onForeign();
+      else this.options.onGone();
       return;
     }
     this.stop();

@@ -395,3 +395,28 @@ it('the holder goes away: the process that followed it takes the port over with 
     holder.kill('SIGKILL');
   }
 });
+
+it('a holder that leaves while it is asked (pm2 start exiting as its workers start): the asker takes the port, no warning', async () => {
+  const net = await import('node:net');
+  const metricsPort = await freePort();
+  // Takes the port and hangs up on every connection without a word, like a process on its way out.
+  const leaving = net.createServer((socket) => socket.destroy());
+  await new Promise<void>((resolve) => leaving.listen(metricsPort, '127.0.0.1', resolve));
+  const gone = new Promise<void>((resolve) => setTimeout(() => leaving.close(() => resolve()), 300));
+  const app = await startApp({
+    runtime: 'node',
+    file: join(DIR, 'server.mjs'),
+    env: {
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      LOG_LEVEL: 'info',
+      TAPWIRE_ENV: 'development',
+    },
+  });
+  await gone;
+  await hit(app.url('/'), 2);
+  const s = await until(metricsPort, (x) => sum(x, COUNT) === 3, 'the asker holding the port');
+  expect(slots(s)).toEqual(['0']);
+  const codes = jsonLines(app.stderr()).map((l) => l.code);
+  expect(codes).not.toContain('TAPWIRE_ERR_METRICS_PORT');
+  expect(codes).toContain('TAPWIRE_METRICS_LISTENING');
+});
