@@ -79,11 +79,6 @@ export const CHANNELS = {
     publisher: 'undici (Node only)',
     use: 'AI provider calls only, subscribed while one is in flight: the response body ended',
   },
-  expressRouterRequestStart: {
-    name: 'tracing:express.router.request:start',
-    publisher: 'router >= 2.3 (Express 5; Node and Bun)',
-    use: 'http.route: the pattern of each router level a request passes',
-  },
   fastifyHandlerStart: {
     name: 'tracing:fastify.request.handler:start',
     publisher: 'Fastify 5 (Node and Bun)',

@@ -26,10 +26,12 @@ import {
   parseMetrics,
   promtoolCheckMetrics,
   ROOT,
+  RUNTIMES,
   type Runtime,
   type Sample,
   startApp,
   stopAll,
+  sum,
   value,
 } from './support/index.js';
 
@@ -415,5 +417,25 @@ describe('hono version not recognised', () => {
           : `${hono}/dist/${ext === 'cjs' ? 'cjs/' : ''}hono-base.js`,
       ],
     ]);
+  });
+});
+
+describe.each(RUNTIMES)('express under the preload behaves as without it (%s)', (runtime) => {
+  it('middleware gets req.next as its next, res.format answers the same, the route is still recorded', async () => {
+    const answers = async (preload: boolean) => {
+      const app = await startApp({ runtime, file: 'express-next.mjs', preload });
+      const out: string[] = [];
+      for (const accept of ['text/plain', 'application/json', 'image/png']) {
+        const res = await fetch(app.url('/users/7'), { headers: { accept } });
+        out.push(`${res.status} ${res.headers.get('content-type')} ${await res.text()}`);
+      }
+      return { app, out };
+    };
+    const bare = await answers(false);
+    const under = await answers(true);
+    expect(bare.out[0]).toContain('sameNext=true');
+    expect(under.out).toEqual(bare.out);
+    const s = parseMetrics(await under.app.metrics());
+    expect(sum(s, COUNT, { http_route: '/users/:id' })).toBe(3);
   });
 });

@@ -1,17 +1,20 @@
-// Express 5: http.route from the router's own diagnostics channel.
+// Express 5: http.route from the router's own matching.
 //
-// detect: nothing to load. `router` (Express 5's router, >= 2.3) publishes the TracingChannel
-//   `express.router.request` around every middleware and route handler it calls, with
-//   `{ req, res, layer, handler, route }`; `route` is the pattern that matched at the layer's own
-//   router level ('/users/:id/posts' for `app.use('/users/:id/posts', router)`, '/:postId' for
-//   `router.get('/:postId')` inside it). Subscribing costs nothing until a router publishes. An
-//   older router publishes nothing; a route reader (../routes.ts) then falls back to `req.route`
-//   (top-level routes only, see expressFallbackRoute).
-// hook: `tracing:express.router.request:start`.
+// detect: the app loads express or router (../../load.ts; on Bun, when the app declares express or
+//   router). `router` >= 2.3 (Express 5's router) keeps, on each request, the pattern that matched at
+//   the current router level (`req[matchedRoute]`, a symbol of its lib/symbols.js:
+//   '/users/:id/posts' for `app.use('/users/:id/posts', router)`, '/:postId' for
+//   `router.get('/:postId')` inside it). An older router has none; a route reader (../routes.ts)
+//   then falls back to `req.route` (top-level routes only, see expressFallbackRoute).
+// hook: `Layer.prototype.handleRequest` of that router copy, wrapped to read the layer and the
+//   pattern before the layer runs — the same moments the router's `express.router.request`
+//   TracingChannel publishes. The channel itself is not subscribed: with a subscriber, router 2.3
+//   takes its traced path and hands middleware a wrapped `next` that is not `req.next`, which
+//   changed what apps do (express's own res.format tests fail under a no-op subscriber).
 // record: the template is the chain of patterns from the app's router down to the route's. The raw
 //   prefix the chain matched (`req.baseUrl`, '/users/1/posts') is never used. A router level is
 //   told apart by `req.next`: Router#handle sets it to its own `next` for as long as its stack
-//   runs and restores the parent's on exit, so the first event seen with a new `req.next` belongs
+//   runs and restores the parent's on exit, so the first layer seen with a new `req.next` belongs
 //   to the router the preceding `use` layer entered.
 //   A route registered for every method (`all()`) that answers 404 is a not-found handler, not a
 //   route the request matched: NestJS on Express registers its own that way (`router.all('*path')`
@@ -19,7 +22,9 @@
 //   (`app.all('*path', notFound)`). Its template is kept aside and used only when the response
 //   is not a 404 (expressRoute), so such requests carry no route, as Fastify's not-found handler's
 //   do.
+import { createRequire } from 'node:module';
 import { fail, type Guard } from '../../../core/guard.js';
+import { before } from '../../../core/patch.js';
 import type { HookContext } from '../../context.js';
 import { addRouteReader, setRoute } from '../routes.js';
 
@@ -197,9 +202,51 @@ function expressRoute(req: object): string | undefined {
   return template !== undefined && r.res?.statusCode !== 404 ? template : undefined;
 }
 
+interface RouterLayer {
+  handle?: { length?: number };
+  route?: unknown;
+}
+
 export function install(ctx: HookContext): void {
   guard = ctx.guard;
-  ctx.on('expressRouterRequestStart', onStart);
+  const g = ctx.guard;
+  const patched = new WeakSet<object>();
+  /** Wraps Layer#handleRequest of the router copy `require` resolves from (once per copy). */
+  const hookRouter = (require: NodeJS.Require) => {
+    let Layer: { prototype?: object };
+    let symbols: { matchedRoute?: unknown };
+    try {
+      Layer = require('./lib/layer.js');
+      symbols = require('./lib/symbols.js');
+    } catch {
+      return; // router < 2.3 keeps no matched pattern: the req.route fallback serves it
+    }
+    const matched = symbols.matchedRoute;
+    const proto = Layer.prototype;
+    if (typeof matched !== 'symbol' || proto === undefined || patched.has(proto)) return;
+    patched.add(proto);
+    ctx.patches.wrap(proto, 'handleRequest', (original) =>
+      before(g, original, (self, args) => {
+        const layer = self as RouterLayer;
+        // As the router's own tracing: not a route's dispatch layer, not an error handler.
+        if (layer.route || (layer.handle?.length ?? 0) > 3) return;
+        const req = args[0] as StartMessage['req'] & Record<symbol, unknown>;
+        if (typeof req !== 'object' || req === null) return;
+        onStart({ req, layer: layer as Layer, route: req[matched] });
+      }),
+    );
+  };
+  ctx.loads.on('router', '/router/index.js', (_exports, file) => hookRouter(createRequire(file)), g);
+  // Express requires its router from its own folder; on Bun only a declared package is seen.
+  ctx.loads.on(
+    'express',
+    '/express/index.js',
+    (_exports, file) => {
+      const fromExpress = createRequire(file);
+      hookRouter(createRequire(fromExpress.resolve('router/package.json')));
+    },
+    g,
+  );
   ctx.patches.onRestore(addRouteReader(expressRoute));
   ctx.patches.onRestore(() => {
     guard = undefined;
