@@ -8,6 +8,7 @@ import { PROFILE_DEFAULTS } from './profiles.js';
 import {
   type AiEndpoint,
   type GatewayProvider,
+  LOG_LEVELS,
   type LogLevel,
   PROFILES,
   type Profile,
@@ -36,6 +37,12 @@ export interface Config {
   environment: string;
   profile: Profile;
   logLevel: LogLevel;
+  /**
+   * The preload's own lines on the app's stderr: LOG_LEVEL when it is set, else warn — a line
+   * below warn (metrics listening, following a sibling) is no business of the app's stderr unless
+   * someone asked for it. The sidecar, a process of its own, uses logLevel.
+   */
+  agentLogLevel: LogLevel;
   /** Pretty output only for development on a TTY; JSON everywhere else. */
   logPretty: boolean;
   metricsExporters: ('prometheus' | 'otlp')[];
@@ -150,8 +157,10 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
 
   const defaults = PROFILE_DEFAULTS[profile];
   let logLevel = read<LogLevel>('LOG_LEVEL', 'logLevel');
+  let agentLogLevel = logLevel;
   if (!sources.logLevel?.startsWith('LOG_LEVEL')) {
     logLevel = defaults.logLevel;
+    agentLogLevel = LOG_LEVELS.indexOf(logLevel) > LOG_LEVELS.indexOf('warn') ? logLevel : 'warn';
     sources.logLevel = `profile ${profile}`;
   }
 
@@ -169,6 +178,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     environment,
     profile,
     logLevel,
+    agentLogLevel,
     logPretty: defaults.prettyOnTTY && (options.isTTY ?? stdoutIsTTY()),
     metricsExporters: read('OTEL_METRICS_EXPORTER', 'metricsExporters'),
     tracesExporters: read('OTEL_TRACES_EXPORTER', 'tracesExporters'),

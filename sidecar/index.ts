@@ -172,7 +172,7 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
 /** The CLI entry: exit code 1 on bad configuration or a port that cannot be opened. */
 export async function runSidecar(_args: string[]): Promise<number> {
   const { config, problems } = loadConfig(process.env, { isTTY: false });
-  configureAgentLog(config);
+  configureAgentLog(config, false);
   if (problems.length > 0) {
     for (const p of problems) agentLog(p.code, p.message, { variable: p.variable, value: p.value });
     agentLog('TAPWIRE_ERR_START', `the sidecar does not start with ${problems.length} invalid variable(s)`);
