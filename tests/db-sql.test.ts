@@ -9,7 +9,6 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sqlInfo } from '../core/db/sql.js';
 import {
   BUN,
   FIXTURES,
@@ -369,56 +368,6 @@ describe.each(['node', 'bun'] as Runtime[])('spans and the slow-query log (%s)',
       await receiver.close();
     }
   }, 60_000);
-});
-
-describe('sqlInfo: verb, single table, sanitised text', () => {
-  const cases: Array<[string, string | undefined, string | undefined, string]> = [
-    ['SELECT * FROM users WHERE id = $1', 'SELECT', 'users', 'SELECT * FROM users WHERE id = $1'],
-    [
-      "select name from public.users u where email = 'a@b.c' and age > 42",
-      'SELECT',
-      'public.users',
-      'select name from public.users u where email = ? and age > ?',
-    ],
-    [
-      'SELECT a.x FROM a JOIN b ON a.id = b.id',
-      'SELECT',
-      undefined,
-      'SELECT a.x FROM a JOIN b ON a.id = b.id',
-    ],
-    ['SELECT * FROM a, b', 'SELECT', undefined, 'SELECT * FROM a, b'],
-    ['SELECT * FROM (SELECT 1 FROM t) x', 'SELECT', undefined, 'SELECT * FROM (SELECT ? FROM t) x'],
-    [
-      '  /* hint */ INSERT INTO `orders` (id, note) VALUES (?, ?)',
-      'INSERT',
-      'orders',
-      'INSERT INTO `orders` (id, note) VALUES (?, ?)',
-    ],
-    ['INSERT IGNORE INTO t VALUES (1, -2.5e3)', 'INSERT', 't', 'INSERT IGNORE INTO t VALUES (?, -?)'],
-    [
-      "UPDATE \"Users\" SET name = E'x\\'y' WHERE id = 7",
-      'UPDATE',
-      'Users',
-      'UPDATE "Users" SET name = ? WHERE id = ?',
-    ],
-    [
-      'DELETE FROM sessions WHERE expires < now() -- old ones',
-      'DELETE',
-      'sessions',
-      'DELETE FROM sessions WHERE expires < now()',
-    ],
-    ['CREATE TABLE IF NOT EXISTS t (id int)', 'CREATE', 't', 'CREATE TABLE IF NOT EXISTS t (id int)'],
-    ['DROP TABLE IF EXISTS t', 'DROP', 't', 'DROP TABLE IF EXISTS t'],
-    ['begin', 'BEGIN', undefined, 'begin'],
-    ["DO $$ BEGIN RAISE NOTICE 'x'; END $$", 'DO', undefined, 'DO ?'],
-    ['SELEC 1', undefined, undefined, 'SELEC ?'],
-    ['', undefined, undefined, ''],
-  ];
-  it.each(cases)('%s', (statement, operation, collection, text) => {
-    const info = sqlInfo(statement);
-    expect([info.operation, info.collection, info.text]).toEqual([operation, collection, text]);
-    expect(sqlInfo(statement)).toBe(info); // cached per text
-  });
 });
 
 describe('Bun.sql (PostgreSQL)', () => {
