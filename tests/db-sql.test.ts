@@ -370,6 +370,76 @@ describe.each(['node', 'bun'] as Runtime[])('spans and the slow-query log (%s)',
   }, 60_000);
 });
 
+// MySQL reads "…" as a string: a value written that way must reach neither the slow-query log nor
+// db.query.text (it used to, read as a quoted name).
+describe.each(['node', 'bun'] as Runtime[])('MySQL double-quoted strings (%s)', (runtime) => {
+  it('are replaced in the slow-query log and in db.query.text, as the values mysql2 inlines are', async () => {
+    const receiver = await new OtlpReceiver().start();
+    try {
+      const service = `db-text-${runtime}`;
+      const app = await startApp({
+        runtime,
+        file: 'db-mysql-text-app.mjs',
+        ready: '/health',
+        env: {
+          MYPORT: String(myPort),
+          TAPWIRE_DB_SLOW_MS: '250',
+          OTEL_SERVICE_NAME: service,
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+          OTEL_BSP_SCHEDULE_DELAY: '50',
+        },
+      });
+      expect(JSON.parse(await (await fetch(app.url('/q'))).text())).toEqual({
+        slow: [{ slept: 0, id: 1 }],
+        named: [{ id: 1 }],
+      });
+      const server = () =>
+        receiver
+          .spans()
+          .find(
+            (s) => s.service === service && s.kind === SPAN_KIND.SERVER && s.attributes['url.path'] === '/q',
+          );
+      const inRequest = () =>
+        receiver
+          .spans()
+          .filter(
+            (s) => s.service === service && s.kind === SPAN_KIND.CLIENT && s.traceId === server()?.traceId,
+          );
+      await receiver.waitFor(
+        'server and 2 db spans',
+        () => server() !== undefined && inRequest().length >= 2,
+      );
+      expect(
+        inRequest().map((s) => [s.name, s.attributes['db.system.name'], s.attributes['db.query.text']]),
+      ).toEqual([
+        ['SELECT accounts', 'mariadb', 'SELECT SLEEP(?) AS slept, id FROM accounts WHERE email = ?'],
+        ['SELECT accounts', 'mariadb', 'SELECT id FROM accounts WHERE email = ? OR name = ?'],
+      ]);
+      const slow = app
+        .stderr()
+        .split('\n')
+        .filter((l) => l.includes('TAPWIRE_DB_SLOW') && l.includes('SLEEP'))
+        .map((l) => JSON.parse(l));
+      expect(slow).toHaveLength(1);
+      expect(slow[0]).toMatchObject({
+        level: 'warn',
+        'db.system.name': 'mariadb',
+        'db.operation.name': 'SELECT',
+        'db.query.text': 'SELECT SLEEP(?) AS slept, id FROM accounts WHERE email = ?',
+        trace_id: server()!.traceId,
+      });
+      // Nowhere: not in a span of the service (set-up queries included), not on stderr.
+      const spans = receiver.spans().filter((s) => s.service === service);
+      expect(JSON.stringify(spans)).not.toMatch(/alice|Hara/i);
+      expect(app.stderr()).not.toMatch(/alice|Hara/i);
+    } finally {
+      await stopAll();
+      await receiver.close();
+    }
+  }, 60_000);
+});
+
 describe('Bun.sql (PostgreSQL)', () => {
   it('counts operations by verb and table with the SQLSTATE on failures; the app sees the same', async () => {
     const env = { DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/postgres` };
