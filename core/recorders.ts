@@ -21,6 +21,7 @@ export function createRecorders(telemetry: Telemetry, config: Config, prices: Pr
       tokens: telemetry.genAiTokens,
       timeToFirstChunk: telemetry.genAiTimeToFirstChunk,
       cost: telemetry.genAiCost,
+      unparsedStreams: telemetry.genAiUnparsedStreams,
     },
     prices,
     limit,

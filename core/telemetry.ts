@@ -35,6 +35,7 @@ export interface Telemetry {
   genAiTokens: Histogram;
   genAiTimeToFirstChunk: Histogram;
   genAiCost: Counter;
+  genAiUnparsedStreams: Counter;
   /** Prometheus exposition of everything collected now. */
   render(): Promise<string>;
 }
@@ -126,6 +127,10 @@ export function createTelemetry(
     genAiCost: meter.createCounter(METRICS.genAiCost.name, {
       unit: METRICS.genAiCost.unit,
       description: METRICS.genAiCost.description,
+    }),
+    genAiUnparsedStreams: meter.createCounter(METRICS.genAiUnparsedStreams.name, {
+      unit: METRICS.genAiUnparsedStreams.unit,
+      description: METRICS.genAiUnparsedStreams.description,
     }),
     async render() {
       if (!pull) return '';

@@ -188,6 +188,15 @@ export const METRICS = {
     attributes: ['gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type'],
     source: 'agent/ai (planned)',
   },
+  genAiUnparsedStreams: {
+    name: 'tapwire.gen_ai.unparsed_streams',
+    unit: '{stream}',
+    kind: 'counter',
+    description:
+      'Streamed AI responses not read to their end: one event outgrew the parser\u2019s bound (8 MiB). The app gets every byte; the call is recorded without tokens.',
+    attributes: ['gen_ai.provider.name'],
+    source: 'agent/ai',
+  },
   logRecords: {
     name: 'tapwire.log.records',
     unit: '{record}',

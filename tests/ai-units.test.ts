@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Prices } from '../core/ai/prices.js';
 import { operationOf, Providers } from '../core/ai/providers.js';
-import { type EventSink, StreamParser } from '../core/ai/sse.js';
+import { type EventSink, MAX_EVENT_CHARS, StreamParser } from '../core/ai/sse.js';
 import { bodyUsage, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
 import { Origins } from '../core/http/origins.js';
 
@@ -139,6 +139,71 @@ describe('StreamParser', () => {
     for (let i = 0; i < bytes.length; i++) p.feed(bytes.subarray(i, i + 1));
     p.end();
     expect(c.events).toEqual(want);
+  });
+
+  const PIECE = 16 * 1024;
+  const ascii = (text: string) => new TextEncoder().encode(text);
+
+  it('keeps at most MAX_EVENT_CHARS for a line that never ends, then stops reading the stream', () => {
+    const c = new Collect();
+    const p = new StreamParser(c, false);
+    expect(p.feed(ascii('data: {"first":1}\n\n'))).toBe(true);
+    const line = ascii(`data: {"x":"${'a'.repeat(10_000_000)}`);
+    let most = 0;
+    let refused = -1;
+    for (let at = 0; at < line.length; at += PIECE) {
+      const read = p.feed(line.subarray(at, at + PIECE));
+      most = Math.max(most, p.buffered);
+      if (!read && refused === -1) refused = at;
+    }
+    // Refused at the first piece that would take the kept text past the bound, and from then on.
+    expect(refused).toBe(Math.floor(MAX_EVENT_CHARS / PIECE) * PIECE);
+    expect(most).toBeLessThanOrEqual(MAX_EVENT_CHARS);
+    expect(most).toBeGreaterThan(MAX_EVENT_CHARS - PIECE);
+    expect(p.buffered).toBe(0);
+    // Nothing after the refusal is read, even a well-formed event, and the end reports it.
+    expect(p.feed(ascii('"}\n\ndata: {"usage":{}}\n\n'))).toBe(false);
+    expect(p.end()).toBe(false);
+    expect(c.events).toEqual(['{"first":1}']);
+  });
+
+  it('reads an event of MAX_EVENT_CHARS (its line with the CR before the LF), split anywhere', () => {
+    const value = 'b'.repeat(MAX_EVENT_CHARS - 'data: '.length - 1);
+    const bytes = ascii(`data: ${value}\r\n\r\ndata: after\n\n`);
+    for (const piece of [PIECE, 1_000_003, bytes.length]) {
+      const c = new Collect();
+      const p = new StreamParser(c, false);
+      for (let at = 0; at < bytes.length; at += piece) {
+        expect(p.feed(bytes.subarray(at, at + piece))).toBe(true);
+        expect(p.buffered).toBeLessThanOrEqual(MAX_EVENT_CHARS);
+      }
+      expect(p.end()).toBe(true);
+      expect(c.events.map((e) => e.length)).toEqual([value.length, 5]);
+    }
+  });
+
+  it('counts the data lines of one event together against the bound', () => {
+    const c = new Collect();
+    const p = new StreamParser(c, false);
+    const line = ascii(`data: ${'c'.repeat(1024 * 1024 - 1)}\n`);
+    const lines = MAX_EVENT_CHARS / (1024 * 1024);
+    for (let i = 0; i < lines; i++) expect(p.feed(line)).toBe(true);
+    expect(p.buffered).toBe(MAX_EVENT_CHARS - 1);
+    expect(p.feed(line)).toBe(false);
+    expect(p.buffered).toBe(0);
+    expect(c.events).toEqual([]);
+  });
+
+  it('bounds an NDJSON line the same way', () => {
+    const c = new Collect();
+    const p = new StreamParser(c, true);
+    const piece = ascii('d'.repeat(PIECE));
+    let fed = 0;
+    while (p.feed(piece)) fed++;
+    expect(fed).toBe(MAX_EVENT_CHARS / PIECE);
+    expect(p.buffered).toBe(0);
+    expect(p.end()).toBe(false);
+    expect(c.events).toEqual([]);
   });
 
   it('reads NDJSON lines', () => {

@@ -19,6 +19,7 @@ export interface AiInstruments {
   tokens: Histogram;
   timeToFirstChunk: Histogram;
   cost: Counter;
+  unparsedStreams: Counter;
 }
 
 type Builder = (
@@ -57,6 +58,10 @@ function buildCost(provider: string, model: string | undefined, tokenType: strin
   return a;
 }
 
+function buildProvider(provider: string): Attributes {
+  return { 'gen_ai.provider.name': provider };
+}
+
 function seriesOf(def: MetricDef, limit: number): SeriesCache {
   return new SeriesCache(prometheusName(def.name, def.unit, def.kind), limit);
 }
@@ -70,6 +75,7 @@ export class AiRecorder {
   private readonly outputSeries: SeriesCache;
   private readonly firstChunkSeries: SeriesCache;
   private readonly costSeries: SeriesCache;
+  private readonly unparsedSeries: SeriesCache;
   private readonly unknown = new Set<string>();
   private readonly guard = guard('ai recorder');
 
@@ -85,6 +91,7 @@ export class AiRecorder {
     this.outputSeries = seriesOf(METRICS.genAiTokens, limit);
     this.firstChunkSeries = seriesOf(METRICS.genAiTimeToFirstChunk, limit);
     this.costSeries = seriesOf(METRICS.genAiCost, limit);
+    this.unparsedSeries = seriesOf(METRICS.genAiUnparsedStreams, limit);
   }
 
   /** A call to `provider` at `path` (query allowed); undefined when the path is no AI operation. */
@@ -114,6 +121,8 @@ export class AiRecorder {
       this.observe(this.outputSeries, buildOutput, this.instruments.tokens, o.output, o);
     }
     if (o.input !== undefined || o.output !== undefined) this.cost(o);
+    if (o.unparsed)
+      this.instruments.unparsedStreams.add(1, this.unparsedSeries.get(buildProvider, o.provider));
   }
 
   private observe(series: SeriesCache, b: Builder, h: Histogram, value: number, o: AiOutcome): void {

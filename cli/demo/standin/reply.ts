@@ -81,3 +81,20 @@ export function json(
 export function stream(events: string[], call: Call, served: Served, servedIfCut: Served): Reply {
   return { events: events.map((e) => Buffer.from(e)), cut: call.cut, served, servedIfCut };
 }
+
+/** Written in pieces of this size: a TLS record's worth, as a provider's connection delivers a long line. */
+const LONG_PIECE = 16 * 1024;
+
+/**
+ * A stream of one ordinary event, then one `data:` line of `bytes` bytes (JSON that never closes)
+ * without a line break before the end of the response. It reports no usage.
+ */
+export function longLine(call: Call, bytes: number): Reply {
+  const first = Buffer.from(`data: ${JSON.stringify({ model: call.model, choices: [] })}\n\n`);
+  const line = Buffer.alloc(bytes, 0x61); // 'a'
+  line.write('data: {"x":"');
+  const events = [first];
+  for (let at = 0; at < bytes; at += LONG_PIECE) events.push(line.subarray(at, at + LONG_PIECE));
+  const served = call.served(undefined, undefined, '200');
+  return { events, cut: call.cut, served, servedIfCut: call.served(undefined, undefined, 'cut') };
+}

@@ -7,10 +7,12 @@
 //   /nN    N content chunks in a stream (default 5)
 //   /cachedN, /reasoningN  OpenAI usage reports N cached input / N reasoning output tokens
 //                          (inside prompt/completion tokens, as OpenAI counts them)
+//   /longN  a stream whose second event is one `data:` line of N bytes that never ends (no line
+//           break before the end of the response), as a broken or hostile provider might send
 import { anthropicMessages, CACHE_READ } from './anthropic.js';
 import { geminiGenerate } from './gemini.js';
 import { openaiChat, openaiEmbeddings, openaiResponses } from './openai.js';
-import { type Call, json, type Reply, type Served } from './reply.js';
+import { type Call, json, longLine, type Reply, type Served } from './reply.js';
 
 /** Fixed usage for one request model, so the numbers a user sees are known in advance. */
 export interface ModelUsage {
@@ -39,10 +41,11 @@ interface Flags {
   chunks: number;
   cached: number;
   reasoning: number;
+  long: number;
 }
 
 function flags(url: string): { flags: Flags; path: string } {
-  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0 };
+  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0, long: 0 };
   const [rawPath, query = ''] = url.split('?') as [string, string?];
   const parts = rawPath.split('/');
   const rest: string[] = [];
@@ -54,6 +57,7 @@ function flags(url: string): { flags: Flags; path: string } {
     else if (/^n\d+$/.test(p)) f.chunks = Number(p.slice(1));
     else if (/^cached\d+$/.test(p)) f.cached = Number(p.slice(6));
     else if (/^reasoning\d+$/.test(p)) f.reasoning = Number(p.slice(9));
+    else if (/^long\d+$/.test(p)) f.long = Number(p.slice(4));
     else rest.push(p);
   }
   return { flags: f, path: rest.join('/') + (query ? `?${query}` : '') };
@@ -134,6 +138,7 @@ export function replyTo(
     cut: f.cut,
     served,
   };
+  if (f.long > 0) return longLine(call, f.long);
   if (path.endsWith('/chat/completions')) return openaiChat(call);
   if (path.endsWith('/embeddings')) return openaiEmbeddings(call);
   if (path.endsWith('/responses')) return openaiResponses(call);
