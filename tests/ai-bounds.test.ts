@@ -23,11 +23,14 @@ const TOKENS = 'gen_ai_client_token_usage_sum';
 const UNPARSED = 'tapwire_gen_ai_unparsed_streams_total';
 
 let standin: Standin;
+/** A second stand-in, whose OpenAI port is mapped as Azure OpenAI. */
+let azure: Standin;
 beforeAll(async () => {
   standin = await startStandin();
+  azure = await startStandin();
 });
 afterAll(async () => {
-  await standin.close();
+  await Promise.all([standin.close(), azure.close()]);
 });
 afterEach(stopAll);
 
@@ -37,6 +40,15 @@ function env(): Record<string, string> {
     OPENAI_URL: `http://127.0.0.1:${standin.ports.openai}`,
     ANTHROPIC_URL: `http://127.0.0.1:${standin.ports.anthropic}`,
     GEMINI_URL: `http://127.0.0.1:${standin.ports['gcp.gemini']}`,
+  };
+}
+
+function withAzure(): Record<string, string> {
+  const e = env();
+  return {
+    ...e,
+    TAPWIRE_AI_ENDPOINTS: `${e.TAPWIRE_AI_ENDPOINTS},127.0.0.1:${azure.ports.openai}=azure.ai.openai`,
+    AZURE_URL: `http://127.0.0.1:${azure.ports.openai}`,
   };
 }
 
@@ -79,6 +91,29 @@ describe.each(RUNTIMES)('bad provider input under %s', (runtime) => {
     expect(sum(samples, TOKEN_COUNT, { gen_ai_token_type: 'input' })).toBe(1);
     expect(sum(samples, TOKENS, { gen_ai_token_type: 'input' })).toBe(chat.input);
     expect(sum(samples, TOKENS, { gen_ai_token_type: 'output' })).toBe(chat.output);
+    expect(agentErrors(app)).toEqual([]);
+  }, 60_000);
+
+  it('a malformed percent-escape in a Gemini model or Azure deployment path costs that call its path model, never the hook', async () => {
+    const app = await startApp({ runtime, file: 'ai-app.mjs', env: withAzure() });
+    const bare = await startApp({ runtime, file: 'ai-app.mjs', env: withAzure(), preload: false });
+    for (const name of ['gemini-bad-escape', 'gemini-generate', 'azure-bad-escape', 'azure-chat']) {
+      expect(await run(app, name), name).toEqual(await run(bare, name));
+    }
+    const samples = parseMetrics(await app.metrics());
+    const calls = (provider: string) =>
+      find(samples, CALLS, { gen_ai_provider_name: provider })
+        .map((s) => `${s.labels.gen_ai_request_model ?? '(no model)'} ${s.value}`)
+        .sort();
+    // Gemini names the model only in the path: the bad call has none, the next one its own.
+    expect(calls('gcp.gemini')).toEqual(['(no model) 1', 'gemini-2.5-flash 1']);
+    // Azure's body names the model too: both calls keep theirs.
+    expect(calls('azure.ai.openai')).toEqual(['prod%ZZ4o 1', 'prod-4o 1']);
+    // The client hook measured every request.
+    const client = (port: number) =>
+      sum(samples, 'http_client_request_duration_seconds_count', { server_port: String(port) });
+    expect(client(standin.ports['gcp.gemini'])).toBe(2);
+    expect(client(azure.ports.openai)).toBe(2);
     expect(agentErrors(app)).toEqual([]);
   }, 60_000);
 });

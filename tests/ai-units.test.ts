@@ -90,6 +90,26 @@ describe('providers', () => {
     expect(m('llm.internal:8000', '/v1/chat/completions', false)?.slice(0, 2)).toEqual(['vllm', 'openai']);
     expect(m('llm.internal', '/v1/embeddings')?.[2]).toBe('embeddings');
   });
+
+  it('reads a path with a malformed percent-escape as a call without a path model, never a throw', () => {
+    expect(m('generativelanguage.googleapis.com', '/v1beta/models/gemini%E0%A4%A:generateContent')).toEqual([
+      'gcp.gemini',
+      'gemini',
+      'generate_content',
+      false,
+      undefined,
+    ]);
+    expect(m('myres.openai.azure.com', '/openai/deployments/prod%ZZ4o/chat/completions')).toEqual([
+      'azure.ai.openai',
+      'openai',
+      'chat',
+      false,
+      undefined,
+    ]);
+    expect(m('myres.openai.azure.com', '/openai/deployments/prod%2D4o/chat/completions')?.[4]).toBe(
+      'prod-4o',
+    );
+  });
 });
 
 class Collect implements EventSink {

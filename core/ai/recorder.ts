@@ -96,8 +96,15 @@ export class AiRecorder {
 
   /** A call to `provider` at `path` (query allowed); undefined when the path is no AI operation. */
   call(provider: Provider, path: string, address: string): AiCall | undefined {
-    const target = operationOf(provider, path);
-    return target === undefined ? undefined : new AiCall(this, target, address);
+    if (!this.guard.enabled) return undefined;
+    try {
+      const target = operationOf(provider, path);
+      return target === undefined ? undefined : new AiCall(this, target, address);
+    } catch (error) {
+      // A tapwire bug: AI measurement stops, the HTTP client hook that asked goes on.
+      fail(this.guard, error);
+      return undefined;
+    }
   }
 
   /** Called by AiCall when it ends; never throws. */

@@ -46,7 +46,8 @@ interface Flags {
 
 function flags(url: string): { flags: Flags; path: string } {
   const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0, long: 0 };
-  const [rawPath, query = ''] = url.split('?') as [string, string?];
+  // The query (Gemini's alt=sse, Azure's api-version) chooses nothing here.
+  const rawPath = url.split('?', 1)[0]!;
   const parts = rawPath.split('/');
   const rest: string[] = [];
   for (const p of parts) {
@@ -60,7 +61,7 @@ function flags(url: string): { flags: Flags; path: string } {
     else if (/^long\d+$/.test(p)) f.long = Number(p.slice(4));
     else rest.push(p);
   }
-  return { flags: f, path: rest.join('/') + (query ? `?${query}` : '') };
+  return { flags: f, path: rest.join('/') };
 }
 
 /**
@@ -73,6 +74,15 @@ function derivedUsage(raw: string, f: Flags): { input: number; cached: number; o
   return { input: 7 + (raw.length % 50) + f.cached, cached: f.cached, output: 3 + (h % 40) + f.reasoning };
 }
 
+/** A path segment decoded; as it is when its escapes are malformed (the reply names it so). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** The reply to `raw` sent to `url` on the provider's port; throws on a body that is not JSON. */
 export function replyTo(
   provider: string,
@@ -83,7 +93,7 @@ export function replyTo(
   const { flags: f, path } = flags(url);
   const body = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
   const gemini = /\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent)/.exec(path);
-  const model = gemini ? decodeURIComponent(gemini[1]!) : String(body.model ?? '');
+  const model = gemini ? decoded(gemini[1]!) : String(body.model ?? '');
   const fixed = models?.find((m) => m.model === model);
   if (models !== undefined && fixed === undefined)
     return json(404, { error: { message: `stand-in has no model ${model}` } }, undefined);
