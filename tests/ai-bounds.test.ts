@@ -1,26 +1,37 @@
 // Bad input from an AI provider (or from the URL an app calls) costs the app nothing and tapwire a
 // bounded amount, Node and Bun: real SDKs and fetch against the stand-in (cli/demo/standin/),
 // which serves the bad input on request (route.ts lists the path prefixes).
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Standin, startStandin } from '../cli/demo/standin/index.js';
 import { replyTo } from '../cli/demo/standin/route.js';
 import {
   type App,
   find,
+  freePort,
   jsonLines,
+  NODE,
   parseMetrics,
+  promtoolCheckMetrics,
+  ROOT,
   RUNTIMES,
+  type Sample,
+  scrape,
   startApp,
   stopAll,
   sum,
   value,
+  waitForHttp,
 } from './support/index.js';
 
 const CALLS = 'gen_ai_client_operation_duration_seconds_count';
 const TOKEN_COUNT = 'gen_ai_client_token_usage_count';
 const TOKENS = 'gen_ai_client_token_usage_sum';
 const UNPARSED = 'tapwire_gen_ai_unparsed_streams_total';
+const COST = 'tapwire_gen_ai_cost_usd_total';
 
 let standin: Standin;
 /** A second stand-in, whose OpenAI port is mapped as Azure OpenAI. */
@@ -116,4 +127,116 @@ describe.each(RUNTIMES)('bad provider input under %s', (runtime) => {
     expect(client(azure.ports.openai)).toBe(2);
     expect(agentErrors(app)).toEqual([]);
   }, 60_000);
+
+  it('a 100,000-character model name and one with odd characters become label values the rule allows', async () => {
+    const app = await startApp({ runtime, file: 'ai-app.mjs', env: env() });
+    const bare = await startApp({ runtime, file: 'ai-app.mjs', env: env(), preload: false });
+    for (const name of ['openai-long-model', 'openai-odd-model']) {
+      expect(await run(app, name), name).toEqual(await run(bare, name));
+    }
+    const text = await app.metrics();
+    const samples = parseMetrics(text);
+    expect(sum(samples, CALLS, { gen_ai_request_model: LONG, gen_ai_response_model: LONG })).toBe(1);
+    expect(sum(samples, CALLS, { gen_ai_request_model: 'gpt-4o-mini', gen_ai_response_model: ODD })).toBe(1);
+    expect(find(samples, COST, { gen_ai_request_model: 'gpt-4o-mini' }).length).toBe(2);
+    checkLabels(samples);
+    expect(text.length).toBeLessThan(100_000);
+    expect(promtoolCheckMetrics(text).output).toBe('');
+    // The log line naming the unpriced model names it as the labels do.
+    const unknown = jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_AI_UNKNOWN_MODEL');
+    expect(unknown.map((l) => l['gen_ai.request.model'])).toEqual([LONG]);
+    expect(agentErrors(app)).toEqual([]);
+  }, 60_000);
 });
+
+const R = '\uFFFD';
+/** What the label rule makes of the 100,000-character model name and of the stand-in's odd one. */
+const LONG = `${'m'.repeat(253)}...`;
+const ODD = `odd-${R}-${R}-${R}-${R}${R}-end`;
+
+/** Every label value on the page keeps the rule. */
+function checkLabels(samples: Sample[]): void {
+  for (const s of samples) {
+    for (const v of Object.values(s.labels)) {
+      expect([...v].length).toBeLessThanOrEqual(256);
+      expect(v).not.toMatch(/\p{Cc}|[\u202a-\u202e\u2066-\u2069]/u);
+    }
+  }
+}
+
+describe('bad provider input through the sidecar gateway', () => {
+  it('a 100,000-character model name and one with odd characters become label values the rule allows', async () => {
+    const sidecar = await startSidecar(`openai=http://127.0.0.1:${standin.ports.openai}`);
+    const call = async (prefix: string, model: string) => {
+      const res = await fetch(`http://127.0.0.1:${sidecar.gatewayPort}/openai${prefix}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+      });
+      expect(res.status).toBe(200);
+      return Buffer.from(await res.arrayBuffer());
+    };
+    const long = await call('', 'm'.repeat(100_000));
+    expect(JSON.parse(long.toString('utf8')).model).toHaveLength(100_000);
+    const odd = await call('/oddmodel', 'gpt-4o-mini');
+    expect(odd.includes(Buffer.from([0xff, 0xfe]))).toBe(true);
+    const text = await scrape(sidecar.metricsPort);
+    const samples = parseMetrics(text);
+    expect(sum(samples, CALLS, { gen_ai_request_model: LONG, gen_ai_response_model: LONG })).toBe(1);
+    expect(sum(samples, CALLS, { gen_ai_request_model: 'gpt-4o-mini', gen_ai_response_model: ODD })).toBe(1);
+    checkLabels(samples);
+    expect(text.length).toBeLessThan(100_000);
+    expect(promtoolCheckMetrics(text).output).toBe('');
+  }, 60_000);
+});
+
+interface Sidecar {
+  gatewayPort: number;
+  metricsPort: number;
+  output: () => string;
+}
+
+const sidecars = new Set<ChildProcess>();
+afterEach(async () => {
+  for (const child of sidecars) {
+    sidecars.delete(child);
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  }
+});
+
+/** `tapwire sidecar` with its AI gateway (TAPWIRE_GATEWAY_PROVIDERS) in front of the stand-in. */
+async function startSidecar(providers: string): Promise<Sidecar> {
+  const [proxyPort, upstreamPort, gatewayPort, metricsPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const child = spawn(NODE, [join(ROOT, 'dist/cli/main.js'), 'sidecar'], {
+    env: {
+      PATH: process.env.PATH,
+      TAPWIRE_ENV: 'test',
+      OTEL_SERVICE_NAME: 'bounds',
+      TAPWIRE_PROXY_PORT: String(proxyPort),
+      TAPWIRE_UPSTREAM: `http://127.0.0.1:${upstreamPort}`,
+      TAPWIRE_GATEWAY_PORT: String(gatewayPort),
+      TAPWIRE_GATEWAY_PROVIDERS: providers,
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  sidecars.add(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  await waitForHttp(`http://127.0.0.1:${metricsPort}/healthz`, 15_000, once(child, 'exit'));
+  return { gatewayPort, metricsPort, output: () => out };
+}

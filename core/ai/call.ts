@@ -9,6 +9,7 @@
 // only the parser's partial event (bounded, ./sse.ts). Prompt and completion text is never stored
 // past that.
 import { now, Operation, tracing } from '../operation.js';
+import { labelValue } from '../series.js';
 import type { Target } from './providers.js';
 import type { AiRecorder } from './recorder.js';
 import { type EventSink, StreamParser } from './sse.js';
@@ -178,8 +179,10 @@ export class AiCall extends Operation implements EventSink {
     const outcome: AiOutcome = {
       operation: this.target.operation,
       provider: this.target.provider.name,
-      requestModel: this.requestModel,
-      responseModel: u.responseModel,
+      // Names from the app's body and the provider's answer: bounded here, once, so the price
+      // lookup, the log line naming an unknown model and the span hold no more than the labels do.
+      requestModel: this.requestModel === undefined ? undefined : labelValue(this.requestModel),
+      responseModel: u.responseModel === undefined ? undefined : labelValue(u.responseModel),
       address: this.address,
       errorType,
       seconds: (now() - this.start) / 1000,

@@ -98,3 +98,27 @@ export function longLine(call: Call, bytes: number): Reply {
   const served = call.served(undefined, undefined, '200');
   return { events, cut: call.cut, served, servedIfCut: call.served(undefined, undefined, 'cut') };
 }
+
+function replaceBytes(buf: Buffer, from: Buffer, to: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (let i = buf.indexOf(from); i !== -1; i = buf.indexOf(from, at)) {
+    parts.push(buf.subarray(at, i), to);
+    at = i + from.length;
+  }
+  if (at === 0) return buf;
+  parts.push(buf.subarray(at));
+  return Buffer.concat(parts);
+}
+
+/** The reply with every `from` in its bytes replaced by `to`: bytes no JSON encoder would write. */
+export function rewrite(reply: Reply, from: string, to: Buffer): Reply {
+  const mark = Buffer.from(from);
+  if (!('events' in reply)) {
+    const body = replaceBytes(reply.body, mark, to);
+    const headers = { ...reply.headers };
+    if ('content-length' in headers) headers['content-length'] = body.length;
+    return { ...reply, headers, body };
+  }
+  return { ...reply, events: reply.events.map((e) => replaceBytes(e, mark, to)) };
+}

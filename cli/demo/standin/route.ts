@@ -9,10 +9,12 @@
 //                          (inside prompt/completion tokens, as OpenAI counts them)
 //   /longN  a stream whose second event is one `data:` line of N bytes that never ends (no line
 //           break before the end of the response), as a broken or hostile provider might send
+//   /oddmodel  the reply names a model holding a control character, a bidirectional override, a
+//              lone surrogate (JSON-escaped) and two bytes that are not UTF-8 (0xFF 0xFE)
 import { anthropicMessages, CACHE_READ } from './anthropic.js';
 import { geminiGenerate } from './gemini.js';
 import { openaiChat, openaiEmbeddings, openaiResponses } from './openai.js';
-import { type Call, json, longLine, type Reply, type Served } from './reply.js';
+import { type Call, json, longLine, type Reply, rewrite, type Served } from './reply.js';
 
 /** Fixed usage for one request model, so the numbers a user sees are known in advance. */
 export interface ModelUsage {
@@ -42,10 +44,11 @@ interface Flags {
   cached: number;
   reasoning: number;
   long: number;
+  oddModel: boolean;
 }
 
 function flags(url: string): { flags: Flags; path: string } {
-  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0, long: 0 };
+  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0, long: 0, oddModel: false };
   // The query (Gemini's alt=sse, Azure's api-version) chooses nothing here.
   const rawPath = url.split('?', 1)[0]!;
   const parts = rawPath.split('/');
@@ -59,6 +62,7 @@ function flags(url: string): { flags: Flags; path: string } {
     else if (/^cached\d+$/.test(p)) f.cached = Number(p.slice(6));
     else if (/^reasoning\d+$/.test(p)) f.reasoning = Number(p.slice(9));
     else if (/^long\d+$/.test(p)) f.long = Number(p.slice(4));
+    else if (p === 'oddmodel') f.oddModel = true;
     else rest.push(p);
   }
   return { flags: f, path: rest.join('/') };
@@ -139,7 +143,7 @@ export function replyTo(
 
   const call: Call = {
     body,
-    model: fixed?.responseModel ?? RESPONSE_MODEL[model] ?? model,
+    model: f.oddModel ? ODD_MODEL : (fixed?.responseModel ?? RESPONSE_MODEL[model] ?? model),
     input,
     output,
     cached,
@@ -148,11 +152,21 @@ export function replyTo(
     cut: f.cut,
     served,
   };
+  const reply = answer(call, path, gemini?.[2], f);
+  return f.oddModel ? rewrite(reply, NOT_UTF8_MARK, NOT_UTF8) : reply;
+}
+
+/** The model /oddmodel replies name; NOT_UTF8_MARK becomes the bytes NOT_UTF8 on the wire. */
+const NOT_UTF8_MARK = '<not-utf-8>';
+const NOT_UTF8 = Buffer.from([0xff, 0xfe]);
+export const ODD_MODEL = `odd-\u0007-\u202e-\ud800-${NOT_UTF8_MARK}-end`;
+
+function answer(call: Call, path: string, geminiMethod: string | undefined, f: Flags): Reply {
   if (f.long > 0) return longLine(call, f.long);
   if (path.endsWith('/chat/completions')) return openaiChat(call);
   if (path.endsWith('/embeddings')) return openaiEmbeddings(call);
   if (path.endsWith('/responses')) return openaiResponses(call);
   if (path.endsWith('/messages')) return anthropicMessages(call);
-  if (gemini) return geminiGenerate(call, gemini[2]!);
+  if (geminiMethod !== undefined) return geminiGenerate(call, geminiMethod);
   return json(404, { error: { message: `stand-in has no ${path}` } }, undefined);
 }
