@@ -22,6 +22,7 @@ export function createRecorders(telemetry: Telemetry, config: Config, prices: Pr
       timeToFirstChunk: telemetry.genAiTimeToFirstChunk,
       cost: telemetry.genAiCost,
       unparsedStreams: telemetry.genAiUnparsedStreams,
+      usageDropped: telemetry.genAiUsageDropped,
     },
     prices,
     limit,

@@ -36,6 +36,7 @@ export interface Telemetry {
   genAiTimeToFirstChunk: Histogram;
   genAiCost: Counter;
   genAiUnparsedStreams: Counter;
+  genAiUsageDropped: Counter;
   /** Prometheus exposition of everything collected now. */
   render(): Promise<string>;
 }
@@ -131,6 +132,10 @@ export function createTelemetry(
     genAiUnparsedStreams: meter.createCounter(METRICS.genAiUnparsedStreams.name, {
       unit: METRICS.genAiUnparsedStreams.unit,
       description: METRICS.genAiUnparsedStreams.description,
+    }),
+    genAiUsageDropped: meter.createCounter(METRICS.genAiUsageDropped.name, {
+      unit: METRICS.genAiUsageDropped.unit,
+      description: METRICS.genAiUsageDropped.description,
     }),
     async render() {
       if (!pull) return '';

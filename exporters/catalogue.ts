@@ -197,6 +197,15 @@ export const METRICS = {
     attributes: ['gen_ai.provider.name'],
     source: 'agent/ai',
   },
+  genAiUsageDropped: {
+    name: 'tapwire.gen_ai.usage.dropped',
+    unit: '{count}',
+    kind: 'counter',
+    description:
+      'Token counts a provider reported that cannot be true (not a non-negative safe integer, or above 100,000,000 for one call): left out of the token usage and the cost, the call recorded without them.',
+    attributes: ['gen_ai.provider.name'],
+    source: 'agent/ai',
+  },
   logRecords: {
     name: 'tapwire.log.records',
     unit: '{record}',

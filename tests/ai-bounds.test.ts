@@ -32,6 +32,7 @@ const TOKEN_COUNT = 'gen_ai_client_token_usage_count';
 const TOKENS = 'gen_ai_client_token_usage_sum';
 const UNPARSED = 'tapwire_gen_ai_unparsed_streams_total';
 const COST = 'tapwire_gen_ai_cost_usd_total';
+const DROPPED = 'tapwire_gen_ai_usage_dropped_total';
 
 let standin: Standin;
 /** A second stand-in, whose OpenAI port is mapped as Azure OpenAI. */
@@ -145,6 +146,51 @@ describe.each(RUNTIMES)('bad provider input under %s', (runtime) => {
     // The log line naming the unpriced model names it as the labels do.
     const unknown = jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_AI_UNKNOWN_MODEL');
     expect(unknown.map((l) => l['gen_ai.request.model'])).toEqual([LONG]);
+    expect(agentErrors(app)).toEqual([]);
+  }, 60_000);
+
+  it('impossible token counts are dropped and counted; the cost stays finite', async () => {
+    const app = await startApp({ runtime, file: 'ai-app.mjs', env: env() });
+    const bare = await startApp({ runtime, file: 'ai-app.mjs', env: env(), preload: false });
+    const cases = [
+      'openai-tokens-huge',
+      'openai-tokens-unsafe-stream',
+      'openai-tokens-ceiling',
+      'openai-chat',
+    ];
+    standin.served.length = 0;
+    for (const name of cases) expect(await run(app, name), name).toEqual(await run(bare, name));
+    // Served twice each (with and without the preload): the first of each is the measured one.
+    const served = standin.served.filter((_, i) => i % 2 === 0);
+    expect(served.map((s) => s.model)).toEqual(['gpt-4o', 'gpt-4o-mini', 'gpt-4o-mini', 'gpt-4o-mini']);
+    const good = served[3]!;
+    const text = await app.metrics();
+    const samples = parseMetrics(text);
+
+    expect(value(samples, DROPPED, { gen_ai_provider_name: 'openai' })).toBe(3);
+    // Every call recorded; input tokens only from the one whose count was possible.
+    expect(sum(samples, CALLS)).toBe(4);
+    expect(sum(samples, TOKEN_COUNT, { gen_ai_token_type: 'input' })).toBe(1);
+    expect(sum(samples, TOKENS, { gen_ai_token_type: 'input' })).toBe(good.input);
+    expect(sum(samples, TOKEN_COUNT, { gen_ai_token_type: 'output' })).toBe(4);
+    expect(sum(samples, TOKENS, { gen_ai_token_type: 'output' })).toBe(
+      served.reduce((n, s) => n + s.output!, 0),
+    );
+    // Cost: output for every call, input only for the good one.
+    const cost = (model: string, type: string) =>
+      value(samples, COST, {
+        gen_ai_provider_name: 'openai',
+        gen_ai_request_model: model,
+        gen_ai_token_type: type,
+      });
+    expect(cost('gpt-4o', 'input')).toBeUndefined();
+    expect(cost('gpt-4o', 'output')).toBeCloseTo((served[0]!.output! * 10) / 1e6, 12);
+    expect(cost('gpt-4o-mini', 'input')).toBeCloseTo((good.input! * 0.15) / 1e6, 12);
+    expect(cost('gpt-4o-mini', 'output')).toBeCloseTo(
+      (served.slice(1).reduce((n, s) => n + s.output!, 0) * 0.6) / 1e6,
+      12,
+    );
+    for (const s of find(samples, COST)) expect(Number.isFinite(s.value), JSON.stringify(s)).toBe(true);
     expect(agentErrors(app)).toEqual([]);
   }, 60_000);
 });

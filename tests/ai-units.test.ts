@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Prices } from '../core/ai/prices.js';
 import { operationOf, Providers } from '../core/ai/providers.js';
 import { type EventSink, MAX_EVENT_CHARS, StreamParser } from '../core/ai/sse.js';
-import { bodyUsage, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
+import { bodyUsage, MAX_TOKENS, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
 import { Origins } from '../core/http/origins.js';
 
 describe('providers', () => {
@@ -322,6 +322,57 @@ describe('usage', () => {
       a,
     );
     expect([a.input, a.output, a.responseModel]).toEqual([4, 6, 'm']);
+  });
+
+  it('believes only non-negative safe integers up to MAX_TOKENS; drops and counts the rest', () => {
+    expect(MAX_TOKENS).toBe(100_000_000);
+    const openai = (prompt: string, completion = '5') => {
+      const u = new Usage();
+      bodyUsage('openai', `{"usage":{"prompt_tokens":${prompt},"completion_tokens":${completion}}}`, u);
+      return [u.input, u.output, u.dropped];
+    };
+    expect(openai('0')).toEqual([0, 5, 0]);
+    expect(openai(String(MAX_TOKENS))).toEqual([MAX_TOKENS, 5, 0]);
+    for (const bad of [
+      String(MAX_TOKENS + 1),
+      '1e308',
+      '9007199254740993',
+      '-3',
+      '1.5',
+      '"12"',
+      'true',
+      '{}',
+    ]) {
+      expect(openai(bad), bad).toEqual([undefined, 5, 1]);
+    }
+    expect(openai('1e308', '-1')).toEqual([undefined, undefined, 2]);
+    // Absent or null: nothing reported, nothing dropped.
+    expect(openai('null')).toEqual([undefined, 5, 0]);
+  });
+
+  it('drops a count summed from an impossible one, and one whose sum passes the ceiling', () => {
+    const a = new Usage();
+    bodyUsage(
+      'anthropic',
+      '{"model":"claude-x","usage":{"input_tokens":10,"cache_read_input_tokens":1e308,"output_tokens":3}}',
+      a,
+    );
+    expect([a.input, a.cached, a.output, a.dropped]).toEqual([undefined, undefined, 3, 2]);
+    const g = new Usage();
+    bodyUsage(
+      'gemini',
+      `{"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":${MAX_TOKENS},"thoughtsTokenCount":1}}`,
+      g,
+    );
+    expect([g.input, g.output, g.reasoning, g.dropped]).toEqual([1, undefined, 1, 1]);
+  });
+
+  it('a later good report of a cumulative count replaces an impossible one', () => {
+    const u = new Usage();
+    streamEvent('gemini', '{"modelVersion":"g","usageMetadata":{"promptTokenCount":-1}}', u);
+    expect([u.input, u.dropped]).toEqual([undefined, 1]);
+    streamEvent('gemini', '{"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":2}}', u);
+    expect([u.input, u.output, u.dropped]).toEqual([7, 2, 0]);
   });
 
   it('Ollama native: prompt_eval_count / eval_count from the done line', () => {

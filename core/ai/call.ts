@@ -42,6 +42,8 @@ export interface AiOutcome {
   reasoning: number | undefined;
   /** A stream the parser gave up on (an event past its bound): counted, its tokens unknown. */
   unparsed: boolean;
+  /** Token counts the provider reported that cannot be true (./usage.ts): left out, counted. */
+  dropped: number;
 }
 
 const STATUS = new Map<number, string>();
@@ -192,6 +194,7 @@ export class AiCall extends Operation implements EventSink {
       cached: u.cached,
       reasoning: u.reasoning,
       unparsed: this.unparsed,
+      dropped: u.dropped,
     };
     this.recorder.record(outcome);
     if (this.span !== undefined && tracing !== undefined) tracing.endAi(this, outcome);

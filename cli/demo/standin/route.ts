@@ -9,6 +9,8 @@
 //                          (inside prompt/completion tokens, as OpenAI counts them)
 //   /longN  a stream whose second event is one `data:` line of N bytes that never ends (no line
 //           break before the end of the response), as a broken or hostile provider might send
+//   /tokensX  the usage reports X as the input tokens, written into the JSON as it is in the path
+//             (1e308, 9007199254740993, -5): counts no provider should send
 //   /oddmodel  the reply names a model holding a control character, a bidirectional override, a
 //              lone surrogate (JSON-escaped) and two bytes that are not UTF-8 (0xFF 0xFE)
 import { anthropicMessages, CACHE_READ } from './anthropic.js';
@@ -45,10 +47,12 @@ interface Flags {
   reasoning: number;
   long: number;
   oddModel: boolean;
+  /** The input-token count to report, as JSON text. */
+  tokens: string | undefined;
 }
 
 function flags(url: string): { flags: Flags; path: string } {
-  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0, long: 0, oddModel: false };
+  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0, long: 0, oddModel: false, tokens: undefined };
   // The query (Gemini's alt=sse, Azure's api-version) chooses nothing here.
   const rawPath = url.split('?', 1)[0]!;
   const parts = rawPath.split('/');
@@ -63,6 +67,7 @@ function flags(url: string): { flags: Flags; path: string } {
     else if (/^reasoning\d+$/.test(p)) f.reasoning = Number(p.slice(9));
     else if (/^long\d+$/.test(p)) f.long = Number(p.slice(4));
     else if (p === 'oddmodel') f.oddModel = true;
+    else if (/^tokens./.test(p)) f.tokens = p.slice(6);
     else rest.push(p);
   }
   return { flags: f, path: rest.join('/') };
@@ -101,7 +106,9 @@ export function replyTo(
   const fixed = models?.find((m) => m.model === model);
   if (models !== undefined && fixed === undefined)
     return json(404, { error: { message: `stand-in has no model ${model}` } }, undefined);
-  const { input, cached, output } = fixed ?? derivedUsage(raw, f);
+  const usage = fixed ?? derivedUsage(raw, f);
+  const { cached, output } = usage;
+  const input = f.tokens === undefined ? usage.input : TOKENS_MARK;
   const openaiUsage = path.endsWith('/chat/completions') || path.endsWith('/responses');
   const stream = gemini ? gemini[2] === 'streamGenerateContent' : body.stream === true;
   let operation = 'chat';
@@ -152,9 +159,14 @@ export function replyTo(
     cut: f.cut,
     served,
   };
-  const reply = answer(call, path, gemini?.[2], f);
-  return f.oddModel ? rewrite(reply, NOT_UTF8_MARK, NOT_UTF8) : reply;
+  let reply = answer(call, path, gemini?.[2], f);
+  if (f.oddModel) reply = rewrite(reply, NOT_UTF8_MARK, NOT_UTF8);
+  if (f.tokens !== undefined) reply = rewrite(reply, String(TOKENS_MARK), Buffer.from(f.tokens));
+  return reply;
 }
+
+/** The input-token count /tokensX replies carry until the bytes of X replace it. */
+const TOKENS_MARK = 987_654_321;
 
 /** The model /oddmodel replies name; NOT_UTF8_MARK becomes the bytes NOT_UTF8 on the wire. */
 const NOT_UTF8_MARK = '<not-utf-8>';
