@@ -26,8 +26,12 @@ export const MAX_EVENT_CHARS = 8 * 1024 * 1024;
 
 export class StreamParser {
   private readonly decoder = new TextDecoder();
-  /** The line being read: the text after the last line break, in the pieces it arrived in. */
-  private pending: string[] = [];
+  /**
+   * The line being read, the text after the last line break: its first piece, and the further
+   * ones when it spans more than two chunks (rare: a line longer than a network read).
+   */
+  private pending = '';
+  private more: string[] | undefined = undefined;
   private pendingChars = 0;
   /** Data lines of the SSE event being read. */
   private data: string | undefined;
@@ -55,10 +59,7 @@ export class StreamParser {
     if (this.pendingChars > 0) {
       // The line that waited for this break: joined once, here.
       if (this.buffered + nl > MAX_EVENT_CHARS) return this.stop();
-      this.pending.push(text.slice(0, nl));
-      const line = this.pending.join('');
-      this.pending = [];
-      this.pendingChars = 0;
+      const line = this.take() + text.slice(0, nl);
       this.line(line, 0, line.charCodeAt(line.length - 1) === 13 ? line.length - 1 : line.length);
       start = nl + 1;
       nl = text.indexOf('\n', start);
@@ -82,9 +83,7 @@ export class StreamParser {
     if (!this.parsing) return false;
     const tail = this.decoder.decode();
     if (tail !== '' && !this.keep(tail)) return false;
-    const rest = this.pending.join('');
-    this.pending = [];
-    this.pendingChars = 0;
+    const rest = this.take();
     if (rest !== '') this.line(rest, 0, rest.endsWith('\r') ? rest.length - 1 : rest.length);
     if (!this.parsing) return false;
     if (!this.ndjson && this.data !== undefined) this.dispatch();
@@ -95,14 +94,26 @@ export class StreamParser {
   private keep(text: string): boolean {
     if (text === '') return true;
     if (this.buffered + text.length > MAX_EVENT_CHARS) return this.stop();
-    this.pending.push(text);
+    if (this.pendingChars === 0) this.pending = text;
+    else if (this.more === undefined) this.more = [text];
+    else this.more.push(text);
     this.pendingChars += text.length;
     return true;
   }
 
+  /** The kept text of the line being read, joined once; the parser keeps none after. */
+  private take(): string {
+    const text = this.more === undefined ? this.pending : this.pending + this.more.join('');
+    this.pending = '';
+    this.more = undefined;
+    this.pendingChars = 0;
+    return text;
+  }
+
   private stop(): false {
     this.parsing = false;
-    this.pending = [];
+    this.pending = '';
+    this.more = undefined;
     this.pendingChars = 0;
     this.data = undefined;
     return false;
