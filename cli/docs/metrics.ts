@@ -1,7 +1,8 @@
 // docs/metrics.md from the metric catalogue, with names from the same translation the
 // Prometheus endpoint uses, so the page shows exactly what a scrape shows.
-import { METRIC_LIST, type MetricDef } from '../../exporters/catalogue.js';
+
 import { LABEL_VALUE_CUT, LABEL_VALUE_MAX } from '../../core/series.js';
+import { METRIC_LIST, type MetricDef } from '../../exporters/catalogue.js';
 import { labelName, prometheusName, prometheusType } from '../../exporters/prometheus/naming.js';
 import { code, generatedFrom, table } from './markdown.js';
 

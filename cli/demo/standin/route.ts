@@ -52,7 +52,16 @@ interface Flags {
 }
 
 function flags(url: string): { flags: Flags; path: string } {
-  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0, long: 0, oddModel: false, tokens: undefined };
+  const f: Flags = {
+    status: 200,
+    cut: false,
+    chunks: 5,
+    cached: 0,
+    reasoning: 0,
+    long: 0,
+    oddModel: false,
+    tokens: undefined,
+  };
   // The query (Gemini's alt=sse, Azure's api-version) chooses nothing here.
   const rawPath = url.split('?', 1)[0]!;
   const parts = rawPath.split('/');
