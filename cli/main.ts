@@ -20,7 +20,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: (args) => import('./dashboards.js').then((m) => m.runDashboards(args)),
     summary: 'write Grafana dashboards (JSON, ConfigMaps, GrafanaDashboard resources)',
   },
-  docs: { run: runDocs, summary: 'generate docs/metrics.md, configuration.md, log-codes.md and channels.md' },
+  docs: {
+    run: runDocs,
+    summary: 'generate docs/metrics.md, configuration.md, log-codes.md, channels.md and dashboards.md',
+  },
   // Loaded on demand, like the sidecar: the AI provider stand-in it serves is needed nowhere else.
   demo: {
     run: (args, context) => import('./demo/index.js').then((m) => m.runDemo(args, context)),
