@@ -70,7 +70,10 @@ describe('tapwire', () => {
       expect(HOOKS.exec(code)?.[0], `${file} bundles a hook`).toBeUndefined();
       if (upFront) expect(code, `${file} contains MeterProvider`).not.toContain('MeterProvider');
       // Grafana's dashboard builder is `tapwire dashboards`' alone (loaded on demand).
-      if (upFront) expect(code, `${file} bundles the Grafana builder`).not.toMatch(/^\/\/ \S*grafana-foundation-sdk\/dist\//m);
+      if (upFront)
+        expect(code, `${file} bundles the Grafana builder`).not.toMatch(
+          /^\/\/ \S*grafana-foundation-sdk\/dist\//m,
+        );
     };
     visit(CLI, true);
     expect(seen.size).toBeGreaterThan(1);
