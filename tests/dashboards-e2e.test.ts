@@ -4,14 +4,15 @@
 //     inbound HTTP with routes, SQLite and PostgreSQL (a pg Pool), AI calls to the provider
 //     stand-in (cli/demo/standin/), plain and streamed, some answered 429; its two workers follow
 //     the primary, so per-process series carry `tapwire_process`;
-//   - job `edge`: `tapwire sidecar` (honor_labels, as deploy/ scrapes it) proxying to a preloaded
-//     worker that pushes its metrics to the sidecar, with requests the proxy answers 504 itself, and
-//     AI calls through its gateway.
+//   - job `edge`: `tapwire sidecar` (honor_labels, as deploy/ scrapes it) proxying to a worker
+//     preloaded on Bun that pushes its metrics to the sidecar, with requests the proxy answers 504
+//     itself, and AI calls through its gateway.
 // Then each panel's query, as the board JSON holds it (the default boards and the boards of an SLO
 // file with a service and a route), goes through Prometheus' HTTP API with Grafana's macros and
 // variables substituted as Grafana substitutes them — the variables once as "All" and once with
 // every value their own queries return selected — and must return data: at least one series with a
 // number that is not NaN. Queries are retried while the traffic runs, until all answer or a deadline.
+// Then, with the variables narrowed to the Bun worker, every query over the metrics it serves.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +20,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Standin, startStandin } from '../cli/demo/standin/index.js';
 import { renderBoards } from '../dashboards/files.js';
+import { OWN } from '../dashboards/promql.js';
 import { generate, renderPrometheus, validate } from '../rules/index.js';
 import { type App, freePort, NODE, ROOT, startApp, stopAll, waitForHttp } from './support/index.js';
 
@@ -145,7 +147,7 @@ beforeAll(async () => {
   // The sidecar in front of a preloaded worker that pushes its metrics to it.
   const [proxyPort, gatewayPort, sidecarMetrics] = [await freePort(), await freePort(), await freePort()];
   worker = await startApp({
-    runtime: 'node',
+    runtime: 'bun',
     file: 'http-app.mjs',
     ready: '/status/200',
     env: {
@@ -377,4 +379,40 @@ describe('generated dashboards on a real Prometheus', () => {
     expect(missing).toEqual([]);
     console.log(`${queries.length} distinct panel queries returned data, twice each`);
   }, 150_000);
+
+  it('with only the Bun worker chosen, every panel of the metrics it emits returns data', async () => {
+    const { queries } = panelQueries();
+    const range = { from: Math.floor(startedAt / 1000), to: Math.floor(Date.now() / 1000) };
+    const bun = `edge-worker/${worker.child.pid}`;
+    const emitted = new Set(
+      (await instant(`group by (__name__) ({instance="${bun}"})`, range.to)).map((s) => s.metric.__name__!),
+    );
+    const vars = {
+      ...macros(range),
+      job: variableValue(['edge']),
+      instance: variableValue([bun]),
+      service_name: variableValue(['edge-worker']),
+    };
+    // The queries over series the worker serves: not the sidecar's own (those need the target's `up`),
+    // nor the SLO rows of the job the SLO file names (`job="shop"`).
+    const mine = queries.filter(
+      (q) =>
+        !q.expr.includes(OWN) &&
+        !q.expr.includes('job="shop"') &&
+        [...q.expr.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)\{/g)].every(([, name]) => emitted.has(name!)),
+    );
+    // Bun has no V8 heap statistics, GC observer or event-loop utilisation (agent/runtime/support.ts).
+    expect(mine.filter((q) => q.board === 'tapwire / Runtime').map((q) => q.panel)).toEqual([
+      'Event-loop delay per process (p50, p99, max)',
+      'Event-loop delay per process (p50, p99, max)',
+      'Event-loop delay per process (p50, p99, max)',
+      'Resident memory (RSS) per process',
+      'CPU by mode',
+    ]);
+    const missing: string[] = [];
+    for (const q of mine)
+      if (!(await hasData(q, vars, range))) missing.push(`${q.board} / ${q.panel}: ${q.expr}`);
+    expect(missing).toEqual([]);
+    console.log(`${mine.length} panel queries returned data for the Bun worker alone`);
+  }, 30_000);
 });
