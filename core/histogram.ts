@@ -11,7 +11,12 @@
 //
 // Semantics are the SDK's: explicit buckets with upper-inclusive bounds, cumulative temporality,
 // min/max/sum/count per point, start time = when the series first saw a value.
-import type { Histogram as ApiHistogram, Attributes, HrTime } from '@opentelemetry/api';
+import type {
+  Counter as ApiCounter,
+  Histogram as ApiHistogram,
+  Attributes,
+  HrTime,
+} from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -20,7 +25,9 @@ import {
   DataPointType,
   type Histogram,
   type HistogramMetricData,
+  type MetricData,
   type MetricProducer,
+  type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import type { MetricDef } from '../exporters/catalogue.js';
 
@@ -125,9 +132,59 @@ export class FastHistogram implements ApiHistogram {
   }
 }
 
-/** Hands tapwire's histograms to the SDK's readers at each collection. */
+/**
+ * A monotonic counter kept the same way (the AI cost): readable at any moment without a collection
+ * of the SDK's, which would run every observable callback — the app's own among them — and start a
+ * new event-loop window (agent/runtime/event-loop.ts). The live page reads it every second.
+ */
+export class FastCounter implements ApiCounter {
+  private readonly byRef = new WeakMap<
+    Attributes,
+    { attributes: Attributes; value: number; start: HrTime }
+  >();
+  private readonly byValue = new Map<string, { attributes: Attributes; value: number; start: HrTime }>();
+
+  constructor(readonly def: MetricDef) {}
+
+  add(value: number, attributes: Attributes = {}): void {
+    if (!(value >= 0) || value === Number.POSITIVE_INFINITY) return; // as the SDK: a counter only grows
+    let p = this.byRef.get(attributes);
+    if (p === undefined) {
+      const key = canonical(attributes);
+      p = this.byValue.get(key);
+      if (p === undefined) {
+        p = { attributes: Object.freeze({ ...attributes }), value: 0, start: hrNow() };
+        this.byValue.set(key, p);
+      }
+      this.byRef.set(attributes, p);
+    }
+    p.value += value;
+  }
+
+  collect(end: HrTime): SumMetricData | undefined {
+    if (this.byValue.size === 0) return undefined;
+    const dataPoints: DataPoint<number>[] = [];
+    for (const p of this.byValue.values()) {
+      dataPoints.push({ attributes: p.attributes, startTime: p.start, endTime: end, value: p.value });
+    }
+    return {
+      descriptor: {
+        name: this.def.name,
+        description: this.def.description,
+        unit: this.def.unit,
+        valueType: ValueType.DOUBLE,
+      },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: true,
+      dataPoints,
+    };
+  }
+}
+
+/** Hands tapwire's histograms (and its few counters of the same kind) to the SDK's readers at each collection. */
 export class FastHistograms implements MetricProducer {
-  private readonly all: FastHistogram[] = [];
+  private readonly all: (FastHistogram | FastCounter)[] = [];
 
   constructor(private readonly scope: { name: string; version: string }) {}
 
@@ -137,10 +194,19 @@ export class FastHistograms implements MetricProducer {
     return h;
   }
 
-  /** Every histogram with a recorded value, collected now (synchronously, unlike collect()). */
-  collectNow(): HistogramMetricData[] {
+  counter(def: MetricDef): FastCounter {
+    const c = new FastCounter(def);
+    this.all.push(c);
+    return c;
+  }
+
+  /**
+   * Every instrument with a recorded value, collected now: synchronously, unlike collect(), and
+   * without any side effect (no callback runs), so reading it as often as one likes changes nothing.
+   */
+  collectNow(): MetricData[] {
     const end = hrNow();
-    const metrics: HistogramMetricData[] = [];
+    const metrics: MetricData[] = [];
     for (const h of this.all) {
       const m = h.collect(end);
       if (m !== undefined) metrics.push(m);
