@@ -30,6 +30,7 @@ const FIELDS = {
   OTEL_TRACES_SAMPLER_ARG: 'samplerArg',
   TAPWIRE_CARDINALITY_LIMIT: 'cardinalityLimit',
   TAPWIRE_RUNTIME_METRICS: 'runtimeMetrics',
+  TAPWIRE_DASHBOARD: 'dashboard',
   TAPWIRE_AI_ENDPOINTS: 'aiEndpoints',
   TAPWIRE_DB_SLOW_MS: 'dbSlowMs',
   TAPWIRE_PROXY_PORT: 'proxyPort',

@@ -59,6 +59,8 @@ export interface Config {
   samplerArg: number;
   cardinalityLimit: number;
   runtimeMetrics: boolean;
+  /** The live page at `/` of the metrics port: TAPWIRE_DASHBOARD, else the profile's default. */
+  dashboard: boolean;
   aiEndpoints: AiEndpoint[];
   /** TAPWIRE_AI_PRICES: price file overriding core/ai/prices.json. */
   aiPrices: string | undefined;
@@ -164,6 +166,12 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     sources.logLevel = `profile ${profile}`;
   }
 
+  const dashboard = (set: boolean | undefined): boolean => {
+    if (set !== undefined) return set;
+    if (sources.dashboard === 'default') sources.dashboard = `profile ${profile}`;
+    return defaults.dashboard;
+  };
+
   const otlpEndpoint = read<string>('OTEL_EXPORTER_OTLP_ENDPOINT', 'otlpTracesEndpoint');
   const base = otlpEndpoint.endsWith('/') ? otlpEndpoint : `${otlpEndpoint}/`;
   const signal = (name: VariableName, key: keyof Config, path: string): string => {
@@ -194,6 +202,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     samplerArg: read('OTEL_TRACES_SAMPLER_ARG', 'samplerArg'),
     cardinalityLimit: read('TAPWIRE_CARDINALITY_LIMIT', 'cardinalityLimit'),
     runtimeMetrics: read('TAPWIRE_RUNTIME_METRICS', 'runtimeMetrics'),
+    dashboard: dashboard(read<boolean | undefined>('TAPWIRE_DASHBOARD', 'dashboard')),
     aiEndpoints: read('TAPWIRE_AI_ENDPOINTS', 'aiEndpoints'),
     aiPrices: read('TAPWIRE_AI_PRICES', 'aiPrices'),
     aiCaptureContent: read('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT', 'aiCaptureContent'),

@@ -21,6 +21,14 @@ export function boolean(raw: string): Parsed<boolean> {
   return bad;
 }
 
+/** `on` / `off`, and `true` / `false` as the boolean variables take them. */
+export function onOff(raw: string): Parsed<boolean> {
+  const v = raw.trim().toLowerCase();
+  if (v === 'on') return ok(true);
+  if (v === 'off') return ok(false);
+  return boolean(v);
+}
+
 export function integer(min: number, max: number) {
   return (raw: string): Parsed<number> => {
     const v = raw.trim();

@@ -14,6 +14,7 @@ import {
   list,
   number,
   oneOf,
+  onOff,
   type Parsed,
   routePatterns,
   text,
@@ -205,6 +206,14 @@ export const VARIABLES = {
     fallback: 2000,
     parse: integer(1, 100_000),
   } satisfies Variable<number>,
+  TAPWIRE_DASHBOARD: {
+    name: 'TAPWIRE_DASHBOARD',
+    doc: 'A live page at `/` of the metrics port: requests, errors and p95 per route, database operations, AI tokens, cost and time to first chunk, event loop and memory, from the process\u2019s own data (and its siblings\u2019, like `/metrics`), updated every second. Read-only and served by tapwire alone (no network, no CDN); its code loads only when the page is first asked for. Off, `/` answers `ok`.',
+    accepted: '`on` or `off` (`true`, `false` too)',
+    fallback: undefined as boolean | undefined,
+    fallbackDoc: '`on` in the `development` profile, else `off`',
+    parse: onOff,
+  } satisfies Variable<boolean | undefined>,
   TAPWIRE_RUNTIME_METRICS: {
     name: 'TAPWIRE_RUNTIME_METRICS',
     doc: 'Event-loop, heap, GC, CPU and memory metrics.',

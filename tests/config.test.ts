@@ -38,6 +38,7 @@ describe('defaults', () => {
       samplerArg: 1,
       cardinalityLimit: 2000,
       runtimeMetrics: true,
+      dashboard: true,
       aiEndpoints: [],
       aiPrices: undefined,
       aiCaptureContent: false,
@@ -113,6 +114,7 @@ const BAD = {
   OTEL_TRACES_SAMPLER_ARG: '1.5',
   TAPWIRE_CARDINALITY_LIMIT: '0',
   TAPWIRE_RUNTIME_METRICS: 'maybe',
+  TAPWIRE_DASHBOARD: 'yes',
   TAPWIRE_AI_ENDPOINTS: 'openai',
   TAPWIRE_AI_PRICES: '   ',
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'maybe',
@@ -216,6 +218,30 @@ describe('profiles', () => {
       source: 'default (NODE_ENV=local is not a profile)',
       problems: 0,
     });
+  });
+
+  it('the live page is on in development only; TAPWIRE_DASHBOARD overrides the profile', () => {
+    const dashboard = (env: Record<string, string>) => {
+      const { config } = load(env);
+      return [config.dashboard, config.sources.dashboard];
+    };
+    expect(dashboard({})).toEqual([true, 'profile development']);
+    expect(dashboard({ TAPWIRE_ENV: 'test' })).toEqual([false, 'profile test']);
+    expect(dashboard({ TAPWIRE_ENV: 'staging' })).toEqual([false, 'profile staging']);
+    expect(dashboard({ NODE_ENV: 'production' })).toEqual([false, 'profile production']);
+    expect(dashboard({ TAPWIRE_ENV: 'production', TAPWIRE_DASHBOARD: 'ON' })).toEqual([
+      true,
+      'TAPWIRE_DASHBOARD',
+    ]);
+    expect(dashboard({ TAPWIRE_DASHBOARD: 'off' })).toEqual([false, 'TAPWIRE_DASHBOARD']);
+    expect(dashboard({ TAPWIRE_ENV: 'production', TAPWIRE_DASHBOARD: 'true' })).toEqual([
+      true,
+      'TAPWIRE_DASHBOARD',
+    ]);
+    expect(dashboard({ TAPWIRE_ENV: 'production', TAPWIRE_DASHBOARD: 'yes' })).toEqual([
+      false,
+      'default (TAPWIRE_DASHBOARD invalid)',
+    ]);
   });
 
   it('LOG_LEVEL overrides the profile', () => {
