@@ -48,7 +48,8 @@ export const LOG_CODES = {
   TAPWIRE_METRICS_LISTENING: {
     level: 'info',
     from: 'preload',
-    meaning: 'The Prometheus endpoint of this process listens at the address in the line.',
+    meaning:
+      'The Prometheus endpoint of this process listens at the address in the line (and the live page, when TAPWIRE_DASHBOARD is on, at `/` of it).',
     action: '',
   },
   TAPWIRE_METRICS_PORT_YIELDED: {

@@ -7,6 +7,7 @@
 // Entry points share chunks (code splitting) so `tapwire` and `tapwire/register` see one
 // agent instance.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { build, transform } from 'esbuild';
 
@@ -43,10 +44,60 @@ const bundle = {
   logLevel: 'warning',
 };
 
+// The live page (exporters/live/): one HTML document with its script and style inlined, so it
+// needs nothing from any network and the endpoint serves it in one answer. It becomes a string in
+// the chunk exporters/live/index.ts is bundled into, which the endpoint imports only when the page
+// is first asked for: the preload's start-up never loads it. The Content-Security-Policy allows
+// exactly this script and this style (by hash) and requests to the page's own origin.
+async function livePage() {
+  const script = (
+    await build({
+      entryPoints: ['exporters/live/page/main.ts'],
+      bundle: true,
+      write: false,
+      minify: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2022',
+      legalComments: 'none',
+      logLevel: 'warning',
+    })
+  ).outputFiles[0].text.trim();
+  const style = (
+    await transform(readFileSync('exporters/live/page/style.css', 'utf8'), { loader: 'css', minify: true })
+  ).code.trim();
+  if (script.includes('</script') || style.includes('</style'))
+    throw new Error('live page: closing tag inside');
+  const html = readFileSync('exporters/live/page/index.html', 'utf8')
+    .replace('/*STYLE*/', () => style)
+    .replace('/*SCRIPT*/', () => script);
+  const hash = (text) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+  const csp = [
+    "default-src 'none'",
+    `script-src ${hash(script)}`,
+    `style-src ${hash(style)}`,
+    "connect-src 'self'",
+    'img-src data:',
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+  return { html, csp };
+}
+
+const page = await livePage();
+
 // The agent's two entry points share their chunks, so `tapwire` and `tapwire/register` see one
 // logger counter and one configuration module.
 await build({
   ...bundle,
+  // Two strings, inlined where they are read: an object here would become a module of its own that
+  // esbuild initialises from every chunk, the preload's included.
+  define: {
+    ...bundle.define,
+    __TAPWIRE_LIVE_HTML__: JSON.stringify(page.html),
+    __TAPWIRE_LIVE_CSP__: JSON.stringify(page.csp),
+  },
   entryPoints: { index: 'index.ts', register: 'register.ts' },
   chunkNames: 'chunks/[name]-[hash]',
 });
