@@ -265,6 +265,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       closed = true; // for good: no takeover later either
       server.close();
       server = undefined;
+      live?.then((l) => l.close()).catch(() => {});
       settle();
       agentLog(
         'TAPWIRE_METRICS_PORT_YIELDED',

@@ -3,7 +3,7 @@
 // `stopAll()` (call it in afterEach/afterAll).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -262,4 +262,24 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     }
   }
   return out;
+}
+
+/** The tapwire sources bundled into `entry` and every chunk it imports statically (esbuild marks each with `// path.ts`). */
+export function sourcesLoadedBy(entry: string): string[] {
+  const seen = new Set<string>();
+  const sources = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^\/\/ ((?:agent|core|config|exporters|sidecar|cli|rules)\/\S+\.ts)$/gm)) {
+      sources.add(m[1]!);
+    }
+    // Static imports only: `import { x } from "./chunks/a.js"` and `import "./chunks/b.js"`.
+    for (const m of text.matchAll(/^(?:import|export)\b[^;]*?["'](\.{1,2}\/[^"']+)["'];?$/gm)) {
+      visit(join(dirname(file), m[1]!));
+    }
+  };
+  visit(join(ROOT, 'dist', entry));
+  return [...sources].sort();
 }
