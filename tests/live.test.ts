@@ -23,6 +23,7 @@ import { formatCount, formatSeconds, formatUsd } from '../exporters/live/summary
 import {
   type App,
   find,
+  histogramQuantile,
   parseMetrics,
   ROOT,
   RUNTIMES,
@@ -103,26 +104,6 @@ async function traffic(app: App, times = 1): Promise<void> {
 }
 /** Inbound requests per round (the readiness probe's GET /users/0 is one more). */
 const PER_ROUND = { '/users/:id': 7, '/fail': 2, '/orders': 3, '/chat': 2, '/stream': 3 };
-
-// Prometheus' histogram_quantile over cumulative buckets, written here apart from the page's own
-// (exporters/live/summary.ts), after promql/quantile.go bucketQuantile.
-function histogramQuantile(q: number, buckets: [number, number][]): number {
-  buckets.sort((a, b) => a[0] - b[0]);
-  const observations = buckets[buckets.length - 1]![1];
-  if (observations === 0) return Number.NaN;
-  let rank = q * observations;
-  const b = buckets.findIndex(([, count]) => count >= rank);
-  if (b === -1 || b === buckets.length - 1) return buckets[buckets.length - 2]![0];
-  let start = 0;
-  const end = buckets[b]![0];
-  let count = buckets[b]![1];
-  if (b > 0) {
-    start = buckets[b - 1]![0];
-    count -= buckets[b - 1]![1];
-    rank -= buckets[b - 1]![1];
-  }
-  return start + (end - start) * (rank / count);
-}
 
 /** The cumulative buckets of `histogram` summed over the series whose labels match. */
 function buckets(

@@ -283,3 +283,25 @@ export function sourcesLoadedBy(entry: string): string[] {
   visit(join(ROOT, 'dist', entry));
   return [...sources].sort();
 }
+
+/**
+ * Prometheus' histogram_quantile over cumulative `[le, count]` buckets (+Inf included), written
+ * after promql/quantile.go bucketQuantile: the reference the live page's p95 is checked against.
+ */
+export function histogramQuantile(q: number, buckets: [number, number][]): number {
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const observations = sorted[sorted.length - 1]![1];
+  if (observations === 0) return Number.NaN;
+  let rank = q * observations;
+  const b = sorted.findIndex(([, count]) => count >= rank);
+  if (b === -1 || b === sorted.length - 1) return sorted[sorted.length - 2]![0];
+  let start = 0;
+  const end = sorted[b]![0];
+  let count = sorted[b]![1];
+  if (b > 0) {
+    start = sorted[b - 1]![0];
+    count -= sorted[b - 1]![1];
+    rank -= sorted[b - 1]![1];
+  }
+  return start + (end - start) * (rank / count);
+}
