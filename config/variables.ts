@@ -208,7 +208,7 @@ export const VARIABLES = {
   } satisfies Variable<number>,
   TAPWIRE_DASHBOARD: {
     name: 'TAPWIRE_DASHBOARD',
-    doc: 'A live page at `/` of the metrics port: requests, errors and p95 per route, database operations, AI tokens, cost and time to first chunk, event loop and memory, from the process\u2019s own data (and its siblings\u2019, like `/metrics`), updated every second. Read-only and served by tapwire alone (no network, no CDN); its code loads only when the page is first asked for. Off, `/` answers `ok`.',
+    doc: 'The live page at `/` of the metrics port (docs/instrumentation.md): routes, database, AI and runtime from `/metrics`\u2019 own numbers, every second; its code loads when first asked for. Off, `/` answers `ok`.',
     accepted: '`on` or `off` (`true`, `false` too)',
     fallback: undefined as boolean | undefined,
     fallbackDoc: '`on` in the `development` profile, else `off`',

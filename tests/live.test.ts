@@ -266,11 +266,17 @@ describe.each(RUNTIMES)('the live page on %s', (runtime) => {
     const first = await compare(page, samples, 1);
     const before = (await rows(page, 'http')).find((r) => r.route!.text === '/users/:id')!;
 
-    // More traffic: the counts follow, the charts gain points and their line changes.
-    await traffic(app, 2);
-    samples = await settled(app, 3 * 17 + 1);
+    // More traffic, more in some seconds than in others: the counts follow, the charts gain points
+    // and their line changes.
+    const bursts = [1, 2, 3, 1, 2, 3];
+    for (const n of bursts) {
+      await traffic(app, n);
+      await new Promise((r) => setTimeout(r, 800));
+    }
+    const rounds = 1 + bursts.reduce((a, b) => a + b, 0);
+    samples = await settled(app, rounds * 17 + 1);
     await shownAfter(page, Date.now());
-    const second = await compare(page, samples, 3);
+    const second = await compare(page, samples, rounds);
     const after = (await rows(page, 'http')).find((r) => r.route!.text === '/users/:id')!;
     expect(Number(after.rateChart!.points)).toBeGreaterThan(Number(before.rateChart!.points));
     expect(after.rateChart!.d).not.toBe(before.rateChart!.d);
@@ -285,6 +291,9 @@ describe.each(RUNTIMES)('the live page on %s', (runtime) => {
     expect(Number(processes[0]!.eventLoopP99!.value)).toBeGreaterThan(0);
     if (runtime === 'node') expect(Number(processes[0]!.heapUsed!.value)).toBeGreaterThan(1e6);
 
+    // The screenshot with traffic in its last second, so the rates read as they do in use.
+    await traffic(app, 2);
+    await shownAfter(page, Date.now());
     const shot = join(dir, `live-${runtime}.png`);
     await page.screenshot({ path: shot, fullPage: true });
     expect(statSync(shot).size).toBeGreaterThan(10_000);

@@ -14,11 +14,12 @@ export function renderConfigurationDoc(): string {
     Object.values(VARIABLES).map((v) => [code(v.name), v.doc, v.accepted, defaultText(v)]),
   );
   const profiles = table(
-    ['profile', 'log level', 'log format'],
+    ['profile', 'log level', 'log format', 'live page (`TAPWIRE_DASHBOARD`)'],
     PROFILES.map((p) => [
       code(p),
       code(PROFILE_DEFAULTS[p].logLevel),
       PROFILE_DEFAULTS[p].prettyOnTTY ? 'human-readable on a TTY, JSON otherwise' : 'JSON',
+      PROFILE_DEFAULTS[p].dashboard ? 'on' : 'off',
     ]),
   );
   const secrets = Object.values(VARIABLES)
@@ -43,7 +44,8 @@ ${variables}
 The deployment environment is \`TAPWIRE_ENV\`, else \`NODE_ENV\`, else \`development\`; it picks a
 profile. A \`NODE_ENV\` that is not a profile name (\`local\`, \`qa\`) is kept as the environment
 name (\`deployment.environment.name\`) and runs the \`development\` profile without an error:
-\`NODE_ENV\` belongs to the app. \`LOG_LEVEL\` overrides the profile's log level.
+\`NODE_ENV\` belongs to the app. \`LOG_LEVEL\` overrides the profile's log level,
+\`TAPWIRE_DASHBOARD\` its live page.
 
 ${profiles}
 ## Bad values

@@ -26,7 +26,7 @@ const HEIGHT = 20;
 /** A cell: text shown, and the number behind it for whoever reads the page (tests, tools). */
 type Cell =
   | { col: string; text: string; value?: number; bad?: boolean; numeric?: boolean }
-  | { col: string; chart: number[]; bad?: boolean };
+  | { col: string; chart: number[] };
 
 const series = new Map<string, number[]>();
 /** Appends this second's value to a chart's series (NaN: nothing measured, a gap). */
@@ -57,7 +57,8 @@ function chart(values: number[]): SVGSVGElement {
       return;
     }
     const y = HEIGHT - 1 - (max > 0 ? (v / max) * (HEIGHT - 2) : 0);
-    d += `${pen ? 'L' : 'M'}${offset + i} ${y.toFixed(2)}`;
+    // A point after a gap starts a subpath of length 0, drawn as a dot (round caps).
+    d += pen ? `L${offset + i} ${y.toFixed(2)}` : `M${offset + i} ${y.toFixed(2)}l0 0`;
     pen = true;
   });
   const path = document.createElementNS(SVG, 'path');
@@ -88,7 +89,6 @@ function fill(section: string, rows: { key: string; cells: Cell[] }[], columns: 
         const td = document.createElement('td');
         td.dataset.col = c.col;
         if ('chart' in c) {
-          if (c.bad) td.className = 'err';
           td.append(chart(c.chart));
         } else {
           td.textContent = c.text;
@@ -123,7 +123,7 @@ function render(now: LiveSnapshot, before: LiveSnapshot | undefined): void {
       num('errorRatio', r.errorRatio, formatRatio(r.errorRatio), r.errors > 0),
       num('p95', r.p95, formatSeconds(r.p95)),
       { col: 'rateChart', chart: point(`h${r.key}r`, r.window?.rate) },
-      { col: 'errorChart', chart: point(`h${r.key}e`, r.window?.errorRatio), bad: true },
+      { col: 'errorChart', chart: point(`h${r.key}e`, r.window?.errorRatio) },
       { col: 'p95Chart', chart: point(`h${r.key}p`, r.window?.p95) },
     ],
   }));
