@@ -18,7 +18,10 @@ import { histogramQuantile } from './support/index.js';
 
 const cumulative = (bounds: readonly number[], counts: number[]): [number, number][] => {
   let n = 0;
-  return [...bounds, Number.POSITIVE_INFINITY].map((le, i) => [le, (n += counts[i] ?? 0)]);
+  return [...bounds, Number.POSITIVE_INFINITY].map((le, i) => {
+    n += counts[i] ?? 0;
+    return [le, n];
+  });
 };
 
 describe('quantile', () => {
