@@ -17,7 +17,7 @@ export function progress(stream: NodeJS.WriteStream = process.stderr): Progress 
   return {
     step(text) {
       // Carriage return and erase-line: the step replaces the last one, cut to the terminal's width.
-      const width = Math.max(10, (stream.columns ?? 80) - 1);
+      const width = Math.max(10, (stream.columns || 80) - 1);
       stream.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
       shown = true;
     },

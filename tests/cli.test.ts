@@ -486,6 +486,24 @@ describe('tapwire demo', () => {
     ]);
   });
 
+  it('says what it is doing on a terminal, on stderr (piped, stderr stays empty: see above)', () => {
+    // `script` gives the demo a terminal; its output is what the terminal shows, both streams.
+    const r = spawnSync('script', ['-qec', `${NODE} ${CLI} demo --no-keep`, '/dev/null'], {
+      cwd: app,
+      env: { PATH: process.env.PATH ?? '', COLUMNS: '120' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(0);
+    const steps = r.stdout.split('\r\x1b[2K').slice(1, -1);
+    expect(steps[0]).toBe('starting the AI provider stand-in…');
+    expect(steps).toContain('starting the node service under the preload…');
+    expect(steps).toContain('sending traffic: 20/20 (POST /chat)');
+    // The line is cleared before the tables, which follow as without a terminal.
+    expect(r.stdout).toContain('\r\x1b[2Ktapwire demo: node service with tapwire preloaded at');
+    expect(r.stdout).toContain('Inbound HTTP, per route');
+  });
+
   it('rejects an unknown runtime with exit 2', () => {
     expect(demo(['--runtime', 'deno']).code).toBe(2);
   });
