@@ -5,7 +5,7 @@
 // back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
 // without tapwire. stop() does the same on request.
 import { metrics } from '@opentelemetry/api';
-import { type Config, loadConfig } from '../config/index.js';
+import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
 import { Subscriptions } from '../core/channels.js';
@@ -226,17 +226,25 @@ export async function start(): Promise<Agent | undefined> {
   }
 }
 
-/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read. */
+/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read and every price in it is usable. */
 function prices(config: Config): Prices {
   if (config.aiPrices === undefined) return new Prices();
   try {
     return new Prices(readPriceFile(config.aiPrices));
   } catch (error) {
-    agentLog(
-      'TAPWIRE_ERR_AI_PRICES',
-      `cannot read the price file TAPWIRE_AI_PRICES=${config.aiPrices} (${(error as Error).message}); using the built-in price table`,
-      { variable: 'TAPWIRE_AI_PRICES', value: config.aiPrices },
-    );
+    const problem = {
+      code: 'TAPWIRE_ERR_AI_PRICES',
+      variable: 'TAPWIRE_AI_PRICES',
+      value: config.aiPrices,
+      why: (error as Error).message,
+      accepted: VARIABLES.TAPWIRE_AI_PRICES.accepted,
+      instead: 'using the built-in price table only',
+    } as const;
+    agentLog(problem.code, problemMessage(problem), {
+      variable: problem.variable,
+      value: problem.value,
+      accepted: problem.accepted,
+    });
     return new Prices();
   }
 }
