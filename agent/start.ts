@@ -141,8 +141,14 @@ export async function start(): Promise<Agent | undefined> {
       onError: (error) =>
         agentLog('TAPWIRE_ERR_PROM_CLIENT', "reading the app's prom-client registry failed", { err: error }),
     });
-    const otlp = config.metricsExporters.includes('otlp') ? await import('../exporters/otlp.js') : undefined;
-    const otlpMetrics = otlp?.otlpReader(config, [histograms, promClient]);
+    const otlp =
+      config.metricsExporters.includes('otlp') || config.tracesExporters.includes('otlp')
+        ? await import('../exporters/otlp.js')
+        : undefined;
+    const exports = otlp && new otlp.OtlpExports(config, otlpReport);
+    const otlpMetrics = config.metricsExporters.includes('otlp')
+      ? exports?.reader([histograms, promClient])
+      : undefined;
     const telemetry = createTelemetry(config, otlpMetrics, resource, histograms, [promClient]);
     // The app's own @opentelemetry/api instruments land in tapwire's provider: same readers, names,
     // cap. The API keeps the first registration; a provider registered before tapwire stays.
@@ -158,7 +164,8 @@ export async function start(): Promise<Agent | undefined> {
 
     let tracing: TracerSetup | undefined;
     if (config.tracesExporters.length > 0) {
-      tracing = (await import('./trace/index.js')).installTracing(config, resource);
+      const spans = config.tracesExporters.includes('otlp') ? exports?.spanExporter() : undefined;
+      tracing = (await import('./trace/index.js')).installTracing(config, resource, spans);
       if (tracing !== undefined) installation.patches.onRestore(tracing.stop);
     }
     if (otlpMetrics !== undefined || tracing !== undefined) {
@@ -167,7 +174,7 @@ export async function start(): Promise<Agent | undefined> {
       if (otlpMetrics !== undefined) flushers.push(() => telemetry.provider.forceFlush());
       const { flushOnExit } = otlp ?? (await import('../exporters/otlp.js'));
       installation.patches.onRestore(
-        flushOnExit(flushers, (error) =>
+        flushOnExit(flushers, exports, (error) =>
           agentLog('TAPWIRE_ERR_OTLP_FLUSH', 'flushing telemetry at exit failed', { err: error }),
         ),
       );
@@ -225,6 +232,13 @@ export async function start(): Promise<Agent | undefined> {
     return undefined;
   }
 }
+
+const otlpReport = {
+  failing: (message: string, fields: Record<string, unknown>) =>
+    agentLog('TAPWIRE_ERR_OTLP_EXPORT', message, fields),
+  lost: (message: string, fields: Record<string, unknown>) =>
+    agentLog('TAPWIRE_ERR_OTLP_FLUSH', message, fields),
+};
 
 /** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read and every price in it is usable. */
 function prices(config: Config): Prices {

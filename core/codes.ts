@@ -101,11 +101,19 @@ export const LOG_CODES = {
       'Collecting the metrics for a scrape failed; that scrape was answered 500 and the next one collects again. Logged once per process.',
     action: 'Report it with the stack in the line.',
   },
+  TAPWIRE_ERR_OTLP_EXPORT: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'An OTLP export (spans or metrics) failed while the process runs: the receiver refused the connection, did not answer within OTEL_EXPORTER_OTLP_TIMEOUT (retries included), or answered with an error. The line says how many spans or metric points that export held and why; said once, later losses are counted and TAPWIRE_ERR_OTLP_FLUSH gives the totals when the process ends.',
+    action:
+      'Check that the OTLP receiver is reachable from the app (OTEL_EXPORTER_OTLP_ENDPOINT) and accepts its headers.',
+  },
   TAPWIRE_ERR_OTLP_FLUSH: {
     level: 'warn',
     from: 'preload',
     meaning:
-      'Sending the buffered spans or OTLP metrics when the process ended failed; what was buffered is lost.',
+      'When the process ended, some spans or OTLP metric points had not been delivered in its life (the line has the counts and the reasons, e.g. `3 spans, 41 metric points not exported: connection refused by collector:4318`). The last export does not retry: a refused receiver costs the exit a connect, one that does not answer at most OTEL_EXPORTER_OTLP_TIMEOUT.',
     action: 'Check that the OTLP receiver is reachable from the app (OTEL_EXPORTER_OTLP_ENDPOINT).',
   },
   TAPWIRE_DB_SLOW: {
