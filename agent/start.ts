@@ -25,6 +25,7 @@ import type { BunServe } from '../exporters/prometheus/server.js';
 import type { HookContext } from './context.js';
 import { type AgentSlot, kAgent } from './current.js';
 import { type Endpoint, openEndpoint } from './endpoint.js';
+import { watchAppListen } from './http/listen.js';
 import { INSTRUMENTATIONS, type Instrumentation } from './instrumentations.js';
 import { ModuleLoads } from './load.js';
 import type { TracerSetup } from './trace/provider.js';
@@ -196,7 +197,9 @@ export async function start(): Promise<Agent | undefined> {
     }
 
     if (telemetry.pull !== undefined) {
-      endpoint = openEndpoint(config, telemetry, bunServe);
+      const opened = openEndpoint(config, telemetry, bunServe);
+      endpoint = opened;
+      installation.patches.onRestore(watchAppListen((port) => opened.yieldTo(port)));
       // Bounded: a holder that does not answer must not hold the app's start. The timer is held
       // while waiting (a preload's top-level await must not be left unsettled) and cleared after.
       let timer: NodeJS.Timeout | undefined;

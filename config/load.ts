@@ -9,6 +9,7 @@ import { PROFILE_DEFAULTS } from './profiles.js';
 import {
   type AiEndpoint,
   type GatewayProvider,
+  LOG_LEVELS,
   type LogLevel,
   PROFILES,
   type Profile,
@@ -57,6 +58,12 @@ export interface Config {
   environment: string;
   profile: Profile;
   logLevel: LogLevel;
+  /**
+   * The preload's own lines on the app's stderr: LOG_LEVEL when it is set, else warn — a line
+   * below warn (metrics listening, following a sibling) is no business of the app's stderr unless
+   * someone asked for it. The sidecar, a process of its own, uses logLevel.
+   */
+  agentLogLevel: LogLevel;
   /** Pretty output only for development on a TTY; JSON everywhere else. */
   logPretty: boolean;
   metricsExporters: ('prometheus' | 'otlp')[];
@@ -203,8 +210,10 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
 
   const defaults = PROFILE_DEFAULTS[profile];
   let logLevel = read<LogLevel>('LOG_LEVEL', 'logLevel');
+  let agentLogLevel = logLevel;
   if (!sources.logLevel?.startsWith('LOG_LEVEL')) {
     logLevel = defaults.logLevel;
+    agentLogLevel = LOG_LEVELS.indexOf(logLevel) > LOG_LEVELS.indexOf('warn') ? logLevel : 'warn';
     sources.logLevel = `profile ${profile}`;
   }
 
@@ -232,6 +241,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     environment,
     profile,
     logLevel,
+    agentLogLevel,
     logPretty: defaults.prettyOnTTY && (options.isTTY ?? stdoutIsTTY()),
     metricsExporters: withoutOtlp('OTEL_METRICS_EXPORTER', 'metricsExporters'),
     tracesExporters: withoutOtlp('OTEL_TRACES_EXPORTER', 'tracesExporters'),

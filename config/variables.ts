@@ -114,7 +114,7 @@ export const VARIABLES = {
   } satisfies Variable<Profile>,
   LOG_LEVEL: {
     name: 'LOG_LEVEL',
-    doc: "Overrides the profile's log level for `import { logger } from 'tapwire'` and the agent's own messages.",
+    doc: "Overrides the profile's log level for `import { logger } from 'tapwire'` and tapwire's own messages. Unset, the preload writes only its warnings and errors on the app's stderr, whatever the profile (the sidecar follows the profile's level).",
     accepted: LOG_LEVELS.map((l) => `\`${l}\``).join(', '),
     fallback: 'info' as LogLevel,
     fallbackDoc: 'the profile\u2019s level',

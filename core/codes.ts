@@ -58,6 +58,13 @@ export const LOG_CODES = {
     meaning: 'The Prometheus endpoint of this process listens at the address in the line.',
     action: '',
   },
+  TAPWIRE_METRICS_PORT_YIELDED: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      "The app itself listens on the port tapwire's /metrics held (many apps serve their own metrics on 9464): tapwire closed its endpoint just before the app's listen, so the app runs as without tapwire, and this process's metrics are on no endpoint.",
+    action: "Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port (or the app's to another one).",
+  },
   TAPWIRE_APP_METRIC_CLASH: {
     level: 'warn',
     from: 'preload',

@@ -178,7 +178,7 @@ export async function startSidecar(config: Config, priceFile?: PriceFile): Promi
  */
 export async function runSidecar(_args: string[]): Promise<number> {
   const { config, problems } = loadConfig(process.env, { isTTY: false });
-  configureAgentLog(config);
+  configureAgentLog(config, false);
   const refuse = (p: Parameters<typeof problemMessage>[0]) =>
     agentLog('TAPWIRE_ERR_SIDECAR_CONFIG', problemMessage(p, 'the sidecar does not start'), {
       variable: p.variable,

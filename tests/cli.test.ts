@@ -41,7 +41,8 @@ describe('tapwire', () => {
     const r = tapwire(['--help']);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(/^Usage: tapwire <command>/);
-    for (const command of ['config', 'docs', 'demo']) expect(r.stdout).toContain(`\n  ${command} `);
+    for (const command of ['config', 'dashboards', 'docs', 'demo'])
+      expect(r.stdout).toContain(`\n  ${command} `);
   });
 
   it('an unknown command prints usage on stderr and exits 2', () => {
@@ -68,6 +69,11 @@ describe('tapwire', () => {
         visit(join(dirname(file), m[1]!), false);
       expect(HOOKS.exec(code)?.[0], `${file} bundles a hook`).toBeUndefined();
       if (upFront) expect(code, `${file} contains MeterProvider`).not.toContain('MeterProvider');
+      // Grafana's dashboard builder is `tapwire dashboards`' alone (loaded on demand).
+      if (upFront)
+        expect(code, `${file} bundles the Grafana builder`).not.toMatch(
+          /^\/\/ \S*grafana-foundation-sdk\/dist\//m,
+        );
     };
     visit(CLI, true);
     expect(seen.size).toBeGreaterThan(1);
@@ -214,7 +220,8 @@ describe('tapwire docs', () => {
   it('--check passes on the committed docs', () => {
     expect(tapwire(['docs', '--check'])).toEqual({
       code: 0,
-      stdout: 'up to date: docs/metrics.md, docs/configuration.md, docs/log-codes.md, docs/channels.md\n',
+      stdout:
+        'up to date: docs/metrics.md, docs/configuration.md, docs/log-codes.md, docs/channels.md, docs/dashboards.md\n',
       stderr: '',
     });
   });
@@ -227,12 +234,12 @@ describe('tapwire docs', () => {
     expect(tapwire(['docs', '--check'], {}, cli)).toEqual({
       code: 1,
       stdout: '',
-      stderr: ['metrics', 'configuration', 'log-codes', 'channels']
+      stderr: ['metrics', 'configuration', 'log-codes', 'channels', 'dashboards']
         .map((page) => `stale: docs/${page}.md (run: tapwire docs --write)\n`)
         .join(''),
     });
     expect(tapwire(['docs', '--write'], {}, cli).stdout).toBe(
-      'wrote docs/metrics.md\nwrote docs/configuration.md\nwrote docs/log-codes.md\nwrote docs/channels.md\n',
+      'wrote docs/metrics.md\nwrote docs/configuration.md\nwrote docs/log-codes.md\nwrote docs/channels.md\nwrote docs/dashboards.md\n',
     );
     expect(readFileSync(join(pkg, 'docs/metrics.md'), 'utf8')).toBe(
       readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8'),

@@ -23,6 +23,7 @@ describe('defaults', () => {
       environment: 'development',
       profile: 'development',
       logLevel: 'debug',
+      agentLogLevel: 'warn',
       logPretty: false,
       metricsExporters: ['prometheus'],
       tracesExporters: [],
@@ -227,6 +228,15 @@ describe('profiles', () => {
     const { config } = load({ TAPWIRE_ENV: 'production', LOG_LEVEL: 'DEBUG' });
     expect([config.logLevel, config.sources.logLevel]).toEqual(['debug', 'LOG_LEVEL']);
     expect(load({ TAPWIRE_ENV: 'production' }).config.sources.logLevel).toBe('profile production');
+  });
+
+  it("the preload's own lines: LOG_LEVEL when set, else warn whatever the profile logs the app at", () => {
+    const agent = (env: Record<string, string>) => load(env).config.agentLogLevel;
+    expect(agent({})).toBe('warn');
+    expect(agent({ TAPWIRE_ENV: 'staging' })).toBe('warn');
+    expect(agent({ TAPWIRE_ENV: 'production' })).toBe('warn');
+    expect(agent({ LOG_LEVEL: 'debug' })).toBe('debug');
+    expect(agent({ LOG_LEVEL: 'error' })).toBe('error');
   });
 
   it('pretty logs only in development on a TTY', () => {

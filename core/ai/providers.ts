@@ -92,10 +92,23 @@ function target(provider: Provider, operation: Operation, pathStream = false, pa
   return { provider, operation, pathStream, pathModel };
 }
 
+/**
+ * A model named in a path segment, percent-decoded. The path is the app's (or whoever built its
+ * URL): a malformed escape (`%E0%A4%A`, `%ZZ`) names no model, and must not throw, since a throw
+ * here would reach the client hook's guard and end AI measurement for the whole process.
+ */
+function pathSegment(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Azure OpenAI names the deployment in the path; it stands in for the model when the body has none. */
 function deployment(path: string): string | undefined {
   const m = /\/openai\/deployments\/([^/]+)\//.exec(path);
-  return m ? decodeURIComponent(m[1]!) : undefined;
+  return m ? pathSegment(m[1]!) : undefined;
 }
 
 export function operationOf(provider: Provider, rawPath: string): Target | undefined {
@@ -108,7 +121,7 @@ export function operationOf(provider: Provider, rawPath: string): Target | undef
     case 'gemini': {
       const m = /\/models\/([^/:]+):([A-Za-z]+)$/.exec(path);
       if (!m) return undefined;
-      const model = decodeURIComponent(m[1]!);
+      const model = pathSegment(m[1]!);
       if (m[2] === 'generateContent') return target(provider, 'generate_content', false, model);
       if (m[2] === 'streamGenerateContent') return target(provider, 'generate_content', true, model);
       if (m[2] === 'embedContent' || m[2] === 'batchEmbedContents') {
