@@ -179,9 +179,15 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
 
   function portWarning(error: NodeJS.ErrnoException): void {
     settle();
+    // Taken or privileged: the port is at fault. Anything else (no such name, not an address of
+    // this machine) is the host's.
+    const fix =
+      error.code === 'EADDRINUSE' || error.code === 'EACCES'
+        ? 'Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.'
+        : `OTEL_EXPORTER_PROMETHEUS_HOST=${config.prometheusHost} is not an address of this machine: set it to one, or unset it to listen on all (0.0.0.0).`;
     agentLog(
       'TAPWIRE_ERR_METRICS_PORT',
-      `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
+      `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. ${fix}`,
       { host: config.prometheusHost, port: config.prometheusPort },
     );
   }

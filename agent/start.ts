@@ -5,7 +5,7 @@
 // back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
 // without tapwire. stop() does the same on request.
 import { metrics } from '@opentelemetry/api';
-import { type Config, loadConfig } from '../config/index.js';
+import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
 import { Subscriptions } from '../core/channels.js';
@@ -142,8 +142,14 @@ export async function start(): Promise<Agent | undefined> {
       onError: (error) =>
         agentLog('TAPWIRE_ERR_PROM_CLIENT', "reading the app's prom-client registry failed", { err: error }),
     });
-    const otlp = config.metricsExporters.includes('otlp') ? await import('../exporters/otlp.js') : undefined;
-    const otlpMetrics = otlp?.otlpReader(config, [histograms, promClient]);
+    const otlp =
+      config.metricsExporters.includes('otlp') || config.tracesExporters.includes('otlp')
+        ? await import('../exporters/otlp.js')
+        : undefined;
+    const exports = otlp && new otlp.OtlpExports(config, otlpReport);
+    const otlpMetrics = config.metricsExporters.includes('otlp')
+      ? exports?.reader([histograms, promClient])
+      : undefined;
     const telemetry = createTelemetry(config, otlpMetrics, resource, histograms, [promClient]);
     // The app's own @opentelemetry/api instruments land in tapwire's provider: same readers, names,
     // cap. The API keeps the first registration; a provider registered before tapwire stays.
@@ -159,7 +165,8 @@ export async function start(): Promise<Agent | undefined> {
 
     let tracing: TracerSetup | undefined;
     if (config.tracesExporters.length > 0) {
-      tracing = (await import('./trace/index.js')).installTracing(config, resource);
+      const spans = config.tracesExporters.includes('otlp') ? exports?.spanExporter() : undefined;
+      tracing = (await import('./trace/index.js')).installTracing(config, resource, spans);
       if (tracing !== undefined) installation.patches.onRestore(tracing.stop);
     }
     if (otlpMetrics !== undefined || tracing !== undefined) {
@@ -168,7 +175,7 @@ export async function start(): Promise<Agent | undefined> {
       if (otlpMetrics !== undefined) flushers.push(() => telemetry.provider.forceFlush());
       const { flushOnExit } = otlp ?? (await import('../exporters/otlp.js'));
       installation.patches.onRestore(
-        flushOnExit(flushers, (error) =>
+        flushOnExit(flushers, exports, (error) =>
           agentLog('TAPWIRE_ERR_OTLP_FLUSH', 'flushing telemetry at exit failed', { err: error }),
         ),
       );
@@ -229,17 +236,32 @@ export async function start(): Promise<Agent | undefined> {
   }
 }
 
-/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read. */
+const otlpReport = {
+  failing: (message: string, fields: Record<string, unknown>) =>
+    agentLog('TAPWIRE_ERR_OTLP_EXPORT', message, fields),
+  lost: (message: string, fields: Record<string, unknown>) =>
+    agentLog('TAPWIRE_ERR_OTLP_FLUSH', message, fields),
+};
+
+/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read and every price in it is usable. */
 function prices(config: Config): Prices {
   if (config.aiPrices === undefined) return new Prices();
   try {
     return new Prices(readPriceFile(config.aiPrices));
   } catch (error) {
-    agentLog(
-      'TAPWIRE_ERR_AI_PRICES',
-      `cannot read the price file TAPWIRE_AI_PRICES=${config.aiPrices} (${(error as Error).message}); using the built-in price table`,
-      { variable: 'TAPWIRE_AI_PRICES', value: config.aiPrices },
-    );
+    const problem = {
+      code: 'TAPWIRE_ERR_AI_PRICES',
+      variable: 'TAPWIRE_AI_PRICES',
+      value: config.aiPrices,
+      why: (error as Error).message,
+      accepted: VARIABLES.TAPWIRE_AI_PRICES.accepted,
+      instead: 'using the built-in price table only',
+    } as const;
+    agentLog(problem.code, problemMessage(problem), {
+      variable: problem.variable,
+      value: problem.value,
+      accepted: problem.accepted,
+    });
     return new Prices();
   }
 }

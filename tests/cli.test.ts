@@ -105,6 +105,7 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT                  http://localhost:4318/v1/tra
 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT                 http://localhost:4318/v1/metrics  from OTEL_EXPORTER_OTLP_ENDPOINT
 OTEL_EXPORTER_OTLP_LOGS_ENDPOINT                    http://localhost:4318/v1/logs     from OTEL_EXPORTER_OTLP_ENDPOINT
 OTEL_EXPORTER_OTLP_HEADERS                          none                              default
+OTEL_EXPORTER_OTLP_TIMEOUT                          10000                             default
 OTEL_METRIC_EXPORT_INTERVAL                         60000                             default
 OTEL_TRACES_SAMPLER                                 parentbased_always_on             default
 OTEL_TRACES_SAMPLER_ARG                             1                                 default
@@ -172,13 +173,14 @@ TAPWIRE_GATEWAY_PROVIDERS                           none                        
     expect(r.stderr).toBe(`tapwire config: 3 bad values (TAPWIRE_ERR_CONFIG)
   LOG_LEVEL="loud"
     accepted: trace, debug, info, warn, error, fatal, silent
-    default:  the profile\u2019s level
+    instead:  using the default (the profile\u2019s level)
   OTEL_EXPORTER_PROMETHEUS_PORT="abc"
     accepted: an integer from 0 to 65535
-    default:  9464
-  OTEL_EXPORTER_OTLP_HEADERS="sk****"
-    accepted: comma-separated key=value pairs
-    default:  none
+    instead:  using the default (9464)
+  OTEL_EXPORTER_OTLP_HEADERS="****"
+    problem:  entry 1 has no =
+    accepted: comma-separated name=value pairs, each name an HTTP header name and each value non-empty
+    instead:  OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER): nothing is sent without the headers
 `);
     expect(r.stdout).toContain(
       '\nOTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)\n',
@@ -203,7 +205,7 @@ TAPWIRE_GATEWAY_PROVIDERS                           none                        
         variable: 'TAPWIRE_CARDINALITY_LIMIT',
         value: 'lots',
         accepted: 'an integer from 1 to 100000',
-        using: '2000',
+        instead: 'using the default (2000)',
         message:
           'TAPWIRE_CARDINALITY_LIMIT="lots" is not valid: expected an integer from 1 to 100000; using the default (2000)',
       },
