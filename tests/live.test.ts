@@ -346,11 +346,21 @@ describe('the live page of a node:cluster service', () => {
     await traffic(app);
     const page = await browser.newPage({ viewport: { width: 1200, height: 760 } });
     await page.goto(`http://127.0.0.1:${app.metricsPort}/`);
-    // The workers push every second: wait until /metrics and the page both hold all of it.
-    const samples = await settled(app, 17 + 1);
+    // The workers push every second: wait until /metrics and the page both hold all of it — every
+    // request, and both workers' CREATE TABLE (a worker the traffic missed pushes that alone).
+    const samples = await until('both workers on /metrics', async () => {
+      const s = await settled(app, 17 + 1);
+      return total(s, 'db_client_operation_duration_seconds_count', { db_operation_name: 'CREATE' }) === 2
+        ? s
+        : undefined;
+    });
     await until('the page to count every request', async () => {
       const http = await rows(page, 'http');
-      return http.reduce((n, r) => n + Number(r.requests!.value), 0) === 17 + 1 ? true : undefined;
+      const create = (await rows(page, 'db')).find((r) => r.operation!.text === 'CREATE');
+      return http.reduce((n, r) => n + Number(r.requests!.value), 0) === 17 + 1 &&
+        create?.operations!.value === '2'
+        ? true
+        : undefined;
     });
     await compare(page, samples, 1);
     const processes = (await rows(page, 'runtime')).map((p) => p.process!.text.split(' ')[0]);
