@@ -7,12 +7,16 @@ import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeBinary } from '../../scripts/runtimes.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST_REGISTER = join(ROOT, 'dist/register.js');
 export const FIXTURES = join(ROOT, 'tests/fixtures');
-export const NODE = join(ROOT, 'node_modules/.bin/node');
-export const BUN = join(ROOT, 'node_modules/.bin/bun');
+// The apps run on the project's Node 24 and Bun unless TAPWIRE_TEST_NODE / TAPWIRE_TEST_BUN name another
+// version (X.Y.Z, or `oldest`: package.json's engines claim), fetched once by scripts/runtimes.ts; CI
+// runs the suite both ways.
+export const NODE = runtimeBinary('node', process.env.TAPWIRE_TEST_NODE);
+export const BUN = runtimeBinary('bun', process.env.TAPWIRE_TEST_BUN);
 
 export type Runtime = 'node' | 'bun';
 export const RUNTIMES: Runtime[] = ['node', 'bun'];
