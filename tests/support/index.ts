@@ -84,6 +84,10 @@ export interface StartOptions {
   /** Wait until the app answers on `port` at this path (default '/'); false: do not wait. */
   ready?: string | false;
   cwd?: string;
+  /** Another binary of `runtime` (scripts/runtimes.ts) instead of NODE or BUN. */
+  binary?: string;
+  /** The preload as an app that installed the package names it (`tapwire/register`). */
+  register?: string;
 }
 
 export function runtimeCommand(
@@ -91,16 +95,25 @@ export function runtimeCommand(
   preload: boolean,
   file: string,
   args: string[] = [],
+  binary?: string,
+  register = DIST_REGISTER,
 ): string[] {
-  if (runtime === 'node') return [NODE, ...(preload ? ['--import', DIST_REGISTER] : []), file, ...args];
-  return [BUN, ...(preload ? ['--preload', DIST_REGISTER] : []), file, ...args];
+  if (runtime === 'node') return [binary ?? NODE, ...(preload ? ['--import', register] : []), file, ...args];
+  return [binary ?? BUN, ...(preload ? ['--preload', register] : []), file, ...args];
 }
 
 export async function startApp(options: StartOptions): Promise<App> {
   const port = await freePort();
   const metricsPort = await freePort();
   const file = options.file.startsWith('/') ? options.file : join(FIXTURES, options.file);
-  const [cmd, ...argv] = runtimeCommand(options.runtime, options.preload ?? true, file, options.args);
+  const [cmd, ...argv] = runtimeCommand(
+    options.runtime,
+    options.preload ?? true,
+    file,
+    options.args,
+    options.binary,
+    options.register,
+  );
   const child = spawn(cmd!, argv, {
     cwd: options.cwd ?? FIXTURES,
     env: {
