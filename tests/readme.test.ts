@@ -14,12 +14,12 @@
 // unnoticed.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BUN, NODE, ROOT } from './support/index.js';
-import { type Packed, pack, readJson, removeTemporaries, temporary } from './support/package.js';
+import { npmEnv, type Packed, pack, readJson, removeTemporaries, temporary } from './support/package.js';
 
 interface Block {
   lang: string;
@@ -100,16 +100,36 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 20
   }
 }
 
-/** A README line that ends by itself: run it and return what it printed. */
-function command(line: string, cwd: string, extra: Record<string, string> = {}) {
+/**
+ * A README line that ends by itself: run it and return what it printed. Asynchronous: the registry
+ * npm and bun install from is served from this process.
+ */
+function command(
+  line: string,
+  cwd: string,
+  extra: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const argv = INSTALL.test(line) ? ['sh', '-c', line] : ['ip', 'netns', 'exec', NS, 'sh', '-c', line];
-  const r = spawnSync(argv[0]!, argv.slice(1), {
+  const child = spawn(argv[0]!, argv.slice(1), {
     cwd,
     env: { ...env, ...extra },
-    encoding: 'utf8',
-    timeout: 180_000,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
 }
 
 /** A README line that starts a service: started in the namespace, stopped by stopServices(). */
@@ -220,9 +240,16 @@ beforeAll(async () => {
   symlinkSync(NODE, join(bin, 'node'));
   symlinkSync(BUN, join(bin, 'bun'));
   const cache = temporary('tapwire-readme-bun-cache-');
+  // The user's shell: this process's environment (its CA settings reach the registry) without what
+  // npm, vitest or the suite put there, which would change what tapwire or npm do.
+  const shell = npmEnv();
+  for (const key of Object.keys(shell)) {
+    if (/^(NODE_OPTIONS|NODE_ENV|VITEST.*|TEST|OTEL_.*|TAPWIRE_.*|LOG_LEVEL|PORT)$/.test(key))
+      delete shell[key];
+  }
   env = {
+    ...shell,
     PATH: `${bin}:${process.env.PATH}`,
-    HOME: process.env.HOME,
     npm_config_registry: registryUrl,
     npm_config_audit: 'false',
     npm_config_fund: 'false',
@@ -238,7 +265,6 @@ beforeAll(async () => {
   writeFileSync(join(nodeApp, 'app.js'), APP_JS);
   writeFileSync(join(nodeApp, 'cluster.js'), CLUSTER_JS);
   bunApp = temporary('tapwire-readme-bun-');
-  mkdirSync(bunApp, { recursive: true });
   writeFileSync(join(bunApp, 'package.json'), manifest('shop'));
   writeFileSync(join(bunApp, 'app.ts'), APP_TS);
 }, 120_000);
@@ -277,13 +303,16 @@ it('the set-up block is what CI runs', () => {
 });
 
 describe.skipIf(reason !== undefined)('the README, run as written', () => {
+  // A test that failed half-way leaves no service holding the README's ports for the next one.
+  afterEach(stopServices);
+
   /** The lines of a block that do something (sh ignores the rest too). */
   const linesOf = (first: string) =>
     runnable.find((b) => b.lines[0] === first)!.lines.filter((l) => l.trim() !== '' && !l.startsWith('#'));
 
   it('Node quick start: npm install tapwire, both ways of preloading, curl /metrics', async () => {
     const [install, ...rest] = linesOf('npm install tapwire');
-    const installed = command(install!, nodeApp);
+    const installed = await command(install!, nodeApp);
     expect(installed.code, installed.stderr).toBe(0);
     expect(readJson<{ version: string }>(join(nodeApp, 'node_modules/tapwire/package.json')).version).toBe(
       readJson<{ version: string }>(join(ROOT, 'package.json')).version,
@@ -295,7 +324,7 @@ describe.skipIf(reason !== undefined)('the README, run as written', () => {
       service(line, nodeApp);
       await drive(3, 3);
     }
-    const shown = command(curl, nodeApp);
+    const shown = await command(curl, nodeApp);
     expect(shown.code).toBe(0);
     expect(shown.stdout.split('\n')).toContain(`${GET_200} 3`);
     await stopServices();
@@ -314,7 +343,7 @@ describe.skipIf(reason !== undefined)('the README, run as written', () => {
     // The cluster: two workers share :3000; four requests, summed on the primary's endpoint.
     service(lines[1]!, nodeApp);
     await drive(4, 4);
-    const shown = command(grep, nodeApp);
+    const shown = await command(grep, nodeApp);
     expect(shown.code).toBe(0);
     expect(shown.stdout.split('\n')).toContain(`${GET_200} 4`);
     await stopServices();
@@ -322,7 +351,7 @@ describe.skipIf(reason !== undefined)('the README, run as written', () => {
 
   it('Bun quick start: bun add tapwire, bun --preload, curl /metrics', async () => {
     const [install, start, curl] = linesOf('bun add tapwire');
-    const installed = command(install!, bunApp);
+    const installed = await command(install!, bunApp);
     expect(installed.code, installed.stderr).toBe(0);
     expect(
       readJson<{ dependencies: Record<string, string> }>(join(bunApp, 'package.json')).dependencies,
@@ -330,18 +359,18 @@ describe.skipIf(reason !== undefined)('the README, run as written', () => {
     expect(SERVICE.test(start!)).toBe(true);
     service(start!, bunApp);
     await drive(3, 3);
-    const shown = command(curl!, bunApp);
+    const shown = await command(curl!, bunApp);
     expect(shown.code).toBe(0);
     expect(shown.stdout.split('\n')).toContain(`${GET_200} 3`);
     await stopServices();
   }, 120_000);
 
-  it('the logger example writes its JSON line on stdout', () => {
+  it('the logger example writes its JSON line on stdout', async () => {
     const block = runnable.find(
       (b) => b.lang === 'js' && b.lines[0] === "import { logger } from 'tapwire';",
     )!;
     writeFileSync(join(nodeApp, 'readme-logger.mjs'), `${block.lines.join('\n')}\n`);
-    const r = command('node --import tapwire/register readme-logger.mjs', nodeApp);
+    const r = await command('node --import tapwire/register readme-logger.mjs', nodeApp);
     expect(r.code, r.stderr).toBe(0);
     const records = r.stdout
       .split('\n')
@@ -356,30 +385,40 @@ describe.skipIf(reason !== undefined)('the README, run as written', () => {
     const block = runnable.find((b) => b.lines[0] === "import { metrics } from '@opentelemetry/api';")!;
     const promised = block.lines.flatMap((l) => /\/\/ ([a-z_]+(?:\{[^}]*\})? \d+)$/.exec(l)?.[1] ?? []);
     expect(promised.length).toBe(2);
-    const deps = command('npm install @opentelemetry/api prom-client', nodeApp);
+    // The API version tapwire bundles: an app's @opentelemetry/api of a newer minor ignores the
+    // global tapwire registers (docs/instrumentation.md, "The app's own metrics and spans").
+    const api = readJson<{ version: string }>(
+      join(ROOT, 'node_modules/@opentelemetry/api/package.json'),
+    ).version;
+    const deps = await command(`npm install @opentelemetry/api@${api} prom-client`, nodeApp);
     expect(deps.code, deps.stderr).toBe(0);
     writeFileSync(join(nodeApp, 'readme-metrics.mjs'), `${block.lines.join('\n')}\n`);
     writeFileSync(join(nodeApp, 'stay.mjs'), 'setInterval(() => {}, 1 << 30);\n');
     // The example as a module of an app that keeps running, so /metrics can be read.
     service('node --import tapwire/register --import ./readme-metrics.mjs stay.mjs', nodeApp);
-    const text = await until('/metrics', () => get('http://127.0.0.1:9464/metrics'));
+    // /metrics may answer before the example's module has run: wait for its lines, then compare.
+    const shows = (text: string | undefined) => promised.every((l) => text?.split('\n').includes(l));
+    const text = await until('the promised lines', () => {
+      const t = get('http://127.0.0.1:9464/metrics');
+      return shows(t) ? t : undefined;
+    }).catch(() => get('http://127.0.0.1:9464/metrics') ?? '');
     const lines = text.split('\n');
     for (const line of promised) expect(lines).toContain(line);
     await stopServices();
   }, 120_000);
 
-  it('npx tapwire demo and npx tapwire config', () => {
+  it('npx tapwire demo and npx tapwire config', async () => {
     const [demo, config] = linesOf(
       'npx tapwire demo            # starts a small service under the preload, drives traffic, prints /metrics',
     );
-    const shown = command(demo!, nodeApp);
+    const shown = await command(demo!, nodeApp);
     expect([shown.code, shown.stderr]).toEqual([0, '']);
     expect(shown.stdout).toContain('tapwire demo: node service with tapwire preloaded at http://127.0.0.1:');
     expect(shown.stdout).toContain(`${GET_200} 12`);
-    const effective = command(config!, nodeApp);
+    const effective = await command(config!, nodeApp);
     expect([effective.code, effective.stderr]).toEqual([0, '']);
     expect(effective.stdout).toMatch(/\nOTEL_SERVICE_NAME +shop +package\.json\n/);
     // "exits non-zero on a bad value"
-    expect(command(config!, nodeApp, { OTEL_EXPORTER_PROMETHEUS_PORT: 'ninety' }).code).toBe(1);
+    expect((await command(config!, nodeApp, { OTEL_EXPORTER_PROMETHEUS_PORT: 'ninety' })).code).toBe(1);
   }, 120_000);
 });
