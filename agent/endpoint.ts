@@ -48,6 +48,11 @@ export interface Endpoint {
    * already has the connection its last push needs. Costs ~1 ms holding, ~3 ms following.
    */
   ready: Promise<void>;
+  /**
+   * The app is about to listen on `port`: when that is the port this process holds for /metrics,
+   * the endpoint closes now (the port is free when the app's listen runs) and says so once.
+   */
+  yieldTo(port: number): void;
   close(): void;
 }
 
@@ -61,6 +66,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   let pusher: Pusher | undefined;
   let closed = false;
   let collectFailed = false;
+  /** Set while this endpoint's own listen runs (the app-listen watcher must not take it for the app's). */
+  let binding = false;
   /** When the port was first found taken with nobody answering on it (its holder was leaving). */
   let gone: number | undefined;
   let settle: () => void = () => {};
@@ -112,6 +119,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
 
   function listen(): void {
     if (closed) return;
+    binding = true;
     server = startMetricsServer(
       {
         host: config.prometheusHost,
@@ -138,14 +146,21 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       },
       bunServe,
     );
+    binding = false;
     if (server.node !== undefined) internalServers.add(server.node);
   }
 
   function portWarning(error: NodeJS.ErrnoException): void {
     settle();
+    // Taken or privileged: the port is at fault. Anything else (no such name, not an address of
+    // this machine) is the host's.
+    const fix =
+      error.code === 'EADDRINUSE' || error.code === 'EACCES'
+        ? 'Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.'
+        : `OTEL_EXPORTER_PROMETHEUS_HOST=${config.prometheusHost} is not an address of this machine: set it to one, or unset it to listen on all (0.0.0.0).`;
     agentLog(
       'TAPWIRE_ERR_METRICS_PORT',
-      `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
+      `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. ${fix}`,
       { host: config.prometheusHost, port: config.prometheusPort },
     );
   }
@@ -224,6 +239,18 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   listen();
   return {
     ready,
+    yieldTo(port) {
+      if (binding || closed || server === undefined || port !== config.prometheusPort) return;
+      closed = true; // for good: no takeover later either
+      server.close();
+      server = undefined;
+      settle();
+      agentLog(
+        'TAPWIRE_METRICS_PORT_YIELDED',
+        `the app listens on port ${port} itself: tapwire's /metrics there is closed for it. Set OTEL_EXPORTER_PROMETHEUS_PORT to another port to keep tapwire's metrics.`,
+        { port },
+      );
+    },
     close() {
       closed = true;
       server?.close();

@@ -17,6 +17,7 @@ import { install as fastify } from './http/frameworks/fastify.js';
 import { install as hono } from './http/frameworks/hono.js';
 import { install as koa } from './http/frameworks/koa.js';
 import { install as next } from './http/frameworks/next.js';
+import { install as appListen } from './http/listen.js';
 import { install as nodeClient } from './http/node-client.js';
 import { install as nodeServer } from './http/node-server.js';
 import { install as promClient } from './metrics/prom-client.js';
@@ -41,6 +42,7 @@ const BUN: readonly Runtime[] = ['bun'];
 type Row = [name: string, runtimes: readonly Runtime[], install: Instrumentation['install']];
 
 const ROWS: readonly Row[] = [
+  ["metrics port (the app's own listen)", BOTH, appListen],
   ['http.server (node)', NODE, nodeServer],
   ['http.server (Bun.serve)', BUN, bun('bunServe')],
   ['http.server (bun node:http)', BUN, bun('bunNodeHttp')],

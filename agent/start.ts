@@ -5,7 +5,7 @@
 // back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
 // without tapwire. stop() does the same on request.
 import { metrics } from '@opentelemetry/api';
-import { type Config, loadConfig } from '../config/index.js';
+import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
 import { Subscriptions } from '../core/channels.js';
@@ -25,6 +25,7 @@ import type { BunServe } from '../exporters/prometheus/server.js';
 import type { HookContext } from './context.js';
 import { type Agent as AppAgent, kAgent } from './current.js';
 import { type Endpoint, openEndpoint } from './endpoint.js';
+import { watchAppListen } from './http/listen.js';
 import { INSTRUMENTATIONS, type Instrumentation } from './instrumentations.js';
 import { ModuleLoads } from './load.js';
 import type { TracerSetup } from './trace/provider.js';
@@ -137,8 +138,14 @@ export async function start(): Promise<Agent | undefined> {
       onError: (error) =>
         agentLog('TAPWIRE_ERR_PROM_CLIENT', "reading the app's prom-client registry failed", { err: error }),
     });
-    const otlp = config.metricsExporters.includes('otlp') ? await import('../exporters/otlp.js') : undefined;
-    const otlpMetrics = otlp?.otlpReader(config, [histograms, promClient]);
+    const otlp =
+      config.metricsExporters.includes('otlp') || config.tracesExporters.includes('otlp')
+        ? await import('../exporters/otlp.js')
+        : undefined;
+    const exports = otlp && new otlp.OtlpExports(config, otlpReport);
+    const otlpMetrics = config.metricsExporters.includes('otlp')
+      ? exports?.reader([histograms, promClient])
+      : undefined;
     const telemetry = createTelemetry(config, otlpMetrics, resource, histograms, [promClient]);
     // The app's own @opentelemetry/api instruments land in tapwire's provider: same readers, names,
     // cap. The API keeps the first registration; a provider registered before tapwire stays.
@@ -154,7 +161,8 @@ export async function start(): Promise<Agent | undefined> {
 
     let tracing: TracerSetup | undefined;
     if (config.tracesExporters.length > 0) {
-      tracing = (await import('./trace/index.js')).installTracing(config, resource);
+      const spans = config.tracesExporters.includes('otlp') ? exports?.spanExporter() : undefined;
+      tracing = (await import('./trace/index.js')).installTracing(config, resource, spans);
       if (tracing !== undefined) installation.patches.onRestore(tracing.stop);
     }
     if (otlpMetrics !== undefined || tracing !== undefined) {
@@ -163,7 +171,7 @@ export async function start(): Promise<Agent | undefined> {
       if (otlpMetrics !== undefined) flushers.push(() => telemetry.provider.forceFlush());
       const { flushOnExit } = otlp ?? (await import('../exporters/otlp.js'));
       installation.patches.onRestore(
-        flushOnExit(flushers, (error) =>
+        flushOnExit(flushers, exports, (error) =>
           agentLog('TAPWIRE_ERR_OTLP_FLUSH', 'flushing telemetry at exit failed', { err: error }),
         ),
       );
@@ -185,7 +193,9 @@ export async function start(): Promise<Agent | undefined> {
     }
 
     if (telemetry.pull !== undefined) {
-      endpoint = openEndpoint(config, telemetry, bunServe);
+      const opened = openEndpoint(config, telemetry, bunServe);
+      endpoint = opened;
+      installation.patches.onRestore(watchAppListen((port) => opened.yieldTo(port)));
       // Bounded: a holder that does not answer must not hold the app's start. The timer is held
       // while waiting (a preload's top-level await must not be left unsettled) and cleared after.
       let timer: NodeJS.Timeout | undefined;
@@ -222,17 +232,32 @@ export async function start(): Promise<Agent | undefined> {
   }
 }
 
-/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read. */
+const otlpReport = {
+  failing: (message: string, fields: Record<string, unknown>) =>
+    agentLog('TAPWIRE_ERR_OTLP_EXPORT', message, fields),
+  lost: (message: string, fields: Record<string, unknown>) =>
+    agentLog('TAPWIRE_ERR_OTLP_FLUSH', message, fields),
+};
+
+/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read and every price in it is usable. */
 function prices(config: Config): Prices {
   if (config.aiPrices === undefined) return new Prices();
   try {
     return new Prices(readPriceFile(config.aiPrices));
   } catch (error) {
-    agentLog(
-      'TAPWIRE_ERR_AI_PRICES',
-      `cannot read the price file TAPWIRE_AI_PRICES=${config.aiPrices} (${(error as Error).message}); using the built-in price table`,
-      { variable: 'TAPWIRE_AI_PRICES', value: config.aiPrices },
-    );
+    const problem = {
+      code: 'TAPWIRE_ERR_AI_PRICES',
+      variable: 'TAPWIRE_AI_PRICES',
+      value: config.aiPrices,
+      why: (error as Error).message,
+      accepted: VARIABLES.TAPWIRE_AI_PRICES.accepted,
+      instead: 'using the built-in price table only',
+    } as const;
+    agentLog(problem.code, problemMessage(problem), {
+      variable: problem.variable,
+      value: problem.value,
+      accepted: problem.accepted,
+    });
     return new Prices();
   }
 }

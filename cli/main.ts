@@ -15,7 +15,15 @@ type Command = (args: string[], context: CliContext) => Promise<number> | number
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   config: { run: runConfig, summary: 'print the effective configuration; exit 1 on any bad value' },
-  docs: { run: runDocs, summary: 'generate docs/metrics.md, configuration.md, log-codes.md and channels.md' },
+  // Loaded on demand: Grafana's dashboard builder is needed by no other command.
+  dashboards: {
+    run: (args) => import('./dashboards.js').then((m) => m.runDashboards(args)),
+    summary: 'write Grafana dashboards (JSON, ConfigMaps, GrafanaDashboard resources)',
+  },
+  docs: {
+    run: runDocs,
+    summary: 'generate docs/metrics.md, configuration.md, log-codes.md, channels.md and dashboards.md',
+  },
   // Loaded on demand, like the sidecar: the AI provider stand-in it serves is needed nowhere else.
   demo: {
     run: (args, context) => import('./demo/index.js').then((m) => m.runDemo(args, context)),
@@ -33,7 +41,7 @@ export const USAGE = `Usage: tapwire <command> [options]
 
 Commands:
 ${Object.entries(COMMANDS)
-  .map(([name, c]) => `  ${name.padEnd(8)}${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(12)}${c.summary}`)
   .join('\n')}
 
 Options:
@@ -41,6 +49,7 @@ Options:
   -v, --version  print the version
 
   tapwire config [--json]
+  tapwire dashboards [--slo FILE] [--out DIR | --format configmap|operator | --board NAME]
   tapwire docs [--write|--check]
   tapwire demo [--runtime node|bun] [--all]
   tapwire rules [--slo FILE] [--format prometheus|operator] [--tests] [--out DIR]

@@ -1,17 +1,10 @@
 // `tapwire rules [--slo FILE] [--format prometheus|operator] [--tests] [--out DIR]`: alert and
 // recording rules for the metrics tapwire emits (rules/). Reads only the SLO file; imports no agent code.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
-import {
-  generate,
-  RULES_ERROR_CODE,
-  RulesConfigError,
-  renderOperator,
-  renderPrometheus,
-  renderTests,
-} from '../rules/index.js';
+import { generate, renderOperator, renderPrometheus, renderTests } from '../rules/index.js';
 import { OPERATOR_FILE, RULE_FILE, TEST_FILE } from '../rules/render.js';
+import { withSlo } from './slo.js';
 
 const USAGE = `Usage: tapwire rules [--slo FILE] [--format prometheus|operator] [--tests] [--out DIR]
 
@@ -54,16 +47,8 @@ export function runRules(args: string[]): number {
     );
     return 2;
   }
-  let set: ReturnType<typeof generate>;
-  try {
-    set = generate(slo === undefined ? undefined : parse(readFileSync(slo, 'utf8')));
-  } catch (error) {
-    const code = error instanceof RulesConfigError ? RULES_ERROR_CODE : (error as { code?: string }).code;
-    process.stderr.write(
-      `tapwire rules: ${slo ?? ''}${slo ? ': ' : ''}${(error as Error).message}${code ? ` (${code})` : ''}\n`,
-    );
-    return 1;
-  }
+  const set = withSlo('rules', slo, generate);
+  if (set === undefined) return 1;
   if (out !== undefined) {
     mkdirSync(out, { recursive: true });
     for (const [file, text] of [

@@ -22,10 +22,13 @@ let configured: Config | undefined;
 let threshold = -1;
 let base = '';
 
-/** Called by the agent at start so messages use its (already validated) configuration. */
-export function configureAgentLog(config: Config): void {
+/**
+ * Called at start so messages use the (already validated) configuration. `inApp`: the preload,
+ * whose lines share the app's stderr (config.agentLogLevel); else the sidecar (config.logLevel).
+ */
+export function configureAgentLog(config: Config, inApp = true): void {
   configured = config;
-  threshold = LEVEL_VALUES[config.logLevel] ?? 30;
+  threshold = LEVEL_VALUES[inApp ? config.agentLogLevel : config.logLevel] ?? 30;
   base = `"pid":${process.pid},"service.name":${JSON.stringify(config.serviceName)},"deployment.environment.name":${JSON.stringify(config.environment)},"component":"tapwire"`;
 }
 

@@ -21,6 +21,8 @@ export function createRecorders(telemetry: Telemetry, config: Config, prices: Pr
       tokens: telemetry.genAiTokens,
       timeToFirstChunk: telemetry.genAiTimeToFirstChunk,
       cost: telemetry.genAiCost,
+      unparsedStreams: telemetry.genAiUnparsedStreams,
+      usageDropped: telemetry.genAiUsageDropped,
     },
     prices,
     limit,

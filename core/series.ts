@@ -1,4 +1,4 @@
-// Label sets, built once and capped.
+// Label sets, built once and capped, and the one rule for what a label value may hold.
 //
 // Cardinality is a reliability matter: every distinct label set is a series Prometheus keeps in
 // memory for as long as it exists, and one unbounded label (a raw path, a user id, an error
@@ -9,9 +9,102 @@
 // https://opentelemetry.io/docs/specs/otel/metrics/sdk/#cardinality-limits) and are counted in
 // tapwire_cardinality_overflow_total{metric}.
 //
+// Size and content are a reliability matter too: many label values come from outside the process
+// (a model name a provider reports, a route template, a table name, a host name, a database name),
+// and one 100,000-character model name made every scrape 5 MB. So (3) every string value of
+// every label set passes labelValue(): at most LABEL_VALUE_MAX characters, a longer one cut with
+// a visible `...`, and control characters, bidirectional-text controls and lone surrogates
+// replaced by U+FFFD (what a decoder already makes of bytes that are not UTF-8), so a value reads
+// the same in /metrics, in PromQL and on a dashboard. docs/metrics.md states the rule.
+//
 // The cache is also the hot-path optimisation: a request looks its attribute object up in nested
 // Maps keyed by the raw values (no string building, no object allocation after the first time).
 import type { Attributes } from '@opentelemetry/api';
+
+/** The most characters (Unicode code points) a label value keeps. */
+export const LABEL_VALUE_MAX = 256;
+/** Ends a value that was cut to LABEL_VALUE_MAX characters (part of them). */
+export const LABEL_VALUE_CUT = '...';
+const REPLACEMENT = 0xfffd;
+
+/** Characters a label value may not hold: C0 and C1 controls, DEL, bidirectional-text controls. */
+function odd(c: number): boolean {
+  return (
+    c < 0x20 ||
+    (c >= 0x7f && c < 0xa0) ||
+    c === 0x061c ||
+    c === 0x200e ||
+    c === 0x200f ||
+    (c >= 0x202a && c <= 0x202e) ||
+    (c >= 0x2066 && c <= 0x2069)
+  );
+}
+
+/** Whether `v` already keeps the rule (then it is used as it is). */
+function plain(v: string): boolean {
+  if (v.length > LABEL_VALUE_MAX) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c < 0xa0) {
+      if (c < 0x20 || c >= 0x7f) return false;
+    } else if (c >= 0xd800 && c <= 0xdfff) {
+      const d = v.charCodeAt(i + 1);
+      if (c > 0xdbff || !(d >= 0xdc00 && d <= 0xdfff)) return false;
+      i++;
+    } else if (odd(c)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Whether `v` holds more than `max` code points. */
+function longer(v: string, max: number): boolean {
+  if (v.length <= max) return false;
+  if (v.length > 2 * max) return true;
+  let points = 0;
+  for (let i = 0; i < v.length; i++, points++) {
+    const c = v.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const d = v.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) i++;
+    }
+  }
+  return points > max;
+}
+
+/**
+ * A label value as the rule allows it: `v` itself when it keeps the rule, else a new string (never
+ * a slice that would keep a long original alive) of at most LABEL_VALUE_MAX characters.
+ */
+export function labelValue(v: string): string {
+  if (plain(v)) return v;
+  const cut = longer(v, LABEL_VALUE_MAX);
+  const keep = cut ? LABEL_VALUE_MAX - LABEL_VALUE_CUT.length : LABEL_VALUE_MAX;
+  const codes: number[] = [];
+  for (let i = 0, points = 0; i < v.length && points < keep; i++, points++) {
+    const c = v.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) {
+      const d = v.charCodeAt(i + 1);
+      if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
+        codes.push(c, d);
+        i++;
+      } else {
+        codes.push(REPLACEMENT);
+      }
+    } else {
+      codes.push(odd(c) ? REPLACEMENT : c);
+    }
+  }
+  let out = String.fromCharCode(...codes);
+  if (cut) out += LABEL_VALUE_CUT;
+  return out;
+}
+
+/** A cache key: a string too long to be a label value is bounded first, so no cache keeps it. */
+function bounded(key: unknown): unknown {
+  return typeof key === 'string' && key.length > LABEL_VALUE_MAX ? labelValue(key) : key;
+}
 
 export const OVERFLOW_ATTRIBUTES: Attributes = Object.freeze({ 'otel.metric.overflow': true });
 
@@ -37,6 +130,9 @@ export abstract class Interned<T> {
   protected abstract full(): T;
 
   get(build: Builder<T>, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): T {
+    if (oversized(a, b, c, d, e, f)) {
+      return this.get(build, bounded(a), bounded(b), bounded(c), bounded(d), bounded(e), bounded(f));
+    }
     // Walk six levels; absent trailing values are simply `undefined` keys.
     let next = this.root.get(a) as Tree | undefined;
     if (next === undefined) return this.insert(build, a, b, c, d, e, f);
@@ -66,7 +162,7 @@ export abstract class Interned<T> {
     f: unknown,
   ): T {
     if (this.size >= this.limit) return this.full();
-    const value = Object.freeze((build as AnyBuilder<T>)(a, b, c, d, e, f));
+    const value = Object.freeze(this.made((build as AnyBuilder<T>)(a, b, c, d, e, f)));
     let node = this.root;
     for (const key of [a, b, c, d, e]) {
       let child = node.get(key) as Tree | undefined;
@@ -80,6 +176,23 @@ export abstract class Interned<T> {
     this.size++;
     return value;
   }
+
+  /** A value just built, before it is frozen and kept. */
+  protected made(value: T): T {
+    return value;
+  }
+}
+
+/** Whether one of the keys is a string too long to be a label value (the rare case). */
+function oversized(a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown): boolean {
+  return (
+    (typeof a === 'string' && a.length > LABEL_VALUE_MAX) ||
+    (typeof b === 'string' && b.length > LABEL_VALUE_MAX) ||
+    (typeof c === 'string' && c.length > LABEL_VALUE_MAX) ||
+    (typeof d === 'string' && d.length > LABEL_VALUE_MAX) ||
+    (typeof e === 'string' && e.length > LABEL_VALUE_MAX) ||
+    (typeof f === 'string' && f.length > LABEL_VALUE_MAX)
+  );
 }
 
 /** The label sets of one metric. */
@@ -90,6 +203,15 @@ export class SeriesCache extends Interned<Attributes> {
     limit: number,
   ) {
     super(limit);
+  }
+
+  /** Every string value of a new label set keeps the label-value rule. */
+  protected override made(attributes: Attributes): Attributes {
+    for (const key in attributes) {
+      const v = attributes[key];
+      if (typeof v === 'string') attributes[key] = labelValue(v);
+    }
+    return attributes;
   }
 
   /** A measurement that goes to the overflow series (counted). */

@@ -35,6 +35,8 @@ export interface Telemetry {
   genAiTokens: Histogram;
   genAiTimeToFirstChunk: Histogram;
   genAiCost: Counter;
+  genAiUnparsedStreams: Counter;
+  genAiUsageDropped: Counter;
   /** Prometheus exposition of everything collected now. */
   render(): Promise<string>;
 }
@@ -126,6 +128,14 @@ export function createTelemetry(
     genAiCost: meter.createCounter(METRICS.genAiCost.name, {
       unit: METRICS.genAiCost.unit,
       description: METRICS.genAiCost.description,
+    }),
+    genAiUnparsedStreams: meter.createCounter(METRICS.genAiUnparsedStreams.name, {
+      unit: METRICS.genAiUnparsedStreams.unit,
+      description: METRICS.genAiUnparsedStreams.description,
+    }),
+    genAiUsageDropped: meter.createCounter(METRICS.genAiUsageDropped.name, {
+      unit: METRICS.genAiUsageDropped.unit,
+      description: METRICS.genAiUsageDropped.description,
     }),
     async render() {
       if (!pull) return '';

@@ -188,6 +188,24 @@ export const METRICS = {
     attributes: ['gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type'],
     source: 'agent/ai (planned)',
   },
+  genAiUnparsedStreams: {
+    name: 'tapwire.gen_ai.unparsed_streams',
+    unit: '{stream}',
+    kind: 'counter',
+    description:
+      'Streamed AI responses not read to their end: one event outgrew the parser\u2019s bound (8 MiB). The app gets every byte; the call is recorded without tokens.',
+    attributes: ['gen_ai.provider.name'],
+    source: 'agent/ai',
+  },
+  genAiUsageDropped: {
+    name: 'tapwire.gen_ai.usage.dropped',
+    unit: '{count}',
+    kind: 'counter',
+    description:
+      'Token counts a provider reported that cannot be true (not a non-negative safe integer, or above 100,000,000 for one call): left out of the token usage and the cost, the call recorded without them.',
+    attributes: ['gen_ai.provider.name'],
+    source: 'agent/ai',
+  },
   logRecords: {
     name: 'tapwire.log.records',
     unit: '{record}',

@@ -5,13 +5,14 @@
 import { METRICS, type MetricKey } from '../exporters/catalogue.js';
 import { labelName, prometheusName } from '../exporters/prometheus/naming.js';
 
-const metric = (key: MetricKey): string => {
+/** The Prometheus name of a catalogue metric. */
+export const metric = (key: MetricKey): string => {
   const m = METRICS[key];
   return prometheusName(m.name, m.unit, m.kind);
 };
 
 /** A label of `key`'s metric, by OpenTelemetry attribute name; throws if the metric lacks it. */
-const label = (key: MetricKey, attribute: string): string => {
+export const label = (key: MetricKey, attribute: string): string => {
   const attributes: readonly string[] = METRICS[key].attributes;
   if (!attributes.includes(attribute)) throw new Error(`${METRICS[key].name} has no attribute ${attribute}`);
   return labelName(attribute);

@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { build } from 'esbuild';
+import { build, transform } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 
@@ -52,6 +52,24 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
 });
 
+// Grafana's dashboard builder (used by `tapwire dashboards` only, loaded on demand) is CommonJS, so
+// esbuild cannot drop the parts tapwire never calls (the v2 dashboard schema alone is a third of it):
+// its files are minified as they load: the command's chunk is about 0.6 MB instead of 0.9 MB (measured).
+const minifyGrafanaSdk = {
+  name: 'minify-grafana-sdk',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]@grafana[\\/]grafana-foundation-sdk[\\/]dist[\\/].*\.js$/ }, async (args) => {
+      const { code } = await transform(readFileSync(args.path, 'utf8'), {
+        minify: true,
+        format: 'cjs',
+        target: 'node22',
+        legalComments: 'none',
+      });
+      return { contents: code, loader: 'js' };
+    });
+  },
+};
+
 // The CLI is bundled on its own: sharing chunks with it split the preload's graph into many small
 // files, and every file is a module the preload loads at start-up (measured: 24 files instead of 14,
 // +5 ms on Node). The CLI never runs the agent in its own process, so it needs none of its state.
@@ -63,6 +81,7 @@ await build({
     'cli/standin': 'cli/demo/standin/main.ts',
   },
   chunkNames: 'chunks/cli-[name]-[hash]',
+  plugins: [minifyGrafanaSdk],
 });
 
 // The service `tapwire demo` runs under the preload. It is TypeScript so tsc checks it with the

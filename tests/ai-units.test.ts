@@ -4,14 +4,14 @@
 import { describe, expect, it } from 'vitest';
 import { Prices } from '../core/ai/prices.js';
 import { operationOf, Providers } from '../core/ai/providers.js';
-import { type EventSink, StreamParser } from '../core/ai/sse.js';
-import { bodyUsage, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
+import { type EventSink, MAX_EVENT_CHARS, StreamParser } from '../core/ai/sse.js';
+import { bodyUsage, MAX_TOKENS, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
 import { Origins } from '../core/http/origins.js';
 
 describe('providers', () => {
   const p = new Providers([
-    { host: '127.0.0.1', port: 8080, provider: 'anthropic' },
-    { host: 'llm.internal', port: undefined, provider: 'vllm' },
+    { host: '127.0.0.1', port: 8080, provider: 'anthropic', shape: 'anthropic' },
+    { host: 'llm.internal', port: undefined, provider: 'vllm', shape: 'openai' },
   ]);
   const origins = new Origins(p, []);
   const m = (authority: string, path: string, https = true) => {
@@ -90,6 +90,26 @@ describe('providers', () => {
     expect(m('llm.internal:8000', '/v1/chat/completions', false)?.slice(0, 2)).toEqual(['vllm', 'openai']);
     expect(m('llm.internal', '/v1/embeddings')?.[2]).toBe('embeddings');
   });
+
+  it('reads a path with a malformed percent-escape as a call without a path model, never a throw', () => {
+    expect(m('generativelanguage.googleapis.com', '/v1beta/models/gemini%E0%A4%A:generateContent')).toEqual([
+      'gcp.gemini',
+      'gemini',
+      'generate_content',
+      false,
+      undefined,
+    ]);
+    expect(m('myres.openai.azure.com', '/openai/deployments/prod%ZZ4o/chat/completions')).toEqual([
+      'azure.ai.openai',
+      'openai',
+      'chat',
+      false,
+      undefined,
+    ]);
+    expect(m('myres.openai.azure.com', '/openai/deployments/prod%2D4o/chat/completions')?.[4]).toBe(
+      'prod-4o',
+    );
+  });
 });
 
 class Collect implements EventSink {
@@ -139,6 +159,71 @@ describe('StreamParser', () => {
     for (let i = 0; i < bytes.length; i++) p.feed(bytes.subarray(i, i + 1));
     p.end();
     expect(c.events).toEqual(want);
+  });
+
+  const PIECE = 16 * 1024;
+  const ascii = (text: string) => new TextEncoder().encode(text);
+
+  it('keeps at most MAX_EVENT_CHARS for a line that never ends, then stops reading the stream', () => {
+    const c = new Collect();
+    const p = new StreamParser(c, false);
+    expect(p.feed(ascii('data: {"first":1}\n\n'))).toBe(true);
+    const line = ascii(`data: {"x":"${'a'.repeat(10_000_000)}`);
+    let most = 0;
+    let refused = -1;
+    for (let at = 0; at < line.length; at += PIECE) {
+      const read = p.feed(line.subarray(at, at + PIECE));
+      most = Math.max(most, p.buffered);
+      if (!read && refused === -1) refused = at;
+    }
+    // Refused at the first piece that would take the kept text past the bound, and from then on.
+    expect(refused).toBe(Math.floor(MAX_EVENT_CHARS / PIECE) * PIECE);
+    expect(most).toBeLessThanOrEqual(MAX_EVENT_CHARS);
+    expect(most).toBeGreaterThan(MAX_EVENT_CHARS - PIECE);
+    expect(p.buffered).toBe(0);
+    // Nothing after the refusal is read, even a well-formed event, and the end reports it.
+    expect(p.feed(ascii('"}\n\ndata: {"usage":{}}\n\n'))).toBe(false);
+    expect(p.end()).toBe(false);
+    expect(c.events).toEqual(['{"first":1}']);
+  });
+
+  it('reads an event of MAX_EVENT_CHARS (its line with the CR before the LF), split anywhere', () => {
+    const value = 'b'.repeat(MAX_EVENT_CHARS - 'data: '.length - 1);
+    const bytes = ascii(`data: ${value}\r\n\r\ndata: after\n\n`);
+    for (const piece of [PIECE, 1_000_003, bytes.length]) {
+      const c = new Collect();
+      const p = new StreamParser(c, false);
+      for (let at = 0; at < bytes.length; at += piece) {
+        expect(p.feed(bytes.subarray(at, at + piece))).toBe(true);
+        expect(p.buffered).toBeLessThanOrEqual(MAX_EVENT_CHARS);
+      }
+      expect(p.end()).toBe(true);
+      expect(c.events.map((e) => e.length)).toEqual([value.length, 5]);
+    }
+  });
+
+  it('counts the data lines of one event together against the bound', () => {
+    const c = new Collect();
+    const p = new StreamParser(c, false);
+    const line = ascii(`data: ${'c'.repeat(1024 * 1024 - 1)}\n`);
+    const lines = MAX_EVENT_CHARS / (1024 * 1024);
+    for (let i = 0; i < lines; i++) expect(p.feed(line)).toBe(true);
+    expect(p.buffered).toBe(MAX_EVENT_CHARS - 1);
+    expect(p.feed(line)).toBe(false);
+    expect(p.buffered).toBe(0);
+    expect(c.events).toEqual([]);
+  });
+
+  it('bounds an NDJSON line the same way', () => {
+    const c = new Collect();
+    const p = new StreamParser(c, true);
+    const piece = ascii('d'.repeat(PIECE));
+    let fed = 0;
+    while (p.feed(piece)) fed++;
+    expect(fed).toBe(MAX_EVENT_CHARS / PIECE);
+    expect(p.buffered).toBe(0);
+    expect(p.end()).toBe(false);
+    expect(c.events).toEqual([]);
   });
 
   it('reads NDJSON lines', () => {
@@ -237,6 +322,57 @@ describe('usage', () => {
       a,
     );
     expect([a.input, a.output, a.responseModel]).toEqual([4, 6, 'm']);
+  });
+
+  it('believes only non-negative safe integers up to MAX_TOKENS; drops and counts the rest', () => {
+    expect(MAX_TOKENS).toBe(100_000_000);
+    const openai = (prompt: string, completion = '5') => {
+      const u = new Usage();
+      bodyUsage('openai', `{"usage":{"prompt_tokens":${prompt},"completion_tokens":${completion}}}`, u);
+      return [u.input, u.output, u.dropped];
+    };
+    expect(openai('0')).toEqual([0, 5, 0]);
+    expect(openai(String(MAX_TOKENS))).toEqual([MAX_TOKENS, 5, 0]);
+    for (const bad of [
+      String(MAX_TOKENS + 1),
+      '1e308',
+      '9007199254740993',
+      '-3',
+      '1.5',
+      '"12"',
+      'true',
+      '{}',
+    ]) {
+      expect(openai(bad), bad).toEqual([undefined, 5, 1]);
+    }
+    expect(openai('1e308', '-1')).toEqual([undefined, undefined, 2]);
+    // Absent or null: nothing reported, nothing dropped.
+    expect(openai('null')).toEqual([undefined, 5, 0]);
+  });
+
+  it('drops a count summed from an impossible one, and one whose sum passes the ceiling', () => {
+    const a = new Usage();
+    bodyUsage(
+      'anthropic',
+      '{"model":"claude-x","usage":{"input_tokens":10,"cache_read_input_tokens":1e308,"output_tokens":3}}',
+      a,
+    );
+    expect([a.input, a.cached, a.output, a.dropped]).toEqual([undefined, undefined, 3, 2]);
+    const g = new Usage();
+    bodyUsage(
+      'gemini',
+      `{"usageMetadata":{"promptTokenCount":1,"candidatesTokenCount":${MAX_TOKENS},"thoughtsTokenCount":1}}`,
+      g,
+    );
+    expect([g.input, g.output, g.reasoning, g.dropped]).toEqual([1, undefined, 1, 1]);
+  });
+
+  it('a later good report of a cumulative count replaces an impossible one', () => {
+    const u = new Usage();
+    streamEvent('gemini', '{"modelVersion":"g","usageMetadata":{"promptTokenCount":-1}}', u);
+    expect([u.input, u.dropped]).toEqual([undefined, 1]);
+    streamEvent('gemini', '{"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":2}}', u);
+    expect([u.input, u.output, u.dropped]).toEqual([7, 2, 0]);
   });
 
   it('Ollama native: prompt_eval_count / eval_count from the done line', () => {

@@ -41,7 +41,8 @@ describe('tapwire', () => {
     const r = tapwire(['--help']);
     expect([r.code, r.stderr]).toEqual([0, '']);
     expect(r.stdout).toMatch(/^Usage: tapwire <command>/);
-    for (const command of ['config', 'docs', 'demo']) expect(r.stdout).toContain(`\n  ${command} `);
+    for (const command of ['config', 'dashboards', 'docs', 'demo'])
+      expect(r.stdout).toContain(`\n  ${command} `);
   });
 
   it('an unknown command prints usage on stderr and exits 2', () => {
@@ -68,6 +69,11 @@ describe('tapwire', () => {
         visit(join(dirname(file), m[1]!), false);
       expect(HOOKS.exec(code)?.[0], `${file} bundles a hook`).toBeUndefined();
       if (upFront) expect(code, `${file} contains MeterProvider`).not.toContain('MeterProvider');
+      // Grafana's dashboard builder is `tapwire dashboards`' alone (loaded on demand).
+      if (upFront)
+        expect(code, `${file} bundles the Grafana builder`).not.toMatch(
+          /^\/\/ \S*grafana-foundation-sdk\/dist\//m,
+        );
     };
     visit(CLI, true);
     expect(seen.size).toBeGreaterThan(1);
@@ -97,6 +103,7 @@ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT                  http://localhost:4318/v1/tra
 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT                 http://localhost:4318/v1/metrics  from OTEL_EXPORTER_OTLP_ENDPOINT
 OTEL_EXPORTER_OTLP_LOGS_ENDPOINT                    http://localhost:4318/v1/logs     from OTEL_EXPORTER_OTLP_ENDPOINT
 OTEL_EXPORTER_OTLP_HEADERS                          none                              default
+OTEL_EXPORTER_OTLP_TIMEOUT                          10000                             default
 OTEL_METRIC_EXPORT_INTERVAL                         60000                             default
 OTEL_TRACES_SAMPLER                                 parentbased_always_on             default
 OTEL_TRACES_SAMPLER_ARG                             1                                 default
@@ -162,13 +169,14 @@ TAPWIRE_GATEWAY_PROVIDERS                           none                        
     expect(r.stderr).toBe(`tapwire config: 3 bad values (TAPWIRE_ERR_CONFIG)
   LOG_LEVEL="loud"
     accepted: trace, debug, info, warn, error, fatal, silent
-    default:  the profile\u2019s level
+    instead:  using the default (the profile\u2019s level)
   OTEL_EXPORTER_PROMETHEUS_PORT="abc"
     accepted: an integer from 0 to 65535
-    default:  9464
-  OTEL_EXPORTER_OTLP_HEADERS="sk****"
-    accepted: comma-separated key=value pairs
-    default:  none
+    instead:  using the default (9464)
+  OTEL_EXPORTER_OTLP_HEADERS="****"
+    problem:  entry 1 has no =
+    accepted: comma-separated name=value pairs, each name an HTTP header name and each value non-empty
+    instead:  OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER): nothing is sent without the headers
 `);
     expect(r.stdout).toContain(
       '\nOTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)\n',
@@ -193,7 +201,7 @@ TAPWIRE_GATEWAY_PROVIDERS                           none                        
         variable: 'TAPWIRE_CARDINALITY_LIMIT',
         value: 'lots',
         accepted: 'an integer from 1 to 100000',
-        using: '2000',
+        instead: 'using the default (2000)',
         message:
           'TAPWIRE_CARDINALITY_LIMIT="lots" is not valid: expected an integer from 1 to 100000; using the default (2000)',
       },
@@ -212,7 +220,8 @@ describe('tapwire docs', () => {
   it('--check passes on the committed docs', () => {
     expect(tapwire(['docs', '--check'])).toEqual({
       code: 0,
-      stdout: 'up to date: docs/metrics.md, docs/configuration.md, docs/log-codes.md, docs/channels.md\n',
+      stdout:
+        'up to date: docs/metrics.md, docs/configuration.md, docs/log-codes.md, docs/channels.md, docs/dashboards.md\n',
       stderr: '',
     });
   });
@@ -225,12 +234,12 @@ describe('tapwire docs', () => {
     expect(tapwire(['docs', '--check'], {}, cli)).toEqual({
       code: 1,
       stdout: '',
-      stderr: ['metrics', 'configuration', 'log-codes', 'channels']
+      stderr: ['metrics', 'configuration', 'log-codes', 'channels', 'dashboards']
         .map((page) => `stale: docs/${page}.md (run: tapwire docs --write)\n`)
         .join(''),
     });
     expect(tapwire(['docs', '--write'], {}, cli).stdout).toBe(
-      'wrote docs/metrics.md\nwrote docs/configuration.md\nwrote docs/log-codes.md\nwrote docs/channels.md\n',
+      'wrote docs/metrics.md\nwrote docs/configuration.md\nwrote docs/log-codes.md\nwrote docs/channels.md\nwrote docs/dashboards.md\n',
     );
     expect(readFileSync(join(pkg, 'docs/metrics.md'), 'utf8')).toBe(
       readFileSync(join(ROOT, 'docs/metrics.md'), 'utf8'),

@@ -72,6 +72,8 @@ describe('deploy/ manifests', () => {
     expect(FILES.map((f) => f.slice(DEPLOY.length + 1))).toEqual(
       expect.arrayContaining([
         'classic-sidecar.yaml',
+        'dashboards/tapwire-dashboards-configmap.yaml',
+        'dashboards/tapwire-grafanadashboards.yaml',
         'kustomization.yaml',
         'native-sidecar.yaml',
         'node-workers.yaml',
@@ -82,7 +84,14 @@ describe('deploy/ manifests', () => {
       ]),
     );
     expect(manifests.map((m) => m.doc.kind).sort()).toEqual(
-      expect.arrayContaining(['Deployment', 'PodMonitor', 'PrometheusRule', 'Service']),
+      expect.arrayContaining([
+        'ConfigMap',
+        'Deployment',
+        'GrafanaDashboard',
+        'PodMonitor',
+        'PrometheusRule',
+        'Service',
+      ]),
     );
     for (const { file, doc } of manifests) {
       expect(doc.apiVersion, file).toMatch(/^[a-z0-9.]+\/v\d|^v1$/);

@@ -5,6 +5,7 @@ import { createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   FIXTURES,
+  freePort,
   hit,
   jsonLines,
   parseMetrics,
@@ -13,6 +14,7 @@ import {
   startApp,
   stopAll,
   value,
+  waitForHttp,
 } from './support/index.js';
 
 afterEach(stopAll);
@@ -73,6 +75,33 @@ describe.each(RUNTIMES)('%s', (runtime) => {
       blocker.close();
     }
   });
+
+  // Regression: an app serving its own metrics on the metrics port crashed with EADDRINUSE.
+  it.each(runtime === 'bun' ? ['node:http', 'Bun.serve'] : ['node:http'])(
+    'an app that listens on the metrics port itself (%s) gets it, as without tapwire, and is told once',
+    async (serve) => {
+      const port = await freePort();
+      const env = {
+        PORT: String(port),
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        SERVE: serve === 'Bun.serve' ? 'bun' : 'node',
+      };
+      const answers = async (preload: boolean) => {
+        const app = await startApp({ runtime, file: 'own-metrics-port.mjs', preload, env, ready: false });
+        await waitForHttp(`http://127.0.0.1:${port}/metrics`, 15_000, app.exited);
+        const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+        const out = { status: res.status, body: await res.text(), alive: app.child.exitCode === null };
+        return { app, out };
+      };
+      const bare = await answers(false);
+      await bare.app.stop();
+      const under = await answers(true);
+      expect(under.out).toEqual(bare.out);
+      expect(under.out).toEqual({ status: 200, body: 'app_metric 1\n', alive: true });
+      const said = jsonLines(under.app.stderr()).filter((l) => l.component === 'tapwire');
+      expect(said.map((l) => l.code)).toEqual(['TAPWIRE_METRICS_PORT_YIELDED']);
+    },
+  );
 
   // Regression: a failing collection answered 500 and logged nothing, so nobody knew why a target
   // went down in Prometheus.

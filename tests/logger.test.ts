@@ -80,9 +80,18 @@ describe.each(RUNTIMES)('%s', (runtime) => {
       env: { TAPWIRE_ENV: 'staging' },
     });
     expect(jsonLines(bare.stdout()).map((l) => l.level)).toEqual(['info', 'warn', 'error']);
-    const app = await startApp({ runtime, file: 'logger-app.mjs', env: { TAPWIRE_ENV: 'development' } });
+    // The development profile logs the app at debug, but the agent's own lines below warn are not
+    // the app's business: its stderr stays as the app wrote it (empty here).
+    const quiet = await startApp({ runtime, file: 'logger-app.mjs', env: { TAPWIRE_ENV: 'development' } });
+    expect(jsonLines(quiet.stdout()).every((l) => l.component === undefined)).toBe(true);
+    expect(quiet.stderr()).toBe('');
+    // Asked for with LOG_LEVEL, the agent's start message goes to stderr as JSON with component "tapwire".
+    const app = await startApp({
+      runtime,
+      file: 'logger-app.mjs',
+      env: { TAPWIRE_ENV: 'development', LOG_LEVEL: 'info' },
+    });
     expect(jsonLines(app.stdout()).every((l) => l.component === undefined)).toBe(true);
-    // The agent's own start message goes to stderr as JSON with component "tapwire".
     const own = jsonLines(app.stderr()).find((l) => l.code === 'TAPWIRE_METRICS_LISTENING');
     expect(own?.component).toBe('tapwire');
   });

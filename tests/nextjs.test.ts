@@ -402,7 +402,7 @@ describe.each(MODES)('$label', (mode) => {
       ).toBe(e.count);
     }
     // Nothing else was counted, and nothing twice.
-    expect(find(samples, COUNT).length).toBe(expected().length);
+    expect(find(samples, COUNT).length, JSON.stringify(got)).toBe(expected().length);
     expect(sum(samples, COUNT)).toBe(sent());
     expect(routesSeen(samples)).toEqual([...new Set(expected().flatMap((e) => e.route ?? []))].sort());
     expect(sum(samples, 'http_server_active_requests')).toBe(0);

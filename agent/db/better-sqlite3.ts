@@ -8,10 +8,9 @@
 //   per execution.
 // record: target and parsed text per statement from its own `database` and `source`, cached.
 import { basename } from 'node:path';
-import { sqlInfo } from '../../core/db/sql.js';
 import { after } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
-import { type Statement, sqliteWrappers } from './sqlite.js';
+import { type Statement, sqliteInfo, sqliteWrappers } from './sqlite.js';
 
 interface Database {
   name?: unknown;
@@ -37,7 +36,7 @@ export function install(ctx: HookContext): void {
       const d = s.database;
       m =
         typeof s.source === 'string' && typeof d === 'object' && d !== null
-          ? { target: sqlite.targetOf(d), info: sqlInfo(s.source) }
+          ? { target: sqlite.targetOf(d), info: sqliteInfo(s.source) }
           : null;
       statements.set(s, m);
     }

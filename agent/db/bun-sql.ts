@@ -12,7 +12,7 @@
 //   tagged template), with `$1…` (PostgreSQL) or `?` where the values go; the server from the
 //   adapter's connection info, one target per adapter.
 import type { DbInfo, DbOp } from '../../core/db/operation.js';
-import { sqlInfo } from '../../core/db/sql.js';
+import { type SqlDialect, sqlDialect, sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
 import { kOperation } from '../../core/operation.js';
 import { before } from '../../core/patch.js';
@@ -27,6 +27,11 @@ interface ConnectionInfo {
   database?: string;
 }
 type Adapter = { connectionInfo?: ConnectionInfo } | undefined;
+/** Per adapter: where its queries go and how their text reads. */
+interface Described {
+  target: DbTarget;
+  dialect: SqlDialect;
+}
 type Query = Record<symbol, unknown> & { [kOperation]?: DbOp | null };
 
 const SYSTEMS: Record<string, string> = {
@@ -49,33 +54,38 @@ export function install(ctx: HookContext): void {
   const kAdapter = symbols.get('adapter');
   if (kStrings === undefined || kAdapter === undefined) return;
   const { db, guard, patches } = ctx;
-  const targets = new WeakMap<object, DbTarget>();
+  const described = new WeakMap<object, Described>();
   const templates = new WeakMap<object, DbInfo>();
 
-  function targetOf(adapter: Adapter): DbTarget {
-    if (adapter === undefined) return db.target('postgresql', undefined, undefined, undefined);
-    let t = targets.get(adapter);
-    if (t === undefined) {
-      const c = adapter.connectionInfo ?? {};
-      const system = SYSTEMS[c.adapter ?? 'postgres'] ?? 'postgresql';
-      t =
-        system === 'sqlite'
-          ? db.target(system, undefined, undefined, undefined)
-          : db.target(system, c.database, c.hostname, c.port);
-      targets.set(adapter, t);
-    }
-    return t;
+  function describe(adapter: Adapter): Described {
+    const c = adapter?.connectionInfo ?? {};
+    const system = SYSTEMS[c.adapter ?? 'postgres'] ?? 'postgresql';
+    const target =
+      system === 'sqlite' || adapter === undefined
+        ? db.target(system, undefined, undefined, undefined)
+        : db.target(system, c.database, c.hostname, c.port);
+    return { target, dialect: sqlDialect(system) };
   }
 
-  function infoOf(strings: unknown, system: string): DbInfo | undefined {
-    if (typeof strings === 'string') return sqlInfo(strings);
+  function describedOf(adapter: Adapter): Described {
+    if (adapter === undefined) return describe(adapter);
+    let d = described.get(adapter);
+    if (d === undefined) {
+      d = describe(adapter);
+      described.set(adapter, d);
+    }
+    return d;
+  }
+
+  function infoOf(strings: unknown, d: Described): DbInfo | undefined {
+    if (typeof strings === 'string') return sqlInfo(strings, d.dialect);
     if (!Array.isArray(strings)) return undefined;
     let info = templates.get(strings);
     if (info === undefined) {
+      const numbered = d.target.system === 'postgresql';
       let text = strings[0] ?? '';
-      for (let i = 1; i < strings.length; i++)
-        text += `${system === 'postgresql' ? `$${i}` : '?'}${strings[i]}`;
-      info = sqlInfo(text);
+      for (let i = 1; i < strings.length; i++) text += `${numbered ? `$${i}` : '?'}${strings[i]}`;
+      info = sqlInfo(text, d.dialect);
       templates.set(strings, info);
     }
     return info;
@@ -92,8 +102,8 @@ export function install(ctx: HookContext): void {
     before(guard, original, (self) => {
       const q = self as Query;
       if (q[kOperation] !== undefined) return;
-      const target = targetOf(q[kAdapter] as Adapter);
-      q[kOperation] = db.start(target, infoOf(q[kStrings], target.system));
+      const d = describedOf(q[kAdapter] as Adapter);
+      q[kOperation] = db.start(d.target, infoOf(q[kStrings], d));
     }),
   );
   patches.wrap(proto, 'resolve', (original) =>

@@ -8,10 +8,9 @@
 //   query()'s cached statement is wrapped only the first time. Those per-statement wrappers stay on
 //   the app's statements after the agent stops, passing every call through.
 // record: one operation per execution; results and errors are Bun's own objects.
-import { sqlInfo } from '../../core/db/sql.js';
 import { after, type Fn } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
-import { type Statement, sqliteWrappers } from './sqlite.js';
+import { type Statement, sqliteInfo, sqliteWrappers } from './sqlite.js';
 
 const METHODS = ['run', 'get', 'all', 'values', 'iterate', 'raw'];
 
@@ -48,7 +47,7 @@ export async function install(ctx: HookContext): Promise<void> {
         if (typeof sql !== 'string' || typeof statement !== 'object' || statement === null) return;
         wrapStatement(statement as Record<string, unknown>, {
           target: sqlite.targetOf(self as object),
-          info: sqlInfo(sql),
+          info: sqliteInfo(sql),
         });
       }),
     );

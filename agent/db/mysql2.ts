@@ -15,11 +15,14 @@
 import { createRequire } from 'node:module';
 import type { DbOp } from '../../core/db/operation.js';
 import type { PoolStats } from '../../core/db/pools.js';
-import { sqlInfo } from '../../core/db/sql.js';
+import { sqlDialect, sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
 import { kOperation } from '../../core/operation.js';
 import { before } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
+
+/** MySQL and MariaDB read statements alike; which of the two a server is comes later. */
+const MYSQL = sqlDialect('mysql');
 
 interface QueryContext {
   query?: unknown;
@@ -56,7 +59,7 @@ export function install(ctx: HookContext): void {
 
   function start(message: unknown): void {
     const c = message as QueryContext;
-    c[kOperation] = db.start(targetOf(c), typeof c.query === 'string' ? sqlInfo(c.query) : undefined);
+    c[kOperation] = db.start(targetOf(c), typeof c.query === 'string' ? sqlInfo(c.query, MYSQL) : undefined);
   }
 
   function done(message: unknown): void {

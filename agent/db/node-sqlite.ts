@@ -9,10 +9,9 @@
 //   operation); iterate() is timed until the iterator is returned. Results and errors are the
 //   driver's own (same objects); the wrappers add one frame to an error's stack.
 import { basename } from 'node:path';
-import { sqlInfo } from '../../core/db/sql.js';
 import { after } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
-import { type Statement, sqliteWrappers } from './sqlite.js';
+import { type Statement, sqliteInfo, sqliteWrappers } from './sqlite.js';
 
 type Module = { DatabaseSync?: { prototype: object }; StatementSync?: { prototype: object } };
 
@@ -40,7 +39,7 @@ export async function install(ctx: HookContext): Promise<void> {
     after(guard, original, (self, args, statement) => {
       const sql = args[0];
       if (typeof sql !== 'string') return;
-      statements.set(statement as object, { target: sqlite.targetOf(self as object), info: sqlInfo(sql) });
+      statements.set(statement as object, { target: sqlite.targetOf(self as object), info: sqliteInfo(sql) });
     }),
   );
   patches.wrap(dbProto, 'exec', sqlite.oneShot);

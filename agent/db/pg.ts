@@ -13,7 +13,7 @@
 
 import type { PoolStats } from '../../core/db/pools.js';
 import type { DbRecorder } from '../../core/db/recorder.js';
-import { sqlInfo } from '../../core/db/sql.js';
+import { sqlDialect, sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
 import { fail, type Guard } from '../../core/guard.js';
 import { around, before, type Fn } from '../../core/patch.js';
@@ -39,6 +39,8 @@ function owner(proto: object | null, name: string): object | undefined {
   }
   return undefined;
 }
+
+const POSTGRESQL = sqlDialect('postgresql');
 
 function textOf(config: unknown): string | undefined {
   if (typeof config === 'string') return config;
@@ -130,7 +132,7 @@ function runQuery(
     fail(guard, error);
     return Reflect.apply(query, self, args);
   }
-  const op = db.start(target, text === undefined ? undefined : sqlInfo(text));
+  const op = db.start(target, text === undefined ? undefined : sqlInfo(text, POSTGRESQL));
   if (typeof values === 'function') return query.call(self, config, op.callback(values as Fn));
   if (typeof callback === 'function') return query.call(self, config, values, op.callback(callback as Fn));
   let result: PromiseLike<unknown> | undefined;

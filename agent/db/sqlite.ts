@@ -3,10 +3,17 @@
 // statement's database and its SQL text.
 import type { DbInfo } from '../../core/db/operation.js';
 import type { DbRecorder } from '../../core/db/recorder.js';
-import { sqlInfo } from '../../core/db/sql.js';
+import { sqlDialect, sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
 import type { Guard } from '../../core/guard.js';
 import { described, type Fn } from '../../core/patch.js';
+
+const SQLITE = sqlDialect('sqlite');
+
+/** What a SQLite statement's text tells the metrics and spans (cached per text). */
+export function sqliteInfo(sql: string): DbInfo {
+  return sqlInfo(sql, SQLITE);
+}
 
 export interface Statement {
   target: DbTarget;
@@ -40,7 +47,7 @@ export function sqliteWrappers(
   const timed = (s: Statement, original: Fn, self: unknown, args: IArguments) =>
     db.call(s.target, s.info, original, self, args);
   const oneShot = (self: unknown, args: IArguments): Statement | undefined =>
-    typeof args[0] === 'string' ? { target: targetOf(self as object), info: sqlInfo(args[0]) } : undefined;
+    typeof args[0] === 'string' ? { target: targetOf(self as object), info: sqliteInfo(args[0]) } : undefined;
   return {
     targetOf,
     oneShot: (original) => described(guard, original, oneShot, timed),

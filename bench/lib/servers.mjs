@@ -103,9 +103,10 @@ function ping(port) {
   });
 }
 
-export async function startRedis() {
+/** `fixedPort`: a suite that assumes redis on a fixed port (bench/compat.mjs: ioredis on 6379). */
+export async function startRedis(fixedPort) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tapwire-bench-redis-'));
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const child = spawnTracked('redis-server', [
     '--port',
     String(port),

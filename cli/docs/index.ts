@@ -4,10 +4,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { renderChannelsDoc } from './channels.js';
 import { renderConfigurationDoc } from './configuration.js';
+import { renderDashboardsDoc } from './dashboards.js';
 import { renderLogCodesDoc } from './log-codes.js';
 import { renderMetricsDoc } from './metrics.js';
 
-export { renderChannelsDoc, renderConfigurationDoc, renderLogCodesDoc, renderMetricsDoc };
+export {
+  renderChannelsDoc,
+  renderConfigurationDoc,
+  renderDashboardsDoc,
+  renderLogCodesDoc,
+  renderMetricsDoc,
+};
 
 // docs/alerts.md (alerts.ts) is not listed: it is rendered from a rule set and checked beside the
 // rule files it describes, by tests/rules.test.ts.
@@ -16,6 +23,7 @@ export const GENERATED_DOCS: readonly { path: string; render: () => string }[] =
   { path: 'docs/configuration.md', render: renderConfigurationDoc },
   { path: 'docs/log-codes.md', render: renderLogCodesDoc },
   { path: 'docs/channels.md', render: renderChannelsDoc },
+  { path: 'docs/dashboards.md', render: renderDashboardsDoc },
 ];
 
 /** Paths (relative to `root`) whose content is missing or differs from the generator's. */

@@ -1,5 +1,7 @@
 // docs/metrics.md from the metric catalogue, with names from the same translation the
 // Prometheus endpoint uses, so the page shows exactly what a scrape shows.
+
+import { LABEL_VALUE_CUT, LABEL_VALUE_MAX } from '../../core/series.js';
 import { METRIC_LIST, type MetricDef } from '../../exporters/catalogue.js';
 import { labelName, prometheusName, prometheusType } from '../../exporters/prometheus/naming.js';
 import { code, generatedFrom, table } from './markdown.js';
@@ -56,6 +58,14 @@ Labels are low-cardinality by design: never a raw URL path, query string, SQL te
 id. Each metric keeps at most \`TAPWIRE_CARDINALITY_LIMIT\` label sets (default 2000); further
 measurements go to one series labelled \`otel_metric_overflow="true"\` and are counted in
 \`tapwire_cardinality_overflow_total\`.
+
+Label values are bounded in size and content, whatever they come from (a model name a provider
+reports, a route template, a table, database or host name, an operation name): a value holds at
+most ${LABEL_VALUE_MAX} characters (Unicode code points), and a longer one keeps its first ${LABEL_VALUE_MAX - LABEL_VALUE_CUT.length}
+followed by \`${LABEL_VALUE_CUT}\`; control characters (U+0000–U+001F, U+007F–U+009F),
+bidirectional-text controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and lone
+surrogates are each replaced by U+FFFD (�), which is also what bytes that are not UTF-8 become. The
+rule lives in \`core/series.ts\` (\`labelValue\`); values that differ only past the cut share a series.
 
 ${summary}
 ${METRIC_LIST.map(section).join('\n')}`;

@@ -6,8 +6,10 @@
 //
 // What is kept: the request body until the response head arrives (to read `model` and `stream`,
 // then dropped), a non-streamed response body until it ends (to read `usage`), and for streams
-// only the parser's partial line. Prompt and completion text is never stored past that.
+// only the parser's partial event (bounded, ./sse.ts). Prompt and completion text is never stored
+// past that.
 import { now, Operation, tracing } from '../operation.js';
+import { labelValue } from '../series.js';
 import type { Target } from './providers.js';
 import type { AiRecorder } from './recorder.js';
 import { type EventSink, StreamParser } from './sse.js';
@@ -38,6 +40,10 @@ export interface AiOutcome {
   cached: number | undefined;
   /** Reasoning tokens (inside `output`): a span attribute only, no metric series of their own. */
   reasoning: number | undefined;
+  /** A stream the parser gave up on (an event past its bound): counted, its tokens unknown. */
+  unparsed: boolean;
+  /** Token counts the provider reported that cannot be true (./usage.ts): left out, counted. */
+  dropped: number;
 }
 
 const STATUS = new Map<number, string>();
@@ -61,7 +67,8 @@ export class AiCall extends Operation implements EventSink {
   private bodyChunks: Uint8Array[] | undefined;
   private bodyBytes = 0;
   private firstChunk: number | undefined;
-  private readonly usage = new Usage();
+  private unparsed = false;
+  private usage = new Usage();
 
   constructor(
     private readonly recorder: AiRecorder,
@@ -105,7 +112,7 @@ export class AiCall extends Operation implements EventSink {
     if (this.done) return;
     if (this.firstChunk === undefined && this.streamed) this.firstChunk = this.elapsed();
     if (this.parser !== undefined) {
-      this.parser.feed(chunk);
+      if (!this.parser.feed(chunk)) this.giveUp();
       return;
     }
     const body = this.bodyChunks;
@@ -118,8 +125,9 @@ export class AiCall extends Operation implements EventSink {
   /** The response body ended normally. */
   end(): void {
     if (this.done) return;
-    if (this.parser !== undefined) this.parser.end();
-    else if (this.bodyChunks !== undefined) this.readBody(this.bodyChunks);
+    if (this.parser !== undefined) {
+      if (!this.parser.end()) this.giveUp();
+    } else if (this.bodyChunks !== undefined) this.readBody(this.bodyChunks);
     this.finish(undefined);
   }
 
@@ -133,6 +141,19 @@ export class AiCall extends Operation implements EventSink {
   /** SSE / NDJSON event from the parser. */
   event(data: string): void {
     streamEvent(this.target.provider.shape, data, this.usage);
+  }
+
+  /**
+   * The stream outgrew the parser's bound: it is not read further. What usage it reported so far
+   * is dropped too, since the rest (the final count, as a rule) was never seen: the call is
+   * recorded without tokens rather than with a partial count that looks whole.
+   */
+  private giveUp(): void {
+    this.parser = undefined;
+    this.unparsed = true;
+    const model = this.usage.responseModel;
+    this.usage = new Usage();
+    this.usage.responseModel = model;
   }
 
   private readRequest(): void {
@@ -160,8 +181,10 @@ export class AiCall extends Operation implements EventSink {
     const outcome: AiOutcome = {
       operation: this.target.operation,
       provider: this.target.provider.name,
-      requestModel: this.requestModel,
-      responseModel: u.responseModel,
+      // Names from the app's body and the provider's answer: bounded here, once, so the price
+      // lookup, the log line naming an unknown model and the span hold no more than the labels do.
+      requestModel: this.requestModel === undefined ? undefined : labelValue(this.requestModel),
+      responseModel: u.responseModel === undefined ? undefined : labelValue(u.responseModel),
       address: this.address,
       errorType,
       seconds: (now() - this.start) / 1000,
@@ -170,6 +193,8 @@ export class AiCall extends Operation implements EventSink {
       output: u.output,
       cached: u.cached,
       reasoning: u.reasoning,
+      unparsed: this.unparsed,
+      dropped: u.dropped,
     };
     this.recorder.record(outcome);
     if (this.span !== undefined && tracing !== undefined) tracing.endAi(this, outcome);

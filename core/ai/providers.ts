@@ -5,10 +5,10 @@
 // gen_ai.provider.name values follow the semantic conventions where they name the provider
 // (https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/#gen-ai-provider-name);
 // the rest (openrouter, together_ai, fireworks, ollama) use the provider's own lowercase name.
-import type { AiEndpoint } from '../../config/index.js';
+import { AI_PROVIDERS, type AiEndpoint, type AiShape } from '../../config/index.js';
 
 /** The wire format a provider speaks, which decides how bodies are read. */
-export type Shape = 'openai' | 'anthropic' | 'gemini' | 'ollama';
+export type Shape = AiShape;
 
 /** gen_ai.operation.name values (semconv). */
 export type Operation = 'chat' | 'text_completion' | 'embeddings' | 'generate_content';
@@ -49,13 +49,10 @@ const PUBLIC: [string, string][] = [
 const AZURE_SUFFIXES = ['.openai.azure.com', '.cognitiveservices.azure.com', '.services.ai.azure.com'];
 const AZURE: Provider = Object.freeze({ name: 'azure.ai.openai', shape: 'openai' });
 
+/** The API a provider speaks: config's table of known providers (`gemini` is the gateway's name), else OpenAI's. */
 export function shapeOf(providerName: string): Shape {
-  if (providerName === 'anthropic') return 'anthropic';
-  if (providerName === 'gcp.gemini' || providerName === 'gemini' || providerName === 'gcp.vertex_ai') {
-    return 'gemini';
-  }
-  if (providerName === 'ollama') return 'ollama';
-  return 'openai';
+  if (providerName === 'gemini') return 'gemini';
+  return AI_PROVIDERS[providerName] ?? 'openai';
 }
 
 export class Providers {
@@ -67,7 +64,7 @@ export class Providers {
     // Configured endpoints win over the public table.
     for (const e of endpoints) {
       const key = e.port === undefined ? e.host : `${e.host}:${e.port}`;
-      this.byHost.set(key, Object.freeze({ name: e.provider, shape: shapeOf(e.provider) }));
+      this.byHost.set(key, Object.freeze({ name: e.provider, shape: e.shape }));
     }
   }
 
@@ -95,10 +92,23 @@ function target(provider: Provider, operation: Operation, pathStream = false, pa
   return { provider, operation, pathStream, pathModel };
 }
 
+/**
+ * A model named in a path segment, percent-decoded. The path is the app's (or whoever built its
+ * URL): a malformed escape (`%E0%A4%A`, `%ZZ`) names no model, and must not throw, since a throw
+ * here would reach the client hook's guard and end AI measurement for the whole process.
+ */
+function pathSegment(raw: string): string | undefined {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Azure OpenAI names the deployment in the path; it stands in for the model when the body has none. */
 function deployment(path: string): string | undefined {
   const m = /\/openai\/deployments\/([^/]+)\//.exec(path);
-  return m ? decodeURIComponent(m[1]!) : undefined;
+  return m ? pathSegment(m[1]!) : undefined;
 }
 
 export function operationOf(provider: Provider, rawPath: string): Target | undefined {
@@ -111,7 +121,7 @@ export function operationOf(provider: Provider, rawPath: string): Target | undef
     case 'gemini': {
       const m = /\/models\/([^/:]+):([A-Za-z]+)$/.exec(path);
       if (!m) return undefined;
-      const model = decodeURIComponent(m[1]!);
+      const model = pathSegment(m[1]!);
       if (m[2] === 'generateContent') return target(provider, 'generate_content', false, model);
       if (m[2] === 'streamGenerateContent') return target(provider, 'generate_content', true, model);
       if (m[2] === 'embedContent' || m[2] === 'batchEmbedContents') {

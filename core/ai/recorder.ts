@@ -19,6 +19,8 @@ export interface AiInstruments {
   tokens: Histogram;
   timeToFirstChunk: Histogram;
   cost: Counter;
+  unparsedStreams: Counter;
+  usageDropped: Counter;
 }
 
 type Builder = (
@@ -57,6 +59,10 @@ function buildCost(provider: string, model: string | undefined, tokenType: strin
   return a;
 }
 
+function buildProvider(provider: string): Attributes {
+  return { 'gen_ai.provider.name': provider };
+}
+
 function seriesOf(def: MetricDef, limit: number): SeriesCache {
   return new SeriesCache(prometheusName(def.name, def.unit, def.kind), limit);
 }
@@ -70,6 +76,8 @@ export class AiRecorder {
   private readonly outputSeries: SeriesCache;
   private readonly firstChunkSeries: SeriesCache;
   private readonly costSeries: SeriesCache;
+  private readonly unparsedSeries: SeriesCache;
+  private readonly droppedSeries: SeriesCache;
   private readonly unknown = new Set<string>();
   private readonly guard = guard('ai recorder');
 
@@ -85,12 +93,21 @@ export class AiRecorder {
     this.outputSeries = seriesOf(METRICS.genAiTokens, limit);
     this.firstChunkSeries = seriesOf(METRICS.genAiTimeToFirstChunk, limit);
     this.costSeries = seriesOf(METRICS.genAiCost, limit);
+    this.unparsedSeries = seriesOf(METRICS.genAiUnparsedStreams, limit);
+    this.droppedSeries = seriesOf(METRICS.genAiUsageDropped, limit);
   }
 
   /** A call to `provider` at `path` (query allowed); undefined when the path is no AI operation. */
   call(provider: Provider, path: string, address: string): AiCall | undefined {
-    const target = operationOf(provider, path);
-    return target === undefined ? undefined : new AiCall(this, target, address);
+    if (!this.guard.enabled) return undefined;
+    try {
+      const target = operationOf(provider, path);
+      return target === undefined ? undefined : new AiCall(this, target, address);
+    } catch (error) {
+      // A tapwire bug: AI measurement stops, the HTTP client hook that asked goes on.
+      fail(this.guard, error);
+      return undefined;
+    }
   }
 
   /** Called by AiCall when it ends; never throws. */
@@ -114,6 +131,12 @@ export class AiRecorder {
       this.observe(this.outputSeries, buildOutput, this.instruments.tokens, o.output, o);
     }
     if (o.input !== undefined || o.output !== undefined) this.cost(o);
+    if (o.unparsed) {
+      this.instruments.unparsedStreams.add(1, this.unparsedSeries.get(buildProvider, o.provider));
+    }
+    if (o.dropped > 0) {
+      this.instruments.usageDropped.add(o.dropped, this.droppedSeries.get(buildProvider, o.provider));
+    }
   }
 
   private observe(series: SeriesCache, b: Builder, h: Histogram, value: number, o: AiOutcome): void {
@@ -152,15 +175,21 @@ export class AiRecorder {
       }
       return;
     }
+    // Token counts are bounded (./usage.ts); a sum that is still not a finite amount (a price
+    // table's absurd price) is left out, since one +Inf or NaN would stay in the counter for good.
     if (o.input !== undefined && price.input !== undefined) {
       const cached = Math.min(o.cached ?? 0, o.input);
       const usd =
         ((o.input - cached) * price.input + cached * (price.cachedInput ?? price.input)) / 1_000_000;
-      this.instruments.cost.add(usd, this.costSeries.get(buildCost, o.provider, model, 'input'));
+      if (usd < Number.POSITIVE_INFINITY) {
+        this.instruments.cost.add(usd, this.costSeries.get(buildCost, o.provider, model, 'input'));
+      }
     }
     if (o.output !== undefined && price.output !== undefined) {
       const usd = (o.output * price.output) / 1_000_000;
-      this.instruments.cost.add(usd, this.costSeries.get(buildCost, o.provider, model, 'output'));
+      if (usd < Number.POSITIVE_INFINITY) {
+        this.instruments.cost.add(usd, this.costSeries.get(buildCost, o.provider, model, 'output'));
+      }
     }
   }
 }

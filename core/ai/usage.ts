@@ -10,7 +10,24 @@
 // Streams: the parser calls streamEvent() for every event; a cheap substring test decides whether
 // an event can carry usage or the model before it is JSON-parsed, so the thousands of
 // content-delta events of a long stream cost a string search each, not a JSON.parse.
+//
+// A reported count is believed only when it is a non-negative safe integer no larger than
+// MAX_TOKENS. Anything else (1e308, 9007199254740993, -3, 1.5, "12") is no count of tokens: one
+// such value made the cost counter +Inf for the life of the process, another recorded $90 billion.
+// It is dropped (the call is recorded without it, and without what is summed from it) and counted
+// in tapwire_gen_ai_usage_dropped_total.
 import type { Shape } from './providers.js';
+
+/**
+ * The most tokens one count of one call may hold: ten times the largest context window on sale
+ * (10M tokens), and far above any batch of embeddings a provider accepts in one request.
+ */
+export const MAX_TOKENS = 100_000_000;
+
+const INPUT = 1;
+const OUTPUT = 2;
+const CACHED = 4;
+const REASONING = 8;
 
 export class Usage {
   input: number | undefined = undefined;
@@ -20,24 +37,63 @@ export class Usage {
   /** Reasoning/thinking tokens (inside `output`). */
   reasoning: number | undefined = undefined;
   responseModel: string | undefined = undefined;
+  /** The counts whose last report was impossible, one bit each (a later good report clears it). */
+  #bad = 0;
+
+  /** How many of the call's counts were reported but not believed. */
+  get dropped(): number {
+    const b = this.#bad;
+    return (b & INPUT) + ((b & OUTPUT) >> 1) + ((b & CACHED) >> 2) + ((b & REASONING) >> 3);
+  }
+
+  setInput(v: number | undefined): void {
+    if (v !== undefined) this.input = this.check(v, INPUT);
+  }
+  setOutput(v: number | undefined): void {
+    if (v !== undefined) this.output = this.check(v, OUTPUT);
+  }
+  setCached(v: number | undefined): void {
+    if (v !== undefined) this.cached = this.check(v, CACHED);
+  }
+  setReasoning(v: number | undefined): void {
+    if (v !== undefined) this.reasoning = this.check(v, REASONING);
+  }
+
+  private check(v: number, bit: number): number | undefined {
+    if (v === BAD) {
+      this.#bad |= bit;
+      return undefined;
+    }
+    this.#bad &= ~bit;
+    return v;
+  }
 }
 
 type Json = Record<string, unknown>;
+
+/** A count that was reported but cannot be one. */
+const BAD = -1;
 
 function obj(v: unknown): Json | undefined {
   return typeof v === 'object' && v !== null ? (v as Json) : undefined;
 }
 
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined;
+/** A reported token count: the count, BAD when impossible, undefined when absent (or null). */
+function count(v: unknown): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= MAX_TOKENS ? v : BAD;
 }
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/** A sum of counts: BAD when either is (or when the sum is past the ceiling). */
 function add(a: number | undefined, b: number | undefined): number | undefined {
-  return a === undefined ? b : b === undefined ? a : a + b;
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  if (a === BAD || b === BAD || a + b > MAX_TOKENS) return BAD;
+  return a + b;
 }
 
 function parse(text: string): Json | undefined {
@@ -51,49 +107,40 @@ function parse(text: string): Json | undefined {
 /** OpenAI chat/completions/embeddings (`prompt_tokens`) and the Responses API (`input_tokens`). */
 function openaiUsage(u: Json | undefined, out: Usage): void {
   if (u === undefined) return;
-  const input = num(u.prompt_tokens) ?? num(u.input_tokens);
-  if (input !== undefined) out.input = input;
-  const output = num(u.completion_tokens) ?? num(u.output_tokens);
-  if (output !== undefined) out.output = output;
-  const cached =
-    num(obj(u.prompt_tokens_details)?.cached_tokens) ?? num(obj(u.input_tokens_details)?.cached_tokens);
-  if (cached !== undefined) out.cached = cached;
-  const reasoning =
-    num(obj(u.completion_tokens_details)?.reasoning_tokens) ??
-    num(obj(u.output_tokens_details)?.reasoning_tokens);
-  if (reasoning !== undefined) out.reasoning = reasoning;
+  out.setInput(count(u.prompt_tokens) ?? count(u.input_tokens));
+  out.setOutput(count(u.completion_tokens) ?? count(u.output_tokens));
+  out.setCached(
+    count(obj(u.prompt_tokens_details)?.cached_tokens) ?? count(obj(u.input_tokens_details)?.cached_tokens),
+  );
+  out.setReasoning(
+    count(obj(u.completion_tokens_details)?.reasoning_tokens) ??
+      count(obj(u.output_tokens_details)?.reasoning_tokens),
+  );
 }
 
 function anthropicUsage(u: Json | undefined, out: Usage): void {
   if (u === undefined) return;
-  const base = num(u.input_tokens);
+  const base = count(u.input_tokens);
   if (base !== undefined) {
-    const read = num(u.cache_read_input_tokens);
-    const created = num(u.cache_creation_input_tokens);
-    out.input = add(add(base, read), created);
-    if (read !== undefined) out.cached = read;
+    const read = count(u.cache_read_input_tokens);
+    out.setInput(add(add(base, read), count(u.cache_creation_input_tokens)));
+    out.setCached(read);
   }
-  const output = num(u.output_tokens);
-  if (output !== undefined) out.output = output;
+  out.setOutput(count(u.output_tokens));
 }
 
 function geminiUsage(u: Json | undefined, out: Usage): void {
   if (u === undefined) return;
-  const input = num(u.promptTokenCount);
-  if (input !== undefined) out.input = input;
-  const thoughts = num(u.thoughtsTokenCount);
-  const output = add(num(u.candidatesTokenCount), thoughts);
-  if (output !== undefined) out.output = output;
-  const cached = num(u.cachedContentTokenCount);
-  if (cached !== undefined) out.cached = cached;
-  if (thoughts !== undefined) out.reasoning = thoughts;
+  out.setInput(count(u.promptTokenCount));
+  const thoughts = count(u.thoughtsTokenCount);
+  out.setOutput(add(count(u.candidatesTokenCount), thoughts));
+  out.setCached(count(u.cachedContentTokenCount));
+  out.setReasoning(thoughts);
 }
 
 function ollamaUsage(j: Json, out: Usage): void {
-  const input = num(j.prompt_eval_count);
-  if (input !== undefined) out.input = input;
-  const output = num(j.eval_count);
-  if (output !== undefined) out.output = output;
+  out.setInput(count(j.prompt_eval_count));
+  out.setOutput(count(j.eval_count));
 }
 
 /** A whole (non-streamed) response body. */

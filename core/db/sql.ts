@@ -1,17 +1,21 @@
-// What a SQL statement's text tells the metrics and spans, read once per distinct text.
+// What a SQL statement's text tells the metrics and spans, read once per distinct text and
+// dialect, through the one lexer (./sql-lexer.ts).
 //
 // - operation: the statement's leading verb (SELECT, INSERT, …) when it is one of a fixed list;
 //   anything else is undefined, so db_operation_name stays bounded whatever the app sends.
 // - collection: the one table a simple statement works on (SELECT … FROM t, INSERT INTO t,
 //   UPDATE t, DELETE FROM t, CREATE/DROP TABLE t); a join, a second FROM, a comma-separated FROM
 //   list or a subquery leaves it undefined rather than guessing.
-// - text: the statement with literals (strings, numbers, dollar-quoted bodies) replaced by `?`
-//   and comments dropped. Placeholders ($1, ?, :name) stay as they are: parameter values are never
-//   read, so they cannot reach a span or a log line.
+// - text: the statement with literals (strings, numbers, hex and bit strings, dollar-quoted
+//   bodies) replaced by `?` and comments dropped; from the first place the lexer cannot read with
+//   certainty (an unterminated string, a construct the dialect's server settings decide), the rest
+//   is one `?`. Placeholders ($1, ?, :name) stay as they are: parameter values are never read, so
+//   they cannot reach a span or a log line.
 //
 // Apps send a bounded set of statement texts (prepared or parameterised), so the result is cached
 // per text; an app that builds statements with inlined literals would fill any cache, so it is
 // capped and, once full, parsing is paid per call instead of growing memory.
+import { SqlLexer, type SqlSyntax, SYNTAX, Tok } from './sql-lexer.js';
 
 export interface SqlInfo {
   readonly operation: string | undefined;
@@ -20,6 +24,34 @@ export interface SqlInfo {
   readonly text: string;
   /** db.query.summary: "SELECT users", "BEGIN". */
   readonly summary: string | undefined;
+}
+
+/** A dialect's syntax and its cache of parsed statements; hooks keep the one for their driver. */
+export class SqlDialect {
+  readonly cache = new Map<string, SqlInfo>();
+  constructor(readonly syntax: SqlSyntax) {}
+}
+
+const DIALECTS = {
+  postgresql: new SqlDialect(SYNTAX.postgresql),
+  mysql: new SqlDialect(SYNTAX.mysql),
+  sqlite: new SqlDialect(SYNTAX.sqlite),
+  other: new SqlDialect(SYNTAX.other),
+};
+
+/** The dialect of a db.system.name; an unknown system gets the one that keeps least. */
+export function sqlDialect(system: string): SqlDialect {
+  switch (system) {
+    case 'postgresql':
+      return DIALECTS.postgresql;
+    case 'mysql':
+    case 'mariadb':
+      return DIALECTS.mysql;
+    case 'sqlite':
+      return DIALECTS.sqlite;
+    default:
+      return DIALECTS.other;
+  }
 }
 
 const VERBS = new Set([
@@ -71,13 +103,12 @@ const CACHE_LIMIT = 2000;
 const TEXT_LIMIT = 4096;
 const MAX_NAME = 128;
 
-const cache = new Map<string, SqlInfo>();
-
 class Info implements SqlInfo {
   private sanitised: string | undefined;
   readonly summary: string | undefined;
   constructor(
     private readonly source: string,
+    private readonly syntax: SqlSyntax,
     readonly operation: string | undefined,
     readonly collection: string | undefined,
   ) {
@@ -89,22 +120,23 @@ class Info implements SqlInfo {
           : `${operation} ${collection}`;
   }
   get text(): string {
-    if (this.sanitised === undefined) this.sanitised = sanitize(this.source);
+    if (this.sanitised === undefined) this.sanitised = sanitize(this.source, this.syntax);
     return this.sanitised;
   }
 }
 
-/** Parsed statement, cached per text. Never throws. */
-export function sqlInfo(statement: string): SqlInfo {
+/** Parsed statement, cached per text and dialect. Never throws. */
+export function sqlInfo(statement: string, dialect: SqlDialect): SqlInfo {
+  const cache = dialect.cache;
   let info = cache.get(statement);
   if (info !== undefined) return info;
-  info = parse(statement);
+  info = parse(statement, dialect.syntax);
   if (cache.size < CACHE_LIMIT) cache.set(statement, info);
   return info;
 }
 
 // ---------------------------------------------------------------------------------------------
-// tokens: words, quoted identifiers and single punctuation; strings, numbers and comments skipped
+// tokens: words, quoted names and single punctuation; literals and placeholders as `?`
 
 enum T {
   Word = 0,
@@ -121,101 +153,58 @@ interface Token {
   raw: string;
 }
 
-function isWordStart(c: number): boolean {
-  return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c > 127;
-}
-function isWordPart(c: number): boolean {
-  return isWordStart(c) || (c >= 48 && c <= 57) || c === 36;
-}
-function isDigit(c: number): boolean {
-  return c >= 48 && c <= 57;
-}
+const LITERAL: Token = { kind: T.Literal, value: '?', raw: '?' };
 
 /** The first `max` tokens (enough to find the verb and the table of a simple statement). */
-function tokens(s: string, max: number): Token[] {
+function tokens(s: string, syntax: SqlSyntax, max: number): Token[] {
   const out: Token[] = [];
-  const n = Math.min(s.length, TEXT_LIMIT);
-  let i = 0;
-  while (i < n && out.length < max) {
-    const c = s.charCodeAt(i);
-    if (c <= 32) {
-      i++;
-    } else if (c === 45 && s.charCodeAt(i + 1) === 45) {
-      const e = s.indexOf('\n', i);
-      i = e === -1 ? n : e + 1;
-    } else if (c === 47 && s.charCodeAt(i + 1) === 42) {
-      const e = s.indexOf('*/', i + 2);
-      i = e === -1 ? n : e + 2;
-    } else if (c === 39) {
-      i = skipQuoted(s, i, 39);
-      out.push({ kind: T.Literal, value: '?', raw: '?' });
-    } else if (c === 34 || c === 96) {
-      const e = skipQuoted(s, i, c);
-      const raw = s.slice(i + 1, e - 1);
-      out.push({ kind: T.Ident, value: raw, raw });
-      i = e;
-    } else if (c === 91) {
-      const e = s.indexOf(']', i);
-      const end = e === -1 ? n : e + 1;
-      const raw = s.slice(i + 1, end - 1);
-      out.push({ kind: T.Ident, value: raw, raw });
-      i = end;
-    } else if (isWordStart(c)) {
-      let j = i + 1;
-      while (j < n && isWordPart(s.charCodeAt(j))) j++;
-      const raw = s.slice(i, j);
-      out.push({ kind: T.Word, value: raw.toUpperCase(), raw });
-      i = j;
-    } else if (isDigit(c)) {
-      let j = i + 1;
-      while (j < n && (isWordPart(s.charCodeAt(j)) || s.charCodeAt(j) === 46)) j++;
-      out.push({ kind: T.Literal, value: '?', raw: '?' });
-      i = j;
-    } else {
-      const ch = s[i]!;
-      out.push({ kind: T.Punct, value: ch, raw: ch });
-      i++;
+  const lx = new SqlLexer(s, syntax);
+  while (out.length < max) {
+    const kind = lx.next();
+    if (kind === Tok.End || lx.start >= TEXT_LIMIT) break;
+    switch (kind) {
+      case Tok.Word: {
+        const raw = s.slice(lx.start, lx.end);
+        out.push({ kind: T.Word, value: raw.toUpperCase(), raw });
+        break;
+      }
+      case Tok.Name:
+      case Tok.MaybeName: {
+        const raw = s.slice(lx.start + 1, lx.end - 1);
+        out.push({ kind: T.Ident, value: raw, raw });
+        break;
+      }
+      case Tok.Punct: {
+        const ch = s.slice(lx.start, lx.end);
+        out.push({ kind: T.Punct, value: ch, raw: ch });
+        break;
+      }
+      case Tok.Comment:
+        break;
+      case Tok.Unsure:
+        out.push(LITERAL);
+        return out;
+      default:
+        out.push(LITERAL);
     }
   }
   return out;
 }
 
-/** Index after the closing quote; a doubled quote is part of the text. */
-function skipQuoted(s: string, start: number, quote: number): number {
-  let i = start + 1;
-  const n = s.length;
-  while (i < n) {
-    const c = s.charCodeAt(i);
-    if (c === 92 && quote === 39) {
-      i += 2; // MySQL backslash escapes; harmless for standard strings holding no backslash
-      continue;
-    }
-    if (c === quote) {
-      if (s.charCodeAt(i + 1) === quote) {
-        i += 2;
-        continue;
-      }
-      return i + 1;
-    }
-    i++;
-  }
-  return n;
-}
-
 // ---------------------------------------------------------------------------------------------
 // parse
 
-function parse(statement: string): Info {
+function parse(statement: string, syntax: SqlSyntax): Info {
   try {
-    const t = tokens(statement, 64);
+    const t = tokens(statement, syntax, 64);
     const first = t[0];
     if (first === undefined || first.kind !== T.Word || !VERBS.has(first.value)) {
-      return new Info(statement, undefined, undefined);
+      return new Info(statement, syntax, undefined, undefined);
     }
     const op = first.value;
-    return new Info(statement, op, collectionOf(op, t));
+    return new Info(statement, syntax, op, collectionOf(op, t));
   } catch {
-    return new Info(statement, undefined, undefined);
+    return new Info(statement, syntax, undefined, undefined);
   }
 }
 
@@ -333,72 +322,27 @@ const CLAUSE = new Set([
 // sanitise
 
 /**
- * Literals become `?`: quoted strings, numbers, PostgreSQL dollar-quoted bodies, E'' / X'' / B''
- * prefixed strings. Comments are dropped (they can hold anything). Identifiers, keywords and
- * placeholders stay. At most TEXT_LIMIT characters of the statement are kept.
+ * Literals (and SQLite's "…", which may be one) become `?`; comments are dropped (they can hold
+ * anything); names, keywords and placeholders stay; from an unsure token on, the rest is one `?`.
+ * At most TEXT_LIMIT characters of the statement are read.
  */
-export function sanitize(s: string): string {
-  const n = Math.min(s.length, TEXT_LIMIT);
+export function sanitize(s: string, syntax: SqlSyntax): string {
+  const lx = new SqlLexer(s, syntax);
   let out = '';
-  let i = 0;
   let last = 0; // start of the run of text copied as is
-  while (i < n) {
-    const c = s.charCodeAt(i);
-    if (c === 39) {
-      out += `${s.slice(last, i)}?`;
-      i = skipQuoted(s, i, 39);
-      last = i;
-    } else if (c === 34 || c === 96) {
-      i = skipQuoted(s, i, c);
-    } else if (c === 45 && s.charCodeAt(i + 1) === 45) {
-      out += s.slice(last, i);
-      const e = s.indexOf('\n', i);
-      i = e === -1 ? n : e;
-      last = i;
-    } else if (c === 47 && s.charCodeAt(i + 1) === 42) {
-      out += s.slice(last, i);
-      const e = s.indexOf('*/', i + 2);
-      i = e === -1 ? n : e + 2;
-      last = i;
-    } else if (c === 36 && !isDigit(s.charCodeAt(i + 1))) {
-      // $tag$ … $tag$ (or $$ … $$); `$1` placeholders fall through to the digit rule below.
-      let j = i + 1;
-      while (j < n && isWordPart(s.charCodeAt(j)) && s.charCodeAt(j) !== 36) j++;
-      if (s.charCodeAt(j) === 36) {
-        const tag = s.slice(i, j + 1);
-        const e = s.indexOf(tag, j + 1);
-        out += `${s.slice(last, i)}?`;
-        i = e === -1 ? n : e + tag.length;
-        last = i;
-      } else {
-        i = j;
-      }
-    } else if (c === 36 || c === 58 || c === 64) {
-      // $1, :name, @name placeholders: keep with their digits/name
-      let j = i + 1;
-      while (j < n && isWordPart(s.charCodeAt(j)) && s.charCodeAt(j) !== 36) j++;
-      i = j;
-    } else if (isWordStart(c)) {
-      let j = i + 1;
-      while (j < n && isWordPart(s.charCodeAt(j))) j++;
-      // E'…', X'…', B'…', N'…': the prefix goes with the literal
-      if (j === i + 1 && s.charCodeAt(j) === 39 && /[ExXbBnN]/.test(s[i]!)) {
-        out += `${s.slice(last, i)}?`;
-        i = skipQuoted(s, j, 39);
-        last = i;
-      } else {
-        i = j;
-      }
-    } else if (isDigit(c) || (c === 46 && isDigit(s.charCodeAt(i + 1)))) {
-      let j = i + 1;
-      while (j < n && (isWordPart(s.charCodeAt(j)) || s.charCodeAt(j) === 46)) j++;
-      out += `${s.slice(last, i)}?`;
-      i = j;
-      last = i;
-    } else {
-      i++;
+  for (let kind = lx.next(); kind !== Tok.End && lx.start < TEXT_LIMIT; kind = lx.next()) {
+    if (kind === Tok.Literal || kind === Tok.MaybeName) {
+      out += `${s.slice(last, lx.start)}?`;
+      last = lx.end;
+    } else if (kind === Tok.Comment) {
+      out += s.slice(last, lx.start);
+      // `a/* */b` stays two words
+      if (s.charCodeAt(lx.start - 1) > 32 && s.charCodeAt(lx.end) > 32) out += ' ';
+      last = lx.end;
+    } else if (kind === Tok.Unsure) {
+      return `${out}${s.slice(last, lx.start)}?`.trim();
     }
   }
-  out += s.slice(last, Math.min(i, n));
+  out += s.slice(last, Math.min(s.length, TEXT_LIMIT));
   return out.trim();
 }

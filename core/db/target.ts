@@ -4,7 +4,7 @@
 // series stay found by identity, ./recorder.ts). At most `limit` distinct targets exist; past that
 // every new one is OVERFLOW_TARGET, whose operations go to the overflow series: more targets than
 // the cardinality limit would overflow the metric anyway, and now only then.
-import { Interned } from '../series.js';
+import { Interned, labelValue } from '../series.js';
 
 export interface DbTarget {
   /** db.system.name: postgresql, mysql, mariadb, redis, sqlite. */
@@ -29,6 +29,16 @@ function build(system: string, namespace?: string, address?: string, port?: numb
 export class DbTargets extends Interned<DbTarget> {
   protected full(): DbTarget {
     return OVERFLOW_TARGET;
+  }
+
+  /** The pool metrics label a target's values as they are: they keep the label-value rule here. */
+  protected override made(t: DbTarget): DbTarget {
+    return {
+      system: labelValue(t.system),
+      namespace: t.namespace === undefined ? undefined : labelValue(t.namespace),
+      address: t.address === undefined ? undefined : labelValue(t.address),
+      port: t.port,
+    };
   }
 
   /** The one target for these values. Cheap, but hooks keep it per client or connection. */

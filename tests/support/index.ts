@@ -180,7 +180,10 @@ export async function waitForHttp(url: string, timeoutMs: number, exited?: Promi
   for (;;) {
     if (gone) throw new Error(`process exited before ${url} answered`);
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      // A refused connection fails at once; an answer that is merely slow (a framework's first
+      // render on a loaded machine) must not be abandoned and asked again: the app would count
+      // both requests, the abandoned one as aborted.
+      const res = await fetch(url, { signal: AbortSignal.timeout(Math.max(1000, deadline - Date.now())) });
       await res.arrayBuffer();
       return;
     } catch {

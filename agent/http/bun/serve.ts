@@ -21,6 +21,7 @@ import { errorClass, serverErrorType } from '../../../core/http/semconv.js';
 import type { ServerOp } from '../../../core/http/server.js';
 import { around, type Fn, mark, originalOf, type Patches } from '../../../core/patch.js';
 import type { HookContext } from '../../context.js';
+import { appListens } from '../listen.js';
 import { kRoute } from '../routes.js';
 import { nodeHttpServerStarting } from './node-http.js';
 import { PendingErrors } from './serve-errors.js';
@@ -236,9 +237,22 @@ function patchPrototype(server: BunServer): void {
   );
 }
 
+/** The port Bun.serve will bind: options.port, else Bun's defaults (BUN_PORT, PORT, NODE_PORT, 3000). */
+function servePort(options: unknown): unknown {
+  const port = (options as { port?: unknown; unix?: unknown } | null)?.port;
+  if (port !== undefined || (options as { unix?: unknown } | null)?.unix !== undefined) return port;
+  const env = process.env;
+  return env.BUN_PORT ?? env.PORT ?? env.NODE_PORT ?? 3000;
+}
+
 function wrapServe(original: Fn): Fn {
   return mark(function serve(this: unknown, options: unknown, ...rest: unknown[]): BunServer {
     const tls = (options as { tls?: unknown } | null)?.tls;
+    try {
+      appListens(servePort(options));
+    } catch (error) {
+      fail(guard!, error);
+    }
     const m = measured(options, tls ? 'https' : 'http');
     // Bun's own errors (bad options, port in use) reach the app unchanged.
     const server = Reflect.apply(original, this, [m.options, ...rest]) as BunServer;

@@ -81,3 +81,44 @@ export function json(
 export function stream(events: string[], call: Call, served: Served, servedIfCut: Served): Reply {
   return { events: events.map((e) => Buffer.from(e)), cut: call.cut, served, servedIfCut };
 }
+
+/** Written in pieces of this size: a TLS record's worth, as a provider's connection delivers a long line. */
+const LONG_PIECE = 16 * 1024;
+
+/**
+ * A stream of one ordinary event, then one `data:` line of `bytes` bytes (JSON that never closes)
+ * without a line break before the end of the response. It reports no usage.
+ */
+export function longLine(call: Call, bytes: number): Reply {
+  const first = Buffer.from(`data: ${JSON.stringify({ model: call.model, choices: [] })}\n\n`);
+  const line = Buffer.alloc(bytes, 0x61); // 'a'
+  line.write('data: {"x":"');
+  const events = [first];
+  for (let at = 0; at < bytes; at += LONG_PIECE) events.push(line.subarray(at, at + LONG_PIECE));
+  const served = call.served(undefined, undefined, '200');
+  return { events, cut: call.cut, served, servedIfCut: call.served(undefined, undefined, 'cut') };
+}
+
+function replaceBytes(buf: Buffer, from: Buffer, to: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  let at = 0;
+  for (let i = buf.indexOf(from); i !== -1; i = buf.indexOf(from, at)) {
+    parts.push(buf.subarray(at, i), to);
+    at = i + from.length;
+  }
+  if (at === 0) return buf;
+  parts.push(buf.subarray(at));
+  return Buffer.concat(parts);
+}
+
+/** The reply with every `from` in its bytes replaced by `to`: bytes no JSON encoder would write. */
+export function rewrite(reply: Reply, from: string, to: Buffer): Reply {
+  const mark = Buffer.from(from);
+  if (!('events' in reply)) {
+    const body = replaceBytes(reply.body, mark, to);
+    const headers = { ...reply.headers };
+    if ('content-length' in headers) headers['content-length'] = body.length;
+    return { ...reply, headers, body };
+  }
+  return { ...reply, events: reply.events.map((e) => replaceBytes(e, mark, to)) };
+}

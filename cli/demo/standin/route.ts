@@ -7,10 +7,16 @@
 //   /nN    N content chunks in a stream (default 5)
 //   /cachedN, /reasoningN  OpenAI usage reports N cached input / N reasoning output tokens
 //                          (inside prompt/completion tokens, as OpenAI counts them)
+//   /longN  a stream whose second event is one `data:` line of N bytes that never ends (no line
+//           break before the end of the response), as a broken or hostile provider might send
+//   /tokensX  the usage reports X as the input tokens, written into the JSON as it is in the path
+//             (1e308, 9007199254740993, -5): counts no provider should send
+//   /oddmodel  the reply names a model holding a control character, a bidirectional override, a
+//              lone surrogate (JSON-escaped) and two bytes that are not UTF-8 (0xFF 0xFE)
 import { anthropicMessages, CACHE_READ } from './anthropic.js';
 import { geminiGenerate } from './gemini.js';
 import { openaiChat, openaiEmbeddings, openaiResponses } from './openai.js';
-import { type Call, json, type Reply, type Served } from './reply.js';
+import { type Call, json, longLine, type Reply, rewrite, type Served } from './reply.js';
 
 /** Fixed usage for one request model, so the numbers a user sees are known in advance. */
 export interface ModelUsage {
@@ -39,11 +45,25 @@ interface Flags {
   chunks: number;
   cached: number;
   reasoning: number;
+  long: number;
+  oddModel: boolean;
+  /** The input-token count to report, as JSON text. */
+  tokens: string | undefined;
 }
 
 function flags(url: string): { flags: Flags; path: string } {
-  const f: Flags = { status: 200, cut: false, chunks: 5, cached: 0, reasoning: 0 };
-  const [rawPath, query = ''] = url.split('?') as [string, string?];
+  const f: Flags = {
+    status: 200,
+    cut: false,
+    chunks: 5,
+    cached: 0,
+    reasoning: 0,
+    long: 0,
+    oddModel: false,
+    tokens: undefined,
+  };
+  // The query (Gemini's alt=sse, Azure's api-version) chooses nothing here.
+  const rawPath = url.split('?', 1)[0]!;
   const parts = rawPath.split('/');
   const rest: string[] = [];
   for (const p of parts) {
@@ -54,9 +74,12 @@ function flags(url: string): { flags: Flags; path: string } {
     else if (/^n\d+$/.test(p)) f.chunks = Number(p.slice(1));
     else if (/^cached\d+$/.test(p)) f.cached = Number(p.slice(6));
     else if (/^reasoning\d+$/.test(p)) f.reasoning = Number(p.slice(9));
+    else if (/^long\d+$/.test(p)) f.long = Number(p.slice(4));
+    else if (p === 'oddmodel') f.oddModel = true;
+    else if (/^tokens./.test(p)) f.tokens = p.slice(6);
     else rest.push(p);
   }
-  return { flags: f, path: rest.join('/') + (query ? `?${query}` : '') };
+  return { flags: f, path: rest.join('/') };
 }
 
 /**
@@ -69,6 +92,15 @@ function derivedUsage(raw: string, f: Flags): { input: number; cached: number; o
   return { input: 7 + (raw.length % 50) + f.cached, cached: f.cached, output: 3 + (h % 40) + f.reasoning };
 }
 
+/** A path segment decoded; as it is when its escapes are malformed (the reply names it so). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** The reply to `raw` sent to `url` on the provider's port; throws on a body that is not JSON. */
 export function replyTo(
   provider: string,
@@ -79,11 +111,13 @@ export function replyTo(
   const { flags: f, path } = flags(url);
   const body = (raw ? JSON.parse(raw) : {}) as Record<string, unknown>;
   const gemini = /\/models\/([^/:]+):(generateContent|streamGenerateContent|embedContent)/.exec(path);
-  const model = gemini ? decodeURIComponent(gemini[1]!) : String(body.model ?? '');
+  const model = gemini ? decoded(gemini[1]!) : String(body.model ?? '');
   const fixed = models?.find((m) => m.model === model);
   if (models !== undefined && fixed === undefined)
     return json(404, { error: { message: `stand-in has no model ${model}` } }, undefined);
-  const { input, cached, output } = fixed ?? derivedUsage(raw, f);
+  const usage = fixed ?? derivedUsage(raw, f);
+  const { cached, output } = usage;
+  const input = f.tokens === undefined ? usage.input : TOKENS_MARK;
   const openaiUsage = path.endsWith('/chat/completions') || path.endsWith('/responses');
   const stream = gemini ? gemini[2] === 'streamGenerateContent' : body.stream === true;
   let operation = 'chat';
@@ -125,7 +159,7 @@ export function replyTo(
 
   const call: Call = {
     body,
-    model: fixed?.responseModel ?? RESPONSE_MODEL[model] ?? model,
+    model: f.oddModel ? ODD_MODEL : (fixed?.responseModel ?? RESPONSE_MODEL[model] ?? model),
     input,
     output,
     cached,
@@ -134,10 +168,26 @@ export function replyTo(
     cut: f.cut,
     served,
   };
+  let reply = answer(call, path, gemini?.[2], f);
+  if (f.oddModel) reply = rewrite(reply, NOT_UTF8_MARK, NOT_UTF8);
+  if (f.tokens !== undefined) reply = rewrite(reply, String(TOKENS_MARK), Buffer.from(f.tokens));
+  return reply;
+}
+
+/** The input-token count /tokensX replies carry until the bytes of X replace it. */
+const TOKENS_MARK = 987_654_321;
+
+/** The model /oddmodel replies name; NOT_UTF8_MARK becomes the bytes NOT_UTF8 on the wire. */
+const NOT_UTF8_MARK = '<not-utf-8>';
+const NOT_UTF8 = Buffer.from([0xff, 0xfe]);
+export const ODD_MODEL = `odd-\u0007-\u202e-\ud800-${NOT_UTF8_MARK}-end`;
+
+function answer(call: Call, path: string, geminiMethod: string | undefined, f: Flags): Reply {
+  if (f.long > 0) return longLine(call, f.long);
   if (path.endsWith('/chat/completions')) return openaiChat(call);
   if (path.endsWith('/embeddings')) return openaiEmbeddings(call);
   if (path.endsWith('/responses')) return openaiResponses(call);
   if (path.endsWith('/messages')) return anthropicMessages(call);
-  if (gemini) return geminiGenerate(call, gemini[2]!);
+  if (geminiMethod !== undefined) return geminiGenerate(call, geminiMethod);
   return json(404, { error: { message: `stand-in has no ${path}` } }, undefined);
 }

@@ -1,0 +1,179 @@
+// The soak: an app under the preload on each runtime takes steady open-loop load for N minutes
+// (default 8) while /metrics is scraped every second, as Prometheus would. Reported per runtime:
+// RSS growth in MB per minute after the warm-up (least squares over one sample a second), RSS at
+// the end of the warm-up and at the end, and the number of series on /metrics at both points — a
+// leak or an unbounded label shows as a slope or a growing series count. Not a test: the numbers
+// depend on the machine; bench/results/soak.json keeps the run, `--write` puts the table in
+// docs/soak.md.
+//
+//   node bench/soak.mjs [--minutes 8] [--warmup 60] [--rate 500] [--runtimes node,bun] [--write]
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitReady } from './lib/measure.mjs';
+import { freePort, killAllSync, killTree, rssMb, sleep, spawnTracked } from './lib/procs.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'node_modules/.bin');
+const REGISTER = path.join(ROOT, 'dist/register.js');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i === -1 ? dflt : args[i + 1];
+};
+const minutes = Number(opt('--minutes', '8'));
+const warmup = Number(opt('--warmup', '60'));
+const rate = Number(opt('--rate', '500'));
+const runtimes = opt('--runtimes', 'node,bun').split(',');
+const write = args.includes('--write');
+
+process.on('exit', killAllSync);
+process.on('SIGINT', () => process.exit(130));
+
+/** Least-squares slope of y over x. */
+function slope(points) {
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p[0], 0) / n;
+  const my = points.reduce((s, p) => s + p[1], 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const [x, y] of points) {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** Sample lines on an exposition page (every line that is not a comment or empty), without values. */
+const keysOf = (text) =>
+  text
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.slice(0, l.lastIndexOf(' ')));
+const seriesOf = (text) => keysOf(text).length;
+
+async function soak(runtime) {
+  const port = await freePort();
+  const metricsPort = await freePort();
+  const app = path.join(ROOT, 'bench/apps/http-hello.mjs');
+  const preload = runtime === 'bun' ? ['--preload', REGISTER] : ['--import', REGISTER];
+  const child = spawnTracked(path.join(BIN, runtime), [...preload, app], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      TAPWIRE_ENV: 'production',
+    },
+  });
+  await waitReady(child, port);
+  const seconds = minutes * 60;
+  const load = spawnTracked(
+    path.join(BIN, 'node'),
+    [path.join(ROOT, 'bench/lib/open-loop.mjs'), `http://127.0.0.1:${port}/`, String(rate), String(seconds)],
+    { stdout: 'pipe' },
+  );
+  let loadOut = '';
+  load.stdout.on('data', (d) => (loadOut += d));
+  const samples = [];
+  let scrapes = 0;
+  let failed = 0;
+  let seriesAtWarmup;
+  let keysAtWarmup = new Set();
+  let rssAtWarmup;
+  let lastText = '';
+  const start = Date.now();
+  for (let t = 0; t < seconds; t++) {
+    const due = start + (t + 1) * 1000;
+    try {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      lastText = await res.text();
+      if (res.status === 200) scrapes++;
+      else failed++;
+    } catch {
+      failed++;
+    }
+    const rss = rssMb(child.pid);
+    const at = (Date.now() - start) / 1000;
+    if (rss !== null) samples.push([at, rss]);
+    if (seriesAtWarmup === undefined && at >= warmup) {
+      seriesAtWarmup = seriesOf(lastText);
+      keysAtWarmup = new Set(keysOf(lastText));
+      rssAtWarmup = rss;
+    }
+    if (t % 60 === 59)
+      console.error(`${runtime}: ${t + 1}s rss ${rss?.toFixed(1)} MB, ${seriesOf(lastText)} series`);
+    await sleep(Math.max(0, due - Date.now()));
+  }
+  await load.exited;
+  const after = samples.filter(([at]) => at >= warmup);
+  const result = {
+    runtime,
+    version: (await import('node:child_process'))
+      .execFileSync(path.join(BIN, runtime), ['--version'], {
+        encoding: 'utf8',
+      })
+      .trim(),
+    minutes,
+    warmupSeconds: warmup,
+    rate,
+    load: JSON.parse(loadOut.trim().split('\n').at(-1) ?? '{}'),
+    scrapes,
+    scrapesFailed: failed,
+    rssAtWarmupMb: rssAtWarmup,
+    rssEndMb: samples.at(-1)?.[1],
+    rssMaxMb: Math.max(...samples.map(([, r]) => r)),
+    mbPerMinute: slope(after) * 60,
+    seriesAtWarmup,
+    seriesEnd: seriesOf(lastText),
+    /** Series that appeared after the warm-up (a growing label shows here by name). */
+    seriesAdded: keysOf(lastText).filter((k) => !keysAtWarmup.has(k)),
+  };
+  await killTree(child);
+  return result;
+}
+
+const results = [];
+for (const runtime of runtimes) results.push(await soak(runtime));
+const json = JSON.stringify(results, null, 2);
+writeFileSync(path.join(ROOT, 'bench/results/soak.json'), `${json}\n`);
+console.log(json);
+
+if (write) {
+  const f = (n, d = 1) => (typeof n === 'number' ? n.toFixed(d) : 'n/a');
+  const rows = results.map(
+    (r) =>
+      `| ${r.runtime} ${r.version} | ${r.load.sent ?? 'n/a'} (${r.load.errors ?? 'n/a'} errors) | ${r.scrapes} (${r.scrapesFailed} failed) | ${f(r.rssAtWarmupMb)} | ${f(r.rssEndMb)} | ${f(r.rssMaxMb)} | ${f(r.mbPerMinute, 3)} | ${r.seriesAtWarmup} → ${r.seriesEnd} |`,
+  );
+  const added = results.map((r) => {
+    const names = [
+      ...new Set(
+        r.seriesAdded.map((k) => k.replace(/_(bucket|sum|count)\{/, '{').replace(/,?le="[^"]*"/, '')),
+      ),
+    ];
+    return `- ${r.runtime}: ${names.length === 0 ? 'none' : names.map((n) => `\`${n}\``).join(', ')}`;
+  });
+  const text = `# Soak
+
+Generated by \`node bench/soak.mjs --write\` (${new Date().toISOString().slice(0, 10)}): the hello app
+(bench/apps/http-hello.mjs) under the preload in the production profile, ${rate} requests/s of open-loop load for
+${minutes} minutes, /metrics scraped every second. MB/min is the least-squares slope of the app's RSS (one
+sample a second) after a ${warmup} s warm-up; the series count is the number of samples on /metrics at the end
+of the warm-up and at the end. A leak shows as a steady slope, an unbounded label as a growing count.
+
+| runtime | requests (errors) | scrapes | RSS after warm-up (MB) | RSS at end (MB) | RSS max (MB) | MB/min after warm-up | series |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+Series that appeared after the warm-up:
+${added.join('\n')}
+
+A series that appears once and stays is a label value seen late, not growth: on Node, V8's first
+incremental and major collections usually come after the warm-up, and each adds one
+\`v8js_gc_duration_seconds\` histogram (7 lines); \`v8js_gc_type\` has four values. For comparison,
+the figures quoted for 9ba7680 were measured with wrk at full speed (-c16), not at a fixed rate.
+`;
+  writeFileSync(path.join(ROOT, 'docs/soak.md'), text);
+}
