@@ -14,7 +14,7 @@
 // unnoticed.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -289,6 +289,7 @@ it('every block is either run or listed with the reason it is not', () => {
     "import { logger } from 'tapwire';",
     "import { metrics } from '@opentelemetry/api';",
     'npx tapwire demo            # starts a small service under the preload, drives traffic, prints /metrics',
+    'npx tapwire dashboards --out grafana/         # add --slo slo.yaml to use the SLO file of `tapwire rules`',
   ]);
 });
 
@@ -421,4 +422,20 @@ describe.skipIf(reason !== undefined)('the README, run as written', () => {
     // "exits non-zero on a bad value"
     expect((await command(config!, nodeApp, { OTEL_EXPORTER_PROMETHEUS_PORT: 'ninety' })).code).toBe(1);
   }, 120_000);
+
+  it('npx tapwire dashboards --out grafana/ writes the boards committed in deploy/dashboards/', async () => {
+    const [line] = linesOf(
+      'npx tapwire dashboards --out grafana/         # add --slo slo.yaml to use the SLO file of `tapwire rules`',
+    );
+    const r = await command(line!, nodeApp);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const committed = readdirSync(join(ROOT, 'deploy/dashboards')).sort();
+    expect(readdirSync(join(nodeApp, 'grafana')).sort()).toEqual(committed);
+    expect(committed.filter((f) => f.endsWith('.json')).length).toBe(7);
+    for (const file of committed) {
+      expect(readFileSync(join(nodeApp, 'grafana', file), 'utf8'), file).toBe(
+        readFileSync(join(ROOT, 'deploy/dashboards', file), 'utf8'),
+      );
+    }
+  }, 60_000);
 });
