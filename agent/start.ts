@@ -23,25 +23,21 @@ import { agentResource, createTelemetry, type Telemetry } from '../core/telemetr
 import { PromClientProducer } from '../exporters/prom-client.js';
 import type { BunServe } from '../exporters/prometheus/server.js';
 import type { HookContext } from './context.js';
-import { type AgentSlot, kAgent } from './current.js';
+import { type Agent as AppAgent, kAgent } from './current.js';
 import { type Endpoint, openEndpoint } from './endpoint.js';
 import { watchAppListen } from './http/listen.js';
 import { INSTRUMENTATIONS, type Instrumentation } from './instrumentations.js';
 import { ModuleLoads } from './load.js';
 import type { TracerSetup } from './trace/provider.js';
 
-export interface Agent {
-  readonly config: Config;
+export interface Agent extends AppAgent {
   readonly telemetry: Telemetry;
   readonly http: HttpRecorder;
   readonly db: DbRecorder;
   readonly tracing: TracerSetup | undefined;
-  /**
-   * Takes back everything tapwire installed (every patched function, subscription, loader hook and
-   * global is the original again), closes /metrics and shuts the meter provider down.
-   */
-  stop(): void;
 }
+
+type AgentSlot = typeof globalThis & { [kAgent]?: Agent | null };
 
 /** One instrumentation's share of the installation, taken back together. */
 interface Part {

@@ -156,8 +156,8 @@ export const LOG_CODES = {
     level: 'debug',
     from: 'preload',
     meaning:
-      'This Node has no module.registerHooks (Node < 22.15): Hono requests are measured without http_route.',
-    action: 'Use Node >= 22.15 for Hono route templates.',
+      'This Node has no usable module.registerHooks (before 22.22.3 on Node 22, 23, before 24.11.1 on Node 24, 25.0): Hono requests are measured without http_route.',
+    action: 'Use Node 22.22.3+, 24.11.1+ or 25.1+ for Hono route templates.',
   },
   TAPWIRE_SIDECAR_LISTENING: {
     level: 'info',

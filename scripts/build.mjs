@@ -8,7 +8,8 @@
 // agent instance.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { build, transform } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -148,6 +149,11 @@ await build({
   logLevel: 'warning',
 });
 
+// tsc declared every module; the package publishes only the declarations its two entry points
+// reach (an app's TypeScript reads no others), so internal modules are not part of the package's
+// surface and their types are not shipped. tests/package.test.ts checks the list.
+pruneDeclarations(out, ['index.d.ts', 'register.d.ts']);
+
 // dist/ is self-contained (the container image copies it alone): mark its .js files as ESM.
 writeFileSync(
   `${out}/package.json`,
@@ -166,3 +172,27 @@ try {
 }
 renameSync(out, 'dist');
 rmSync(old, { recursive: true, force: true });
+
+/** Deletes every .d.ts under `dir` that the `entries` do not reach through relative imports. */
+function pruneDeclarations(dir, entries) {
+  const reached = new Set();
+  const visit = (file) => {
+    if (reached.has(file)) return;
+    reached.add(file);
+    const text = readFileSync(join(dir, file), 'utf8');
+    for (const m of text.matchAll(/(?:from|import\()\s*'(\.[^']+)\.js'/g)) {
+      visit(join(dirname(file), `${m[1]}.d.ts`));
+    }
+  };
+  for (const entry of entries) visit(entry);
+  const sweep = (sub) => {
+    for (const e of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const path = join(sub, e.name);
+      if (e.isDirectory()) {
+        sweep(path);
+        if (readdirSync(join(dir, path)).length === 0) rmdirSync(join(dir, path));
+      } else if (e.name.endsWith('.d.ts') && !reached.has(path)) rmSync(join(dir, path));
+    }
+  };
+  sweep('.');
+}

@@ -8,11 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VARIABLES } from '../config/index.js';
 import { formatSeconds } from '../exporters/live/summary.js';
-import { find, histogramQuantile, parseMetrics } from './support/index.js';
+import { find, histogramQuantile, NODE, parseMetrics } from './support/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/cli/main.js');
-const NODE = join(ROOT, 'node_modules/.bin/node');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 // The app's directory: its package.json names the service.

@@ -7,12 +7,16 @@ import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeBinary } from '../../scripts/runtimes.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST_REGISTER = join(ROOT, 'dist/register.js');
 export const FIXTURES = join(ROOT, 'tests/fixtures');
-export const NODE = join(ROOT, 'node_modules/.bin/node');
-export const BUN = join(ROOT, 'node_modules/.bin/bun');
+// The apps run on the project's Node 24 and Bun unless TAPWIRE_TEST_NODE / TAPWIRE_TEST_BUN name another
+// version (X.Y.Z, or `oldest`: package.json's engines claim), fetched once by scripts/runtimes.ts; CI
+// runs the suite both ways.
+export const NODE = runtimeBinary('node', process.env.TAPWIRE_TEST_NODE);
+export const BUN = runtimeBinary('bun', process.env.TAPWIRE_TEST_BUN);
 
 export type Runtime = 'node' | 'bun';
 export const RUNTIMES: Runtime[] = ['node', 'bun'];
@@ -80,6 +84,10 @@ export interface StartOptions {
   /** Wait until the app answers on `port` at this path (default '/'); false: do not wait. */
   ready?: string | false;
   cwd?: string;
+  /** Another binary of `runtime` (scripts/runtimes.ts) instead of NODE or BUN. */
+  binary?: string;
+  /** The preload as an app that installed the package names it (`tapwire/register`). */
+  register?: string;
 }
 
 export function runtimeCommand(
@@ -87,16 +95,25 @@ export function runtimeCommand(
   preload: boolean,
   file: string,
   args: string[] = [],
+  binary?: string,
+  register = DIST_REGISTER,
 ): string[] {
-  if (runtime === 'node') return [NODE, ...(preload ? ['--import', DIST_REGISTER] : []), file, ...args];
-  return [BUN, ...(preload ? ['--preload', DIST_REGISTER] : []), file, ...args];
+  if (runtime === 'node') return [binary ?? NODE, ...(preload ? ['--import', register] : []), file, ...args];
+  return [binary ?? BUN, ...(preload ? ['--preload', register] : []), file, ...args];
 }
 
 export async function startApp(options: StartOptions): Promise<App> {
   const port = await freePort();
   const metricsPort = await freePort();
   const file = options.file.startsWith('/') ? options.file : join(FIXTURES, options.file);
-  const [cmd, ...argv] = runtimeCommand(options.runtime, options.preload ?? true, file, options.args);
+  const [cmd, ...argv] = runtimeCommand(
+    options.runtime,
+    options.preload ?? true,
+    file,
+    options.args,
+    options.binary,
+    options.register,
+  );
   const child = spawn(cmd!, argv, {
     cwd: options.cwd ?? FIXTURES,
     env: {
