@@ -288,7 +288,7 @@ it('every block is either run or listed with the reason it is not', () => {
     'bun add tapwire',
     "import { logger } from 'tapwire';",
     "import { metrics } from '@opentelemetry/api';",
-    'npx tapwire demo            # starts a small service under the preload, drives traffic, prints /metrics',
+    'npx tapwire demo            # a small service under the preload, with traffic: tables of its numbers, and its live page',
     'npx tapwire dashboards --out grafana/         # add --slo slo.yaml to use the SLO file of `tapwire rules`',
   ]);
 });
@@ -410,12 +410,13 @@ describe.skipIf(reason !== undefined)('the README, run as written', () => {
 
   it('npx tapwire demo and npx tapwire config', async () => {
     const [demo, config] = linesOf(
-      'npx tapwire demo            # starts a small service under the preload, drives traffic, prints /metrics',
+      'npx tapwire demo            # a small service under the preload, with traffic: tables of its numbers, and its live page',
     );
     const shown = await command(demo!, nodeApp);
     expect([shown.code, shown.stderr]).toEqual([0, '']);
     expect(shown.stdout).toContain('tapwire demo: node service with tapwire preloaded at http://127.0.0.1:');
-    expect(shown.stdout).toContain(`${GET_200} 12`);
+    // 12 GETs answered 200 (10 sent and the 2 readiness probes) and 3 answered 500.
+    expect(shown.stdout).toMatch(/\n +GET +\(no route\) +\S+ +15 +3 \(20%\) /);
     const effective = await command(config!, nodeApp);
     expect([effective.code, effective.stderr]).toEqual([0, '']);
     expect(effective.stdout).toMatch(/\nOTEL_SERVICE_NAME +shop +package\.json\n/);
