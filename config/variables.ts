@@ -222,7 +222,7 @@ export const VARIABLES = {
   } satisfies Variable<AiEndpoint[]>,
   TAPWIRE_AI_PRICES: {
     name: 'TAPWIRE_AI_PRICES',
-    doc: 'A JSON price file whose entries replace the built-in AI price table (`core/ai/prices.json`) per provider and model: `{"version": "…", "providers": {"openai": {"gpt-4o": {"input": 2.5, "cached_input": 1.25, "output": 10}}}}`, USD per million tokens.',
+    doc: 'A JSON price file whose entries replace the built-in AI price table (`core/ai/prices.json`) per provider and model: `{"version": "…", "providers": {"openai": {"gpt-4o": {"input": 2.5, "cached_input": 1.25, "output": 10}}}}`, USD per million tokens. Entries: `input`, `cached_input`, `cache_write` (5-minute TTL), `cache_write_1h`, `output`, `reasoning`; a missing one falls back to its base entry. Costs priced from it carry `tapwire_price_source="override"` and its `version`.',
     accepted: 'a file path',
     fallback: undefined as string | undefined,
     fallbackDoc: 'none (the built-in table)',

@@ -184,9 +184,23 @@ export const METRICS = {
     name: 'tapwire.gen_ai.cost',
     unit: 'USD',
     kind: 'counter',
-    description: 'Estimated cost of AI provider calls from the price table.',
-    attributes: ['gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type'],
-    source: 'agent/ai (planned)',
+    description:
+      'Estimated cost of AI provider calls from the price table: each kind of token (cache reads, cache writes by TTL, reasoning) at its own price, under the table entry that priced it.',
+    attributes: [
+      'gen_ai.provider.name',
+      'gen_ai.request.model',
+      'gen_ai.token.type',
+      'tapwire.price',
+      'tapwire.price.source',
+      'tapwire.price.version',
+    ],
+    conditional: {
+      'tapwire.price':
+        'the price-table entry that priced the tokens: `input`, `cached_input`, `cache_write` (5-minute TTL), `cache_write_1h`, `output`, `reasoning`; a part the table has no entry for is priced, and labelled, at its base entry',
+      'tapwire.price.source': '`builtin` (core/ai/prices.json) or `override` (the TAPWIRE_AI_PRICES file)',
+      'tapwire.price.version': 'the `version` of the table the price came from',
+    },
+    source: 'agent/ai',
   },
   genAiUnparsedStreams: {
     name: 'tapwire.gen_ai.unparsed_streams',

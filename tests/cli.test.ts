@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VARIABLES } from '../config/index.js';
+import { PRICES_VERSION } from '../core/ai/prices.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/cli/main.js');
@@ -305,30 +306,25 @@ describe('tapwire demo', () => {
       ].sort(),
     );
     // Cost from core/ai/prices.json (USD per 1M tokens): gpt-4o input 2.5, cached input 1.25,
-    // output 10; gpt-4o-mini input 0.15, output 0.6.
+    // output 10; gpt-4o-mini input 0.15, output 0.6. Cached input is its own series.
     const cost = new Map(
       r.stdout
         .split('\n')
         .filter((l) => l.startsWith('tapwire_gen_ai_cost_usd_total{'))
         .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))] as const),
     );
-    const expected: [string, string, number][] = [
-      ['gpt-4o', 'input', (2 * (400 * 2.5 + 600 * 1.25)) / 1e6],
-      ['gpt-4o', 'output', (2 * 150 * 10) / 1e6],
-      ['gpt-4o-mini', 'input', (3 * 200 * 0.15) / 1e6],
-      ['gpt-4o-mini', 'output', (3 * 80 * 0.6) / 1e6],
+    const expected: [string, string, string, number][] = [
+      ['gpt-4o', 'input', 'input', (2 * 400 * 2.5) / 1e6],
+      ['gpt-4o', 'input', 'cached_input', (2 * 600 * 1.25) / 1e6],
+      ['gpt-4o', 'output', 'output', (2 * 150 * 10) / 1e6],
+      ['gpt-4o-mini', 'input', 'input', (3 * 200 * 0.15) / 1e6],
+      ['gpt-4o-mini', 'output', 'output', (3 * 80 * 0.6) / 1e6],
     ];
-    expect([...cost.keys()].sort()).toEqual(
-      expected
-        .map(
-          ([model, type]) =>
-            `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}"}`,
-        )
-        .sort(),
-    );
-    for (const [model, type, usd] of expected) {
-      const key = `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}"}`;
-      expect(cost.get(key), key).toBeCloseTo(usd, 12);
+    const series = (model: string, type: string, price: string) =>
+      `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}",tapwire_price="${price}",tapwire_price_source="builtin",tapwire_price_version="${PRICES_VERSION}"}`;
+    expect([...cost.keys()].sort()).toEqual(expected.map(([m, t, p]) => series(m, t, p)).sort());
+    for (const [model, type, price, usd] of expected) {
+      expect(cost.get(series(model, type, price)), series(model, type, price)).toBeCloseTo(usd, 12);
     }
     expect(r.stdout).not.toContain('_bucket{');
   });

@@ -38,7 +38,11 @@ export interface AiOutcome {
   output: number | undefined;
   /** Cached input tokens (inside `input`): priced at the cached-input rate. */
   cached: number | undefined;
-  /** Reasoning tokens (inside `output`): a span attribute only, no metric series of their own. */
+  /** Input tokens written to the prompt cache (inside `input`), every TTL. */
+  cacheWrite: number | undefined;
+  /** The part of `cacheWrite` written with a 1-hour TTL. */
+  cacheWrite1h: number | undefined;
+  /** Reasoning tokens (inside `output`): priced at the reasoning rate. */
   reasoning: number | undefined;
   /** A stream the parser gave up on (an event past its bound): counted, its tokens unknown. */
   unparsed: boolean;
@@ -192,6 +196,8 @@ export class AiCall extends Operation implements EventSink {
       input: u.input,
       output: u.output,
       cached: u.cached,
+      cacheWrite: u.cacheWrite,
+      cacheWrite1h: u.cacheWrite1h,
       reasoning: u.reasoning,
       unparsed: this.unparsed,
       dropped: u.dropped,

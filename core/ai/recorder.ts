@@ -11,7 +11,8 @@ import { fail, guard } from '../guard.js';
 import { agentLog } from '../log.js';
 import { SeriesCache } from '../series.js';
 import { AiCall, type AiOutcome } from './call.js';
-import type { Prices } from './prices.js';
+import { type Costs, newCosts, PRICE_FIELDS, type PriceField, priceCall, TOKEN_TYPE_OF } from './cost.js';
+import type { PriceOrigin, Prices } from './prices.js';
 import { operationOf, type Provider } from './providers.js';
 
 export interface AiInstruments {
@@ -52,11 +53,16 @@ function withTokenType(tokenType: 'input' | 'output'): Builder {
 const buildInput = withTokenType('input');
 const buildOutput = withTokenType('output');
 
-function buildCost(provider: string, model: string | undefined, tokenType: string): Attributes {
-  const a: Attributes = { 'gen_ai.provider.name': provider };
-  if (model !== undefined) a['gen_ai.request.model'] = model;
-  a['gen_ai.token.type'] = tokenType;
-  return a;
+function buildCost(provider: string, model: string, field: number, origin: PriceOrigin): Attributes {
+  return {
+    'gen_ai.provider.name': provider,
+    'gen_ai.request.model': model,
+    'gen_ai.token.type': TOKEN_TYPE_OF[field]!,
+    // Where the amount came from: the table entry that priced these tokens, and which table.
+    'tapwire.price': PRICE_FIELDS[field] as PriceField,
+    'tapwire.price.source': origin.source,
+    'tapwire.price.version': origin.version,
+  };
 }
 
 function buildProvider(provider: string): Attributes {
@@ -80,6 +86,8 @@ export class AiRecorder {
   private readonly droppedSeries: SeriesCache;
   private readonly unknown = new Set<string>();
   private readonly guard = guard('ai recorder');
+  /** One call's cost per price entry, reused (calls are recorded one at a time). */
+  private readonly costs: Costs = newCosts();
 
   constructor(
     private readonly instruments: AiInstruments,
@@ -177,18 +185,15 @@ export class AiRecorder {
     }
     // Token counts are bounded (./usage.ts); a sum that is still not a finite amount (a price
     // table's absurd price) is left out, since one +Inf or NaN would stay in the counter for good.
-    if (o.input !== undefined && price.input !== undefined) {
-      const cached = Math.min(o.cached ?? 0, o.input);
-      const usd =
-        ((o.input - cached) * price.input + cached * (price.cachedInput ?? price.input)) / 1_000_000;
-      if (usd < Number.POSITIVE_INFINITY) {
-        this.instruments.cost.add(usd, this.costSeries.get(buildCost, o.provider, model, 'input'));
-      }
-    }
-    if (o.output !== undefined && price.output !== undefined) {
-      const usd = (o.output * price.output) / 1_000_000;
-      if (usd < Number.POSITIVE_INFINITY) {
-        this.instruments.cost.add(usd, this.costSeries.get(buildCost, o.provider, model, 'output'));
+    const costs = this.costs;
+    priceCall(o, price, costs);
+    for (let field = 0; field < costs.length; field++) {
+      const usd = costs[field]!;
+      if (usd >= 0 && usd < Number.POSITIVE_INFINITY) {
+        this.instruments.cost.add(
+          usd,
+          this.costSeries.get(buildCost, o.provider, model, field, price.origin),
+        );
       }
     }
   }
