@@ -1,4 +1,5 @@
-// `import { logger } from 'tapwire'`
+// `import { logger, withAttributes } from 'tapwire'`
+export { withAttributes } from './agent/attributes.js';
 export { currentAgent } from './agent/current.js';
 export { logger } from './agent/log/app.js';
 export type { Agent } from './agent/start.js';

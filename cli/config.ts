@@ -40,6 +40,8 @@ const FIELDS = {
   TAPWIRE_GATEWAY_PORT: 'gatewayPort',
   TAPWIRE_GATEWAY_PROVIDERS: 'gatewayProviders',
   TAPWIRE_AI_PRICES: 'aiPrices',
+  TAPWIRE_AI_ATTRIBUTES: 'aiAttributes',
+  TAPWIRE_AI_ATTRIBUTE_VALUES: 'aiAttributeValues',
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'aiCaptureContent',
 } as const satisfies Record<VariableName, keyof Config | undefined>;
 

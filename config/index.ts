@@ -6,7 +6,7 @@ export {
   loadConfig,
   mask,
 } from './load.js';
-export type { AiEndpoint, GatewayProvider } from './parse.js';
+export type { AiAttribute, AiEndpoint, GatewayProvider } from './parse.js';
 export { PROFILE_DEFAULTS } from './profiles.js';
 export {
   LOG_LEVELS,

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROFILE_DEFAULTS } from './profiles.js';
 import {
+  type AiAttribute,
   type AiEndpoint,
   type GatewayProvider,
   LOG_LEVELS,
@@ -62,6 +63,10 @@ export interface Config {
   aiEndpoints: AiEndpoint[];
   /** TAPWIRE_AI_PRICES: price file overriding core/ai/prices.json. */
   aiPrices: string | undefined;
+  /** TAPWIRE_AI_ATTRIBUTES: attribution labels of the AI token and cost series. */
+  aiAttributes: AiAttribute[];
+  /** TAPWIRE_AI_ATTRIBUTE_VALUES: distinct values kept per attribution label. */
+  aiAttributeValues: number;
   aiCaptureContent: boolean;
   dbSlowMs: number;
   /** `tapwire sidecar` settings. */
@@ -196,6 +201,8 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     runtimeMetrics: read('TAPWIRE_RUNTIME_METRICS', 'runtimeMetrics'),
     aiEndpoints: read('TAPWIRE_AI_ENDPOINTS', 'aiEndpoints'),
     aiPrices: read('TAPWIRE_AI_PRICES', 'aiPrices'),
+    aiAttributes: read('TAPWIRE_AI_ATTRIBUTES', 'aiAttributes'),
+    aiAttributeValues: read('TAPWIRE_AI_ATTRIBUTE_VALUES', 'aiAttributeValues'),
     aiCaptureContent: read('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT', 'aiCaptureContent'),
     dbSlowMs: read('TAPWIRE_DB_SLOW_MS', 'dbSlowMs'),
     proxyPort: read('TAPWIRE_PROXY_PORT', 'proxyPort'),

@@ -3,7 +3,9 @@
 // the rows name are in parse.ts.
 
 import {
+  type AiAttribute,
   type AiEndpoint,
+  aiAttributes,
   aiEndpoints,
   boolean,
   type GatewayProvider,
@@ -21,7 +23,7 @@ import {
 } from './parse.js';
 
 // The parsed shapes of the list-valued variables, for the code that reads them.
-export type { AiEndpoint, GatewayProvider } from './parse.js';
+export type { AiAttribute, AiEndpoint, GatewayProvider } from './parse.js';
 
 export interface Variable<T> {
   /** The environment variable. */
@@ -228,6 +230,22 @@ export const VARIABLES = {
     fallbackDoc: 'none (the built-in table)',
     parse: text,
   } satisfies Variable<string | undefined>,
+  TAPWIRE_AI_ATTRIBUTES: {
+    name: 'TAPWIRE_AI_ATTRIBUTES',
+    doc: 'Attribution labels for the AI token and cost series (never the HTTP ones): each NAME is a label, read from the inbound request header HEADER that caused the provider call, or set by the app with `withAttributes({ NAME: value }, fn)` from `tapwire`. Each label keeps at most `TAPWIRE_AI_ATTRIBUTE_VALUES` values; further ones are recorded as `_other`.',
+    accepted:
+      'at most two comma-separated `NAME[:HEADER]`, NAME a lowercase label name (not `job`, `instance`, `le` or starting with `gen_ai_`, `server_`, `error_`, `tapwire_`, `otel_`), e.g. `tenant:x-tenant-id,feature:x-feature`',
+    fallback: [] as AiAttribute[],
+    fallbackDoc: 'none',
+    parse: aiAttributes,
+  } satisfies Variable<AiAttribute[]>,
+  TAPWIRE_AI_ATTRIBUTE_VALUES: {
+    name: 'TAPWIRE_AI_ATTRIBUTE_VALUES',
+    doc: 'How many distinct values each attribution label keeps; further values are recorded as `_other` and counted in `tapwire_cardinality_overflow_total{metric="ai_attribute_NAME"}`.',
+    accepted: 'an integer from 1 to 10000',
+    fallback: 100,
+    parse: integer(1, 10_000),
+  } satisfies Variable<number>,
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: {
     name: 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
     doc: 'Allow prompt and completion content in AI telemetry. Off: no content reaches metrics, logs or spans (tapwire records none today either way).',

@@ -6,6 +6,10 @@
 // as they pass and records the gen_ai_* metrics. The provider call is also an HTTP client call and
 // is recorded as http.client.request.duration, until the exchange ends.
 //
+// Attribution (TAPWIRE_AI_ATTRIBUTES) is read from the headers of the call itself: an app in any
+// language sends `x-tenant-id` with its provider calls and the AI token and cost series carry it.
+// The headers are forwarded as they came.
+//
 // One change to the request, on purpose: `accept-encoding: identity`. The response then reaches
 // the app exactly as the provider wrote it, and the usage in it stays readable; compressing a hop
 // that never leaves the pod would save nothing.
@@ -13,6 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import type { AiEndpoint, GatewayProvider } from '../config/index.js';
+import type { Attribution } from '../core/ai/attribution.js';
 import type { AiCall } from '../core/ai/call.js';
 import { type Provider, Providers, shapeOf } from '../core/ai/providers.js';
 import type { ClientOp } from '../core/http/client.js';
@@ -51,6 +56,8 @@ export class AiGateway implements ExchangeObserver {
     aiEndpoints: readonly AiEndpoint[],
     private readonly http: HttpRecorder,
     timeoutSeconds: number,
+    /** TAPWIRE_AI_ATTRIBUTES: read from the headers of each call the app sends through. */
+    private readonly attribution?: Attribution,
   ) {
     this.agent = new Agent({
       headersTimeout: timeoutSeconds * 1000,
@@ -112,6 +119,8 @@ export class AiGateway implements ExchangeObserver {
     // The provider call is an AI operation (op.ai) when its path is one the provider serves.
     const op = this.http.client(req.method, route.origin, path);
     const ai = op.ai;
+    if (ai !== undefined && this.attribution !== undefined)
+      ai.attrs = this.attribution.fromHeaders(req.headers);
     this.inFlight++;
     const exchange = new Exchange(req, res, this, `${route.origin.provider!.name} at ${route.url}`);
     exchange.data = op;

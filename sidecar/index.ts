@@ -12,6 +12,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type Config, loadConfig } from '../config/index.js';
+import { Attribution } from '../core/ai/attribution.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { agentLog, configureAgentLog } from '../core/log.js';
 import { createRecorders } from '../core/recorders.js';
@@ -62,6 +63,9 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
     config.aiEndpoints,
     http,
     config.proxyTimeoutSeconds,
+    config.aiAttributes.length > 0
+      ? new Attribution(config.aiAttributes, config.aiAttributeValues)
+      : undefined,
   );
   const workers = new WorkerStore(
     config.metricExportIntervalMs,

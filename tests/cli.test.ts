@@ -111,6 +111,8 @@ TAPWIRE_CARDINALITY_LIMIT                           2000                        
 TAPWIRE_RUNTIME_METRICS                             true                              default
 TAPWIRE_AI_ENDPOINTS                                none                              default
 TAPWIRE_AI_PRICES                                   none                              default
+TAPWIRE_AI_ATTRIBUTES                               none                              default
+TAPWIRE_AI_ATTRIBUTE_VALUES                         100                               default
 OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT  false                             default
 TAPWIRE_DB_SLOW_MS                                  500                               default
 TAPWIRE_PROXY_PORT                                  8080                              default

@@ -40,6 +40,8 @@ describe('defaults', () => {
       runtimeMetrics: true,
       aiEndpoints: [],
       aiPrices: undefined,
+      aiAttributes: [],
+      aiAttributeValues: 100,
       aiCaptureContent: false,
       dbSlowMs: 500,
       proxyPort: 8080,
@@ -115,6 +117,8 @@ const BAD = {
   TAPWIRE_RUNTIME_METRICS: 'maybe',
   TAPWIRE_AI_ENDPOINTS: 'openai',
   TAPWIRE_AI_PRICES: '   ',
+  TAPWIRE_AI_ATTRIBUTES: 'tenant:x-tenant,feature:x-feature,team:x-team',
+  TAPWIRE_AI_ATTRIBUTE_VALUES: '0',
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'maybe',
   TAPWIRE_DB_SLOW_MS: '-1',
   TAPWIRE_PROXY_PORT: '99999',
@@ -291,5 +295,38 @@ describe('TAPWIRE_AI_ENDPOINTS', () => {
     const { config, problems } = endpoints(raw);
     expect(problems.map((p) => p.variable)).toEqual(['TAPWIRE_AI_ENDPOINTS']);
     expect(config.aiEndpoints).toEqual([]);
+  });
+});
+
+describe('TAPWIRE_AI_ATTRIBUTES', () => {
+  const attributes = (raw: string) => load({ TAPWIRE_AI_ATTRIBUTES: raw });
+
+  it('parses NAME[:HEADER], headers lowercased, at most two', () => {
+    const { config, problems } = attributes('tenant:X-Tenant-Id, feature');
+    expect(problems).toEqual([]);
+    expect(config.aiAttributes).toEqual([
+      { name: 'tenant', header: 'x-tenant-id' },
+      { name: 'feature', header: undefined },
+    ]);
+  });
+
+  it.each([
+    'a:x,b:y,c:z',
+    'tenant:x,tenant:y',
+    'Tenant:x',
+    'job:x-job',
+    'instance',
+    'le',
+    'gen_ai_tenant:x',
+    'error_type:x',
+    'tapwire_team:x',
+    'tenant:x y',
+    'tenant:',
+    ':x-tenant',
+    ',',
+  ])('rejects %j as a whole', (raw) => {
+    const { config, problems } = attributes(raw);
+    expect(problems.map((p) => p.variable)).toEqual(['TAPWIRE_AI_ATTRIBUTES']);
+    expect(config.aiAttributes).toEqual([]);
   });
 });

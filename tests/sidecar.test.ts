@@ -396,6 +396,61 @@ describe('tapwire sidecar AI gateway', () => {
 
 const STREAMS = 8;
 
+describe('tapwire sidecar AI gateway attribution', () => {
+  it('labels the token and cost series with TAPWIRE_AI_ATTRIBUTES read from the headers of each call', async () => {
+    const provider = await startStandin({
+      models: [
+        { model: 'gpt-4o-mini', responseModel: 'gpt-4o-mini-2024-07-18', input: 12, cached: 0, output: 5 },
+      ],
+    });
+    const app = await startPython('sidecar-app.py');
+    try {
+      const sidecar = await startSidecar(app.port, {
+        TAPWIRE_GATEWAY_PROVIDERS: `openai=http://127.0.0.1:${provider.ports.openai}`,
+        TAPWIRE_AI_ATTRIBUTES: 'tenant:x-tenant-id',
+      });
+      const post = (tenant: string | undefined, stream: boolean) =>
+        get(`http://127.0.0.1:${sidecar.gatewayPort}/openai/v1/chat/completions`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(tenant === undefined ? {} : { 'x-tenant-id': tenant }),
+          },
+          body: JSON.stringify({
+            model: 'gpt-4o-mini',
+            stream,
+            ...(stream ? { stream_options: { include_usage: true } } : {}),
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+        });
+      for (const [tenant, stream] of [
+        ['acme', false],
+        ['acme', true],
+        ['globex', true],
+        [undefined, false],
+      ] as const) {
+        expect((await post(tenant, stream)).status).toBe(200);
+      }
+      const samples = parseMetrics(await sidecar.metrics());
+      const tokens = (tenant: string | undefined) =>
+        find(samples, 'gen_ai_client_token_usage_sum')
+          .filter((s) => s.labels.tenant === tenant)
+          .reduce((n, s) => n + s.value, 0);
+      expect([tokens('acme'), tokens('globex'), tokens(undefined)]).toEqual([34, 17, 17]);
+      const cost = (tenant: string) =>
+        sum(samples, 'tapwire_gen_ai_cost_usd_total', { tenant, gen_ai_token_type: 'output' });
+      expect(cost('acme')).toBeCloseTo((2 * 5 * 0.6) / 1e6, 12);
+      for (const s of samples) {
+        if (s.name.startsWith('gen_ai_client_token_usage') || s.name === 'tapwire_gen_ai_cost_usd_total')
+          continue;
+        expect(s.labels.tenant, s.name).toBeUndefined();
+      }
+    } finally {
+      await provider.close();
+    }
+  });
+});
+
 async function checkGatewayMetrics(sidecar: { metrics(): Promise<string> }): Promise<void> {
   const text = await sidecar.metrics();
   const samples = parseMetrics(text);

@@ -10,6 +10,7 @@
 // past that.
 import { now, Operation, tracing } from '../operation.js';
 import { labelValue } from '../series.js';
+import { type AttributionSet, attribution } from './attribution.js';
 import type { Target } from './providers.js';
 import type { AiRecorder } from './recorder.js';
 import { type EventSink, StreamParser } from './sse.js';
@@ -48,6 +49,8 @@ export interface AiOutcome {
   unparsed: boolean;
   /** Token counts the provider reported that cannot be true (./usage.ts): left out, counted. */
   dropped: number;
+  /** Who the call was made for (./attribution.ts): labels of the token and cost series. */
+  attrs: AttributionSet | undefined;
 }
 
 const STATUS = new Map<number, string>();
@@ -73,6 +76,8 @@ export class AiCall extends Operation implements EventSink {
   private firstChunk: number | undefined;
   private unparsed = false;
   private usage = new Usage();
+  /** The attribution active where the call started; the sidecar's gateway sets it from the request. */
+  attrs: AttributionSet | undefined = attribution?.current();
 
   constructor(
     private readonly recorder: AiRecorder,
@@ -201,6 +206,7 @@ export class AiCall extends Operation implements EventSink {
       reasoning: u.reasoning,
       unparsed: this.unparsed,
       dropped: u.dropped,
+      attrs: this.attrs,
     };
     this.recorder.record(outcome);
     if (this.span !== undefined && tracing !== undefined) tracing.endAi(this, outcome);

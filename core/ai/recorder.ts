@@ -10,6 +10,7 @@ import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { fail, guard } from '../guard.js';
 import { agentLog } from '../log.js';
 import { SeriesCache } from '../series.js';
+import type { AttributionSet } from './attribution.js';
 import { AiCall, type AiOutcome } from './call.js';
 import { type Costs, newCosts, PRICE_FIELDS, type PriceField, priceCall, TOKEN_TYPE_OF } from './cost.js';
 import type { PriceOrigin, Prices } from './prices.js';
@@ -31,6 +32,7 @@ type Builder = (
   responseModel: string | undefined,
   address: string,
   errorType: string | undefined,
+  attrs: AttributionSet | undefined,
 ) => Attributes;
 
 const build: Builder = (operation, provider, requestModel, responseModel, address, errorType) => {
@@ -42,19 +44,29 @@ const build: Builder = (operation, provider, requestModel, responseModel, addres
   return a;
 };
 
-/** One builder per token type, so the token type needs no seventh cache level. */
+/**
+ * One builder per token type, so the token type needs no eighth cache level. Token series carry
+ * the attribution (the seventh key); duration and time-to-first-chunk series do not.
+ */
 function withTokenType(tokenType: 'input' | 'output'): Builder {
-  return (o, p, rq, rs, ad, e) => {
-    const a = build(o, p, rq, rs, ad, e);
+  return (o, p, rq, rs, ad, e, at) => {
+    const a = build(o, p, rq, rs, ad, e, undefined);
     a['gen_ai.token.type'] = tokenType;
+    if (at !== undefined) Object.assign(a, at);
     return a;
   };
 }
 const buildInput = withTokenType('input');
 const buildOutput = withTokenType('output');
 
-function buildCost(provider: string, model: string, field: number, origin: PriceOrigin): Attributes {
-  return {
+function buildCost(
+  provider: string,
+  model: string,
+  field: number,
+  origin: PriceOrigin,
+  attrs: AttributionSet | undefined,
+): Attributes {
+  const a: Attributes = {
     'gen_ai.provider.name': provider,
     'gen_ai.request.model': model,
     'gen_ai.token.type': TOKEN_TYPE_OF[field]!,
@@ -63,6 +75,8 @@ function buildCost(provider: string, model: string, field: number, origin: Price
     'tapwire.price.source': origin.source,
     'tapwire.price.version': origin.version,
   };
+  if (attrs !== undefined) Object.assign(a, attrs);
+  return a;
 }
 
 function buildProvider(provider: string): Attributes {
@@ -148,6 +162,7 @@ export class AiRecorder {
   }
 
   private observe(series: SeriesCache, b: Builder, h: Histogram, value: number, o: AiOutcome): void {
+    // Only the token builders read the attribution; the other series key on undefined for it.
     const attrs = series.get(
       b,
       o.operation,
@@ -156,6 +171,7 @@ export class AiRecorder {
       o.responseModel,
       o.address,
       o.errorType,
+      b === build ? undefined : o.attrs,
     );
     h.record(value, attrs);
   }
@@ -192,7 +208,7 @@ export class AiRecorder {
       if (usd >= 0 && usd < Number.POSITIVE_INFINITY) {
         this.instruments.cost.add(
           usd,
-          this.costSeries.get(buildCost, o.provider, model, field, price.origin),
+          this.costSeries.get(buildCost, o.provider, model, field, price.origin, o.attrs),
         );
       }
     }
