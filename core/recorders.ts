@@ -26,6 +26,7 @@ export function createRecorders(telemetry: Telemetry, config: Config, prices: Pr
     },
     prices,
     limit,
+    telemetry.meter,
   );
   const http = new HttpRecorder(
     telemetry.meter,

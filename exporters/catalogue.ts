@@ -220,6 +220,61 @@ export const METRICS = {
     attributes: ['gen_ai.provider.name'],
     source: 'agent/ai',
   },
+  genAiRateLimitRemaining: {
+    name: 'tapwire.gen_ai.rate_limit.remaining',
+    unit: '{count}',
+    kind: 'gauge',
+    description:
+      'Requests or tokens left in the provider\u2019s current rate-limit window, as its last answer reported them (`x-ratelimit-remaining-*`, `anthropic-ratelimit-*-remaining`); the limit again once the reported reset time has passed.',
+    attributes: [
+      'gen_ai.provider.name',
+      'tapwire.gen_ai.model_family',
+      'tapwire.gen_ai.api_key.fingerprint',
+      'tapwire.gen_ai.rate_limit.type',
+      'tapwire.process',
+    ],
+    conditional: {
+      'tapwire.gen_ai.model_family':
+        'the requested model without its release date (`gpt-4o-mini`, `claude-sonnet-4-5`)',
+      'tapwire.gen_ai.api_key.fingerprint':
+        'the first 12 hex digits of the SHA-256 of the API key the call sent (never the key); absent without one',
+      'tapwire.gen_ai.rate_limit.type': '`requests`, `tokens`, `input_tokens`, `output_tokens` (Anthropic)',
+    },
+    perProcess: true,
+    source: 'agent/ai',
+  },
+  genAiRateLimitLimit: {
+    name: 'tapwire.gen_ai.rate_limit.limit',
+    unit: '{count}',
+    kind: 'gauge',
+    description:
+      'Requests or tokens the provider allows per rate-limit window, as its last answer reported them (`x-ratelimit-limit-*`, `anthropic-ratelimit-*-limit`).',
+    attributes: [
+      'gen_ai.provider.name',
+      'tapwire.gen_ai.model_family',
+      'tapwire.gen_ai.api_key.fingerprint',
+      'tapwire.gen_ai.rate_limit.type',
+      'tapwire.process',
+    ],
+    perProcess: true,
+    source: 'agent/ai',
+  },
+  genAiRateLimitReset: {
+    name: 'tapwire.gen_ai.rate_limit.reset_time',
+    unit: 's',
+    kind: 'gauge',
+    description:
+      'When the provider\u2019s current rate-limit window resets, as Unix time in seconds (`x-ratelimit-reset-*` durations from the answer\u2019s arrival, `anthropic-ratelimit-*-reset` times).',
+    attributes: [
+      'gen_ai.provider.name',
+      'tapwire.gen_ai.model_family',
+      'tapwire.gen_ai.api_key.fingerprint',
+      'tapwire.gen_ai.rate_limit.type',
+      'tapwire.process',
+    ],
+    perProcess: true,
+    source: 'agent/ai',
+  },
   logRecords: {
     name: 'tapwire.log.records',
     unit: '{record}',

@@ -20,6 +20,7 @@ import type { AiEndpoint, GatewayProvider } from '../config/index.js';
 import type { Attribution } from '../core/ai/attribution.js';
 import type { AiCall } from '../core/ai/call.js';
 import { type Provider, Providers, shapeOf } from '../core/ai/providers.js';
+import { HeaderList, HeaderRecord } from '../core/ai/ratelimit.js';
 import type { ClientOp } from '../core/http/client.js';
 import type { Origin } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
@@ -119,8 +120,10 @@ export class AiGateway implements ExchangeObserver {
     // The provider call is an AI operation (op.ai) when its path is one the provider serves.
     const op = this.http.client(req.method, route.origin, path);
     const ai = op.ai;
-    if (ai !== undefined && this.attribution !== undefined)
-      ai.attrs = this.attribution.fromHeaders(req.headers);
+    if (ai !== undefined) {
+      ai.requestHeaders(new HeaderRecord(req.headers));
+      if (this.attribution !== undefined) ai.attrs = this.attribution.fromHeaders(req.headers);
+    }
     this.inFlight++;
     const exchange = new Exchange(req, res, this, `${route.origin.provider!.name} at ${route.url}`);
     exchange.data = op;
@@ -158,7 +161,7 @@ export class AiGateway implements ExchangeObserver {
         break;
       }
     }
-    ai.head(status, contentType);
+    ai.head(status, contentType, new HeaderList(rawHeaders));
   }
 
   onChunk(exchange: Exchange, chunk: Buffer): void {

@@ -5,6 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { newCosts, PRICE_FIELDS, priceCall, type TokenCounts } from '../core/ai/cost.js';
 import { type Price, Prices } from '../core/ai/prices.js';
 import { operationOf, Providers } from '../core/ai/providers.js';
+import {
+  apiKeyOf,
+  durationMs,
+  HeaderList,
+  HeaderRecord,
+  keyFingerprint,
+  modelFamily,
+  readLimits,
+} from '../core/ai/ratelimit.js';
 import { type EventSink, MAX_EVENT_CHARS, StreamParser } from '../core/ai/sse.js';
 import { bodyUsage, MAX_TOKENS, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
 import { Origins } from '../core/http/origins.js';
@@ -580,5 +589,77 @@ describe('cost', () => {
       cache_write_1h: 8 * 6,
     });
     expect(priced({ output: 4, reasoning: 9 }, full)).toEqual({ output: 0, reasoning: 4 * 20 });
+  });
+});
+
+describe('rate-limit headers', () => {
+  const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
+  it('reads OpenAI-shaped limits, resets as durations from now', () => {
+    const h = new Headers({
+      'x-ratelimit-limit-requests': '10000',
+      'x-ratelimit-remaining-requests': '9998',
+      'x-ratelimit-reset-requests': '8.64s',
+      'x-ratelimit-limit-tokens': '2000000',
+      'x-ratelimit-remaining-tokens': '1999950',
+      'x-ratelimit-reset-tokens': '6m0s',
+    });
+    expect(readLimits('openai', h, NOW)).toEqual([
+      { type: 'requests', limit: 10000, remaining: 9998, resetAt: NOW / 1000 + 8.64 },
+      { type: 'tokens', limit: 2000000, remaining: 1999950, resetAt: NOW / 1000 + 360 },
+    ]);
+  });
+
+  it('reads Anthropic limits, resets as RFC 3339 times, from a node:http record or a raw list', () => {
+    const reset = '2026-12-01T12:01:00Z';
+    const record = {
+      'anthropic-ratelimit-requests-limit': '4000',
+      'anthropic-ratelimit-requests-remaining': '0',
+      'anthropic-ratelimit-requests-reset': reset,
+      'anthropic-ratelimit-output-tokens-limit': '80000',
+      'anthropic-ratelimit-output-tokens-remaining': '79000',
+    };
+    const want = [
+      { type: 'requests', limit: 4000, remaining: 0, resetAt: Date.parse(reset) / 1000 },
+      { type: 'output_tokens', limit: 80000, remaining: 79000, resetAt: undefined },
+    ];
+    expect(readLimits('anthropic', new HeaderRecord(record), NOW)).toEqual(want);
+    const raw = Object.entries(record).flatMap(([k, v]) => [Buffer.from(k.toUpperCase()), Buffer.from(v)]);
+    expect(readLimits('anthropic', new HeaderList(raw), NOW)).toEqual(want);
+  });
+
+  it('believes only plain counts and readable resets; other shapes have none', () => {
+    const h = new Headers({
+      'x-ratelimit-limit-requests': '-1',
+      'x-ratelimit-remaining-requests': '1e3',
+      'x-ratelimit-limit-tokens': '100',
+      'x-ratelimit-reset-tokens': 'soon',
+    });
+    expect(readLimits('openai', h, NOW)).toEqual([
+      { type: 'tokens', limit: 100, remaining: undefined, resetAt: undefined },
+    ]);
+    expect(readLimits('gemini', h, NOW)).toEqual([]);
+    expect([durationMs('20ms'), durationMs('1h2m3.5s'), durationMs('0.5'), durationMs('1d')]).toEqual([
+      20,
+      3_723_500,
+      500,
+      undefined,
+    ]);
+  });
+
+  it('fingerprints the key (never the key itself); model families drop the release date', () => {
+    const key = apiKeyOf(new Headers({ authorization: 'Bearer sk-abc' }));
+    expect(key).toBe('sk-abc');
+    expect(apiKeyOf(new HeaderRecord({ 'x-api-key': 'ant-1' }))).toBe('ant-1');
+    expect(apiKeyOf(new Headers({ 'x-goog-api-key': 'g-1' }))).toBe('g-1');
+    expect(apiKeyOf(new Headers({}))).toBeUndefined();
+    const print = keyFingerprint('sk-abc');
+    expect(print).toMatch(/^[0-9a-f]{12}$/);
+    expect(keyFingerprint('sk-abd')).not.toBe(print);
+    expect(keyFingerprint('sk-abc')).toBe(print);
+    expect(
+      ['gpt-4o-mini-2024-07-18', 'claude-sonnet-4-5-20250929', 'models/gemini-2.5-flash', 'o3'].map(
+        modelFamily,
+      ),
+    ).toEqual(['gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash', 'o3']);
   });
 });

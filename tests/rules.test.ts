@@ -96,7 +96,7 @@ describe('validate (step 1)', () => {
     ],
     [
       { providers: { openai: { availability: 99 } } },
-      'providers.openai: unknown key "availability" (accepted: error_ratio, rate_limited_ratio, first_chunk_p95)',
+      'providers.openai: unknown key "availability" (accepted: error_ratio, rate_limited_ratio, rate_limit_headroom, first_chunk_p95)',
     ],
     [
       { db_systems: { postgresql: { latency_p99: 10 } } },
@@ -182,6 +182,7 @@ describe('alerts (steps 3 and 4)', () => {
       'TapwireDBHighLatency',
       'TapwireAIProviderHighErrorRatio',
       'TapwireAIProviderRateLimited',
+      'TapwireAIRateLimitHeadroomLow',
       'TapwireAIProviderSlowFirstChunk',
       'TapwireAITokenBudgetBurn',
       'TapwireAICostBudgetBurn',
@@ -373,18 +374,19 @@ describe('committed examples', () => {
       'TapwireAIProviderHighErrorRatio',
       'TapwireAIProviderRateLimited',
       'TapwireAIProviderSlowFirstChunk',
+      'TapwireAIRateLimitHeadroomLow',
       'TapwireDBHighErrorRatio',
       'TapwireDBHighLatency',
     ]);
     expect(generate(example).alerting.flatMap((g) => g.rules).length).toBe(
-      alerts.length + 8 + 5 - 1, // SLO rules of shop and /checkout, 5 scoped rules, one disabled
+      alerts.length + 8 + 6 - 1, // SLO rules of shop and /checkout, 6 scoped rules, one disabled
     );
   });
 
   it('docs/runbooks.md has a section for every alert', () => {
     const md = readFileSync(join(ROOT, 'docs/runbooks.md'), 'utf8');
     for (const name of ALERT_NAMES) expect(md).toContain(`\n## ${name}\n`);
-    expect(COMPONENT_ALERTS.length).toBe(13);
+    expect(COMPONENT_ALERTS.length).toBe(14);
   });
 });
 

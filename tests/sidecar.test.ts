@@ -440,6 +440,14 @@ describe('tapwire sidecar AI gateway attribution', () => {
       const cost = (tenant: string) =>
         sum(samples, 'tapwire_gen_ai_cost_usd_total', { tenant, gen_ai_token_type: 'output' });
       expect(cost('acme')).toBeCloseTo((2 * 5 * 0.6) / 1e6, 12);
+      // The provider's rate-limit headers are read through the gateway too: 4 requests so far.
+      expect(
+        value(samples, 'tapwire_gen_ai_rate_limit_remaining', {
+          gen_ai_provider_name: 'openai',
+          tapwire_gen_ai_model_family: 'gpt-4o-mini',
+          tapwire_gen_ai_rate_limit_type: 'requests',
+        }),
+      ).toBe(10_000 - 4);
       for (const s of samples) {
         if (s.name.startsWith('gen_ai_client_token_usage') || s.name === 'tapwire_gen_ai_cost_usd_total')
           continue;

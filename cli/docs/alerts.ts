@@ -103,7 +103,7 @@ services:
     routes:
       /checkout: { availability: 99.95 } # an http_route template
 providers: # per gen_ai_provider_name: thresholds of the AI provider alerts (ratios as fractions)
-  openai: { error_ratio: 0.2, rate_limited_ratio: 0.1, first_chunk_p95: 10 }
+  openai: { error_ratio: 0.2, rate_limited_ratio: 0.1, rate_limit_headroom: 0.2, first_chunk_p95: 10 }
 db_systems: # per db_system_name: thresholds of the DB alerts
   postgresql: { error_ratio: 0.01, latency_p99: 0.25 }
 alerts: # any alert below, by name

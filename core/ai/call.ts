@@ -12,6 +12,7 @@ import { now, Operation, tracing } from '../operation.js';
 import { labelValue } from '../series.js';
 import { type AttributionSet, attribution } from './attribution.js';
 import type { Target } from './providers.js';
+import { apiKeyOf, type HeaderLookup } from './ratelimit.js';
 import type { AiRecorder } from './recorder.js';
 import { type EventSink, StreamParser } from './sse.js';
 import { bodyUsage, requestInfo, streamEvent, Usage } from './usage.js';
@@ -78,6 +79,15 @@ export class AiCall extends Operation implements EventSink {
   private usage = new Usage();
   /** The attribution active where the call started; the sidecar's gateway sets it from the request. */
   attrs: AttributionSet | undefined = attribution?.current();
+  /**
+   * The request's API key, held from the request until its response head (where the rate-limit
+   * headers are read, ./ratelimit.ts) only to fingerprint it; never recorded.
+   */
+  private key: string | undefined;
+  /** The model the call asked for, once the request was read. */
+  get model(): string | undefined {
+    return this.requestModel;
+  }
 
   constructor(
     private readonly recorder: AiRecorder,
@@ -100,10 +110,21 @@ export class AiCall extends Operation implements EventSink {
     else chunks.push(bytes);
   }
 
-  /** The response head arrived. `contentType` may be undefined. */
-  head(status: number, contentType: string | undefined): void {
+  /** The request's headers, for its API key (read where the client shows them, before the response). */
+  requestHeaders(headers: HeaderLookup): void {
+    this.key = apiKeyOf(headers);
+  }
+
+  /**
+   * The response head arrived. `contentType` may be undefined; `headers`, where the client gives
+   * them, are read for the provider's rate-limit headroom.
+   */
+  head(status: number, contentType: string | undefined, headers?: HeaderLookup): void {
     if (this.done) return;
     this.readRequest();
+    const key = this.key;
+    this.key = undefined;
+    if (headers !== undefined) this.recorder.limits(this, headers, key);
     if (status >= 400) {
       // Error bodies are not read: the call is over for the metrics when the status is known.
       this.finish(statusErrorType(status));
@@ -143,6 +164,7 @@ export class AiCall extends Operation implements EventSink {
   /** The call failed or was abandoned: record what was seen, marked by `errorType`. */
   fail(errorType: string): void {
     if (this.done) return;
+    this.key = undefined;
     this.readRequest();
     this.finish(errorType);
   }

@@ -4,17 +4,18 @@
 // low-cardinality: provider and operation come from fixed tables, models are provider model ids
 // (a bounded set per account; the caches cap them anyway), error.type is a status code or an
 // error class — never a prompt, a completion or a message.
-import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
 import { METRICS, type MetricDef } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { fail, guard } from '../guard.js';
 import { agentLog } from '../log.js';
-import { SeriesCache } from '../series.js';
+import { labelValue, SeriesCache } from '../series.js';
 import type { AttributionSet } from './attribution.js';
 import { AiCall, type AiOutcome } from './call.js';
 import { type Costs, newCosts, PRICE_FIELDS, type PriceField, priceCall, TOKEN_TYPE_OF } from './cost.js';
 import type { PriceOrigin, Prices } from './prices.js';
 import { operationOf, type Provider } from './providers.js';
+import { type HeaderLookup, keyFingerprint, type LimitType, modelFamily, readLimits } from './ratelimit.js';
 
 export interface AiInstruments {
   duration: Histogram;
@@ -79,6 +80,27 @@ function buildCost(
   return a;
 }
 
+function buildLimit(
+  provider: string,
+  family: string | undefined,
+  fingerprint: string | undefined,
+  type: LimitType,
+): Attributes {
+  const a: Attributes = { 'gen_ai.provider.name': provider };
+  if (family !== undefined) a['tapwire.gen_ai.model_family'] = family;
+  if (fingerprint !== undefined) a['tapwire.gen_ai.api_key.fingerprint'] = fingerprint;
+  a['tapwire.gen_ai.rate_limit.type'] = type;
+  return a;
+}
+
+/** The last report of one limit (one provider, model family, key and type). */
+interface LimitState {
+  limit: number | undefined;
+  remaining: number | undefined;
+  /** Unix seconds; undefined when the provider did not say. */
+  resetAt: number | undefined;
+}
+
 function buildProvider(provider: string): Attributes {
   return { 'gen_ai.provider.name': provider };
 }
@@ -98,6 +120,9 @@ export class AiRecorder {
   private readonly costSeries: SeriesCache;
   private readonly unparsedSeries: SeriesCache;
   private readonly droppedSeries: SeriesCache;
+  private readonly limitSeries: SeriesCache;
+  /** Rate-limit headroom as last reported, per label set, read by the gauges at collection. */
+  private readonly limitStates = new Map<Attributes, LimitState>();
   private readonly unknown = new Set<string>();
   private readonly guard = guard('ai recorder');
   /** One call's cost per price entry, reused (calls are recorded one at a time). */
@@ -107,6 +132,8 @@ export class AiRecorder {
     private readonly instruments: AiInstruments,
     private readonly prices: Prices,
     limit: number,
+    /** For the rate-limit gauges, observed at collection; absent: headroom is not recorded. */
+    meter?: Meter,
   ) {
     this.callSeries = seriesOf(METRICS.genAiDuration, limit);
     // Two caches (one per token type, the seventh label): the metric may hold up to twice the
@@ -117,6 +144,60 @@ export class AiRecorder {
     this.costSeries = seriesOf(METRICS.genAiCost, limit);
     this.unparsedSeries = seriesOf(METRICS.genAiUnparsedStreams, limit);
     this.droppedSeries = seriesOf(METRICS.genAiUsageDropped, limit);
+    this.limitSeries = seriesOf(METRICS.genAiRateLimitRemaining, limit);
+    if (meter !== undefined) this.observeLimits(meter);
+  }
+
+  private observeLimits(meter: Meter): void {
+    const gauge = (def: MetricDef) =>
+      meter.createObservableGauge(def.name, { unit: def.unit, description: def.description });
+    const states = this.limitStates;
+    gauge(METRICS.genAiRateLimitRemaining).addCallback((r: ObservableResult) => {
+      const now = Date.now() / 1000;
+      for (const [attrs, s] of states) {
+        if (s.remaining === undefined) continue;
+        // Past its reset the window is whole again: the last report no longer holds.
+        const refilled = s.resetAt !== undefined && now >= s.resetAt && s.limit !== undefined;
+        r.observe(refilled ? s.limit! : s.remaining, attrs);
+      }
+    });
+    gauge(METRICS.genAiRateLimitLimit).addCallback((r: ObservableResult) => {
+      for (const [attrs, s] of states) if (s.limit !== undefined) r.observe(s.limit, attrs);
+    });
+    gauge(METRICS.genAiRateLimitReset).addCallback((r: ObservableResult) => {
+      for (const [attrs, s] of states) if (s.resetAt !== undefined) r.observe(s.resetAt, attrs);
+    });
+  }
+
+  /** Called by AiCall at its response head with the answer's headers; never throws. */
+  limits(call: AiCall, headers: HeaderLookup, key: string | undefined): void {
+    if (!this.guard.enabled) return;
+    try {
+      const readings = readLimits(call.target.provider.shape, headers, Date.now());
+      if (readings.length === 0) return;
+      const model = call.model ?? call.target.pathModel;
+      const family = model === undefined ? undefined : modelFamily(labelValue(model));
+      const fingerprint = key === undefined ? undefined : keyFingerprint(key);
+      for (const r of readings) {
+        const attrs = this.limitSeries.get(
+          buildLimit,
+          call.target.provider.name,
+          family,
+          fingerprint,
+          r.type,
+        );
+        let state = this.limitStates.get(attrs);
+        if (state === undefined) {
+          state = { limit: undefined, remaining: undefined, resetAt: undefined };
+          this.limitStates.set(attrs, state);
+        }
+        state.limit = r.limit ?? state.limit;
+        state.remaining = r.remaining;
+        state.resetAt = r.resetAt;
+      }
+    } catch (error) {
+      fail(this.guard, error);
+    }
   }
 
   /** A call to `provider` at `path` (query allowed); undefined when the path is no AI operation. */

@@ -14,6 +14,7 @@
 //           break before the end of the response), as a broken or hostile provider might send
 //   /tokensX  the usage reports X as the input tokens, written into the JSON as it is in the path
 //             (1e308, 9007199254740993, -5): counts no provider should send
+//   /rlN, /resetN  the rate-limit headers' request limit and reset time (limits.ts)
 //   /oddmodel  the reply names a model holding a control character, a bidirectional override, a
 //              lone surrogate (JSON-escaped) and two bytes that are not UTF-8 (0xFF 0xFE)
 import { anthropicMessages, CACHE_READ } from './anthropic.js';
@@ -87,6 +88,8 @@ function flags(url: string): { flags: Flags; path: string } {
     else if (/^long\d+$/.test(p)) f.long = Number(p.slice(4));
     else if (p === 'oddmodel') f.oddModel = true;
     else if (/^tokens./.test(p)) f.tokens = p.slice(6);
+    else if (/^(rl|reset)\d+$/.test(p))
+      continue; // limits.ts reads these
     else rest.push(p);
   }
   return { flags: f, path: rest.join('/') };
