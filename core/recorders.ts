@@ -20,6 +20,8 @@ export function createRecorders(telemetry: Telemetry, config: Config, prices: Pr
       duration: telemetry.genAiDuration,
       tokens: telemetry.genAiTokens,
       timeToFirstChunk: telemetry.genAiTimeToFirstChunk,
+      timePerOutputChunk: telemetry.genAiTimePerOutputChunk,
+      outputSpeed: telemetry.genAiOutputSpeed,
       cost: telemetry.genAiCost,
       unparsedStreams: telemetry.genAiUnparsedStreams,
       usageDropped: telemetry.genAiUsageDropped,

@@ -13,7 +13,7 @@ import type { Config } from '../config/index.js';
 import { METRICS } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
-import { FastHistograms } from './histogram.js';
+import { type FastHistogram, FastHistograms } from './histogram.js';
 import { logCounts } from './log-counts.js';
 import { RUNTIME, RUNTIME_VERSION, SCOPE, VERSION } from './runtime.js';
 import { overflowCounts } from './series.js';
@@ -34,6 +34,8 @@ export interface Telemetry {
   genAiDuration: Histogram;
   genAiTokens: Histogram;
   genAiTimeToFirstChunk: Histogram;
+  genAiTimePerOutputChunk: FastHistogram;
+  genAiOutputSpeed: Histogram;
   genAiCost: Counter;
   genAiUnparsedStreams: Counter;
   genAiUsageDropped: Counter;
@@ -125,6 +127,8 @@ export function createTelemetry(
     genAiDuration: histograms.create(METRICS.genAiDuration),
     genAiTokens: histograms.create(METRICS.genAiTokens),
     genAiTimeToFirstChunk: histograms.create(METRICS.genAiTimeToFirstChunk),
+    genAiTimePerOutputChunk: histograms.create(METRICS.genAiTimePerOutputChunk),
+    genAiOutputSpeed: histograms.create(METRICS.genAiOutputSpeed),
     genAiCost: meter.createCounter(METRICS.genAiCost.name, {
       unit: METRICS.genAiCost.unit,
       description: METRICS.genAiCost.description,

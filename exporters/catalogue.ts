@@ -48,6 +48,8 @@ export const GEN_AI_DURATION_BUCKETS = [
 export const GEN_AI_TOKEN_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ] as const;
+/** Output tokens per second of a stream: from a slow reasoning model to a fast small one. */
+export const GEN_AI_SPEED_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] as const;
 // https://opentelemetry.io/docs/specs/semconv/runtime/v8js-metrics/#metric-v8jsgcduration
 // Coarse on purpose (most V8 pauses land in the first bucket); _sum/_count still give the mean
 // pause and the GC time per second, which is what dashboards and alerts use.
@@ -179,6 +181,26 @@ export const METRICS = {
     attributes: GEN_AI_ATTRS,
     buckets: GEN_AI_DURATION_BUCKETS,
     source: 'agent/ai (planned)',
+  },
+  genAiTimePerOutputChunk: {
+    name: 'gen_ai.client.operation.time_per_output_chunk',
+    unit: 's',
+    kind: 'histogram',
+    description:
+      'Time between consecutive chunks (server-sent events, NDJSON lines) of a streamed AI response, one value per chunk after the first.',
+    attributes: GEN_AI_ATTRS,
+    buckets: GEN_AI_DURATION_BUCKETS,
+    source: 'agent/ai',
+  },
+  genAiOutputSpeed: {
+    name: 'tapwire.gen_ai.client.output_tokens_per_second',
+    unit: '{token}/s',
+    kind: 'histogram',
+    description:
+      'Output tokens per second of a streamed AI response read to its end whose usage is known: the output tokens the provider reported (reasoning included) over the time from its first chunk to its last.',
+    attributes: GEN_AI_ATTRS,
+    buckets: GEN_AI_SPEED_BUCKETS,
+    source: 'agent/ai',
   },
   genAiCost: {
     name: 'tapwire.gen_ai.cost',

@@ -68,6 +68,8 @@ const TOKENS = 'gen_ai_client_token_usage_sum';
 const TOKEN_COUNT = 'gen_ai_client_token_usage_count';
 const CALLS = 'gen_ai_client_operation_duration_seconds_count';
 const TTFT = 'gen_ai_client_operation_time_to_first_chunk_seconds_count';
+const TPOC = 'gen_ai_client_operation_time_per_output_chunk_seconds';
+const SPEED = 'tapwire_gen_ai_client_output_tokens_per_second';
 const COST = 'tapwire_gen_ai_cost_usd_total';
 
 let standin: Standin;
@@ -220,6 +222,32 @@ describe.each(RUNTIMES)('AI provider calls under %s', (runtime) => {
         ),
       ),
     );
+
+    // Time per output chunk: one value per event after the first, for every stream read to its
+    // end or cut by the provider (the app's own cancel is left out: how much it read is timing).
+    const streamed = served.filter((s) => s.events > 0 && s.model !== ABANDONED_MODEL);
+    const gaps = grouped(samples, `${TPOC}_count`);
+    for (const k of gaps.keys()) if (k.includes(`|${ABANDONED_MODEL}|`)) gaps.delete(k);
+    expect(sorted(gaps)).toEqual(
+      sorted(expected(streamed, runtime, (s) => (s.events > 1 ? s.events - 1 : undefined))),
+    );
+    // Output speed: one value per complete stream whose usage told the output tokens.
+    const speeds = expected(streamed, runtime, (s) =>
+      s.outcome === '200' && s.output !== undefined && s.output > 0 ? 1 : undefined,
+    );
+    expect(sorted(grouped(samples, `${SPEED}_count`))).toEqual(sorted(speeds));
+    // Where one stream is alone in its series, speed × (sum of its gaps) is its output tokens: the
+    // gaps add up to the time from its first chunk to its last.
+    const speedSums = grouped(samples, `${SPEED}_sum`);
+    const gapSums = grouped(samples, `${TPOC}_sum`);
+    const outputs = grouped(samples, TOKENS, { gen_ai_token_type: 'output' });
+    let alone = 0;
+    for (const [k, n] of speeds) {
+      if (n !== 1 || expected(served, runtime, () => 1).get(k) !== 1) continue;
+      alone++;
+      expect(speedSums.get(k)! * gapSums.get(k)!, k).toBeCloseTo(outputs.get(k)!, 6);
+    }
+    expect(alone).toBeGreaterThan(0);
 
     // Response models come from the responses.
     expect(

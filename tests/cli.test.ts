@@ -294,6 +294,9 @@ describe('tapwire demo', () => {
         `gen_ai_client_token_usage_count{${GPT_4O_MINI},gen_ai_token_type="output"} 3`,
         // Streamed calls only: the 3 /chat calls.
         `gen_ai_client_operation_time_to_first_chunk_seconds_count{${GPT_4O_MINI}} 3`,
+        // 8 chunks each (role, 5 pieces, finish, usage): 7 gaps; one speed per stream.
+        `gen_ai_client_operation_time_per_output_chunk_seconds_count{${GPT_4O_MINI}} 21`,
+        `tapwire_gen_ai_client_output_tokens_per_second_count{${GPT_4O_MINI}} 3`,
       ].sort(),
     );
     // Tokens exactly as the stand-in reported them: gpt-4o 1000 in (600 cached) / 150 out per

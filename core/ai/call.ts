@@ -8,6 +8,8 @@
 // then dropped), a non-streamed response body until it ends (to read `usage`), and for streams
 // only the parser's partial event (bounded, ./sse.ts). Prompt and completion text is never stored
 // past that.
+import { METRICS } from '../../exporters/catalogue.js';
+import { Observations } from '../histogram.js';
 import { now, Operation, tracing } from '../operation.js';
 import { labelValue } from '../series.js';
 import { type AttributionSet, attribution } from './attribution.js';
@@ -36,6 +38,10 @@ export interface AiOutcome {
   seconds: number;
   /** Seconds to the first response chunk; undefined for calls that were not streamed. */
   firstChunk: number | undefined;
+  /** The gaps between a stream's chunks (events), one per chunk after the first. */
+  chunkGaps: Observations | undefined;
+  /** Seconds from a stream's first chunk (event) to its last; undefined with fewer than two. */
+  generation: number | undefined;
   input: number | undefined;
   output: number | undefined;
   /** Cached input tokens (inside `input`): priced at the cached-input rate. */
@@ -65,6 +71,7 @@ function statusErrorType(status: number): string {
 }
 
 const encoder = new TextEncoder();
+const CHUNK_BUCKETS = METRICS.genAiTimePerOutputChunk.buckets;
 
 export class AiCall extends Operation implements EventSink {
   private requestChunks: Uint8Array[] | undefined = [];
@@ -75,6 +82,10 @@ export class AiCall extends Operation implements EventSink {
   private bodyChunks: Uint8Array[] | undefined;
   private bodyBytes = 0;
   private firstChunk: number | undefined;
+  /** now() at a stream's first and latest events, and the gaps between them. */
+  private firstEvent: number | undefined;
+  private lastEvent: number | undefined;
+  private gaps: Observations | undefined;
   private unparsed = false;
   private usage = new Usage();
   /** The attribution active where the call started; the sidecar's gateway sets it from the request. */
@@ -169,9 +180,22 @@ export class AiCall extends Operation implements EventSink {
     this.finish(errorType);
   }
 
-  /** SSE / NDJSON event from the parser. */
+  /** SSE / NDJSON event from the parser: one chunk of the stream (OpenAI's `[DONE]` is none). */
   event(data: string): void {
+    if (data !== '[DONE]') this.chunkSeen();
     streamEvent(this.target.provider.shape, data, this.usage);
+  }
+
+  private chunkSeen(): void {
+    const t = now();
+    const last = this.lastEvent;
+    this.lastEvent = t;
+    if (last === undefined) {
+      this.firstEvent = t;
+      return;
+    }
+    if (this.gaps === undefined) this.gaps = new Observations(CHUNK_BUCKETS);
+    this.gaps.add((t - last) / 1000);
   }
 
   /**
@@ -220,6 +244,11 @@ export class AiCall extends Operation implements EventSink {
       errorType,
       seconds: (now() - this.start) / 1000,
       firstChunk: this.streamed ? this.firstChunk : undefined,
+      chunkGaps: this.gaps,
+      generation:
+        this.gaps !== undefined && this.firstEvent !== undefined
+          ? (this.lastEvent! - this.firstEvent) / 1000
+          : undefined,
       input: u.input,
       output: u.output,
       cached: u.cached,

@@ -8,6 +8,7 @@ import type { Attributes, Counter, Histogram, Meter, ObservableResult } from '@o
 import { METRICS, type MetricDef } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { fail, guard } from '../guard.js';
+import type { FastHistogram } from '../histogram.js';
 import { agentLog } from '../log.js';
 import { labelValue, SeriesCache } from '../series.js';
 import type { AttributionSet } from './attribution.js';
@@ -21,6 +22,8 @@ export interface AiInstruments {
   duration: Histogram;
   tokens: Histogram;
   timeToFirstChunk: Histogram;
+  timePerOutputChunk: FastHistogram;
+  outputSpeed: Histogram;
   cost: Counter;
   unparsedStreams: Counter;
   usageDropped: Counter;
@@ -117,6 +120,8 @@ export class AiRecorder {
   private readonly inputSeries: SeriesCache;
   private readonly outputSeries: SeriesCache;
   private readonly firstChunkSeries: SeriesCache;
+  private readonly chunkSeries: SeriesCache;
+  private readonly speedSeries: SeriesCache;
   private readonly costSeries: SeriesCache;
   private readonly unparsedSeries: SeriesCache;
   private readonly droppedSeries: SeriesCache;
@@ -141,6 +146,8 @@ export class AiRecorder {
     this.inputSeries = seriesOf(METRICS.genAiTokens, limit);
     this.outputSeries = seriesOf(METRICS.genAiTokens, limit);
     this.firstChunkSeries = seriesOf(METRICS.genAiTimeToFirstChunk, limit);
+    this.chunkSeries = seriesOf(METRICS.genAiTimePerOutputChunk, limit);
+    this.speedSeries = seriesOf(METRICS.genAiOutputSpeed, limit);
     this.costSeries = seriesOf(METRICS.genAiCost, limit);
     this.unparsedSeries = seriesOf(METRICS.genAiUnparsedStreams, limit);
     this.droppedSeries = seriesOf(METRICS.genAiUsageDropped, limit);
@@ -228,6 +235,20 @@ export class AiRecorder {
     if (o.firstChunk !== undefined) {
       this.observe(this.firstChunkSeries, build, this.instruments.timeToFirstChunk, o.firstChunk, o);
     }
+    if (o.chunkGaps !== undefined) {
+      this.instruments.timePerOutputChunk.merge(o.chunkGaps, this.labels(this.chunkSeries, o));
+    }
+    // Output speed of a stream read to its end (a cut one's usage is partial), where its usage is
+    // known and its chunks took time to arrive.
+    if (
+      o.errorType === undefined &&
+      o.output !== undefined &&
+      o.output > 0 &&
+      o.generation !== undefined &&
+      o.generation > 0
+    ) {
+      this.observe(this.speedSeries, build, this.instruments.outputSpeed, o.output / o.generation, o);
+    }
     if (o.input !== undefined)
       this.observe(this.inputSeries, buildInput, this.instruments.tokens, o.input, o);
     if (o.output !== undefined) {
@@ -240,6 +261,11 @@ export class AiRecorder {
     if (o.dropped > 0) {
       this.instruments.usageDropped.add(o.dropped, this.droppedSeries.get(buildProvider, o.provider));
     }
+  }
+
+  /** The call's label set of a metric with the common attributes. */
+  private labels(series: SeriesCache, o: AiOutcome): Attributes {
+    return series.get(build, o.operation, o.provider, o.requestModel, o.responseModel, o.address, o.errorType);
   }
 
   private observe(series: SeriesCache, b: Builder, h: Histogram, value: number, o: AiOutcome): void {
