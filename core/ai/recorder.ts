@@ -265,7 +265,15 @@ export class AiRecorder {
 
   /** The call's label set of a metric with the common attributes. */
   private labels(series: SeriesCache, o: AiOutcome): Attributes {
-    return series.get(build, o.operation, o.provider, o.requestModel, o.responseModel, o.address, o.errorType);
+    return series.get(
+      build,
+      o.operation,
+      o.provider,
+      o.requestModel,
+      o.responseModel,
+      o.address,
+      o.errorType,
+    );
   }
 
   private observe(series: SeriesCache, b: Builder, h: Histogram, value: number, o: AiOutcome): void {
