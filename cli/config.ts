@@ -39,6 +39,7 @@ const FIELDS = {
   TAPWIRE_DRAIN_SECONDS: 'drainSeconds',
   TAPWIRE_GATEWAY_PORT: 'gatewayPort',
   TAPWIRE_GATEWAY_PROVIDERS: 'gatewayProviders',
+  TAPWIRE_GATEWAY_INCLUDE_USAGE: 'gatewayIncludeUsage',
   TAPWIRE_AI_PRICES: 'aiPrices',
   TAPWIRE_AI_ATTRIBUTES: 'aiAttributes',
   TAPWIRE_AI_ATTRIBUTE_VALUES: 'aiAttributeValues',

@@ -77,6 +77,8 @@ export interface Config {
   drainSeconds: number;
   gatewayPort: number;
   gatewayProviders: GatewayProvider[];
+  /** TAPWIRE_GATEWAY_INCLUDE_USAGE: ask for the usage of streams that do not. */
+  gatewayIncludeUsage: boolean;
   /** Where each value came from, for `tapwire config`. */
   sources: Partial<Record<keyof Config, string>>;
 }
@@ -212,6 +214,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     drainSeconds: read('TAPWIRE_DRAIN_SECONDS', 'drainSeconds'),
     gatewayPort: read('TAPWIRE_GATEWAY_PORT', 'gatewayPort'),
     gatewayProviders: read('TAPWIRE_GATEWAY_PROVIDERS', 'gatewayProviders'),
+    gatewayIncludeUsage: read('TAPWIRE_GATEWAY_INCLUDE_USAGE', 'gatewayIncludeUsage'),
     sources,
   };
   return { config: Object.freeze(config), problems };

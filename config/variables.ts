@@ -313,6 +313,13 @@ export const VARIABLES = {
     fallbackDoc: 'none',
     parse: gatewayProviders,
   } satisfies Variable<GatewayProvider[]>,
+  TAPWIRE_GATEWAY_INCLUDE_USAGE: {
+    name: 'TAPWIRE_GATEWAY_INCLUDE_USAGE',
+    doc: '`tapwire sidecar`: for OpenAI-shaped streamed chat completions that do not ask for their usage, the gateway adds `stream_options.include_usage` so their tokens and cost are known, and takes the extra usage chunk (and the `"usage":null` of the other chunks) out of the stream the app gets, so it reads what it would have without. An explicit `include_usage: false` is left alone.',
+    accepted: '`true` or `false`',
+    fallback: false,
+    parse: boolean,
+  } satisfies Variable<boolean>,
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;

@@ -66,6 +66,7 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
     config.aiAttributes.length > 0
       ? new Attribution(config.aiAttributes, config.aiAttributeValues)
       : undefined,
+    config.gatewayIncludeUsage,
   );
   const workers = new WorkerStore(
     config.metricExportIntervalMs,

@@ -122,6 +122,7 @@ TAPWIRE_PROXY_TIMEOUT_SECONDS                       60                          
 TAPWIRE_DRAIN_SECONDS                               20                                default
 TAPWIRE_GATEWAY_PORT                                9465                              default
 TAPWIRE_GATEWAY_PROVIDERS                           none                              default
+TAPWIRE_GATEWAY_INCLUDE_USAGE                       false                             default
 `,
     });
   });

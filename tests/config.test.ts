@@ -51,6 +51,7 @@ describe('defaults', () => {
       drainSeconds: 20,
       gatewayPort: 9465,
       gatewayProviders: [],
+      gatewayIncludeUsage: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -128,6 +129,7 @@ const BAD = {
   TAPWIRE_DRAIN_SECONDS: 'soon',
   TAPWIRE_GATEWAY_PORT: '-1',
   TAPWIRE_GATEWAY_PROVIDERS: 'mistral=https://api.mistral.ai',
+  TAPWIRE_GATEWAY_INCLUDE_USAGE: 'sometimes',
 } as const satisfies Record<VariableName, string>;
 
 describe('a bad value', () => {
