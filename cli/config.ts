@@ -43,6 +43,7 @@ const FIELDS = {
   TAPWIRE_AI_PRICES: 'aiPrices',
   TAPWIRE_AI_ATTRIBUTES: 'aiAttributes',
   TAPWIRE_AI_ATTRIBUTE_VALUES: 'aiAttributeValues',
+  OTEL_SEMCONV_STABILITY_OPT_IN: 'semconvOptIn',
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'aiCaptureContent',
 } as const satisfies Record<VariableName, keyof Config | undefined>;
 

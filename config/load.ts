@@ -68,6 +68,8 @@ export interface Config {
   /** TAPWIRE_AI_ATTRIBUTE_VALUES: distinct values kept per attribution label. */
   aiAttributeValues: number;
   aiCaptureContent: boolean;
+  /** OTEL_SEMCONV_STABILITY_OPT_IN: `gen_ai_latest_experimental` adds the newer GenAI usage counters. */
+  semconvOptIn: string[];
   dbSlowMs: number;
   /** `tapwire sidecar` settings. */
   proxyPort: number;
@@ -206,6 +208,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     aiAttributes: read('TAPWIRE_AI_ATTRIBUTES', 'aiAttributes'),
     aiAttributeValues: read('TAPWIRE_AI_ATTRIBUTE_VALUES', 'aiAttributeValues'),
     aiCaptureContent: read('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT', 'aiCaptureContent'),
+    semconvOptIn: read('OTEL_SEMCONV_STABILITY_OPT_IN', 'semconvOptIn'),
     dbSlowMs: read('TAPWIRE_DB_SLOW_MS', 'dbSlowMs'),
     proxyPort: read('TAPWIRE_PROXY_PORT', 'proxyPort'),
     upstream: read('TAPWIRE_UPSTREAM', 'upstream'),

@@ -195,3 +195,6 @@ export function aiAttributes(raw: string): Parsed<AiAttribute[]> {
   const names = new Set(parsed.value.map((a) => a.name));
   return parsed.value.length <= MAX_AI_ATTRIBUTES && names.size === parsed.value.length ? parsed : bad;
 }
+
+/** A comma-separated list of lowercase tokens (`gen_ai_latest_experimental,http/dup`), kept as given. */
+export const optIns = entries((p): string | undefined => (/^[a-z0-9_/.-]+$/.test(p) ? p : undefined));

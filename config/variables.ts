@@ -14,6 +14,7 @@ import {
   integer,
   keyValues,
   list,
+  optIns,
   number,
   oneOf,
   type Parsed,
@@ -246,6 +247,14 @@ export const VARIABLES = {
     fallback: 100,
     parse: integer(1, 10_000),
   } satisfies Variable<number>,
+  OTEL_SEMCONV_STABILITY_OPT_IN: {
+    name: 'OTEL_SEMCONV_STABILITY_OPT_IN',
+    doc: 'Opt-in to newer semantic conventions. `gen_ai_latest_experimental` adds the per-type token counters `gen_ai.client.inference.usage.*` (experimental) beside `gen_ai_client_token_usage`, which stays (tapwire\u2019s rules and dashboards read it). Other values are for other instrumentations and are ignored.',
+    accepted: 'comma-separated values such as `gen_ai_latest_experimental`',
+    fallback: [] as string[],
+    fallbackDoc: 'none',
+    parse: optIns,
+  } satisfies Variable<string[]>,
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: {
     name: 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
     doc: 'Allow prompt and completion content in AI telemetry. Off: no content reaches metrics, logs or spans (tapwire records none today either way).',

@@ -25,6 +25,7 @@ export function createRecorders(telemetry: Telemetry, config: Config, prices: Pr
       cost: telemetry.genAiCost,
       unparsedStreams: telemetry.genAiUnparsedStreams,
       usageDropped: telemetry.genAiUsageDropped,
+      usage: telemetry.genAiUsage,
     },
     prices,
     limit,

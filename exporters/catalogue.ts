@@ -88,6 +88,22 @@ const GEN_AI_ATTRS = [
   'error.type',
 ] as const;
 
+// https://github.com/open-telemetry/semantic-conventions-genai/blob/main/docs/gen-ai/gen-ai-token-metrics.md
+const GEN_AI_USAGE_ATTRS = [
+  'gen_ai.operation.name',
+  'gen_ai.provider.name',
+  'gen_ai.token.modality',
+  'gen_ai.request.model',
+  'gen_ai.response.model',
+  'server.address',
+  'server.port',
+] as const;
+const USAGE_OPT_IN =
+  ' Experimental (GenAI conventions in development): only with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental.';
+const USAGE_CONDITIONS = {
+  'gen_ai.token.modality': '`unknown`: providers do not break usage down by modality',
+} as const;
+
 export const METRICS = {
   httpServerDuration: {
     name: 'http.server.request.duration',
@@ -172,6 +188,51 @@ export const METRICS = {
     attributes: [...GEN_AI_ATTRS, 'gen_ai.token.type'],
     buckets: GEN_AI_TOKEN_BUCKETS,
     source: 'agent/ai (planned)',
+  },
+  genAiUsageInput: {
+    name: 'gen_ai.client.inference.usage.input_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Input tokens of AI provider calls, cached ones included; 0 for a call that reported none.${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
+  genAiUsageOutput: {
+    name: 'gen_ai.client.inference.usage.output_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Output tokens of AI provider calls (not embeddings), reasoning ones included; 0 for a call that reported none.${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
+  genAiUsageCacheRead: {
+    name: 'gen_ai.client.inference.usage.cache_read.input_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Input tokens read from the provider\u2019s prompt cache (part of the input tokens), where the provider reports them.${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
+  genAiUsageCacheWrite: {
+    name: 'gen_ai.client.inference.usage.cache_write.input_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Input tokens written to the provider\u2019s prompt cache (part of the input tokens), where the provider reports them (Anthropic).${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
+  genAiUsageReasoning: {
+    name: 'gen_ai.client.inference.usage.reasoning.output_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Reasoning output tokens (part of the output tokens), where the provider reports them.${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
   },
   genAiTimeToFirstChunk: {
     name: 'gen_ai.client.operation.time_to_first_chunk',

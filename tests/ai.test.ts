@@ -277,6 +277,9 @@ describe.each(RUNTIMES)('AI provider calls under %s', (runtime) => {
       new Set(['input', 'cached_input', 'cache_write', 'cache_write_1h', 'output', 'reasoning']),
     );
 
+    // The newer per-type counters only when opted in.
+    expect(samples.filter((s) => s.name.startsWith('gen_ai_client_inference_'))).toEqual([]);
+
     // Unknown model: tokens, no cost, one log line naming it.
     expect(sum(samples, TOKENS, { gen_ai_request_model: UNKNOWN_MODEL })).toBeGreaterThan(0);
     expect(find(samples, COST, { gen_ai_request_model: UNKNOWN_MODEL })).toEqual([]);
@@ -298,6 +301,67 @@ describe.each(RUNTIMES)('AI provider calls under %s', (runtime) => {
     const without = await runAll(bare, cases);
     expect(withTapwire).toBeDefined();
     expect(without).toEqual(withTapwire);
+  }, 120_000);
+});
+
+describe.each(RUNTIMES)('OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental under %s', (runtime) => {
+  it('adds the per-type usage counters, exactly as served, beside gen_ai_client_token_usage', async () => {
+    const app = await startApp({
+      runtime,
+      file: 'ai-app.mjs',
+      env: { ...env(), OTEL_SEMCONV_STABILITY_OPT_IN: 'http,gen_ai_latest_experimental' },
+    });
+    standin.served.length = 0;
+    await runAll(app, CASES);
+    await new Promise((r) => setTimeout(r, 100));
+    const served = standin.served.slice();
+    const samples = parseMetrics(await app.metrics());
+    // Per operation|provider|model; series that sum to 0 left out on both sides.
+    const got = (name: string) => {
+      const m = new Map<string, number>();
+      for (const s of find(samples, name)) {
+        const k = `${s.labels.gen_ai_operation_name}|${s.labels.gen_ai_provider_name}|${s.labels.gen_ai_request_model}`;
+        m.set(k, (m.get(k) ?? 0) + s.value);
+      }
+      return sorted(new Map([...m].filter(([, v]) => v !== 0)));
+    };
+    const want = (pick: (s: Served) => number | undefined) => {
+      const m = new Map<string, number>();
+      for (const s of served) {
+        const k = `${s.operation}|${s.provider}|${s.model}`;
+        m.set(k, (m.get(k) ?? 0) + (pick(s) ?? 0));
+      }
+      return sorted(new Map([...m].filter(([, v]) => v !== 0)));
+    };
+    const P = 'gen_ai_client_inference_usage_';
+    expect(got(`${P}input_tokens_total`)).toEqual(want((s) => s.input));
+    expect(got(`${P}output_tokens_total`)).toEqual(
+      want((s) => (s.operation === 'embeddings' ? 0 : s.output)),
+    );
+    expect(got(`${P}cache_read_input_tokens_total`)).toEqual(want((s) => s.cached));
+    expect(got(`${P}cache_write_input_tokens_total`)).toEqual(want((s) => s.cacheWrite));
+    expect(got(`${P}reasoning_output_tokens_total`)).toEqual(want((s) => s.reasoning));
+    expect(got(`${P}cache_write_input_tokens_total`).length).toBeGreaterThan(0);
+    // Every call counts (a 429 with 0 tokens too), with the conventions' labels.
+    const labels = find(samples, `${P}input_tokens_total`, { gen_ai_request_model: 'gpt-4o-mini' })[0]!
+      .labels;
+    expect(Object.keys(labels).sort()).toEqual([
+      'gen_ai_operation_name',
+      'gen_ai_provider_name',
+      'gen_ai_request_model',
+      'gen_ai_response_model',
+      'gen_ai_token_modality',
+      'server_address',
+      'server_port',
+    ]);
+    expect([labels.gen_ai_token_modality, labels.server_port]).toEqual([
+      'unknown',
+      String(standin.ports.openai),
+    ]);
+    // The established histogram stays.
+    expect(sum(samples, TOKENS, { gen_ai_token_type: 'input' })).toBe(
+      served.reduce((n, s) => n + (s.input ?? 0), 0),
+    );
   }, 120_000);
 });
 

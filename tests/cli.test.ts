@@ -113,6 +113,7 @@ TAPWIRE_AI_ENDPOINTS                                none                        
 TAPWIRE_AI_PRICES                                   none                              default
 TAPWIRE_AI_ATTRIBUTES                               none                              default
 TAPWIRE_AI_ATTRIBUTE_VALUES                         100                               default
+OTEL_SEMCONV_STABILITY_OPT_IN                       none                              default
 OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT  false                             default
 TAPWIRE_DB_SLOW_MS                                  500                               default
 TAPWIRE_PROXY_PORT                                  8080                              default

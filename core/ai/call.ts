@@ -34,6 +34,8 @@ export interface AiOutcome {
   requestModel: string | undefined;
   responseModel: string | undefined;
   address: string;
+  /** server.port of the provider (the new usage counters carry it). */
+  port: number;
   errorType: string | undefined;
   seconds: number;
   /** Seconds to the first response chunk; undefined for calls that were not streamed. */
@@ -104,6 +106,7 @@ export class AiCall extends Operation implements EventSink {
     private readonly recorder: AiRecorder,
     readonly target: Target,
     readonly address: string,
+    readonly port: number,
   ) {
     super();
     if (tracing !== undefined) tracing.startAi(this);
@@ -241,6 +244,7 @@ export class AiCall extends Operation implements EventSink {
       requestModel: this.requestModel === undefined ? undefined : labelValue(this.requestModel),
       responseModel: u.responseModel === undefined ? undefined : labelValue(u.responseModel),
       address: this.address,
+      port: this.port,
       errorType,
       seconds: (now() - this.start) / 1000,
       firstChunk: this.streamed ? this.firstChunk : undefined,

@@ -9,6 +9,7 @@ import { METRICS, type MetricDef } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { fail, guard } from '../guard.js';
 import type { FastHistogram } from '../histogram.js';
+import type { GenAiUsageCounters } from '../telemetry.js';
 import { agentLog } from '../log.js';
 import { labelValue, SeriesCache } from '../series.js';
 import type { AttributionSet } from './attribution.js';
@@ -27,6 +28,8 @@ export interface AiInstruments {
   cost: Counter;
   unparsedStreams: Counter;
   usageDropped: Counter;
+  /** The newer per-type counters, when opted in (OTEL_SEMCONV_STABILITY_OPT_IN). */
+  usage?: GenAiUsageCounters | undefined;
 }
 
 type Builder = (
@@ -104,6 +107,31 @@ interface LimitState {
   resetAt: number | undefined;
 }
 
+/** The usage counters' label set: their own attributes (modality, port; no error.type) and the attribution. */
+function buildUsage(
+  operation: string,
+  provider: string,
+  requestModel: string | undefined,
+  responseModel: string | undefined,
+  address: string,
+  port: number,
+  attrs: AttributionSet | undefined,
+): Attributes {
+  const a: Attributes = {
+    'gen_ai.operation.name': operation,
+    'gen_ai.provider.name': provider,
+    // Providers report totals, not parts per modality (text, image, audio): the conventions'
+    // value for a count whose modality is not known.
+    'gen_ai.token.modality': 'unknown',
+  };
+  if (requestModel !== undefined) a['gen_ai.request.model'] = requestModel;
+  if (responseModel !== undefined) a['gen_ai.response.model'] = responseModel;
+  a['server.address'] = address;
+  a['server.port'] = port;
+  if (attrs !== undefined) Object.assign(a, attrs);
+  return a;
+}
+
 function buildProvider(provider: string): Attributes {
   return { 'gen_ai.provider.name': provider };
 }
@@ -126,6 +154,7 @@ export class AiRecorder {
   private readonly unparsedSeries: SeriesCache;
   private readonly droppedSeries: SeriesCache;
   private readonly limitSeries: SeriesCache;
+  private readonly usageSeries: SeriesCache;
   /** Rate-limit headroom as last reported, per label set, read by the gauges at collection. */
   private readonly limitStates = new Map<Attributes, LimitState>();
   private readonly unknown = new Set<string>();
@@ -152,6 +181,7 @@ export class AiRecorder {
     this.unparsedSeries = seriesOf(METRICS.genAiUnparsedStreams, limit);
     this.droppedSeries = seriesOf(METRICS.genAiUsageDropped, limit);
     this.limitSeries = seriesOf(METRICS.genAiRateLimitRemaining, limit);
+    this.usageSeries = seriesOf(METRICS.genAiUsageInput, limit);
     if (meter !== undefined) this.observeLimits(meter);
   }
 
@@ -208,11 +238,11 @@ export class AiRecorder {
   }
 
   /** A call to `provider` at `path` (query allowed); undefined when the path is no AI operation. */
-  call(provider: Provider, path: string, address: string): AiCall | undefined {
+  call(provider: Provider, path: string, address: string, port: number): AiCall | undefined {
     if (!this.guard.enabled) return undefined;
     try {
       const target = operationOf(provider, path);
-      return target === undefined ? undefined : new AiCall(this, target, address);
+      return target === undefined ? undefined : new AiCall(this, target, address, port);
     } catch (error) {
       // A tapwire bug: AI measurement stops, the HTTP client hook that asked goes on.
       fail(this.guard, error);
@@ -255,12 +285,35 @@ export class AiRecorder {
       this.observe(this.outputSeries, buildOutput, this.instruments.tokens, o.output, o);
     }
     if (o.input !== undefined || o.output !== undefined) this.cost(o);
+    if (this.instruments.usage !== undefined) this.usage(this.instruments.usage, o);
     if (o.unparsed) {
       this.instruments.unparsedStreams.add(1, this.unparsedSeries.get(buildProvider, o.provider));
     }
     if (o.dropped > 0) {
       this.instruments.usageDropped.add(o.dropped, this.droppedSeries.get(buildProvider, o.provider));
     }
+  }
+
+  /**
+   * The newer per-type counters: input and output for every call (0 where none was reported, as
+   * the conventions ask), the parts where the provider reported them.
+   */
+  private usage(c: GenAiUsageCounters, o: AiOutcome): void {
+    const attrs = this.usageSeries.get(
+      buildUsage,
+      o.operation,
+      o.provider,
+      o.requestModel,
+      o.responseModel,
+      o.address,
+      o.port,
+      o.attrs,
+    );
+    c.input.add(o.input ?? 0, attrs);
+    if (o.operation !== 'embeddings') c.output.add(o.output ?? 0, attrs);
+    if (o.cached !== undefined) c.cacheRead.add(o.cached, attrs);
+    if (o.cacheWrite !== undefined) c.cacheWrite.add(o.cacheWrite, attrs);
+    if (o.reasoning !== undefined) c.reasoning.add(o.reasoning, attrs);
   }
 
   /** The call's label set of a metric with the common attributes. */

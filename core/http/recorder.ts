@@ -132,7 +132,7 @@ export class HttpRecorder {
   client(rawMethod: string | undefined, origin: Origin, path: string): ClientOp {
     const op = new ClientOp(this, rawMethod, origin);
     if (origin.provider !== undefined && this.ai !== undefined) {
-      op.ai = this.ai.call(origin.provider, path, origin.address);
+      op.ai = this.ai.call(origin.provider, path, origin.address, origin.port);
     }
     if (tracing !== undefined) tracing.startClient(op, path);
     return op;
