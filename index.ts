@@ -1,5 +1,6 @@
-// `import { logger } from 'tapwire'`
+// `import { logger, withAttributes } from 'tapwire'`
 
+export { withAttributes } from './agent/attributes.js';
 export type { Agent } from './agent/current.js';
 export { currentAgent } from './agent/current.js';
 export { logger } from './agent/log/app.js';

@@ -6,6 +6,7 @@
 // without tapwire. stop() does the same on request.
 import { metrics } from '@opentelemetry/api';
 import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
+import { Attribution, setAttribution } from '../core/ai/attribution.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
 import { Subscriptions } from '../core/channels.js';
@@ -153,6 +154,10 @@ export async function start(): Promise<Agent | undefined> {
       installation.patches.onRestore(() => metrics.disable());
     }
     const { http, db } = createRecorders(telemetry, config, prices(config));
+    if (config.aiAttributes.length > 0) {
+      setAttribution(new Attribution(config.aiAttributes, config.aiAttributeValues));
+      installation.patches.onRestore(() => setAttribution(undefined));
+    }
     const internal: string[] = [];
     if (config.tracesExporters.includes('otlp')) internal.push(config.otlpTracesEndpoint);
     if (otlpMetrics !== undefined) internal.push(config.otlpMetricsEndpoint);

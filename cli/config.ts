@@ -48,7 +48,11 @@ const FIELDS = {
   TAPWIRE_DRAIN_SECONDS: 'drainSeconds',
   TAPWIRE_GATEWAY_PORT: 'gatewayPort',
   TAPWIRE_GATEWAY_PROVIDERS: 'gatewayProviders',
+  TAPWIRE_GATEWAY_INCLUDE_USAGE: 'gatewayIncludeUsage',
   TAPWIRE_AI_PRICES: 'aiPrices',
+  TAPWIRE_AI_ATTRIBUTES: 'aiAttributes',
+  TAPWIRE_AI_ATTRIBUTE_VALUES: 'aiAttributeValues',
+  OTEL_SEMCONV_STABILITY_OPT_IN: 'semconvOptIn',
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'aiCaptureContent',
 } as const satisfies Record<VariableName, keyof Config | undefined>;
 

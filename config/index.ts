@@ -7,7 +7,13 @@ export {
   mask,
   problemMessage,
 } from './load.js';
-export { AI_PROVIDERS, type AiEndpoint, type AiShape, type GatewayProvider } from './parse.js';
+export {
+  AI_PROVIDERS,
+  type AiAttribute,
+  type AiEndpoint,
+  type AiShape,
+  type GatewayProvider,
+} from './parse.js';
 export { PROFILE_DEFAULTS } from './profiles.js';
 export {
   AI_PRICE_MAX,

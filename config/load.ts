@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROFILE_DEFAULTS } from './profiles.js';
 import {
+  type AiAttribute,
   type AiEndpoint,
   type GatewayProvider,
   LOG_LEVELS,
@@ -86,7 +87,13 @@ export interface Config {
   aiEndpoints: AiEndpoint[];
   /** TAPWIRE_AI_PRICES: price file overriding core/ai/prices.json. */
   aiPrices: string | undefined;
+  /** TAPWIRE_AI_ATTRIBUTES: attribution labels of the AI token and cost series. */
+  aiAttributes: AiAttribute[];
+  /** TAPWIRE_AI_ATTRIBUTE_VALUES: distinct values kept per attribution label. */
+  aiAttributeValues: number;
   aiCaptureContent: boolean;
+  /** OTEL_SEMCONV_STABILITY_OPT_IN: `gen_ai_latest_experimental` adds the newer GenAI usage counters. */
+  semconvOptIn: string[];
   dbSlowMs: number;
   /** `tapwire sidecar` settings. */
   proxyPort: number;
@@ -96,6 +103,8 @@ export interface Config {
   drainSeconds: number;
   gatewayPort: number;
   gatewayProviders: GatewayProvider[];
+  /** TAPWIRE_GATEWAY_INCLUDE_USAGE: ask for the usage of streams that do not. */
+  gatewayIncludeUsage: boolean;
   /** Where each value came from, for `tapwire config`. */
   sources: Partial<Record<keyof Config, string>>;
 }
@@ -269,7 +278,10 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     dashboard: dashboard(read<boolean | undefined>('TAPWIRE_DASHBOARD', 'dashboard')),
     aiEndpoints: read('TAPWIRE_AI_ENDPOINTS', 'aiEndpoints'),
     aiPrices: read('TAPWIRE_AI_PRICES', 'aiPrices'),
+    aiAttributes: read('TAPWIRE_AI_ATTRIBUTES', 'aiAttributes'),
+    aiAttributeValues: read('TAPWIRE_AI_ATTRIBUTE_VALUES', 'aiAttributeValues'),
     aiCaptureContent: read('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT', 'aiCaptureContent'),
+    semconvOptIn: read('OTEL_SEMCONV_STABILITY_OPT_IN', 'semconvOptIn'),
     dbSlowMs: read('TAPWIRE_DB_SLOW_MS', 'dbSlowMs'),
     proxyPort: read('TAPWIRE_PROXY_PORT', 'proxyPort'),
     upstream: read('TAPWIRE_UPSTREAM', 'upstream'),
@@ -278,6 +290,7 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     drainSeconds: read('TAPWIRE_DRAIN_SECONDS', 'drainSeconds'),
     gatewayPort: read('TAPWIRE_GATEWAY_PORT', 'gatewayPort'),
     gatewayProviders: read('TAPWIRE_GATEWAY_PROVIDERS', 'gatewayProviders'),
+    gatewayIncludeUsage: read('TAPWIRE_GATEWAY_INCLUDE_USAGE', 'gatewayIncludeUsage'),
     sources,
   };
   // In the table's order, whatever order the values were read in.

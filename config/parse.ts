@@ -343,3 +343,41 @@ export const gatewayProviders = entries((p): Parsed<GatewayProvider> | undefined
   if (!u.ok) return undefined;
   return ok({ prefix: m[1]!, shape, url: u.value.replace(/\/+$/, '') });
 });
+
+export interface AiAttribute {
+  /** The label name on the AI token and cost series. */
+  name: string;
+  /** The inbound request header it is read from (lowercase); undefined: set through the API only. */
+  header: string | undefined;
+}
+
+/** At most this many attribution labels: each multiplies the AI series by its values. */
+export const MAX_AI_ATTRIBUTES = 2;
+
+/**
+ * Label names an attribution may not take: the labels the AI series already carry, Prometheus'
+ * own (`le`, the target labels `job` and `instance`), and tapwire's and OpenTelemetry's prefixes.
+ */
+function reservedName(name: string): boolean {
+  return (
+    /^(gen_ai_|server_|error_|tapwire_|otel_|service_|telemetry_|__)/.test(name) ||
+    ['job', 'instance', 'le', 'quantile'].includes(name)
+  );
+}
+
+/** `NAME[:HEADER],...`, e.g. `tenant:x-tenant-id,feature:x-feature`; at most two, names distinct. */
+export function aiAttributes(raw: string): Parsed<AiAttribute[]> {
+  const parsed = entries((p): Parsed<AiAttribute> | undefined => {
+    const m = /^([a-z][a-z0-9_]{0,31})(?::([A-Za-z0-9!#$%&'*+.^_`|~-]+))?$/.exec(p);
+    if (!m || reservedName(m[1]!)) return undefined;
+    return ok({ name: m[1]!, header: m[2]?.toLowerCase() });
+  })(raw);
+  if (!parsed.ok) return parsed;
+  const names = new Set(parsed.value.map((a) => a.name));
+  return parsed.value.length <= MAX_AI_ATTRIBUTES && names.size === parsed.value.length ? parsed : bad;
+}
+
+/** A comma-separated list of lowercase tokens (`gen_ai_latest_experimental,http/dup`), kept as given. */
+export const optIns = entries((p): Parsed<string> | undefined =>
+  /^[a-z0-9_/.-]+$/.test(p) ? ok(p) : undefined,
+);

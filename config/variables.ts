@@ -5,7 +5,9 @@
 import {
   AI_PROVIDERS,
   AI_SHAPES,
+  type AiAttribute,
   type AiEndpoint,
+  aiAttributes,
   aiEndpoints,
   boolean,
   boundedText,
@@ -21,6 +23,7 @@ import {
   number,
   oneOf,
   onOff,
+  optIns,
   origin,
   type Parsed,
   routePatterns,
@@ -29,7 +32,7 @@ import {
 } from './parse.js';
 
 // The parsed shapes of the list-valued variables, for the code that reads them.
-export type { AiEndpoint, GatewayProvider } from './parse.js';
+export type { AiAttribute, AiEndpoint, GatewayProvider } from './parse.js';
 
 export interface Variable<T> {
   /** The environment variable. */
@@ -270,12 +273,36 @@ export const VARIABLES = {
   } satisfies Variable<AiEndpoint[]>,
   TAPWIRE_AI_PRICES: {
     name: 'TAPWIRE_AI_PRICES',
-    doc: 'A JSON price file whose entries replace the built-in AI price table (`core/ai/prices.json`) per provider and model: `{"version": "…", "providers": {"openai": {"gpt-4o": {"input": 2.5, "cached_input": 1.25, "output": 10}}}}`, USD per million tokens.',
-    accepted: `a path to a JSON price file; every price a number from 0 to ${AI_PRICE_MAX} (USD per million tokens) under \`input\`, \`cached_input\` or \`output\``,
+    doc: 'A JSON price file whose entries replace the built-in AI price table (`core/ai/prices.json`) per provider and model: `{"version": "…", "providers": {"openai": {"gpt-4o": {"input": 2.5, "cached_input": 1.25, "output": 10}}}}`, USD per million tokens. Entries: `input`, `cached_input`, `cache_write` (5-minute TTL), `cache_write_1h`, `output`, `reasoning`; a missing one falls back to its base entry. Costs priced from it carry `tapwire_price_source="override"` and its `version`.',
+    accepted: `a path to a JSON price file; every price a number from 0 to ${AI_PRICE_MAX} (USD per million tokens) under \`input\`, \`cached_input\`, \`cache_write\`, \`cache_write_1h\`, \`output\` or \`reasoning\``,
     fallback: undefined as string | undefined,
     fallbackDoc: 'none (the built-in table)',
     parse: text,
   } satisfies Variable<string | undefined>,
+  TAPWIRE_AI_ATTRIBUTES: {
+    name: 'TAPWIRE_AI_ATTRIBUTES',
+    doc: 'Attribution labels for the AI token and cost series (never the HTTP ones): each NAME is a label, read from the inbound request header HEADER that caused the provider call, or set by the app with `withAttributes({ NAME: value }, fn)` from `tapwire`. Each label keeps at most `TAPWIRE_AI_ATTRIBUTE_VALUES` values; further ones are recorded as `_other`.',
+    accepted:
+      'at most two comma-separated `NAME[:HEADER]`, NAME a lowercase label name (not `job`, `instance`, `le` or starting with `gen_ai_`, `server_`, `error_`, `tapwire_`, `otel_`), e.g. `tenant:x-tenant-id,feature:x-feature`',
+    fallback: [] as AiAttribute[],
+    fallbackDoc: 'none',
+    parse: aiAttributes,
+  } satisfies Variable<AiAttribute[]>,
+  TAPWIRE_AI_ATTRIBUTE_VALUES: {
+    name: 'TAPWIRE_AI_ATTRIBUTE_VALUES',
+    doc: 'How many distinct values each attribution label keeps; further values are recorded as `_other` and counted in `tapwire_cardinality_overflow_total{metric="ai_attribute_NAME"}`.',
+    accepted: 'an integer from 1 to 10000',
+    fallback: 100,
+    parse: integer(1, 10_000),
+  } satisfies Variable<number>,
+  OTEL_SEMCONV_STABILITY_OPT_IN: {
+    name: 'OTEL_SEMCONV_STABILITY_OPT_IN',
+    doc: 'Opt-in to newer semantic conventions. `gen_ai_latest_experimental` adds the per-type token counters `gen_ai.client.inference.usage.*` (experimental) beside `gen_ai_client_token_usage`, which stays (tapwire\u2019s rules and dashboards read it). Other values are for other instrumentations and are ignored.',
+    accepted: 'comma-separated values such as `gen_ai_latest_experimental`',
+    fallback: [] as string[],
+    fallbackDoc: 'none',
+    parse: optIns,
+  } satisfies Variable<string[]>,
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: {
     name: 'OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT',
     doc: 'Allow prompt and completion content in AI telemetry. Off: no content reaches metrics, logs or spans (tapwire records none today either way).',
@@ -345,6 +372,13 @@ export const VARIABLES = {
     fallbackDoc: 'none',
     parse: gatewayProviders,
   } satisfies Variable<GatewayProvider[]>,
+  TAPWIRE_GATEWAY_INCLUDE_USAGE: {
+    name: 'TAPWIRE_GATEWAY_INCLUDE_USAGE',
+    doc: '`tapwire sidecar`: for OpenAI-shaped streamed chat completions that do not ask for their usage, the gateway adds `stream_options.include_usage` so their tokens and cost are known, and takes the extra usage chunk (and the `"usage":null` of the other chunks) out of the stream the app gets, so it reads what it would have without. An explicit `include_usage: false` is left alone.',
+    accepted: '`true` or `false`',
+    fallback: false,
+    parse: boolean,
+  } satisfies Variable<boolean>,
 } as const;
 
 export type VariableName = keyof typeof VARIABLES;

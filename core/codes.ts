@@ -145,6 +145,14 @@ export const LOG_CODES = {
       'An AI provider call used a model the price table does not know: its tokens are counted, its cost is not. Logged once per provider and model.',
     action: 'Add the model to a TAPWIRE_AI_PRICES file.',
   },
+  TAPWIRE_AI_ATTRIBUTE_UNKNOWN: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'The app called withAttributes() with a name TAPWIRE_AI_ATTRIBUTES does not list: that value is left out of the AI series. Logged once per name.',
+    action:
+      'Add the name to TAPWIRE_AI_ATTRIBUTES (at most two names), or drop it from the withAttributes() call.',
+  },
   TAPWIRE_HONO_UNRECOGNISED: {
     level: 'debug',
     from: 'preload',

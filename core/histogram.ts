@@ -79,6 +79,19 @@ export class FastHistogram implements ApiHistogram {
     if (value > p.max) p.max = value;
   }
 
+  /** Adds what `o` gathered (boundaries of this histogram) as if each value had been recorded. */
+  merge(o: Observations, attributes: Attributes): void {
+    if (o.count === 0) return;
+    let p = this.byRef.get(attributes);
+    if (p === undefined) p = this.lookup(attributes);
+    const n = Math.min(p.counts.length, o.counts.length);
+    for (let i = 0; i < n; i++) p.counts[i]! += o.counts[i]!;
+    p.sum += o.sum;
+    p.count += o.count;
+    if (o.min < p.min) p.min = o.min;
+    if (o.max > p.max) p.max = o.max;
+  }
+
   private lookup(attributes: Attributes): Point {
     const key = canonical(attributes);
     let p = this.byValue.get(key);
@@ -179,6 +192,35 @@ export class FastCounter implements ApiCounter {
       isMonotonic: true,
       dataPoints,
     };
+  }
+}
+
+/**
+ * Values of one operation gathered before its label set is known (the gaps between a stream's
+ * chunks, labelled with the call's outcome), merged into a histogram at its end: one bucket scan
+ * per value and no label lookup until then.
+ */
+export class Observations {
+  readonly counts: Float64Array;
+  sum = 0;
+  count = 0;
+  min = Number.POSITIVE_INFINITY;
+  max = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly boundaries: readonly number[]) {
+    this.counts = new Float64Array(boundaries.length + 1);
+  }
+
+  add(value: number): void {
+    if (!(value >= 0) || value === Number.POSITIVE_INFINITY) return;
+    const b = this.boundaries;
+    let i = 0;
+    while (i < b.length && value > b[i]!) i++;
+    this.counts[i]!++;
+    this.sum += value;
+    this.count++;
+    if (value < this.min) this.min = value;
+    if (value > this.max) this.max = value;
   }
 }
 

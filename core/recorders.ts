@@ -20,12 +20,16 @@ export function createRecorders(telemetry: Telemetry, config: Config, prices: Pr
       duration: telemetry.genAiDuration,
       tokens: telemetry.genAiTokens,
       timeToFirstChunk: telemetry.genAiTimeToFirstChunk,
+      timePerOutputChunk: telemetry.genAiTimePerOutputChunk,
+      outputSpeed: telemetry.genAiOutputSpeed,
       cost: telemetry.genAiCost,
       unparsedStreams: telemetry.genAiUnparsedStreams,
       usageDropped: telemetry.genAiUsageDropped,
+      usage: telemetry.genAiUsage,
     },
     prices,
     limit,
+    telemetry.meter,
   );
   const http = new HttpRecorder(
     telemetry.meter,

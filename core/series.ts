@@ -113,12 +113,12 @@ export const overflowCounts = new Map<string, number>();
 
 type Tree = Map<unknown, unknown>;
 // `never` parameters: any builder taking specific types fits; values are passed through as given.
-type Builder<T> = (a: never, b: never, c: never, d: never, e: never, f: never) => T;
+type Builder<T> = (a: never, b: never, c: never, d: never, e: never, f: never, g: never) => T;
 // biome-ignore lint/suspicious/noExplicitAny: calling a Builder needs its parameters widened.
 type AnyBuilder<T> = (...args: any[]) => T;
 
 /**
- * One value per distinct tuple of up to six keys, built once, at most `limit` of them; a new tuple
+ * One value per distinct tuple of up to seven keys, built once, at most `limit` of them; a new tuple
  * past the limit gets `full()` instead. Keys are compared as Map keys (identity for objects).
  */
 export abstract class Interned<T> {
@@ -129,27 +129,48 @@ export abstract class Interned<T> {
 
   protected abstract full(): T;
 
-  get(build: Builder<T>, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): T {
-    if (oversized(a, b, c, d, e, f)) {
-      return this.get(build, bounded(a), bounded(b), bounded(c), bounded(d), bounded(e), bounded(f));
+  get(
+    build: Builder<T>,
+    a?: unknown,
+    b?: unknown,
+    c?: unknown,
+    d?: unknown,
+    e?: unknown,
+    f?: unknown,
+    g?: unknown,
+  ): T {
+    if (oversized(a, b, c, d, e, f, g)) {
+      return this.get(
+        build,
+        bounded(a),
+        bounded(b),
+        bounded(c),
+        bounded(d),
+        bounded(e),
+        bounded(f),
+        bounded(g),
+      );
     }
-    // Walk six levels; absent trailing values are simply `undefined` keys.
+    // Walk seven levels; absent trailing values are simply `undefined` keys.
     let next = this.root.get(a) as Tree | undefined;
-    if (next === undefined) return this.insert(build, a, b, c, d, e, f);
+    if (next === undefined) return this.insert(build, a, b, c, d, e, f, g);
     let node = next;
     next = node.get(b) as Tree | undefined;
-    if (next === undefined) return this.insert(build, a, b, c, d, e, f);
+    if (next === undefined) return this.insert(build, a, b, c, d, e, f, g);
     node = next;
     next = node.get(c) as Tree | undefined;
-    if (next === undefined) return this.insert(build, a, b, c, d, e, f);
+    if (next === undefined) return this.insert(build, a, b, c, d, e, f, g);
     node = next;
     next = node.get(d) as Tree | undefined;
-    if (next === undefined) return this.insert(build, a, b, c, d, e, f);
+    if (next === undefined) return this.insert(build, a, b, c, d, e, f, g);
     node = next;
     next = node.get(e) as Tree | undefined;
-    if (next === undefined) return this.insert(build, a, b, c, d, e, f);
-    const leaf = next.get(f) as T | undefined;
-    return leaf ?? this.insert(build, a, b, c, d, e, f);
+    if (next === undefined) return this.insert(build, a, b, c, d, e, f, g);
+    node = next;
+    next = node.get(f) as Tree | undefined;
+    if (next === undefined) return this.insert(build, a, b, c, d, e, f, g);
+    const leaf = next.get(g) as T | undefined;
+    return leaf ?? this.insert(build, a, b, c, d, e, f, g);
   }
 
   private insert(
@@ -160,11 +181,12 @@ export abstract class Interned<T> {
     d: unknown,
     e: unknown,
     f: unknown,
+    g: unknown,
   ): T {
     if (this.size >= this.limit) return this.full();
-    const value = Object.freeze(this.made((build as AnyBuilder<T>)(a, b, c, d, e, f)));
+    const value = Object.freeze(this.made((build as AnyBuilder<T>)(a, b, c, d, e, f, g)));
     let node = this.root;
-    for (const key of [a, b, c, d, e]) {
+    for (const key of [a, b, c, d, e, f]) {
       let child = node.get(key) as Tree | undefined;
       if (child === undefined) {
         child = new Map();
@@ -172,7 +194,7 @@ export abstract class Interned<T> {
       }
       node = child;
     }
-    node.set(f, value);
+    node.set(g, value);
     this.size++;
     return value;
   }
@@ -184,14 +206,23 @@ export abstract class Interned<T> {
 }
 
 /** Whether one of the keys is a string too long to be a label value (the rare case). */
-function oversized(a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown): boolean {
+function oversized(
+  a: unknown,
+  b: unknown,
+  c: unknown,
+  d: unknown,
+  e: unknown,
+  f: unknown,
+  g: unknown,
+): boolean {
   return (
     (typeof a === 'string' && a.length > LABEL_VALUE_MAX) ||
     (typeof b === 'string' && b.length > LABEL_VALUE_MAX) ||
     (typeof c === 'string' && c.length > LABEL_VALUE_MAX) ||
     (typeof d === 'string' && d.length > LABEL_VALUE_MAX) ||
     (typeof e === 'string' && e.length > LABEL_VALUE_MAX) ||
-    (typeof f === 'string' && f.length > LABEL_VALUE_MAX)
+    (typeof f === 'string' && f.length > LABEL_VALUE_MAX) ||
+    (typeof g === 'string' && g.length > LABEL_VALUE_MAX)
   );
 }
 

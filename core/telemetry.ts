@@ -1,7 +1,7 @@
 // One MeterProvider per process, its instruments created from the catalogue, and the exporters
 // the configuration asks for. Everything an instrumentation records goes through the instruments
 // here; nothing else creates instruments.
-import type { Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import type { Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
 import {
   MeterProvider,
@@ -10,13 +10,24 @@ import {
   type PeriodicExportingMetricReader,
 } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
-import { METRICS } from '../exporters/catalogue.js';
+import { METRICS, type MetricDef } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
-import { type FastCounter, FastHistograms } from './histogram.js';
+import { type FastCounter, type FastHistogram, FastHistograms } from './histogram.js';
 import { logCounts } from './log-counts.js';
 import { RUNTIME, RUNTIME_VERSION, SCOPE, VERSION } from './runtime.js';
 import { overflowCounts } from './series.js';
+
+export interface GenAiUsageCounters {
+  input: Counter;
+  output: Counter;
+  cacheRead: Counter;
+  cacheWrite: Counter;
+  reasoning: Counter;
+}
+
+/** The OTEL_SEMCONV_STABILITY_OPT_IN value that turns on the latest experimental GenAI conventions. */
+export const GEN_AI_LATEST = 'gen_ai_latest_experimental';
 
 export interface Telemetry {
   provider: MeterProvider;
@@ -34,9 +45,13 @@ export interface Telemetry {
   genAiDuration: Histogram;
   genAiTokens: Histogram;
   genAiTimeToFirstChunk: Histogram;
+  genAiTimePerOutputChunk: FastHistogram;
+  genAiOutputSpeed: Histogram;
   genAiCost: FastCounter;
   genAiUnparsedStreams: FastCounter;
   genAiUsageDropped: FastCounter;
+  /** The newer per-type usage counters (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental). */
+  genAiUsage: GenAiUsageCounters | undefined;
   /** Prometheus exposition of everything collected now. */
   render(): Promise<string>;
 }
@@ -129,10 +144,25 @@ export function createTelemetry(
     genAiCost: histograms.counter(METRICS.genAiCost),
     genAiUnparsedStreams: histograms.counter(METRICS.genAiUnparsedStreams),
     genAiUsageDropped: histograms.counter(METRICS.genAiUsageDropped),
+    genAiTimePerOutputChunk: histograms.create(METRICS.genAiTimePerOutputChunk),
+    genAiOutputSpeed: histograms.create(METRICS.genAiOutputSpeed),
+    genAiUsage: config.semconvOptIn.includes(GEN_AI_LATEST)
+      ? {
+          input: counter(meter, METRICS.genAiUsageInput),
+          output: counter(meter, METRICS.genAiUsageOutput),
+          cacheRead: counter(meter, METRICS.genAiUsageCacheRead),
+          cacheWrite: counter(meter, METRICS.genAiUsageCacheWrite),
+          reasoning: counter(meter, METRICS.genAiUsageReasoning),
+        }
+      : undefined,
     async render() {
       if (!pull) return '';
       const { resourceMetrics } = await pull.scrape();
       return serialize(resourceMetrics);
     },
   };
+}
+
+function counter(meter: Meter, def: MetricDef): Counter {
+  return meter.createCounter(def.name, { unit: def.unit, description: def.description });
 }

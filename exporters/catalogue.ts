@@ -48,6 +48,8 @@ export const GEN_AI_DURATION_BUCKETS = [
 export const GEN_AI_TOKEN_BUCKETS = [
   1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
 ] as const;
+/** Output tokens per second of a stream: from a slow reasoning model to a fast small one. */
+export const GEN_AI_SPEED_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000] as const;
 // https://opentelemetry.io/docs/specs/semconv/runtime/v8js-metrics/#metric-v8jsgcduration
 // Coarse on purpose (most V8 pauses land in the first bucket); _sum/_count still give the mean
 // pause and the GC time per second, which is what dashboards and alerts use.
@@ -85,6 +87,22 @@ const GEN_AI_ATTRS = [
   'server.address',
   'error.type',
 ] as const;
+
+// https://github.com/open-telemetry/semantic-conventions-genai/blob/main/docs/gen-ai/gen-ai-token-metrics.md
+const GEN_AI_USAGE_ATTRS = [
+  'gen_ai.operation.name',
+  'gen_ai.provider.name',
+  'gen_ai.token.modality',
+  'gen_ai.request.model',
+  'gen_ai.response.model',
+  'server.address',
+  'server.port',
+] as const;
+const USAGE_OPT_IN =
+  ' Experimental (GenAI conventions in development): only with OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental.';
+const USAGE_CONDITIONS = {
+  'gen_ai.token.modality': '`unknown`: providers do not break usage down by modality',
+} as const;
 
 export const METRICS = {
   httpServerDuration: {
@@ -171,6 +189,51 @@ export const METRICS = {
     buckets: GEN_AI_TOKEN_BUCKETS,
     source: 'agent/ai (planned)',
   },
+  genAiUsageInput: {
+    name: 'gen_ai.client.inference.usage.input_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Input tokens of AI provider calls, cached ones included; 0 for a call that reported none.${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
+  genAiUsageOutput: {
+    name: 'gen_ai.client.inference.usage.output_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Output tokens of AI provider calls (not embeddings), reasoning ones included; 0 for a call that reported none.${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
+  genAiUsageCacheRead: {
+    name: 'gen_ai.client.inference.usage.cache_read.input_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Input tokens read from the provider\u2019s prompt cache (part of the input tokens), where the provider reports them.${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
+  genAiUsageCacheWrite: {
+    name: 'gen_ai.client.inference.usage.cache_write.input_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Input tokens written to the provider\u2019s prompt cache (part of the input tokens), where the provider reports them (Anthropic).${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
+  genAiUsageReasoning: {
+    name: 'gen_ai.client.inference.usage.reasoning.output_tokens',
+    unit: '{token}',
+    kind: 'counter',
+    description: `Reasoning output tokens (part of the output tokens), where the provider reports them.${USAGE_OPT_IN}`,
+    attributes: GEN_AI_USAGE_ATTRS,
+    conditional: USAGE_CONDITIONS,
+    source: 'agent/ai',
+  },
   genAiTimeToFirstChunk: {
     name: 'gen_ai.client.operation.time_to_first_chunk',
     unit: 's',
@@ -180,13 +243,47 @@ export const METRICS = {
     buckets: GEN_AI_DURATION_BUCKETS,
     source: 'agent/ai (planned)',
   },
+  genAiTimePerOutputChunk: {
+    name: 'gen_ai.client.operation.time_per_output_chunk',
+    unit: 's',
+    kind: 'histogram',
+    description:
+      'Time between consecutive chunks (server-sent events, NDJSON lines) of a streamed AI response, one value per chunk after the first.',
+    attributes: GEN_AI_ATTRS,
+    buckets: GEN_AI_DURATION_BUCKETS,
+    source: 'agent/ai',
+  },
+  genAiOutputSpeed: {
+    name: 'tapwire.gen_ai.client.output_tokens_per_second',
+    unit: '{token}/s',
+    kind: 'histogram',
+    description:
+      'Output tokens per second of a streamed AI response read to its end whose usage is known: the output tokens the provider reported (reasoning included) over the time from its first chunk to its last.',
+    attributes: GEN_AI_ATTRS,
+    buckets: GEN_AI_SPEED_BUCKETS,
+    source: 'agent/ai',
+  },
   genAiCost: {
     name: 'tapwire.gen_ai.cost',
     unit: 'USD',
     kind: 'counter',
-    description: 'Estimated cost of AI provider calls from the price table.',
-    attributes: ['gen_ai.provider.name', 'gen_ai.request.model', 'gen_ai.token.type'],
-    source: 'agent/ai (planned)',
+    description:
+      'Estimated cost of AI provider calls from the price table: each kind of token (cache reads, cache writes by TTL, reasoning) at its own price, under the table entry that priced it.',
+    attributes: [
+      'gen_ai.provider.name',
+      'gen_ai.request.model',
+      'gen_ai.token.type',
+      'tapwire.price',
+      'tapwire.price.source',
+      'tapwire.price.version',
+    ],
+    conditional: {
+      'tapwire.price':
+        'the price-table entry that priced the tokens: `input`, `cached_input`, `cache_write` (5-minute TTL), `cache_write_1h`, `output`, `reasoning`; a part the table has no entry for is priced, and labelled, at its base entry',
+      'tapwire.price.source': '`builtin` (core/ai/prices.json) or `override` (the TAPWIRE_AI_PRICES file)',
+      'tapwire.price.version': 'the `version` of the table the price came from',
+    },
+    source: 'agent/ai',
   },
   genAiUnparsedStreams: {
     name: 'tapwire.gen_ai.unparsed_streams',
@@ -204,6 +301,61 @@ export const METRICS = {
     description:
       'Token counts a provider reported that cannot be true (not a non-negative safe integer, or above 100,000,000 for one call): left out of the token usage and the cost, the call recorded without them.',
     attributes: ['gen_ai.provider.name'],
+    source: 'agent/ai',
+  },
+  genAiRateLimitRemaining: {
+    name: 'tapwire.gen_ai.rate_limit.remaining',
+    unit: '{count}',
+    kind: 'gauge',
+    description:
+      'Requests or tokens left in the provider\u2019s current rate-limit window, as its last answer reported them (`x-ratelimit-remaining-*`, `anthropic-ratelimit-*-remaining`); the limit again once the reported reset time has passed.',
+    attributes: [
+      'gen_ai.provider.name',
+      'tapwire.gen_ai.model_family',
+      'tapwire.gen_ai.api_key.fingerprint',
+      'tapwire.gen_ai.rate_limit.type',
+      'tapwire.process',
+    ],
+    conditional: {
+      'tapwire.gen_ai.model_family':
+        'the requested model without its release date (`gpt-4o-mini`, `claude-sonnet-4-5`)',
+      'tapwire.gen_ai.api_key.fingerprint':
+        'the first 12 hex digits of the SHA-256 of the API key the call sent (never the key); absent without one',
+      'tapwire.gen_ai.rate_limit.type': '`requests`, `tokens`, `input_tokens`, `output_tokens` (Anthropic)',
+    },
+    perProcess: true,
+    source: 'agent/ai',
+  },
+  genAiRateLimitLimit: {
+    name: 'tapwire.gen_ai.rate_limit.limit',
+    unit: '{count}',
+    kind: 'gauge',
+    description:
+      'Requests or tokens the provider allows per rate-limit window, as its last answer reported them (`x-ratelimit-limit-*`, `anthropic-ratelimit-*-limit`).',
+    attributes: [
+      'gen_ai.provider.name',
+      'tapwire.gen_ai.model_family',
+      'tapwire.gen_ai.api_key.fingerprint',
+      'tapwire.gen_ai.rate_limit.type',
+      'tapwire.process',
+    ],
+    perProcess: true,
+    source: 'agent/ai',
+  },
+  genAiRateLimitReset: {
+    name: 'tapwire.gen_ai.rate_limit.reset_time',
+    unit: 's',
+    kind: 'gauge',
+    description:
+      'When the provider\u2019s current rate-limit window resets, as Unix time in seconds (`x-ratelimit-reset-*` durations from the answer\u2019s arrival, `anthropic-ratelimit-*-reset` times).',
+    attributes: [
+      'gen_ai.provider.name',
+      'tapwire.gen_ai.model_family',
+      'tapwire.gen_ai.api_key.fingerprint',
+      'tapwire.gen_ai.rate_limit.type',
+      'tapwire.process',
+    ],
+    perProcess: true,
     source: 'agent/ai',
   },
   logRecords: {

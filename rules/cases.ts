@@ -108,6 +108,24 @@ export const CASES = {
     ratioCases(t, M.genAi, ai(v), { ...ai(v), error_type: '500' }, { job: 'app', gen_ai_provider_name: v }),
   aiRateLimited: (t, _c, v = 'openai') =>
     ratioCases(t, M.genAi, ai(v), { ...ai(v), error_type: '429' }, { job: 'app', gen_ai_provider_name: v }),
+  aiHeadroom: (t, _c, v = 'openai') => {
+    const l: Labels = {
+      ...APP,
+      gen_ai_provider_name: v,
+      tapwire_gen_ai_model_family: 'gpt-4o-mini',
+      tapwire_gen_ai_api_key_fingerprint: '3f9a1c2b7d4e',
+      tapwire_gen_ai_rate_limit_type: 'tokens',
+    };
+    const run = (ratio: number) => [
+      gauge(M.genAiLimit, l, 1_000_000, MIN),
+      gauge(M.genAiLimitRemaining, l, Math.round(1_000_000 * ratio), MIN),
+    ];
+    const { instance: _, ...expect } = l;
+    return {
+      fires: { series: run(t / 2), at: MIN, labels: expect },
+      quiet: { series: run(Math.min(1, 2 * t)), at: MIN },
+    };
+  },
   aiFirstChunk: (t, _c, v = 'openai') =>
     quantileCases(
       t,

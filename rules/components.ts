@@ -107,6 +107,23 @@ export const COMPONENT_ALERTS: readonly ComponentAlert[] = [
     cases: CASES.aiRateLimited,
   },
   {
+    alert: 'TapwireAIRateLimitHeadroomLow',
+    severity: 'warning',
+    for: '10m',
+    threshold: 0.1,
+    thresholdText: (t) => `less than ${pct(t!)} of a rate limit left, for 10m`,
+    why: 'The provider says how much of its rate limit is left with every answer; headroom that stays low means 429s are next. It names the key (by fingerprint), the model family and the limit that runs out, before the first call is refused.',
+    expr: (t, _c, scope = '') =>
+      `min by (job, ${L.provider}, ${L.modelFamily}, ${L.keyFingerprint}, ${L.limitType}) (
+  ${M.genAiLimitRemaining}${scope} / ${M.genAiLimit}${scope}
+) < ${t}`,
+    summary:
+      '{{ $labels.job }}: the {{ $labels.gen_ai_provider_name }} {{ $labels.tapwire_gen_ai_rate_limit_type }} limit of {{ $labels.tapwire_gen_ai_model_family }} is nearly used up',
+    description: (t) =>
+      `Less than ${pct(t)} of the {{ $labels.tapwire_gen_ai_rate_limit_type }} rate limit for {{ $labels.tapwire_gen_ai_model_family }} (key {{ $labels.tapwire_gen_ai_api_key_fingerprint }}) at {{ $labels.gen_ai_provider_name }} has been left for 10 minutes, as the provider's answers to {{ $labels.job }} report it.`,
+    cases: CASES.aiHeadroom,
+  },
+  {
     alert: 'TapwireAIProviderSlowFirstChunk',
     severity: 'warning',
     for: '10m',

@@ -11,9 +11,12 @@
 //       routes:
 //         /checkout: { availability: 99.95 }       # an `http_route` template
 //   providers:                  # per gen_ai_provider_name: thresholds of the AI provider alerts
-//     openai: { error_ratio: 0.2, rate_limited_ratio: 0.1, first_chunk_p95: 10 }
+//     openai: { error_ratio: 0.2, rate_limited_ratio: 0.1, rate_limit_headroom: 0.2, first_chunk_p95: 10 }
 //   db_systems:                 # per db_system_name: thresholds of the DB alerts
 //     postgresql: { error_ratio: 0.01, latency_p99: 0.25 }
+//   budgets:                    # AI spend limits: USD per day or month, by provider, model, service, attribution
+//     openai-monthly: { usd: 500, per: month, provider: openai }
+//     acme-daily: { usd: 20, per: day, attributes: { tenant: acme } }
 //   alerts:                     # any alert, by name: threshold, for, severity, enabled
 //     TapwireHTTPHighErrorRatio: { threshold: 0.02, for: 10m }
 //   runbook_base: https://example.com/runbooks.md
@@ -85,6 +88,7 @@ export const SCOPED_KEYS: Readonly<
     keys: {
       error_ratio: { alert: 'TapwireAIProviderHighErrorRatio', unit: 'ratio' },
       rate_limited_ratio: { alert: 'TapwireAIProviderRateLimited', unit: 'ratio' },
+      rate_limit_headroom: { alert: 'TapwireAIRateLimitHeadroomLow', unit: 'ratio' },
       first_chunk_p95: {
         alert: 'TapwireAIProviderSlowFirstChunk',
         unit: 'seconds',
@@ -101,6 +105,25 @@ export const SCOPED_KEYS: Readonly<
   },
 };
 
+/** One AI spend budget (`budgets:`): USD over a rolling day or 30 days, for the series it selects. */
+export interface Budget {
+  /** The `budget` label of its recorded series and alerts. */
+  name: string;
+  usd: number;
+  per: 'day' | 'month';
+  /** Label matchers on tapwire_gen_ai_cost_usd_total, PromQL form (`gen_ai_provider_name="openai"`). */
+  matchers: readonly string[];
+  /** The labels a cost series of this budget carries in promtool tests. */
+  testLabels: Readonly<Record<string, string>>;
+  /** The forecast alert fires when, at the last hour's pace, the rest lasts fewer hours than this. */
+  forecastHours: number;
+}
+
+/** The range a budget's spend is counted over: a rolling day, or 30 days for a month. */
+export const BUDGET_RANGE: Readonly<Record<Budget['per'], string>> = { day: '1d', month: '30d' };
+/** Default forecast horizons: a quarter of a day, three days of a month. */
+const FORECAST_HOURS: Readonly<Record<Budget['per'], number>> = { day: 6, month: 72 };
+
 export interface RulesConfig {
   scopes: readonly SloScope[];
   /** Services named in the file (absence alerts per service). */
@@ -108,6 +131,7 @@ export interface RulesConfig {
   /** Per-provider / per-db-system thresholds, by alert name, in file order. */
   scoped: Readonly<Record<string, readonly ScopedThreshold[]>>;
   alerts: Readonly<Record<string, AlertOverride>>;
+  budgets: readonly Budget[];
   runbookBase: string;
 }
 
@@ -194,7 +218,15 @@ export const regexAlt = (names: readonly string[]): string =>
 
 /** Validates a parsed SLO file (undefined: no file) into the complete config. */
 export function validate(raw: unknown): RulesConfig {
-  const top = only('SLO file', raw, ['slo', 'services', 'providers', 'db_systems', 'alerts', 'runbook_base']);
+  const top = only('SLO file', raw, [
+    'slo',
+    'services',
+    'providers',
+    'db_systems',
+    'budgets',
+    'alerts',
+    'runbook_base',
+  ]);
   const defaults = objectives('slo', top.slo, DEFAULT_OBJECTIVES);
   const services = only('services', top.services, Object.keys(isObj(top.services) ? top.services : {}));
   const names = Object.keys(services);
@@ -293,5 +325,70 @@ export function validate(raw: unknown): RulesConfig {
   }
   const runbookBase = top.runbook_base ?? DEFAULT_RUNBOOK_BASE;
   if (typeof runbookBase !== 'string' || runbookBase === '') fail('runbook_base', 'expected a URL');
-  return { scopes, services: names, scoped, alerts, runbookBase };
+  return { scopes, services: names, scoped, alerts, budgets: budgets(top.budgets), runbookBase };
+}
+
+/** Attribution label names a budget may select (TAPWIRE_AI_ATTRIBUTES' rule for them). */
+const ATTRIBUTE_NAME = /^[a-z][a-z0-9_]{0,31}$/;
+const RESERVED_ATTRIBUTE =
+  /^(gen_ai_|server_|error_|tapwire_|otel_|service_|telemetry_|__)|^(job|instance|le|quantile)$/;
+const LABEL_VALUE = /^[A-Za-z0-9_.:/@+-]{1,256}$/;
+
+function budgets(raw: unknown): Budget[] {
+  const entries = only('budgets', raw, Object.keys(isObj(raw) ? raw : {}));
+  const out: Budget[] = [];
+  for (const [name, value] of Object.entries(entries)) {
+    const where = `budgets.${name}`;
+    if (!/^[A-Za-z0-9_.-]+$/.test(name))
+      fail('budgets', `expected a budget name (letters, digits, _ . -), got ${quote(name)}`);
+    const b = only(where, value, [
+      'usd',
+      'per',
+      'provider',
+      'model',
+      'service',
+      'attributes',
+      'forecast_hours',
+    ]);
+    if (typeof b.usd !== 'number' || !(b.usd > 0) || !Number.isFinite(b.usd))
+      fail(`${where}.usd`, `expected an amount of US dollars above 0, got ${JSON.stringify(b.usd)}`);
+    const per = b.per ?? 'month';
+    if (per !== 'day' && per !== 'month')
+      fail(`${where}.per`, `expected day or month, got ${JSON.stringify(per)}`);
+    const matchers: string[] = [];
+    const testLabels: Record<string, string> = {};
+    const select = (key: string, label: string) => {
+      const v = b[key];
+      if (v === undefined) return;
+      if (typeof v !== 'string' || !LABEL_VALUE.test(v))
+        fail(`${where}.${key}`, `expected a ${label} value, got ${JSON.stringify(v)}`);
+      matchers.push(`${label}=${quote(v)}`);
+      testLabels[label] = v;
+    };
+    select('service', 'job');
+    select('provider', L.provider);
+    select('model', 'gen_ai_request_model');
+    const attributes = only(
+      `${where}.attributes`,
+      b.attributes,
+      Object.keys(isObj(b.attributes) ? b.attributes : {}),
+    );
+    for (const label of Object.keys(attributes)) {
+      if (!ATTRIBUTE_NAME.test(label) || RESERVED_ATTRIBUTE.test(label))
+        fail(`${where}.attributes`, `expected a TAPWIRE_AI_ATTRIBUTES name, got ${quote(label)}`);
+      const v = attributes[label];
+      if (typeof v !== 'string' || !LABEL_VALUE.test(v))
+        fail(`${where}.attributes.${label}`, `expected a label value, got ${JSON.stringify(v)}`);
+      matchers.push(`${label}=${quote(v)}`);
+      testLabels[label] = v;
+    }
+    const forecastHours = b.forecast_hours ?? FORECAST_HOURS[per];
+    if (typeof forecastHours !== 'number' || !(forecastHours > 0 && forecastHours <= 24 * 31))
+      fail(
+        `${where}.forecast_hours`,
+        `expected hours above 0 and at most 744, got ${JSON.stringify(forecastHours)}`,
+      );
+    out.push({ name, usd: b.usd, per, matchers, testLabels, forecastHours });
+  }
+  return out;
 }

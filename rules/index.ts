@@ -2,6 +2,7 @@
 //   validate (config.ts) → recording rules (recording.ts) → SLO burn-rate alerts (slo.ts)
 //   → component alerts (components.ts) → render (render.ts).
 // Nothing here reads files or the environment; the CLI does that.
+import { BUDGET_ALERTS, budgetAlertRules } from './budgets.js';
 import { COMPONENT_ALERTS } from './components.js';
 import { type RulesConfig, RulesConfigError, regexAlt, validate } from './config.js';
 import type { AlertRule, Group, RuleSet } from './model.js';
@@ -18,6 +19,8 @@ export const ALERT_NAMES: readonly string[] = [
   ...SLO_KINDS.flatMap((k) => BURN_TIERS.map((t) => sloAlertName(k, t))),
   ...COMPONENT_ALERTS.map((a) => a.alert),
 ];
+/** Alerts generated once per budget of the SLO file (none without `budgets:`). */
+export const BUDGET_ALERT_NAMES: readonly string[] = BUDGET_ALERTS.map((a) => a.alert);
 
 /** `docs/runbooks.md#tapwirehttphigherrorratio`: the anchor GitHub gives a `## Name` heading. */
 export const runbookUrl =
@@ -34,14 +37,15 @@ function override(rule: AlertRule, config: RulesConfig): AlertRule | undefined {
 }
 
 export function alertingRules(config: RulesConfig): Group<AlertRule>[] {
+  const known = [...ALERT_NAMES, ...BUDGET_ALERT_NAMES];
   for (const name of Object.keys(config.alerts)) {
-    if (!ALERT_NAMES.includes(name))
+    if (!known.includes(name))
       throw new RulesConfigError(
-        `alerts: unknown alert ${JSON.stringify(name)} (known: ${ALERT_NAMES.join(', ')})`,
+        `alerts: unknown alert ${JSON.stringify(name)} (known: ${known.join(', ')})`,
       );
     if (
       config.alerts[name]!.threshold !== undefined &&
-      !COMPONENT_ALERTS.some((a) => a.alert === name && a.threshold !== undefined)
+      ![...COMPONENT_ALERTS, ...BUDGET_ALERTS].some((a) => a.alert === name && a.threshold !== undefined)
     )
       throw new RulesConfigError(
         `alerts.${name}.threshold: this alert has no threshold (SLO alerts take their objectives from slo/services)`,
@@ -87,6 +91,7 @@ export function alertingRules(config: RulesConfig): Group<AlertRule>[] {
     for (const r of rules) taken.add(r);
     out.push({ name: g.name, rules });
   }
+  out.push({ name: 'tapwire.gen_ai.budget.alerts', rules: budgetAlertRules(config, runbook) });
   return out
     .map((g) => ({ name: g.name, rules: g.rules.flatMap((r) => override(r, config) ?? []) }))
     .filter((g) => g.rules.length > 0);

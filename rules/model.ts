@@ -5,6 +5,8 @@ import type { Severity } from './config.js';
 export interface RecordingRule {
   record: string;
   expr: string;
+  /** Labels the recorded series gets besides the expression's. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 /** Input series for one promtool case: `values` in promtool's expanding notation, 1m apart. */
@@ -19,6 +21,11 @@ export interface AlertCase {
   at: number;
   /** Labels of the expected alert besides `severity` (fire cases). */
   labels?: Readonly<Record<string, string>>;
+  /**
+   * Further alerts of the same name the series fire through other rules (a budget over all spend
+   * fires with the budget a case spends from), with their own labels and annotations.
+   */
+  also?: readonly { labels: Readonly<Record<string, string>>; summary: string; description: string }[];
 }
 
 export interface AlertRule {

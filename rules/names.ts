@@ -25,6 +25,8 @@ export const M = {
   genAiTtfc: metric('genAiTimeToFirstChunk'),
   genAiTokens: metric('genAiTokens'),
   genAiCost: metric('genAiCost'),
+  genAiLimitRemaining: metric('genAiRateLimitRemaining'),
+  genAiLimit: metric('genAiRateLimitLimit'),
   eventLoopP99: metric('eventLoopDelayP99'),
   agentInfo: metric('agentInfo'),
   overflow: metric('cardinalityOverflow'),
@@ -40,6 +42,9 @@ export const L = {
   aiErrorType: label('genAiDuration', 'error.type'),
   tokenType: label('genAiTokens', 'gen_ai.token.type'),
   overflowMetric: label('cardinalityOverflow', 'metric'),
+  modelFamily: label('genAiRateLimitRemaining', 'tapwire.gen_ai.model_family'),
+  keyFingerprint: label('genAiRateLimitRemaining', 'tapwire.gen_ai.api_key.fingerprint'),
+  limitType: label('genAiRateLimitRemaining', 'tapwire.gen_ai.rate_limit.type'),
 } as const;
 
 /**

@@ -3,6 +3,7 @@
 // over 5m. A ratio's numerator falls back to 0 × the denominator, so a service without errors
 // records 0 rather than nothing, and a service without traffic records nothing (0/0 is dropped by
 // the `> 0` guards in the alerts).
+import { budgetRecordingRules } from './budgets.js';
 import type { RulesConfig, SloScope } from './config.js';
 import type { Group, RecordingRule } from './model.js';
 import { L, le, M } from './names.js';
@@ -101,5 +102,8 @@ export function recordingRules(config: RulesConfig): Group<RecordingRule>[] {
         ]),
       ],
     },
+    ...(config.budgets.length === 0
+      ? []
+      : [{ name: 'tapwire.gen_ai.budgets', rules: budgetRecordingRules(config.budgets) }]),
   ];
 }

@@ -26,7 +26,11 @@ function groups(set: RuleSet): unknown[] {
   return [
     ...set.recording.map((g) => ({
       name: g.name,
-      rules: g.rules.map((r) => ({ record: r.record, expr: r.expr })),
+      rules: g.rules.map((r) => ({
+        record: r.record,
+        expr: r.expr,
+        ...(r.labels ? { labels: r.labels } : {}),
+      })),
     })),
     ...set.alerting.map((g) => ({ name: g.name, rules: g.rules.map(alertObject) })),
   ];
@@ -73,18 +77,31 @@ function test(rule: AlertRule, what: string, c: AlertCase, fires: boolean): unkn
       {
         eval_time: `${c.at}m`,
         alertname: rule.alert,
-        exp_alerts: fires
-          ? [
-              {
-                exp_labels: labels,
-                exp_annotations: {
-                  summary: expand(rule.summary, labels),
-                  description: expand(rule.description, labels),
-                  runbook_url: rule.runbookUrl,
+        exp_alerts: [
+          ...(fires
+            ? [
+                {
+                  exp_labels: labels,
+                  exp_annotations: {
+                    summary: expand(rule.summary, labels),
+                    description: expand(rule.description, labels),
+                    runbook_url: rule.runbookUrl,
+                  },
                 },
+              ]
+            : []),
+          ...(c.also ?? []).map((a) => {
+            const l = { ...a.labels, severity: rule.severity };
+            return {
+              exp_labels: l,
+              exp_annotations: {
+                summary: expand(a.summary, l),
+                description: expand(a.description, l),
+                runbook_url: rule.runbookUrl,
               },
-            ]
-          : [],
+            };
+          }),
+        ],
       },
     ],
   };

@@ -9,6 +9,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { errorClass } from '../core/http/semconv.js';
+import type { UsageStripper } from './include-usage.js';
 
 /** Headers that describe one hop, never forwarded (RFC 9110 7.6.1); undici refuses most of them anyway. */
 const HOP_BY_HOP = new Set([
@@ -113,6 +114,11 @@ export class Exchange implements Dispatcher.DispatchHandler {
   upstreamError: string | undefined;
   /** Free for the caller: the active-requests key, a route, the AI call state. */
   data: unknown;
+  /**
+   * Edits a 200 event stream's body on its way to the client (the gateway's include_usage); the
+   * observer still sees every chunk as the upstream sent it.
+   */
+  edit: UsageStripper | undefined;
   private abortUpstream: ((err?: Error) => void) | undefined;
   private resume: (() => void) | undefined;
   private done = false;
@@ -144,6 +150,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.observer.onHeaders?.(this, statusCode, rawHeaders);
     if (this.done) return false;
     const headers = responseHeaders(rawHeaders);
+    // Only an event stream answered 200 is what the edit was asked for.
+    if (this.edit !== undefined && !(statusCode === 200 && isEventStream(headers))) this.edit = undefined;
     // Head, body and end of a small response usually arrive in one tick (one socket read
     // upstream): corked until the next tick they leave in one writev instead of two or three.
     this.corked = true;
@@ -159,7 +167,9 @@ export class Exchange implements Dispatcher.DispatchHandler {
   onData(chunk: Buffer): boolean {
     if (this.done) return false;
     this.observer.onChunk?.(this, chunk);
-    return this.res.write(chunk);
+    if (this.edit === undefined) return this.res.write(chunk);
+    const out = this.edit.feed(chunk);
+    return out.length === 0 ? true : this.res.write(out);
   }
 
   onComplete(_trailers: string[] | null): void {
@@ -169,6 +179,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
     // `0\r\n\r\n` ahead of them: the client read a complete, empty body (seen with an event
     // stream whose events all arrived in one read).
     uncork(this);
+    if (this.edit !== undefined) {
+      const rest = this.edit.end();
+      if (rest.length > 0) this.res.write(rest);
+    }
     this.res.end();
   }
 

@@ -6,6 +6,10 @@
 // as they pass and records the gen_ai_* metrics. The provider call is also an HTTP client call and
 // is recorded as http.client.request.duration, until the exchange ends.
 //
+// Attribution (TAPWIRE_AI_ATTRIBUTES) is read from the headers of the call itself: an app in any
+// language sends `x-tenant-id` with its provider calls and the AI token and cost series carry it.
+// The headers are forwarded as they came.
+//
 // One change to the request, on purpose: `accept-encoding: identity`. The response then reaches
 // the app exactly as the provider wrote it, and the usage in it stays readable; compressing a hop
 // that never leaves the pod would save nothing.
@@ -13,13 +17,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { Agent } from 'undici';
 import type { AiEndpoint, GatewayProvider } from '../config/index.js';
+import type { Attribution } from '../core/ai/attribution.js';
 import type { AiCall } from '../core/ai/call.js';
 import { type Provider, Providers, shapeOf } from '../core/ai/providers.js';
+import { HeaderList, HeaderRecord } from '../core/ai/ratelimit.js';
 import type { ClientOp } from '../core/http/client.js';
 import type { Origin } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
 import { clientStatusErrorType, defaultPort } from '../core/http/semconv.js';
 import { Exchange, type ExchangeObserver, forwardHeaders, hasBody } from './forward.js';
+import { UsageStripper, withIncludeUsage } from './include-usage.js';
 
 /** Built-in prefixes; TAPWIRE_GATEWAY_PROVIDERS adds to or replaces them. */
 export const DEFAULT_PROVIDERS: readonly GatewayProvider[] = [
@@ -51,6 +58,10 @@ export class AiGateway implements ExchangeObserver {
     aiEndpoints: readonly AiEndpoint[],
     private readonly http: HttpRecorder,
     timeoutSeconds: number,
+    /** TAPWIRE_AI_ATTRIBUTES: read from the headers of each call the app sends through. */
+    private readonly attribution?: Attribution,
+    /** TAPWIRE_GATEWAY_INCLUDE_USAGE: ask for the usage of streams that do not (./include-usage.ts). */
+    private readonly includeUsage = false,
   ) {
     this.agent = new Agent({
       headersTimeout: timeoutSeconds * 1000,
@@ -112,28 +123,80 @@ export class AiGateway implements ExchangeObserver {
     // The provider call is an AI operation (op.ai) when its path is one the provider serves.
     const op = this.http.client(req.method, route.origin, path);
     const ai = op.ai;
+    if (ai !== undefined) {
+      ai.requestHeaders(new HeaderRecord(req.headers));
+      if (this.attribution !== undefined) ai.attrs = this.attribution.fromHeaders(req.headers);
+    }
     this.inFlight++;
     const exchange = new Exchange(req, res, this, `${route.origin.provider!.name} at ${route.url}`);
     exchange.data = op;
     const withBody = hasBody(req);
+    if (
+      this.includeUsage &&
+      withBody &&
+      ai !== undefined &&
+      route.origin.provider!.shape === 'openai' &&
+      req.method === 'POST' &&
+      path.split('?', 1)[0]!.endsWith('/chat/completions')
+    ) {
+      // The body is read whole first: whether to ask for usage depends on all of it.
+      readBody(req, MAX_EDITED_BODY).then(
+        (read) => this.dispatchEdited(exchange, route, path, ai, read),
+        (error: Error) => exchange.onError(error),
+      );
+      return;
+    }
+    this.dispatch(
+      exchange,
+      route,
+      path,
+      forwardHeaders(req, true, IDENTITY),
+      withBody ? (ai === undefined ? req : Readable.from(teeRequest(req, ai), { objectMode: false })) : null,
+    );
+  }
+
+  private dispatch(
+    exchange: Exchange,
+    route: Route,
+    path: string,
+    headers: string[],
+    body: Readable | IncomingMessage | Buffer | null,
+  ): void {
     try {
       this.agent.dispatch(
-        {
-          origin: route.url,
-          path,
-          method: req.method ?? 'GET',
-          headers: forwardHeaders(req, true, IDENTITY),
-          body: withBody
-            ? ai === undefined
-              ? req
-              : Readable.from(teeRequest(req, ai), { objectMode: false })
-            : null,
-        },
+        { origin: route.url, path, method: exchange.req.method ?? 'GET', headers, body },
         exchange,
       );
     } catch (error) {
       exchange.onError(error as Error);
     }
+  }
+
+  /** A chat completion read whole: sent with include_usage when it streams without (./include-usage.ts). */
+  private dispatchEdited(exchange: Exchange, route: Route, path: string, ai: AiCall, read: Read): void {
+    const req = exchange.req;
+    if (read.rest !== undefined) {
+      // Larger than the bound: sent as it came, what was read first and then the rest.
+      const body = Readable.from(resumed(read, ai), { objectMode: false });
+      this.dispatch(exchange, route, path, forwardHeaders(req, true, IDENTITY), body);
+      return;
+    }
+    const body = Buffer.concat(read.head);
+    ai.requestChunk(body);
+    const edited = withIncludeUsage(body.toString('utf8'));
+    if (edited === undefined) {
+      this.dispatch(exchange, route, path, forwardHeaders(req, true, IDENTITY), body);
+      return;
+    }
+    const sent = Buffer.from(edited);
+    exchange.edit = new UsageStripper();
+    this.dispatch(
+      exchange,
+      route,
+      path,
+      forwardHeaders(req, true, [...IDENTITY, 'content-length', String(sent.length)]),
+      sent,
+    );
   }
 
   onHeaders(exchange: Exchange, status: number, rawHeaders: Buffer[]): void {
@@ -149,7 +212,7 @@ export class AiGateway implements ExchangeObserver {
         break;
       }
     }
-    ai.head(status, contentType);
+    ai.head(status, contentType, new HeaderList(rawHeaders));
   }
 
   onChunk(exchange: Exchange, chunk: Buffer): void {
@@ -173,6 +236,42 @@ export class AiGateway implements ExchangeObserver {
 
   close(): Promise<void> {
     return this.agent.destroy();
+  }
+}
+
+/** Request bodies larger than this are not edited for include_usage (the AI call reads no more either). */
+const MAX_EDITED_BODY = 4 * 1024 * 1024;
+
+/** A request body read up to a bound: its first chunks, and the rest when it is larger. */
+interface Read {
+  head: Buffer[];
+  rest: AsyncIterator<Buffer> | undefined;
+}
+
+/** Reads `req` whole, or up to past `max` bytes (then the rest is left to read, not dropped). */
+async function readBody(req: IncomingMessage, max: number): Promise<Read> {
+  // The iterator is driven by hand: leaving a for-await early would destroy the request.
+  const it = req[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const r = await it.next();
+    if (r.done === true) return { head, rest: undefined };
+    head.push(r.value);
+    size += r.value.length;
+    if (size > max) return { head, rest: it };
+  }
+}
+
+/** A body read in part, then the rest as it comes, each chunk shown to the AI call. */
+async function* resumed(read: Read, ai: AiCall): AsyncGenerator<Buffer> {
+  for (const chunk of read.head) {
+    ai.requestChunk(chunk);
+    yield chunk;
+  }
+  for (let r = await read.rest!.next(); r.done !== true; r = await read.rest!.next()) {
+    ai.requestChunk(r.value);
+    yield r.value;
   }
 }
 

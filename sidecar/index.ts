@@ -12,6 +12,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
+import { Attribution } from '../core/ai/attribution.js';
 import { type PriceFile, Prices, readPriceFile } from '../core/ai/prices.js';
 import { agentLog, configureAgentLog } from '../core/log.js';
 import { createRecorders } from '../core/recorders.js';
@@ -64,6 +65,10 @@ export async function startSidecar(config: Config, priceFile?: PriceFile): Promi
     config.aiEndpoints,
     http,
     config.proxyTimeoutSeconds,
+    config.aiAttributes.length > 0
+      ? new Attribution(config.aiAttributes, config.aiAttributeValues)
+      : undefined,
+    config.gatewayIncludeUsage,
   );
   const workers = new WorkerStore(
     config.metricExportIntervalMs,

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Standin, startStandin } from '../cli/demo/standin/index.js';
 import { replyTo } from '../cli/demo/standin/route.js';
+import { PRICES_VERSION } from '../core/ai/prices.js';
 import {
   type App,
   find,
@@ -182,6 +183,9 @@ describe.each(RUNTIMES)('bad provider input under %s', (runtime) => {
         gen_ai_provider_name: 'openai',
         gen_ai_request_model: model,
         gen_ai_token_type: type,
+        tapwire_price: type,
+        tapwire_price_source: 'builtin',
+        tapwire_price_version: PRICES_VERSION,
       });
     expect(cost('gpt-4o', 'input')).toBeUndefined();
     expect(cost('gpt-4o', 'output')).toBeCloseTo((served[0]!.output! * 10) / 1e6, 12);

@@ -2,8 +2,18 @@
 // incremental SSE/NDJSON parser (events split anywhere, multi-byte characters included), usage
 // extraction per API shape, price lookup.
 import { describe, expect, it } from 'vitest';
-import { Prices } from '../core/ai/prices.js';
+import { newCosts, PRICE_FIELDS, priceCall, type TokenCounts } from '../core/ai/cost.js';
+import { type Price, Prices } from '../core/ai/prices.js';
 import { operationOf, Providers } from '../core/ai/providers.js';
+import {
+  apiKeyOf,
+  durationMs,
+  HeaderList,
+  HeaderRecord,
+  keyFingerprint,
+  modelFamily,
+  readLimits,
+} from '../core/ai/ratelimit.js';
 import { type EventSink, MAX_EVENT_CHARS, StreamParser } from '../core/ai/sse.js';
 import { bodyUsage, MAX_TOKENS, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
 import { Origins } from '../core/http/origins.js';
@@ -296,6 +306,69 @@ describe('usage', () => {
     expect([u.input, u.output, u.responseModel]).toEqual([35, 42, 'claude-x']);
   });
 
+  it('Anthropic: cache writes split by TTL (cache_creation), or the total alone from older answers', () => {
+    const u = new Usage();
+    bodyUsage(
+      'anthropic',
+      JSON.stringify({
+        model: 'claude-sonnet-4-5-20250929',
+        usage: {
+          input_tokens: 10,
+          cache_read_input_tokens: 20,
+          cache_creation_input_tokens: 40,
+          cache_creation: { ephemeral_5m_input_tokens: 30, ephemeral_1h_input_tokens: 10 },
+          output_tokens: 7,
+        },
+      }),
+      u,
+    );
+    expect([u.input, u.cached, u.cacheWrite, u.cacheWrite1h, u.output, u.dropped]).toEqual([
+      70, 20, 40, 10, 7, 0,
+    ]);
+    const old = new Usage();
+    bodyUsage(
+      'anthropic',
+      '{"usage":{"input_tokens":3,"cache_creation_input_tokens":9,"output_tokens":1}}',
+      old,
+    );
+    expect([old.input, old.cacheWrite, old.cacheWrite1h]).toEqual([12, 9, undefined]);
+    // The split alone (no total) still counts.
+    const split = new Usage();
+    bodyUsage(
+      'anthropic',
+      '{"usage":{"input_tokens":1,"cache_creation":{"ephemeral_5m_input_tokens":2,"ephemeral_1h_input_tokens":4}}}',
+      split,
+    );
+    expect([split.input, split.cacheWrite, split.cacheWrite1h]).toEqual([7, 6, 4]);
+    // An impossible 1-hour count is dropped and counted like any other.
+    const bad = new Usage();
+    bodyUsage(
+      'anthropic',
+      '{"usage":{"input_tokens":1,"cache_creation_input_tokens":5,"cache_creation":{"ephemeral_1h_input_tokens":-2}}}',
+      bad,
+    );
+    expect([bad.input, bad.cacheWrite, bad.cacheWrite1h, bad.dropped]).toEqual([6, 5, undefined, 1]);
+  });
+
+  it('DeepSeek: cache hits from prompt_cache_hit_tokens; reasoning from completion_tokens_details', () => {
+    const u = new Usage();
+    bodyUsage(
+      'openai',
+      JSON.stringify({
+        model: 'deepseek-reasoner',
+        usage: {
+          prompt_tokens: 50,
+          completion_tokens: 30,
+          prompt_cache_hit_tokens: 32,
+          prompt_cache_miss_tokens: 18,
+          completion_tokens_details: { reasoning_tokens: 21 },
+        },
+      }),
+      u,
+    );
+    expect([u.input, u.cached, u.output, u.reasoning]).toEqual([50, 32, 30, 21]);
+  });
+
   it('Gemini: thinking tokens count as output; last cumulative usageMetadata wins; JSON-array streams', () => {
     const u = new Usage();
     streamEvent(
@@ -398,8 +471,20 @@ describe('prices', () => {
     expect(p.lookup('openai', 'gpt-4o-mini-2024-07-18')).toEqual({
       input: 0.15,
       cachedInput: 0.075,
+      cacheWrite: undefined,
+      cacheWrite1h: undefined,
       output: 0.6,
+      reasoning: undefined,
+      origin: { source: 'builtin', version: '2026-12-01' },
     });
+    expect(p.lookup('anthropic', 'claude-sonnet-4-5-20250929')).toMatchObject({
+      input: 3,
+      cachedInput: 0.3,
+      cacheWrite: 3.75,
+      cacheWrite1h: 6,
+      output: 15,
+    });
+    expect(p.lookup('gcp.gemini', 'gemini-2.5-flash')?.reasoning).toBe(2.5);
     expect(p.lookup('openai', 'gpt-4o-2024-08-06')?.input).toBe(2.5);
     expect(p.lookup('anthropic', 'claude-sonnet-4-5-20250929')?.output).toBe(15);
     expect(p.lookup('gcp.gemini', 'models/gemini-2.5-flash')?.input).toBe(0.3);
@@ -413,8 +498,168 @@ describe('prices', () => {
       providers: { openai: { 'gpt-4o': { input: 1, output: 2 } }, vllm: { llama: { input: 0.5 } } },
     });
     expect(p.version).toBe('mine');
-    expect(p.lookup('openai', 'gpt-4o')).toEqual({ input: 1, cachedInput: undefined, output: 2 });
+    expect(p.lookup('openai', 'gpt-4o')).toMatchObject({
+      input: 1,
+      cachedInput: undefined,
+      output: 2,
+      origin: { source: 'override', version: 'mine' },
+    });
+    expect(p.lookup('openai', 'gpt-4o-mini')?.origin).toEqual({ source: 'builtin', version: '2026-12-01' });
+    expect(new Prices({ providers: { openai: { x: { input: 1 } } } }).lookup('openai', 'x')?.origin).toEqual({
+      source: 'override',
+      version: 'unversioned',
+    });
     expect(p.lookup('openai', 'gpt-4o-mini')?.input).toBe(0.15);
     expect(p.lookup('vllm', 'llama')?.input).toBe(0.5);
+  });
+});
+
+describe('cost', () => {
+  const price = (p: Partial<Price>): Price => ({
+    input: undefined,
+    cachedInput: undefined,
+    cacheWrite: undefined,
+    cacheWrite1h: undefined,
+    output: undefined,
+    reasoning: undefined,
+    origin: { source: 'builtin', version: 'v' },
+    ...p,
+  });
+  const counts = (c: Partial<TokenCounts>): TokenCounts => ({
+    input: undefined,
+    output: undefined,
+    cached: undefined,
+    cacheWrite: undefined,
+    cacheWrite1h: undefined,
+    reasoning: undefined,
+    ...c,
+  });
+  /** The priced entries as {entry: USD × 1e6}, rounded to avoid float noise. */
+  const priced = (c: Partial<TokenCounts>, p: Partial<Price>) => {
+    const out = newCosts();
+    priceCall(counts(c), price(p), out);
+    const r: Record<string, number> = {};
+    PRICE_FIELDS.forEach((f, i) => {
+      if (!Number.isNaN(out[i]!)) r[f] = Math.round(out[i]! * 1e12) / 1e6;
+    });
+    return r;
+  };
+  const full = { input: 3, cachedInput: 0.3, cacheWrite: 3.75, cacheWrite1h: 6, output: 15, reasoning: 20 };
+
+  it('prices each kind of token at its own entry', () => {
+    expect(
+      priced({ input: 100, cached: 20, cacheWrite: 40, cacheWrite1h: 10, output: 50, reasoning: 30 }, full),
+    ).toEqual({
+      input: 40 * 3,
+      cached_input: 20 * 0.3,
+      cache_write: 30 * 3.75,
+      cache_write_1h: 10 * 6,
+      output: 20 * 15,
+      reasoning: 30 * 20,
+    });
+  });
+
+  it('falls back to the base entry where the table has none, and says so by the entry', () => {
+    expect(
+      priced(
+        { input: 100, cached: 20, cacheWrite: 40, cacheWrite1h: 10, output: 50, reasoning: 30 },
+        {
+          input: 2,
+          output: 8,
+        },
+      ),
+    ).toEqual({ input: 100 * 2, output: 50 * 8 });
+    // A 1-hour write without its own price is priced as a 5-minute one.
+    expect(priced({ input: 10, cacheWrite: 10, cacheWrite1h: 10 }, { input: 1, cacheWrite: 1.25 })).toEqual({
+      input: 0,
+      cache_write: 12.5,
+    });
+  });
+
+  it('prices the base entries at zero tokens, the others only when they hold tokens', () => {
+    expect(priced({ input: 0, output: 0, cached: 0, reasoning: 0 }, full)).toEqual({ input: 0, output: 0 });
+    expect(priced({ input: 5 }, full)).toEqual({ input: 15 });
+    expect(priced({ output: 5 }, { input: 1 })).toEqual({});
+  });
+
+  it('never prices a part twice: parts larger than their whole are cut to it', () => {
+    expect(priced({ input: 10, cached: 25, cacheWrite: 5 }, full)).toEqual({ input: 0, cached_input: 3 });
+    expect(priced({ input: 10, cacheWrite: 8, cacheWrite1h: 20 }, full)).toEqual({
+      input: 2 * 3,
+      cache_write_1h: 8 * 6,
+    });
+    expect(priced({ output: 4, reasoning: 9 }, full)).toEqual({ output: 0, reasoning: 4 * 20 });
+  });
+});
+
+describe('rate-limit headers', () => {
+  const NOW = Date.UTC(2026, 11, 1, 12, 0, 0);
+  it('reads OpenAI-shaped limits, resets as durations from now', () => {
+    const h = new Headers({
+      'x-ratelimit-limit-requests': '10000',
+      'x-ratelimit-remaining-requests': '9998',
+      'x-ratelimit-reset-requests': '8.64s',
+      'x-ratelimit-limit-tokens': '2000000',
+      'x-ratelimit-remaining-tokens': '1999950',
+      'x-ratelimit-reset-tokens': '6m0s',
+    });
+    expect(readLimits('openai', h, NOW)).toEqual([
+      { type: 'requests', limit: 10000, remaining: 9998, resetAt: NOW / 1000 + 8.64 },
+      { type: 'tokens', limit: 2000000, remaining: 1999950, resetAt: NOW / 1000 + 360 },
+    ]);
+  });
+
+  it('reads Anthropic limits, resets as RFC 3339 times, from a node:http record or a raw list', () => {
+    const reset = '2026-12-01T12:01:00Z';
+    const record = {
+      'anthropic-ratelimit-requests-limit': '4000',
+      'anthropic-ratelimit-requests-remaining': '0',
+      'anthropic-ratelimit-requests-reset': reset,
+      'anthropic-ratelimit-output-tokens-limit': '80000',
+      'anthropic-ratelimit-output-tokens-remaining': '79000',
+    };
+    const want = [
+      { type: 'requests', limit: 4000, remaining: 0, resetAt: Date.parse(reset) / 1000 },
+      { type: 'output_tokens', limit: 80000, remaining: 79000, resetAt: undefined },
+    ];
+    expect(readLimits('anthropic', new HeaderRecord(record), NOW)).toEqual(want);
+    const raw = Object.entries(record).flatMap(([k, v]) => [Buffer.from(k.toUpperCase()), Buffer.from(v)]);
+    expect(readLimits('anthropic', new HeaderList(raw), NOW)).toEqual(want);
+  });
+
+  it('believes only plain counts and readable resets; other shapes have none', () => {
+    const h = new Headers({
+      'x-ratelimit-limit-requests': '-1',
+      'x-ratelimit-remaining-requests': '1e3',
+      'x-ratelimit-limit-tokens': '100',
+      'x-ratelimit-reset-tokens': 'soon',
+    });
+    expect(readLimits('openai', h, NOW)).toEqual([
+      { type: 'tokens', limit: 100, remaining: undefined, resetAt: undefined },
+    ]);
+    expect(readLimits('gemini', h, NOW)).toEqual([]);
+    expect([durationMs('20ms'), durationMs('1h2m3.5s'), durationMs('0.5'), durationMs('1d')]).toEqual([
+      20,
+      3_723_500,
+      500,
+      undefined,
+    ]);
+  });
+
+  it('fingerprints the key (never the key itself); model families drop the release date', () => {
+    const key = apiKeyOf(new Headers({ authorization: 'Bearer sk-abc' }));
+    expect(key).toBe('sk-abc');
+    expect(apiKeyOf(new HeaderRecord({ 'x-api-key': 'ant-1' }))).toBe('ant-1');
+    expect(apiKeyOf(new Headers({ 'x-goog-api-key': 'g-1' }))).toBe('g-1');
+    expect(apiKeyOf(new Headers({}))).toBeUndefined();
+    const print = keyFingerprint('sk-abc');
+    expect(print).toMatch(/^[0-9a-f]{12}$/);
+    expect(keyFingerprint('sk-abd')).not.toBe(print);
+    expect(keyFingerprint('sk-abc')).toBe(print);
+    expect(
+      ['gpt-4o-mini-2024-07-18', 'claude-sonnet-4-5-20250929', 'models/gemini-2.5-flash', 'o3'].map(
+        modelFamily,
+      ),
+    ).toEqual(['gpt-4o-mini', 'claude-sonnet-4-5', 'gemini-2.5-flash', 'o3']);
   });
 });

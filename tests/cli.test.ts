@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VARIABLES } from '../config/index.js';
+import { PRICES_VERSION } from '../core/ai/prices.js';
 import { formatSeconds } from '../exporters/live/summary.js';
 import { find, histogramQuantile, NODE, parseMetrics } from './support/index.js';
 
@@ -113,6 +114,9 @@ TAPWIRE_DASHBOARD                                   true                        
 TAPWIRE_RUNTIME_METRICS                             true                              default
 TAPWIRE_AI_ENDPOINTS                                none                              default
 TAPWIRE_AI_PRICES                                   none                              default
+TAPWIRE_AI_ATTRIBUTES                               none                              default
+TAPWIRE_AI_ATTRIBUTE_VALUES                         100                               default
+OTEL_SEMCONV_STABILITY_OPT_IN                       none                              default
 OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT  false                             default
 TAPWIRE_DB_SLOW_MS                                  500                               default
 TAPWIRE_PROXY_PORT                                  8080                              default
@@ -122,6 +126,7 @@ TAPWIRE_PROXY_TIMEOUT_SECONDS                       60                          
 TAPWIRE_DRAIN_SECONDS                               20                                default
 TAPWIRE_GATEWAY_PORT                                9465                              default
 TAPWIRE_GATEWAY_PROVIDERS                           none                              default
+TAPWIRE_GATEWAY_INCLUDE_USAGE                       false                             default
 `,
     });
   });
@@ -410,6 +415,9 @@ describe('tapwire demo', () => {
         `gen_ai_client_token_usage_count{${GPT_4O_MINI},gen_ai_token_type="output"} 3`,
         // Streamed calls only: the 3 /chat calls.
         `gen_ai_client_operation_time_to_first_chunk_seconds_count{${GPT_4O_MINI}} 3`,
+        // 8 chunks each (role, 5 pieces, finish, usage): 7 gaps; one speed per stream.
+        `gen_ai_client_operation_time_per_output_chunk_seconds_count{${GPT_4O_MINI}} 21`,
+        `tapwire_gen_ai_client_output_tokens_per_second_count{${GPT_4O_MINI}} 3`,
       ].sort(),
     );
     // Tokens exactly as the stand-in reported them: gpt-4o 1000 in (600 cached) / 150 out per
@@ -424,30 +432,25 @@ describe('tapwire demo', () => {
       ].sort(),
     );
     // Cost from core/ai/prices.json (USD per 1M tokens): gpt-4o input 2.5, cached input 1.25,
-    // output 10; gpt-4o-mini input 0.15, output 0.6.
+    // output 10; gpt-4o-mini input 0.15, output 0.6. Cached input is its own series.
     const cost = new Map(
       r.stdout
         .split('\n')
         .filter((l) => l.startsWith('tapwire_gen_ai_cost_usd_total{'))
         .map((l) => [l.slice(0, l.lastIndexOf(' ')), Number(l.slice(l.lastIndexOf(' ') + 1))] as const),
     );
-    const expected: [string, string, number][] = [
-      ['gpt-4o', 'input', (2 * (400 * 2.5 + 600 * 1.25)) / 1e6],
-      ['gpt-4o', 'output', (2 * 150 * 10) / 1e6],
-      ['gpt-4o-mini', 'input', (3 * 200 * 0.15) / 1e6],
-      ['gpt-4o-mini', 'output', (3 * 80 * 0.6) / 1e6],
+    const expected: [string, string, string, number][] = [
+      ['gpt-4o', 'input', 'input', (2 * 400 * 2.5) / 1e6],
+      ['gpt-4o', 'input', 'cached_input', (2 * 600 * 1.25) / 1e6],
+      ['gpt-4o', 'output', 'output', (2 * 150 * 10) / 1e6],
+      ['gpt-4o-mini', 'input', 'input', (3 * 200 * 0.15) / 1e6],
+      ['gpt-4o-mini', 'output', 'output', (3 * 80 * 0.6) / 1e6],
     ];
-    expect([...cost.keys()].sort()).toEqual(
-      expected
-        .map(
-          ([model, type]) =>
-            `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}"}`,
-        )
-        .sort(),
-    );
-    for (const [model, type, usd] of expected) {
-      const key = `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}"}`;
-      expect(cost.get(key), key).toBeCloseTo(usd, 12);
+    const series = (model: string, type: string, price: string) =>
+      `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}",tapwire_price="${price}",tapwire_price_source="builtin",tapwire_price_version="${PRICES_VERSION}"}`;
+    expect([...cost.keys()].sort()).toEqual(expected.map(([m, t, p]) => series(m, t, p)).sort());
+    for (const [model, type, price, usd] of expected) {
+      expect(cost.get(series(model, type, price)), series(model, type, price)).toBeCloseTo(usd, 12);
     }
     expect(r.stdout).toContain(
       'http_server_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",url_scheme="http",le="+Inf"} 2',

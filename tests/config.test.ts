@@ -43,7 +43,10 @@ describe('defaults', () => {
       dashboard: true,
       aiEndpoints: [],
       aiPrices: undefined,
+      aiAttributes: [],
+      aiAttributeValues: 100,
       aiCaptureContent: false,
+      semconvOptIn: [],
       dbSlowMs: 500,
       proxyPort: 8080,
       upstream: 'http://127.0.0.1:3000/',
@@ -52,6 +55,7 @@ describe('defaults', () => {
       drainSeconds: 20,
       gatewayPort: 9465,
       gatewayProviders: [],
+      gatewayIncludeUsage: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -120,6 +124,9 @@ const BAD = {
   TAPWIRE_DASHBOARD: 'yes',
   TAPWIRE_AI_ENDPOINTS: 'openai',
   TAPWIRE_AI_PRICES: '   ',
+  TAPWIRE_AI_ATTRIBUTES: 'tenant:x-tenant,feature:x-feature,team:x-team',
+  TAPWIRE_AI_ATTRIBUTE_VALUES: '0',
+  OTEL_SEMCONV_STABILITY_OPT_IN: 'gen_ai_latest_experimental;http',
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'maybe',
   TAPWIRE_DB_SLOW_MS: '-1',
   TAPWIRE_PROXY_PORT: '99999',
@@ -129,6 +136,7 @@ const BAD = {
   TAPWIRE_DRAIN_SECONDS: 'soon',
   TAPWIRE_GATEWAY_PORT: '-1',
   TAPWIRE_GATEWAY_PROVIDERS: 'mistral=https://api.mistral.ai',
+  TAPWIRE_GATEWAY_INCLUDE_USAGE: 'sometimes',
 } as const satisfies Record<VariableName, string>;
 
 describe('a bad value', () => {
@@ -516,5 +524,38 @@ describe('TAPWIRE_AI_PRICES file', () => {
 
   it('a missing file says so', () => {
     expect(() => readPriceFile(join(dir, 'nope.json'))).toThrow(new Error('no such file'));
+  });
+});
+
+describe('TAPWIRE_AI_ATTRIBUTES', () => {
+  const attributes = (raw: string) => load({ TAPWIRE_AI_ATTRIBUTES: raw });
+
+  it('parses NAME[:HEADER], headers lowercased, at most two', () => {
+    const { config, problems } = attributes('tenant:X-Tenant-Id, feature');
+    expect(problems).toEqual([]);
+    expect(config.aiAttributes).toEqual([
+      { name: 'tenant', header: 'x-tenant-id' },
+      { name: 'feature', header: undefined },
+    ]);
+  });
+
+  it.each([
+    'a:x,b:y,c:z',
+    'tenant:x,tenant:y',
+    'Tenant:x',
+    'job:x-job',
+    'instance',
+    'le',
+    'gen_ai_tenant:x',
+    'error_type:x',
+    'tapwire_team:x',
+    'tenant:x y',
+    'tenant:',
+    ':x-tenant',
+    ',',
+  ])('rejects %j as a whole', (raw) => {
+    const { config, problems } = attributes(raw);
+    expect(problems.map((p) => p.variable)).toEqual(['TAPWIRE_AI_ATTRIBUTES']);
+    expect(config.aiAttributes).toEqual([]);
   });
 });

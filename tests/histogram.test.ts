@@ -3,8 +3,9 @@
 // reader and serializer.
 import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
-import { FastHistograms } from '../core/histogram.js';
+import { FastHistograms, Observations } from '../core/histogram.js';
 import { HTTP_BUCKETS, METRICS } from '../exporters/catalogue.js';
+import { prometheusName } from '../exporters/prometheus/naming.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
 
@@ -55,5 +56,36 @@ describe('FastHistogram', () => {
 
   it('reports nothing before the first measurement', async () => {
     expect(await render([], true)).toBe(await render([], false));
+  });
+});
+
+describe('Observations', () => {
+  it('merged into a histogram read exactly as the same values recorded one by one', async () => {
+    const values = [0.001, 0.005, 0.0051, 0.3, 10, 11, -1, Number.NaN];
+    const a = { 'http.request.method': 'GET' };
+    const one = new FastHistograms({ name: 'tapwire', version: 'test' });
+    const merged = new FastHistograms({ name: 'tapwire', version: 'test' });
+    const h1 = one.create(METRICS.httpServerDuration);
+    const h2 = merged.create(METRICS.httpServerDuration);
+    for (const v of values) h1.record(v, a);
+    h1.record(2, a);
+    const o = new Observations(HTTP_BUCKETS);
+    for (const v of values) o.add(v);
+    h2.record(2, a);
+    h2.merge(o, a);
+    h2.merge(new Observations(HTTP_BUCKETS), a); // nothing gathered: nothing changes
+    const strip = (m: ReturnType<FastHistograms['collectNow']>) =>
+      m.map((x) => x.dataPoints.map((p) => [p.attributes, p.value]));
+    expect(strip(merged.collectNow())).toEqual(strip(one.collectNow()));
+  });
+});
+
+describe('Prometheus names', () => {
+  it('an annotation over a time reads per_<unit>, as Prometheus names OTLP', () => {
+    expect(prometheusName('tapwire.gen_ai.client.output_tokens_per_second', '{token}/s', 'histogram')).toBe(
+      'tapwire_gen_ai_client_output_tokens_per_second',
+    );
+    expect(prometheusName('shop.orders.rate', '{order}/d', 'gauge')).toBe('shop_orders_rate_per_day');
+    expect(prometheusName('net.io', 'By/s', 'gauge')).toBe('net_io_bytes_per_second');
   });
 });

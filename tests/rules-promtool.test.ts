@@ -60,6 +60,33 @@ describe('promtool (Prometheus 2.42)', () => {
     expect(rules.filter((a) => a.alert === 'TapwireDBHighLatency').length).toBe(2);
   }, 300_000);
 
+  it('test rules: budgets per day and month, by provider, model, service and attribution, with overrides', () => {
+    const set = generate({
+      budgets: {
+        'openai-monthly': { usd: 500, provider: 'openai' },
+        'acme-daily': {
+          usd: 20,
+          per: 'day',
+          service: 'shop',
+          model: 'gpt-4o',
+          attributes: { tenant: 'acme' },
+        },
+        everything: { usd: 0.05, per: 'day', forecast_hours: 0.5 },
+      },
+      alerts: { TapwireAIBudgetNearlySpent: { threshold: 0.9 } },
+    });
+    // The budget alerts and their cases only (the rest is run above).
+    const only = { ...set, alerting: set.alerting.filter((g) => g.name === 'tapwire.gen_ai.budget.alerts') };
+    expect(only.alerting[0]!.rules.length).toBe(9);
+    const tmp = mkdtempSync(join(tmpdir(), 'tapwire-rules-'));
+    writeFileSync(join(tmp, 'tapwire-rules.yaml'), renderPrometheus(only));
+    writeFileSync(join(tmp, 'tapwire-rules.test.yaml'), renderTests(only));
+    expect(promtool(['check', 'rules', 'tapwire-rules.yaml'], tmp)).toMatchObject({ status: 0 });
+    const r = promtool(['test', 'rules', 'tapwire-rules.test.yaml'], tmp);
+    expect(r.output).toContain('SUCCESS');
+    expect(r.status).toBe(0);
+  }, 300_000);
+
   // Route-scoped SLOs: the rules load. Their generated promtool cases are not run here: each
   // needs a long series of traffic on another route, which took promtool 2.42 over 4 minutes on
   // this machine (known gap, docs/alerts.md).

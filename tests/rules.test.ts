@@ -12,6 +12,7 @@ import { prometheusName } from '../exporters/prometheus/naming.js';
 import { COMPONENT_ALERTS } from '../rules/components.js';
 import {
   ALERT_NAMES,
+  BUDGET_ALERT_NAMES,
   generate,
   RulesConfigError,
   renderOperator,
@@ -96,7 +97,7 @@ describe('validate (step 1)', () => {
     ],
     [
       { providers: { openai: { availability: 99 } } },
-      'providers.openai: unknown key "availability" (accepted: error_ratio, rate_limited_ratio, first_chunk_p95)',
+      'providers.openai: unknown key "availability" (accepted: error_ratio, rate_limited_ratio, rate_limit_headroom, first_chunk_p95)',
     ],
     [
       { db_systems: { postgresql: { latency_p99: 10 } } },
@@ -182,6 +183,7 @@ describe('alerts (steps 3 and 4)', () => {
       'TapwireDBHighLatency',
       'TapwireAIProviderHighErrorRatio',
       'TapwireAIProviderRateLimited',
+      'TapwireAIRateLimitHeadroomLow',
       'TapwireAIProviderSlowFirstChunk',
       'TapwireAITokenBudgetBurn',
       'TapwireAICostBudgetBurn',
@@ -365,6 +367,7 @@ describe('committed examples', () => {
       'services',
       'providers',
       'db_systems',
+      'budgets',
       'alerts',
       'runbook_base',
     ]);
@@ -373,18 +376,19 @@ describe('committed examples', () => {
       'TapwireAIProviderHighErrorRatio',
       'TapwireAIProviderRateLimited',
       'TapwireAIProviderSlowFirstChunk',
+      'TapwireAIRateLimitHeadroomLow',
       'TapwireDBHighErrorRatio',
       'TapwireDBHighLatency',
     ]);
     expect(generate(example).alerting.flatMap((g) => g.rules).length).toBe(
-      alerts.length + 8 + 5 - 1, // SLO rules of shop and /checkout, 5 scoped rules, one disabled
+      alerts.length + 8 + 6 + 6 - 1, // SLO rules of shop and /checkout, 6 scoped rules, 2 budgets × 3, one disabled
     );
   });
 
   it('docs/runbooks.md has a section for every alert', () => {
     const md = readFileSync(join(ROOT, 'docs/runbooks.md'), 'utf8');
-    for (const name of ALERT_NAMES) expect(md).toContain(`\n## ${name}\n`);
-    expect(COMPONENT_ALERTS.length).toBe(13);
+    for (const name of [...ALERT_NAMES, ...BUDGET_ALERT_NAMES]) expect(md).toContain(`\n## ${name}\n`);
+    expect(COMPONENT_ALERTS.length).toBe(14);
   });
 });
 
@@ -416,5 +420,125 @@ describe('tapwire rules (built CLI)', () => {
       stdout: '',
       stderr: `tapwire rules: ${join(dir, 'bad.yaml')}: slo.availability: expected a percentage between 0 and 100, got 120 (TAPWIRE_ERR_RULES)\n`,
     });
+  });
+});
+
+describe('budgets', () => {
+  const raw = {
+    budgets: {
+      'openai-monthly': { usd: 500, provider: 'openai' },
+      'acme-daily': { usd: 20, per: 'day', service: 'shop', model: 'gpt-4o', attributes: { tenant: 'acme' } },
+    },
+  };
+
+  it('validate into matchers on the cost series, a period and a forecast horizon', () => {
+    expect(validate(undefined).budgets).toEqual([]);
+    expect(validate(raw).budgets).toEqual([
+      {
+        name: 'openai-monthly',
+        usd: 500,
+        per: 'month',
+        matchers: ['gen_ai_provider_name="openai"'],
+        testLabels: { gen_ai_provider_name: 'openai' },
+        forecastHours: 72,
+      },
+      {
+        name: 'acme-daily',
+        usd: 20,
+        per: 'day',
+        matchers: ['job="shop"', 'gen_ai_request_model="gpt-4o"', 'tenant="acme"'],
+        testLabels: { job: 'shop', gen_ai_request_model: 'gpt-4o', tenant: 'acme' },
+        forecastHours: 6,
+      },
+    ]);
+  });
+
+  it('golden: recording rules and alerts of a day budget', () => {
+    const set = generate(raw);
+    const recorded = set.recording.find((g) => g.name === 'tapwire.gen_ai.budgets')!.rules;
+    expect(recorded.filter((r) => r.labels?.budget === 'acme-daily')).toEqual([
+      {
+        record: 'budget:tapwire_gen_ai_cost_usd:spent',
+        expr: 'sum(increase(tapwire_gen_ai_cost_usd_total{job="shop", gen_ai_request_model="gpt-4o", tenant="acme"}[1d])) or vector(0)',
+        labels: { budget: 'acme-daily', period: 'day' },
+      },
+      {
+        record: 'budget:tapwire_gen_ai_cost_usd:limit',
+        expr: 'vector(20)',
+        labels: { budget: 'acme-daily', period: 'day' },
+      },
+      {
+        record: 'budget:tapwire_gen_ai_cost_usd:rate1h',
+        expr: 'sum(rate(tapwire_gen_ai_cost_usd_total{job="shop", gen_ai_request_model="gpt-4o", tenant="acme"}[1h])) or vector(0)',
+        labels: { budget: 'acme-daily', period: 'day' },
+      },
+    ]);
+    const group = set.alerting.find((g) => g.name === 'tapwire.gen_ai.budget.alerts')!;
+    expect(group.rules.map((r) => r.alert)).toEqual([...BUDGET_ALERT_NAMES, ...BUDGET_ALERT_NAMES]);
+    const daily = group.rules.slice(3);
+    expect(daily.map((r) => [r.alert, r.severity, r.for, r.expr])).toEqual([
+      [
+        'TapwireAIBudgetNearlySpent',
+        'warning',
+        '5m',
+        'budget:tapwire_gen_ai_cost_usd:spent{budget="acme-daily"} >= 16',
+      ],
+      [
+        'TapwireAIBudgetSpent',
+        'critical',
+        '1m',
+        'budget:tapwire_gen_ai_cost_usd:spent{budget="acme-daily"} >= 20',
+      ],
+      [
+        'TapwireAIBudgetRunningOut',
+        'warning',
+        '15m',
+        '(20 - budget:tapwire_gen_ai_cost_usd:spent{budget="acme-daily"})\n  / (budget:tapwire_gen_ai_cost_usd:rate1h{budget="acme-daily"} * 3600) < 6\nand budget:tapwire_gen_ai_cost_usd:spent{budget="acme-daily"} < 20',
+      ],
+    ]);
+    expect(daily[2]!.description).toBe(
+      'At the pace of the last hour, the rest of the AI budget {{ $labels.budget }} (20 USD a day) is spent within 6 hours.',
+    );
+    // Without budgets, nothing of them in the output.
+    const plain = generate(undefined);
+    expect(plain.recording.map((g) => g.name)).not.toContain('tapwire.gen_ai.budgets');
+    expect(plain.alerting.map((g) => g.name)).not.toContain('tapwire.gen_ai.budget.alerts');
+  });
+
+  it('take the 80% threshold and for/severity overrides from alerts:', () => {
+    const set = generate({
+      ...raw,
+      alerts: {
+        TapwireAIBudgetNearlySpent: { threshold: 0.9 },
+        TapwireAIBudgetSpent: { for: '0s', severity: 'warning' },
+      },
+    });
+    const rules = set.alerting.flatMap((g) => g.rules).filter((r) => r.expr.includes('openai-monthly'));
+    expect(rules.map((r) => [r.alert, r.for, r.severity, r.expr.split(' >= ')[1]])).toEqual([
+      ['TapwireAIBudgetNearlySpent', '5m', 'warning', '450'],
+      ['TapwireAIBudgetSpent', '0s', 'warning', '500'],
+      ['TapwireAIBudgetRunningOut', '15m', 'warning', undefined],
+    ]);
+    expect(() => generate({ ...raw, alerts: { TapwireAIBudgetSpent: { threshold: 2 } } })).toThrow(
+      'has no threshold',
+    );
+  });
+
+  it.each([
+    [{ budgets: { x: { per: 'day' } } }, 'budgets.x.usd: expected an amount of US dollars above 0'],
+    [{ budgets: { x: { usd: 5, per: 'week' } } }, 'budgets.x.per: expected day or month, got "week"'],
+    [{ budgets: { 'my budget': { usd: 5 } } }, 'budgets: expected a budget name'],
+    [
+      { budgets: { x: { usd: 5, attributes: { job: 'a' } } } },
+      'budgets.x.attributes: expected a TAPWIRE_AI_ATTRIBUTES name, got "job"',
+    ],
+    [
+      { budgets: { x: { usd: 5, provider: 'open"ai' } } },
+      'budgets.x.provider: expected a gen_ai_provider_name value',
+    ],
+    [{ budgets: { x: { usd: 5, forecast_hours: 0 } } }, 'budgets.x.forecast_hours: expected hours above 0'],
+    [{ budgets: { x: { usd: 5, team: 'a' } } }, 'budgets.x: unknown key "team"'],
+  ])('rejects %j', (bad, message) => {
+    expect(() => validate(bad)).toThrow(message);
   });
 });

@@ -1,9 +1,12 @@
 // Small pure pieces of the sidecar: route templates, OTLP JSON into the serializer, the bounded
-// worker store, and the merged page (HELP/TYPE once per family, promtool-clean).
+// worker store, the merged page (HELP/TYPE once per family, promtool-clean), and the gateway's
+// include_usage edits.
 import { describe, expect, it } from 'vitest';
+import { replyTo } from '../cli/demo/standin/route.js';
 import { convertResourceMetrics } from '../exporters/otlp-json.js';
 import { serializeAll } from '../exporters/prometheus/serialize.js';
 import { instanceOf, MAX_WORKERS, WorkerStore } from '../exporters/workers.js';
+import { MAX_EVENT_BYTES, memberValue, UsageStripper, withIncludeUsage } from '../sidecar/include-usage.js';
 import { compileRoutes } from '../sidecar/routes.js';
 import { parseMetrics, promtoolCheckMetrics, value } from './support/index.js';
 
@@ -130,5 +133,79 @@ describe('OTLP JSON merge', () => {
     const store = new WorkerStore(1000, 10);
     expect(() => store.accept({} as never)).toThrow('resourceMetrics');
     expect(() => convertResourceMetrics(null as never, 10)).toThrow();
+  });
+});
+
+describe('include_usage (TAPWIRE_GATEWAY_INCLUDE_USAGE)', () => {
+  it('asks for usage by editing the text of a streamed request that does not', () => {
+    expect(withIncludeUsage('{"model":"m","stream":true,"seed":12345678901234567890}')).toBe(
+      '{"stream_options":{"include_usage":true},"model":"m","stream":true,"seed":12345678901234567890}',
+    );
+    expect(withIncludeUsage(' { "stream" : true , "stream_options" : { } } ')).toBe(
+      ' { "stream" : true , "stream_options" : {"include_usage":true } } ',
+    );
+    expect(withIncludeUsage('{"stream":true,"stream_options":{"x":{"include_usage":1}}}')).toBe(
+      '{"stream":true,"stream_options":{"include_usage":true,"x":{"include_usage":1}}}',
+    );
+    // Left alone: no stream, an explicit choice either way, not an object, not JSON.
+    for (const body of [
+      '{"model":"m"}',
+      '{"stream":false}',
+      '{"stream":true,"stream_options":{"include_usage":false}}',
+      '{"stream":true,"stream_options":{"include_usage":true}}',
+      '{"stream":true,"stream_options":"x"}',
+      '[{"stream":true}]',
+      '{"stream":true',
+    ]) {
+      expect(withIncludeUsage(body), body).toBeUndefined();
+    }
+  });
+
+  it('finds top-level members only, past strings holding braces and quotes', () => {
+    const json = '{"a":{"usage":1},"s":"{\\"usage\\":2}","usage" : null}';
+    expect(memberValue(json, 'usage')).toEqual({
+      keyStart: json.lastIndexOf('"usage"'),
+      valueStart: json.length - 5,
+    });
+    expect(memberValue('{"a":{"usage":1}}', 'usage')).toBeUndefined();
+  });
+
+  it('gives back the stream the app would get without include_usage, split anywhere', () => {
+    const body = (includeUsage: boolean) =>
+      JSON.stringify({
+        model: 'gpt-4o-mini',
+        stream: true,
+        messages: [{ role: 'user', content: 'ünïcödé' }],
+        ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
+      });
+    const events = (raw: string) => {
+      const reply = replyTo('openai', '/n7/v1/chat/completions', raw, [
+        { model: 'gpt-4o-mini', responseModel: 'gpt-4o-mini-2024-07-18', input: 12, cached: 0, output: 5 },
+      ]);
+      if (!('events' in reply)) throw new Error('not a stream');
+      return Buffer.concat(reply.events);
+    };
+    const withUsage = events(body(true));
+    const without = events(body(false));
+    expect(withUsage.toString()).toContain('"usage":null');
+    expect(withUsage.toString()).toContain('"choices":[],"usage":{');
+    for (const step of [1, 7, 64, withUsage.length]) {
+      const s = new UsageStripper();
+      const out: Buffer[] = [];
+      for (let at = 0; at < withUsage.length; at += step) out.push(s.feed(withUsage.subarray(at, at + step)));
+      out.push(s.end());
+      expect(Buffer.concat(out).toString(), `pieces of ${step}`).toBe(without.toString());
+    }
+  });
+
+  it('passes other events as they came, and a stream with an event past the bound unchanged from there', () => {
+    const s = new UsageStripper();
+    const other = 'event: ping\ndata: {"usage":{"x":1},"choices":[{}]}\r\n\r\n: comment\n\n';
+    expect(s.feed(Buffer.from(other)).toString()).toBe(other);
+    const big = Buffer.from(`data: {"usage":null,"x":"${'a'.repeat(MAX_EVENT_BYTES)}`);
+    expect(s.feed(big).equals(big)).toBe(true);
+    const after = Buffer.from('"}\n\ndata: {"choices":[],"usage":{"total_tokens":1}}\n\n');
+    expect(s.feed(after).equals(after)).toBe(true);
+    expect(s.end().length).toBe(0);
   });
 });

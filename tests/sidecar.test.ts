@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
+import OpenAI from 'openai';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startStandin } from '../cli/demo/standin/index.js';
 import {
@@ -511,6 +512,157 @@ describe('tapwire sidecar AI gateway', () => {
 });
 
 const STREAMS = 8;
+
+describe('tapwire sidecar AI gateway with TAPWIRE_GATEWAY_INCLUDE_USAGE', () => {
+  it('asks for the usage of streams that do not, records their tokens, and gives the app the bytes it would get without', async () => {
+    const provider = await startStandin({
+      models: [
+        { model: 'gpt-4o-mini', responseModel: 'gpt-4o-mini-2024-07-18', input: 12, cached: 0, output: 5 },
+      ],
+    });
+    const app = await startPython('sidecar-app.py');
+    try {
+      const sidecar = await startSidecar(app.port, {
+        TAPWIRE_GATEWAY_PROVIDERS: `openai=http://127.0.0.1:${provider.ports.openai}`,
+        TAPWIRE_GATEWAY_INCLUDE_USAGE: 'true',
+      });
+      const direct = `http://127.0.0.1:${provider.ports.openai}/v1/chat/completions`;
+      const gateway = `http://127.0.0.1:${sidecar.gatewayPort}/openai/v1/chat/completions`;
+      const init = (body: Record<string, unknown>): RequestInit => ({
+        method: 'POST',
+        headers: { authorization: 'Bearer sk-test', 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], ...body }),
+      });
+      const bodies: Record<string, unknown>[] = [
+        { stream: true }, // asked for on the app's behalf
+        { stream: true, stream_options: {} }, // the same, inside the app's own options
+        { stream: true, stream_options: { include_usage: true } }, // asked for by the app
+        { stream: true, stream_options: { include_usage: false } }, // refused by the app: left alone
+        {}, // not streamed
+        // Past the 4 MiB the gateway reads before editing: sent on as it came.
+        { stream: true, messages: [{ role: 'user', content: 'x'.repeat(5 * 1024 * 1024) }] },
+      ];
+      for (const body of bodies) {
+        for (let i = 0; i < 3; i++) {
+          const want = await get(direct, init(body));
+          const got = await get(gateway, init(body));
+          expect(got.status, JSON.stringify(body)).toBe(200);
+          expect(got.body.toString('utf8'), JSON.stringify(body)).toBe(want.body.toString('utf8'));
+        }
+      }
+      // The official SDK reads the same chunks through the gateway as from the provider.
+      const chunks = async (baseURL: string) => {
+        const client = new OpenAI({ apiKey: 'sk-test', baseURL, maxRetries: 0 });
+        const stream = await client.chat.completions.create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+        });
+        const out: unknown[] = [];
+        for await (const c of stream) out.push(c);
+        return out;
+      };
+      const sdk = await chunks(`http://127.0.0.1:${sidecar.gatewayPort}/openai/v1`);
+      expect(sdk).toEqual(await chunks(`http://127.0.0.1:${provider.ports.openai}/v1`));
+      expect(sdk.some((c) => 'usage' in (c as object))).toBe(false);
+
+      // The provider got include_usage on the gateway's calls of the first three shapes and the SDK's.
+      const served = provider.served.filter((_, i) => i % 2 === 1 && i < 36);
+      expect(served.map((s) => s.input !== undefined)).toEqual([
+        ...[true, true, true, true, true, true, true, true, true],
+        ...[false, false, false],
+        ...[true, true, true],
+        ...[false, false, false],
+      ]);
+      const samples = parseMetrics(await sidecar.metrics());
+      const call = {
+        gen_ai_operation_name: 'chat',
+        gen_ai_provider_name: 'openai',
+        gen_ai_request_model: 'gpt-4o-mini',
+        gen_ai_response_model: 'gpt-4o-mini-2024-07-18',
+        server_address: '127.0.0.1',
+      };
+      // 18 calls through the gateway plus the SDK's (the 3 large ones without a request model: the
+      // AI call reads no request past 4 MiB either); tokens for all but the 3 that refused usage
+      // and the 3 too large to edit.
+      expect(
+        sum(samples, 'gen_ai_client_operation_duration_seconds_count', { gen_ai_provider_name: 'openai' }),
+      ).toBe(19);
+      expect(value(samples, 'gen_ai_client_operation_duration_seconds_count', call)).toBe(16);
+      expect(value(samples, 'gen_ai_client_token_usage_count', { ...call, gen_ai_token_type: 'input' })).toBe(
+        13,
+      );
+      expect(value(samples, 'gen_ai_client_token_usage_sum', { ...call, gen_ai_token_type: 'output' })).toBe(
+        13 * 5,
+      );
+    } finally {
+      await provider.close();
+    }
+  });
+});
+
+describe('tapwire sidecar AI gateway attribution', () => {
+  it('labels the token and cost series with TAPWIRE_AI_ATTRIBUTES read from the headers of each call', async () => {
+    const provider = await startStandin({
+      models: [
+        { model: 'gpt-4o-mini', responseModel: 'gpt-4o-mini-2024-07-18', input: 12, cached: 0, output: 5 },
+      ],
+    });
+    const app = await startPython('sidecar-app.py');
+    try {
+      const sidecar = await startSidecar(app.port, {
+        TAPWIRE_GATEWAY_PROVIDERS: `openai=http://127.0.0.1:${provider.ports.openai}`,
+        TAPWIRE_AI_ATTRIBUTES: 'tenant:x-tenant-id',
+      });
+      const post = (tenant: string | undefined, stream: boolean) =>
+        get(`http://127.0.0.1:${sidecar.gatewayPort}/openai/v1/chat/completions`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            ...(tenant === undefined ? {} : { 'x-tenant-id': tenant }),
+          },
+          body: JSON.stringify({
+            model: 'gpt-4o-mini',
+            stream,
+            ...(stream ? { stream_options: { include_usage: true } } : {}),
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+        });
+      for (const [tenant, stream] of [
+        ['acme', false],
+        ['acme', true],
+        ['globex', true],
+        [undefined, false],
+      ] as const) {
+        expect((await post(tenant, stream)).status).toBe(200);
+      }
+      const samples = parseMetrics(await sidecar.metrics());
+      const tokens = (tenant: string | undefined) =>
+        find(samples, 'gen_ai_client_token_usage_sum')
+          .filter((s) => s.labels.tenant === tenant)
+          .reduce((n, s) => n + s.value, 0);
+      expect([tokens('acme'), tokens('globex'), tokens(undefined)]).toEqual([34, 17, 17]);
+      const cost = (tenant: string) =>
+        sum(samples, 'tapwire_gen_ai_cost_usd_total', { tenant, gen_ai_token_type: 'output' });
+      expect(cost('acme')).toBeCloseTo((2 * 5 * 0.6) / 1e6, 12);
+      // The provider's rate-limit headers are read through the gateway too: 4 requests so far.
+      expect(
+        value(samples, 'tapwire_gen_ai_rate_limit_remaining', {
+          gen_ai_provider_name: 'openai',
+          tapwire_gen_ai_model_family: 'gpt-4o-mini',
+          tapwire_gen_ai_rate_limit_type: 'requests',
+        }),
+      ).toBe(10_000 - 4);
+      for (const s of samples) {
+        if (s.name.startsWith('gen_ai_client_token_usage') || s.name === 'tapwire_gen_ai_cost_usd_total')
+          continue;
+        expect(s.labels.tenant, s.name).toBeUndefined();
+      }
+    } finally {
+      await provider.close();
+    }
+  });
+});
 
 async function checkGatewayMetrics(sidecar: { metrics(): Promise<string> }): Promise<void> {
   const text = await sidecar.metrics();

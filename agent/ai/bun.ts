@@ -11,8 +11,21 @@ import { fail, type Guard } from '../../core/guard.js';
 import { errorClass } from '../../core/http/semconv.js';
 import { NativeResponse } from '../http/bun/types.js';
 
-/** The request body as the app passed it in `init` (a Request's own body is not read). */
-export function observeRequest(call: AiCall, init: unknown): void {
+/**
+ * The request body as the app passed it in `init` (a Request's own body is not read), and its
+ * headers (init's, else the Request's: Fetch's rule), for the API key.
+ */
+export function observeRequest(call: AiCall, input: unknown, init: unknown): void {
+  const own = typeof init === 'object' && init !== null ? (init as { headers?: unknown }).headers : undefined;
+  if (own !== undefined) {
+    try {
+      call.requestHeaders(new Headers(own as ConstructorParameters<typeof Headers>[0]));
+    } catch {
+      // Headers the Fetch rules refuse: the app's own fetch call reports them.
+    }
+  } else if (input instanceof Request) {
+    call.requestHeaders(input.headers);
+  }
   const body = typeof init === 'object' && init !== null ? (init as { body?: unknown }).body : undefined;
   if (typeof body === 'string' || body instanceof Uint8Array) call.requestChunk(body);
   else if (body instanceof ArrayBuffer) call.requestChunk(new Uint8Array(body));
@@ -63,7 +76,7 @@ class Source {
 
 /** The response the app receives for a provider call: the same one for errors and empty bodies. */
 export function observeResponse(response: Response, call: AiCall, guard: Guard): Response {
-  call.head(response.status, response.headers.get('content-type') ?? undefined);
+  call.head(response.status, response.headers.get('content-type') ?? undefined, response.headers);
   if (response.status >= 400) return response;
   const body = response.body;
   if (body === null) {

@@ -16,6 +16,7 @@
 // does not change the flow mode) catches responses cut short.
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { AiCall } from '../../core/ai/call.js';
+import { HeaderRecord } from '../../core/ai/ratelimit.js';
 import { fail, guarded } from '../../core/guard.js';
 import type { ClientOp } from '../../core/http/client.js';
 import { errorClass } from '../../core/http/semconv.js';
@@ -27,6 +28,7 @@ export interface UndiciRequest {
   origin: string | URL;
   method: string;
   path: string;
+  headers: unknown;
   addHeader(name: string, value: string): unknown;
   [kOperation]?: ClientOp | null;
 }
@@ -167,7 +169,10 @@ export function aiBodies(ctx: HookContext): AiBodies {
     nodeResponse(res, call) {
       const r = res as AiResponse;
       const type = r.headers['content-type'];
-      call.head(r.statusCode ?? 0, typeof type === 'string' ? type : undefined);
+      // The request's headers as sent (the app may set them after creating the request).
+      const req = (r as { req?: ClientRequest }).req;
+      if (req !== undefined) call.requestHeaders(new HeaderRecord(req.getHeaders()));
+      call.head(r.statusCode ?? 0, typeof type === 'string' ? type : undefined, new HeaderRecord(r.headers));
       r[kCall] = call;
       r[kPush] = r.push;
       r.push = aiPush as IncomingMessage['push'];

@@ -11,6 +11,7 @@
 //   whose body ../ai/node.ts follows. Duration runs until the response headers arrive (or the
 //   request fails), the same on every client and runtime.
 import type { ClientRequest, IncomingMessage } from 'node:http';
+import { HeaderList } from '../../core/ai/ratelimit.js';
 import type { ClientOp } from '../../core/http/client.js';
 import { clientStatusErrorType } from '../../core/http/semconv.js';
 import { kOperation } from '../../core/operation.js';
@@ -68,7 +69,11 @@ export function install(ctx: HookContext): void {
     req[kOperation] = op;
     const headers = op.headers;
     if (headers !== undefined) for (const k in headers) req.addHeader(k, headers[k]!);
-    if (op.ai !== undefined) bodies.undici(op.ai);
+    if (op.ai !== undefined) {
+      // undici keeps the request's headers as a flat [name, value, ...] list.
+      if (Array.isArray(req.headers)) op.ai.requestHeaders(new HeaderList(req.headers));
+      bodies.undici(op.ai);
+    }
   });
   on('undiciRequestHeaders', (message) => {
     const op = opOf(message);
@@ -76,7 +81,7 @@ export function install(ctx: HookContext): void {
     const { statusCode, headers } = (message as { response: { statusCode: number; headers: unknown[] } })
       .response;
     op.end(statusCode, clientStatusErrorType(statusCode));
-    op.ai?.head(statusCode, headerValue(headers, 'content-type'));
+    op.ai?.head(statusCode, headerValue(headers, 'content-type'), new HeaderList(headers));
   });
   on('undiciRequestError', (message) => {
     const op = opOf(message);

@@ -33,6 +33,9 @@ export function endAi(op: AiCall, r: AiOutcome): void {
     if (r.input !== undefined) span.setAttribute('gen_ai.usage.input_tokens', r.input);
     if (r.output !== undefined) span.setAttribute('gen_ai.usage.output_tokens', r.output);
     if (r.cached !== undefined) span.setAttribute('gen_ai.usage.cache_read.input_tokens', r.cached);
+    if (r.cacheWrite !== undefined) {
+      span.setAttribute('gen_ai.usage.cache_creation.input_tokens', r.cacheWrite);
+    }
     if (r.reasoning !== undefined) span.setAttribute('gen_ai.usage.reasoning.output_tokens', r.reasoning);
     if (r.firstChunk !== undefined) span.setAttribute('gen_ai.response.time_to_first_chunk', r.firstChunk);
   } catch (error) {

@@ -2,6 +2,7 @@
 // so the page shows exactly the expressions `tapwire rules` writes. rules/ only produces the data;
 // the page is rendered here with the other generated docs. tests/rules.test.ts fails when the
 // committed page is stale (TAPWIRE_UPDATE_GOLDEN=1 rewrites it); `tapwire docs` does not write it.
+import { BUDGET_ALERTS, BUDGET_RECORDS, budgetAlertRules } from '../../rules/budgets.js';
 import { COMPONENT_ALERTS } from '../../rules/components.js';
 import { SCOPED_KEYS, validate } from '../../rules/config.js';
 import type { AlertRule, RuleSet } from '../../rules/model.js';
@@ -69,6 +70,34 @@ ${r.expr}
     ),
   );
   const recorded = [...new Set(set.recording.flatMap((g) => g.rules.map((r) => r.record)))];
+  const example = validate({ budgets: { 'openai-monthly': { usd: 500, per: 'month', provider: 'openai' } } });
+  const budgetRules = budgetAlertRules(example, (a) => `runbooks.md#${a.toLowerCase()}`);
+  const budgetTable = table(
+    ['alert', 'severity', 'for', 'threshold'],
+    BUDGET_ALERTS.map((a) => [
+      `[${a.alert}](#${a.alert.toLowerCase()})`,
+      a.severity,
+      a.for,
+      a.thresholdText(a.threshold),
+    ]),
+  );
+  const budgetSections = BUDGET_ALERTS.map(
+    (a) => `### ${a.alert}
+
+${a.why}
+
+- Severity: ${code(a.severity)}; for: ${code(a.for)}
+- Threshold: ${a.thresholdText(a.threshold)}
+- Summary: ${a.summary}
+- Runbook: [runbooks.md#${a.alert.toLowerCase()}](runbooks.md#${a.alert.toLowerCase()})
+
+For \`openai-monthly\` above:
+
+\`\`\`promql
+${budgetRules.find((r) => r.alert === a.alert)!.expr}
+\`\`\`
+`,
+  );
   return `# Alerts
 
 <!-- Generated from rules/ by \`tapwire rules\` (tests/rules.test.ts: TAPWIRE_UPDATE_GOLDEN=1 rewrites it). Edit rules/, not this file; the test fails when it is stale. -->
@@ -103,9 +132,12 @@ services:
     routes:
       /checkout: { availability: 99.95 } # an http_route template
 providers: # per gen_ai_provider_name: thresholds of the AI provider alerts (ratios as fractions)
-  openai: { error_ratio: 0.2, rate_limited_ratio: 0.1, first_chunk_p95: 10 }
+  openai: { error_ratio: 0.2, rate_limited_ratio: 0.1, rate_limit_headroom: 0.2, first_chunk_p95: 10 }
 db_systems: # per db_system_name: thresholds of the DB alerts
   postgresql: { error_ratio: 0.01, latency_p99: 0.25 }
+budgets: # AI spend in USD (tapwire's price table) per rolling day or 30 days; see Budgets below
+  openai-monthly: { usd: 500, per: month, provider: openai }
+  acme-daily: { usd: 20, per: day, attributes: { tenant: acme }, forecast_hours: 4 }
 alerts: # any alert below, by name
   TapwireHTTPHighErrorRatio: { threshold: 0.02, for: 10m, severity: critical }
   TapwireCardinalityOverflow: { enabled: false }
@@ -125,6 +157,23 @@ ${scopedTable}
 
 ${summary}
 ${sections.join('\n')}
+## Budgets
+
+Each entry of \`budgets:\` is a limit on estimated AI spend (\`tapwire_gen_ai_cost_usd_total\`, from
+tapwire's price table) over a rolling day (\`per: day\`, the last 24 hours) or month (\`per: month\`,
+the last 30 days; the default), for the cost series it selects: \`provider\`
+(\`gen_ai_provider_name\`), \`model\` (\`gen_ai_request_model\`), \`service\` (\`job\`) and
+\`attributes\` (labels of \`TAPWIRE_AI_ATTRIBUTES\`, e.g. \`{ tenant: acme }\`); without them, all
+AI spend. It sums over every instance and service it selects: a provider bills an account. Each
+budget gets three recorded series, labelled \`budget\` and \`period\` (\`${BUDGET_RECORDS.spent}\`,
+\`${BUDGET_RECORDS.limit}\`, \`${BUDGET_RECORDS.rate1h}\` in USD per second) and the three alerts
+below, with promtool cases. \`forecast_hours\` (default 6 for a day, 72 for a month) sets when the
+forecast alert fires; \`alerts: { TapwireAIBudgetNearlySpent: { threshold: 0.9 } }\` moves the
+warning from 80%. A counter's first sample is not counted by \`increase()\`: spend made before
+Prometheus first scraped a process is not in the budget.
+
+${budgetTable}
+${budgetSections.join('\n')}
 ## Recording rules
 
 ${recorded.map((r) => `- ${code(r)}`).join('\n')}

@@ -8,9 +8,13 @@
 // then dropped), a non-streamed response body until it ends (to read `usage`), and for streams
 // only the parser's partial event (bounded, ./sse.ts). Prompt and completion text is never stored
 // past that.
+import { METRICS } from '../../exporters/catalogue.js';
+import { Observations } from '../histogram.js';
 import { now, Operation, tracing } from '../operation.js';
 import { labelValue } from '../series.js';
+import { type AttributionSet, attribution } from './attribution.js';
 import type { Target } from './providers.js';
+import { apiKeyOf, type HeaderLookup } from './ratelimit.js';
 import type { AiRecorder } from './recorder.js';
 import { type EventSink, StreamParser } from './sse.js';
 import { bodyUsage, requestInfo, streamEvent, Usage } from './usage.js';
@@ -30,20 +34,32 @@ export interface AiOutcome {
   requestModel: string | undefined;
   responseModel: string | undefined;
   address: string;
+  /** server.port of the provider (the new usage counters carry it). */
+  port: number;
   errorType: string | undefined;
   seconds: number;
   /** Seconds to the first response chunk; undefined for calls that were not streamed. */
   firstChunk: number | undefined;
+  /** The gaps between a stream's chunks (events), one per chunk after the first. */
+  chunkGaps: Observations | undefined;
+  /** Seconds from a stream's first chunk (event) to its last; undefined with fewer than two. */
+  generation: number | undefined;
   input: number | undefined;
   output: number | undefined;
   /** Cached input tokens (inside `input`): priced at the cached-input rate. */
   cached: number | undefined;
-  /** Reasoning tokens (inside `output`): a span attribute only, no metric series of their own. */
+  /** Input tokens written to the prompt cache (inside `input`), every TTL. */
+  cacheWrite: number | undefined;
+  /** The part of `cacheWrite` written with a 1-hour TTL. */
+  cacheWrite1h: number | undefined;
+  /** Reasoning tokens (inside `output`): priced at the reasoning rate. */
   reasoning: number | undefined;
   /** A stream the parser gave up on (an event past its bound): counted, its tokens unknown. */
   unparsed: boolean;
   /** Token counts the provider reported that cannot be true (./usage.ts): left out, counted. */
   dropped: number;
+  /** Who the call was made for (./attribution.ts): labels of the token and cost series. */
+  attrs: AttributionSet | undefined;
 }
 
 const STATUS = new Map<number, string>();
@@ -57,6 +73,7 @@ function statusErrorType(status: number): string {
 }
 
 const encoder = new TextEncoder();
+const CHUNK_BUCKETS = METRICS.genAiTimePerOutputChunk.buckets;
 
 export class AiCall extends Operation implements EventSink {
   private requestChunks: Uint8Array[] | undefined = [];
@@ -67,13 +84,29 @@ export class AiCall extends Operation implements EventSink {
   private bodyChunks: Uint8Array[] | undefined;
   private bodyBytes = 0;
   private firstChunk: number | undefined;
+  /** now() at a stream's first and latest events, and the gaps between them. */
+  private firstEvent: number | undefined;
+  private lastEvent: number | undefined;
+  private gaps: Observations | undefined;
   private unparsed = false;
   private usage = new Usage();
+  /** The attribution active where the call started; the sidecar's gateway sets it from the request. */
+  attrs: AttributionSet | undefined = attribution?.current();
+  /**
+   * The request's API key, held from the request until its response head (where the rate-limit
+   * headers are read, ./ratelimit.ts) only to fingerprint it; never recorded.
+   */
+  private key: string | undefined;
+  /** The model the call asked for, once the request was read. */
+  get model(): string | undefined {
+    return this.requestModel;
+  }
 
   constructor(
     private readonly recorder: AiRecorder,
     readonly target: Target,
     readonly address: string,
+    readonly port: number,
   ) {
     super();
     if (tracing !== undefined) tracing.startAi(this);
@@ -91,10 +124,21 @@ export class AiCall extends Operation implements EventSink {
     else chunks.push(bytes);
   }
 
-  /** The response head arrived. `contentType` may be undefined. */
-  head(status: number, contentType: string | undefined): void {
+  /** The request's headers, for its API key (read where the client shows them, before the response). */
+  requestHeaders(headers: HeaderLookup): void {
+    this.key = apiKeyOf(headers);
+  }
+
+  /**
+   * The response head arrived. `contentType` may be undefined; `headers`, where the client gives
+   * them, are read for the provider's rate-limit headroom.
+   */
+  head(status: number, contentType: string | undefined, headers?: HeaderLookup): void {
     if (this.done) return;
     this.readRequest();
+    const key = this.key;
+    this.key = undefined;
+    if (headers !== undefined) this.recorder.limits(this, headers, key);
     if (status >= 400) {
       // Error bodies are not read: the call is over for the metrics when the status is known.
       this.finish(statusErrorType(status));
@@ -134,13 +178,27 @@ export class AiCall extends Operation implements EventSink {
   /** The call failed or was abandoned: record what was seen, marked by `errorType`. */
   fail(errorType: string): void {
     if (this.done) return;
+    this.key = undefined;
     this.readRequest();
     this.finish(errorType);
   }
 
-  /** SSE / NDJSON event from the parser. */
+  /** SSE / NDJSON event from the parser: one chunk of the stream (OpenAI's `[DONE]` is none). */
   event(data: string): void {
+    if (data !== '[DONE]') this.chunkSeen();
     streamEvent(this.target.provider.shape, data, this.usage);
+  }
+
+  private chunkSeen(): void {
+    const t = now();
+    const last = this.lastEvent;
+    this.lastEvent = t;
+    if (last === undefined) {
+      this.firstEvent = t;
+      return;
+    }
+    if (this.gaps === undefined) this.gaps = new Observations(CHUNK_BUCKETS);
+    this.gaps.add((t - last) / 1000);
   }
 
   /**
@@ -186,15 +244,24 @@ export class AiCall extends Operation implements EventSink {
       requestModel: this.requestModel === undefined ? undefined : labelValue(this.requestModel),
       responseModel: u.responseModel === undefined ? undefined : labelValue(u.responseModel),
       address: this.address,
+      port: this.port,
       errorType,
       seconds: (now() - this.start) / 1000,
       firstChunk: this.streamed ? this.firstChunk : undefined,
+      chunkGaps: this.gaps,
+      generation:
+        this.gaps !== undefined && this.firstEvent !== undefined
+          ? (this.lastEvent! - this.firstEvent) / 1000
+          : undefined,
       input: u.input,
       output: u.output,
       cached: u.cached,
+      cacheWrite: u.cacheWrite,
+      cacheWrite1h: u.cacheWrite1h,
       reasoning: u.reasoning,
       unparsed: this.unparsed,
       dropped: u.dropped,
+      attrs: this.attrs,
     };
     this.recorder.record(outcome);
     if (this.span !== undefined && tracing !== undefined) tracing.endAi(this, outcome);

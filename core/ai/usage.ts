@@ -4,8 +4,9 @@
 // (https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/#metric-gen_aiclienttokenusage):
 // input includes cached input tokens, output includes reasoning tokens. OpenAI and Gemini already
 // report prompt tokens that way; Anthropic reports cache reads and cache writes beside
-// `input_tokens`, so they are added in. Gemini reports thinking tokens beside the candidates'
-// tokens (and bills them as output), so they are added to output.
+// `input_tokens`, so they are added in (and cache writes split by TTL where it reports
+// `cache_creation`). Gemini reports thinking tokens beside the candidates' tokens (and bills them
+// as output), so they are added to output. DeepSeek reports cache hits as `prompt_cache_hit_tokens`.
 //
 // Streams: the parser calls streamEvent() for every event; a cheap substring test decides whether
 // an event can carry usage or the model before it is JSON-parsed, so the thousands of
@@ -28,6 +29,8 @@ const INPUT = 1;
 const OUTPUT = 2;
 const CACHED = 4;
 const REASONING = 8;
+const CACHE_WRITE = 16;
+const CACHE_WRITE_1H = 32;
 
 export class Usage {
   input: number | undefined = undefined;
@@ -36,6 +39,10 @@ export class Usage {
   cached: number | undefined = undefined;
   /** Reasoning/thinking tokens (inside `output`). */
   reasoning: number | undefined = undefined;
+  /** Input tokens written to the prompt cache, every TTL (inside `input`). */
+  cacheWrite: number | undefined = undefined;
+  /** The part of `cacheWrite` written with a 1-hour TTL. */
+  cacheWrite1h: number | undefined = undefined;
   responseModel: string | undefined = undefined;
   /** The counts whose last report was impossible, one bit each (a later good report clears it). */
   #bad = 0;
@@ -43,7 +50,9 @@ export class Usage {
   /** How many of the call's counts were reported but not believed. */
   get dropped(): number {
     const b = this.#bad;
-    return (b & INPUT) + ((b & OUTPUT) >> 1) + ((b & CACHED) >> 2) + ((b & REASONING) >> 3);
+    let n = 0;
+    for (let bit = b; bit !== 0; bit &= bit - 1) n++;
+    return n;
   }
 
   setInput(v: number | undefined): void {
@@ -57,6 +66,12 @@ export class Usage {
   }
   setReasoning(v: number | undefined): void {
     if (v !== undefined) this.reasoning = this.check(v, REASONING);
+  }
+  setCacheWrite(v: number | undefined): void {
+    if (v !== undefined) this.cacheWrite = this.check(v, CACHE_WRITE);
+  }
+  setCacheWrite1h(v: number | undefined): void {
+    if (v !== undefined) this.cacheWrite1h = this.check(v, CACHE_WRITE_1H);
   }
 
   private check(v: number, bit: number): number | undefined {
@@ -110,7 +125,9 @@ function openaiUsage(u: Json | undefined, out: Usage): void {
   out.setInput(count(u.prompt_tokens) ?? count(u.input_tokens));
   out.setOutput(count(u.completion_tokens) ?? count(u.output_tokens));
   out.setCached(
-    count(obj(u.prompt_tokens_details)?.cached_tokens) ?? count(obj(u.input_tokens_details)?.cached_tokens),
+    count(obj(u.prompt_tokens_details)?.cached_tokens) ??
+      count(obj(u.input_tokens_details)?.cached_tokens) ??
+      count(u.prompt_cache_hit_tokens),
   );
   out.setReasoning(
     count(obj(u.completion_tokens_details)?.reasoning_tokens) ??
@@ -123,8 +140,14 @@ function anthropicUsage(u: Json | undefined, out: Usage): void {
   const base = count(u.input_tokens);
   if (base !== undefined) {
     const read = count(u.cache_read_input_tokens);
-    out.setInput(add(add(base, read), count(u.cache_creation_input_tokens)));
+    // `cache_creation` splits the writes by TTL (5 minutes, 1 hour); older answers give the total only.
+    const ttl = obj(u.cache_creation);
+    const hour = count(ttl?.ephemeral_1h_input_tokens);
+    const write = count(u.cache_creation_input_tokens) ?? add(count(ttl?.ephemeral_5m_input_tokens), hour);
+    out.setInput(add(add(base, read), write));
     out.setCached(read);
+    out.setCacheWrite(write);
+    out.setCacheWrite1h(hour);
   }
   out.setOutput(count(u.output_tokens));
 }

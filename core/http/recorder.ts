@@ -5,6 +5,7 @@
 import type { Attributes, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
 import { METRICS, type MetricDef } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
+import { attribution } from '../ai/attribution.js';
 import type { AiRecorder } from '../ai/recorder.js';
 import { fail, guard } from '../guard.js';
 import { type InboundRequest, tracing } from '../operation.js';
@@ -90,6 +91,7 @@ export class HttpRecorder {
     const key = this.activeSeries.get(buildActive, method, scheme);
     this.active.set(key, (this.active.get(key) ?? 0) + 1);
     const op = new ServerOp(this, key, request.method);
+    if (attribution !== undefined) op.attrs = attribution.fromHeaders(request.headers);
     if (tracing !== undefined) tracing.startServer(op, request, scheme);
     return op;
   }
@@ -130,7 +132,7 @@ export class HttpRecorder {
   client(rawMethod: string | undefined, origin: Origin, path: string): ClientOp {
     const op = new ClientOp(this, rawMethod, origin);
     if (origin.provider !== undefined && this.ai !== undefined) {
-      op.ai = this.ai.call(origin.provider, path, origin.address);
+      op.ai = this.ai.call(origin.provider, path, origin.address, origin.port);
     }
     if (tracing !== undefined) tracing.startClient(op, path);
     return op;

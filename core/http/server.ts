@@ -1,6 +1,7 @@
 // One inbound request, from its arrival to the end of its response (Node: the response's 'close';
 // Bun.serve: the handler's Response), started by HttpRecorder.server().
 import type { Attributes, Context } from '@opentelemetry/api';
+import { type AttributionSet, attribution } from '../ai/attribution.js';
 import { Operation, tracing } from '../operation.js';
 import type { HttpRecorder } from './recorder.js';
 
@@ -21,15 +22,24 @@ export class ServerOp extends Operation {
     super();
   }
 
-  /** Node: the handler about to run synchronously, and all it schedules, runs in the span. */
+  /** The AI attribution its headers gave (TAPWIRE_AI_ATTRIBUTES), active while its handler runs. */
+  attrs: AttributionSet | undefined = undefined;
+
+  /** Node: the handler about to run synchronously, and all it schedules, runs in the span and the attribution. */
   enter(): void {
+    // A request without attribution enters none only where one is active (rare): entering costs.
+    if (attribution !== undefined && (this.attrs !== undefined || attribution.current() !== undefined)) {
+      attribution.enter(this.attrs);
+    }
     if (this.context !== undefined && tracing !== undefined) tracing.enter(this.context);
   }
 
-  /** Bun: calls the handler in the span's context (a plain call without one). */
+  /** Bun: calls the handler in the span's context and the attribution (a plain call without either). */
   run(fn: (...args: never[]) => unknown, self: unknown, args: ArrayLike<unknown>): unknown {
-    if (this.context === undefined || tracing === undefined) return Reflect.apply(fn, self, args);
-    return tracing.run(this.context, fn, self, args);
+    if (this.attrs !== undefined && attribution !== undefined) {
+      return attribution.run(this.attrs, runTraced, this, fn, self, args);
+    }
+    return runTraced(this, fn, self, args);
   }
 
   /**
@@ -42,4 +52,14 @@ export class ServerOp extends Operation {
     this.recorder.recordServer(this, status, route, errorType);
     if (this.span !== undefined && tracing !== undefined) tracing.endServer(this, status, route, errorType);
   }
+}
+
+function runTraced(
+  op: ServerOp,
+  fn: (...args: never[]) => unknown,
+  self: unknown,
+  args: ArrayLike<unknown>,
+): unknown {
+  if (op.context === undefined || tracing === undefined) return Reflect.apply(fn, self, args);
+  return tracing.run(op.context, fn, self, args);
 }

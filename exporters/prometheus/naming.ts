@@ -54,6 +54,11 @@ export function unitSuffix(unit: string, kind: InstrumentKind): string {
   if (u === '') return '';
   if (u === '1') return kind === 'gauge' || kind === 'updowncounter' ? 'ratio' : '';
   const slash = u.indexOf('/');
+  // `{token}/s` (an annotation over a time): `per_second`, as Prometheus' OTLP translation names it.
+  if (slash === 0) {
+    const den = u.slice(1);
+    return sanitize(`per_${PER_WORDS[den] ?? UNIT_WORDS[den] ?? den}`);
+  }
   if (slash > 0) {
     const num = UNIT_WORDS[u.slice(0, slash)] ?? u.slice(0, slash);
     const den = PER_WORDS[u.slice(slash + 1)] ?? UNIT_WORDS[u.slice(slash + 1)] ?? u.slice(slash + 1);

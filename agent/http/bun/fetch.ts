@@ -103,7 +103,7 @@ function fetchMeasured(h: Hooked, original: Fn, self: unknown, args: IArguments)
     if (origin !== undefined && !origin.internal) {
       op = h.http.client(methodOf(input, init), origin, pathOfUrl(url!));
       if (op.headers !== undefined) sent = initWith(input, init, op.headers) ?? init;
-      if (op.ai !== undefined) observeRequest(op.ai, init);
+      if (op.ai !== undefined) observeRequest(op.ai, input, init);
     }
   } catch (error) {
     fail(h.guard, error);

@@ -1,12 +1,23 @@
 // Anthropic's messages API, plain and streamed. Some input comes from the prompt cache: Anthropic
-// reports it beside input_tokens (cache_read_input_tokens), so the call's input counts it on top.
+// reports it beside input_tokens (cache_read_input_tokens), and so the input written to the cache
+// (cache_creation_input_tokens, split by TTL in cache_creation), so the call's input counts both
+// on top.
 import { type Call, json, piece, type Reply, stream, WORDS } from './reply.js';
 
 export const CACHE_READ = 5;
 
 export function anthropicMessages(call: Call): Reply {
-  const { body, model, input, output } = call;
+  const { body, model, input, output, cached, cacheWrite, cacheWrite1h } = call;
   const text = WORDS.join('');
+  const cache = {
+    cache_creation_input_tokens: cacheWrite,
+    cache_read_input_tokens: cached,
+    cache_creation: {
+      ephemeral_5m_input_tokens: cacheWrite - cacheWrite1h,
+      ephemeral_1h_input_tokens: cacheWrite1h,
+    },
+  };
+  const all = input + cached + cacheWrite;
   if (body.stream !== true) {
     return json(
       200,
@@ -18,14 +29,9 @@ export function anthropicMessages(call: Call): Reply {
         content: [{ type: 'text', text }],
         stop_reason: 'end_turn',
         stop_sequence: null,
-        usage: {
-          input_tokens: input,
-          cache_creation_input_tokens: 0,
-          cache_read_input_tokens: CACHE_READ,
-          output_tokens: output,
-        },
+        usage: { input_tokens: input, ...cache, output_tokens: output },
       },
-      call.served(input + CACHE_READ, output, '200'),
+      call.served(all, output, '200'),
     );
   }
   const ev = (type: string, data: Record<string, unknown>) =>
@@ -40,12 +46,7 @@ export function anthropicMessages(call: Call): Reply {
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: {
-          input_tokens: input,
-          cache_creation_input_tokens: 0,
-          cache_read_input_tokens: CACHE_READ,
-          output_tokens: 1,
-        },
+        usage: { input_tokens: input, ...cache, output_tokens: 1 },
       },
     }),
     ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
@@ -65,8 +66,8 @@ export function anthropicMessages(call: Call): Reply {
   return stream(
     events,
     call,
-    call.served(input + CACHE_READ, output, '200'),
+    call.served(all, output, '200'),
     // A cut stream has shown message_start: its input tokens (and the 1 output token so far).
-    call.served(input + CACHE_READ, 1, 'cut'),
+    call.served(all, 1, 'cut'),
   );
 }

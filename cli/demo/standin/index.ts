@@ -4,12 +4,16 @@
 // It listens on one port per provider name, so TAPWIRE_AI_ENDPOINTS can map each port, and
 // remembers the usage it served, so tests compare what /metrics says with what was sent.
 //
+// Every answer of the openai and anthropic ports carries the provider's rate-limit headers, counted
+// per API key (limits.ts).
+//
 // Three users: the tests import it (tests/ai*.test.ts, tests/rules-e2e.test.ts), `tapwire demo`
 // runs it in the CLI process, and bench/ai.mjs runs it as a process of its own (main.ts, built
 // to dist/cli/standin.js), so its CPU cost never lands in the measured app. Path prefixes that
 // choose a behaviour (/e429, /cut, /nN, …) are listed in route.ts.
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { limitHeaders, type RateLimits } from './limits.js';
 import type { Reply, Served } from './reply.js';
 import { type ModelUsage, replyTo } from './route.js';
 
@@ -62,6 +66,7 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
   // JSON.stringify calls) would add milliseconds to every time to first chunk it measures.
   const replies = new Map<string, Reply>();
   const pace = options.pace ?? DEFAULT_PACE;
+  const limits: RateLimits = { used: new Map() };
   for (const provider of PROVIDERS) {
     const server = createServer((req, res) => {
       handle(provider, req, res).catch(() => res.destroy());
@@ -84,7 +89,8 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
     }
     if (!('events' in reply)) {
       if (reply.served) served.push({ ...reply.served });
-      res.writeHead(reply.status, reply.headers);
+      const rate = reply.served ? limitHeaders(limits, provider, req, reply.served, reply.status) : {};
+      res.writeHead(reply.status, { ...reply.headers, ...rate });
       res.end(reply.body);
       return;
     }
@@ -92,6 +98,7 @@ export async function startStandin(options: StandinOptions = {}): Promise<Standi
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
+      ...limitHeaders(limits, provider, req, reply.served, 200),
     });
     const complete = await sendEvents(res, reply.events, reply.cut, pace);
     served.push({ ...(complete ? reply.served : reply.servedIfCut) });

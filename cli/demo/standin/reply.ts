@@ -13,8 +13,14 @@ export interface Served {
   output: number | undefined;
   /** Cached input tokens (inside `input`). */
   cached: number;
+  /** Input tokens written to the prompt cache, every TTL (inside `input`). */
+  cacheWrite: number;
+  /** The part of cacheWrite with a 1-hour TTL. */
+  cacheWrite1h: number;
   /** Reasoning tokens (inside `output`), as reported; undefined where the API has none. */
   reasoning: number | undefined;
+  /** Stream events written (a `[DONE]` line not counted); 0 for a reply that is no stream. */
+  events: number;
   /** What the client should see: a status code, or 'cut'. */
   outcome: string;
 }
@@ -45,12 +51,16 @@ export interface Call {
   body: Record<string, unknown>;
   /** The model the reply names: the dated version of the requested one. */
   model: string;
-  /** Input tokens, cached ones included. */
+  /** Input tokens, cached ones included (OpenAI, Gemini); Anthropic's `input_tokens`. */
   input: number;
   /** Output tokens, reasoning ones included. */
   output: number;
+  /** Cache reads: inside input (OpenAI, Gemini), beside it (Anthropic). */
   cached: number;
   reasoning: number;
+  /** Anthropic cache writes (beside input_tokens), every TTL, and the 1-hour part of them. */
+  cacheWrite: number;
+  cacheWrite1h: number;
   /** Content chunks of a stream. */
   chunks: number;
   cut: boolean;
@@ -79,7 +89,13 @@ export function json(
 }
 
 export function stream(events: string[], call: Call, served: Served, servedIfCut: Served): Reply {
-  return { events: events.map((e) => Buffer.from(e)), cut: call.cut, served, servedIfCut };
+  const counted = events.filter((e) => !e.startsWith('data: [DONE]')).length;
+  return {
+    events: events.map((e) => Buffer.from(e)),
+    cut: call.cut,
+    served: { ...served, events: counted },
+    servedIfCut: { ...servedIfCut, events: Math.floor(events.length / 2) },
+  };
 }
 
 /** Written in pieces of this size: a TLS record's worth, as a provider's connection delivers a long line. */

@@ -5,12 +5,16 @@
 //   /e429  429 with retry-after      /e500  500      /e401  401 (a key the provider refuses)
 //   /cut   a stream cut mid-way (socket destroyed after half the chunks)
 //   /nN    N content chunks in a stream (default 5)
-//   /cachedN, /reasoningN  OpenAI usage reports N cached input / N reasoning output tokens
-//                          (inside prompt/completion tokens, as OpenAI counts them)
+//   /cachedN, /reasoningN  usage reports N cached input / N reasoning output tokens: OpenAI and
+//                          Gemini inside prompt/completion tokens (as they count them), Anthropic
+//                          N cache reads beside input_tokens (default 5)
+//   /writeN, /write1hN  Anthropic usage reports N cache writes with a 5-minute / 1-hour TTL
+//                       (cache_creation_input_tokens and its cache_creation split)
 //   /longN  a stream whose second event is one `data:` line of N bytes that never ends (no line
 //           break before the end of the response), as a broken or hostile provider might send
 //   /tokensX  the usage reports X as the input tokens, written into the JSON as it is in the path
 //             (1e308, 9007199254740993, -5): counts no provider should send
+//   /rlN, /resetN  the rate-limit headers' request limit and reset time (limits.ts)
 //   /oddmodel  the reply names a model holding a control character, a bidirectional override, a
 //              lone surrogate (JSON-escaped) and two bytes that are not UTF-8 (0xFF 0xFE)
 import { anthropicMessages, CACHE_READ } from './anthropic.js';
@@ -43,8 +47,11 @@ interface Flags {
   status: number;
   cut: boolean;
   chunks: number;
-  cached: number;
+  /** Undefined when the path does not say (Anthropic then reports CACHE_READ). */
+  cached: number | undefined;
   reasoning: number;
+  write: number;
+  write1h: number;
   long: number;
   oddModel: boolean;
   /** The input-token count to report, as JSON text. */
@@ -56,8 +63,10 @@ function flags(url: string): { flags: Flags; path: string } {
     status: 200,
     cut: false,
     chunks: 5,
-    cached: 0,
+    cached: undefined,
     reasoning: 0,
+    write: 0,
+    write1h: 0,
     long: 0,
     oddModel: false,
     tokens: undefined,
@@ -74,9 +83,13 @@ function flags(url: string): { flags: Flags; path: string } {
     else if (/^n\d+$/.test(p)) f.chunks = Number(p.slice(1));
     else if (/^cached\d+$/.test(p)) f.cached = Number(p.slice(6));
     else if (/^reasoning\d+$/.test(p)) f.reasoning = Number(p.slice(9));
+    else if (/^write\d+$/.test(p)) f.write = Number(p.slice(5));
+    else if (/^write1h\d+$/.test(p)) f.write1h = Number(p.slice(7));
     else if (/^long\d+$/.test(p)) f.long = Number(p.slice(4));
     else if (p === 'oddmodel') f.oddModel = true;
     else if (/^tokens./.test(p)) f.tokens = p.slice(6);
+    else if (/^(rl|reset)\d+$/.test(p))
+      continue; // limits.ts reads these
     else rest.push(p);
   }
   return { flags: f, path: rest.join('/') };
@@ -89,7 +102,8 @@ function flags(url: string): { flags: Flags; path: string } {
 function derivedUsage(raw: string, f: Flags): { input: number; cached: number; output: number } {
   let h = 0;
   for (let i = 0; i < raw.length; i++) h = (h * 31 + raw.charCodeAt(i)) >>> 0;
-  return { input: 7 + (raw.length % 50) + f.cached, cached: f.cached, output: 3 + (h % 40) + f.reasoning };
+  const cached = f.cached ?? 0;
+  return { input: 7 + (raw.length % 50) + cached, cached, output: 3 + (h % 40) + f.reasoning };
 }
 
 /** A path segment decoded; as it is when its escapes are malformed (the reply names it so). */
@@ -123,6 +137,8 @@ export function replyTo(
   let operation = 'chat';
   if (path.endsWith('/embeddings') || gemini?.[2] === 'embedContent') operation = 'embeddings';
   else if (gemini) operation = 'generate_content';
+  const anthropic = path.endsWith('/messages');
+  const cacheRead = anthropic ? (f.cached ?? CACHE_READ) : cached;
   const served = (i: number | undefined, o: number | undefined, outcome: string): Served => ({
     provider,
     operation,
@@ -130,8 +146,11 @@ export function replyTo(
     stream,
     input: i,
     output: o,
-    cached: i === undefined ? 0 : path.endsWith('/messages') ? CACHE_READ : cached,
-    reasoning: openaiUsage && o !== undefined ? f.reasoning : undefined,
+    cached: i === undefined ? 0 : cacheRead,
+    cacheWrite: i === undefined || !anthropic ? 0 : f.write + f.write1h,
+    cacheWrite1h: i === undefined || !anthropic ? 0 : f.write1h,
+    reasoning: (openaiUsage || gemini) && o !== undefined ? f.reasoning : undefined,
+    events: 0,
     outcome,
   });
 
@@ -162,8 +181,10 @@ export function replyTo(
     model: f.oddModel ? ODD_MODEL : (fixed?.responseModel ?? RESPONSE_MODEL[model] ?? model),
     input,
     output,
-    cached,
+    cached: cacheRead,
     reasoning: f.reasoning,
+    cacheWrite: f.write + f.write1h,
+    cacheWrite1h: f.write1h,
     chunks: f.chunks,
     cut: f.cut,
     served,
