@@ -10,6 +10,8 @@ import {
   type GatewayProvider,
   LOG_LEVELS,
   type LogLevel,
+  type OtlpCompression,
+  type OtlpProtocol,
   PROFILES,
   type Profile,
   type SamplerName,
@@ -53,6 +55,12 @@ export interface Config {
   otlpTracesEndpoint: string;
   otlpMetricsEndpoint: string;
   otlpLogsEndpoint: string;
+  otlpTracesProtocol: OtlpProtocol;
+  otlpMetricsProtocol: OtlpProtocol;
+  otlpLogsProtocol: OtlpProtocol;
+  otlpTracesCompression: OtlpCompression;
+  otlpMetricsCompression: OtlpCompression;
+  otlpLogsCompression: OtlpCompression;
   otlpHeaders: Record<string, string>;
   metricExportIntervalMs: number;
   sampler: SamplerName;
@@ -170,6 +178,19 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     const specific = read<string>(name, key);
     return specific === '' ? base + path : specific;
   };
+  // The per-signal protocol and compression fall back to the general variable, not to its default.
+  const fromGeneral = <T extends string>(general: VariableName, key: keyof Config) => {
+    const value = read<T>(general, key);
+    const from = sources[key] ?? 'default';
+    return (name: VariableName, own: keyof Config): T => {
+      const specific = read<T | ''>(name, own);
+      if (specific !== '') return specific;
+      if (sources[own] === 'default') sources[own] = from;
+      return value;
+    };
+  };
+  const protocol = fromGeneral<OtlpProtocol>('OTEL_EXPORTER_OTLP_PROTOCOL', 'otlpTracesProtocol');
+  const compression = fromGeneral<OtlpCompression>('OTEL_EXPORTER_OTLP_COMPRESSION', 'otlpTracesCompression');
 
   const config: Config = {
     disabled,
@@ -188,6 +209,12 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     otlpTracesEndpoint: signal('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'otlpTracesEndpoint', 'v1/traces'),
     otlpMetricsEndpoint: signal('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'otlpMetricsEndpoint', 'v1/metrics'),
     otlpLogsEndpoint: signal('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'otlpLogsEndpoint', 'v1/logs'),
+    otlpTracesProtocol: protocol('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'otlpTracesProtocol'),
+    otlpMetricsProtocol: protocol('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'otlpMetricsProtocol'),
+    otlpLogsProtocol: protocol('OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', 'otlpLogsProtocol'),
+    otlpTracesCompression: compression('OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'otlpTracesCompression'),
+    otlpMetricsCompression: compression('OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'otlpMetricsCompression'),
+    otlpLogsCompression: compression('OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', 'otlpLogsCompression'),
     otlpHeaders: read('OTEL_EXPORTER_OTLP_HEADERS', 'otlpHeaders'),
     metricExportIntervalMs: read('OTEL_METRIC_EXPORT_INTERVAL', 'metricExportIntervalMs'),
     sampler: read('OTEL_TRACES_SAMPLER', 'sampler'),

@@ -58,6 +58,32 @@ export type SamplerName = (typeof SAMPLERS)[number];
 export const METRICS_EXPORTERS = ['prometheus', 'otlp'] as const;
 export const SIGNAL_EXPORTERS = ['otlp', 'console'] as const;
 
+/** `grpc`, the specification's third protocol, is not among them: it is reported like any bad value. */
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+export const OTLP_COMPRESSIONS = ['gzip', 'none'] as const;
+export type OtlpCompression = (typeof OTLP_COMPRESSIONS)[number];
+
+const PROTOCOL_ACCEPTED = '`http/protobuf` or `http/json` (`grpc` is not supported)';
+
+/** The per-signal form of the protocol and compression variables: unset, the general one applies. */
+function perSignal<T extends string>(
+  name: string,
+  signal: string,
+  general: string,
+  accepted: string,
+  values: readonly T[],
+): Variable<T | ''> {
+  return {
+    name,
+    doc: `As \`${general}\`, for ${signal} only.`,
+    accepted,
+    fallback: '',
+    fallbackDoc: `\`${general}\``,
+    parse: oneOf(values),
+  };
+}
+
 /** Every variable tapwire reads. Order is the order of the docs. */
 export const VARIABLES = {
   OTEL_SDK_DISABLED: {
@@ -168,6 +194,62 @@ export const VARIABLES = {
     fallbackDoc: '`OTEL_EXPORTER_OTLP_ENDPOINT` + `v1/logs`',
     parse: url,
   } satisfies Variable<string>,
+  OTEL_EXPORTER_OTLP_PROTOCOL: {
+    name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    doc: 'How OTLP is sent over HTTP: protobuf (`application/x-protobuf`, the specification\u2019s default; some receivers take nothing else) or JSON (`application/json`).',
+    accepted: PROTOCOL_ACCEPTED,
+    fallback: 'http/protobuf' as OtlpProtocol,
+    parse: oneOf(OTLP_PROTOCOLS),
+  } satisfies Variable<OtlpProtocol>,
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: perSignal(
+    'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    'spans',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    PROTOCOL_ACCEPTED,
+    OTLP_PROTOCOLS,
+  ),
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: perSignal(
+    'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+    'metrics',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    PROTOCOL_ACCEPTED,
+    OTLP_PROTOCOLS,
+  ),
+  OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: perSignal(
+    'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL',
+    'log records',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    PROTOCOL_ACCEPTED,
+    OTLP_PROTOCOLS,
+  ),
+  OTEL_EXPORTER_OTLP_COMPRESSION: {
+    name: 'OTEL_EXPORTER_OTLP_COMPRESSION',
+    doc: '`gzip` compresses every OTLP request body (`Content-Encoding: gzip`).',
+    accepted: '`gzip` or `none`',
+    fallback: 'none' as OtlpCompression,
+    parse: oneOf(OTLP_COMPRESSIONS),
+  } satisfies Variable<OtlpCompression>,
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: perSignal(
+    'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+    'spans',
+    'OTEL_EXPORTER_OTLP_COMPRESSION',
+    '`gzip` or `none`',
+    OTLP_COMPRESSIONS,
+  ),
+  OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: perSignal(
+    'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION',
+    'metrics',
+    'OTEL_EXPORTER_OTLP_COMPRESSION',
+    '`gzip` or `none`',
+    OTLP_COMPRESSIONS,
+  ),
+  OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: perSignal(
+    'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION',
+    'log records',
+    'OTEL_EXPORTER_OTLP_COMPRESSION',
+    '`gzip` or `none`',
+    OTLP_COMPRESSIONS,
+  ),
   OTEL_EXPORTER_OTLP_HEADERS: {
     name: 'OTEL_EXPORTER_OTLP_HEADERS',
     doc: 'Headers sent with every OTLP request (for example an API key). Masked in `tapwire config`.',

@@ -4,21 +4,26 @@ import {
   AggregationTemporalityPreference,
   OTLPMetricExporter,
 } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as OTLPMetricProtoExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import type { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import { type MetricProducer, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 
-/** OTLP/HTTP (JSON) push every OTEL_METRIC_EXPORT_INTERVAL, cumulative like Prometheus; the SDK unrefs its timer. */
+/** OTLP/HTTP push every OTEL_METRIC_EXPORT_INTERVAL, cumulative like Prometheus; the SDK unrefs its timer. */
 export function otlpReader(
   config: Config,
   metricProducers: MetricProducer[] = [],
 ): PeriodicExportingMetricReader {
   return new PeriodicExportingMetricReader({
     metricProducers,
-    exporter: new OTLPMetricExporter({
-      url: config.otlpMetricsEndpoint,
-      headers: config.otlpHeaders,
-      temporalityPreference: AggregationTemporalityPreference.CUMULATIVE,
-    }),
+    exporter: new (config.otlpMetricsProtocol === 'http/json' ? OTLPMetricExporter : OTLPMetricProtoExporter)(
+      {
+        url: config.otlpMetricsEndpoint,
+        headers: config.otlpHeaders,
+        compression: config.otlpMetricsCompression as CompressionAlgorithm,
+        temporalityPreference: AggregationTemporalityPreference.CUMULATIVE,
+      },
+    ),
     exportIntervalMillis: config.metricExportIntervalMs,
     exportTimeoutMillis: Math.min(30_000, config.metricExportIntervalMs),
     // As in the Prometheus reader (./prometheus/reader.ts): the app's instruments capped at the limit.

@@ -102,6 +102,14 @@ OTEL_EXPORTER_OTLP_ENDPOINT                         http://localhost:4318/      
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT                  http://localhost:4318/v1/traces   from OTEL_EXPORTER_OTLP_ENDPOINT
 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT                 http://localhost:4318/v1/metrics  from OTEL_EXPORTER_OTLP_ENDPOINT
 OTEL_EXPORTER_OTLP_LOGS_ENDPOINT                    http://localhost:4318/v1/logs     from OTEL_EXPORTER_OTLP_ENDPOINT
+OTEL_EXPORTER_OTLP_PROTOCOL                         http/protobuf                     default
+OTEL_EXPORTER_OTLP_TRACES_PROTOCOL                  http/protobuf                     from OTEL_EXPORTER_OTLP_PROTOCOL
+OTEL_EXPORTER_OTLP_METRICS_PROTOCOL                 http/protobuf                     from OTEL_EXPORTER_OTLP_PROTOCOL
+OTEL_EXPORTER_OTLP_LOGS_PROTOCOL                    http/protobuf                     from OTEL_EXPORTER_OTLP_PROTOCOL
+OTEL_EXPORTER_OTLP_COMPRESSION                      none                              default
+OTEL_EXPORTER_OTLP_TRACES_COMPRESSION               none                              from OTEL_EXPORTER_OTLP_COMPRESSION
+OTEL_EXPORTER_OTLP_METRICS_COMPRESSION              none                              from OTEL_EXPORTER_OTLP_COMPRESSION
+OTEL_EXPORTER_OTLP_LOGS_COMPRESSION                 none                              from OTEL_EXPORTER_OTLP_COMPRESSION
 OTEL_EXPORTER_OTLP_HEADERS                          none                              default
 OTEL_METRIC_EXPORT_INTERVAL                         60000                             default
 OTEL_TRACES_SAMPLER                                 parentbased_always_on             default

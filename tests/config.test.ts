@@ -32,6 +32,12 @@ describe('defaults', () => {
       otlpTracesEndpoint: 'http://localhost:4318/v1/traces',
       otlpMetricsEndpoint: 'http://localhost:4318/v1/metrics',
       otlpLogsEndpoint: 'http://localhost:4318/v1/logs',
+      otlpTracesProtocol: 'http/protobuf',
+      otlpMetricsProtocol: 'http/protobuf',
+      otlpLogsProtocol: 'http/protobuf',
+      otlpTracesCompression: 'none',
+      otlpMetricsCompression: 'none',
+      otlpLogsCompression: 'none',
       otlpHeaders: {},
       metricExportIntervalMs: 60000,
       sampler: 'parentbased_always_on',
@@ -85,6 +91,63 @@ describe('defaults', () => {
     expect(config.otlpLogsEndpoint).toBe('https://logs.example/ingest');
   });
 
+  it('takes the OTLP protocol and compression per signal, else from the general variable', () => {
+    const pick = (env: Record<string, string>) => {
+      const { config, problems } = load(env);
+      expect(problems).toEqual([]);
+      return [
+        config.otlpTracesProtocol,
+        config.otlpMetricsProtocol,
+        config.otlpLogsProtocol,
+        config.otlpTracesCompression,
+        config.otlpMetricsCompression,
+        config.otlpLogsCompression,
+        config.sources.otlpMetricsProtocol,
+        config.sources.otlpLogsCompression,
+      ];
+    };
+    expect(
+      pick({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }),
+    ).toEqual([
+      'http/json',
+      'http/json',
+      'http/json',
+      'gzip',
+      'gzip',
+      'gzip',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+      'OTEL_EXPORTER_OTLP_COMPRESSION',
+    ]);
+    expect(
+      pick({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/JSON',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'gzip',
+      }),
+    ).toEqual([
+      'http/json',
+      'http/protobuf',
+      'http/json',
+      'none',
+      'none',
+      'gzip',
+      'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+      'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION',
+    ]);
+  });
+
+  it('reports grpc once and sends http/protobuf', () => {
+    const { config, problems } = load({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+    expect(problems.map((p) => p.message)).toEqual([
+      'OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is not valid: expected `http/protobuf` or `http/json` (`grpc` is not supported); using the default ("http/protobuf")',
+    ]);
+    expect([config.otlpTracesProtocol, config.otlpMetricsProtocol, config.otlpLogsProtocol]).toEqual([
+      'http/protobuf',
+      'http/protobuf',
+      'http/protobuf',
+    ]);
+  });
+
   it('percent-decodes resource attribute values', () => {
     const { config } = load({ OTEL_RESOURCE_ATTRIBUTES: 'team=pay%20ments, region=eu-west-1' });
     expect(config.resourceAttributes).toEqual({ team: 'pay ments', region: 'eu-west-1' });
@@ -107,6 +170,14 @@ const BAD = {
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318',
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'not a url',
   OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'file:///tmp/logs',
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/thrift',
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'json',
+  OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc',
+  OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd',
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'deflate',
+  OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'yes',
+  OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'br',
   OTEL_EXPORTER_OTLP_HEADERS: 'supersecretkey',
   OTEL_METRIC_EXPORT_INTERVAL: '50',
   OTEL_TRACES_SAMPLER: 'sometimes',

@@ -1,11 +1,13 @@
 // The tracer provider, built only when OTEL_TRACES_EXPORTER names an exporter. It registers the
 // context manager, the W3C propagator and itself with the OpenTelemetry API (so the app's own
 // `@opentelemetry/api` spans and tapwire's logger see the same context); stop() takes all three
-// back. Spans leave through a BatchSpanProcessor (OTLP/HTTP JSON) or, for `console`, a
+// back. Spans leave through a BatchSpanProcessor (OTLP/HTTP, protobuf or JSON) or, for `console`, a
 // SimpleSpanProcessor printing each span as it ends.
 import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as OTLPTraceProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import type { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -49,9 +51,14 @@ export function sampler(config: Pick<Config, 'sampler' | 'samplerArg'>): Sampler
 export function startTracing(config: Config, resource: Resource): TracerSetup {
   const spanProcessors: SpanProcessor[] = [];
   if (config.tracesExporters.includes('otlp')) {
+    const Exporter = config.otlpTracesProtocol === 'http/json' ? OTLPTraceExporter : OTLPTraceProtoExporter;
     spanProcessors.push(
       new BatchSpanProcessor(
-        new OTLPTraceExporter({ url: config.otlpTracesEndpoint, headers: config.otlpHeaders }),
+        new Exporter({
+          url: config.otlpTracesEndpoint,
+          headers: config.otlpHeaders,
+          compression: config.otlpTracesCompression as CompressionAlgorithm,
+        }),
       ),
     );
   }

@@ -1,7 +1,15 @@
-// A real OTLP/HTTP (JSON) receiver for tests: a node:http server on a free port that keeps every
-// body POSTed to /v1/traces and /v1/metrics, and flattens them into spans and data points.
+// A real OTLP/HTTP receiver for tests: a node:http server on a free port that keeps every body
+// POSTed to /v1/traces, /v1/metrics and /v1/logs, and flattens them into spans, data points and log
+// records. Bodies (protobuf or JSON, gzipped or not) are decoded by ./otlp_decode.py with the
+// official OTLP protobuf definitions, never by tapwire's own code, into OTLP JSON. A request is
+// answered once its body is decoded and kept, so whatever an exporter saw acknowledged is here.
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { gunzipSync } from 'node:zlib';
+import { ROOT } from './index.js';
 
 interface AnyValue {
   stringValue?: string;
@@ -55,26 +63,70 @@ export function attributes(
 export interface OtlpRequest {
   path: string;
   headers: IncomingHttpHeaders;
-  // biome-ignore lint/suspicious/noExplicitAny: OTLP JSON as received
+  /** How the body came: `protobuf` or `json`, from its content-type. */
+  format: 'protobuf' | 'json';
+  // biome-ignore lint/suspicious/noExplicitAny: OTLP JSON as decoded
   body: any;
+}
+
+/** One python3 process running ./otlp_decode.py, bodies decoded in the order they are given. */
+class Decoder {
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private readonly waiting: ((line: string) => void)[] = [];
+
+  decode(
+    path: string,
+    format: string,
+    data: Buffer,
+  ): Promise<{ ok: boolean; body?: unknown; error?: string }> {
+    if (this.child === undefined) {
+      const child = spawn('python3', [join(ROOT, 'tests/support/otlp_decode.py')], { stdio: 'pipe' });
+      child.stderr.setEncoding('utf8').on('data', (d: string) => process.stderr.write(d));
+      createInterface({ input: child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
+      this.child = child;
+    }
+    const header = `${JSON.stringify({ path, format, length: data.length })}\n`;
+    this.child.stdin.write(Buffer.concat([Buffer.from(header), data]));
+    return new Promise((resolve) => this.waiting.push((line) => resolve(JSON.parse(line))));
+  }
+
+  close(): void {
+    this.child?.kill();
+    this.child = undefined;
+  }
 }
 
 export class OtlpReceiver {
   readonly requests: OtlpRequest[] = [];
+  /** Bodies that could not be decoded: waitFor() throws them. */
+  readonly errors: string[] = [];
   private server: Server | undefined;
+  private readonly decoder = new Decoder();
   port = 0;
 
   async start(): Promise<this> {
+    // Bodies are decoded one at a time in arrival order, so `requests` keeps the order they came in.
+    let queue = Promise.resolve();
     this.server = createServer((req, res) => {
-      let text = '';
-      req.setEncoding('utf8');
-      req.on('data', (d: string) => {
-        text += d;
-      });
+      const chunks: Buffer[] = [];
+      req.on('data', (d: Buffer) => chunks.push(d));
       req.on('end', () => {
-        this.requests.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(text || '{}') });
-        res.setHeader('content-type', 'application/json');
-        res.end('{}');
+        const path = req.url ?? '';
+        const format = String(req.headers['content-type']).startsWith('application/json')
+          ? 'json'
+          : 'protobuf';
+        queue = queue.then(async () => {
+          let data = Buffer.concat(chunks);
+          if (req.headers['content-encoding'] === 'gzip') data = gunzipSync(data);
+          const r = await this.decoder.decode(path, format, data);
+          if (r.ok) this.requests.push({ path, headers: req.headers, format, body: r.body });
+          else this.errors.push(`${path} (${format}): ${r.error}`);
+          // An empty ExportServiceResponse: full success, in the encoding of the request.
+          res.writeHead(r.ok ? 200 : 400, {
+            'content-type': format === 'json' ? 'application/json' : 'application/x-protobuf',
+          });
+          res.end(format === 'json' ? '{}' : '');
+        });
       });
     });
     this.server.listen(0, '127.0.0.1');
@@ -148,6 +200,8 @@ export class OtlpReceiver {
   async waitFor(what: string, predicate: () => boolean, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!predicate()) {
+      if (this.errors.length > 0)
+        throw new Error(`OTLP receiver: undecodable bodies: ${this.errors.join('; ')}`);
       if (Date.now() > deadline) {
         throw new Error(`OTLP receiver: ${what} did not arrive within ${timeoutMs} ms`);
       }
@@ -156,6 +210,7 @@ export class OtlpReceiver {
   }
 
   async close(): Promise<void> {
+    this.decoder.close();
     const server = this.server;
     if (!server) return;
     server.closeAllConnections();
