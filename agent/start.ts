@@ -4,7 +4,8 @@
 // whose install fails is taken out alone (TAPWIRE_ERR_HOOK); any other failure takes everything
 // back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
 // without tapwire. stop() does the same on request.
-import { metrics } from '@opentelemetry/api';
+import { context, metrics, trace } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
 import { type Config, loadConfig } from '../config/index.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
@@ -15,11 +16,13 @@ import { fail, type Guard, guard, guarded } from '../core/guard.js';
 import { FastHistograms } from '../core/histogram.js';
 import { Origins } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
-import { agentLog, configureAgentLog } from '../core/log.js';
+import { agentLog, configureAgentLog, shipAgentLog } from '../core/log.js';
+import { logDrops } from '../core/log-counts.js';
 import { Patches } from '../core/patch.js';
 import { createRecorders } from '../core/recorders.js';
 import { RUNTIME, SCOPE } from '../core/runtime.js';
 import { agentResource, createTelemetry, type Telemetry } from '../core/telemetry.js';
+import type { LogShipper, LogSink } from '../exporters/otlp-logs.js';
 import { PromClientProducer } from '../exporters/prom-client.js';
 import type { BunServe } from '../exporters/prometheus/server.js';
 import type { HookContext } from './context.js';
@@ -36,6 +39,8 @@ export interface Agent {
   readonly http: HttpRecorder;
   readonly db: DbRecorder;
   readonly tracing: TracerSetup | undefined;
+  /** Where the app's logger sends its records besides stdout (OTEL_LOGS_EXPORTER=otlp). */
+  readonly logs: LogSink | undefined;
   /**
    * Takes back everything tapwire installed (every patched function, subscription, loader hook and
    * global is the original again), closes /metrics and shuts the meter provider down.
@@ -112,14 +117,17 @@ export async function start(): Promise<Agent | undefined> {
   try {
     const { config, problems } = loadConfig(process.env);
     configureAgentLog(config);
+    const resource = agentResource(config);
+    // Before the first line, so that the configuration's problems are shipped too.
+    const logs = config.disabled ? undefined : await shipLogs(config, resource, installation);
     for (const p of problems) {
       agentLog(p.code, p.message, { variable: p.variable, value: p.value, accepted: p.accepted });
     }
     if (config.disabled) return undefined;
-    if (config.logsExporters.length > 0) {
+    if (config.logsExporters.includes('console')) {
       agentLog(
         'TAPWIRE_ERR_UNSUPPORTED',
-        `OTEL_LOGS_EXPORTER=${config.logsExporters.join(',')}: log shipping is not implemented yet; logs stay on stdout`,
+        'OTEL_LOGS_EXPORTER=console: the log records are the JSON lines on stdout already; nothing more is written',
         { variable: 'OTEL_LOGS_EXPORTER' },
       );
     }
@@ -127,7 +135,6 @@ export async function start(): Promise<Agent | undefined> {
     // The endpoint's own Bun.serve, taken before the Bun hooks replace it.
     const bun = (globalThis as { Bun?: { serve: BunServe } }).Bun;
     const bunServe = RUNTIME === 'bun' && bun !== undefined ? bun.serve.bind(bun) : undefined;
-    const resource = agentResource(config);
     // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
     // (~20 ms of start-up), tracing brings the trace SDK.
     const histograms = new FastHistograms(SCOPE);
@@ -154,6 +161,7 @@ export async function start(): Promise<Agent | undefined> {
     const internal: string[] = [];
     if (config.tracesExporters.includes('otlp')) internal.push(config.otlpTracesEndpoint);
     if (otlpMetrics !== undefined) internal.push(config.otlpMetricsEndpoint);
+    if (logs !== undefined) internal.push(config.otlpLogsEndpoint);
     // Asking the holder of the host's /metrics port who it is (./endpoint.ts) is tapwire's own traffic.
     internal.push(`http://127.0.0.1:${config.prometheusPort}/`);
 
@@ -162,8 +170,9 @@ export async function start(): Promise<Agent | undefined> {
       tracing = (await import('./trace/index.js')).installTracing(config, resource);
       if (tracing !== undefined) installation.patches.onRestore(tracing.stop);
     }
-    if (otlpMetrics !== undefined || tracing !== undefined) {
+    if (otlpMetrics !== undefined || tracing !== undefined || logs !== undefined) {
       const flushers: (() => Promise<unknown>)[] = [];
+      if (logs !== undefined) flushers.push(() => logs.forceFlush());
       if (tracing !== undefined) flushers.push(() => tracing.provider.forceFlush());
       if (otlpMetrics !== undefined) flushers.push(() => telemetry.provider.forceFlush());
       const { flushOnExit } = otlp ?? (await import('../exporters/otlp.js'));
@@ -208,6 +217,7 @@ export async function start(): Promise<Agent | undefined> {
       http,
       db,
       tracing,
+      logs,
       stop() {
         installation.undo();
         endpoint?.close();
@@ -227,6 +237,45 @@ export async function start(): Promise<Agent | undefined> {
     });
     return undefined;
   }
+}
+
+/**
+ * OTEL_LOGS_EXPORTER=otlp: the shipper the app's logger and tapwire's own lines go to. A loss is
+ * counted (tapwire_log_records_dropped_total) and said once per reason; that line is shipped too,
+ * so it is said once and not again for the loss it may itself cause.
+ */
+async function shipLogs(
+  config: Config,
+  resource: Resource,
+  installation: Installation,
+): Promise<LogShipper | undefined> {
+  if (!config.logsExporters.includes('otlp')) return undefined;
+  const { logShipper } = await import('../exporters/otlp-logs.js');
+  const said = new Set<string>();
+  const shipper = logShipper(config, {
+    resource,
+    scope: SCOPE,
+    onDropped(reason, count, error) {
+      logDrops[reason] = (logDrops[reason] ?? 0) + count;
+      if (said.has(reason)) return;
+      said.add(reason);
+      agentLog(
+        'TAPWIRE_OTLP_LOGS_DROPPED',
+        reason === 'queue_full'
+          ? `the OTLP log queue is full (OTEL_BLRP_MAX_QUEUE_SIZE=${config.logsQueueSize}): the oldest records are dropped`
+          : `the OTLP logs receiver (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) did not take ${count} records; they are lost`,
+        { reason, err: error },
+      );
+    },
+  });
+  shipAgentLog((line) => shipper.push(line, trace.getSpan(context.active())?.spanContext()));
+  installation.patches.onRestore(() => {
+    shipAgentLog(undefined);
+    shipper.shutdown().catch(() => {
+      // Nothing more to send while stopping.
+    });
+  });
+  return shipper;
 }
 
 /** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read. */

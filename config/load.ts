@@ -50,6 +50,12 @@ export interface Config {
   metricsExporters: ('prometheus' | 'otlp')[];
   tracesExporters: ('otlp' | 'console')[];
   logsExporters: ('otlp' | 'console')[];
+  /** TAPWIRE_LOG_STDOUT: whether the app's logger writes its JSON lines on stdout. */
+  logStdout: boolean;
+  /** OTEL_BLRP_*: how log records are batched for OTLP. */
+  logsBatchDelayMs: number;
+  logsQueueSize: number;
+  logsBatchSize: number;
   prometheusHost: string;
   prometheusPort: number;
   otlpTracesEndpoint: string;
@@ -204,6 +210,10 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     metricsExporters: read('OTEL_METRICS_EXPORTER', 'metricsExporters'),
     tracesExporters: read('OTEL_TRACES_EXPORTER', 'tracesExporters'),
     logsExporters: read('OTEL_LOGS_EXPORTER', 'logsExporters'),
+    logStdout: read('TAPWIRE_LOG_STDOUT', 'logStdout'),
+    logsBatchDelayMs: read('OTEL_BLRP_SCHEDULE_DELAY', 'logsBatchDelayMs'),
+    logsQueueSize: read('OTEL_BLRP_MAX_QUEUE_SIZE', 'logsQueueSize'),
+    logsBatchSize: read('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', 'logsBatchSize'),
     prometheusHost: read('OTEL_EXPORTER_PROMETHEUS_HOST', 'prometheusHost'),
     prometheusPort: read('OTEL_EXPORTER_PROMETHEUS_PORT', 'prometheusPort'),
     otlpTracesEndpoint: signal('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'otlpTracesEndpoint', 'v1/traces'),

@@ -143,12 +143,23 @@ export const VARIABLES = {
   } satisfies Variable<('otlp' | 'console')[]>,
   OTEL_LOGS_EXPORTER: {
     name: 'OTEL_LOGS_EXPORTER',
-    doc: 'Log shipping besides the JSON lines on stdout. Not implemented yet: a value other than `none` is reported once at start and logs stay on stdout only.',
+    doc: 'Log shipping besides the JSON lines on stdout. `otlp` sends the records of the app\u2019s `logger` and tapwire\u2019s own lines to the OTLP logs endpoint, batched (`OTEL_BLRP_*`), with trace and span ids and the resource of spans and metrics. `console` adds nothing to the lines on stdout and is reported once.',
     accepted: '`otlp`, `console`, or `none`',
     fallback: [] as ('otlp' | 'console')[],
     fallbackDoc: '`none`',
     parse: list(SIGNAL_EXPORTERS),
   } satisfies Variable<('otlp' | 'console')[]>,
+  TAPWIRE_LOG_STDOUT: {
+    name: 'TAPWIRE_LOG_STDOUT',
+    doc: '`off`: the app\u2019s `logger` writes nothing on stdout, for when its records go to OTLP (`OTEL_LOGS_EXPORTER=otlp`); without that they go nowhere. tapwire\u2019s own lines stay on stderr.',
+    accepted: '`on` or `off`',
+    fallback: true,
+    fallbackDoc: '`on`',
+    parse: (raw: string): Parsed<boolean> => {
+      const v = oneOf(['on', 'off'] as const)(raw);
+      return v.ok ? { ok: true, value: v.value === 'on' } : v;
+    },
+  } satisfies Variable<boolean>,
   OTEL_EXPORTER_PROMETHEUS_HOST: {
     name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
     doc: 'The address the `/metrics` endpoint listens on.',
@@ -265,6 +276,27 @@ export const VARIABLES = {
     accepted: 'an integer from 100 to 3600000',
     fallback: 60000,
     parse: integer(100, 3_600_000),
+  } satisfies Variable<number>,
+  OTEL_BLRP_SCHEDULE_DELAY: {
+    name: 'OTEL_BLRP_SCHEDULE_DELAY',
+    doc: 'Milliseconds a log record may wait for its batch before it is sent (`OTEL_LOGS_EXPORTER=otlp`); a full batch goes at once.',
+    accepted: 'an integer from 0 to 3600000',
+    fallback: 1000,
+    parse: integer(0, 3_600_000),
+  } satisfies Variable<number>,
+  OTEL_BLRP_MAX_QUEUE_SIZE: {
+    name: 'OTEL_BLRP_MAX_QUEUE_SIZE',
+    doc: 'Log records kept while waiting to be sent; when full the oldest is dropped and counted in `tapwire_log_records_dropped_total{reason="queue_full"}`.',
+    accepted: 'an integer from 1 to 1000000',
+    fallback: 2048,
+    parse: integer(1, 1_000_000),
+  } satisfies Variable<number>,
+  OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: {
+    name: 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
+    doc: 'Log records per OTLP request at most.',
+    accepted: 'an integer from 1 to 1000000',
+    fallback: 512,
+    parse: integer(1, 1_000_000),
   } satisfies Variable<number>,
   OTEL_TRACES_SAMPLER: {
     name: 'OTEL_TRACES_SAMPLER',

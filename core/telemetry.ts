@@ -14,7 +14,7 @@ import { METRICS } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
 import { FastHistograms } from './histogram.js';
-import { logCounts } from './log-counts.js';
+import { logCounts, logDrops } from './log-counts.js';
 import { RUNTIME, RUNTIME_VERSION, SCOPE, VERSION } from './runtime.js';
 import { overflowCounts } from './series.js';
 
@@ -101,6 +101,15 @@ export function createTelemetry(
     })
     .addCallback((r: ObservableResult) => {
       for (const level of Object.keys(logCounts)) r.observe(logCounts[level]!, { level });
+    });
+
+  meter
+    .createObservableCounter(METRICS.logRecordsDropped.name, {
+      unit: METRICS.logRecordsDropped.unit,
+      description: METRICS.logRecordsDropped.description,
+    })
+    .addCallback((r: ObservableResult) => {
+      for (const reason of Object.keys(logDrops)) r.observe(logDrops[reason]!, { reason });
     });
 
   meter

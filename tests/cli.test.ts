@@ -96,6 +96,7 @@ LOG_LEVEL                                           debug                       
 OTEL_METRICS_EXPORTER                               prometheus                        default
 OTEL_TRACES_EXPORTER                                none                              default
 OTEL_LOGS_EXPORTER                                  none                              default
+TAPWIRE_LOG_STDOUT                                  true                              default
 OTEL_EXPORTER_PROMETHEUS_HOST                       0.0.0.0                           default
 OTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default
 OTEL_EXPORTER_OTLP_ENDPOINT                         http://localhost:4318/            default
@@ -112,6 +113,9 @@ OTEL_EXPORTER_OTLP_METRICS_COMPRESSION              none                        
 OTEL_EXPORTER_OTLP_LOGS_COMPRESSION                 none                              from OTEL_EXPORTER_OTLP_COMPRESSION
 OTEL_EXPORTER_OTLP_HEADERS                          none                              default
 OTEL_METRIC_EXPORT_INTERVAL                         60000                             default
+OTEL_BLRP_SCHEDULE_DELAY                            1000                              default
+OTEL_BLRP_MAX_QUEUE_SIZE                            2048                              default
+OTEL_BLRP_MAX_EXPORT_BATCH_SIZE                     512                               default
 OTEL_TRACES_SAMPLER                                 parentbased_always_on             default
 OTEL_TRACES_SAMPLER_ARG                             1                                 default
 TAPWIRE_CARDINALITY_LIMIT                           2000                              default

@@ -16,6 +16,8 @@ interface AnyValue {
   intValue?: number | string;
   doubleValue?: number;
   boolValue?: boolean;
+  arrayValue?: { values?: AnyValue[] };
+  kvlistValue?: { values?: KeyValue[] };
 }
 interface KeyValue {
   key: string;
@@ -45,11 +47,42 @@ export interface OtlpHistogramPoint {
 
 export const SPAN_KIND = { SERVER: 2, CLIENT: 3 } as const;
 
+type Value = string | number | boolean | undefined | Value[] | { [key: string]: Value };
+
 function value(v: AnyValue): string | number | boolean | undefined {
   if (v.stringValue !== undefined) return v.stringValue;
   if (v.intValue !== undefined) return Number(v.intValue);
   if (v.doubleValue !== undefined) return v.doubleValue;
   return v.boolValue;
+}
+
+/** Any OTLP AnyValue as plain JSON: arrays and key-value lists too. */
+function deepValue(v: AnyValue | undefined): Value {
+  if (v === undefined) return undefined;
+  if (v.arrayValue !== undefined) return (v.arrayValue.values ?? []).map(deepValue);
+  if (v.kvlistValue !== undefined) return deepAttributes(v.kvlistValue.values);
+  return value(v);
+}
+
+function deepAttributes(list: KeyValue[] | undefined): { [key: string]: Value } {
+  const out: { [key: string]: Value } = {};
+  for (const kv of list ?? []) out[kv.key] = deepValue(kv.value);
+  return out;
+}
+
+export interface OtlpLogRecord {
+  /** The resource's attributes, as sent with the record's batch. */
+  resource: { [key: string]: Value };
+  scope: string;
+  timeUnixNano: string;
+  observedTimeUnixNano: string;
+  severityNumber: number;
+  severityText: string | undefined;
+  body: Value;
+  attributes: { [key: string]: Value };
+  traceId: string | undefined;
+  spanId: string | undefined;
+  flags: number;
 }
 
 export function attributes(
@@ -164,6 +197,35 @@ export class OtlpReceiver {
     return out;
   }
 
+  /** Every log record received, in arrival order. */
+  logs(): OtlpLogRecord[] {
+    const out: OtlpLogRecord[] = [];
+    for (const r of this.requests) {
+      if (r.path !== '/v1/logs') continue;
+      for (const rl of r.body.resourceLogs ?? []) {
+        const resource = deepAttributes(rl.resource?.attributes);
+        for (const sl of rl.scopeLogs ?? []) {
+          for (const l of sl.logRecords ?? []) {
+            out.push({
+              resource,
+              scope: sl.scope?.name,
+              timeUnixNano: l.timeUnixNano,
+              observedTimeUnixNano: l.observedTimeUnixNano,
+              severityNumber: l.severityNumber ?? 0,
+              severityText: l.severityText,
+              body: deepValue(l.body),
+              attributes: deepAttributes(l.attributes),
+              traceId: l.traceId || undefined,
+              spanId: l.spanId || undefined,
+              flags: l.flags ?? 0,
+            });
+          }
+        }
+      }
+    }
+    return out;
+  }
+
   /** Histogram data points of `metric` from every push, oldest first. */
   histogramPoints(metric: string): OtlpHistogramPoint[] {
     const out: OtlpHistogramPoint[] = [];
@@ -188,6 +250,29 @@ export class OtlpReceiver {
       }
     });
     return out;
+  }
+
+  /** Sum (counter) points of `metric` from the newest push of `service` that holds it. */
+  sumPoints(metric: string, service: string): { attributes: ReturnType<typeof attributes>; value: number }[] {
+    let latest: { attributes: ReturnType<typeof attributes>; value: number }[] = [];
+    for (const r of this.requests) {
+      if (r.path !== '/v1/metrics') continue;
+      for (const rm of r.body.resourceMetrics ?? []) {
+        if (attributes(rm.resource?.attributes)['service.name'] !== service) continue;
+        for (const sm of rm.scopeMetrics ?? []) {
+          for (const m of sm.metrics ?? []) {
+            if (m.name !== metric || !m.sum) continue;
+            latest = (m.sum.dataPoints ?? []).map(
+              (p: { attributes?: KeyValue[]; asDouble?: number; asInt?: string }) => ({
+                attributes: attributes(p.attributes),
+                value: Number(p.asDouble ?? p.asInt ?? 0),
+              }),
+            );
+          }
+        }
+      }
+    }
+    return latest;
   }
 
   /** Points of the newest push from `service` that holds `metric`. */
