@@ -13,7 +13,7 @@ import type { Config } from '../config/index.js';
 import { METRICS } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
-import { FastHistograms } from './histogram.js';
+import { type FastHistogram, FastHistograms } from './histogram.js';
 import { logCounts, logDrops } from './log-counts.js';
 import { RUNTIME, RUNTIME_VERSION, SCOPE, VERSION } from './runtime.js';
 import { overflowCounts } from './series.js';
@@ -28,10 +28,11 @@ export interface Telemetry {
   otlp: PeriodicExportingMetricReader | undefined;
   /** Request-path histograms (./histogram.ts); create further ones with histograms.create(def). */
   histograms: FastHistograms;
-  httpServerDuration: Histogram;
-  httpClientDuration: Histogram;
-  dbDuration: Histogram;
-  genAiDuration: Histogram;
+  /** The durations keep exemplars (FastHistogram.recordSpan). */
+  httpServerDuration: FastHistogram;
+  httpClientDuration: FastHistogram;
+  dbDuration: FastHistogram;
+  genAiDuration: FastHistogram;
   genAiTokens: Histogram;
   genAiTimeToFirstChunk: Histogram;
   genAiCost: Counter;

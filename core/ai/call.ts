@@ -196,7 +196,7 @@ export class AiCall extends Operation implements EventSink {
       unparsed: this.unparsed,
       dropped: u.dropped,
     };
-    this.recorder.record(outcome);
+    this.recorder.record(outcome, this.span);
     if (this.span !== undefined && tracing !== undefined) tracing.endAi(this, outcome);
   }
 }

@@ -4,10 +4,11 @@
 // low-cardinality: provider and operation come from fixed tables, models are provider model ids
 // (a bounded set per account; the caches cap them anyway), error.type is a status code or an
 // error class — never a prompt, a completion or a message.
-import type { Attributes, Counter, Histogram } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Span } from '@opentelemetry/api';
 import { METRICS, type MetricDef } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { fail, guard } from '../guard.js';
+import type { FastHistogram } from '../histogram.js';
 import { agentLog } from '../log.js';
 import { SeriesCache } from '../series.js';
 import { AiCall, type AiOutcome } from './call.js';
@@ -15,7 +16,8 @@ import type { Prices } from './prices.js';
 import { operationOf, type Provider } from './providers.js';
 
 export interface AiInstruments {
-  duration: Histogram;
+  /** Keeps exemplars (FastHistogram.recordSpan). */
+  duration: FastHistogram;
   tokens: Histogram;
   timeToFirstChunk: Histogram;
   cost: Counter;
@@ -111,17 +113,17 @@ export class AiRecorder {
   }
 
   /** Called by AiCall when it ends; never throws. */
-  record(o: AiOutcome): void {
+  record(o: AiOutcome, span?: Span): void {
     if (!this.guard.enabled) return;
     try {
-      this.recordUnguarded(o);
+      this.recordUnguarded(o, span);
     } catch (error) {
       fail(this.guard, error);
     }
   }
 
-  private recordUnguarded(o: AiOutcome): void {
-    this.observe(this.callSeries, build, this.instruments.duration, o.seconds, o);
+  private recordUnguarded(o: AiOutcome, span: Span | undefined): void {
+    this.instruments.duration.recordSpan(o.seconds, this.attributes(this.callSeries, build, o), span);
     if (o.firstChunk !== undefined) {
       this.observe(this.firstChunkSeries, build, this.instruments.timeToFirstChunk, o.firstChunk, o);
     }
@@ -140,16 +142,11 @@ export class AiRecorder {
   }
 
   private observe(series: SeriesCache, b: Builder, h: Histogram, value: number, o: AiOutcome): void {
-    const attrs = series.get(
-      b,
-      o.operation,
-      o.provider,
-      o.requestModel,
-      o.responseModel,
-      o.address,
-      o.errorType,
-    );
-    h.record(value, attrs);
+    h.record(value, this.attributes(series, b, o));
+  }
+
+  private attributes(series: SeriesCache, b: Builder, o: AiOutcome): Attributes {
+    return series.get(b, o.operation, o.provider, o.requestModel, o.responseModel, o.address, o.errorType);
   }
 
   private cost(o: AiOutcome): void {

@@ -8,7 +8,7 @@
 // taken with process.getBuiltinModule so that nothing here loads it for a process that never
 // opens the endpoint.
 import type { Server } from 'node:http';
-import { CONTENT_TYPE } from './serialize.js';
+import { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './serialize.js';
 
 // The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
 // replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
@@ -18,8 +18,8 @@ const NativeResponse: typeof Response = globalThis.Response;
 export interface MetricsServerOptions {
   host: string;
   port: number;
-  /** Produces the exposition text. */
-  render: () => Promise<string>;
+  /** Produces the exposition text: OpenMetrics (with exemplars) when the scrape asked for it. */
+  render: (openMetrics: boolean) => Promise<string>;
   /** Called once when the server cannot listen. */
   onListenError: (error: NodeJS.ErrnoException) => void;
   onListening?: (address: { host: string; port: number }) => void;
@@ -59,6 +59,25 @@ async function sibling(
   if (length > MAX_PUSH_BYTES)
     return { status: 413, body: { error: `body larger than ${MAX_PUSH_BYTES} bytes` } };
   return options.receive(contentType, await text(), final);
+}
+
+// Whether an Accept header prefers OpenMetrics to the text format, as Prometheus' own does
+// (`application/openmetrics-text;version=1.0.0,…;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1`).
+// Without one, or with text first, the text format: what every scrape got before.
+export function wantsOpenMetrics(accept: string | null | undefined): boolean {
+  if (accept === null || accept === undefined || !accept.includes('application/openmetrics-text'))
+    return false;
+  let om = 0;
+  let text = 0;
+  for (const part of accept.split(',')) {
+    const [type, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    const qp = params.find((p) => p.startsWith('q='));
+    const q = qp === undefined ? 1 : Number(qp.slice(2));
+    if (!(q > 0)) continue;
+    if (type === 'application/openmetrics-text') om = Math.max(om, q);
+    else if (type === 'text/plain') text = Math.max(text, q);
+  }
+  return om > 0 && om >= text;
 }
 
 /** The 500 a scrape gets when collecting failed: the error's class, never its message. */
@@ -108,9 +127,13 @@ function startNode(options: MetricsServerOptions): MetricsServer {
     }
     const r = route(req.method, path);
     if (r.metrics) {
-      options.render().then(
+      const openMetrics = wantsOpenMetrics(req.headers.accept);
+      options.render(openMetrics).then(
         (body) => {
-          res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+          res.writeHead(200, {
+            'content-type': openMetrics ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE,
+            'content-length': Buffer.byteLength(body),
+          });
           res.end(req.method === 'HEAD' ? undefined : body);
         },
         (error: unknown) => {
@@ -214,9 +237,10 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
           return new NativeResponse(r.text, { status: r.status, headers });
         }
         try {
-          const body = await options.render();
+          const openMetrics = wantsOpenMetrics(req.headers.get('accept'));
+          const body = await options.render(openMetrics);
           return new NativeResponse(req.method === 'HEAD' ? null : body, {
-            headers: { 'content-type': CONTENT_TYPE },
+            headers: { 'content-type': openMetrics ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE },
           });
         } catch (error) {
           options.onRenderError(error);
