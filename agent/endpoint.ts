@@ -126,7 +126,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         port: config.prometheusPort,
         render,
         identity,
-        receive: (type, text, final) => acceptOtlp(store, type, text, final),
+        receive: (type, encoding, body, final) => acceptOtlp(store, type, encoding, body, final),
         onListenError: (error) => {
           server = undefined;
           if (error.code === 'EADDRINUSE') whoHolds();

@@ -27,8 +27,8 @@ export interface MetricsServerOptions {
   onRenderError: (error: unknown) => void;
   /** GET /tapwire: who holds the port (JSON), so a sibling can tell it from a foreign process. */
   identity?: () => unknown;
-  /** POST /v1/metrics from this host: an OTLP JSON push of a sibling; `final` when it exits. */
-  receive?: (contentType: string, text: string, final: boolean) => { status: number; body: unknown };
+  /** POST /v1/metrics from this host: an OTLP push of a sibling; `final` when it exits. */
+  receive?: (contentType: string, encoding: string | undefined, body: Uint8Array, final: boolean) => Answer;
 }
 
 /** Pushed bodies are bounded: whatever a sibling sends becomes series. */
@@ -39,17 +39,25 @@ function loopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
-/** JSON answer of the sibling routes, or undefined for a path that is not one of them. */
+/** A JSON answer, or protobuf bytes (`proto`) for a protobuf push taken. */
+interface Answer {
+  status: number;
+  body: unknown;
+  proto?: Uint8Array;
+}
+
+/** The answer of the sibling routes, or undefined for a path that is not one of them. */
 async function sibling(
   options: MetricsServerOptions,
   method: string | undefined,
   path: string,
   local: boolean,
   contentType: string,
+  encoding: string | undefined,
   length: number,
-  text: () => Promise<string>,
+  bytes: () => Promise<Uint8Array>,
   final: boolean,
-): Promise<{ status: number; body: unknown } | undefined> {
+): Promise<Answer | undefined> {
   if (path === '/tapwire' && options.identity !== undefined && method === 'GET') {
     return { status: 200, body: options.identity() };
   }
@@ -58,7 +66,7 @@ async function sibling(
   if (!local) return { status: 403, body: { error: 'pushes are taken from this host only' } };
   if (length > MAX_PUSH_BYTES)
     return { status: 413, body: { error: `body larger than ${MAX_PUSH_BYTES} bytes` } };
-  return options.receive(contentType, await text(), final);
+  return options.receive(contentType, encoding, await bytes(), final);
 }
 
 // Whether an Accept header prefers OpenMetrics to the text format, as Prometheus' own does
@@ -108,7 +116,7 @@ function startNode(options: MetricsServerOptions): MetricsServer {
   const server = http.createServer((req, res) => {
     const path = req.url?.split('?', 1)[0] ?? '/';
     if (path === '/tapwire' || path === '/v1/metrics') {
-      const text = () => readBody(req);
+      const bytes = () => readBody(req);
       const length = Number(req.headers['content-length'] ?? 0);
       const type = req.headers['content-type'] ?? '';
       sibling(
@@ -117,8 +125,9 @@ function startNode(options: MetricsServerOptions): MetricsServer {
         path,
         loopback(req.socket.remoteAddress),
         type,
+        req.headers['content-encoding'],
         length,
-        text,
+        bytes,
         req.headers[FINAL_HEADER] === '1',
       )
         .then((answer) => json(res, answer ?? { status: 404, body: {} }))
@@ -161,7 +170,7 @@ function startNode(options: MetricsServerOptions): MetricsServer {
   return { node: server, close: () => server.close() };
 }
 
-function readBody(req: import('node:http').IncomingMessage): Promise<string> {
+function readBody(req: import('node:http').IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -170,13 +179,21 @@ function readBody(req: import('node:http').IncomingMessage): Promise<string> {
       if (size > MAX_PUSH_BYTES) req.destroy(new Error('too large'));
       else chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
-function json(res: import('node:http').ServerResponse, answer: { status: number; body: unknown }): void {
+function json(res: import('node:http').ServerResponse, answer: Answer): void {
   if (res.headersSent) return;
+  if (answer.proto !== undefined) {
+    res.writeHead(answer.status, {
+      'content-type': 'application/x-protobuf',
+      'content-length': answer.proto.length,
+    });
+    res.end(answer.proto);
+    return;
+  }
   const text = JSON.stringify(answer.body);
   res.writeHead(answer.status, {
     'content-type': 'application/json',
@@ -209,7 +226,7 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
       async fetch(req, bunServer) {
         const path = new URL(req.url).pathname;
         if (path === '/tapwire' || path === '/v1/metrics') {
-          let answer: { status: number; body: unknown } | undefined;
+          let answer: Answer | undefined;
           try {
             answer = await sibling(
               options,
@@ -217,14 +234,21 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
               path,
               loopback(bunServer.requestIP(req)?.address),
               req.headers.get('content-type') ?? '',
+              req.headers.get('content-encoding') ?? undefined,
               Number(req.headers.get('content-length') ?? 0),
-              () => req.text(),
+              async () => new Uint8Array(await req.arrayBuffer()),
               req.headers.get(FINAL_HEADER) === '1',
             );
           } catch {
             answer = { status: 400, body: { error: 'unreadable body' } };
           }
           answer ??= { status: 404, body: {} };
+          if (answer.proto !== undefined) {
+            return new NativeResponse(answer.proto, {
+              status: answer.status,
+              headers: { 'content-type': 'application/x-protobuf' },
+            });
+          }
           return new NativeResponse(JSON.stringify(answer.body), {
             status: answer.status,
             headers: { 'content-type': 'application/json' },
