@@ -51,7 +51,7 @@ export interface Config {
   tracesExporters: ('otlp' | 'console')[];
   logsExporters: ('otlp' | 'console')[];
   /** TAPWIRE_LOG_STDOUT: whether the app's logger writes its JSON lines on stdout. */
-  logStdout: boolean;
+  logStdout: 'on' | 'off';
   /** OTEL_BLRP_*: how log records are batched for OTLP. */
   logsBatchDelayMs: number;
   logsQueueSize: number;

@@ -153,13 +153,9 @@ export const VARIABLES = {
     name: 'TAPWIRE_LOG_STDOUT',
     doc: '`off`: the app\u2019s `logger` writes nothing on stdout, for when its records go to OTLP (`OTEL_LOGS_EXPORTER=otlp`); without that they go nowhere. tapwire\u2019s own lines stay on stderr.',
     accepted: '`on` or `off`',
-    fallback: true,
-    fallbackDoc: '`on`',
-    parse: (raw: string): Parsed<boolean> => {
-      const v = oneOf(['on', 'off'] as const)(raw);
-      return v.ok ? { ok: true, value: v.value === 'on' } : v;
-    },
-  } satisfies Variable<boolean>,
+    fallback: 'on' as 'on' | 'off',
+    parse: oneOf(['on', 'off'] as const),
+  } satisfies Variable<'on' | 'off'>,
   OTEL_EXPORTER_PROMETHEUS_HOST: {
     name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
     doc: 'The address the `/metrics` endpoint listens on.',

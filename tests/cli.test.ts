@@ -96,7 +96,7 @@ LOG_LEVEL                                           debug                       
 OTEL_METRICS_EXPORTER                               prometheus                        default
 OTEL_TRACES_EXPORTER                                none                              default
 OTEL_LOGS_EXPORTER                                  none                              default
-TAPWIRE_LOG_STDOUT                                  true                              default
+TAPWIRE_LOG_STDOUT                                  on                                default
 OTEL_EXPORTER_PROMETHEUS_HOST                       0.0.0.0                           default
 OTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default
 OTEL_EXPORTER_OTLP_ENDPOINT                         http://localhost:4318/            default

@@ -27,7 +27,7 @@ describe('defaults', () => {
       metricsExporters: ['prometheus'],
       tracesExporters: [],
       logsExporters: [],
-      logStdout: true,
+      logStdout: 'on',
       logsBatchDelayMs: 1000,
       logsQueueSize: 2048,
       logsBatchSize: 512,

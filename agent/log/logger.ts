@@ -125,7 +125,7 @@ function loggerOptions(config: Config): LoggerOptions {
 
 /** The app's logger, writing to stdout (unless TAPWIRE_LOG_STDOUT=off) and to `sink` when given. */
 export function createLogger(config: Config, sink?: LogSink): Logger {
-  const stdout = config.logStdout ? destination(config) : undefined;
+  const stdout = config.logStdout === 'on' ? destination(config) : undefined;
   if (sink === undefined) return pino(loggerOptions(config), stdout ?? { write() {} });
   return pino(loggerOptions(config), new Shipping(sink, stdout));
 }
