@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type Standin, startStandin } from '../cli/demo/standin/index.js';
 import {
   type App,
+  FIXTURES,
   freePort,
   hit,
   promtoolCheckMetrics,
@@ -169,6 +170,39 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     const om = await openMetrics(app);
     expect(om.text).toContain('http_server_request_duration_seconds_count');
     expect(exemplars(om.text)).toEqual([]);
+  });
+});
+
+describe('several processes', () => {
+  it('node:cluster: the primary holds /metrics and serves no request; the page shows the exemplars the workers pushed', async () => {
+    const service = 'exemplars-cluster';
+    const app = await startApp({
+      runtime: 'node',
+      file: join(FIXTURES, 'processes/cluster-app.mjs'),
+      env: {
+        WORKERS: '2',
+        OTEL_SERVICE_NAME: service,
+        OTEL_TRACES_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+        OTEL_BSP_SCHEDULE_DELAY: '50',
+      },
+    });
+    expect(await hit(app.url('/'), 10)).toEqual(Array(10).fill(200));
+    // The workers push every second.
+    let found: Exemplar[] = [];
+    for (let i = 0; i < 100 && found.length === 0; i++) {
+      found = exemplars((await openMetrics(app)).text).filter(
+        (e) => e.metric === 'http_server_request_duration_seconds',
+      );
+      if (found.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(found.length).toBeGreaterThan(0);
+    const spanOf = (e: Exemplar) =>
+      receiver.spans().find((s) => s.service === service && s.spanId === e.spanId && s.traceId === e.traceId);
+    await receiver.waitFor('the server spans the exemplars name', () =>
+      found.every((e) => spanOf(e) !== undefined),
+    );
+    for (const e of found) expect(spanOf(e)!.kind).toBe(SPAN_KIND.SERVER);
   });
 });
 
