@@ -114,8 +114,19 @@ class Decoder {
   ): Promise<{ ok: boolean; body?: unknown; error?: string }> {
     if (this.child === undefined) {
       const child = spawn('python3', [join(ROOT, 'tests/support/otlp_decode.py')], { stdio: 'pipe' });
-      child.stderr.setEncoding('utf8').on('data', (d: string) => process.stderr.write(d));
+      let said = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        said += d;
+      });
       createInterface({ input: child.stdout }).on('line', (line) => this.waiting.shift()?.(line));
+      // A decoder that cannot start (no python3, no opentelemetry-proto) fails the bodies waiting.
+      const gone = (why: string) => {
+        const error = `the OTLP decoder stopped (${why}; scripts/setup installs python3's opentelemetry-proto): ${said.trim()}`;
+        for (const w of this.waiting.splice(0)) w(JSON.stringify({ ok: false, error }));
+        if (this.child === child) this.child = undefined;
+      };
+      child.on('error', (e) => gone(e.message));
+      child.on('exit', (code) => gone(`exit ${code}`));
       this.child = child;
     }
     const header = `${JSON.stringify({ path, format, length: data.length })}\n`;
@@ -124,8 +135,9 @@ class Decoder {
   }
 
   close(): void {
-    this.child?.kill();
+    const child = this.child;
     this.child = undefined;
+    child?.kill();
   }
 }
 
