@@ -7,10 +7,13 @@
 #
 # The bundle (dist/) has no runtime npm dependencies (pino-pretty is only for development on a
 # TTY), so the final stage is the Node base image plus dist/ and nothing else.
-ARG NODE_IMAGE=node:24-bookworm-slim
 ARG DIST_FROM=build
 
-FROM ${NODE_IMAGE} AS build
+# The base image, named once in a literal FROM line: Dependabot keeps it current (it reads no ARG
+# values), and tests/sidecar-image.test.ts makes a local image of this name to build from.
+FROM node:24.21.0-bookworm-slim AS node-base
+
+FROM node-base AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -24,7 +27,7 @@ COPY dist/ /src/dist/
 # Unused stages are skipped (BuildKit, buildah), so only the selected source of dist/ is built.
 FROM ${DIST_FROM} AS dist
 
-FROM ${NODE_IMAGE}
+FROM node-base
 ENV NODE_ENV=production \
     TAPWIRE_ENV=production \
     TAPWIRE_PROXY_PORT=8080 \

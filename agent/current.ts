@@ -1,11 +1,24 @@
 // The running agent, if `tapwire/register` started one in this process. Kept on a global symbol so
 // that two copies of tapwire in one process (a monorepo, a bundled and an installed one) share it.
 // Imports no hook: `import { logger } from 'tapwire'` must not load the instrumentations.
-import type { Agent } from './start.js';
+import type { Config } from '../config/index.js';
+
+/**
+ * The agent as the app sees it (`currentAgent()` from 'tapwire'). Deliberately small: the
+ * published type declarations stop here, so they name no package the app does not install
+ * (the agent's OpenTelemetry SDK is bundled, not a dependency).
+ */
+export interface Agent {
+  readonly config: Config;
+  /**
+   * Takes back everything tapwire installed (every patched function, subscription, loader hook and
+   * global is the original again), closes /metrics and shuts the meter provider down.
+   */
+  stop(): void;
+}
 
 export const kAgent: unique symbol = Symbol.for('tapwire.agent') as never;
-export type AgentSlot = typeof globalThis & { [kAgent]?: Agent | null };
 
 export function currentAgent(): Agent | undefined {
-  return (globalThis as AgentSlot)[kAgent] ?? undefined;
+  return (globalThis as { [kAgent]?: Agent | null })[kAgent] ?? undefined;
 }

@@ -18,7 +18,8 @@ import { internalServers } from '../core/http/server.js';
 import { agentLog } from '../core/log.js';
 import { SCOPE, VERSION } from '../core/runtime.js';
 import type { Telemetry } from '../core/telemetry.js';
-import { PER_PROCESS } from '../exporters/catalogue.js';
+import { AGENT_SCOPE, METRICS, PER_PROCESS } from '../exporters/catalogue.js';
+import type { Live } from '../exporters/live/index.js';
 import { ProcessMerge } from '../exporters/merge.js';
 import { encodeResourceMetrics } from '../exporters/otlp-json.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
@@ -117,6 +118,27 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
 
   const identity = (): Identity => ({ tapwire: VERSION, service: config.serviceName, pid: process.pid });
 
+  // The live page (TAPWIRE_DASHBOARD): its code is imported when the page is first asked for, so a
+  // process nobody looks at never loads it. It reads what /metrics reads, without a collection.
+  let live: Promise<Live> | undefined;
+  const loadLive = (): Promise<Live> =>
+    (live ??= import('../exporters/live/index.js').then(({ createLive }) =>
+      createLive({
+        catalogue: { scope: AGENT_SCOPE, metrics: METRICS },
+        service: config.serviceName,
+        own: () => ({
+          resource: telemetry.resource,
+          scopeMetrics: [{ scope: SCOPE, metrics: telemetry.histograms.collectNow() }],
+        }),
+        siblings: () =>
+          store.live().map((w) => ({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics })),
+        merge: (sources) => merge.merge(sources),
+      }),
+    ));
+  const livePage = config.dashboard
+    ? { page: async () => (await loadLive()).page(), data: async () => (await loadLive()).data() }
+    : undefined;
+
   function listen(): void {
     if (closed) return;
     binding = true;
@@ -127,6 +149,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         render,
         identity,
         receive: (type, encoding, body, final) => acceptOtlp(store, type, encoding, body, final),
+        live: livePage,
         onListenError: (error) => {
           server = undefined;
           if (error.code === 'EADDRINUSE') whoHolds();
@@ -134,7 +157,11 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         },
         onListening: ({ host, port }) => {
           settle();
-          agentLog('TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics`, { host, port });
+          const page = livePage === undefined ? '' : `, live page on http://${host}:${port}/`;
+          agentLog('TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics${page}`, {
+            host,
+            port,
+          });
         },
         onRenderError: (error) => {
           if (collectFailed) return;
@@ -152,9 +179,15 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
 
   function portWarning(error: NodeJS.ErrnoException): void {
     settle();
+    // Taken or privileged: the port is at fault. Anything else (no such name, not an address of
+    // this machine) is the host's.
+    const fix =
+      error.code === 'EADDRINUSE' || error.code === 'EACCES'
+        ? 'Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.'
+        : `OTEL_EXPORTER_PROMETHEUS_HOST=${config.prometheusHost} is not an address of this machine: set it to one, or unset it to listen on all (0.0.0.0).`;
     agentLog(
       'TAPWIRE_ERR_METRICS_PORT',
-      `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.`,
+      `cannot serve /metrics on ${config.prometheusHost}:${config.prometheusPort} (${error.code ?? error.message}); metrics endpoint is off, the app runs on. ${fix}`,
       { host: config.prometheusHost, port: config.prometheusPort },
     );
   }
@@ -238,6 +271,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       closed = true; // for good: no takeover later either
       server.close();
       server = undefined;
+      live?.then((l) => l.close()).catch(() => {});
       settle();
       agentLog(
         'TAPWIRE_METRICS_PORT_YIELDED',
@@ -249,6 +283,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       closed = true;
       server?.close();
       pusher?.stop();
+      live?.then((l) => l.close()).catch(() => {});
     },
   };
 }

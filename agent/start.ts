@@ -6,7 +6,7 @@
 // without tapwire. stop() does the same on request.
 import { context, metrics, trace } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
-import { type Config, loadConfig } from '../config/index.js';
+import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
 import { Subscriptions } from '../core/channels.js';
@@ -22,31 +22,28 @@ import { Patches } from '../core/patch.js';
 import { createRecorders } from '../core/recorders.js';
 import { RUNTIME, SCOPE } from '../core/runtime.js';
 import { agentResource, createTelemetry, type Telemetry } from '../core/telemetry.js';
+import type { OtlpExports } from '../exporters/otlp.js';
 import type { LogShipper, LogSink } from '../exporters/otlp-logs.js';
 import { PromClientProducer } from '../exporters/prom-client.js';
 import type { BunServe } from '../exporters/prometheus/server.js';
 import type { HookContext } from './context.js';
-import { type AgentSlot, kAgent } from './current.js';
+import { type Agent as AppAgent, kAgent } from './current.js';
 import { type Endpoint, openEndpoint } from './endpoint.js';
 import { watchAppListen } from './http/listen.js';
 import { INSTRUMENTATIONS, type Instrumentation } from './instrumentations.js';
 import { ModuleLoads } from './load.js';
 import type { TracerSetup } from './trace/provider.js';
 
-export interface Agent {
-  readonly config: Config;
+export interface Agent extends AppAgent {
   readonly telemetry: Telemetry;
   readonly http: HttpRecorder;
   readonly db: DbRecorder;
   readonly tracing: TracerSetup | undefined;
   /** Where the app's logger sends its records besides stdout (OTEL_LOGS_EXPORTER=otlp). */
   readonly logs: LogSink | undefined;
-  /**
-   * Takes back everything tapwire installed (every patched function, subscription, loader hook and
-   * global is the original again), closes /metrics and shuts the meter provider down.
-   */
-  stop(): void;
 }
+
+type AgentSlot = typeof globalThis & { [kAgent]?: Agent | null };
 
 /** One instrumentation's share of the installation, taken back together. */
 interface Part {
@@ -118,8 +115,20 @@ export async function start(): Promise<Agent | undefined> {
     const { config, problems } = loadConfig(process.env);
     configureAgentLog(config);
     const resource = agentResource(config);
+    // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
+    // (~20 ms of start-up), tracing brings the trace SDK.
+    const wantsOtlp =
+      !config.disabled &&
+      (config.metricsExporters.includes('otlp') ||
+        config.tracesExporters.includes('otlp') ||
+        config.logsExporters.includes('otlp'));
+    const otlp = wantsOtlp ? await import('../exporters/otlp.js') : undefined;
+    const exports = otlp && new otlp.OtlpExports(config, otlpReport);
     // Before the first line, so that the configuration's problems are shipped too.
-    const logs = config.disabled ? undefined : await shipLogs(config, resource, installation);
+    const logs =
+      exports !== undefined && config.logsExporters.includes('otlp')
+        ? await shipLogs(config, resource, exports, installation)
+        : undefined;
     for (const p of problems) {
       agentLog(p.code, p.message, { variable: p.variable, value: p.value, accepted: p.accepted });
     }
@@ -135,8 +144,6 @@ export async function start(): Promise<Agent | undefined> {
     // The endpoint's own Bun.serve, taken before the Bun hooks replace it.
     const bun = (globalThis as { Bun?: { serve: BunServe } }).Bun;
     const bunServe = RUNTIME === 'bun' && bun !== undefined ? bun.serve.bind(bun) : undefined;
-    // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
-    // (~20 ms of start-up), tracing brings the trace SDK.
     const histograms = new FastHistograms(SCOPE);
     const promClient = new PromClientProducer({
       limit: config.cardinalityLimit,
@@ -149,8 +156,9 @@ export async function start(): Promise<Agent | undefined> {
       onError: (error) =>
         agentLog('TAPWIRE_ERR_PROM_CLIENT', "reading the app's prom-client registry failed", { err: error }),
     });
-    const otlp = config.metricsExporters.includes('otlp') ? await import('../exporters/otlp.js') : undefined;
-    const otlpMetrics = otlp?.otlpReader(config, [histograms, promClient]);
+    const otlpMetrics = config.metricsExporters.includes('otlp')
+      ? exports?.reader([histograms, promClient])
+      : undefined;
     const telemetry = createTelemetry(config, otlpMetrics, resource, histograms, [promClient]);
     // The app's own @opentelemetry/api instruments land in tapwire's provider: same readers, names,
     // cap. The API keeps the first registration; a provider registered before tapwire stays.
@@ -167,7 +175,8 @@ export async function start(): Promise<Agent | undefined> {
 
     let tracing: TracerSetup | undefined;
     if (config.tracesExporters.length > 0) {
-      tracing = (await import('./trace/index.js')).installTracing(config, resource);
+      const spans = config.tracesExporters.includes('otlp') ? exports?.spanExporter() : undefined;
+      tracing = (await import('./trace/index.js')).installTracing(config, resource, spans);
       if (tracing !== undefined) installation.patches.onRestore(tracing.stop);
     }
     if (otlpMetrics !== undefined || tracing !== undefined || logs !== undefined) {
@@ -177,7 +186,7 @@ export async function start(): Promise<Agent | undefined> {
       if (otlpMetrics !== undefined) flushers.push(() => telemetry.provider.forceFlush());
       const { flushOnExit } = otlp ?? (await import('../exporters/otlp.js'));
       installation.patches.onRestore(
-        flushOnExit(flushers, (error) =>
+        flushOnExit(flushers, exports, (error) =>
           agentLog('TAPWIRE_ERR_OTLP_FLUSH', 'flushing telemetry at exit failed', { err: error }),
         ),
       );
@@ -240,21 +249,25 @@ export async function start(): Promise<Agent | undefined> {
 }
 
 /**
- * OTEL_LOGS_EXPORTER=otlp: the shipper the app's logger and tapwire's own lines go to. A loss is
- * counted (tapwire_log_records_dropped_total) and said once per reason; that line is shipped too,
- * so it is said once and not again for the loss it may itself cause.
+ * OTEL_LOGS_EXPORTER=otlp: the shipper the app's logger and tapwire's own lines go to, over the
+ * process's OTLP exports (../exporters/otlp.ts). A loss is counted
+ * (tapwire_log_records_dropped_total) and said once per reason; that line is shipped too, so it is
+ * said once and not again for the loss it may itself cause.
  */
 async function shipLogs(
   config: Config,
   resource: Resource,
+  exports: OtlpExports,
   installation: Installation,
-): Promise<LogShipper | undefined> {
-  if (!config.logsExporters.includes('otlp')) return undefined;
-  const { logShipper } = await import('../exporters/otlp-logs.js');
+): Promise<LogShipper> {
+  const { LogShipper } = await import('../exporters/otlp-logs.js');
   const said = new Set<string>();
-  const shipper = logShipper(config, {
+  const shipper = new LogShipper(exports.logExporter(), {
     resource,
     scope: SCOPE,
+    capacity: config.logsQueueSize,
+    batchSize: Math.min(config.logsBatchSize, config.logsQueueSize),
+    delayMs: config.logsBatchDelayMs,
     onDropped(reason, count, error) {
       logDrops[reason] = (logDrops[reason] ?? 0) + count;
       if (said.has(reason)) return;
@@ -278,17 +291,32 @@ async function shipLogs(
   return shipper;
 }
 
-/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read. */
+const otlpReport = {
+  failing: (message: string, fields: Record<string, unknown>) =>
+    agentLog('TAPWIRE_ERR_OTLP_EXPORT', message, fields),
+  lost: (message: string, fields: Record<string, unknown>) =>
+    agentLog('TAPWIRE_ERR_OTLP_FLUSH', message, fields),
+};
+
+/** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read and every price in it is usable. */
 function prices(config: Config): Prices {
   if (config.aiPrices === undefined) return new Prices();
   try {
     return new Prices(readPriceFile(config.aiPrices));
   } catch (error) {
-    agentLog(
-      'TAPWIRE_ERR_AI_PRICES',
-      `cannot read the price file TAPWIRE_AI_PRICES=${config.aiPrices} (${(error as Error).message}); using the built-in price table`,
-      { variable: 'TAPWIRE_AI_PRICES', value: config.aiPrices },
-    );
+    const problem = {
+      code: 'TAPWIRE_ERR_AI_PRICES',
+      variable: 'TAPWIRE_AI_PRICES',
+      value: config.aiPrices,
+      why: (error as Error).message,
+      accepted: VARIABLES.TAPWIRE_AI_PRICES.accepted,
+      instead: 'using the built-in price table only',
+    } as const;
+    agentLog(problem.code, problemMessage(problem), {
+      variable: problem.variable,
+      value: problem.value,
+      accepted: problem.accepted,
+    });
     return new Prices();
   }
 }

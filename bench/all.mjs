@@ -114,16 +114,30 @@ function sidecarSection(text, title) {
   ].join('\n');
 }
 
+/** `3 min 05 s`: how long a person has waited so far. */
+const minutes = (ms) => {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+};
+
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tapwire-bench-all-'));
 const sections = [];
 const summary = [];
+const started = Date.now();
+const chosen = BENCHES.filter((b) => only.includes(b.id));
 try {
-  for (const bench of BENCHES.filter((b) => only.includes(b.id))) {
+  for (const [i, bench] of chosen.entries()) {
     const out = path.join(dir, `${bench.id}.md`);
-    console.error(`\n=== ${bench.title}${QUICK ? ' (quick)' : ''}`);
+    // Progress on stderr (each script adds its own lines there); the document goes to --out.
+    console.error(
+      `\n=== [${i + 1}/${chosen.length}] ${bench.title}${QUICK ? ' (quick)' : ''} · ${minutes(Date.now() - started)} so far`,
+    );
     const t0 = Date.now();
     const code = await run(bench.script, bench.args(out));
     const seconds = Math.round((Date.now() - t0) / 1000);
+    console.error(
+      `=== [${i + 1}/${chosen.length}] ${bench.title}: ${code === 0 ? 'done' : `exit ${code}`} in ${minutes(Date.now() - t0)}`,
+    );
     if (code !== 0 || !existsSync(out)) {
       sections.push(
         `## ${bench.title}\n\n**Not measured**: \`node bench/${bench.script}\` exited with ${code} after ${seconds} s (see its output).`,
@@ -157,4 +171,4 @@ const doc = [
   '',
 ].join('\n');
 writeOut(opts.out, doc);
-console.error(`\nwritten: ${opts.out}`);
+console.error(`\nwritten: ${opts.out} (${minutes(Date.now() - started)} in all)`);

@@ -1,7 +1,14 @@
 // `tapwire config [--json]`: the configuration the preload would run with, read from this
 // environment by the same loadConfig, so a deployment can check it before the app starts.
 // Exit 1 when any value is bad (the preload would report it and fall back to the default).
-import { type Config, type ConfigProblem, loadConfig, mask, VARIABLES } from '../config/index.js';
+import {
+  AI_PROVIDERS,
+  type Config,
+  type ConfigProblem,
+  loadConfig,
+  mask,
+  VARIABLES,
+} from '../config/index.js';
 import type { AiEndpoint, GatewayProvider, VariableName } from '../config/variables.js';
 
 type Env = Record<string, string | undefined>;
@@ -34,6 +41,7 @@ const FIELDS = {
   OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'otlpMetricsCompression',
   OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'otlpLogsCompression',
   OTEL_EXPORTER_OTLP_HEADERS: 'otlpHeaders',
+  OTEL_EXPORTER_OTLP_TIMEOUT: 'otlpTimeoutMs',
   OTEL_METRIC_EXPORT_INTERVAL: 'metricExportIntervalMs',
   OTEL_BLRP_SCHEDULE_DELAY: 'logsBatchDelayMs',
   OTEL_BLRP_MAX_QUEUE_SIZE: 'logsQueueSize',
@@ -42,6 +50,7 @@ const FIELDS = {
   OTEL_TRACES_SAMPLER_ARG: 'samplerArg',
   TAPWIRE_CARDINALITY_LIMIT: 'cardinalityLimit',
   TAPWIRE_RUNTIME_METRICS: 'runtimeMetrics',
+  TAPWIRE_DASHBOARD: 'dashboard',
   TAPWIRE_AI_ENDPOINTS: 'aiEndpoints',
   TAPWIRE_DB_SLOW_MS: 'dbSlowMs',
   TAPWIRE_PROXY_PORT: 'proxyPort',
@@ -100,6 +109,7 @@ function row(name: VariableName, config: Config, env: Env): ConfigRow {
   if (source === 'default' && general !== null) source = `from OTEL_EXPORTER_OTLP_${general[1]}`;
   let value: unknown = config[field];
   if ('secret' in v && v.secret) value = maskValues(value as Record<string, string>);
+  else if ('display' in v && typeof value === 'string') value = v.display(value);
   return { variable: name, value, source };
 }
 
@@ -131,7 +141,8 @@ function formatItem(e: AiEndpoint | GatewayProvider): string {
 }
 
 function formatEndpoint(e: AiEndpoint): string {
-  return `${e.host}${e.port === undefined ? '' : `:${e.port}`}=${e.provider}`;
+  const shape = AI_PROVIDERS[e.provider] === e.shape ? '' : `${e.shape}@`;
+  return `${e.host}${e.port === undefined ? '' : `:${e.port}`}=${shape}${e.provider}`;
 }
 
 // Docs-flavoured text (`true` or `false`) reads better without the backticks in a terminal.
@@ -151,9 +162,10 @@ export function formatReport(report: ConfigReport): string {
 export function formatProblems(problems: readonly ConfigProblem[]): string {
   let out = `tapwire config: ${problems.length} bad value${problems.length === 1 ? '' : 's'} (${problems[0]?.code})\n`;
   for (const p of problems) {
-    out += `  ${p.variable}=${JSON.stringify(p.value)}\n`;
+    out += `  ${p.variable}=${JSON.stringify(p.value)}${p.length === undefined ? '' : ` (${p.length} characters)`}\n`;
+    if (p.why !== undefined) out += `    problem:  ${plain(p.why)}\n`;
     out += `    accepted: ${plain(p.accepted)}\n`;
-    out += `    default:  ${plain(p.using)}\n`;
+    out += `    instead:  ${plain(p.instead)}\n`;
   }
   return out;
 }

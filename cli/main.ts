@@ -27,7 +27,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   // Loaded on demand, like the sidecar: the AI provider stand-in it serves is needed nowhere else.
   demo: {
     run: (args, context) => import('./demo/index.js').then((m) => m.runDemo(args, context)),
-    summary: 'run a small service under the preload and show its metrics',
+    summary: 'run a small service under the preload: its numbers as tables, and its live page',
   },
   rules: { run: runRules, summary: 'write Prometheus alert and recording rules (and promtool tests)' },
   // Loaded on demand: the sidecar brings the recorders and undici, which no other command needs.
@@ -51,7 +51,7 @@ Options:
   tapwire config [--json]
   tapwire dashboards [--slo FILE] [--out DIR | --format configmap|operator | --board NAME]
   tapwire docs [--write|--check]
-  tapwire demo [--runtime node|bun] [--all]
+  tapwire demo [--runtime node|bun] [--raw] [--keep]
   tapwire rules [--slo FILE] [--format prometheus|operator] [--tests] [--out DIR]
   tapwire sidecar
 

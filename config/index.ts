@@ -5,12 +5,16 @@ export {
   type LoadedConfig,
   loadConfig,
   mask,
+  problemMessage,
 } from './load.js';
-export type { AiEndpoint, GatewayProvider } from './parse.js';
+export { AI_PROVIDERS, type AiEndpoint, type AiShape, type GatewayProvider } from './parse.js';
 export { PROFILE_DEFAULTS } from './profiles.js';
 export {
+  AI_PRICE_MAX,
   LOG_LEVELS,
   type LogLevel,
+  type OtlpCompression,
+  type OtlpProtocol,
   PROFILES,
   type Profile,
   VARIABLES,

@@ -1,7 +1,8 @@
 // Reads the environment once into a plain, frozen Config. Never throws: a bad value becomes a
-// ConfigProblem (variable, value, what is accepted) and the setting keeps its default, so the
-// preload can report it once and keep the app running; `tapwire config` turns problems into a
-// non-zero exit code.
+// ConfigProblem (variable, value, what is accepted, what tapwire does instead) and the setting
+// keeps its default (or what the variable's row says happens instead), so the preload can report
+// it once and keep the app running; `tapwire config` turns problems into a non-zero exit code and
+// the sidecar refuses to start.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROFILE_DEFAULTS } from './profiles.js';
@@ -15,6 +16,7 @@ import {
   PROFILES,
   type Profile,
   type SamplerName,
+  SERVICE_NAME_MAX,
   VARIABLES,
   type Variable,
   type VariableName,
@@ -25,11 +27,30 @@ export const CONFIG_ERROR_CODE = 'TAPWIRE_ERR_CONFIG';
 export interface ConfigProblem {
   code: typeof CONFIG_ERROR_CODE;
   variable: string;
+  /** The value as shown: secrets masked, long values shortened. */
   value: string;
+  /** Characters in the value as set, when `value` is shortened. */
+  length?: number;
+  /** What is wrong, when more can be said than `accepted`. */
+  why?: string;
   accepted: string;
-  /** What tapwire does instead. */
-  using: string;
+  /** What the preload does instead, as a clause: "using the default (9464)". */
+  instead: string;
+  /** `VARIABLE="value" is not valid (why): expected …; instead`, the preload's line. */
   message: string;
+}
+
+/** Values longer than this are shortened in messages (a 10,000-character value is no message). */
+const SHOWN_MAX = 64;
+
+/** The problem's line with another ending, for a process that reacts differently (the sidecar). */
+export function problemMessage(
+  p: Pick<ConfigProblem, 'variable' | 'value' | 'length' | 'why' | 'accepted' | 'instead'>,
+  instead = p.instead,
+): string {
+  const length = p.length === undefined ? '' : ` (${p.length} characters)`;
+  const why = p.why === undefined ? '' : ` (${p.why})`;
+  return `${p.variable}=${JSON.stringify(p.value)}${length} is not valid${why}: expected ${p.accepted}; ${instead}`;
 }
 
 export interface Config {
@@ -68,11 +89,14 @@ export interface Config {
   otlpMetricsCompression: OtlpCompression;
   otlpLogsCompression: OtlpCompression;
   otlpHeaders: Record<string, string>;
+  otlpTimeoutMs: number;
   metricExportIntervalMs: number;
   sampler: SamplerName;
   samplerArg: number;
   cardinalityLimit: number;
   runtimeMetrics: boolean;
+  /** The live page at `/` of the metrics port: TAPWIRE_DASHBOARD, else the profile's default. */
+  dashboard: boolean;
   aiEndpoints: AiEndpoint[];
   /** TAPWIRE_AI_PRICES: price file overriding core/ai/prices.json. */
   aiPrices: string | undefined;
@@ -107,6 +131,23 @@ type Env = Record<string, string | undefined>;
 export function loadConfig(env: Env = process.env, options: LoadOptions = {}): LoadedConfig {
   const problems: ConfigProblem[] = [];
   const sources: Config['sources'] = {};
+  const invalid = new Set<VariableName>();
+
+  function report(v: Variable<unknown>, raw: string, why: string | undefined, instead: string): void {
+    let shown = v.display ? v.display(raw) : v.secret ? mask(raw) : raw;
+    const long = shown.length > SHOWN_MAX;
+    if (long) shown = `${shown.slice(0, SHOWN_MAX)}\u2026`;
+    const problem: Omit<ConfigProblem, 'message'> = {
+      code: CONFIG_ERROR_CODE,
+      variable: v.name,
+      value: shown,
+      ...(long ? { length: raw.length } : {}),
+      ...(why === undefined ? {} : { why }),
+      accepted: v.accepted,
+      instead,
+    };
+    problems.push({ ...problem, message: problemMessage(problem) });
+  }
 
   function read<T>(name: VariableName, key: keyof Config): T {
     const v = VARIABLES[name] as unknown as Variable<T>;
@@ -118,18 +159,19 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     const parsed = v.parse(raw);
     if (parsed.ok) {
       sources[key] = v.name;
+      if (parsed.adjusted !== undefined) {
+        report(v as Variable<unknown>, raw, parsed.why, parsed.adjusted);
+        sources[key] = `${v.name} (adjusted)`;
+      }
       return parsed.value;
     }
-    const shown = v.secret ? mask(raw) : raw;
-    const using = v.fallbackDoc ?? JSON.stringify(v.fallback);
-    problems.push({
-      code: CONFIG_ERROR_CODE,
-      variable: v.name,
-      value: shown,
-      accepted: v.accepted,
-      using,
-      message: `${v.name}=${JSON.stringify(shown)} is not valid: expected ${v.accepted}; using the default (${using})`,
-    });
+    invalid.add(name);
+    report(
+      v as Variable<unknown>,
+      raw,
+      parsed.why,
+      v.instead ?? `using the default (${v.fallbackDoc ?? JSON.stringify(v.fallback)})`,
+    );
     sources[key] = `default (${v.name} invalid)`;
     return v.fallback;
   }
@@ -139,9 +181,22 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
 
   let serviceName = read<string>('OTEL_SERVICE_NAME', 'serviceName');
   if (serviceName === '') {
-    const fromResource = resourceAttributes['service.name'];
+    let fromResource = resourceAttributes['service.name'];
+    if (fromResource !== undefined && fromResource.length > SERVICE_NAME_MAX) {
+      // The same bound as OTEL_SERVICE_NAME, reported under the variable it came from.
+      const cut = VARIABLES.OTEL_SERVICE_NAME.parse(fromResource);
+      if (cut.ok && cut.adjusted !== undefined) {
+        report(
+          VARIABLES.OTEL_RESOURCE_ATTRIBUTES as Variable<unknown>,
+          env.OTEL_RESOURCE_ATTRIBUTES ?? '',
+          `service.name has ${cut.why}`,
+          `service.name is ${cut.adjusted.replace('using ', '')}`,
+        );
+        fromResource = cut.value;
+      }
+    }
     const fromPackage = fromResource ? undefined : packageName(options.cwd ?? process.cwd());
-    serviceName = fromResource || fromPackage || 'unknown_service';
+    serviceName = fromResource || fromPackage?.slice(0, SERVICE_NAME_MAX) || 'unknown_service';
     sources.serviceName = fromResource
       ? 'OTEL_RESOURCE_ATTRIBUTES'
       : fromPackage
@@ -178,6 +233,12 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     sources.logLevel = `profile ${profile}`;
   }
 
+  const dashboard = (set: boolean | undefined): boolean => {
+    if (set !== undefined) return set;
+    if (sources.dashboard === 'default') sources.dashboard = `profile ${profile}`;
+    return defaults.dashboard;
+  };
+
   const otlpEndpoint = read<string>('OTEL_EXPORTER_OTLP_ENDPOINT', 'otlpTracesEndpoint');
   const base = otlpEndpoint.endsWith('/') ? otlpEndpoint : `${otlpEndpoint}/`;
   const signal = (name: VariableName, key: keyof Config, path: string): string => {
@@ -198,6 +259,16 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
   const protocol = fromGeneral<OtlpProtocol>('OTEL_EXPORTER_OTLP_PROTOCOL', 'otlpTracesProtocol');
   const compression = fromGeneral<OtlpCompression>('OTEL_EXPORTER_OTLP_COMPRESSION', 'otlpTracesCompression');
 
+  // Headers that cannot be sent (or that the user got wrong) turn OTLP export off rather than
+  // send without them: they usually carry the credentials or the tenant (VARIABLES says so).
+  const otlpHeaders = read<Record<string, string>>('OTEL_EXPORTER_OTLP_HEADERS', 'otlpHeaders');
+  const withoutOtlp = <T extends string>(name: VariableName, key: keyof Config): T[] => {
+    const exporters = read<T[]>(name, key);
+    if (!invalid.has('OTEL_EXPORTER_OTLP_HEADERS') || !exporters.includes('otlp' as T)) return exporters;
+    sources[key] = `${sources[key]} without otlp (OTEL_EXPORTER_OTLP_HEADERS invalid)`;
+    return exporters.filter((e) => e !== 'otlp');
+  };
+
   const config: Config = {
     disabled,
     serviceName,
@@ -207,9 +278,9 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     logLevel,
     agentLogLevel,
     logPretty: defaults.prettyOnTTY && (options.isTTY ?? stdoutIsTTY()),
-    metricsExporters: read('OTEL_METRICS_EXPORTER', 'metricsExporters'),
-    tracesExporters: read('OTEL_TRACES_EXPORTER', 'tracesExporters'),
-    logsExporters: read('OTEL_LOGS_EXPORTER', 'logsExporters'),
+    metricsExporters: withoutOtlp('OTEL_METRICS_EXPORTER', 'metricsExporters'),
+    tracesExporters: withoutOtlp('OTEL_TRACES_EXPORTER', 'tracesExporters'),
+    logsExporters: withoutOtlp('OTEL_LOGS_EXPORTER', 'logsExporters'),
     logStdout: read('TAPWIRE_LOG_STDOUT', 'logStdout'),
     logsBatchDelayMs: read('OTEL_BLRP_SCHEDULE_DELAY', 'logsBatchDelayMs'),
     logsQueueSize: read('OTEL_BLRP_MAX_QUEUE_SIZE', 'logsQueueSize'),
@@ -225,12 +296,14 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     otlpTracesCompression: compression('OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'otlpTracesCompression'),
     otlpMetricsCompression: compression('OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'otlpMetricsCompression'),
     otlpLogsCompression: compression('OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', 'otlpLogsCompression'),
-    otlpHeaders: read('OTEL_EXPORTER_OTLP_HEADERS', 'otlpHeaders'),
+    otlpHeaders,
+    otlpTimeoutMs: read('OTEL_EXPORTER_OTLP_TIMEOUT', 'otlpTimeoutMs'),
     metricExportIntervalMs: read('OTEL_METRIC_EXPORT_INTERVAL', 'metricExportIntervalMs'),
     sampler: read('OTEL_TRACES_SAMPLER', 'sampler'),
     samplerArg: read('OTEL_TRACES_SAMPLER_ARG', 'samplerArg'),
     cardinalityLimit: read('TAPWIRE_CARDINALITY_LIMIT', 'cardinalityLimit'),
     runtimeMetrics: read('TAPWIRE_RUNTIME_METRICS', 'runtimeMetrics'),
+    dashboard: dashboard(read<boolean | undefined>('TAPWIRE_DASHBOARD', 'dashboard')),
     aiEndpoints: read('TAPWIRE_AI_ENDPOINTS', 'aiEndpoints'),
     aiPrices: read('TAPWIRE_AI_PRICES', 'aiPrices'),
     aiCaptureContent: read('OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT', 'aiCaptureContent'),
@@ -244,6 +317,9 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     gatewayProviders: read('TAPWIRE_GATEWAY_PROVIDERS', 'gatewayProviders'),
     sources,
   };
+  // In the table's order, whatever order the values were read in.
+  const order = Object.keys(VARIABLES);
+  problems.sort((a, b) => order.indexOf(a.variable) - order.indexOf(b.variable));
   return { config: Object.freeze(config), problems };
 }
 

@@ -3,17 +3,25 @@
 // the rows name are in parse.ts.
 
 import {
+  AI_PROVIDERS,
+  AI_SHAPES,
   type AiEndpoint,
   aiEndpoints,
   boolean,
+  boundedText,
   type GatewayProvider,
   gatewayProviders,
   host,
+  httpHeaders,
   integer,
   keyValues,
   list,
+  maskHeaders,
+  maskUrl,
   number,
   oneOf,
+  onOff,
+  origin,
   type Parsed,
   routePatterns,
   text,
@@ -36,8 +44,21 @@ export interface Variable<T> {
   fallbackDoc?: string;
   /** Mask the value in `tapwire config` and in messages. */
   secret?: boolean;
+  /** How a raw value is shown in messages when parts of it are secret (credentials, header values). */
+  display?: (raw: string) => string;
+  /** What happens on a bad value when it is not simply the default (a clause of the message). */
+  instead?: string;
   parse(raw: string): Parsed<T>;
 }
+
+/** The longest service name kept; longer ones are cut (and reported). */
+export const SERVICE_NAME_MAX = 255;
+
+/**
+ * The highest price a TAPWIRE_AI_PRICES file may give, in USD per million tokens: far above any
+ * provider's list price, far below the values that make the cost counter overflow to +Inf.
+ */
+export const AI_PRICE_MAX = 10_000;
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -73,15 +94,15 @@ function perSignal<T extends string>(
   general: string,
   accepted: string,
   values: readonly T[],
-): Variable<T | ''> {
+) {
   return {
     name,
     doc: `As \`${general}\`, for ${signal} only.`,
     accepted,
-    fallback: '',
+    fallback: '' as T | '',
     fallbackDoc: `\`${general}\``,
-    parse: oneOf(values),
-  };
+    parse: oneOf(values) as (raw: string) => Parsed<T | ''>,
+  } satisfies Variable<T | ''>;
 }
 
 /** Every variable tapwire reads. Order is the order of the docs. */
@@ -96,11 +117,11 @@ export const VARIABLES = {
   OTEL_SERVICE_NAME: {
     name: 'OTEL_SERVICE_NAME',
     doc: 'The service name (`service.name`) on every metric, span and log record.',
-    accepted: 'a non-empty string',
+    accepted: `a non-empty string of at most ${SERVICE_NAME_MAX} characters (a longer one is cut to that length)`,
     fallback: '',
     fallbackDoc:
       '`service.name` from `OTEL_RESOURCE_ATTRIBUTES`, else the `name` in the app\u2019s package.json, else `unknown_service`',
-    parse: text,
+    parse: boundedText(SERVICE_NAME_MAX),
   } satisfies Variable<string>,
   OTEL_RESOURCE_ATTRIBUTES: {
     name: 'OTEL_RESOURCE_ATTRIBUTES',
@@ -175,6 +196,7 @@ export const VARIABLES = {
     doc: 'Base URL of the OTLP/HTTP receiver; `/v1/traces`, `/v1/metrics`, `/v1/logs` are appended.',
     accepted: 'an `http://` or `https://` URL',
     fallback: 'http://localhost:4318/',
+    display: maskUrl,
     parse: url,
   } satisfies Variable<string>,
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: {
@@ -183,6 +205,7 @@ export const VARIABLES = {
     accepted: 'an `http://` or `https://` URL',
     fallback: '',
     fallbackDoc: '`OTEL_EXPORTER_OTLP_ENDPOINT` + `v1/traces`',
+    display: maskUrl,
     parse: url,
   } satisfies Variable<string>,
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: {
@@ -191,6 +214,7 @@ export const VARIABLES = {
     accepted: 'an `http://` or `https://` URL',
     fallback: '',
     fallbackDoc: '`OTEL_EXPORTER_OTLP_ENDPOINT` + `v1/metrics`',
+    display: maskUrl,
     parse: url,
   } satisfies Variable<string>,
   OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: {
@@ -199,6 +223,7 @@ export const VARIABLES = {
     accepted: 'an `http://` or `https://` URL',
     fallback: '',
     fallbackDoc: '`OTEL_EXPORTER_OTLP_ENDPOINT` + `v1/logs`',
+    display: maskUrl,
     parse: url,
   } satisfies Variable<string>,
   OTEL_EXPORTER_OTLP_PROTOCOL: {
@@ -259,13 +284,23 @@ export const VARIABLES = {
   ),
   OTEL_EXPORTER_OTLP_HEADERS: {
     name: 'OTEL_EXPORTER_OTLP_HEADERS',
-    doc: 'Headers sent with every OTLP request (for example an API key). Masked in `tapwire config`.',
-    accepted: 'comma-separated `key=value` pairs',
+    doc: 'Headers sent with every OTLP request (for example an API key), values percent-encoded. Masked in `tapwire config` and in messages. A bad value turns OTLP export off rather than send without the headers: they usually carry the credentials or the tenant, and data sent without them is refused or lands with the wrong tenant.',
+    accepted: 'comma-separated `name=value` pairs, each name an HTTP header name and each value non-empty',
     fallback: {},
     fallbackDoc: 'none',
     secret: true,
-    parse: keyValues,
+    display: maskHeaders,
+    instead:
+      'OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER): nothing is sent without the headers',
+    parse: httpHeaders,
   } satisfies Variable<Record<string, string>>,
+  OTEL_EXPORTER_OTLP_TIMEOUT: {
+    name: 'OTEL_EXPORTER_OTLP_TIMEOUT',
+    doc: 'Milliseconds one OTLP export may take, retries included; when the process ends, the last export waits at most this long for a receiver that does not answer.',
+    accepted: 'an integer from 1 to 600000',
+    fallback: 10000,
+    parse: integer(1, 600_000),
+  } satisfies Variable<number>,
   OTEL_METRIC_EXPORT_INTERVAL: {
     name: 'OTEL_METRIC_EXPORT_INTERVAL',
     doc: 'Milliseconds between OTLP metric pushes.',
@@ -315,6 +350,14 @@ export const VARIABLES = {
     fallback: 2000,
     parse: integer(1, 100_000),
   } satisfies Variable<number>,
+  TAPWIRE_DASHBOARD: {
+    name: 'TAPWIRE_DASHBOARD',
+    doc: 'The live page at `/` of the metrics port (docs/instrumentation.md): routes, database, AI and runtime from `/metrics`\u2019 own numbers, every second; its code loads when first asked for. Off, `/` answers `ok`.',
+    accepted: '`on` or `off` (`true`, `false` too)',
+    fallback: undefined as boolean | undefined,
+    fallbackDoc: '`on` in the `development` profile, else `off`',
+    parse: onOff,
+  } satisfies Variable<boolean | undefined>,
   TAPWIRE_RUNTIME_METRICS: {
     name: 'TAPWIRE_RUNTIME_METRICS',
     doc: 'Event-loop, heap, GC, CPU and memory metrics.',
@@ -324,8 +367,13 @@ export const VARIABLES = {
   } satisfies Variable<boolean>,
   TAPWIRE_AI_ENDPOINTS: {
     name: 'TAPWIRE_AI_ENDPOINTS',
-    doc: 'Extra hosts recognised as AI providers (gateways, self-hosted models); the provider name decides the API shape.',
-    accepted: 'comma-separated `HOST[:PORT]=PROVIDER`, e.g. `127.0.0.1:8080=openai,llm.internal=anthropic`',
+    doc: `Extra hosts recognised as AI providers (gateways, self-hosted models). PROVIDER is the \`gen_ai_provider_name\` their calls are recorded under and decides which API their bodies are read as; a provider tapwire does not know needs the API it speaks (SHAPE: ${AI_SHAPES.map((s) => `\`${s}\``).join(', ')}). Known providers: ${Object.keys(
+      AI_PROVIDERS,
+    )
+      .map((p) => `\`${p}\``)
+      .join(', ')}.`,
+    accepted:
+      'comma-separated `HOST[:PORT]=[SHAPE@]PROVIDER`, e.g. `127.0.0.1:8080=openai,llm.internal=anthropic,vllm.internal=openai@vllm`',
     fallback: [] as AiEndpoint[],
     fallbackDoc: 'none',
     parse: aiEndpoints,
@@ -333,7 +381,7 @@ export const VARIABLES = {
   TAPWIRE_AI_PRICES: {
     name: 'TAPWIRE_AI_PRICES',
     doc: 'A JSON price file whose entries replace the built-in AI price table (`core/ai/prices.json`) per provider and model: `{"version": "…", "providers": {"openai": {"gpt-4o": {"input": 2.5, "cached_input": 1.25, "output": 10}}}}`, USD per million tokens.',
-    accepted: 'a file path',
+    accepted: `a path to a JSON price file; every price a number from 0 to ${AI_PRICE_MAX} (USD per million tokens) under \`input\`, \`cached_input\` or \`output\``,
     fallback: undefined as string | undefined,
     fallbackDoc: 'none (the built-in table)',
     parse: text,
@@ -362,9 +410,11 @@ export const VARIABLES = {
   TAPWIRE_UPSTREAM: {
     name: 'TAPWIRE_UPSTREAM',
     doc: '`tapwire sidecar`: the app the proxy forwards to, usually its port on localhost in the same pod; `/readyz` answers 200 while it accepts connections.',
-    accepted: 'an `http://` or `https://` URL',
+    accepted:
+      'an `http://` or `https://` origin: scheme, host and optional port, no path, query or credentials',
     fallback: 'http://127.0.0.1:3000/',
-    parse: url,
+    display: maskUrl,
+    parse: origin,
   } satisfies Variable<string>,
   TAPWIRE_ROUTES: {
     name: 'TAPWIRE_ROUTES',

@@ -18,11 +18,18 @@ export interface LogCodeDef {
 export const LOG_CODES = {
   TAPWIRE_ERR_CONFIG: {
     level: 'warn',
-    from: 'preload, sidecar',
+    from: 'preload',
     meaning:
-      'An environment variable has a value tapwire does not accept. The line names the variable, the value (masked when secret) and what is accepted; the default is used instead. The sidecar refuses to start (TAPWIRE_ERR_START follows).',
+      'An environment variable has a value tapwire does not accept. The line names the variable, the value (secrets masked, long values shortened), what is accepted and what the preload does instead: in most cases it uses the default; a too-long service name is cut; an unknown AI provider is read as OpenAI-compatible; bad OTLP headers turn OTLP export off. The app runs on.',
     action:
       'Fix the variable. `tapwire config` prints the effective configuration and exits 1 while any value is bad.',
+  },
+  TAPWIRE_ERR_SIDECAR_CONFIG: {
+    level: 'error',
+    from: 'sidecar',
+    meaning:
+      'An environment variable (or the TAPWIRE_AI_PRICES file) has a value the sidecar does not accept; one line per bad value, naming the variable, the value (secrets masked), what is accepted. The sidecar does not start and exits 1.',
+    action: 'Fix the variable; `tapwire config` checks the environment without starting anything.',
   },
   TAPWIRE_ERR_UNSUPPORTED: {
     level: 'warn',
@@ -48,7 +55,8 @@ export const LOG_CODES = {
   TAPWIRE_METRICS_LISTENING: {
     level: 'info',
     from: 'preload',
-    meaning: 'The Prometheus endpoint of this process listens at the address in the line.',
+    meaning:
+      'The Prometheus endpoint of this process listens at the address in the line (and the live page, when TAPWIRE_DASHBOARD is on, at `/` of it).',
     action: '',
   },
   TAPWIRE_METRICS_PORT_YIELDED: {
@@ -90,8 +98,9 @@ export const LOG_CODES = {
     level: 'warn',
     from: 'preload',
     meaning:
-      'The /metrics endpoint cannot listen (the port is taken, or the address is not local); the endpoint stays off and the app runs on.',
-    action: 'Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.',
+      'The /metrics endpoint cannot listen (the port is taken or privileged, or OTEL_EXPORTER_PROMETHEUS_HOST is no address of this machine; the line says which); the endpoint stays off and the app runs on.',
+    action:
+      'Set OTEL_EXPORTER_PROMETHEUS_PORT to a free port, or OTEL_EXPORTER_PROMETHEUS_HOST to an address of this machine, as the line says.',
   },
   TAPWIRE_ERR_COLLECT: {
     level: 'error',
@@ -100,11 +109,19 @@ export const LOG_CODES = {
       'Collecting the metrics for a scrape failed; that scrape was answered 500 and the next one collects again. Logged once per process.',
     action: 'Report it with the stack in the line.',
   },
+  TAPWIRE_ERR_OTLP_EXPORT: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'An OTLP export (spans or metrics) failed while the process runs: the receiver refused the connection, did not answer within OTEL_EXPORTER_OTLP_TIMEOUT (retries included), or answered with an error. The line says how many spans or metric points that export held and why; said once, later losses are counted and TAPWIRE_ERR_OTLP_FLUSH gives the totals when the process ends.',
+    action:
+      'Check that the OTLP receiver is reachable from the app (OTEL_EXPORTER_OTLP_ENDPOINT) and accepts its headers.',
+  },
   TAPWIRE_ERR_OTLP_FLUSH: {
     level: 'warn',
     from: 'preload',
     meaning:
-      'Sending the buffered spans or OTLP metrics when the process ended failed; what was buffered is lost.',
+      'When the process ended, some spans or OTLP metric points had not been delivered in its life (the line has the counts and the reasons, e.g. `3 spans, 41 metric points not exported: connection refused by collector:4318`). The last export does not retry: a refused receiver costs the exit a connect, one that does not answer at most OTEL_EXPORTER_OTLP_TIMEOUT.',
     action: 'Check that the OTLP receiver is reachable from the app (OTEL_EXPORTER_OTLP_ENDPOINT).',
   },
   TAPWIRE_OTLP_LOGS_DROPPED: {
@@ -126,7 +143,7 @@ export const LOG_CODES = {
     level: 'warn',
     from: 'preload',
     meaning:
-      'The price file named by TAPWIRE_AI_PRICES cannot be read or is not a price table; the built-in table is used.',
+      'The price file named by TAPWIRE_AI_PRICES cannot be read, is not a price table, or has a price that is not a number from 0 to 10000 (USD per million tokens; the line names up to three of them): none of the file is used, only the built-in table.',
     action: 'Fix the file (docs/configuration.md shows its shape).',
   },
   TAPWIRE_AI_UNKNOWN_MODEL: {
@@ -147,8 +164,8 @@ export const LOG_CODES = {
     level: 'debug',
     from: 'preload',
     meaning:
-      'This Node has no module.registerHooks (Node < 22.15): Hono requests are measured without http_route.',
-    action: 'Use Node >= 22.15 for Hono route templates.',
+      'This Node has no usable module.registerHooks (before 22.22.3 on Node 22, 23, before 24.11.1 on Node 24, 25.0): Hono requests are measured without http_route.',
+    action: 'Use Node 22.22.3+, 24.11.1+ or 25.1+ for Hono route templates.',
   },
   TAPWIRE_SIDECAR_LISTENING: {
     level: 'info',

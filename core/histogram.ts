@@ -16,7 +16,13 @@
 // span's ids (what OpenMetrics scrapes show, ../exporters/prometheus/serialize.ts). They live in
 // arrays made when a series first sees a sampled span; recording one stores two strings the span
 // already holds and two numbers.
-import type { Histogram as ApiHistogram, Attributes, HrTime, Span } from '@opentelemetry/api';
+import type {
+  Counter as ApiCounter,
+  Histogram as ApiHistogram,
+  Attributes,
+  HrTime,
+  Span,
+} from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -25,7 +31,9 @@ import {
   DataPointType,
   type Histogram,
   type HistogramMetricData,
+  type MetricData,
   type MetricProducer,
+  type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import type { MetricDef } from '../exporters/catalogue.js';
 import type { BucketExemplar, WithExemplars } from '../exporters/prometheus/serialize.js';
@@ -176,9 +184,59 @@ function exemplarList(e: Exemplars): (BucketExemplar | undefined)[] {
   return out;
 }
 
-/** Hands tapwire's histograms to the SDK's readers at each collection. */
+/**
+ * A monotonic counter kept the same way (the AI cost): readable at any moment without a collection
+ * of the SDK's, which would run every observable callback — the app's own among them — and start a
+ * new event-loop window (agent/runtime/event-loop.ts). The live page reads it every second.
+ */
+export class FastCounter implements ApiCounter {
+  private readonly byRef = new WeakMap<
+    Attributes,
+    { attributes: Attributes; value: number; start: HrTime }
+  >();
+  private readonly byValue = new Map<string, { attributes: Attributes; value: number; start: HrTime }>();
+
+  constructor(readonly def: MetricDef) {}
+
+  add(value: number, attributes: Attributes = {}): void {
+    if (!(value >= 0) || value === Number.POSITIVE_INFINITY) return; // as the SDK: a counter only grows
+    let p = this.byRef.get(attributes);
+    if (p === undefined) {
+      const key = canonical(attributes);
+      p = this.byValue.get(key);
+      if (p === undefined) {
+        p = { attributes: Object.freeze({ ...attributes }), value: 0, start: hrNow() };
+        this.byValue.set(key, p);
+      }
+      this.byRef.set(attributes, p);
+    }
+    p.value += value;
+  }
+
+  collect(end: HrTime): SumMetricData | undefined {
+    if (this.byValue.size === 0) return undefined;
+    const dataPoints: DataPoint<number>[] = [];
+    for (const p of this.byValue.values()) {
+      dataPoints.push({ attributes: p.attributes, startTime: p.start, endTime: end, value: p.value });
+    }
+    return {
+      descriptor: {
+        name: this.def.name,
+        description: this.def.description,
+        unit: this.def.unit,
+        valueType: ValueType.DOUBLE,
+      },
+      aggregationTemporality: AggregationTemporality.CUMULATIVE,
+      dataPointType: DataPointType.SUM,
+      isMonotonic: true,
+      dataPoints,
+    };
+  }
+}
+
+/** Hands tapwire's histograms (and its few counters of the same kind) to the SDK's readers at each collection. */
 export class FastHistograms implements MetricProducer {
-  private readonly all: FastHistogram[] = [];
+  private readonly all: (FastHistogram | FastCounter)[] = [];
 
   constructor(private readonly scope: { name: string; version: string }) {}
 
@@ -188,10 +246,19 @@ export class FastHistograms implements MetricProducer {
     return h;
   }
 
-  /** Every histogram with a recorded value, collected now (synchronously, unlike collect()). */
-  collectNow(): HistogramMetricData[] {
+  counter(def: MetricDef): FastCounter {
+    const c = new FastCounter(def);
+    this.all.push(c);
+    return c;
+  }
+
+  /**
+   * Every instrument with a recorded value, collected now: synchronously, unlike collect(), and
+   * without any side effect (no callback runs), so reading it as often as one likes changes nothing.
+   */
+  collectNow(): MetricData[] {
     const end = hrNow();
-    const metrics: HistogramMetricData[] = [];
+    const metrics: MetricData[] = [];
     for (const h of this.all) {
       const m = h.collect(end);
       if (m !== undefined) metrics.push(m);

@@ -1,4 +1,4 @@
-// Log records over OTLP (OTEL_LOGS_EXPORTER=otlp), loaded only then. What arrives here is the JSON
+// Log records over OTLP (OTEL_LOGS_EXPORTER=otlp), loaded only then; sent by ./otlp.ts. What arrives here is the JSON
 // line each record already is — the app's pino logger and tapwire's own lines share one shape
 // (level label, time, msg, fields) — with the span context that was active when it was written.
 // The hot path only stores the line in a bounded ring; parsing, batching and encoding happen when a
@@ -6,12 +6,8 @@
 // the newest record when its queue is full, and the newest is the one that says what went wrong.
 import type { Attributes, HrTime, SpanContext } from '@opentelemetry/api';
 import { ExportResultCode } from '@opentelemetry/core';
-import { OTLPLogExporter as JsonExporter } from '@opentelemetry/exporter-logs-otlp-http';
-import { OTLPLogExporter as ProtoExporter } from '@opentelemetry/exporter-logs-otlp-proto';
-import type { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
-import type { Config } from '../config/index.js';
 
 /** Where a written record goes: the line as written, the span it was written in. */
 export interface LogSink {
@@ -20,7 +16,8 @@ export interface LogSink {
 
 export type DropReason = 'queue_full' | 'export_failed';
 
-interface RecordExporter {
+/** What sends a batch: OtlpExports.logExporter() (./otlp.ts). */
+export interface RecordExporter {
   export(records: ReadableLogRecord[], done: (result: { code: number; error?: Error }) => void): void;
   shutdown(): Promise<void>;
 }
@@ -223,23 +220,4 @@ export class LogShipper implements LogSink {
     }
     return records;
   }
-}
-
-/** The shipper for `config`: OTLP/HTTP protobuf or JSON to the logs endpoint, as configured. */
-export function logShipper(
-  config: Config,
-  options: Omit<ShipperOptions, 'capacity' | 'batchSize' | 'delayMs'>,
-): LogShipper {
-  const Exporter = config.otlpLogsProtocol === 'http/json' ? JsonExporter : ProtoExporter;
-  const exporter = new Exporter({
-    url: config.otlpLogsEndpoint,
-    headers: config.otlpHeaders,
-    compression: config.otlpLogsCompression as CompressionAlgorithm,
-  });
-  return new LogShipper(exporter as unknown as RecordExporter, {
-    ...options,
-    capacity: config.logsQueueSize,
-    batchSize: Math.min(config.logsBatchSize, config.logsQueueSize),
-    delayMs: config.logsBatchDelayMs,
-  });
 }

@@ -7,7 +7,9 @@
 // Entry points share chunks (code splitting) so `tapwire` and `tapwire/register` see one
 // agent instance.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { chmodSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { build, transform } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -43,10 +45,60 @@ const bundle = {
   logLevel: 'warning',
 };
 
+// The live page (exporters/live/): one HTML document with its script and style inlined, so it
+// needs nothing from any network and the endpoint serves it in one answer. It becomes a string in
+// the chunk exporters/live/index.ts is bundled into, which the endpoint imports only when the page
+// is first asked for: the preload's start-up never loads it. The Content-Security-Policy allows
+// exactly this script and this style (by hash) and requests to the page's own origin.
+async function livePage() {
+  const script = (
+    await build({
+      entryPoints: ['exporters/live/page/main.ts'],
+      bundle: true,
+      write: false,
+      minify: true,
+      format: 'iife',
+      platform: 'browser',
+      target: 'es2022',
+      legalComments: 'none',
+      logLevel: 'warning',
+    })
+  ).outputFiles[0].text.trim();
+  const style = (
+    await transform(readFileSync('exporters/live/page/style.css', 'utf8'), { loader: 'css', minify: true })
+  ).code.trim();
+  if (script.includes('</script') || style.includes('</style'))
+    throw new Error('live page: closing tag inside');
+  const html = readFileSync('exporters/live/page/index.html', 'utf8')
+    .replace('/*STYLE*/', () => style)
+    .replace('/*SCRIPT*/', () => script);
+  const hash = (text) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+  const csp = [
+    "default-src 'none'",
+    `script-src ${hash(script)}`,
+    `style-src ${hash(style)}`,
+    "connect-src 'self'",
+    'img-src data:',
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+  return { html, csp };
+}
+
+const page = await livePage();
+
 // The agent's two entry points share their chunks, so `tapwire` and `tapwire/register` see one
 // logger counter and one configuration module.
 await build({
   ...bundle,
+  // Two strings, inlined where they are read: an object here would become a module of its own that
+  // esbuild initialises from every chunk, the preload's included.
+  define: {
+    ...bundle.define,
+    __TAPWIRE_LIVE_HTML__: JSON.stringify(page.html),
+    __TAPWIRE_LIVE_CSP__: JSON.stringify(page.csp),
+  },
   entryPoints: { index: 'index.ts', register: 'register.ts' },
   chunkNames: 'chunks/[name]-[hash]',
 });
@@ -97,6 +149,11 @@ await build({
   logLevel: 'warning',
 });
 
+// tsc declared every module; the package publishes only the declarations its two entry points
+// reach (an app's TypeScript reads no others), so internal modules are not part of the package's
+// surface and their types are not shipped. tests/package.test.ts checks the list.
+pruneDeclarations(out, ['index.d.ts', 'register.d.ts']);
+
 // dist/ is self-contained (the container image copies it alone): mark its .js files as ESM.
 writeFileSync(
   `${out}/package.json`,
@@ -115,3 +172,27 @@ try {
 }
 renameSync(out, 'dist');
 rmSync(old, { recursive: true, force: true });
+
+/** Deletes every .d.ts under `dir` that the `entries` do not reach through relative imports. */
+function pruneDeclarations(dir, entries) {
+  const reached = new Set();
+  const visit = (file) => {
+    if (reached.has(file)) return;
+    reached.add(file);
+    const text = readFileSync(join(dir, file), 'utf8');
+    for (const m of text.matchAll(/(?:from|import\()\s*'(\.[^']+)\.js'/g)) {
+      visit(join(dirname(file), `${m[1]}.d.ts`));
+    }
+  };
+  for (const entry of entries) visit(entry);
+  const sweep = (sub) => {
+    for (const e of readdirSync(join(dir, sub), { withFileTypes: true })) {
+      const path = join(sub, e.name);
+      if (e.isDirectory()) {
+        sweep(path);
+        if (readdirSync(join(dir, path)).length === 0) rmdirSync(join(dir, path));
+      } else if (e.name.endsWith('.d.ts') && !reached.has(path)) rmSync(join(dir, path));
+    }
+  };
+  sweep('.');
+}

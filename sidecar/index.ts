@@ -11,8 +11,8 @@
 // TAPWIRE_DRAIN_SECONDS whatever is left (long streams, websockets) is cut and the process exits.
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
-import { type Config, loadConfig } from '../config/index.js';
-import { Prices, readPriceFile } from '../core/ai/prices.js';
+import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
+import { type PriceFile, Prices, readPriceFile } from '../core/ai/prices.js';
 import { agentLog, configureAgentLog } from '../core/log.js';
 import { createRecorders } from '../core/recorders.js';
 import { createTelemetry } from '../core/telemetry.js';
@@ -40,7 +40,11 @@ async function listen(server: Server, host: string, port: number, what: string):
     await once(server, 'listening');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw Object.assign(new Error(`cannot listen for the ${what} on ${host}:${port} (${code})`), {
+    const hint =
+      code === 'EADDRINUSE' || code === 'EACCES' || host === '0.0.0.0' || host === '127.0.0.1'
+        ? ''
+        : `: ${host} is not an address of this machine`;
+    throw Object.assign(new Error(`cannot listen for the ${what} on ${host}:${port} (${code})${hint}`), {
       code: 'TAPWIRE_ERR_LISTEN',
     });
   }
@@ -48,12 +52,10 @@ async function listen(server: Server, host: string, port: number, what: string):
   return typeof address === 'object' && address ? address.port : port;
 }
 
-export async function startSidecar(config: Config): Promise<Sidecar> {
+export async function startSidecar(config: Config, priceFile?: PriceFile): Promise<Sidecar> {
   const upstream = new URL(config.upstream);
   const telemetry = createTelemetry({ ...config, metricsExporters: ['prometheus'] }, undefined);
-  // A price file that cannot be read is the sidecar's bad configuration: it refuses to start.
-  const prices = new Prices(config.aiPrices ? readPriceFile(config.aiPrices) : undefined);
-  const { http } = createRecorders(telemetry, config, prices);
+  const { http } = createRecorders(telemetry, config, new Prices(priceFile));
   const routeOf = compileRoutes(config.routes);
   const proxy = new InboundProxy({ upstream, routeOf, http, timeoutSeconds: config.proxyTimeoutSeconds });
   const tunnels = new UpgradeTunnels(upstream, http, routeOf, config.proxyTimeoutSeconds * 1000);
@@ -101,7 +103,7 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
       admin,
       config.prometheusHost,
       config.prometheusPort,
-      'metrics endpoint (OTEL_EXPORTER_PROMETHEUS_PORT)',
+      'metrics endpoint (OTEL_EXPORTER_PROMETHEUS_HOST, _PORT)',
     );
   } catch (error) {
     for (const s of [proxyServer, gatewayServer, admin]) if (s.listening) s.close();
@@ -169,15 +171,37 @@ export async function startSidecar(config: Config): Promise<Sidecar> {
   return { proxy: proxyServer, gateway: gatewayServer, admin, drain };
 }
 
-/** The CLI entry: exit code 1 on bad configuration or a port that cannot be opened. */
+/**
+ * The CLI entry: exit code 1 on bad configuration or a port that cannot be opened. Unlike the
+ * preload, the sidecar runs with no default in place of a bad value: it is a container of its
+ * own, where refusing to start (CrashLoopBackOff with the reason in its log) is the safe answer.
+ */
 export async function runSidecar(_args: string[]): Promise<number> {
   const { config, problems } = loadConfig(process.env, { isTTY: false });
   configureAgentLog(config, false);
-  if (problems.length > 0) {
-    for (const p of problems) agentLog(p.code, p.message, { variable: p.variable, value: p.value });
-    agentLog('TAPWIRE_ERR_START', `the sidecar does not start with ${problems.length} invalid variable(s)`);
-    return 1;
+  const refuse = (p: Parameters<typeof problemMessage>[0]) =>
+    agentLog('TAPWIRE_ERR_SIDECAR_CONFIG', problemMessage(p, 'the sidecar does not start'), {
+      variable: p.variable,
+      value: p.value,
+      accepted: p.accepted,
+    });
+  for (const p of problems) refuse(p);
+  let priceFile: PriceFile | undefined;
+  if (config.aiPrices !== undefined) {
+    try {
+      priceFile = readPriceFile(config.aiPrices);
+    } catch (error) {
+      refuse({
+        variable: 'TAPWIRE_AI_PRICES',
+        value: config.aiPrices,
+        why: (error as Error).message,
+        accepted: VARIABLES.TAPWIRE_AI_PRICES.accepted,
+        instead: '',
+      });
+      return 1;
+    }
   }
+  if (problems.length > 0) return 1;
   if ((globalThis as Record<symbol, unknown>)[Symbol.for('tapwire.agent')] !== undefined) {
     agentLog(
       'TAPWIRE_SIDECAR_PRELOADED',
@@ -186,7 +210,7 @@ export async function runSidecar(_args: string[]): Promise<number> {
   }
   let sidecar: Sidecar;
   try {
-    sidecar = await startSidecar(config);
+    sidecar = await startSidecar(config, priceFile);
   } catch (error) {
     const code =
       (error as { code?: unknown }).code === 'TAPWIRE_ERR_LISTEN'

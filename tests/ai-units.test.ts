@@ -10,8 +10,8 @@ import { Origins } from '../core/http/origins.js';
 
 describe('providers', () => {
   const p = new Providers([
-    { host: '127.0.0.1', port: 8080, provider: 'anthropic' },
-    { host: 'llm.internal', port: undefined, provider: 'vllm' },
+    { host: '127.0.0.1', port: 8080, provider: 'anthropic', shape: 'anthropic' },
+    { host: 'llm.internal', port: undefined, provider: 'vllm', shape: 'openai' },
   ]);
   const origins = new Origins(p, []);
   const m = (authority: string, path: string, https = true) => {

@@ -1,16 +1,17 @@
 // The built CLI (dist/cli/main.js), run as a user runs it: exact output and exit codes.
 // `npm test` builds first; run `npm run build` before `vitest run tests/cli.test.ts` on its own.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { VARIABLES } from '../config/index.js';
+import { formatSeconds } from '../exporters/live/summary.js';
+import { find, histogramQuantile, NODE, parseMetrics } from './support/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLI = join(ROOT, 'dist/cli/main.js');
-const NODE = join(ROOT, 'node_modules/.bin/node');
 const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 // The app's directory: its package.json names the service.
@@ -112,6 +113,7 @@ OTEL_EXPORTER_OTLP_TRACES_COMPRESSION               none                        
 OTEL_EXPORTER_OTLP_METRICS_COMPRESSION              none                              from OTEL_EXPORTER_OTLP_COMPRESSION
 OTEL_EXPORTER_OTLP_LOGS_COMPRESSION                 none                              from OTEL_EXPORTER_OTLP_COMPRESSION
 OTEL_EXPORTER_OTLP_HEADERS                          none                              default
+OTEL_EXPORTER_OTLP_TIMEOUT                          10000                             default
 OTEL_METRIC_EXPORT_INTERVAL                         60000                             default
 OTEL_BLRP_SCHEDULE_DELAY                            1000                              default
 OTEL_BLRP_MAX_QUEUE_SIZE                            2048                              default
@@ -119,6 +121,7 @@ OTEL_BLRP_MAX_EXPORT_BATCH_SIZE                     512                         
 OTEL_TRACES_SAMPLER                                 parentbased_always_on             default
 OTEL_TRACES_SAMPLER_ARG                             1                                 default
 TAPWIRE_CARDINALITY_LIMIT                           2000                              default
+TAPWIRE_DASHBOARD                                   true                              profile development
 TAPWIRE_RUNTIME_METRICS                             true                              default
 TAPWIRE_AI_ENDPOINTS                                none                              default
 TAPWIRE_AI_PRICES                                   none                              default
@@ -150,6 +153,7 @@ TAPWIRE_GATEWAY_PROVIDERS                           none                        
     expect(r.stdout.split('\n')[0]).toBe('environment production, profile production');
     expect(row('TAPWIRE_ENV')).toEqual(['production', 'NODE_ENV']);
     expect(row('LOG_LEVEL')).toEqual(['info', 'LOG_LEVEL']);
+    expect(row('TAPWIRE_DASHBOARD')).toEqual(['false', 'profile production']);
     expect(row('OTEL_EXPORTER_PROMETHEUS_PORT')).toEqual(['9100', 'OTEL_EXPORTER_PROMETHEUS_PORT']);
     expect(row('OTEL_EXPORTER_OTLP_ENDPOINT')).toEqual([
       'http://collector:4318/',
@@ -180,13 +184,14 @@ TAPWIRE_GATEWAY_PROVIDERS                           none                        
     expect(r.stderr).toBe(`tapwire config: 3 bad values (TAPWIRE_ERR_CONFIG)
   LOG_LEVEL="loud"
     accepted: trace, debug, info, warn, error, fatal, silent
-    default:  the profile\u2019s level
+    instead:  using the default (the profile\u2019s level)
   OTEL_EXPORTER_PROMETHEUS_PORT="abc"
     accepted: an integer from 0 to 65535
-    default:  9464
-  OTEL_EXPORTER_OTLP_HEADERS="sk****"
-    accepted: comma-separated key=value pairs
-    default:  none
+    instead:  using the default (9464)
+  OTEL_EXPORTER_OTLP_HEADERS="****"
+    problem:  entry 1 has no =
+    accepted: comma-separated name=value pairs, each name an HTTP header name and each value non-empty
+    instead:  OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER): nothing is sent without the headers
 `);
     expect(r.stdout).toContain(
       '\nOTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)\n',
@@ -211,7 +216,7 @@ TAPWIRE_GATEWAY_PROVIDERS                           none                        
         variable: 'TAPWIRE_CARDINALITY_LIMIT',
         value: 'lots',
         accepted: 'an integer from 1 to 100000',
-        using: '2000',
+        instead: 'using the default (2000)',
         message:
           'TAPWIRE_CARDINALITY_LIMIT="lots" is not valid: expected an integer from 1 to 100000; using the default (2000)',
       },
@@ -258,6 +263,26 @@ describe('tapwire docs', () => {
   });
 });
 
+/** The demo's tables, by the heading above each: rows of cells (split at two or more spaces), header left out. */
+function tables(stdout: string): { http: string[][]; db: string[][]; ai: string[][] } {
+  const section = (heading: string) => {
+    const lines = stdout.split('\n');
+    const from = lines.indexOf(heading);
+    if (from === -1) throw new Error(`no table "${heading}" in:\n${stdout}`);
+    const rows: string[][] = [];
+    for (const line of lines.slice(from + 2)) {
+      if (!line.startsWith('  ') || line.startsWith('  (')) break;
+      rows.push(line.trim().split(/ {2,}/));
+    }
+    return rows;
+  };
+  return {
+    http: section('Inbound HTTP, per route'),
+    db: section('Database operations'),
+    ai: section('AI calls'),
+  };
+}
+
 describe('tapwire demo', () => {
   // The label sets of the demo's two AI calls (cli/demo/index.ts DEMO_AI).
   const GPT_4O =
@@ -273,8 +298,102 @@ describe('tapwire demo', () => {
     return { ...r, leftovers };
   };
 
-  it('drives fixed traffic and prints the exact request counts', () => {
+  it('prints a table per area with the exact numbers of the known traffic, and the live page', () => {
     const r = demo([]);
+    expect([r.code, r.stderr, r.leftovers]).toEqual([0, '', []]);
+    const lines = r.stdout.split('\n');
+    expect(lines[0]).toMatch(
+      /^tapwire demo: node service with tapwire preloaded at http:\/\/127\.0\.0\.1:\d+$/,
+    );
+    const sent =
+      /^sent 20 requests in (\d+\.\d\d) s: 10 × GET \/, 3 × GET \/fail, 2 × POST \/orders, 2 × POST \/summarize, 3 × POST \/chat$/.exec(
+        lines[1]!,
+      );
+    expect(sent).not.toBeNull();
+    const t = tables(r.stdout);
+    // 10 × GET / and 3 × GET /fail (500), and the GET /inventory behind each of the 2 orders; the
+    // POSTs: 2 orders, 2 summaries, 3 chats. Plain node:http: no route templates.
+    expect(t.http.map((row) => [row[0], row[1], row[3], row[4]])).toEqual([
+      ['GET', '(no route)', '15', '3 (20%)'],
+      ['POST', '(no route)', '7', '0'],
+    ]);
+    // The rate is the requests over the time they took (the seconds above, rounded to 10 ms).
+    const seconds = Number(sent![1]);
+    for (const row of t.http) {
+      const rate = Number(row[2]!.replace('/s', ''));
+      expect(Math.abs((rate * seconds) / Number(row[3]) - 1), row.join(' ')).toBeLessThan(0.1);
+      expect(row[5]).toMatch(/^\d+(\.\d+)? (µs|ms|s)$/);
+    }
+    // The embedded SQLite database: set up once, read by each /inventory, updated by each order.
+    expect(t.db.map((row) => row.slice(0, 5))).toEqual([
+      ['sqlite', 'SELECT', 'inventory', '2', '0'],
+      ['sqlite', 'UPDATE', 'inventory', '2', '0'],
+      ['sqlite', 'CREATE', 'inventory', '1', '0'],
+      ['sqlite', 'INSERT', 'inventory', '1', '0'],
+    ]);
+    // Tokens as the stand-in reported them; cost from core/ai/prices.json (USD per 1M tokens):
+    // gpt-4o 2 × (400 × 2.5 + 600 × 1.25 + 150 × 10) = 0.0065, gpt-4o-mini 3 × (200 × 0.15 + 80 × 0.6) = 0.000234.
+    expect(t.ai.map((row) => row.slice(0, 7))).toEqual([
+      ['openai', 'gpt-4o-mini', '3', '0', '600', '240', '$0.000234'],
+      ['openai', 'gpt-4o', '2', '0', '2000', '300', '$0.006500'],
+    ]);
+    expect(t.ai[0]![7]).toMatch(/^\d+(\.\d+)? (µs|ms|s)$/);
+    expect(t.ai[1]![7]).toBe('–'); // not streamed: no first chunk
+    expect(lines.filter((l) => l.startsWith('live page: '))).toEqual([
+      expect.stringMatching(
+        /^live page: http:\/\/127\.0\.0\.1:\d+\/ \(while the service runs; it stops now, --keep keeps it\)$/,
+      ),
+    ]);
+    // No exposition without --raw.
+    expect(lines.filter((l) => /^(http_|db_|gen_ai_|tapwire_)/.test(l))).toEqual([]);
+  });
+
+  it('--keep: the live page answers while the service runs; Ctrl-C ends the demo cleanly', async () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'tapwire-demo-test-'));
+    const child = spawn(NODE, [CLI, 'demo', '--keep'], {
+      cwd: app,
+      env: { PATH: process.env.PATH ?? '', TMPDIR: tmp },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const page = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no live page line:\n${out}`)), 30_000);
+        child.stdout.on('data', () => {
+          const m = /^live page: (http:\/\/127\.0\.0\.1:\d+\/) \(the service runs until Ctrl-C\)$/m.exec(out);
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]!);
+          }
+        });
+      });
+      const html = await fetch(page);
+      expect([html.status, html.headers.get('content-type')]).toEqual([200, 'text/html; charset=utf-8']);
+      // The same traffic keeps coming, so the page's charts move.
+      const count = async () =>
+        ((await (await fetch(`${page}live.json`)).json()) as { http: { count: number }[] }).http.reduce(
+          (n, g) => n + g.count,
+          0,
+        );
+      const first = await count();
+      expect(first).toBeGreaterThanOrEqual(22);
+      for (let i = 0; i < 100 && (await count()) <= first; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await count()).toBeGreaterThan(first);
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(readdirSync(tmp)).toEqual([]);
+      // The service went with it.
+      await expect(fetch(page)).rejects.toThrow();
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('--raw: the exposition, with the exact request counts', () => {
+    const r = demo(['--raw']);
     expect([r.code, r.stderr, r.leftovers]).toEqual([0, '', []]);
     const counts = r.stdout
       .split('\n')
@@ -342,15 +461,60 @@ describe('tapwire demo', () => {
       const key = `tapwire_gen_ai_cost_usd_total{gen_ai_provider_name="openai",gen_ai_request_model="${model}",gen_ai_token_type="${type}"}`;
       expect(cost.get(key), key).toBeCloseTo(usd, 12);
     }
-    expect(r.stdout).not.toContain('_bucket{');
-  });
-
-  it('--all adds the bucket lines', () => {
-    const r = demo(['--all']);
-    expect([r.code, r.leftovers]).toEqual([0, []]);
     expect(r.stdout).toContain(
       'http_server_request_duration_seconds_bucket{http_request_method="POST",http_response_status_code="201",url_scheme="http",le="+Inf"} 2',
     );
+    // The tables come first, and each p95 in them is histogram_quantile over these very buckets.
+    const samples = parseMetrics(
+      r.stdout
+        .split('\n')
+        .filter((l) => /^(http_|db_|gen_ai_|tapwire_)\w*(\{| )/.test(l))
+        .join('\n'),
+    );
+    const p95 = (metric: string, match: Record<string, string>) => {
+      const byLe = new Map<number, number>();
+      for (const s of find(samples, `${metric}_bucket`, match)) {
+        const le = s.labels.le === '+Inf' ? Number.POSITIVE_INFINITY : Number(s.labels.le);
+        byLe.set(le, (byLe.get(le) ?? 0) + s.value);
+      }
+      return formatSeconds(histogramQuantile(0.95, [...byLe]));
+    };
+    const t = tables(r.stdout);
+    expect(t.http.map((row) => [row[0], row[5]])).toEqual([
+      ['GET', p95('http_server_request_duration_seconds', { http_request_method: 'GET' })],
+      ['POST', p95('http_server_request_duration_seconds', { http_request_method: 'POST' })],
+    ]);
+    expect(t.db.map((row) => [row[1], row[5]])).toEqual(
+      ['SELECT', 'UPDATE', 'CREATE', 'INSERT'].map((op) => [
+        op,
+        p95('db_client_operation_duration_seconds', { db_operation_name: op }),
+      ]),
+    );
+    expect(t.ai.map((row) => [row[1], row[7]])).toEqual([
+      [
+        'gpt-4o-mini',
+        p95('gen_ai_client_operation_time_to_first_chunk_seconds', { gen_ai_request_model: 'gpt-4o-mini' }),
+      ],
+      ['gpt-4o', '–'],
+    ]);
+  });
+
+  it('says what it is doing on a terminal, on stderr (piped, stderr stays empty: see above)', () => {
+    // `script` gives the demo a terminal; its output is what the terminal shows, both streams.
+    const r = spawnSync('script', ['-qec', `${NODE} ${CLI} demo --no-keep`, '/dev/null'], {
+      cwd: app,
+      env: { PATH: process.env.PATH ?? '', COLUMNS: '120' },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(0);
+    const steps = r.stdout.split('\r\x1b[2K').slice(1, -1);
+    expect(steps[0]).toBe('starting the AI provider stand-in…');
+    expect(steps).toContain('starting the node service under the preload…');
+    expect(steps).toContain('sending traffic: 20/20 (POST /chat)');
+    // The line is cleared before the tables, which follow as without a terminal.
+    expect(r.stdout).toContain('\r\x1b[2Ktapwire demo: node service with tapwire preloaded at');
+    expect(r.stdout).toContain('Inbound HTTP, per route');
   });
 
   it('rejects an unknown runtime with exit 2', () => {

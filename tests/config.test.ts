@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_ERROR_CODE, type Config, loadConfig, mask, VARIABLES } from '../config/index.js';
 import type { VariableName } from '../config/variables.js';
+import { readPriceFile } from '../core/ai/prices.js';
 
 // No package.json here, so the service name does not depend on where the tests run.
 const empty = mkdtempSync(join(tmpdir(), 'tapwire-config-'));
@@ -43,11 +44,13 @@ describe('defaults', () => {
       otlpMetricsCompression: 'none',
       otlpLogsCompression: 'none',
       otlpHeaders: {},
+      otlpTimeoutMs: 10000,
       metricExportIntervalMs: 60000,
       sampler: 'parentbased_always_on',
       samplerArg: 1,
       cardinalityLimit: 2000,
       runtimeMetrics: true,
+      dashboard: true,
       aiEndpoints: [],
       aiPrices: undefined,
       aiCaptureContent: false,
@@ -184,6 +187,7 @@ const BAD = {
   OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'yes',
   OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'br',
   OTEL_EXPORTER_OTLP_HEADERS: 'supersecretkey',
+  OTEL_EXPORTER_OTLP_TIMEOUT: '0',
   OTEL_METRIC_EXPORT_INTERVAL: '50',
   OTEL_BLRP_SCHEDULE_DELAY: '-5',
   OTEL_BLRP_MAX_QUEUE_SIZE: '0',
@@ -192,6 +196,7 @@ const BAD = {
   OTEL_TRACES_SAMPLER_ARG: '1.5',
   TAPWIRE_CARDINALITY_LIMIT: '0',
   TAPWIRE_RUNTIME_METRICS: 'maybe',
+  TAPWIRE_DASHBOARD: 'yes',
   TAPWIRE_AI_ENDPOINTS: 'openai',
   TAPWIRE_AI_PRICES: '   ',
   OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: 'maybe',
@@ -213,18 +218,21 @@ describe('a bad value', () => {
     (name, raw) => {
       const v = VARIABLES[name];
       const { config, problems } = load({ [name]: raw });
-      const shown = 'secret' in v && v.secret ? mask(raw) : raw;
-      const using = 'fallbackDoc' in v ? v.fallbackDoc : JSON.stringify(v.fallback);
-      expect(problems).toEqual([
-        {
-          code: CONFIG_ERROR_CODE,
-          variable: name,
-          value: shown,
-          accepted: v.accepted,
-          using,
-          message: `${name}=${JSON.stringify(shown)} is not valid: expected ${v.accepted}; using the default (${using})`,
-        },
-      ]);
+      const shown = 'display' in v ? v.display(raw) : 'secret' in v && v.secret ? mask(raw) : raw;
+      const instead =
+        'instead' in v
+          ? v.instead
+          : `using the default (${'fallbackDoc' in v ? v.fallbackDoc : JSON.stringify(v.fallback)})`;
+      expect(problems).toHaveLength(1);
+      const { why, ...rest } = problems[0]!;
+      expect(rest).toEqual({
+        code: CONFIG_ERROR_CODE,
+        variable: name,
+        value: shown,
+        accepted: v.accepted,
+        instead,
+        message: `${name}=${JSON.stringify(shown)} is not valid${why === undefined ? '' : ` (${why})`}: expected ${v.accepted}; ${instead}`,
+      });
       // The whole configuration is what it would be without the bad variable.
       expect(withoutSources(config)).toEqual(defaults);
     },
@@ -297,6 +305,30 @@ describe('profiles', () => {
     });
   });
 
+  it('the live page is on in development only; TAPWIRE_DASHBOARD overrides the profile', () => {
+    const dashboard = (env: Record<string, string>) => {
+      const { config } = load(env);
+      return [config.dashboard, config.sources.dashboard];
+    };
+    expect(dashboard({})).toEqual([true, 'profile development']);
+    expect(dashboard({ TAPWIRE_ENV: 'test' })).toEqual([false, 'profile test']);
+    expect(dashboard({ TAPWIRE_ENV: 'staging' })).toEqual([false, 'profile staging']);
+    expect(dashboard({ NODE_ENV: 'production' })).toEqual([false, 'profile production']);
+    expect(dashboard({ TAPWIRE_ENV: 'production', TAPWIRE_DASHBOARD: 'ON' })).toEqual([
+      true,
+      'TAPWIRE_DASHBOARD',
+    ]);
+    expect(dashboard({ TAPWIRE_DASHBOARD: 'off' })).toEqual([false, 'TAPWIRE_DASHBOARD']);
+    expect(dashboard({ TAPWIRE_ENV: 'production', TAPWIRE_DASHBOARD: 'true' })).toEqual([
+      true,
+      'TAPWIRE_DASHBOARD',
+    ]);
+    expect(dashboard({ TAPWIRE_ENV: 'production', TAPWIRE_DASHBOARD: 'yes' })).toEqual([
+      false,
+      'default (TAPWIRE_DASHBOARD invalid)',
+    ]);
+  });
+
   it('LOG_LEVEL overrides the profile', () => {
     const { config } = load({ TAPWIRE_ENV: 'production', LOG_LEVEL: 'DEBUG' });
     expect([config.logLevel, config.sources.logLevel]).toEqual(['debug', 'LOG_LEVEL']);
@@ -327,7 +359,7 @@ describe('secrets', () => {
 
   it('a bad secret value is masked in the problem', () => {
     const [problem] = load({ OTEL_EXPORTER_OTLP_HEADERS: 'supersecretkey' }).problems;
-    expect(problem?.value).toBe('su****');
+    expect(problem?.value).toBe('****');
     expect(problem?.message).not.toContain('supersecret');
   });
 
@@ -346,15 +378,15 @@ describe('TAPWIRE_AI_ENDPOINTS', () => {
     );
     expect(problems).toEqual([]);
     expect(config.aiEndpoints).toEqual([
-      { host: '127.0.0.1', port: 8080, provider: 'openai' },
-      { host: 'llm.internal', port: undefined, provider: 'anthropic' },
-      { host: '10.0.0.5', port: 11434, provider: 'ollama' },
+      { host: '127.0.0.1', port: 8080, provider: 'openai', shape: 'openai' },
+      { host: 'llm.internal', port: undefined, provider: 'anthropic', shape: 'anthropic' },
+      { host: '10.0.0.5', port: 11434, provider: 'ollama', shape: 'ollama' },
     ]);
   });
 
   it('accepts bracketed IPv6 hosts and dotted provider names', () => {
     expect(endpoints('[::1]:9000=gcp.gemini').config.aiEndpoints).toEqual([
-      { host: '[::1]', port: 9000, provider: 'gcp.gemini' },
+      { host: '[::1]', port: 9000, provider: 'gcp.gemini', shape: 'gemini' },
     ]);
   });
 
@@ -365,10 +397,203 @@ describe('TAPWIRE_AI_ENDPOINTS', () => {
     'host=',
     'host=OpenAI',
     'http://host=openai',
+    'host=soap@vllm',
     ',',
   ])('rejects %j as a whole', (raw) => {
     const { config, problems } = endpoints(raw);
     expect(problems.map((p) => p.variable)).toEqual(['TAPWIRE_AI_ENDPOINTS']);
     expect(config.aiEndpoints).toEqual([]);
+  });
+});
+
+// The values a hardening review found accepted in silence: each is now one problem naming the
+// variable, the value (secrets masked), what is accepted and what happens instead, and what
+// happens is what the problem says.
+describe('values once accepted in silence', () => {
+  const only = (env: Record<string, string>) => {
+    const { config, problems } = load(env);
+    expect(problems).toHaveLength(1);
+    return { config, problem: problems[0]!, message: problems[0]!.message };
+  };
+  const HEADERS_ACCEPTED = VARIABLES.OTEL_EXPORTER_OTLP_HEADERS.accepted;
+  const HEADERS_OFF =
+    'OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER): nothing is sent without the headers';
+
+  it.each([
+    ['Authorization: Bearer sk-live-abcdef', '****', 'entry 1 has no `=`'],
+    ['api key=sk-live-abcdef', '****', 'entry 1 does not start with a header name'],
+    ['x-api-key=sk-live-abcdef,team', 'x-api-key=****,****', 'entry 2 has no `=`'],
+    ['x-api-key=', 'x-api-key=****', 'x-api-key has an empty value'],
+    [
+      'x-api-key=sk-live%0Aabcdef',
+      'x-api-key=****',
+      'the value of x-api-key has a character a header cannot carry',
+    ],
+    ['x-api-key=sk-live%zzabcdef', 'x-api-key=****', 'the value of x-api-key has a bad percent-escape'],
+  ])('OTEL_EXPORTER_OTLP_HEADERS=%j turns OTLP export off, the value masked', (raw, shown, why) => {
+    const { config, message } = only({
+      OTEL_EXPORTER_OTLP_HEADERS: raw,
+      OTEL_TRACES_EXPORTER: 'otlp,console',
+      OTEL_METRICS_EXPORTER: 'prometheus,otlp',
+    });
+    expect(message).toBe(
+      `OTEL_EXPORTER_OTLP_HEADERS=${JSON.stringify(shown)} is not valid (${why}): expected ${HEADERS_ACCEPTED}; ${HEADERS_OFF}`,
+    );
+    expect(message).not.toContain('live');
+    expect([config.tracesExporters, config.metricsExporters, config.otlpHeaders]).toEqual([
+      ['console'],
+      ['prometheus'],
+      {},
+    ]);
+    expect(config.sources.tracesExporters).toBe(
+      'OTEL_TRACES_EXPORTER without otlp (OTEL_EXPORTER_OTLP_HEADERS invalid)',
+    );
+  });
+
+  it('good OTLP headers keep their names as written and their decoded values', () => {
+    const { config, problems } = load({ OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20k,x-team=a=b' });
+    expect(problems).toEqual([]);
+    expect(config.otlpHeaders).toEqual({ Authorization: 'Bearer k', 'x-team': 'a=b' });
+  });
+
+  it('OTEL_EXPORTER_PROMETHEUS_HOST=999.999.999.999 names the host and uses 0.0.0.0', () => {
+    const { config, message } = only({ OTEL_EXPORTER_PROMETHEUS_HOST: '999.999.999.999' });
+    expect(message).toBe(
+      'OTEL_EXPORTER_PROMETHEUS_HOST="999.999.999.999" is not valid (not an IPv4 address: four numbers from 0 to 255): expected a host name or IP address; using the default ("0.0.0.0")',
+    );
+    expect(config.prometheusHost).toBe('0.0.0.0');
+  });
+
+  it.each([
+    ['127.0.0.1', '127.0.0.1'],
+    ['::', '::'],
+    ['[::1]', '::1'],
+    ['localhost', 'localhost'],
+    ['metrics_sidecar', 'metrics_sidecar'],
+    ['pod-1.svc.cluster.local', 'pod-1.svc.cluster.local'],
+  ])('OTEL_EXPORTER_PROMETHEUS_HOST=%j is accepted as %j', (raw, host) => {
+    const { config, problems } = load({ OTEL_EXPORTER_PROMETHEUS_HOST: raw });
+    expect([problems, config.prometheusHost]).toEqual([[], host]);
+  });
+
+  it.each(['256.1.1.1', '1.2.3', '::g', '-bad-.example', 'a..b'])(
+    'OTEL_EXPORTER_PROMETHEUS_HOST=%j is refused',
+    (raw) => {
+      expect(load({ OTEL_EXPORTER_PROMETHEUS_HOST: raw }).problems.map((p) => p.variable)).toEqual([
+        'OTEL_EXPORTER_PROMETHEUS_HOST',
+      ]);
+    },
+  );
+
+  it('TAPWIRE_AI_ENDPOINTS=host=madeupprovider is read as OpenAI-compatible and says so', () => {
+    const { config, message } = only({ TAPWIRE_AI_ENDPOINTS: 'llm.internal=anthropic,host=madeupprovider' });
+    expect(message).toBe(
+      `TAPWIRE_AI_ENDPOINTS="llm.internal=anthropic,host=madeupprovider" is not valid (madeupprovider is not a provider tapwire knows): expected ${VARIABLES.TAPWIRE_AI_ENDPOINTS.accepted}; calls to host are recorded under madeupprovider and read as the OpenAI API (write host=openai@madeupprovider to say so)`,
+    );
+    expect(config.aiEndpoints).toEqual([
+      { host: 'llm.internal', port: undefined, provider: 'anthropic', shape: 'anthropic' },
+      { host: 'host', port: undefined, provider: 'madeupprovider', shape: 'openai' },
+    ]);
+    expect(config.sources.aiEndpoints).toBe('TAPWIRE_AI_ENDPOINTS (adjusted)');
+  });
+
+  it('TAPWIRE_AI_ENDPOINTS names an unknown provider without a problem when it says its API', () => {
+    const { config, problems } = load({
+      TAPWIRE_AI_ENDPOINTS: 'vllm.internal:8000=openai@vllm,gw=anthropic@corp',
+    });
+    expect(problems).toEqual([]);
+    expect(config.aiEndpoints).toEqual([
+      { host: 'vllm.internal', port: 8000, provider: 'vllm', shape: 'openai' },
+      { host: 'gw', port: undefined, provider: 'corp', shape: 'anthropic' },
+    ]);
+  });
+
+  it('a 10,000-character OTEL_SERVICE_NAME is cut to 255 characters, and the message is short', () => {
+    const long = 'svc-'.repeat(2500);
+    const { config, message } = only({ OTEL_SERVICE_NAME: long });
+    expect(config.serviceName).toBe(long.slice(0, 255));
+    expect(message).toBe(
+      `OTEL_SERVICE_NAME="${long.slice(0, 64)}\u2026" (10000 characters) is not valid (10000 characters): expected a non-empty string of at most 255 characters (a longer one is cut to that length); using its first 255 characters`,
+    );
+    expect(message.length).toBeLessThan(300);
+  });
+
+  it('a long service.name in OTEL_RESOURCE_ATTRIBUTES is cut the same way', () => {
+    const { config, message } = only({ OTEL_RESOURCE_ATTRIBUTES: `service.name=${'x'.repeat(300)}` });
+    expect(config.serviceName).toBe('x'.repeat(255));
+    expect(message).toMatch(
+      /^OTEL_RESOURCE_ATTRIBUTES="service\.name=x{51}\u2026" \(313 characters\) is not valid \(service\.name has 300 characters\): expected .*; service\.name is its first 255 characters$/,
+    );
+  });
+
+  it.each([
+    ['http://127.0.0.1:3000/api', 'http://127.0.0.1:3000/api', 'it has a path (/api)'],
+    ['http://127.0.0.1:3000/?tenant=a', 'http://127.0.0.1:3000/?tenant=a', 'it has a query or fragment'],
+    ['http://admin:hunter2@127.0.0.1:3000', 'http://****@127.0.0.1:3000', 'it holds credentials'],
+  ])('TAPWIRE_UPSTREAM=%j is refused, credentials masked', (raw, shown, why) => {
+    const { config, message } = only({ TAPWIRE_UPSTREAM: raw });
+    expect(message).toBe(
+      `TAPWIRE_UPSTREAM=${JSON.stringify(shown)} is not valid (${why}): expected ${VARIABLES.TAPWIRE_UPSTREAM.accepted}; using the default ("http://127.0.0.1:3000/")`,
+    );
+    expect(config.upstream).toBe('http://127.0.0.1:3000/');
+  });
+
+  it('TAPWIRE_UPSTREAM keeps an origin with or without its slash', () => {
+    expect(load({ TAPWIRE_UPSTREAM: 'https://app:8443' }).config.upstream).toBe('https://app:8443/');
+    expect(load({ TAPWIRE_UPSTREAM: 'http://app/' }).problems).toEqual([]);
+  });
+
+  it('URL credentials are masked in any URL variable', () => {
+    const { message } = only({ OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://user:pa55@collector' });
+    expect(message).toContain('"ftp://****@collector"');
+    expect(message).not.toContain('pa55');
+  });
+});
+
+describe('TAPWIRE_AI_PRICES file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tapwire-prices-'));
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  const priceOf = (price: string) =>
+    file(`p-${Math.random()}.json`, `{"providers": {"openai": {"gpt-x": {"input": 1, "output": ${price}}}}}`);
+
+  it.each([
+    ['-1', 'providers["openai"]["gpt-x"].output is -1'],
+    ['"2.5"', 'providers["openai"]["gpt-x"].output is "2.5"'],
+    ['1e308', 'providers["openai"]["gpt-x"].output is 1e+308'],
+    ['1e999', 'providers["openai"]["gpt-x"].output is Infinity'],
+    ['10000.5', 'providers["openai"]["gpt-x"].output is 10000.5'],
+    ['null', 'providers["openai"]["gpt-x"].output is null'],
+  ])('a price of %s makes the file unusable', (price, reason) => {
+    expect(() => readPriceFile(priceOf(price))).toThrow(new Error(reason));
+  });
+
+  it('names unknown price keys and non-objects, three at most', () => {
+    const path = file(
+      'many.json',
+      JSON.stringify({
+        providers: {
+          openai: { a: { inputt: 1 }, b: 3, c: { input: -1 }, d: { output: -2 } },
+          anthropic: [],
+        },
+      }),
+    );
+    expect(() => readPriceFile(path)).toThrow(
+      new Error(
+        'providers["openai"]["a"] has "inputt", not a price name, providers["openai"]["b"] is not an object of prices, providers["openai"]["c"].input is -1 and 2 more',
+      ),
+    );
+  });
+
+  it('accepts the built-in table and partial entries', () => {
+    expect(() => readPriceFile(join(import.meta.dirname, '../core/ai/prices.json'))).not.toThrow();
+    expect(readPriceFile(priceOf('0')).providers.openai!['gpt-x']).toEqual({ input: 1, output: 0 });
+  });
+
+  it('a missing file says so', () => {
+    expect(() => readPriceFile(join(dir, 'nope.json'))).toThrow(new Error('no such file'));
   });
 });

@@ -1,10 +1,13 @@
-// The app's logger: level from the profile and LOG_LEVEL, JSON lines on stdout with service and
-// environment, secrets redacted, counts in tapwire_log_records_total — on Node and Bun, with and
-// without the preload.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jsonLines, parseMetrics, ROOT, RUNTIMES, startApp, stopAll, value } from './support/index.js';
+import {
+  jsonLines,
+  parseMetrics,
+  RUNTIMES,
+  sourcesLoadedBy,
+  startApp,
+  stopAll,
+  value,
+} from './support/index.js';
 
 afterEach(stopAll);
 
@@ -96,26 +99,6 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     expect(own?.component).toBe('tapwire');
   });
 });
-
-/** The tapwire sources bundled into `entry` and every chunk it imports statically (esbuild marks each with `// path.ts`). */
-function sourcesLoadedBy(entry: string): string[] {
-  const seen = new Set<string>();
-  const sources = new Set<string>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/^\/\/ ((?:agent|core|config|exporters|sidecar|cli|rules)\/\S+\.ts)$/gm)) {
-      sources.add(m[1]!);
-    }
-    // Static imports only: `import { x } from "./chunks/a.js"` and `import "./chunks/b.js"`.
-    for (const m of text.matchAll(/^(?:import|export)\b[^;]*?["'](\.{1,2}\/[^"']+)["'];?$/gm)) {
-      visit(join(dirname(file), m[1]!));
-    }
-  };
-  visit(join(ROOT, 'dist', entry));
-  return [...sources].sort();
-}
 
 // Regression: the logger's module imported agent/start.ts, so an app that only wanted a logger
 // loaded (and paid the start-up of) every hook module.

@@ -3,9 +3,20 @@
 // normal exit flushing what is buffered without delaying the exit or adding signal handlers.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURES, freePort, hit, type Runtime, runtimeCommand, startApp, stopAll } from './support/index.js';
+import {
+  FIXTURES,
+  freePort,
+  hit,
+  jsonLines,
+  RUNTIMES,
+  type Runtime,
+  runtimeCommand,
+  startApp,
+  stopAll,
+} from './support/index.js';
 import { OtlpReceiver, SPAN_KIND } from './support/otlp.js';
 
 const DURATION = 'http.server.request.duration';
@@ -196,5 +207,143 @@ describe('exit', () => {
     const r = await runScript(['-e', 'process.exitCode = 3'], ON('exit-code'));
     expect(r.code).toBe(3);
     expect(r.ms).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
+  });
+});
+
+/** A TCP receiver that only counts connections: `reset` closes each at once, `hang` never answers. */
+async function tcpReceiver(
+  mode: 'reset' | 'hang',
+): Promise<{ port: number; connections: () => number; close(): Promise<void> }> {
+  let n = 0;
+  const sockets = new Set<Socket>();
+  const server: TcpServer = createTcpServer((socket) => {
+    n++;
+    socket.on('error', () => {});
+    if (mode === 'reset') socket.resetAndDestroy();
+    else {
+      sockets.add(socket);
+      socket.resume();
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    connections: () => n,
+    async close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+// An unreachable receiver: the app's exit is not held by retries, its exit code and output are
+// its own, and one line says what was not delivered. Delays are printed for the record only;
+// the assertions are on lines, counts and connection attempts.
+describe.each(RUNTIMES)('%s: exit with an unreachable OTLP receiver', (runtime) => {
+  const ON = (endpoint: string) => ({
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_METRICS_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_ENDPOINT: endpoint,
+    OTEL_EXPORTER_OTLP_TIMEOUT: '2000',
+    // Nothing leaves before the exit: only the exit flush sends.
+    OTEL_BSP_SCHEDULE_DELAY: '60000',
+    OTEL_METRIC_EXPORT_INTERVAL: '60000',
+  });
+  const APP = { status: 200, SIGTERM: 0, SIGINT: 0, beforeExit: 1 };
+
+  function lost(stderr: string) {
+    const lines = jsonLines(stderr);
+    expect(lines.map((l) => l.code)).toEqual(['TAPWIRE_ERR_OTLP_FLUSH']);
+    return lines[0]!;
+  }
+
+  it('refused: the app exit code and output unchanged, one line counting the 2 spans and the metric points', async () => {
+    const refused = await freePort();
+    const r = await runScript([join(FIXTURES, 'trace-exit.mjs')], ON(`http://127.0.0.1:${refused}`), runtime);
+    console.log(`${runtime} refused: exit ${Math.round(r.ms)} ms after start`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(APP);
+    const line = lost(r.stderr);
+    expect(line.spans).toBe(2);
+    expect(line.metric_points).toBeGreaterThan(0);
+    expect(line.msg).toBe(
+      `2 spans, ${line.metric_points} metric points not exported: connection refused by 127.0.0.1:${refused}`,
+    );
+  });
+
+  it('a receiver that resets every connection gets one attempt per signal when the process ends, no retries', async () => {
+    const reset = await tcpReceiver('reset');
+    try {
+      const r = await runScript(
+        [join(FIXTURES, 'trace-exit.mjs')],
+        ON(`http://127.0.0.1:${reset.port}`),
+        runtime,
+      );
+      console.log(
+        `${runtime} reset: exit ${Math.round(r.ms)} ms after start, ${reset.connections()} connections`,
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual(APP);
+      expect(reset.connections()).toBe(2);
+      const line = lost(r.stderr);
+      expect(line.spans).toBe(2);
+      expect(line.msg).toMatch(
+        new RegExp(
+          `^2 spans, ${line.metric_points} metric points not exported: \\w+ from 127\\.0\\.0\\.1:${reset.port}$`,
+        ),
+      );
+    } finally {
+      await reset.close();
+    }
+  });
+
+  it('never answers: one attempt per signal, the exit after OTEL_EXPORTER_OTLP_TIMEOUT, one line saying so', async () => {
+    const hang = await tcpReceiver('hang');
+    try {
+      const r = await runScript(
+        [join(FIXTURES, 'trace-exit.mjs')],
+        ON(`http://127.0.0.1:${hang.port}`),
+        runtime,
+      );
+      console.log(`${runtime} hanging: exit ${Math.round(r.ms)} ms after start (timeout 2000 ms)`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual(APP);
+      expect(hang.connections()).toBe(2);
+      const line = lost(r.stderr);
+      expect(line.msg).toBe(
+        `2 spans, ${line.metric_points} metric points not exported: no answer from 127.0.0.1:${hang.port} within 2000 ms`,
+      );
+    } finally {
+      await hang.close();
+    }
+  });
+
+  it('failing while the app runs: said once then, and the totals once at the end', async () => {
+    const refused = await freePort();
+    const r = await runScript(
+      ['-e', 'setTimeout(() => {}, 1500)'],
+      {
+        OTEL_METRICS_EXPORTER: 'otlp',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${refused}`,
+        OTEL_METRIC_EXPORT_INTERVAL: '300',
+        // Shorter than the first retry's backoff: each push is lost as soon as it is refused.
+        OTEL_EXPORTER_OTLP_TIMEOUT: '500',
+      },
+      runtime,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const lines = jsonLines(r.stderr);
+    expect(lines.map((l) => l.code)).toEqual(['TAPWIRE_ERR_OTLP_EXPORT', 'TAPWIRE_ERR_OTLP_FLUSH']);
+    const [first, total] = lines as [Record<string, number | string>, Record<string, number | string>];
+    expect(first.msg).toBe(
+      `OTLP export failing: ${first.metric_points} metric points not exported: connection refused by 127.0.0.1:${refused}; further losses are counted and said when the process ends`,
+    );
+    // Every push of the run was lost, the first among them.
+    expect(total.metric_points).toBeGreaterThan(first.metric_points as number);
+    expect(total.msg).toBe(
+      `${total.metric_points} metric points not exported: connection refused by 127.0.0.1:${refused}`,
+    );
   });
 });

@@ -22,7 +22,7 @@ import {
 import { recordingRules } from '../rules/recording.js';
 import { expand, OPERATOR_FILE, RULE_FILE, TEST_FILE } from '../rules/render.js';
 import { BURN_TIERS, burnFactor } from '../rules/windows.js';
-import { ROOT } from './support/index.js';
+import { NODE, ROOT } from './support/index.js';
 
 const set = generate(undefined);
 const alerts = set.alerting.flatMap((g) => g.rules);
@@ -390,11 +390,7 @@ describe('committed examples', () => {
 
 describe('tapwire rules (built CLI)', () => {
   const run = (args: string[]) => {
-    const r = spawnSync(
-      join(ROOT, 'node_modules/.bin/node'),
-      [join(ROOT, 'dist/cli/main.js'), 'rules', ...args],
-      { encoding: 'utf8' },
-    );
+    const r = spawnSync(NODE, [join(ROOT, 'dist/cli/main.js'), 'rules', ...args], { encoding: 'utf8' });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
   it('prints the committed rule file, PrometheusRule and tests', () => {

@@ -3,7 +3,7 @@
 // and with the HEALTHCHECK the image declares.
 //
 // No registry is reachable, so the test makes the base image the Dockerfile names
-// (node:24-bookworm-slim) itself: Node 24 (the project's own binary) with the Debian shared
+// (its `node-base` stage, node:24.x-bookworm-slim) itself: Node 24 (the project's own binary) with the Debian shared
 // libraries it links, and a `node` user, committed under that name in a private vfs store in a
 // temp dir. dist/ comes from the build context (`--build-arg DIST_FROM=prebuilt`) since `npm ci`
 // would need the registry too. Skipped only when buildah cannot run at all on this machine.
@@ -23,7 +23,8 @@ import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, NODE, parseMetrics, ROOT, waitForHttp } from './support/index.js';
 
-const BASE = 'docker.io/library/node:24-bookworm-slim';
+// The Dockerfile's base, read from it (Dependabot moves the tag).
+const BASE = `docker.io/library/${/^FROM (\S+) AS node-base$/m.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))![1]}`;
 const IMAGE = 'localhost/tapwire:test';
 
 const work = mkdtempSync(join(tmpdir(), 'tapwire-image-'));

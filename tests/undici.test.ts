@@ -92,7 +92,8 @@ describe.each(CASES)('undici under $runtime ($file)', ({ runtime, file }) => {
     const bare = await startApp({ runtime, file, preload: false });
     const baseline = await send(bare.url, traffic);
     await bare.stop();
-    expect(baseline.at(-1)).toBe(`${q('/fetch', refused)} -> 502 ECONNREFUSED`);
+    // The app's own view: Bun before 1.4.3 names the refused connection ConnectionRefused.
+    expect(baseline.at(-1)).toMatch(/ -> 502 (ECONNREFUSED|ConnectionRefused)$/);
 
     const app = await startApp({ runtime, file });
     expect(await send(app.url, traffic)).toEqual(baseline);

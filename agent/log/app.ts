@@ -4,7 +4,9 @@
 import type { Logger } from 'pino';
 import { loadConfig } from '../../config/index.js';
 import { currentAgent } from '../current.js';
+import type { Agent } from '../start.js';
 import { createLogger } from './logger.js';
 
-const agent = currentAgent();
+// The agent's own view of itself: its log shipper is not part of what the app is shown.
+const agent = currentAgent() as Agent | undefined;
 export const logger: Logger = createLogger(agent?.config ?? loadConfig(process.env).config, agent?.logs);

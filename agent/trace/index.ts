@@ -2,6 +2,7 @@
 // manager is registered, and operations pay one comparison for it (core/operation.ts). When on,
 // the span builders below are plugged into the operations of every hook at once.
 import type { Resource } from '@opentelemetry/resources';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../../config/index.js';
 import { setTracing, type Tracing } from '../../core/operation.js';
 import { VERSION } from '../../core/runtime.js';
@@ -12,9 +13,13 @@ import { startTracing, type TracerSetup } from './provider.js';
 import { useTracer } from './tracer.js';
 
 /** Starts tracing when configured; undefined when OTEL_TRACES_EXPORTER names no exporter. */
-export function installTracing(config: Config, resource: Resource): TracerSetup | undefined {
+export function installTracing(
+  config: Config,
+  resource: Resource,
+  otlp?: SpanExporter,
+): TracerSetup | undefined {
   if (config.tracesExporters.length === 0) return undefined;
-  const setup = startTracing(config, resource);
+  const setup = startTracing(config, resource, otlp);
   const manager = setup.manager;
   useTracer(setup.provider.getTracer('tapwire', VERSION), manager);
   const tracing: Tracing = {

@@ -1,13 +1,10 @@
 // The tracer provider, built only when OTEL_TRACES_EXPORTER names an exporter. It registers the
 // context manager, the W3C propagator and itself with the OpenTelemetry API (so the app's own
 // `@opentelemetry/api` spans and tapwire's logger see the same context); stop() takes all three
-// back. Spans leave through a BatchSpanProcessor (OTLP/HTTP, protobuf or JSON) or, for `console`, a
-// SimpleSpanProcessor printing each span as it ends.
+// back. Spans leave through a BatchSpanProcessor (OTLP/HTTP, exporters/otlp.ts) or, for
+// `console`, a SimpleSpanProcessor printing each span as it ends.
 import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { OTLPTraceExporter as OTLPTraceProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
-import type { CompressionAlgorithm } from '@opentelemetry/otlp-exporter-base';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -18,6 +15,7 @@ import {
   ParentBasedSampler,
   type Sampler,
   SimpleSpanProcessor,
+  type SpanExporter,
   type SpanProcessor,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
@@ -48,20 +46,10 @@ export function sampler(config: Pick<Config, 'sampler' | 'samplerArg'>): Sampler
   }
 }
 
-export function startTracing(config: Config, resource: Resource): TracerSetup {
+/** `otlp`: the OTLP span exporter (exporters/otlp.ts), given when OTEL_TRACES_EXPORTER names otlp. */
+export function startTracing(config: Config, resource: Resource, otlp?: SpanExporter): TracerSetup {
   const spanProcessors: SpanProcessor[] = [];
-  if (config.tracesExporters.includes('otlp')) {
-    const Exporter = config.otlpTracesProtocol === 'http/json' ? OTLPTraceExporter : OTLPTraceProtoExporter;
-    spanProcessors.push(
-      new BatchSpanProcessor(
-        new Exporter({
-          url: config.otlpTracesEndpoint,
-          headers: config.otlpHeaders,
-          compression: config.otlpTracesCompression as CompressionAlgorithm,
-        }),
-      ),
-    );
-  }
+  if (otlp !== undefined) spanProcessors.push(new BatchSpanProcessor(otlp));
   if (config.tracesExporters.includes('console')) {
     spanProcessors.push(new SimpleSpanProcessor(new ConsoleSpanExporter()));
   }

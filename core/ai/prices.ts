@@ -3,6 +3,7 @@
 // shape; its entries replace the table's per model). Dated model ids (`gpt-4o-mini-2024-07-18`,
 // `claude-sonnet-4-5-20250929`) are priced as the longest table entry they start with.
 import { readFileSync } from 'node:fs';
+import { AI_PRICE_MAX } from '../../config/index.js';
 import table from './prices.json' with { type: 'json' };
 
 export interface Price {
@@ -86,12 +87,55 @@ export class Prices {
   }
 }
 
-/** Reads the TAPWIRE_AI_PRICES file; throws with the reason when it is not a usable price table. */
+const PRICE_KEYS = ['input', 'cached_input', 'output'];
+
+/**
+ * Reads the TAPWIRE_AI_PRICES file; throws with the reason when it is not a usable price table.
+ * One bad price makes the whole file unusable: a negative or string price would make that
+ * model's cost vanish and an absurd one would overflow the cost counter to +Inf for the life of
+ * the process, and a file half applied is harder to reason about than one refused.
+ */
 export function readPriceFile(path: string): PriceFile {
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(
+      (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message,
+    );
+  }
   const providers = (parsed as { providers?: unknown } | null)?.providers;
-  if (typeof providers !== 'object' || providers === null) {
+  if (!isObject(providers)) {
     throw new Error('expected {"providers": {"<provider>": {"<model>": {"input": …, "output": …}}}}');
   }
+  const issues: string[] = [];
+  for (const [provider, models] of Object.entries(providers)) {
+    const at = `providers[${JSON.stringify(provider)}]`;
+    if (!isObject(models)) {
+      issues.push(`${at} is not an object of models`);
+      continue;
+    }
+    for (const [model, entry] of Object.entries(models)) {
+      const m = `${at}[${JSON.stringify(model)}]`;
+      if (!isObject(entry)) {
+        issues.push(`${m} is not an object of prices`);
+        continue;
+      }
+      for (const [key, price] of Object.entries(entry)) {
+        if (!PRICE_KEYS.includes(key)) issues.push(`${m} has ${JSON.stringify(key)}, not a price name`);
+        else if (typeof price !== 'number' || !(price >= 0 && price <= AI_PRICE_MAX)) {
+          issues.push(`${m}.${key} is ${typeof price === 'number' ? price : JSON.stringify(price)}`);
+        }
+      }
+    }
+  }
+  if (issues.length > 0) {
+    const more = issues.length > 3 ? ` and ${issues.length - 3} more` : '';
+    throw new Error(`${issues.slice(0, 3).join(', ')}${more}`);
+  }
   return parsed as PriceFile;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

@@ -5,10 +5,10 @@
 // gen_ai.provider.name values follow the semantic conventions where they name the provider
 // (https://opentelemetry.io/docs/specs/semconv/registry/attributes/gen-ai/#gen-ai-provider-name);
 // the rest (openrouter, together_ai, fireworks, ollama) use the provider's own lowercase name.
-import type { AiEndpoint } from '../../config/index.js';
+import { AI_PROVIDERS, type AiEndpoint, type AiShape } from '../../config/index.js';
 
 /** The wire format a provider speaks, which decides how bodies are read. */
-export type Shape = 'openai' | 'anthropic' | 'gemini' | 'ollama';
+export type Shape = AiShape;
 
 /** gen_ai.operation.name values (semconv). */
 export type Operation = 'chat' | 'text_completion' | 'embeddings' | 'generate_content';
@@ -49,13 +49,10 @@ const PUBLIC: [string, string][] = [
 const AZURE_SUFFIXES = ['.openai.azure.com', '.cognitiveservices.azure.com', '.services.ai.azure.com'];
 const AZURE: Provider = Object.freeze({ name: 'azure.ai.openai', shape: 'openai' });
 
+/** The API a provider speaks: config's table of known providers (`gemini` is the gateway's name), else OpenAI's. */
 export function shapeOf(providerName: string): Shape {
-  if (providerName === 'anthropic') return 'anthropic';
-  if (providerName === 'gcp.gemini' || providerName === 'gemini' || providerName === 'gcp.vertex_ai') {
-    return 'gemini';
-  }
-  if (providerName === 'ollama') return 'ollama';
-  return 'openai';
+  if (providerName === 'gemini') return 'gemini';
+  return AI_PROVIDERS[providerName] ?? 'openai';
 }
 
 export class Providers {
@@ -67,7 +64,7 @@ export class Providers {
     // Configured endpoints win over the public table.
     for (const e of endpoints) {
       const key = e.port === undefined ? e.host : `${e.host}:${e.port}`;
-      this.byHost.set(key, Object.freeze({ name: e.provider, shape: shapeOf(e.provider) }));
+      this.byHost.set(key, Object.freeze({ name: e.provider, shape: e.shape }));
     }
   }
 

@@ -42,6 +42,10 @@ export function clientStatusErrorType(status: number): string | undefined {
 
 const CODE = /^[A-Za-z][A-Za-z0-9_.]{0,63}$/;
 
+// Bun's fetch named a refused connection `ConnectionRefused` before 1.4.3 (measured on 1.4.0 and
+// 1.4.2), `ECONNREFUSED` like Node from 1.4.3: one name, so a fleet on mixed Bun versions has one series.
+const SAME_AS: ReadonlyMap<string, string> = new Map([['ConnectionRefused', 'ECONNREFUSED']]);
+
 /** A low-cardinality class for an error: its code, else its class name, else `_OTHER`. */
 export function errorClass(error: unknown): string {
   if (error !== null && typeof error === 'object') {
@@ -50,7 +54,7 @@ export function errorClass(error: unknown): string {
     if (e.name === 'TypeError' && e.cause !== null && typeof e.cause === 'object') {
       e = e.cause as typeof e;
     }
-    if (typeof e.code === 'string' && CODE.test(e.code)) return e.code;
+    if (typeof e.code === 'string' && CODE.test(e.code)) return SAME_AS.get(e.code) ?? e.code;
     if (typeof e.name === 'string' && CODE.test(e.name) && e.name !== 'Error') return e.name;
     const ctor = e.constructor?.name;
     if (typeof ctor === 'string' && CODE.test(ctor)) return ctor;

@@ -8,6 +8,7 @@
 // taken with process.getBuiltinModule so that nothing here loads it for a process that never
 // opens the endpoint.
 import type { Server } from 'node:http';
+import type { LiveAnswer } from '../live/index.js';
 import { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './serialize.js';
 
 // The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
@@ -29,6 +30,8 @@ export interface MetricsServerOptions {
   identity?: () => unknown;
   /** POST /v1/metrics from this host: an OTLP push of a sibling; `final` when it exits. */
   receive?: (contentType: string, encoding: string | undefined, body: Uint8Array, final: boolean) => Answer;
+  /** The live page (TAPWIRE_DASHBOARD): `GET /` and `GET /live.json`; without it `/` answers ok. */
+  live?: { page(): Promise<LiveAnswer>; data(): Promise<LiveAnswer> };
 }
 
 /** Pushed bodies are bounded: whatever a sibling sends becomes series. */
@@ -93,13 +96,26 @@ export function collectionFailed(error: unknown): string {
   return `# tapwire: collection failed: ${error instanceof Error ? error.name : 'error'}\n`;
 }
 
+interface Routed {
+  status: number;
+  text?: string;
+  metrics?: true;
+  live?: () => Promise<LiveAnswer>;
+}
+
 /** What the endpoint answers for a method and path: status, extra headers, body or render. */
-function route(method: string | undefined, path: string): { status: number; text?: string; metrics?: true } {
+function route(options: MetricsServerOptions, method: string | undefined, path: string): Routed {
   if (method !== 'GET' && method !== 'HEAD') return { status: 405, text: '' };
   if (path === '/metrics') return { status: 200, metrics: true };
+  const live = options.live;
+  if (live !== undefined && path === '/') return { status: 200, live: () => live.page() };
+  if (live !== undefined && path === '/live.json') return { status: 200, live: () => live.data() };
   if (path === '/' || path === '/healthz') return { status: 200, text: 'ok\n' };
   return { status: 404, text: 'not found; metrics are at /metrics\n' };
 }
+
+/** A live page that cannot be answered is a 500 without detail; /metrics is untouched by it. */
+const LIVE_FAILED: LiveAnswer = { status: 500, headers: { 'content-type': 'text/plain' }, body: 'error\n' };
 
 export interface MetricsServer {
   /** The node:http server on Node (tapwire's own, excluded from the app's metrics). */
@@ -134,7 +150,19 @@ function startNode(options: MetricsServerOptions): MetricsServer {
         .catch(() => json(res, { status: 400, body: { error: 'unreadable body' } }));
       return;
     }
-    const r = route(req.method, path);
+    const r = route(options, req.method, path);
+    if (r.live) {
+      r.live()
+        .catch(() => LIVE_FAILED)
+        .then((answer) => {
+          res.writeHead(answer.status, {
+            ...answer.headers,
+            'content-length': Buffer.byteLength(answer.body),
+          });
+          res.end(req.method === 'HEAD' ? undefined : answer.body);
+        });
+      return;
+    }
     if (r.metrics) {
       const openMetrics = wantsOpenMetrics(req.headers.accept);
       options.render(openMetrics).then(
@@ -244,7 +272,7 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
           }
           answer ??= { status: 404, body: {} };
           if (answer.proto !== undefined) {
-            return new NativeResponse(answer.proto, {
+            return new NativeResponse(answer.proto as Uint8Array<ArrayBuffer>, {
               status: answer.status,
               headers: { 'content-type': 'application/x-protobuf' },
             });
@@ -254,7 +282,14 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
             headers: { 'content-type': 'application/json' },
           });
         }
-        const r = route(req.method, path);
+        const r = route(options, req.method, path);
+        if (r.live) {
+          const answer = await r.live().catch(() => LIVE_FAILED);
+          return new NativeResponse(req.method === 'HEAD' ? null : answer.body, {
+            status: answer.status,
+            headers: answer.headers,
+          });
+        }
         if (!r.metrics) {
           const headers: Record<string, string> = { 'content-type': 'text/plain' };
           if (r.status === 405) headers.allow = 'GET, HEAD';

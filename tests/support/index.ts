@@ -3,16 +3,20 @@
 // `stopAll()` (call it in afterEach/afterAll).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runtimeBinary } from '../../scripts/runtimes.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST_REGISTER = join(ROOT, 'dist/register.js');
 export const FIXTURES = join(ROOT, 'tests/fixtures');
-export const NODE = join(ROOT, 'node_modules/.bin/node');
-export const BUN = join(ROOT, 'node_modules/.bin/bun');
+// The apps run on the project's Node 24 and Bun unless TAPWIRE_TEST_NODE / TAPWIRE_TEST_BUN name another
+// version (X.Y.Z, or `oldest`: package.json's engines claim), fetched once by scripts/runtimes.ts; CI
+// runs the suite both ways.
+export const NODE = runtimeBinary('node', process.env.TAPWIRE_TEST_NODE);
+export const BUN = runtimeBinary('bun', process.env.TAPWIRE_TEST_BUN);
 
 export type Runtime = 'node' | 'bun';
 export const RUNTIMES: Runtime[] = ['node', 'bun'];
@@ -80,6 +84,10 @@ export interface StartOptions {
   /** Wait until the app answers on `port` at this path (default '/'); false: do not wait. */
   ready?: string | false;
   cwd?: string;
+  /** Another binary of `runtime` (scripts/runtimes.ts) instead of NODE or BUN. */
+  binary?: string;
+  /** The preload as an app that installed the package names it (`tapwire/register`). */
+  register?: string;
 }
 
 export function runtimeCommand(
@@ -87,16 +95,25 @@ export function runtimeCommand(
   preload: boolean,
   file: string,
   args: string[] = [],
+  binary?: string,
+  register = DIST_REGISTER,
 ): string[] {
-  if (runtime === 'node') return [NODE, ...(preload ? ['--import', DIST_REGISTER] : []), file, ...args];
-  return [BUN, ...(preload ? ['--preload', DIST_REGISTER] : []), file, ...args];
+  if (runtime === 'node') return [binary ?? NODE, ...(preload ? ['--import', register] : []), file, ...args];
+  return [binary ?? BUN, ...(preload ? ['--preload', register] : []), file, ...args];
 }
 
 export async function startApp(options: StartOptions): Promise<App> {
   const port = await freePort();
   const metricsPort = await freePort();
   const file = options.file.startsWith('/') ? options.file : join(FIXTURES, options.file);
-  const [cmd, ...argv] = runtimeCommand(options.runtime, options.preload ?? true, file, options.args);
+  const [cmd, ...argv] = runtimeCommand(
+    options.runtime,
+    options.preload ?? true,
+    file,
+    options.args,
+    options.binary,
+    options.register,
+  );
   const child = spawn(cmd!, argv, {
     cwd: options.cwd ?? FIXTURES,
     env: {
@@ -293,4 +310,46 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     }
   }
   return out;
+}
+
+/** The tapwire sources bundled into `entry` and every chunk it imports statically (esbuild marks each with `// path.ts`). */
+export function sourcesLoadedBy(entry: string): string[] {
+  const seen = new Set<string>();
+  const sources = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const text = readFileSync(file, 'utf8');
+    for (const m of text.matchAll(/^\/\/ ((?:agent|core|config|exporters|sidecar|cli|rules)\/\S+\.ts)$/gm)) {
+      sources.add(m[1]!);
+    }
+    // Static imports only: `import { x } from "./chunks/a.js"` and `import "./chunks/b.js"`.
+    for (const m of text.matchAll(/^(?:import|export)\b[^;]*?["'](\.{1,2}\/[^"']+)["'];?$/gm)) {
+      visit(join(dirname(file), m[1]!));
+    }
+  };
+  visit(join(ROOT, 'dist', entry));
+  return [...sources].sort();
+}
+
+/**
+ * Prometheus' histogram_quantile over cumulative `[le, count]` buckets (+Inf included), written
+ * after promql/quantile.go bucketQuantile: the reference the live page's p95 is checked against.
+ */
+export function histogramQuantile(q: number, buckets: [number, number][]): number {
+  const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+  const observations = sorted[sorted.length - 1]![1];
+  if (observations === 0) return Number.NaN;
+  let rank = q * observations;
+  const b = sorted.findIndex(([, count]) => count >= rank);
+  if (b === -1 || b === sorted.length - 1) return sorted[sorted.length - 2]![0];
+  let start = 0;
+  const end = sorted[b]![0];
+  let count = sorted[b]![1];
+  if (b > 0) {
+    start = sorted[b - 1]![0];
+    count -= sorted[b - 1]![1];
+    rank -= sorted[b - 1]![1];
+  }
+  return start + (end - start) * (rank / count);
 }

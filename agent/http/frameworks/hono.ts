@@ -8,8 +8,9 @@
 //   result untouched. The rewrite happens only when the expected text occurs exactly once;
 //   otherwise the file loads unchanged and a debug line says the Hono version is not recognised
 //   (no route, never a wrong one). A bundled Hono (no hono-base.js file) has no route either.
-//   - Node: a synchronous, in-thread `module.registerHooks` load hook (Node >= 22.15 / 23.5) sees
-//     ESM imports and CommonJS requires alike.
+//   - Node: a synchronous, in-thread `module.registerHooks` load hook sees ESM imports and CommonJS
+//     requires alike; only on the Node versions where such a hook leaves require(esm) working
+//     (registerHooksUsable below).
 //   - Bun: a runtime plugin (`Bun.plugin` onLoad). Bun 1.4 evaluates CommonJS contents returned by
 //     onLoad as ESM and require() gets an empty module (oven-sh/bun#39786), so the CommonJS file is
 //     evaluated here, as Node's CommonJS wrapper would, and handed to Bun as an `object` module.
@@ -250,6 +251,24 @@ function honoResolvable(): boolean {
 }
 
 /**
+ * Whether a `module.registerHooks` load hook leaves the app's modules loading as they would without
+ * it. Before Node 22.22.3, 24.11.1 and 25.1.0, any load hook broke require() of an ES module from a
+ * CommonJS module that the ESM loader evaluates: an ESM app importing express 5 died at start with
+ * "request for './index.js' is not in cache" (measured with a pass-through hook on 22.15.0, 22.19.0,
+ * 22.21.0, 22.22.0–22.22.2, 24.0.0, 24.11.0 and 25.0.0; not on 22.22.3, 22.23, 24.11.1, 25.1, 25.2; nodejs/node#61801 asked for the 22.x backport). Node 23
+ * reached its end of life without the fix. Decided by version: the failure cannot be probed
+ * without loading the app's modules.
+ */
+export function registerHooksUsable(nodeVersion: string): boolean {
+  const [major = 0, minor = 0, patch = 0] = nodeVersion.split('.').map(Number);
+  const atLeast = (m: number, p: number) => minor > m || (minor === m && patch >= p);
+  if (major === 22) return atLeast(22, 3);
+  if (major === 24) return atLeast(11, 1);
+  if (major === 25) return atLeast(1, 0);
+  return major >= 26;
+}
+
+/**
  * Node: the load hook is deregistered when the agent stops. Bun: a runtime plugin cannot be
  * removed on its own (Bun.plugin.clearAll() would remove the app's too); with the guard off it
  * hands Hono's file to Bun unchanged, evaluating the CommonJS one as Node's wrapper would.
@@ -259,10 +278,10 @@ export function install(ctx: HookContext): void {
   if (typeof plugin !== 'function') {
     if (!honoResolvable()) return;
     const registerHooks = (module as { registerHooks?: unknown }).registerHooks;
-    if (typeof registerHooks !== 'function') {
+    if (typeof registerHooks !== 'function' || !registerHooksUsable(process.versions.node)) {
       agentLog(
         'TAPWIRE_HONO_UNSUPPORTED',
-        'module.registerHooks needs Node >= 22.15: Hono requests carry no http_route',
+        `Node ${process.versions.node} has no usable module.registerHooks: Hono requests carry no http_route`,
       );
       return;
     }
