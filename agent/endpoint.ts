@@ -96,12 +96,12 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     return slot;
   };
 
-  async function render(): Promise<string> {
+  async function render(openMetrics: boolean): Promise<string> {
     const own = (await telemetry.pull!.scrape()).resourceMetrics;
     const sources = [{ slot: 0, resourceMetrics: own }];
     for (const w of store.live())
       sources.push({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics });
-    return serialize(merge.merge(sources), {}, { onDuplicate: clash });
+    return serialize(merge.merge(sources), {}, { onDuplicate: clash, openMetrics });
   }
 
   // A name the app's metrics share with tapwire's (or with another of the app's): said once per name.
@@ -148,7 +148,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         port: config.prometheusPort,
         render,
         identity,
-        receive: (type, text, final) => acceptOtlp(store, type, text, final),
+        receive: (type, encoding, body, final) => acceptOtlp(store, type, encoding, body, final),
         live: livePage,
         onListenError: (error) => {
           server = undefined;

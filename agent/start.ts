@@ -4,7 +4,8 @@
 // whose install fails is taken out alone (TAPWIRE_ERR_HOOK); any other failure takes everything
 // back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
 // without tapwire. stop() does the same on request.
-import { metrics } from '@opentelemetry/api';
+import { context, metrics, trace } from '@opentelemetry/api';
+import type { Resource } from '@opentelemetry/resources';
 import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Attribution, setAttribution } from '../core/ai/attribution.js';
 import { Prices, readPriceFile } from '../core/ai/prices.js';
@@ -16,11 +17,14 @@ import { fail, type Guard, guard, guarded } from '../core/guard.js';
 import { FastHistograms } from '../core/histogram.js';
 import { Origins } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
-import { agentLog, configureAgentLog } from '../core/log.js';
+import { agentLog, configureAgentLog, shipAgentLog } from '../core/log.js';
+import { logDrops } from '../core/log-counts.js';
 import { Patches } from '../core/patch.js';
 import { createRecorders } from '../core/recorders.js';
 import { RUNTIME, SCOPE } from '../core/runtime.js';
 import { agentResource, createTelemetry, type Telemetry } from '../core/telemetry.js';
+import type { OtlpExports } from '../exporters/otlp.js';
+import type { LogShipper, LogSink } from '../exporters/otlp-logs.js';
 import { PromClientProducer } from '../exporters/prom-client.js';
 import type { BunServe } from '../exporters/prometheus/server.js';
 import type { HookContext } from './context.js';
@@ -36,6 +40,8 @@ export interface Agent extends AppAgent {
   readonly http: HttpRecorder;
   readonly db: DbRecorder;
   readonly tracing: TracerSetup | undefined;
+  /** Where the app's logger sends its records besides stdout (OTEL_LOGS_EXPORTER=otlp). */
+  readonly logs: LogSink | undefined;
 }
 
 type AgentSlot = typeof globalThis & { [kAgent]?: Agent | null };
@@ -109,14 +115,29 @@ export async function start(): Promise<Agent | undefined> {
   try {
     const { config, problems } = loadConfig(process.env);
     configureAgentLog(config);
+    const resource = agentResource(config);
+    // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
+    // (~20 ms of start-up), tracing brings the trace SDK.
+    const wantsOtlp =
+      !config.disabled &&
+      (config.metricsExporters.includes('otlp') ||
+        config.tracesExporters.includes('otlp') ||
+        config.logsExporters.includes('otlp'));
+    const otlp = wantsOtlp ? await import('../exporters/otlp.js') : undefined;
+    const exports = otlp && new otlp.OtlpExports(config, otlpReport);
+    // Before the first line, so that the configuration's problems are shipped too.
+    const logs =
+      exports !== undefined && config.logsExporters.includes('otlp')
+        ? await shipLogs(config, resource, exports, installation)
+        : undefined;
     for (const p of problems) {
       agentLog(p.code, p.message, { variable: p.variable, value: p.value, accepted: p.accepted });
     }
     if (config.disabled) return undefined;
-    if (config.logsExporters.length > 0) {
+    if (config.logsExporters.includes('console')) {
       agentLog(
         'TAPWIRE_ERR_UNSUPPORTED',
-        `OTEL_LOGS_EXPORTER=${config.logsExporters.join(',')}: log shipping is not implemented yet; logs stay on stdout`,
+        'OTEL_LOGS_EXPORTER=console: the log records are the JSON lines on stdout already; nothing more is written',
         { variable: 'OTEL_LOGS_EXPORTER' },
       );
     }
@@ -124,9 +145,6 @@ export async function start(): Promise<Agent | undefined> {
     // The endpoint's own Bun.serve, taken before the Bun hooks replace it.
     const bun = (globalThis as { Bun?: { serve: BunServe } }).Bun;
     const bunServe = RUNTIME === 'bun' && bun !== undefined ? bun.serve.bind(bun) : undefined;
-    const resource = agentResource(config);
-    // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
-    // (~20 ms of start-up), tracing brings the trace SDK.
     const histograms = new FastHistograms(SCOPE);
     const promClient = new PromClientProducer({
       limit: config.cardinalityLimit,
@@ -139,11 +157,6 @@ export async function start(): Promise<Agent | undefined> {
       onError: (error) =>
         agentLog('TAPWIRE_ERR_PROM_CLIENT', "reading the app's prom-client registry failed", { err: error }),
     });
-    const otlp =
-      config.metricsExporters.includes('otlp') || config.tracesExporters.includes('otlp')
-        ? await import('../exporters/otlp.js')
-        : undefined;
-    const exports = otlp && new otlp.OtlpExports(config, otlpReport);
     const otlpMetrics = config.metricsExporters.includes('otlp')
       ? exports?.reader([histograms, promClient])
       : undefined;
@@ -161,6 +174,7 @@ export async function start(): Promise<Agent | undefined> {
     const internal: string[] = [];
     if (config.tracesExporters.includes('otlp')) internal.push(config.otlpTracesEndpoint);
     if (otlpMetrics !== undefined) internal.push(config.otlpMetricsEndpoint);
+    if (logs !== undefined) internal.push(config.otlpLogsEndpoint);
     // Asking the holder of the host's /metrics port who it is (./endpoint.ts) is tapwire's own traffic.
     internal.push(`http://127.0.0.1:${config.prometheusPort}/`);
 
@@ -170,8 +184,9 @@ export async function start(): Promise<Agent | undefined> {
       tracing = (await import('./trace/index.js')).installTracing(config, resource, spans);
       if (tracing !== undefined) installation.patches.onRestore(tracing.stop);
     }
-    if (otlpMetrics !== undefined || tracing !== undefined) {
+    if (otlpMetrics !== undefined || tracing !== undefined || logs !== undefined) {
       const flushers: (() => Promise<unknown>)[] = [];
+      if (logs !== undefined) flushers.push(() => logs.forceFlush());
       if (tracing !== undefined) flushers.push(() => tracing.provider.forceFlush());
       if (otlpMetrics !== undefined) flushers.push(() => telemetry.provider.forceFlush());
       const { flushOnExit } = otlp ?? (await import('../exporters/otlp.js'));
@@ -216,6 +231,7 @@ export async function start(): Promise<Agent | undefined> {
       http,
       db,
       tracing,
+      logs,
       stop() {
         installation.undo();
         endpoint?.close();
@@ -235,6 +251,49 @@ export async function start(): Promise<Agent | undefined> {
     });
     return undefined;
   }
+}
+
+/**
+ * OTEL_LOGS_EXPORTER=otlp: the shipper the app's logger and tapwire's own lines go to, over the
+ * process's OTLP exports (../exporters/otlp.ts). A loss is counted
+ * (tapwire_log_records_dropped_total) and said once per reason; that line is shipped too, so it is
+ * said once and not again for the loss it may itself cause.
+ */
+async function shipLogs(
+  config: Config,
+  resource: Resource,
+  exports: OtlpExports,
+  installation: Installation,
+): Promise<LogShipper> {
+  const { LogShipper } = await import('../exporters/otlp-logs.js');
+  const said = new Set<string>();
+  const shipper = new LogShipper(exports.logExporter(), {
+    resource,
+    scope: SCOPE,
+    capacity: config.logsQueueSize,
+    batchSize: Math.min(config.logsBatchSize, config.logsQueueSize),
+    delayMs: config.logsBatchDelayMs,
+    onDropped(reason, count, error) {
+      logDrops[reason] = (logDrops[reason] ?? 0) + count;
+      if (said.has(reason)) return;
+      said.add(reason);
+      agentLog(
+        'TAPWIRE_OTLP_LOGS_DROPPED',
+        reason === 'queue_full'
+          ? `the OTLP log queue is full (OTEL_BLRP_MAX_QUEUE_SIZE=${config.logsQueueSize}): the oldest records are dropped`
+          : `the OTLP logs receiver (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) did not take ${count} records; they are lost`,
+        { reason, err: error },
+      );
+    },
+  });
+  shipAgentLog((line) => shipper.push(line, trace.getSpan(context.active())?.spanContext()));
+  installation.patches.onRestore(() => {
+    shipAgentLog(undefined);
+    shipper.shutdown().catch(() => {
+      // Nothing more to send while stopping.
+    });
+  });
+  return shipper;
 }
 
 const otlpReport = {

@@ -14,8 +14,8 @@ import type { AiEndpoint, GatewayProvider, VariableName } from '../config/variab
 type Env = Record<string, string | undefined>;
 
 // Which Config field each variable sets. `satisfies` makes a new variable without a row a type
-// error, so `tapwire config` can never silently skip one. OTEL_EXPORTER_OTLP_ENDPOINT has no field
-// of its own: it only seeds the three per-signal endpoints.
+// error, so `tapwire config` can never silently skip one. OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL and
+// _COMPRESSION have no field of their own: they only seed the three per-signal settings.
 const FIELDS = {
   OTEL_SDK_DISABLED: 'disabled',
   OTEL_SERVICE_NAME: 'serviceName',
@@ -25,15 +25,27 @@ const FIELDS = {
   OTEL_METRICS_EXPORTER: 'metricsExporters',
   OTEL_TRACES_EXPORTER: 'tracesExporters',
   OTEL_LOGS_EXPORTER: 'logsExporters',
+  TAPWIRE_LOG_STDOUT: 'logStdout',
   OTEL_EXPORTER_PROMETHEUS_HOST: 'prometheusHost',
   OTEL_EXPORTER_PROMETHEUS_PORT: 'prometheusPort',
   OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'otlpTracesEndpoint',
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'otlpMetricsEndpoint',
   OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'otlpLogsEndpoint',
+  OTEL_EXPORTER_OTLP_PROTOCOL: undefined,
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'otlpTracesProtocol',
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'otlpMetricsProtocol',
+  OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'otlpLogsProtocol',
+  OTEL_EXPORTER_OTLP_COMPRESSION: undefined,
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'otlpTracesCompression',
+  OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'otlpMetricsCompression',
+  OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'otlpLogsCompression',
   OTEL_EXPORTER_OTLP_HEADERS: 'otlpHeaders',
   OTEL_EXPORTER_OTLP_TIMEOUT: 'otlpTimeoutMs',
   OTEL_METRIC_EXPORT_INTERVAL: 'metricExportIntervalMs',
+  OTEL_BLRP_SCHEDULE_DELAY: 'logsBatchDelayMs',
+  OTEL_BLRP_MAX_QUEUE_SIZE: 'logsQueueSize',
+  OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: 'logsBatchSize',
   OTEL_TRACES_SAMPLER: 'sampler',
   OTEL_TRACES_SAMPLER_ARG: 'samplerArg',
   TAPWIRE_CARDINALITY_LIMIT: 'cardinalityLimit',
@@ -96,10 +108,9 @@ function row(name: VariableName, config: Config, env: Env): ConfigRow {
     return { variable: name, value: parsed.value, source: name };
   }
   let source = config.sources[field] ?? 'default';
-  // An unset per-signal endpoint is the base endpoint plus a path, not a default of its own.
-  if (source === 'default' && name.startsWith('OTEL_EXPORTER_OTLP_') && name.endsWith('_ENDPOINT')) {
-    source = 'from OTEL_EXPORTER_OTLP_ENDPOINT';
-  }
+  // An unset per-signal endpoint, protocol or compression is the general one's, not a default of its own.
+  const general = /^OTEL_EXPORTER_OTLP_(?:TRACES|METRICS|LOGS)_(ENDPOINT|PROTOCOL|COMPRESSION)$/.exec(name);
+  if (source === 'default' && general !== null) source = `from OTEL_EXPORTER_OTLP_${general[1]}`;
   let value: unknown = config[field];
   if ('secret' in v && v.secret) value = maskValues(value as Record<string, string>);
   else if ('display' in v && typeof value === 'string') value = v.display(value);

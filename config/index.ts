@@ -19,6 +19,8 @@ export {
   AI_PRICE_MAX,
   LOG_LEVELS,
   type LogLevel,
+  type OtlpCompression,
+  type OtlpProtocol,
   PROFILES,
   type Profile,
   VARIABLES,

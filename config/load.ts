@@ -12,6 +12,8 @@ import {
   type GatewayProvider,
   LOG_LEVELS,
   type LogLevel,
+  type OtlpCompression,
+  type OtlpProtocol,
   PROFILES,
   type Profile,
   type SamplerName,
@@ -70,11 +72,23 @@ export interface Config {
   metricsExporters: ('prometheus' | 'otlp')[];
   tracesExporters: ('otlp' | 'console')[];
   logsExporters: ('otlp' | 'console')[];
+  /** TAPWIRE_LOG_STDOUT: whether the app's logger writes its JSON lines on stdout. */
+  logStdout: 'on' | 'off';
+  /** OTEL_BLRP_*: how log records are batched for OTLP. */
+  logsBatchDelayMs: number;
+  logsQueueSize: number;
+  logsBatchSize: number;
   prometheusHost: string;
   prometheusPort: number;
   otlpTracesEndpoint: string;
   otlpMetricsEndpoint: string;
   otlpLogsEndpoint: string;
+  otlpTracesProtocol: OtlpProtocol;
+  otlpMetricsProtocol: OtlpProtocol;
+  otlpLogsProtocol: OtlpProtocol;
+  otlpTracesCompression: OtlpCompression;
+  otlpMetricsCompression: OtlpCompression;
+  otlpLogsCompression: OtlpCompression;
   otlpHeaders: Record<string, string>;
   otlpTimeoutMs: number;
   metricExportIntervalMs: number;
@@ -240,6 +254,19 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     const specific = read<string>(name, key);
     return specific === '' ? base + path : specific;
   };
+  // The per-signal protocol and compression fall back to the general variable, not to its default.
+  const fromGeneral = <T extends string>(general: VariableName, key: keyof Config) => {
+    const value = read<T>(general, key);
+    const from = sources[key] ?? 'default';
+    return (name: VariableName, own: keyof Config): T => {
+      const specific = read<T | ''>(name, own);
+      if (specific !== '') return specific;
+      if (sources[own] === 'default') sources[own] = from;
+      return value;
+    };
+  };
+  const protocol = fromGeneral<OtlpProtocol>('OTEL_EXPORTER_OTLP_PROTOCOL', 'otlpTracesProtocol');
+  const compression = fromGeneral<OtlpCompression>('OTEL_EXPORTER_OTLP_COMPRESSION', 'otlpTracesCompression');
 
   // Headers that cannot be sent (or that the user got wrong) turn OTLP export off rather than
   // send without them: they usually carry the credentials or the tenant (VARIABLES says so).
@@ -262,12 +289,22 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     logPretty: defaults.prettyOnTTY && (options.isTTY ?? stdoutIsTTY()),
     metricsExporters: withoutOtlp('OTEL_METRICS_EXPORTER', 'metricsExporters'),
     tracesExporters: withoutOtlp('OTEL_TRACES_EXPORTER', 'tracesExporters'),
-    logsExporters: read('OTEL_LOGS_EXPORTER', 'logsExporters'),
+    logsExporters: withoutOtlp('OTEL_LOGS_EXPORTER', 'logsExporters'),
+    logStdout: read('TAPWIRE_LOG_STDOUT', 'logStdout'),
+    logsBatchDelayMs: read('OTEL_BLRP_SCHEDULE_DELAY', 'logsBatchDelayMs'),
+    logsQueueSize: read('OTEL_BLRP_MAX_QUEUE_SIZE', 'logsQueueSize'),
+    logsBatchSize: read('OTEL_BLRP_MAX_EXPORT_BATCH_SIZE', 'logsBatchSize'),
     prometheusHost: read('OTEL_EXPORTER_PROMETHEUS_HOST', 'prometheusHost'),
     prometheusPort: read('OTEL_EXPORTER_PROMETHEUS_PORT', 'prometheusPort'),
     otlpTracesEndpoint: signal('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'otlpTracesEndpoint', 'v1/traces'),
     otlpMetricsEndpoint: signal('OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'otlpMetricsEndpoint', 'v1/metrics'),
     otlpLogsEndpoint: signal('OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'otlpLogsEndpoint', 'v1/logs'),
+    otlpTracesProtocol: protocol('OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'otlpTracesProtocol'),
+    otlpMetricsProtocol: protocol('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL', 'otlpMetricsProtocol'),
+    otlpLogsProtocol: protocol('OTEL_EXPORTER_OTLP_LOGS_PROTOCOL', 'otlpLogsProtocol'),
+    otlpTracesCompression: compression('OTEL_EXPORTER_OTLP_TRACES_COMPRESSION', 'otlpTracesCompression'),
+    otlpMetricsCompression: compression('OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'otlpMetricsCompression'),
+    otlpLogsCompression: compression('OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', 'otlpLogsCompression'),
     otlpHeaders,
     otlpTimeoutMs: read('OTEL_EXPORTER_OTLP_TIMEOUT', 'otlpTimeoutMs'),
     metricExportIntervalMs: read('OTEL_METRIC_EXPORT_INTERVAL', 'metricExportIntervalMs'),

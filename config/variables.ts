@@ -82,6 +82,32 @@ export type SamplerName = (typeof SAMPLERS)[number];
 export const METRICS_EXPORTERS = ['prometheus', 'otlp'] as const;
 export const SIGNAL_EXPORTERS = ['otlp', 'console'] as const;
 
+/** `grpc`, the specification's third protocol, is not among them: it is reported like any bad value. */
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+export const OTLP_COMPRESSIONS = ['gzip', 'none'] as const;
+export type OtlpCompression = (typeof OTLP_COMPRESSIONS)[number];
+
+const PROTOCOL_ACCEPTED = '`http/protobuf` or `http/json` (`grpc` is not supported)';
+
+/** The per-signal form of the protocol and compression variables: unset, the general one applies. */
+function perSignal<T extends string>(
+  name: string,
+  signal: string,
+  general: string,
+  accepted: string,
+  values: readonly T[],
+) {
+  return {
+    name,
+    doc: `As \`${general}\`, for ${signal} only.`,
+    accepted,
+    fallback: '' as T | '',
+    fallbackDoc: `\`${general}\``,
+    parse: oneOf(values) as (raw: string) => Parsed<T | ''>,
+  } satisfies Variable<T | ''>;
+}
+
 /** Every variable tapwire reads. Order is the order of the docs. */
 export const VARIABLES = {
   OTEL_SDK_DISABLED: {
@@ -141,12 +167,19 @@ export const VARIABLES = {
   } satisfies Variable<('otlp' | 'console')[]>,
   OTEL_LOGS_EXPORTER: {
     name: 'OTEL_LOGS_EXPORTER',
-    doc: 'Log shipping besides the JSON lines on stdout. Not implemented yet: a value other than `none` is reported once at start and logs stay on stdout only.',
+    doc: 'Log shipping besides the JSON lines on stdout. `otlp` sends the records of the app\u2019s `logger` and tapwire\u2019s own lines to the OTLP logs endpoint, batched (`OTEL_BLRP_*`), with trace and span ids and the resource of spans and metrics. `console` adds nothing to the lines on stdout and is reported once.',
     accepted: '`otlp`, `console`, or `none`',
     fallback: [] as ('otlp' | 'console')[],
     fallbackDoc: '`none`',
     parse: list(SIGNAL_EXPORTERS),
   } satisfies Variable<('otlp' | 'console')[]>,
+  TAPWIRE_LOG_STDOUT: {
+    name: 'TAPWIRE_LOG_STDOUT',
+    doc: '`off`: the app\u2019s `logger` writes nothing on stdout, for when its records go to OTLP (`OTEL_LOGS_EXPORTER=otlp`); without that they go nowhere. tapwire\u2019s own lines stay on stderr.',
+    accepted: '`on` or `off`',
+    fallback: 'on' as 'on' | 'off',
+    parse: oneOf(['on', 'off'] as const),
+  } satisfies Variable<'on' | 'off'>,
   OTEL_EXPORTER_PROMETHEUS_HOST: {
     name: 'OTEL_EXPORTER_PROMETHEUS_HOST',
     doc: 'The address the `/metrics` endpoint listens on.',
@@ -196,6 +229,62 @@ export const VARIABLES = {
     display: maskUrl,
     parse: url,
   } satisfies Variable<string>,
+  OTEL_EXPORTER_OTLP_PROTOCOL: {
+    name: 'OTEL_EXPORTER_OTLP_PROTOCOL',
+    doc: 'How OTLP is sent over HTTP: protobuf (`application/x-protobuf`, the specification\u2019s default; some receivers take nothing else) or JSON (`application/json`).',
+    accepted: PROTOCOL_ACCEPTED,
+    fallback: 'http/protobuf' as OtlpProtocol,
+    parse: oneOf(OTLP_PROTOCOLS),
+  } satisfies Variable<OtlpProtocol>,
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: perSignal(
+    'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    'spans',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    PROTOCOL_ACCEPTED,
+    OTLP_PROTOCOLS,
+  ),
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: perSignal(
+    'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+    'metrics',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    PROTOCOL_ACCEPTED,
+    OTLP_PROTOCOLS,
+  ),
+  OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: perSignal(
+    'OTEL_EXPORTER_OTLP_LOGS_PROTOCOL',
+    'log records',
+    'OTEL_EXPORTER_OTLP_PROTOCOL',
+    PROTOCOL_ACCEPTED,
+    OTLP_PROTOCOLS,
+  ),
+  OTEL_EXPORTER_OTLP_COMPRESSION: {
+    name: 'OTEL_EXPORTER_OTLP_COMPRESSION',
+    doc: '`gzip` compresses every OTLP request body (`Content-Encoding: gzip`).',
+    accepted: '`gzip` or `none`',
+    fallback: 'none' as OtlpCompression,
+    parse: oneOf(OTLP_COMPRESSIONS),
+  } satisfies Variable<OtlpCompression>,
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: perSignal(
+    'OTEL_EXPORTER_OTLP_TRACES_COMPRESSION',
+    'spans',
+    'OTEL_EXPORTER_OTLP_COMPRESSION',
+    '`gzip` or `none`',
+    OTLP_COMPRESSIONS,
+  ),
+  OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: perSignal(
+    'OTEL_EXPORTER_OTLP_METRICS_COMPRESSION',
+    'metrics',
+    'OTEL_EXPORTER_OTLP_COMPRESSION',
+    '`gzip` or `none`',
+    OTLP_COMPRESSIONS,
+  ),
+  OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: perSignal(
+    'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION',
+    'log records',
+    'OTEL_EXPORTER_OTLP_COMPRESSION',
+    '`gzip` or `none`',
+    OTLP_COMPRESSIONS,
+  ),
   OTEL_EXPORTER_OTLP_HEADERS: {
     name: 'OTEL_EXPORTER_OTLP_HEADERS',
     doc: 'Headers sent with every OTLP request (for example an API key), values percent-encoded. Masked in `tapwire config` and in messages. A bad value turns OTLP export off rather than send without the headers: they usually carry the credentials or the tenant, and data sent without them is refused or lands with the wrong tenant.',
@@ -205,7 +294,7 @@ export const VARIABLES = {
     secret: true,
     display: maskHeaders,
     instead:
-      'OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER): nothing is sent without the headers',
+      'OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER): nothing is sent without the headers',
     parse: httpHeaders,
   } satisfies Variable<Record<string, string>>,
   OTEL_EXPORTER_OTLP_TIMEOUT: {
@@ -221,6 +310,27 @@ export const VARIABLES = {
     accepted: 'an integer from 100 to 3600000',
     fallback: 60000,
     parse: integer(100, 3_600_000),
+  } satisfies Variable<number>,
+  OTEL_BLRP_SCHEDULE_DELAY: {
+    name: 'OTEL_BLRP_SCHEDULE_DELAY',
+    doc: 'Milliseconds a log record may wait for its batch before it is sent (`OTEL_LOGS_EXPORTER=otlp`); a full batch goes at once.',
+    accepted: 'an integer from 0 to 3600000',
+    fallback: 1000,
+    parse: integer(0, 3_600_000),
+  } satisfies Variable<number>,
+  OTEL_BLRP_MAX_QUEUE_SIZE: {
+    name: 'OTEL_BLRP_MAX_QUEUE_SIZE',
+    doc: 'Log records kept while waiting to be sent; when full the oldest is dropped and counted in `tapwire_log_records_dropped_total{reason="queue_full"}`.',
+    accepted: 'an integer from 1 to 1000000',
+    fallback: 2048,
+    parse: integer(1, 1_000_000),
+  } satisfies Variable<number>,
+  OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: {
+    name: 'OTEL_BLRP_MAX_EXPORT_BATCH_SIZE',
+    doc: 'Log records per OTLP request at most.',
+    accepted: 'an integer from 1 to 1000000',
+    fallback: 512,
+    parse: integer(1, 1_000_000),
   } satisfies Variable<number>,
   OTEL_TRACES_SAMPLER: {
     name: 'OTEL_TRACES_SAMPLER',

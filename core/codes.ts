@@ -124,6 +124,14 @@ export const LOG_CODES = {
       'When the process ended, some spans or OTLP metric points had not been delivered in its life (the line has the counts and the reasons, e.g. `3 spans, 41 metric points not exported: connection refused by collector:4318`). The last export does not retry: a refused receiver costs the exit a connect, one that does not answer at most OTEL_EXPORTER_OTLP_TIMEOUT.',
     action: 'Check that the OTLP receiver is reachable from the app (OTEL_EXPORTER_OTLP_ENDPOINT).',
   },
+  TAPWIRE_OTLP_LOGS_DROPPED: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'Log records did not reach the OTLP logs receiver: the queue was full and the oldest records made room (reason queue_full), or the receiver did not take a batch (reason export_failed, with the error). Said once per reason; every record lost is counted in tapwire_log_records_dropped_total{reason}.',
+    action:
+      'queue_full: raise OTEL_BLRP_MAX_QUEUE_SIZE or log less. export_failed: check that the receiver is reachable from the app (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT) and takes the protocol sent (OTEL_EXPORTER_OTLP_LOGS_PROTOCOL).',
+  },
   TAPWIRE_DB_SLOW: {
     level: 'warn',
     from: 'preload',

@@ -11,11 +11,17 @@
 //
 // Semantics are the SDK's: explicit buckets with upper-inclusive bounds, cumulative temporality,
 // min/max/sum/count per point, start time = when the series first saw a value.
+//
+// Exemplars: recordSpan() keeps, per bucket, the latest value recorded in a sampled span with that
+// span's ids (what OpenMetrics scrapes show, ../exporters/prometheus/serialize.ts). They live in
+// arrays made when a series first sees a sampled span; recording one stores two strings the span
+// already holds and two numbers.
 import type {
   Counter as ApiCounter,
   Histogram as ApiHistogram,
   Attributes,
   HrTime,
+  Span,
 } from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
 import {
@@ -30,6 +36,16 @@ import {
   type SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import type { MetricDef } from '../exporters/catalogue.js';
+import type { BucketExemplar, WithExemplars } from '../exporters/prometheus/serialize.js';
+
+/** Latest sampled recording per bucket: parallel arrays, one slot per bucket. */
+interface Exemplars {
+  traceIds: (string | undefined)[];
+  spanIds: string[];
+  values: Float64Array;
+  /** Milliseconds since the epoch. */
+  times: Float64Array;
+}
 
 interface Point {
   attributes: Attributes;
@@ -39,7 +55,10 @@ interface Point {
   min: number;
   max: number;
   start: HrTime;
+  exemplars: Exemplars | undefined;
 }
+
+const SAMPLED = 1; // W3C trace-flags: the span is recorded and exported
 
 function hrNow(): HrTime {
   const ms = performance.timeOrigin + performance.now();
@@ -66,6 +85,11 @@ export class FastHistogram implements ApiHistogram {
   }
 
   record(value: number, attributes: Attributes = {}): void {
+    this.recordSpan(value, attributes, undefined);
+  }
+
+  /** record(), and, when `span` is sampled, the value as its bucket's exemplar. */
+  recordSpan(value: number, attributes: Attributes, span: Span | undefined): void {
     if (!(value >= 0) || value === Number.POSITIVE_INFINITY) return; // NaN, negative, infinite: dropped like the SDK
     let p = this.byRef.get(attributes);
     if (p === undefined) p = this.lookup(attributes);
@@ -77,6 +101,23 @@ export class FastHistogram implements ApiHistogram {
     p.count++;
     if (value < p.min) p.min = value;
     if (value > p.max) p.max = value;
+    if (span === undefined) return;
+    const sc = span.spanContext();
+    if ((sc.traceFlags & SAMPLED) === 0) return;
+    let e = p.exemplars;
+    if (e === undefined) {
+      e = {
+        traceIds: new Array(b.length + 1),
+        spanIds: new Array(b.length + 1),
+        values: new Float64Array(b.length + 1),
+        times: new Float64Array(b.length + 1),
+      };
+      p.exemplars = e;
+    }
+    e.traceIds[i] = sc.traceId;
+    e.spanIds[i] = sc.spanId;
+    e.values[i] = value;
+    e.times[i] = Date.now();
   }
 
   /** Adds what `o` gathered (boundaries of this histogram) as if each value had been recorded. */
@@ -104,6 +145,7 @@ export class FastHistogram implements ApiHistogram {
         min: Number.POSITIVE_INFINITY,
         max: Number.NEGATIVE_INFINITY,
         start: hrNow(),
+        exemplars: undefined,
       };
       this.byValue.set(key, p);
       this.points.push(p);
@@ -118,18 +160,15 @@ export class FastHistogram implements ApiHistogram {
     const dataPoints: DataPoint<Histogram>[] = [];
     for (const p of this.points) {
       if (p.count === 0) continue;
-      dataPoints.push({
-        attributes: p.attributes,
-        startTime: p.start,
-        endTime: end,
-        value: {
-          buckets: { boundaries: this.boundaries, counts: Array.from(p.counts) },
-          sum: p.sum,
-          count: p.count,
-          min: p.min,
-          max: p.max,
-        },
-      });
+      const value: WithExemplars = {
+        buckets: { boundaries: this.boundaries, counts: Array.from(p.counts) },
+        sum: p.sum,
+        count: p.count,
+        min: p.min,
+        max: p.max,
+      };
+      if (p.exemplars !== undefined) value.exemplars = exemplarList(p.exemplars);
+      dataPoints.push({ attributes: p.attributes, startTime: p.start, endTime: end, value });
     }
     return {
       descriptor: {
@@ -143,6 +182,19 @@ export class FastHistogram implements ApiHistogram {
       dataPoints,
     };
   }
+}
+
+function exemplarList(e: Exemplars): (BucketExemplar | undefined)[] {
+  const out: (BucketExemplar | undefined)[] = [];
+  for (let i = 0; i < e.values.length; i++) {
+    const traceId = e.traceIds[i];
+    out.push(
+      traceId === undefined
+        ? undefined
+        : { traceId, spanId: e.spanIds[i]!, value: e.values[i]!, timeMs: e.times[i]! },
+    );
+  }
+  return out;
 }
 
 /**

@@ -19,6 +19,7 @@ const LEVEL_VALUES: Record<string, number> = {
 };
 
 let configured: Config | undefined;
+let shipped: ((line: string) => void) | undefined;
 let threshold = -1;
 let base = '';
 
@@ -30,6 +31,11 @@ export function configureAgentLog(config: Config, inApp = true): void {
   configured = config;
   threshold = LEVEL_VALUES[inApp ? config.agentLogLevel : config.logLevel] ?? 30;
   base = `"pid":${process.pid},"service.name":${JSON.stringify(config.serviceName)},"deployment.environment.name":${JSON.stringify(config.environment)},"component":"tapwire"`;
+}
+
+/** Every line written from now on also goes to `ship` (OTLP logs); undefined stops it. */
+export function shipAgentLog(ship: ((line: string) => void) | undefined): void {
+  shipped = ship;
 }
 
 /** What a user can act on from an error: class, code, message, stack (pino's err shape). */
@@ -55,6 +61,7 @@ export function agentLog(code: LogCode, message: string, fields?: Record<string,
       }
     }
     const line = `{"level":"${level}","time":${Date.now()},${base},"code":${JSON.stringify(code)}${extra},"msg":${JSON.stringify(message)}}\n`;
+    shipped?.(line);
     writeSync(2, line);
   } catch {
     // The logging path never throws into the host (EAGAIN on a full pipe, a closed stderr).

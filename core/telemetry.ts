@@ -14,7 +14,7 @@ import { METRICS, type MetricDef } from '../exporters/catalogue.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
 import { type FastCounter, type FastHistogram, FastHistograms } from './histogram.js';
-import { logCounts } from './log-counts.js';
+import { logCounts, logDrops } from './log-counts.js';
 import { RUNTIME, RUNTIME_VERSION, SCOPE, VERSION } from './runtime.js';
 import { overflowCounts } from './series.js';
 
@@ -39,10 +39,11 @@ export interface Telemetry {
   otlp: PeriodicExportingMetricReader | undefined;
   /** Request-path histograms (./histogram.ts); create further ones with histograms.create(def). */
   histograms: FastHistograms;
-  httpServerDuration: Histogram;
-  httpClientDuration: Histogram;
-  dbDuration: Histogram;
-  genAiDuration: Histogram;
+  /** The durations keep exemplars (FastHistogram.recordSpan). */
+  httpServerDuration: FastHistogram;
+  httpClientDuration: FastHistogram;
+  dbDuration: FastHistogram;
+  genAiDuration: FastHistogram;
   genAiTokens: Histogram;
   genAiTimeToFirstChunk: Histogram;
   genAiTimePerOutputChunk: FastHistogram;
@@ -116,6 +117,15 @@ export function createTelemetry(
     })
     .addCallback((r: ObservableResult) => {
       for (const level of Object.keys(logCounts)) r.observe(logCounts[level]!, { level });
+    });
+
+  meter
+    .createObservableCounter(METRICS.logRecordsDropped.name, {
+      unit: METRICS.logRecordsDropped.unit,
+      description: METRICS.logRecordsDropped.description,
+    })
+    .addCallback((r: ObservableResult) => {
+      for (const reason of Object.keys(logDrops)) r.observe(logDrops[reason]!, { reason });
     });
 
   meter

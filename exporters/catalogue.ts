@@ -366,6 +366,15 @@ export const METRICS = {
     attributes: ['level'],
     source: 'agent/log',
   },
+  logRecordsDropped: {
+    name: 'tapwire.log.records.dropped',
+    unit: '{record}',
+    kind: 'counter',
+    description:
+      'Log records that did not reach the OTLP logs receiver (OTEL_LOGS_EXPORTER=otlp): queue_full when the queue (OTEL_BLRP_MAX_QUEUE_SIZE) was full and the oldest record made room, export_failed when the receiver did not take a batch.',
+    attributes: ['reason'],
+    source: 'exporters/otlp-logs',
+  },
   agentInfo: {
     name: 'tapwire.agent.info',
     unit: '',

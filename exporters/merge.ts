@@ -22,6 +22,7 @@ import {
   type ResourceMetrics,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
+import type { WithExemplars } from './prometheus/serialize.js';
 
 /** The attribute that tells per-process series apart (Prometheus label `tapwire_process`). */
 export const PROCESS_ATTRIBUTE = 'tapwire.process';
@@ -116,6 +117,16 @@ function addHistogram(into: Histogram, h: Histogram): void {
   into.sum = (into.sum ?? 0) + (h.sum ?? 0);
   if (h.min !== undefined) into.min = into.min === undefined ? h.min : Math.min(into.min, h.min);
   if (h.max !== undefined) into.max = into.max === undefined ? h.max : Math.max(into.max, h.max);
+  // Per bucket, the newer exemplar of the two; a new list, as `into` may share its list with a source.
+  const theirs = (h as WithExemplars).exemplars;
+  if (theirs !== undefined) {
+    const merged = [...((into as WithExemplars).exemplars ?? [])];
+    theirs.forEach((e, i) => {
+      const mine = merged[i];
+      if (e !== undefined && (mine === undefined || e.timeMs > mine.timeMs)) merged[i] = e;
+    });
+    (into as WithExemplars).exemplars = merged;
+  }
 }
 
 function hrNow(): HrTime {

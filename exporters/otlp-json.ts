@@ -9,11 +9,11 @@
 import type { Attributes } from '@opentelemetry/api';
 import {
   DataPointType,
-  type Histogram,
   type MetricData,
   type ResourceMetrics,
   type ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
+import type { BucketExemplar, WithExemplars } from './prometheus/serialize.js';
 
 const DELTA = 1;
 
@@ -33,12 +33,19 @@ interface NumberPoint {
   asDouble?: number | string;
   asInt?: number | string;
 }
+interface OtlpExemplar {
+  timeUnixNano?: string | number;
+  asDouble?: number;
+  traceId?: string;
+  spanId?: string;
+}
 interface HistogramPoint {
   attributes?: KeyValue[];
   count?: number | string;
   sum?: number | string;
   bucketCounts?: (number | string)[];
   explicitBounds?: number[];
+  exemplars?: OtlpExemplar[];
 }
 interface OtlpMetric {
   name?: string;
@@ -82,6 +89,39 @@ function num(v: number | string | undefined): number {
   if (v === undefined) return 0;
   const n = Number(v);
   return Number.isFinite(n) || Number.isNaN(n) ? n : 0;
+}
+
+const TRACE_ID = /^[0-9a-f]{32}$/;
+const SPAN_ID = /^[0-9a-f]{16}$/;
+
+/**
+ * A pushed point's exemplars, per bucket (the newest where several fall in one). Ids that are not
+ * lower-case hex of the right length are left out: they become label values on /metrics.
+ */
+function bucketExemplars(
+  list: OtlpExemplar[] | undefined,
+  bounds: number[],
+): (BucketExemplar | undefined)[] | undefined {
+  if (!Array.isArray(list) || list.length === 0) return undefined;
+  const out: (BucketExemplar | undefined)[] = new Array(bounds.length + 1).fill(undefined);
+  for (const e of list) {
+    if (typeof e?.traceId !== 'string' || !TRACE_ID.test(e.traceId)) continue;
+    if (typeof e.spanId !== 'string' || !SPAN_ID.test(e.spanId)) continue;
+    const value = Number(e.asDouble);
+    if (!Number.isFinite(value)) continue;
+    let timeMs = 0;
+    try {
+      timeMs = Number(BigInt(e.timeUnixNano ?? 0) / 1_000_000n);
+    } catch {
+      continue;
+    }
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]!) i++;
+    const known = out[i];
+    if (known === undefined || timeMs > known.timeMs)
+      out[i] = { traceId: e.traceId, spanId: e.spanId, value, timeMs };
+  }
+  return out.some((e) => e !== undefined) ? out : undefined;
 }
 
 export interface Converted {
@@ -130,19 +170,17 @@ export function convertResourceMetrics(
           descriptor,
           dataPointType: DataPointType.HISTOGRAM,
           aggregationTemporality: 1,
-          dataPoints: list.map((p) => ({
-            attributes: attributesOf(p.attributes),
-            startTime: [0, 0],
-            endTime: [0, 0],
-            value: {
-              buckets: {
-                boundaries: (p.explicitBounds ?? []).map(num),
-                counts: (p.bucketCounts ?? []).map(num),
-              },
+          dataPoints: list.map((p) => {
+            const boundaries = (p.explicitBounds ?? []).map(num);
+            const value: WithExemplars = {
+              buckets: { boundaries, counts: (p.bucketCounts ?? []).map(num) },
               count: num(p.count),
               sum: num(p.sum),
-            },
-          })),
+            };
+            const exemplars = bucketExemplars(p.exemplars, boundaries);
+            if (exemplars !== undefined) value.exemplars = exemplars;
+            return { attributes: attributesOf(p.attributes), startTime: [0, 0], endTime: [0, 0], value };
+          }),
         } as unknown as MetricData);
       } else if (m.sum || m.gauge) {
         const isSum = m.sum !== undefined;
@@ -213,7 +251,17 @@ export function encodeResourceMetrics(rm: ResourceMetrics): { resourceMetrics: O
           histogram: {
             aggregationTemporality: CUMULATIVE,
             dataPoints: m.dataPoints.map((p) => {
-              const h = p.value as Histogram;
+              const h = p.value as WithExemplars;
+              const exemplars: OtlpExemplar[] = [];
+              for (const e of h.exemplars ?? []) {
+                if (e === undefined) continue;
+                exemplars.push({
+                  timeUnixNano: (BigInt(Math.round(e.timeMs)) * 1_000_000n).toString(),
+                  asDouble: e.value,
+                  traceId: e.traceId,
+                  spanId: e.spanId,
+                });
+              }
               return {
                 attributes: keyValues(p.attributes),
                 startTimeUnixNano: nanos(p.startTime),
@@ -222,6 +270,7 @@ export function encodeResourceMetrics(rm: ResourceMetrics): { resourceMetrics: O
                 sum: h.sum ?? 0,
                 bucketCounts: h.buckets.counts,
                 explicitBounds: h.buckets.boundaries,
+                ...(exemplars.length > 0 ? { exemplars } : {}),
               };
             }),
           },

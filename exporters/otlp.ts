@@ -1,5 +1,6 @@
-// OTLP/HTTP (JSON) export of spans and metrics, loaded only when an OTLP exporter is configured:
-// it brings http(s), zlib and the SDK's serializers, start-up nobody else should pay.
+// OTLP/HTTP export of spans, metrics and log records, protobuf or JSON per signal
+// (OTEL_EXPORTER_OTLP_*_PROTOCOL), loaded only when an OTLP exporter is configured: it brings
+// http(s), zlib and the SDK's serializers, start-up nobody else should pay.
 //
 // The SDK's serializers, queue and exporter classes are used as they are; the transport (one POST,
 // and the retries) is ours, because the SDK's retries what it cannot deliver (connection refused
@@ -30,18 +31,25 @@ import {
   createOtlpHttpExporterMetrics,
 } from '@opentelemetry/otlp-exporter-base/node-http';
 import {
+  type ISerializer,
+  JsonLogsSerializer,
   JsonMetricsSerializer,
   JsonTraceSerializer,
+  LogsExporterMetricsHelper,
   MetricsExporterMetricsHelper,
+  ProtobufLogsSerializer,
+  ProtobufMetricsSerializer,
+  ProtobufTraceSerializer,
   TraceExporterMetricsHelper,
 } from '@opentelemetry/otlp-transformer';
+import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import {
   type MetricProducer,
   PeriodicExportingMetricReader,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { Config } from '../config/index.js';
+import type { Config, OtlpCompression, OtlpProtocol } from '../config/index.js';
 
 /** Where the agent's lines go; the codes are the agent's (exporters/ does not log itself). */
 export interface OtlpReport {
@@ -93,17 +101,25 @@ export class OtlpExports {
 
   /** Spans for a BatchSpanProcessor. */
   spanExporter(): SpanExporter {
-    const options = this.options('TRACES', 'v1/traces', this.config.otlpTracesEndpoint);
+    const c = this.config;
+    const protocol = c.otlpTracesProtocol;
+    const options = this.options(
+      'TRACES',
+      'v1/traces',
+      c.otlpTracesEndpoint,
+      protocol,
+      c.otlpTracesCompression,
+    );
     const delegate = createOtlpNetworkExportDelegate(
       options,
-      JsonTraceSerializer,
+      protocol === 'http/json' ? JsonTraceSerializer : ProtobufTraceSerializer,
       createOtlpHttpExporterMetrics(
         'otlp_http_span_exporter',
         TraceExporterMetricsHelper,
         options.url,
         undefined,
       ),
-      this.transport(options),
+      this.transport(options, protocol),
     );
     const exports = this;
     return new (class extends OTLPExporterBase<ReadableSpan[]> {
@@ -118,17 +134,28 @@ export class OtlpExports {
 
   /** OTLP push every OTEL_METRIC_EXPORT_INTERVAL, cumulative like Prometheus; the SDK unrefs its timer. */
   reader(metricProducers: MetricProducer[] = []): PeriodicExportingMetricReader {
-    const options = this.options('METRICS', 'v1/metrics', this.config.otlpMetricsEndpoint);
+    const c = this.config;
+    const protocol = c.otlpMetricsProtocol;
+    const options = this.options(
+      'METRICS',
+      'v1/metrics',
+      c.otlpMetricsEndpoint,
+      protocol,
+      c.otlpMetricsCompression,
+    );
     const delegate = createOtlpNetworkExportDelegate(
       options,
-      JsonMetricsSerializer,
+      (protocol === 'http/json' ? JsonMetricsSerializer : ProtobufMetricsSerializer) as ISerializer<
+        ResourceMetrics,
+        unknown
+      >,
       createOtlpHttpExporterMetrics(
         'otlp_http_metric_exporter',
         MetricsExporterMetricsHelper,
         options.url,
         undefined,
       ),
-      this.transport(options),
+      this.transport(options, protocol),
     );
     const exports = this;
     const exporter = new (class extends OTLPMetricExporterBase {
@@ -147,6 +174,28 @@ export class OtlpExports {
       // As in the Prometheus reader (./prometheus/reader.ts): the app's instruments capped at the limit.
       cardinalityLimits: { default: this.config.cardinalityLimit + 1 },
     });
+  }
+
+  /**
+   * Log records for ./otlp-logs.ts, over the same transport (no retry holds the exit). Their
+   * losses are counted and said by the log shipper, with the records the queue dropped.
+   */
+  logExporter(): OTLPExporterBase<ReadableLogRecord[]> {
+    const c = this.config;
+    const protocol = c.otlpLogsProtocol;
+    const options = this.options('LOGS', 'v1/logs', c.otlpLogsEndpoint, protocol, c.otlpLogsCompression);
+    const delegate = createOtlpNetworkExportDelegate(
+      options,
+      protocol === 'http/json' ? JsonLogsSerializer : ProtobufLogsSerializer,
+      createOtlpHttpExporterMetrics(
+        'otlp_http_log_exporter',
+        LogsExporterMetricsHelper,
+        options.url,
+        undefined,
+      ),
+      this.transport(options, protocol),
+    );
+    return new OTLPExporterBase<ReadableLogRecord[]>(delegate);
   }
 
   /**
@@ -191,20 +240,32 @@ export class OtlpExports {
   }
 
   /**
-   * The SDK's options for a signal (agent with OTEL_EXPORTER_OTLP_CERTIFICATE and friends,
-   * OTEL_EXPORTER_OTLP_COMPRESSION, the concurrency limit), with tapwire's URL and timeout.
+   * The SDK's options for a signal (agent with OTEL_EXPORTER_OTLP_CERTIFICATE and friends, the
+   * concurrency limit), with tapwire's URL, timeout and compression.
    */
-  private options(signal: string, path: string, url: string) {
-    return convertLegacyHttpOptions({ url, timeoutMillis: this.config.otlpTimeoutMs }, signal, path, {
-      'Content-Type': 'application/json',
-    });
+  private options(
+    signal: string,
+    path: string,
+    url: string,
+    protocol: OtlpProtocol,
+    compression: OtlpCompression,
+  ) {
+    return convertLegacyHttpOptions(
+      { url, timeoutMillis: this.config.otlpTimeoutMs, compression: compression as never },
+      signal,
+      path,
+      { 'Content-Type': contentType(protocol) },
+    );
   }
 
-  private transport(options: ReturnType<typeof convertLegacyHttpOptions>): IExporterTransport {
+  private transport(
+    options: ReturnType<typeof convertLegacyHttpOptions>,
+    protocol: OtlpProtocol,
+  ): IExporterTransport {
     const url = new URL(options.url);
     const headers = {
       ...this.config.otlpHeaders,
-      'Content-Type': 'application/json',
+      'Content-Type': contentType(protocol),
       'User-Agent': 'tapwire OTel-OTLP-Exporter-JavaScript',
       ...(options.compression === 'gzip' ? { 'Content-Encoding': 'gzip' } : {}),
     };
@@ -251,6 +312,10 @@ export class OtlpExports {
       this.wakers.add(wake);
     });
   }
+}
+
+function contentType(protocol: OtlpProtocol): string {
+  return protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
 }
 
 function counted(spans: number, points: number): string {

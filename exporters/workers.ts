@@ -14,6 +14,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { convertResourceMetrics, OtlpFormatError, type OtlpResourceMetrics } from './otlp-json.js';
+import { decodeMetricsRequest, encodeMetricsResponse } from './otlp-proto.js';
 
 export const MAX_WORKERS = 64;
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -143,24 +144,58 @@ export class WorkerStore {
   }
 }
 
-/** What a POST /v1/metrics answers: status and JSON body. Protobuf is refused (the preload pushes JSON). */
+/** What a POST /v1/metrics answers: status and a JSON body, or protobuf bytes for a protobuf push. */
+export interface OtlpAnswer {
+  status: number;
+  body: unknown;
+  /** The ExportMetricsServiceResponse of a protobuf push taken (200). */
+  proto?: Uint8Array;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A pushed ExportMetricsServiceRequest, OTLP/HTTP protobuf (the specification's default) or JSON,
+ * gzipped or not. zlib is loaded on the first gzipped push, and inflates at most MAX_BODY_BYTES.
+ */
 export function acceptOtlp(
   store: WorkerStore,
   contentType: string,
-  text: string,
+  encoding: string | undefined,
+  raw: Uint8Array,
   final: boolean,
-): { status: number; body: unknown } {
-  if (!contentType.startsWith('application/json')) {
+): OtlpAnswer {
+  const proto = contentType.startsWith('application/x-protobuf');
+  if (!proto && !contentType.startsWith('application/json')) {
     return {
       status: 415,
       body: {
-        error: 'OTLP/HTTP JSON only (content-type: application/json)',
+        error: 'OTLP/HTTP protobuf or JSON only (content-type: application/x-protobuf or application/json)',
         error_type: 'unsupported_media_type',
       },
     };
   }
+  let data = raw;
+  if (encoding === 'gzip') {
+    try {
+      const zlib = process.getBuiltinModule('node:zlib') as typeof import('node:zlib');
+      data = zlib.gunzipSync(raw, { maxOutputLength: MAX_BODY_BYTES });
+    } catch {
+      return {
+        status: 400,
+        body: { error: 'body is not gzip, or inflates too large', error_type: 'bad_request' },
+      };
+    }
+  } else if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+    return {
+      status: 415,
+      body: { error: 'content-encoding gzip or none only', error_type: 'unsupported_media_type' },
+    };
+  }
   try {
-    const rejected = store.accept(JSON.parse(text), final);
+    const request = proto ? decodeMetricsRequest(data) : JSON.parse(utf8.decode(data));
+    const rejected = store.accept(request, final);
+    if (proto) return { status: 200, body: {}, proto: encodeMetricsResponse(rejected) };
     return { status: 200, body: rejected > 0 ? { partialSuccess: { rejectedDataPoints: rejected } } : {} };
   } catch (error) {
     const message = error instanceof OtlpFormatError ? error.message : 'body is not JSON';
@@ -174,8 +209,8 @@ export const FINAL_HEADER = 'x-tapwire-final';
 /** POST /v1/metrics on a node:http server: the body read up to MAX_BODY_BYTES, then acceptOtlp(). */
 export function receiveOtlp(store: WorkerStore, req: IncomingMessage, res: ServerResponse): void {
   const type = req.headers['content-type'] ?? '';
-  if (!type.startsWith('application/json')) {
-    reply(res, acceptOtlp(store, type, '', false));
+  if (!type.startsWith('application/json') && !type.startsWith('application/x-protobuf')) {
+    reply(res, acceptOtlp(store, type, undefined, new Uint8Array(0), false));
     req.resume();
     return;
   }
@@ -195,15 +230,22 @@ export function receiveOtlp(store: WorkerStore, req: IncomingMessage, res: Serve
   });
   req.on('end', () => {
     if (res.headersSent) return;
-    reply(
-      res,
-      acceptOtlp(store, type, Buffer.concat(chunks).toString('utf8'), req.headers[FINAL_HEADER] === '1'),
-    );
+    const final = req.headers[FINAL_HEADER] === '1';
+    reply(res, acceptOtlp(store, type, req.headers['content-encoding'], Buffer.concat(chunks), final));
   });
 }
 
-function reply(res: ServerResponse, answer: { status: number; body: unknown }): void {
+/** Writes an OtlpAnswer on a node:http response. */
+export function reply(res: ServerResponse, answer: OtlpAnswer): void {
   if (res.headersSent) return;
+  if (answer.proto !== undefined) {
+    res.writeHead(answer.status, {
+      'content-type': 'application/x-protobuf',
+      'content-length': answer.proto.length,
+    });
+    res.end(answer.proto);
+    return;
+  }
   const text = JSON.stringify(answer.body);
   res.writeHead(answer.status, {
     'content-type': 'application/json',

@@ -120,7 +120,7 @@ describe.each(RUNTIMES)('the preload under %s with a bad value', (runtime) => {
       [
         'warn',
         'TAPWIRE_ERR_CONFIG',
-        `OTEL_EXPORTER_OTLP_HEADERS="****" is not valid (entry 1 has no \`=\`): expected ${VARIABLES.OTEL_EXPORTER_OTLP_HEADERS.accepted}; OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER): nothing is sent without the headers`,
+        `OTEL_EXPORTER_OTLP_HEADERS="****" is not valid (entry 1 has no \`=\`): expected ${VARIABLES.OTEL_EXPORTER_OTLP_HEADERS.accepted}; OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER): nothing is sent without the headers`,
       ],
     ]);
     expect(withTapwire.stderr).not.toContain('sk-live');

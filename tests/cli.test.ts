@@ -98,15 +98,27 @@ LOG_LEVEL                                           debug                       
 OTEL_METRICS_EXPORTER                               prometheus                        default
 OTEL_TRACES_EXPORTER                                none                              default
 OTEL_LOGS_EXPORTER                                  none                              default
+TAPWIRE_LOG_STDOUT                                  on                                default
 OTEL_EXPORTER_PROMETHEUS_HOST                       0.0.0.0                           default
 OTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default
 OTEL_EXPORTER_OTLP_ENDPOINT                         http://localhost:4318/            default
 OTEL_EXPORTER_OTLP_TRACES_ENDPOINT                  http://localhost:4318/v1/traces   from OTEL_EXPORTER_OTLP_ENDPOINT
 OTEL_EXPORTER_OTLP_METRICS_ENDPOINT                 http://localhost:4318/v1/metrics  from OTEL_EXPORTER_OTLP_ENDPOINT
 OTEL_EXPORTER_OTLP_LOGS_ENDPOINT                    http://localhost:4318/v1/logs     from OTEL_EXPORTER_OTLP_ENDPOINT
+OTEL_EXPORTER_OTLP_PROTOCOL                         http/protobuf                     default
+OTEL_EXPORTER_OTLP_TRACES_PROTOCOL                  http/protobuf                     from OTEL_EXPORTER_OTLP_PROTOCOL
+OTEL_EXPORTER_OTLP_METRICS_PROTOCOL                 http/protobuf                     from OTEL_EXPORTER_OTLP_PROTOCOL
+OTEL_EXPORTER_OTLP_LOGS_PROTOCOL                    http/protobuf                     from OTEL_EXPORTER_OTLP_PROTOCOL
+OTEL_EXPORTER_OTLP_COMPRESSION                      none                              default
+OTEL_EXPORTER_OTLP_TRACES_COMPRESSION               none                              from OTEL_EXPORTER_OTLP_COMPRESSION
+OTEL_EXPORTER_OTLP_METRICS_COMPRESSION              none                              from OTEL_EXPORTER_OTLP_COMPRESSION
+OTEL_EXPORTER_OTLP_LOGS_COMPRESSION                 none                              from OTEL_EXPORTER_OTLP_COMPRESSION
 OTEL_EXPORTER_OTLP_HEADERS                          none                              default
 OTEL_EXPORTER_OTLP_TIMEOUT                          10000                             default
 OTEL_METRIC_EXPORT_INTERVAL                         60000                             default
+OTEL_BLRP_SCHEDULE_DELAY                            1000                              default
+OTEL_BLRP_MAX_QUEUE_SIZE                            2048                              default
+OTEL_BLRP_MAX_EXPORT_BATCH_SIZE                     512                               default
 OTEL_TRACES_SAMPLER                                 parentbased_always_on             default
 OTEL_TRACES_SAMPLER_ARG                             1                                 default
 TAPWIRE_CARDINALITY_LIMIT                           2000                              default
@@ -184,7 +196,7 @@ TAPWIRE_GATEWAY_INCLUDE_USAGE                       false                       
   OTEL_EXPORTER_OTLP_HEADERS="****"
     problem:  entry 1 has no =
     accepted: comma-separated name=value pairs, each name an HTTP header name and each value non-empty
-    instead:  OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER): nothing is sent without the headers
+    instead:  OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER): nothing is sent without the headers
 `);
     expect(r.stdout).toContain(
       '\nOTEL_EXPORTER_PROMETHEUS_PORT                       9464                              default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)\n',

@@ -28,11 +28,21 @@ describe('defaults', () => {
       metricsExporters: ['prometheus'],
       tracesExporters: [],
       logsExporters: [],
+      logStdout: 'on',
+      logsBatchDelayMs: 1000,
+      logsQueueSize: 2048,
+      logsBatchSize: 512,
       prometheusHost: '0.0.0.0',
       prometheusPort: 9464,
       otlpTracesEndpoint: 'http://localhost:4318/v1/traces',
       otlpMetricsEndpoint: 'http://localhost:4318/v1/metrics',
       otlpLogsEndpoint: 'http://localhost:4318/v1/logs',
+      otlpTracesProtocol: 'http/protobuf',
+      otlpMetricsProtocol: 'http/protobuf',
+      otlpLogsProtocol: 'http/protobuf',
+      otlpTracesCompression: 'none',
+      otlpMetricsCompression: 'none',
+      otlpLogsCompression: 'none',
       otlpHeaders: {},
       otlpTimeoutMs: 10000,
       metricExportIntervalMs: 60000,
@@ -92,6 +102,63 @@ describe('defaults', () => {
     expect(config.otlpLogsEndpoint).toBe('https://logs.example/ingest');
   });
 
+  it('takes the OTLP protocol and compression per signal, else from the general variable', () => {
+    const pick = (env: Record<string, string>) => {
+      const { config, problems } = load(env);
+      expect(problems).toEqual([]);
+      return [
+        config.otlpTracesProtocol,
+        config.otlpMetricsProtocol,
+        config.otlpLogsProtocol,
+        config.otlpTracesCompression,
+        config.otlpMetricsCompression,
+        config.otlpLogsCompression,
+        config.sources.otlpMetricsProtocol,
+        config.sources.otlpLogsCompression,
+      ];
+    };
+    expect(
+      pick({ OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }),
+    ).toEqual([
+      'http/json',
+      'http/json',
+      'http/json',
+      'gzip',
+      'gzip',
+      'gzip',
+      'OTEL_EXPORTER_OTLP_PROTOCOL',
+      'OTEL_EXPORTER_OTLP_COMPRESSION',
+    ]);
+    expect(
+      pick({
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'HTTP/JSON',
+        OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'gzip',
+      }),
+    ).toEqual([
+      'http/json',
+      'http/protobuf',
+      'http/json',
+      'none',
+      'none',
+      'gzip',
+      'OTEL_EXPORTER_OTLP_METRICS_PROTOCOL',
+      'OTEL_EXPORTER_OTLP_LOGS_COMPRESSION',
+    ]);
+  });
+
+  it('reports grpc once and sends http/protobuf', () => {
+    const { config, problems } = load({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' });
+    expect(problems.map((p) => p.message)).toEqual([
+      'OTEL_EXPORTER_OTLP_PROTOCOL="grpc" is not valid: expected `http/protobuf` or `http/json` (`grpc` is not supported); using the default ("http/protobuf")',
+    ]);
+    expect([config.otlpTracesProtocol, config.otlpMetricsProtocol, config.otlpLogsProtocol]).toEqual([
+      'http/protobuf',
+      'http/protobuf',
+      'http/protobuf',
+    ]);
+  });
+
   it('percent-decodes resource attribute values', () => {
     const { config } = load({ OTEL_RESOURCE_ATTRIBUTES: 'team=pay%20ments, region=eu-west-1' });
     expect(config.resourceAttributes).toEqual({ team: 'pay ments', region: 'eu-west-1' });
@@ -108,15 +175,27 @@ const BAD = {
   OTEL_METRICS_EXPORTER: 'statsd',
   OTEL_TRACES_EXPORTER: 'jaeger',
   OTEL_LOGS_EXPORTER: 'otlp,none',
+  TAPWIRE_LOG_STDOUT: 'no',
   OTEL_EXPORTER_PROMETHEUS_HOST: 'my host',
   OTEL_EXPORTER_PROMETHEUS_PORT: '70000',
   OTEL_EXPORTER_OTLP_ENDPOINT: 'ftp://collector',
   OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'collector:4318',
   OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'not a url',
   OTEL_EXPORTER_OTLP_LOGS_ENDPOINT: 'file:///tmp/logs',
+  OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/thrift',
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: 'json',
+  OTEL_EXPORTER_OTLP_LOGS_PROTOCOL: 'grpc',
+  OTEL_EXPORTER_OTLP_COMPRESSION: 'zstd',
+  OTEL_EXPORTER_OTLP_TRACES_COMPRESSION: 'deflate',
+  OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'yes',
+  OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'br',
   OTEL_EXPORTER_OTLP_HEADERS: 'supersecretkey',
   OTEL_EXPORTER_OTLP_TIMEOUT: '0',
   OTEL_METRIC_EXPORT_INTERVAL: '50',
+  OTEL_BLRP_SCHEDULE_DELAY: '-5',
+  OTEL_BLRP_MAX_QUEUE_SIZE: '0',
+  OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: 'lots',
   OTEL_TRACES_SAMPLER: 'sometimes',
   OTEL_TRACES_SAMPLER_ARG: '1.5',
   TAPWIRE_CARDINALITY_LIMIT: '0',
@@ -346,7 +425,7 @@ describe('values once accepted in silence', () => {
   };
   const HEADERS_ACCEPTED = VARIABLES.OTEL_EXPORTER_OTLP_HEADERS.accepted;
   const HEADERS_OFF =
-    'OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER and OTEL_METRICS_EXPORTER): nothing is sent without the headers';
+    'OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER): nothing is sent without the headers';
 
   it.each([
     ['Authorization: Bearer sk-live-abcdef', '****', 'entry 1 has no `=`'],

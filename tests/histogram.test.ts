@@ -8,6 +8,7 @@ import { HTTP_BUCKETS, METRICS } from '../exporters/catalogue.js';
 import { prometheusName } from '../exporters/prometheus/naming.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
+import { wantsOpenMetrics } from '../exporters/prometheus/server.js';
 
 async function render(
   recordings: [number, Record<string, string | number>][],
@@ -87,5 +88,113 @@ describe('Prometheus names', () => {
     );
     expect(prometheusName('shop.orders.rate', '{order}/d', 'gauge')).toBe('shop_orders_rate_per_day');
     expect(prometheusName('net.io', 'By/s', 'gauge')).toBe('net_io_bytes_per_second');
+  });
+});
+
+describe('exemplars', () => {
+  const span = (traceId: string, spanId: string, traceFlags: number) =>
+    ({
+      spanContext: () => ({ traceId, spanId, traceFlags }),
+    }) as unknown as import('@opentelemetry/api').Span;
+  const T1 = '0af7651916cd43dd8448eb211c80319c';
+  const T2 = '4bf92f3577b34da6a3ce929d0e0e4736';
+
+  async function page(
+    record: (h: import('../core/histogram.js').FastHistogram) => void,
+    openMetrics: boolean,
+  ) {
+    const histograms = new FastHistograms({ name: 'tapwire', version: 'test' });
+    const reader = new PullReader(2000, [histograms]);
+    new MeterProvider({ readers: [reader] });
+    record(histograms.create(METRICS.dbDuration));
+    const { resourceMetrics } = await reader.scrape();
+    return serialize(resourceMetrics, { withoutTargetInfo: true }, { openMetrics });
+  }
+
+  it('keeps the latest sampled recording per bucket and shows it on OpenMetrics pages only', async () => {
+    const a = { 'db.system.name': 'sqlite' };
+    const record = (h: import('../core/histogram.js').FastHistogram) => {
+      h.recordSpan(0.003, a, span(T1, 'b7ad6b7169203331', 1));
+      h.recordSpan(0.004, a, span(T2, '00f067aa0ba902b7', 1)); // same bucket, later: replaces it
+      h.recordSpan(0.2, a, span(T1, '53995c3f42cd8ad8', 0)); // not sampled: counted, no exemplar
+      h.recordSpan(20, a, span(T1, 'a3ce929d0e0e4736', 1)); // +Inf
+      h.record(0.0001, a);
+    };
+    const text = await page(record, false);
+    const om = await page(record, true);
+    expect(text).not.toContain(' # {');
+    const withExemplar = om
+      .split('\n')
+      .filter((l) => l.includes(' # {'))
+      .map((l) => l.replace(/ \d+\.\d{3}$/, ' <time>'));
+    expect(withExemplar).toEqual([
+      `db_client_operation_duration_seconds_bucket{db_system_name="sqlite",le="0.005"} 3 # {trace_id="${T2}",span_id="00f067aa0ba902b7"} 0.004 <time>`,
+      `db_client_operation_duration_seconds_bucket{db_system_name="sqlite",le="+Inf"} 5 # {trace_id="${T1}",span_id="a3ce929d0e0e4736"} 20 <time>`,
+    ]);
+    // The rest of the page is the text format's, plus the OpenMetrics end.
+    expect(om.replace(/ # \{[^}]*\} \S+ \S+/g, '')).toBe(`${text}# EOF\n`);
+  });
+});
+
+describe('OpenMetrics', () => {
+  it('names counter families without _total; a counter without it is unknown, its series unchanged', async () => {
+    const reader = new PullReader(2000);
+    const provider = new MeterProvider({ readers: [reader] });
+    const meter = provider.getMeter('app', '1');
+    meter.createCounter('orders', { description: 'Orders "placed"' }).add(2);
+    const { resourceMetrics } = await reader.scrape();
+    // An app counter whose Prometheus name has _total (naming.ts adds it) and a prom-client one without.
+    const promClient = {
+      scope: { name: 'prom-client' },
+      metrics: [
+        {
+          descriptor: { name: 'jobs_done', unit: '', description: 'Jobs', valueType: 1 },
+          dataPointType: 3,
+          isMonotonic: true,
+          aggregationTemporality: 1,
+          dataPoints: [{ attributes: {}, startTime: [0, 0], endTime: [0, 0], value: 4 }],
+        },
+      ],
+    };
+    resourceMetrics.scopeMetrics.push(promClient as never);
+    const om = serialize(resourceMetrics, { withoutTargetInfo: true }, { openMetrics: true });
+    expect(om).toBe(
+      [
+        '# HELP orders Orders \\"placed\\"',
+        '# TYPE orders counter',
+        'orders_total 2',
+        '# HELP jobs_done Jobs',
+        '# TYPE jobs_done unknown',
+        'jobs_done 4',
+        '# EOF',
+        '',
+      ].join('\n'),
+    );
+    expect(serialize(resourceMetrics, { withoutTargetInfo: true })).toBe(
+      [
+        '# HELP orders_total Orders "placed"',
+        '# TYPE orders_total counter',
+        'orders_total 2',
+        '# HELP jobs_done Jobs',
+        '# TYPE jobs_done counter',
+        'jobs_done 4',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it.each([
+    [undefined, false],
+    ['*/*', false],
+    ['text/plain;version=0.0.4', false],
+    [
+      'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1',
+      true,
+    ],
+    ['application/openmetrics-text; version=1.0.0', true],
+    ['text/plain;q=0.9,application/openmetrics-text;q=0.5', false],
+    ['application/openmetrics-text;q=0,text/plain', false],
+  ])('Accept %j: OpenMetrics %s', (accept, want) => {
+    expect(wantsOpenMetrics(accept)).toBe(want);
   });
 });

@@ -47,8 +47,8 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     expect(app.stdout()).toBe('');
   });
 
-  it('says once that OTEL_LOGS_EXPORTER shipping is not implemented, and runs on', async () => {
-    const app = await startApp({ runtime, file: 'http-app.mjs', env: { OTEL_LOGS_EXPORTER: 'otlp' } });
+  it('says once that OTEL_LOGS_EXPORTER=console adds nothing, and runs on', async () => {
+    const app = await startApp({ runtime, file: 'http-app.mjs', env: { OTEL_LOGS_EXPORTER: 'console' } });
     expect(await hit(app.url('/'), 1)).toEqual([200]);
     const lines = jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_ERR_UNSUPPORTED');
     expect(lines.map((l) => [l.variable, l.level])).toEqual([['OTEL_LOGS_EXPORTER', 'warn']]);

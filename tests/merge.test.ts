@@ -6,6 +6,7 @@ import type { Attributes } from '@opentelemetry/api';
 import { DataPointType, type MetricData, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import { ProcessMerge } from '../exporters/merge.js';
+import { convertResourceMetrics, encodeResourceMetrics } from '../exporters/otlp-json.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
 import { parseIdentity } from '../exporters/push.js';
 import { parseMetrics, value } from './support/index.js';
@@ -137,5 +138,65 @@ describe('parseIdentity (a sibling asks the port holder who it is)', () => {
     expect(parseIdentity('SSH-2.0-OpenSSH_9.2\r\n')).toBe('incomplete');
     expect(parseIdentity('x'.repeat(5000))).toBeUndefined();
     expect(parseIdentity('HTTP/1.1 200 OK\r\ncontent-length: 999999\r\n\r\n{')).toBeUndefined();
+  });
+});
+
+describe('exemplars across processes', () => {
+  it('per bucket, the newer of the processes', () => {
+    const at = (traceId: string, timeMs: number) => ({
+      traceId,
+      spanId: 'b7ad6b7169203331',
+      value: 0.5,
+      timeMs,
+    });
+    const one = histogram('d', [1, 0], 0.5);
+    const two = histogram('d', [1, 1], 2.5);
+    (one.dataPoints[0]!.value as { exemplars?: unknown }).exemplars = [at('a'.repeat(32), 2000), undefined];
+    (two.dataPoints[0]!.value as { exemplars?: unknown }).exemplars = [
+      at('b'.repeat(32), 1000),
+      { ...at('c'.repeat(32), 1500), value: 2 },
+    ];
+    const merged = new ProcessMerge(new Set(), 100).merge([
+      { slot: 0, resourceMetrics: rm(one) },
+      { slot: 1, resourceMetrics: rm(two) },
+    ]);
+    const lines = serialize(merged, { withoutTargetInfo: true }, { openMetrics: true })
+      .split('\n')
+      .filter((l) => l.includes('_bucket'));
+    expect(lines).toEqual([
+      `d_seconds_bucket{route="/a",le="1"} 2 # {trace_id="${'a'.repeat(32)}",span_id="b7ad6b7169203331"} 0.5 2.000`,
+      `d_seconds_bucket{route="/a",le="+Inf"} 3 # {trace_id="${'c'.repeat(32)}",span_id="b7ad6b7169203331"} 2 1.500`,
+    ]);
+    // The sources' own lists are left as they were.
+    expect((one.dataPoints[0]!.value as unknown as { exemplars: unknown[] }).exemplars[1]).toBeUndefined();
+  });
+});
+
+describe('exemplars in the pushes of sibling processes (OTLP JSON)', () => {
+  it('travel per bucket and come back in their buckets; ids that are not hex ids are left out', () => {
+    const h = histogram('d', [1, 1], 2.5);
+    const T = '0af7651916cd43dd8448eb211c80319c';
+    (h.dataPoints[0]!.value as { exemplars?: unknown }).exemplars = [
+      { traceId: T, spanId: 'b7ad6b7169203331', value: 0.5, timeMs: 1796000000123 },
+      { traceId: T, spanId: '00f067aa0ba902b7', value: 2, timeMs: 1796000000456 },
+    ];
+    const body = JSON.parse(JSON.stringify(encodeResourceMetrics(rm(h))));
+    const sent = body.resourceMetrics[0].scopeMetrics[0].metrics[0].histogram.dataPoints[0].exemplars;
+    expect(sent).toEqual([
+      { timeUnixNano: '1796000000123000000', asDouble: 0.5, traceId: T, spanId: 'b7ad6b7169203331' },
+      { timeUnixNano: '1796000000456000000', asDouble: 2, traceId: T, spanId: '00f067aa0ba902b7' },
+    ]);
+    sent.push({
+      timeUnixNano: '1796000000999000000',
+      asDouble: 0.7,
+      traceId: 'x"} 1 # evil',
+      spanId: 'b7ad6b7169203331',
+    });
+    const back = convertResourceMetrics(body.resourceMetrics[0], 100).resourceMetrics;
+    const page = serialize(back, { withoutTargetInfo: true }, { openMetrics: true });
+    expect(page.split('\n').filter((l) => l.includes('_bucket'))).toEqual([
+      `d_seconds_bucket{route="/a",le="1"} 1 # {trace_id="${T}",span_id="b7ad6b7169203331"} 0.5 1796000000.123`,
+      `d_seconds_bucket{route="/a",le="+Inf"} 2 # {trace_id="${T}",span_id="00f067aa0ba902b7"} 2 1796000000.456`,
+    ]);
   });
 });

@@ -94,7 +94,7 @@ describe.each([
     expect(metricBodies.length).toBeGreaterThan(0);
     for (const body of metricBodies) {
       for (const sm of body.body.resourceMetrics[0].scopeMetrics) {
-        for (const m of sm.metrics) {
+        for (const m of sm.metrics ?? []) {
           if (m.histogram) expect(m.histogram.aggregationTemporality).toBe(CUMULATIVE);
         }
       }

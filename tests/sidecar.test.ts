@@ -763,16 +763,24 @@ describe('tapwire sidecar metrics merge', () => {
     );
   });
 
-  it('refuses what is not OTLP JSON with a clear status', async () => {
+  it('refuses what is not OTLP with a clear status', async () => {
     const app = await startPython('sidecar-app.py');
     const sidecar = await startSidecar(app.port);
     const url = `http://127.0.0.1:${sidecar.metricsPort}/v1/metrics`;
+    const other = await fetch(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'x' });
+    expect(other.status).toBe(415);
     const proto = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/x-protobuf' },
       body: 'x',
     });
-    expect(proto.status).toBe(415);
+    expect(proto.status).toBe(400);
+    const zipped = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'gzip' },
+      body: 'not gzip',
+    });
+    expect(zipped.status).toBe(400);
     const bad = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,13 +1,15 @@
 // The pino logger tapwire gives the app (`import { logger } from 'tapwire'`), on stdout. (The
 // agent's own lines do not go through pino: core/log.ts.) Configured once from the environment
 // (profile, LOG_LEVEL); the per-record work is pino's plus: trace context (only when a span is
-// active), secret redaction, and a per-level counter behind tapwire_log_records_total.
+// active), secret redaction, and a per-level counter behind tapwire_log_records_total. With
+// OTEL_LOGS_EXPORTER=otlp each line is also handed to the agent's log shipper
+// (exporters/otlp-logs.ts) with the active span; TAPWIRE_LOG_STDOUT=off leaves stdout out.
 import { createRequire } from 'node:module';
 import { context, trace } from '@opentelemetry/api';
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino';
 import type { Config } from '../../config/index.js';
-
 import { logCounts } from '../../core/log-counts.js';
+import type { LogSink } from '../../exporters/otlp-logs.js';
 
 const CENSOR = '[Redacted]';
 
@@ -121,9 +123,24 @@ function loggerOptions(config: Config): LoggerOptions {
   };
 }
 
-/** The app's logger, writing to stdout. */
-export function createLogger(config: Config): Logger {
-  return pino(loggerOptions(config), destination(config));
+/** The app's logger, writing to stdout (unless TAPWIRE_LOG_STDOUT=off) and to `sink` when given. */
+export function createLogger(config: Config, sink?: LogSink): Logger {
+  const stdout = config.logStdout === 'on' ? destination(config) : undefined;
+  if (sink === undefined) return pino(loggerOptions(config), stdout ?? { write() {} });
+  return pino(loggerOptions(config), new Shipping(sink, stdout));
+}
+
+/** pino's stream: each line to the shipper with the span it was written in, then to stdout. */
+class Shipping implements DestinationStream {
+  constructor(
+    private readonly sink: LogSink,
+    private readonly stdout: DestinationStream | undefined,
+  ) {}
+
+  write(line: string): void {
+    this.sink.push(line, trace.getSpan(context.active())?.spanContext());
+    this.stdout?.write(line);
+  }
 }
 
 function destination(config: Config): DestinationStream {

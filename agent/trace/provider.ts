@@ -1,7 +1,7 @@
 // The tracer provider, built only when OTEL_TRACES_EXPORTER names an exporter. It registers the
 // context manager, the W3C propagator and itself with the OpenTelemetry API (so the app's own
 // `@opentelemetry/api` spans and tapwire's logger see the same context); stop() takes all three
-// back. Spans leave through a BatchSpanProcessor (OTLP/HTTP JSON, exporters/otlp.ts) or, for
+// back. Spans leave through a BatchSpanProcessor (OTLP/HTTP, exporters/otlp.ts) or, for
 // `console`, a SimpleSpanProcessor printing each span as it ends.
 import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';

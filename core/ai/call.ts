@@ -263,7 +263,7 @@ export class AiCall extends Operation implements EventSink {
       dropped: u.dropped,
       attrs: this.attrs,
     };
-    this.recorder.record(outcome);
+    this.recorder.record(outcome, this.span);
     if (this.span !== undefined && tracing !== undefined) tracing.endAi(this, outcome);
   }
 }

@@ -4,7 +4,7 @@
 // low-cardinality: provider and operation come from fixed tables, models are provider model ids
 // (a bounded set per account; the caches cap them anyway), error.type is a status code or an
 // error class — never a prompt, a completion or a message.
-import type { Attributes, Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import type { Attributes, Counter, Histogram, Meter, ObservableResult, Span } from '@opentelemetry/api';
 import { METRICS, type MetricDef } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { fail, guard } from '../guard.js';
@@ -20,7 +20,8 @@ import { operationOf, type Provider } from './providers.js';
 import { type HeaderLookup, keyFingerprint, type LimitType, modelFamily, readLimits } from './ratelimit.js';
 
 export interface AiInstruments {
-  duration: Histogram;
+  /** Keeps exemplars (FastHistogram.recordSpan). */
+  duration: FastHistogram;
   tokens: Histogram;
   timeToFirstChunk: Histogram;
   timePerOutputChunk: FastHistogram;
@@ -251,17 +252,17 @@ export class AiRecorder {
   }
 
   /** Called by AiCall when it ends; never throws. */
-  record(o: AiOutcome): void {
+  record(o: AiOutcome, span?: Span): void {
     if (!this.guard.enabled) return;
     try {
-      this.recordUnguarded(o);
+      this.recordUnguarded(o, span);
     } catch (error) {
       fail(this.guard, error);
     }
   }
 
-  private recordUnguarded(o: AiOutcome): void {
-    this.observe(this.callSeries, build, this.instruments.duration, o.seconds, o);
+  private recordUnguarded(o: AiOutcome, span: Span | undefined): void {
+    this.instruments.duration.recordSpan(o.seconds, this.attributes(this.callSeries, build, o), span);
     if (o.firstChunk !== undefined) {
       this.observe(this.firstChunkSeries, build, this.instruments.timeToFirstChunk, o.firstChunk, o);
     }
@@ -330,8 +331,12 @@ export class AiRecorder {
   }
 
   private observe(series: SeriesCache, b: Builder, h: Histogram, value: number, o: AiOutcome): void {
+    h.record(value, this.attributes(series, b, o));
+  }
+
+  private attributes(series: SeriesCache, b: Builder, o: AiOutcome): Attributes {
     // Only the token builders read the attribution; the other series key on undefined for it.
-    const attrs = series.get(
+    return series.get(
       b,
       o.operation,
       o.provider,
@@ -341,7 +346,6 @@ export class AiRecorder {
       o.errorType,
       b === build ? undefined : o.attrs,
     );
-    h.record(value, attrs);
   }
 
   private cost(o: AiOutcome): void {

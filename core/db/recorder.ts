@@ -8,10 +8,11 @@
 //   bounded word, never the statement.
 // - db.collection.name: only when a cheap parse finds exactly one table; never the statement.
 // - error.type: the SQLSTATE / driver error code / exception class, never a message (./semconv.ts).
-import type { Attributes, Histogram } from '@opentelemetry/api';
+import type { Attributes } from '@opentelemetry/api';
 import { METRICS } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { fail, guard } from '../guard.js';
+import type { FastHistogram } from '../histogram.js';
 import { agentLog } from '../log.js';
 import { SeriesCache } from '../series.js';
 import { type DbInfo, DbOp } from './operation.js';
@@ -40,7 +41,7 @@ export class DbRecorder {
   private readonly guard = guard('db recorder');
 
   constructor(
-    private readonly duration: Histogram,
+    private readonly duration: FastHistogram,
     limit: number,
     /** TAPWIRE_DB_SLOW_MS: operations this slow are logged (TAPWIRE_DB_SLOW). */
     slowMs: number,
@@ -115,7 +116,7 @@ export class DbRecorder {
       target === OVERFLOW_TARGET
         ? this.series.overflow()
         : this.series.get(build, target, info?.operation, info?.collection, errorType);
-    this.duration.record(seconds, attrs);
+    this.duration.recordSpan(seconds, attrs, op.span);
     if (seconds >= this.slowSeconds) logSlow(op, seconds, errorType);
   }
 }

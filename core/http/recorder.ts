@@ -2,12 +2,13 @@
 // runtimes and for the sidecar's proxy and gateway alike. Hooks start an operation here and end it;
 // attribute objects come from capped caches (../series.ts), every value in them is bounded
 // (./semconv.ts).
-import type { Attributes, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+import type { Attributes, Meter, ObservableResult } from '@opentelemetry/api';
 import { METRICS, type MetricDef } from '../../exporters/catalogue.js';
 import { prometheusName } from '../../exporters/prometheus/naming.js';
 import { attribution } from '../ai/attribution.js';
 import type { AiRecorder } from '../ai/recorder.js';
 import { fail, guard } from '../guard.js';
+import type { FastHistogram } from '../histogram.js';
 import { type InboundRequest, tracing } from '../operation.js';
 import { SeriesCache } from '../series.js';
 import { ClientOp } from './client.js';
@@ -66,8 +67,8 @@ export class HttpRecorder {
 
   constructor(
     meter: Meter,
-    private readonly serverDuration: Histogram,
-    private readonly clientDuration: Histogram,
+    private readonly serverDuration: FastHistogram,
+    private readonly clientDuration: FastHistogram,
     limit: number,
     /** Recognises AI provider calls among outbound requests; absent where none are measured. */
     private readonly ai: AiRecorder | undefined,
@@ -122,7 +123,7 @@ export class HttpRecorder {
       key['url.scheme'],
       errorType,
     );
-    this.serverDuration.record(op.elapsed(), attrs);
+    this.serverDuration.recordSpan(op.elapsed(), attrs, op.span);
   }
 
   /**
@@ -152,7 +153,7 @@ export class HttpRecorder {
         o.scheme,
         errorType,
       );
-      this.clientDuration.record(op.elapsed(), attrs);
+      this.clientDuration.recordSpan(op.elapsed(), attrs, op.span);
     } catch (error) {
       fail(this.guard, error);
     }

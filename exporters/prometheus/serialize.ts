@@ -1,4 +1,9 @@
-// OpenTelemetry ResourceMetrics -> Prometheus text exposition format 0.0.4.
+// OpenTelemetry ResourceMetrics -> Prometheus text exposition format 0.0.4, or OpenMetrics 1.0
+// when a scrape asks for it: then histogram buckets carry their exemplar (the latest sampled
+// recording in the bucket, with its trace and span ids: ../../core/histogram.ts), counter families
+// are named without `_total` as OpenMetrics wants (the series keep it), a counter whose name has
+// no `_total` (an app's prom-client counter named so) is served as `unknown` so that its series
+// keep their name, and the page ends in `# EOF`.
 // Histograms become cumulative `_bucket{le}` series (OpenTelemetry keeps per-bucket counts),
 // resource attributes go on one `target_info` series as Prometheus' OTLP ingestion does, and
 // every name passes through ./naming.ts — except prom-client's, which are the app's own names.
@@ -8,6 +13,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import {
   DataPointType,
+  type Histogram,
   type HistogramMetricData,
   type MetricData,
   type ResourceMetrics,
@@ -16,6 +22,19 @@ import { AGENT_SCOPE, type InstrumentKind, PROM_CLIENT_SCOPE } from '../catalogu
 import { labelName, prometheusName, prometheusType, sanitize } from './naming.js';
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+
+/** The latest recording in a bucket made in a sampled span. */
+export interface BucketExemplar {
+  traceId: string;
+  spanId: string;
+  value: number;
+  /** Milliseconds since the epoch. */
+  timeMs: number;
+}
+
+/** A histogram point with one exemplar slot per bucket (the last one for +Inf). */
+export type WithExemplars = Histogram & { exemplars?: (BucketExemplar | undefined)[] };
 
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
@@ -23,6 +42,11 @@ function escapeLabel(value: string): string {
 
 function escapeHelp(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+}
+
+/** OpenMetrics escapes the double quote in HELP too. */
+function escapeHelpOpenMetrics(value: string): string {
+  return escapeHelp(value).replace(/"/g, '\\"');
 }
 
 export function formatValue(v: number): string {
@@ -92,6 +116,8 @@ export interface SerializeOptions {
 export interface SerializeAllOptions {
   /** A family of `scope` was left out because another scope owns `name` (tapwire's own wins). */
   onDuplicate?: (name: string, scope: string) => void;
+  /** OpenMetrics 1.0 with exemplars instead of the text format 0.0.4. */
+  openMetrics?: boolean;
 }
 
 export function serialize(
@@ -143,7 +169,7 @@ export function serializeAll(
           continue;
         }
         if (metric.dataPointType === DataPointType.HISTOGRAM) {
-          writeHistogram(family, metric, extra);
+          writeHistogram(family, metric, extra, all.openMetrics === true);
         } else if (
           metric.dataPointType === DataPointType.SUM ||
           metric.dataPointType === DataPointType.GAUGE
@@ -157,6 +183,7 @@ export function serializeAll(
     }
   }
 
+  const openMetrics = all.openMetrics === true;
   let out = '';
   if (targets.length > 0) {
     out += '# HELP target_info Target metadata\n# TYPE target_info gauge\n';
@@ -164,25 +191,50 @@ export function serializeAll(
   }
   for (const family of families.values()) {
     if (family.lines.length === 0) continue;
-    out += `# HELP ${family.name} ${escapeHelp(family.help || family.name)}\n`;
-    out += `# TYPE ${family.name} ${family.type}\n`;
+    let { name, type } = family;
+    let help = escapeHelp(family.help || family.name);
+    if (openMetrics) {
+      help = escapeHelpOpenMetrics(family.help || family.name);
+      if (type === 'counter') {
+        if (name.endsWith('_total')) name = name.slice(0, -'_total'.length);
+        else type = 'unknown';
+      }
+    }
+    out += `# HELP ${name} ${help}\n`;
+    out += `# TYPE ${name} ${type}\n`;
     out += `${family.lines.join('\n')}\n`;
   }
-  return out;
+  return openMetrics ? `${out}# EOF\n` : out;
 }
 
-function writeHistogram(family: Family, metric: HistogramMetricData, extra?: Record<string, string>): void {
+/** ` # {trace_id="…",span_id="…"} value timestamp`: an OpenMetrics exemplar, seconds since the epoch. */
+function exemplar(e: BucketExemplar | undefined): string {
+  if (e === undefined) return '';
+  return ` # {trace_id="${e.traceId}",span_id="${e.spanId}"} ${formatValue(e.value)} ${(e.timeMs / 1000).toFixed(3)}`;
+}
+
+function writeHistogram(
+  family: Family,
+  metric: HistogramMetricData,
+  extra: Record<string, string> | undefined,
+  openMetrics: boolean,
+): void {
   const name = family.name;
   for (const dp of metric.dataPoints) {
     const open = openLabels(dp.attributes, extra);
     const prefix = open === '' ? '{' : `${open},`;
     const { boundaries, counts } = dp.value.buckets;
+    const exemplars = openMetrics ? (dp.value as WithExemplars).exemplars : undefined;
     let cumulative = 0;
     for (let i = 0; i < boundaries.length; i++) {
       cumulative += counts[i] ?? 0;
-      family.lines.push(`${name}_bucket${prefix}le="${formatValue(boundaries[i]!)}"} ${cumulative}`);
+      family.lines.push(
+        `${name}_bucket${prefix}le="${formatValue(boundaries[i]!)}"} ${cumulative}${exemplar(exemplars?.[i])}`,
+      );
     }
-    family.lines.push(`${name}_bucket${prefix}le="+Inf"} ${dp.value.count}`);
+    family.lines.push(
+      `${name}_bucket${prefix}le="+Inf"} ${dp.value.count}${exemplar(exemplars?.[boundaries.length])}`,
+    );
     const closed = open === '' ? '' : `${open}}`;
     family.lines.push(`${name}_sum${closed} ${formatValue(dp.value.sum ?? 0)}`);
     family.lines.push(`${name}_count${closed} ${dp.value.count}`);

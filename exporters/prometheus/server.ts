@@ -9,7 +9,7 @@
 // opens the endpoint.
 import type { Server } from 'node:http';
 import type { LiveAnswer } from '../live/index.js';
-import { CONTENT_TYPE } from './serialize.js';
+import { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './serialize.js';
 
 // The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
 // replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
@@ -19,8 +19,8 @@ const NativeResponse: typeof Response = globalThis.Response;
 export interface MetricsServerOptions {
   host: string;
   port: number;
-  /** Produces the exposition text. */
-  render: () => Promise<string>;
+  /** Produces the exposition text: OpenMetrics (with exemplars) when the scrape asked for it. */
+  render: (openMetrics: boolean) => Promise<string>;
   /** Called once when the server cannot listen. */
   onListenError: (error: NodeJS.ErrnoException) => void;
   onListening?: (address: { host: string; port: number }) => void;
@@ -28,8 +28,8 @@ export interface MetricsServerOptions {
   onRenderError: (error: unknown) => void;
   /** GET /tapwire: who holds the port (JSON), so a sibling can tell it from a foreign process. */
   identity?: () => unknown;
-  /** POST /v1/metrics from this host: an OTLP JSON push of a sibling; `final` when it exits. */
-  receive?: (contentType: string, text: string, final: boolean) => { status: number; body: unknown };
+  /** POST /v1/metrics from this host: an OTLP push of a sibling; `final` when it exits. */
+  receive?: (contentType: string, encoding: string | undefined, body: Uint8Array, final: boolean) => Answer;
   /** The live page (TAPWIRE_DASHBOARD): `GET /` and `GET /live.json`; without it `/` answers ok. */
   live?: { page(): Promise<LiveAnswer>; data(): Promise<LiveAnswer> };
 }
@@ -42,17 +42,25 @@ function loopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
-/** JSON answer of the sibling routes, or undefined for a path that is not one of them. */
+/** A JSON answer, or protobuf bytes (`proto`) for a protobuf push taken. */
+interface Answer {
+  status: number;
+  body: unknown;
+  proto?: Uint8Array;
+}
+
+/** The answer of the sibling routes, or undefined for a path that is not one of them. */
 async function sibling(
   options: MetricsServerOptions,
   method: string | undefined,
   path: string,
   local: boolean,
   contentType: string,
+  encoding: string | undefined,
   length: number,
-  text: () => Promise<string>,
+  bytes: () => Promise<Uint8Array>,
   final: boolean,
-): Promise<{ status: number; body: unknown } | undefined> {
+): Promise<Answer | undefined> {
   if (path === '/tapwire' && options.identity !== undefined && method === 'GET') {
     return { status: 200, body: options.identity() };
   }
@@ -61,7 +69,26 @@ async function sibling(
   if (!local) return { status: 403, body: { error: 'pushes are taken from this host only' } };
   if (length > MAX_PUSH_BYTES)
     return { status: 413, body: { error: `body larger than ${MAX_PUSH_BYTES} bytes` } };
-  return options.receive(contentType, await text(), final);
+  return options.receive(contentType, encoding, await bytes(), final);
+}
+
+// Whether an Accept header prefers OpenMetrics to the text format, as Prometheus' own does
+// (`application/openmetrics-text;version=1.0.0,…;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1`).
+// Without one, or with text first, the text format: what every scrape got before.
+export function wantsOpenMetrics(accept: string | null | undefined): boolean {
+  if (accept === null || accept === undefined || !accept.includes('application/openmetrics-text'))
+    return false;
+  let om = 0;
+  let text = 0;
+  for (const part of accept.split(',')) {
+    const [type, ...params] = part.split(';').map((p) => p.trim().toLowerCase());
+    const qp = params.find((p) => p.startsWith('q='));
+    const q = qp === undefined ? 1 : Number(qp.slice(2));
+    if (!(q > 0)) continue;
+    if (type === 'application/openmetrics-text') om = Math.max(om, q);
+    else if (type === 'text/plain') text = Math.max(text, q);
+  }
+  return om > 0 && om >= text;
 }
 
 /** The 500 a scrape gets when collecting failed: the error's class, never its message. */
@@ -105,7 +132,7 @@ function startNode(options: MetricsServerOptions): MetricsServer {
   const server = http.createServer((req, res) => {
     const path = req.url?.split('?', 1)[0] ?? '/';
     if (path === '/tapwire' || path === '/v1/metrics') {
-      const text = () => readBody(req);
+      const bytes = () => readBody(req);
       const length = Number(req.headers['content-length'] ?? 0);
       const type = req.headers['content-type'] ?? '';
       sibling(
@@ -114,8 +141,9 @@ function startNode(options: MetricsServerOptions): MetricsServer {
         path,
         loopback(req.socket.remoteAddress),
         type,
+        req.headers['content-encoding'],
         length,
-        text,
+        bytes,
         req.headers[FINAL_HEADER] === '1',
       )
         .then((answer) => json(res, answer ?? { status: 404, body: {} }))
@@ -136,9 +164,13 @@ function startNode(options: MetricsServerOptions): MetricsServer {
       return;
     }
     if (r.metrics) {
-      options.render().then(
+      const openMetrics = wantsOpenMetrics(req.headers.accept);
+      options.render(openMetrics).then(
         (body) => {
-          res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
+          res.writeHead(200, {
+            'content-type': openMetrics ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE,
+            'content-length': Buffer.byteLength(body),
+          });
           res.end(req.method === 'HEAD' ? undefined : body);
         },
         (error: unknown) => {
@@ -166,7 +198,7 @@ function startNode(options: MetricsServerOptions): MetricsServer {
   return { node: server, close: () => server.close() };
 }
 
-function readBody(req: import('node:http').IncomingMessage): Promise<string> {
+function readBody(req: import('node:http').IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -175,13 +207,21 @@ function readBody(req: import('node:http').IncomingMessage): Promise<string> {
       if (size > MAX_PUSH_BYTES) req.destroy(new Error('too large'));
       else chunks.push(chunk);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
-function json(res: import('node:http').ServerResponse, answer: { status: number; body: unknown }): void {
+function json(res: import('node:http').ServerResponse, answer: Answer): void {
   if (res.headersSent) return;
+  if (answer.proto !== undefined) {
+    res.writeHead(answer.status, {
+      'content-type': 'application/x-protobuf',
+      'content-length': answer.proto.length,
+    });
+    res.end(answer.proto);
+    return;
+  }
   const text = JSON.stringify(answer.body);
   res.writeHead(answer.status, {
     'content-type': 'application/json',
@@ -214,7 +254,7 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
       async fetch(req, bunServer) {
         const path = new URL(req.url).pathname;
         if (path === '/tapwire' || path === '/v1/metrics') {
-          let answer: { status: number; body: unknown } | undefined;
+          let answer: Answer | undefined;
           try {
             answer = await sibling(
               options,
@@ -222,14 +262,21 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
               path,
               loopback(bunServer.requestIP(req)?.address),
               req.headers.get('content-type') ?? '',
+              req.headers.get('content-encoding') ?? undefined,
               Number(req.headers.get('content-length') ?? 0),
-              () => req.text(),
+              async () => new Uint8Array(await req.arrayBuffer()),
               req.headers.get(FINAL_HEADER) === '1',
             );
           } catch {
             answer = { status: 400, body: { error: 'unreadable body' } };
           }
           answer ??= { status: 404, body: {} };
+          if (answer.proto !== undefined) {
+            return new NativeResponse(answer.proto as Uint8Array<ArrayBuffer>, {
+              status: answer.status,
+              headers: { 'content-type': 'application/x-protobuf' },
+            });
+          }
           return new NativeResponse(JSON.stringify(answer.body), {
             status: answer.status,
             headers: { 'content-type': 'application/json' },
@@ -249,9 +296,10 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
           return new NativeResponse(r.text, { status: r.status, headers });
         }
         try {
-          const body = await options.render();
+          const openMetrics = wantsOpenMetrics(req.headers.get('accept'));
+          const body = await options.render(openMetrics);
           return new NativeResponse(req.method === 'HEAD' ? null : body, {
-            headers: { 'content-type': CONTENT_TYPE },
+            headers: { 'content-type': openMetrics ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE },
           });
         } catch (error) {
           options.onRenderError(error);

@@ -167,6 +167,37 @@ export async function startApp(options: StartOptions): Promise<App> {
   return app;
 }
 
+/** Runs a fixture script under the preload to its end (no port, no readiness wait). */
+export async function runFixture(
+  runtime: Runtime,
+  file: string,
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const [cmd, ...argv] = runtimeCommand(runtime, true, join(FIXTURES, file));
+  const child = spawn(cmd!, argv, {
+    cwd: FIXTURES,
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TAPWIRE_ENV: 'test',
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
 export async function stopAll(): Promise<void> {
   await Promise.all([...running].map((a) => a.stop()));
 }
