@@ -89,8 +89,15 @@ export interface Config {
   otlpTracesCompression: OtlpCompression;
   otlpMetricsCompression: OtlpCompression;
   otlpLogsCompression: OtlpCompression;
+  /** OTEL_EXPORTER_OTLP_HEADERS; each signal sends these with its own on top (otlpTracesHeaders, ...). */
   otlpHeaders: Record<string, string>;
+  otlpTracesHeaders: Record<string, string>;
+  otlpMetricsHeaders: Record<string, string>;
+  otlpLogsHeaders: Record<string, string>;
   otlpTimeoutMs: number;
+  otlpTracesTimeoutMs: number;
+  otlpMetricsTimeoutMs: number;
+  otlpLogsTimeoutMs: number;
   metricExportIntervalMs: number;
   sampler: SamplerName;
   samplerArg: number;
@@ -271,11 +278,27 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
   // Headers that cannot be sent (or that the user got wrong) turn OTLP export off rather than
   // send without them: they usually carry the credentials or the tenant (VARIABLES says so).
   const otlpHeaders = read<Record<string, string>>('OTEL_EXPORTER_OTLP_HEADERS', 'otlpHeaders');
-  const withoutOtlp = <T extends string>(name: VariableName, key: keyof Config): T[] => {
+  const headersOf = (name: VariableName, key: keyof Config) => {
+    const own = read<Record<string, string>>(name, key);
+    if (sources[key] === 'default') sources[key] = 'from OTEL_EXPORTER_OTLP_HEADERS';
+    return { ...otlpHeaders, ...own };
+  };
+  const otlpTracesHeaders = headersOf('OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'otlpTracesHeaders');
+  const otlpMetricsHeaders = headersOf('OTEL_EXPORTER_OTLP_METRICS_HEADERS', 'otlpMetricsHeaders');
+  const otlpLogsHeaders = headersOf('OTEL_EXPORTER_OTLP_LOGS_HEADERS', 'otlpLogsHeaders');
+  const withoutOtlp = <T extends string>(name: VariableName, key: keyof Config, own: VariableName): T[] => {
     const exporters = read<T[]>(name, key);
-    if (!invalid.has('OTEL_EXPORTER_OTLP_HEADERS') || !exporters.includes('otlp' as T)) return exporters;
-    sources[key] = `${sources[key]} without otlp (OTEL_EXPORTER_OTLP_HEADERS invalid)`;
+    const bad = ['OTEL_EXPORTER_OTLP_HEADERS', own].find((h) => invalid.has(h as VariableName));
+    if (bad === undefined || !exporters.includes('otlp' as T)) return exporters;
+    sources[key] = `${sources[key]} without otlp (${bad} invalid)`;
     return exporters.filter((e) => e !== 'otlp');
+  };
+  const otlpTimeoutMs = read<number>('OTEL_EXPORTER_OTLP_TIMEOUT', 'otlpTimeoutMs');
+  const timeoutOf = (name: VariableName, key: keyof Config) => {
+    const own = read<number>(name, key);
+    if (own !== 0) return own;
+    if (sources[key] === 'default') sources[key] = 'from OTEL_EXPORTER_OTLP_TIMEOUT';
+    return otlpTimeoutMs;
   };
 
   const config: Config = {
@@ -287,9 +310,17 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     logLevel,
     agentLogLevel,
     logPretty: defaults.prettyOnTTY && (options.isTTY ?? stdoutIsTTY()),
-    metricsExporters: withoutOtlp('OTEL_METRICS_EXPORTER', 'metricsExporters'),
-    tracesExporters: withoutOtlp('OTEL_TRACES_EXPORTER', 'tracesExporters'),
-    logsExporters: withoutOtlp('OTEL_LOGS_EXPORTER', 'logsExporters'),
+    metricsExporters: withoutOtlp(
+      'OTEL_METRICS_EXPORTER',
+      'metricsExporters',
+      'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+    ),
+    tracesExporters: withoutOtlp(
+      'OTEL_TRACES_EXPORTER',
+      'tracesExporters',
+      'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+    ),
+    logsExporters: withoutOtlp('OTEL_LOGS_EXPORTER', 'logsExporters', 'OTEL_EXPORTER_OTLP_LOGS_HEADERS'),
     logStdout: read('TAPWIRE_LOG_STDOUT', 'logStdout'),
     logsBatchDelayMs: read('OTEL_BLRP_SCHEDULE_DELAY', 'logsBatchDelayMs'),
     logsQueueSize: read('OTEL_BLRP_MAX_QUEUE_SIZE', 'logsQueueSize'),
@@ -306,7 +337,13 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     otlpMetricsCompression: compression('OTEL_EXPORTER_OTLP_METRICS_COMPRESSION', 'otlpMetricsCompression'),
     otlpLogsCompression: compression('OTEL_EXPORTER_OTLP_LOGS_COMPRESSION', 'otlpLogsCompression'),
     otlpHeaders,
-    otlpTimeoutMs: read('OTEL_EXPORTER_OTLP_TIMEOUT', 'otlpTimeoutMs'),
+    otlpTracesHeaders,
+    otlpMetricsHeaders,
+    otlpLogsHeaders,
+    otlpTimeoutMs,
+    otlpTracesTimeoutMs: timeoutOf('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'otlpTracesTimeoutMs'),
+    otlpMetricsTimeoutMs: timeoutOf('OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', 'otlpMetricsTimeoutMs'),
+    otlpLogsTimeoutMs: timeoutOf('OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', 'otlpLogsTimeoutMs'),
     metricExportIntervalMs: read('OTEL_METRIC_EXPORT_INTERVAL', 'metricExportIntervalMs'),
     sampler: read('OTEL_TRACES_SAMPLER', 'sampler'),
     samplerArg: read('OTEL_TRACES_SAMPLER_ARG', 'samplerArg'),

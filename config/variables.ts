@@ -108,6 +108,37 @@ function perSignal<T extends string>(
   } satisfies Variable<T | ''>;
 }
 
+/**
+ * A signal's own OTLP headers (the specification's OTEL_EXPORTER_OTLP_{SIGNAL}_HEADERS): added to
+ * the general ones, a header named in both taken from here, as the OpenTelemetry SDKs do. A bad
+ * value turns that signal's OTLP export off, for the reason the general variable's row gives.
+ */
+function signalHeaders(name: string, signal: string, exporters: string) {
+  return {
+    name,
+    doc: `Headers sent with OTLP requests of ${signal} only, besides \`OTEL_EXPORTER_OTLP_HEADERS\`; a header named in both is taken from this one. Masked like it.`,
+    accepted: 'comma-separated `name=value` pairs, each name an HTTP header name and each value non-empty',
+    fallback: {} as Record<string, string>,
+    fallbackDoc: 'none',
+    secret: true,
+    display: maskHeaders,
+    instead: `OTLP export of ${signal} is off (otlp is left out of ${exporters}): nothing is sent without the headers`,
+    parse: httpHeaders,
+  } satisfies Variable<Record<string, string>>;
+}
+
+/** A signal's own export timeout; unset, `OTEL_EXPORTER_OTLP_TIMEOUT` applies. */
+function signalTimeout(name: string, signal: string) {
+  return {
+    name,
+    doc: `As \`OTEL_EXPORTER_OTLP_TIMEOUT\`, for ${signal} only.`,
+    accepted: 'an integer from 1 to 600000',
+    fallback: 0,
+    fallbackDoc: '`OTEL_EXPORTER_OTLP_TIMEOUT`',
+    parse: integer(1, 600_000),
+  } satisfies Variable<number>;
+}
+
 /** Every variable tapwire reads. Order is the order of the docs. */
 export const VARIABLES = {
   OTEL_SDK_DISABLED: {
@@ -297,6 +328,21 @@ export const VARIABLES = {
       'OTLP export is off (otlp is left out of OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER and OTEL_LOGS_EXPORTER): nothing is sent without the headers',
     parse: httpHeaders,
   } satisfies Variable<Record<string, string>>,
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: signalHeaders(
+    'OTEL_EXPORTER_OTLP_TRACES_HEADERS',
+    'spans',
+    'OTEL_TRACES_EXPORTER',
+  ),
+  OTEL_EXPORTER_OTLP_METRICS_HEADERS: signalHeaders(
+    'OTEL_EXPORTER_OTLP_METRICS_HEADERS',
+    'metrics',
+    'OTEL_METRICS_EXPORTER',
+  ),
+  OTEL_EXPORTER_OTLP_LOGS_HEADERS: signalHeaders(
+    'OTEL_EXPORTER_OTLP_LOGS_HEADERS',
+    'log records',
+    'OTEL_LOGS_EXPORTER',
+  ),
   OTEL_EXPORTER_OTLP_TIMEOUT: {
     name: 'OTEL_EXPORTER_OTLP_TIMEOUT',
     doc: 'Milliseconds one OTLP export may take, retries included; when the process ends, the last export waits at most this long for a receiver that does not answer.',
@@ -304,6 +350,9 @@ export const VARIABLES = {
     fallback: 10000,
     parse: integer(1, 600_000),
   } satisfies Variable<number>,
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: signalTimeout('OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'spans'),
+  OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: signalTimeout('OTEL_EXPORTER_OTLP_METRICS_TIMEOUT', 'metrics'),
+  OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: signalTimeout('OTEL_EXPORTER_OTLP_LOGS_TIMEOUT', 'log records'),
   OTEL_METRIC_EXPORT_INTERVAL: {
     name: 'OTEL_METRIC_EXPORT_INTERVAL',
     doc: 'Milliseconds between OTLP metric pushes.',

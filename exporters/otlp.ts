@@ -10,8 +10,9 @@
 // - retry waits never hold the process open, and when the process ends the waits end at once with
 //   one last attempt and no further retries: a refused receiver costs the exit a connect, one
 //   that hangs at most OTEL_EXPORTER_OTLP_TIMEOUT;
-// - the headers are tapwire's validated OTEL_EXPORTER_OTLP_HEADERS only (the SDK would add its own
-//   parse of the same variable, which a bad value must not reach);
+// - the headers are tapwire's validated OTEL_EXPORTER_OTLP_HEADERS and the signal's own
+//   OTEL_EXPORTER_OTLP_{TRACES,METRICS,LOGS}_HEADERS (the SDK would add its own parse of the same
+//   variables, which a bad value must not reach);
 // - what could not be delivered is counted, and said: once at the first failure while the process
 //   runs, and once at the end with the totals.
 import type { IncomingMessage } from 'node:http';
@@ -119,7 +120,7 @@ export class OtlpExports {
         options.url,
         undefined,
       ),
-      this.transport(options, protocol),
+      this.transport(options, protocol, c.otlpTracesHeaders),
     );
     const exports = this;
     return new (class extends OTLPExporterBase<ReadableSpan[]> {
@@ -155,7 +156,7 @@ export class OtlpExports {
         options.url,
         undefined,
       ),
-      this.transport(options, protocol),
+      this.transport(options, protocol, c.otlpMetricsHeaders),
     );
     const exports = this;
     const exporter = new (class extends OTLPMetricExporterBase {
@@ -193,7 +194,7 @@ export class OtlpExports {
         options.url,
         undefined,
       ),
-      this.transport(options, protocol),
+      this.transport(options, protocol, c.otlpLogsHeaders),
     );
     return new OTLPExporterBase<ReadableLogRecord[]>(delegate);
   }
@@ -250,21 +251,27 @@ export class OtlpExports {
     protocol: OtlpProtocol,
     compression: OtlpCompression,
   ) {
-    return convertLegacyHttpOptions(
-      { url, timeoutMillis: this.config.otlpTimeoutMs, compression: compression as never },
-      signal,
-      path,
-      { 'Content-Type': contentType(protocol) },
-    );
+    const c = this.config;
+    const timeoutMillis =
+      signal === 'TRACES'
+        ? c.otlpTracesTimeoutMs
+        : signal === 'METRICS'
+          ? c.otlpMetricsTimeoutMs
+          : c.otlpLogsTimeoutMs;
+    return convertLegacyHttpOptions({ url, timeoutMillis, compression: compression as never }, signal, path, {
+      'Content-Type': contentType(protocol),
+    });
   }
 
+  /** `signalHeaders`: OTEL_EXPORTER_OTLP_HEADERS with the signal's own on top (config/load.ts). */
   private transport(
     options: ReturnType<typeof convertLegacyHttpOptions>,
     protocol: OtlpProtocol,
+    signalHeaders: Record<string, string>,
   ): IExporterTransport {
     const url = new URL(options.url);
     const headers = {
-      ...this.config.otlpHeaders,
+      ...signalHeaders,
       'Content-Type': contentType(protocol),
       'User-Agent': 'tapwire OTel-OTLP-Exporter-JavaScript',
       ...(options.compression === 'gzip' ? { 'Content-Encoding': 'gzip' } : {}),

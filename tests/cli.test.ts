@@ -114,7 +114,13 @@ OTEL_EXPORTER_OTLP_TRACES_COMPRESSION               none                        
 OTEL_EXPORTER_OTLP_METRICS_COMPRESSION              none                              from OTEL_EXPORTER_OTLP_COMPRESSION
 OTEL_EXPORTER_OTLP_LOGS_COMPRESSION                 none                              from OTEL_EXPORTER_OTLP_COMPRESSION
 OTEL_EXPORTER_OTLP_HEADERS                          none                              default
+OTEL_EXPORTER_OTLP_TRACES_HEADERS                   none                              from OTEL_EXPORTER_OTLP_HEADERS
+OTEL_EXPORTER_OTLP_METRICS_HEADERS                  none                              from OTEL_EXPORTER_OTLP_HEADERS
+OTEL_EXPORTER_OTLP_LOGS_HEADERS                     none                              from OTEL_EXPORTER_OTLP_HEADERS
 OTEL_EXPORTER_OTLP_TIMEOUT                          10000                             default
+OTEL_EXPORTER_OTLP_TRACES_TIMEOUT                   10000                             from OTEL_EXPORTER_OTLP_TIMEOUT
+OTEL_EXPORTER_OTLP_METRICS_TIMEOUT                  10000                             from OTEL_EXPORTER_OTLP_TIMEOUT
+OTEL_EXPORTER_OTLP_LOGS_TIMEOUT                     10000                             from OTEL_EXPORTER_OTLP_TIMEOUT
 OTEL_METRIC_EXPORT_INTERVAL                         60000                             default
 OTEL_BLRP_SCHEDULE_DELAY                            1000                              default
 OTEL_BLRP_MAX_QUEUE_SIZE                            2048                              default

@@ -44,7 +44,13 @@ describe('defaults', () => {
       otlpMetricsCompression: 'none',
       otlpLogsCompression: 'none',
       otlpHeaders: {},
+      otlpTracesHeaders: {},
+      otlpMetricsHeaders: {},
+      otlpLogsHeaders: {},
       otlpTimeoutMs: 10000,
+      otlpTracesTimeoutMs: 10000,
+      otlpMetricsTimeoutMs: 10000,
+      otlpLogsTimeoutMs: 10000,
       metricExportIntervalMs: 60000,
       sampler: 'parentbased_always_on',
       samplerArg: 1,
@@ -191,7 +197,13 @@ const BAD = {
   OTEL_EXPORTER_OTLP_METRICS_COMPRESSION: 'yes',
   OTEL_EXPORTER_OTLP_LOGS_COMPRESSION: 'br',
   OTEL_EXPORTER_OTLP_HEADERS: 'supersecretkey',
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'tracesecret',
+  OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-key',
+  OTEL_EXPORTER_OTLP_LOGS_HEADERS: '=logsecret',
   OTEL_EXPORTER_OTLP_TIMEOUT: '0',
+  OTEL_EXPORTER_OTLP_TRACES_TIMEOUT: '0',
+  OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '600001',
+  OTEL_EXPORTER_OTLP_LOGS_TIMEOUT: 'soon',
   OTEL_METRIC_EXPORT_INTERVAL: '50',
   OTEL_BLRP_SCHEDULE_DELAY: '-5',
   OTEL_BLRP_MAX_QUEUE_SIZE: '0',
@@ -456,6 +468,37 @@ describe('values once accepted in silence', () => {
     expect(config.sources.tracesExporters).toBe(
       'OTEL_TRACES_EXPORTER without otlp (OTEL_EXPORTER_OTLP_HEADERS invalid)',
     );
+  });
+
+  it('each signal sends the general headers with its own on top, and its own timeout', () => {
+    const { config, problems } = load({
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-team=pay,x-key=general',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-key=traces',
+      OTEL_EXPORTER_OTLP_LOGS_HEADERS: 'x-logs=1',
+      OTEL_EXPORTER_OTLP_TIMEOUT: '3000',
+      OTEL_EXPORTER_OTLP_METRICS_TIMEOUT: '500',
+    });
+    expect(problems).toEqual([]);
+    expect([config.otlpTracesHeaders, config.otlpMetricsHeaders, config.otlpLogsHeaders]).toEqual([
+      { 'x-team': 'pay', 'x-key': 'traces' },
+      { 'x-team': 'pay', 'x-key': 'general' },
+      { 'x-team': 'pay', 'x-key': 'general', 'x-logs': '1' },
+    ]);
+    expect([config.otlpTracesTimeoutMs, config.otlpMetricsTimeoutMs, config.otlpLogsTimeoutMs]).toEqual([
+      3000, 500, 3000,
+    ]);
+  });
+
+  it("a bad signal's headers turn off that signal's OTLP export only, the value masked", () => {
+    const { config, problems } = load({
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'Authorization: Bearer sk-live-abcdef',
+      OTEL_TRACES_EXPORTER: 'otlp',
+      OTEL_METRICS_EXPORTER: 'prometheus,otlp',
+    });
+    expect(problems.map((p) => p.message)).toEqual([
+      `OTEL_EXPORTER_OTLP_TRACES_HEADERS="****" is not valid (entry 1 has no \`=\`): expected ${HEADERS_ACCEPTED}; OTLP export of spans is off (otlp is left out of OTEL_TRACES_EXPORTER): nothing is sent without the headers`,
+    ]);
+    expect([config.tracesExporters, config.metricsExporters]).toEqual([[], ['prometheus', 'otlp']]);
   });
 
   it('good OTLP headers keep their names as written and their decoded values', () => {

@@ -106,6 +106,28 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     });
   });
 
+  it("each signal's requests carry OTEL_EXPORTER_OTLP_HEADERS with the signal's own headers on top", async () => {
+    const service = `protocol-${runtime}-headers`;
+    const r = await runFixture(
+      runtime,
+      'otlp-signals.mjs',
+      signals(service, {
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-team=pay,x-key=general',
+        OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-key=traces%20only',
+        OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-metrics=1',
+      }),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    const seen: Record<string, string[]> = {};
+    for (const q of receiver.requests) {
+      if (!JSON.stringify(q.body).includes(service)) continue;
+      const h = q.headers;
+      (seen[q.path] ??= []).push(`${h['x-team']} ${h['x-key']} ${h['x-metrics'] ?? '-'}`);
+    }
+    expect(seen).toEqual({ '/v1/traces': ['pay traces only -'], '/v1/metrics': ['pay general 1'] });
+  });
+
   it('grpc is reported once, naming the variable, and http/protobuf is sent', async () => {
     const service = `protocol-${runtime}-grpc`;
     const r = await runFixture(
