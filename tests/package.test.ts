@@ -48,6 +48,7 @@ describe('npm pack', () => {
       'dist/index.d.ts',
       'dist/register.js',
       'dist/register.d.ts',
+      'dist/agent/attributes.d.ts',
       'dist/agent/current.d.ts',
       'dist/agent/log/app.d.ts',
       'dist/config/index.d.ts',
