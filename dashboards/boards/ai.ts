@@ -101,7 +101,7 @@ export function aiBoard(ctx: BoardContext): Board {
           {
             title: 'Tokens per second by type',
             description:
-              'Tokens as the providers report them, per `gen_ai_token_type` (input, output). Cached input tokens are inside input and reasoning tokens inside output, as the providers count them; tapwire does not yet emit them as types of their own.',
+              'Tokens as the providers report them, per `gen_ai_token_type` (input, output). Cached input tokens are inside input and reasoning tokens inside output, as the providers count them; the cost panels price each kind at its own rate (`tapwire_price`), and `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental` adds per-kind counters.',
             kind: 'timeseries',
             unit: 'short',
             stacked: true,
