@@ -123,7 +123,7 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     for (const q of receiver.requests) {
       if (!JSON.stringify(q.body).includes(service)) continue;
       const h = q.headers;
-      (seen[q.path] ??= []).push(`${h['x-team']} ${h['x-key']} ${h['x-metrics'] ?? '-'}`);
+      seen[q.path] = [...(seen[q.path] ?? []), `${h['x-team']} ${h['x-key']} ${h['x-metrics'] ?? '-'}`];
     }
     expect(seen).toEqual({ '/v1/traces': ['pay traces only -'], '/v1/metrics': ['pay general 1'] });
   });
