@@ -41,8 +41,8 @@ export class AlsContextManager implements ContextManager {
 
   /**
    * API 1.10's `context.attach()`: `context` is active, as with enterWith(), until the token is
-   * disposed, which makes the context active before it active again (the API's contract; an app's
-   * attach() without it would only log a warning and change nothing).
+   * disposed, which restores the one active before. Without this method the API's attach() only
+   * logs a warning and changes nothing.
    */
   attach(context: Context): ContextManagementToken {
     const previous = this.active();

@@ -79,9 +79,10 @@ export function startTracing(config: Config, resource: Resource, otlp?: SpanExpo
   };
 }
 
-// The trace SDK reads no environment since SDK 3 (@opentelemetry/sdk-trace); these are the
-// specification's batch and span-limit variables its SDK 2 packages read for tapwire, read the same
-// way (a number, else the SDK's default), so a user's settings keep their meaning.
+// The trace SDK reads no environment since SDK 3 (@opentelemetry/sdk-trace); these are the batch
+// and span-limit variables its SDK 2 packages read for tapwire, read here exactly as they read them
+// (a number, else the SDK's default), so a user's settings keep their meaning. They are not in
+// config/variables.ts: validating and documenting them there is a change of its own.
 // https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
 
 /** The first of `names` set to a number. */
