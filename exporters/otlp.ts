@@ -49,7 +49,7 @@ import {
   PeriodicExportingMetricReader,
   type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics';
-import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Config, OtlpCompression, OtlpProtocol } from '../config/index.js';
 
 /** Where the agent's lines go; the codes are the agent's (exporters/ does not log itself). */

@@ -2,12 +2,16 @@
 // with prom-client's default registry appear on tapwire's /metrics (Prometheus names for the
 // former, the app's names for the latter, the same cap), and the app's own spans sit in tapwire's
 // traces between the server span and the client span. Node and Bun, real packages.
+import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  FIXTURES,
   find,
   jsonLines,
   parseMetrics,
   promtoolCheckMetrics,
+  ROOT,
   RUNTIMES,
   type Sample,
   startApp,
@@ -16,6 +20,7 @@ import {
   value,
 } from './support/index.js';
 import { OtlpReceiver, SPAN_KIND } from './support/otlp.js';
+import { readJson, removeTemporaries, temporary } from './support/package.js';
 
 afterEach(stopAll);
 
@@ -168,4 +173,94 @@ describe("the app's spans in tapwire's traces", () => {
     expect(client.traceId).toBe(server.traceId);
     expect(client.parentSpanId).toBe(appSpan.spanId);
   });
+});
+
+// The app's @opentelemetry/api is whichever version it installed, not tapwire's. The API uses a
+// global only when it was registered by its own minor version or a newer one (api's
+// internal/semver.ts), so the API tapwire registers with must be the newest minor an app may have:
+// an app on the minor before (1.9, installed before October 2026) and one on npm's latest (1.10)
+// both see their metrics served and their spans in tapwire's traces. Each runs the fixture in an
+// app directory of its own whose node_modules holds that version, from the repository's
+// node_modules (no network): `opentelemetry-api-1.9` is @opentelemetry/api 1.9.0 under an alias.
+describe.each([
+  ['1.9', 'opentelemetry-api-1.9'],
+  ['1.10', '@opentelemetry/api'],
+])("an app on @opentelemetry/api %s: its metrics and spans with tapwire's", (minor, installed) => {
+  const receiver = new OtlpReceiver();
+  let dir: string;
+  beforeAll(async () => {
+    dir = temporary(`tapwire-api-${minor}-`);
+    writeFileSync(
+      join(dir, 'package.json'),
+      `${JSON.stringify({ name: 'shop', private: true, type: 'module' })}\n`,
+    );
+    copyFileSync(join(FIXTURES, 'app-metrics.mjs'), join(dir, 'app-metrics.mjs'));
+    mkdirSync(join(dir, 'node_modules/@opentelemetry'), { recursive: true });
+    symlinkSync(join(ROOT, 'node_modules', installed), join(dir, 'node_modules/@opentelemetry/api'), 'dir');
+    symlinkSync(join(ROOT, 'node_modules/prom-client'), join(dir, 'node_modules/prom-client'), 'dir');
+    await receiver.start();
+  });
+  afterAll(async () => {
+    await receiver.close();
+    removeTemporaries();
+  });
+
+  it('is the version the app has', () => {
+    const { version } = readJson<{ version: string }>(
+      join(dir, 'node_modules/@opentelemetry/api/package.json'),
+    );
+    expect(version.startsWith(`${minor}.`), version).toBe(true);
+  });
+
+  it.each(RUNTIMES)(
+    '%s: its counter on /metrics, its spans between the server and client spans',
+    async (runtime) => {
+      const down = await startApp({ runtime: 'node', file: 'http-app.mjs', preload: false });
+      const service = `shop-${minor}-${runtime}`;
+      const app = await startApp({
+        runtime,
+        file: join(dir, 'app-metrics.mjs'),
+        cwd: dir,
+        env: {
+          OTEL_SERVICE_NAME: service,
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
+          OTEL_BSP_SCHEDULE_DELAY: '50',
+          DOWNSTREAM: down.url('/status/200'),
+        },
+      });
+      for (const kind of ['book', 'book', 'pen']) await order(app, kind);
+      const s = parseMetrics(await app.metrics());
+      expect(value(s, 'shop_orders_total', { kind: 'book' })).toBe(2);
+      expect(value(s, 'shop_orders_total', { kind: 'pen' })).toBe(1);
+      expect(value(s, 'shop_basket_items', {})).toBe(3);
+
+      expect(await fetch(app.url('/traced')).then((r) => r.text())).toBe('ok');
+      // context.attach() is new in 1.10: the app on 1.9 has none (and says so with a 501).
+      const attached = await fetch(app.url('/attached')).then((r) => r.status);
+      expect(attached).toBe(minor === '1.9' ? 501 : 200);
+      const names = minor === '1.9' ? ['shop.checkout'] : ['shop.checkout', 'shop.attached'];
+      const mine = () => receiver.spans().filter((x) => x.service === service);
+      await receiver.waitFor(`the spans of /traced${minor === '1.9' ? '' : ' and /attached'}`, () => {
+        const spans = mine();
+        return (
+          names.every((n) => spans.some((x) => x.name === n)) &&
+          spans.filter((x) => x.kind === SPAN_KIND.CLIENT).length === names.length
+        );
+      });
+      const spans = mine();
+      for (const [name, path] of [
+        ['shop.checkout', '/traced'],
+        ['shop.attached', '/attached'],
+      ] as const) {
+        if (!names.includes(name)) continue;
+        const server = spans.find((x) => x.kind === SPAN_KIND.SERVER && x.attributes['url.path'] === path)!;
+        const appSpan = spans.find((x) => x.name === name)!;
+        const client = spans.find((x) => x.kind === SPAN_KIND.CLIENT && x.parentSpanId === appSpan.spanId);
+        expect(server, path).toBeDefined();
+        expect([appSpan.traceId, appSpan.parentSpanId], name).toEqual([server.traceId, server.spanId]);
+        expect(client?.traceId, name).toBe(server.traceId);
+      }
+    },
+  );
 });

@@ -282,6 +282,31 @@ describe.each([NODE_ESM, BUN_SERVE])('sampling, $label', (app) => {
   });
 });
 
+// The trace SDK reads no environment since SDK 3; tapwire reads the specification's batch and
+// span-limit variables for it (agent/trace/provider.ts), as the SDK 2 packages did.
+describe.each([NODE_ESM, BUN_SERVE])('batch and span-limit variables, $label', (app) => {
+  it('OTEL_BSP_MAX_EXPORT_BATCH_SIZE=1 sends one span per export, OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT=3 cuts values', async () => {
+    const { front, down, frontName } = await startPair(app, (s) =>
+      tracedEnv(s, { OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1', OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '3' }),
+    );
+    await getJson(front.url(`/call?via=fetch&url=${down.url('/echo')}`));
+    const spans = await expectSpanCount(frontName, 2);
+    const perExport = receiver.requests
+      .filter((r) => r.path === '/v1/traces')
+      .flatMap((r) => r.body.resourceSpans ?? [])
+      .filter((rs) =>
+        rs.resource?.attributes?.some(
+          (a: { value: { stringValue?: string } }) => a.value.stringValue === frontName,
+        ),
+      )
+      .map((rs) => rs.scopeSpans.reduce((n: number, ss: { spans: unknown[] }) => n + ss.spans.length, 0));
+    expect(perExport).toEqual([1, 1]);
+    const server = spans.find((s) => s.kind === SPAN_KIND.SERVER)!;
+    expect(server.attributes['url.path']).toBe('/ca');
+    expect(server.attributes['http.request.method']).toBe('GET');
+  });
+});
+
 describe('tracing off (default)', () => {
   it.each(APPS)('$label: adds no traceparent, exports nothing, logs no trace ids', async (app) => {
     const { front, down, frontName, downName } = await startPair(app, (s) => ({

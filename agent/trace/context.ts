@@ -9,7 +9,12 @@
 // it awaits and every request it starts then see that context. The store is left when the
 // socket's 'data' callback returns, so it never leaks into the next request on the connection.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { type Context, type ContextManager, ROOT_CONTEXT } from '@opentelemetry/api';
+import {
+  type Context,
+  type ContextManagementToken,
+  type ContextManager,
+  ROOT_CONTEXT,
+} from '@opentelemetry/api';
 
 export class AlsContextManager implements ContextManager {
   private readonly als = new AsyncLocalStorage<Context>();
@@ -32,6 +37,24 @@ export class AlsContextManager implements ContextManager {
   /** Makes `context` active for the rest of the current synchronous execution and what it schedules. */
   enterWith(context: Context): void {
     this.als.enterWith(context);
+  }
+
+  /**
+   * API 1.10's `context.attach()`: `context` is active, as with enterWith(), until the token is
+   * disposed, which restores the one active before. Without this method the API's attach() only
+   * logs a warning and changes nothing.
+   */
+  attach(context: Context): ContextManagementToken {
+    const previous = this.active();
+    this.als.enterWith(context);
+    let disposed = false;
+    return {
+      dispose: () => {
+        if (disposed) return;
+        disposed = true;
+        this.als.enterWith(previous);
+      },
+    };
   }
 
   /**

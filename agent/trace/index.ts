@@ -2,7 +2,7 @@
 // manager is registered, and operations pay one comparison for it (core/operation.ts). When on,
 // the span builders below are plugged into the operations of every hook at once.
 import type { Resource } from '@opentelemetry/resources';
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import type { Config } from '../../config/index.js';
 import { setTracing, type Tracing } from '../../core/operation.js';
 import { VERSION } from '../../core/runtime.js';
