@@ -8,6 +8,7 @@
 // agent instance.
 import { execFileSync } from 'node:child_process';
 import { chmodSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { build, transform } from 'esbuild';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -24,6 +25,63 @@ execFileSync(
   },
 );
 
+// Node's built-in modules reached through process.getBuiltinModule rather than an ESM import. An ESM
+// import of a built-in makes Node build its ESM facade, which reads every export once: fs's
+// `promises` and stream getters, util's lazy `parseArgs`, `TextDecoder`, `diff` and what they load
+// (fs/promises, streams, worker_threads, readline...). esbuild's CommonJS interop would do the
+// same (it copies every property descriptor, and util loads on that too). So each importer gets a
+// small module of its own that reads only the names it imports: measured 7.5 ms of CPU at start for
+// the built-ins the preload imports, 2.4 ms this way (Node 24).
+const BUILTINS = new Set(builtinModules);
+const sources = new Map();
+/** The names `importer` takes from `specifier` in import statements; undefined for the whole module. */
+function importedNames(importer, specifier) {
+  if (!sources.has(importer)) sources.set(importer, readFileSync(importer, 'utf8'));
+  const text = sources.get(importer);
+  const quoted = specifier.replace(/[/]/g, '\\/');
+  const names = new Set(['default']);
+  for (const m of text.matchAll(
+    new RegExp(`\\b(import|export)\\s+([^'";]*?)\\s*from\\s*['"]${quoted}['"]`, 'g'),
+  )) {
+    const clause = m[2];
+    if (m[1] === 'export' || clause.includes('*')) return undefined;
+    if (/^type\s/.test(clause)) continue; // erased by the compiler
+    const braces = /\{([^}]*)\}/.exec(clause);
+    for (const part of braces ? braces[1].split(',') : []) {
+      const name = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)[0];
+      if (name) names.add(name);
+    }
+  }
+  return names;
+}
+const builtins = {
+  name: 'builtins',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z0-9_/]+$/ }, (args) => {
+      const name = args.path.replace(/^node:/, '');
+      if (!BUILTINS.has(name) && !args.path.startsWith('node:')) return undefined;
+      // Paid only when it runs (OTLP, tracing): left to the runtime, as a chunk of its own would be a file more.
+      if (args.kind === 'dynamic-import') return { path: args.path, external: true };
+      const names = args.kind === 'import-statement' ? importedNames(args.importer, args.path) : undefined;
+      // '+' joins the names: a '#' or '?' in a module's path could read as part of its URL.
+      return { path: ['node:' + name, ...(names ? [...names].sort() : [])].join('+'), namespace: 'builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
+      const [name, ...names] = args.path.split('+');
+      const get = `process.getBuiltinModule(${JSON.stringify(name)})`;
+      if (names.length === 0) return { contents: `module.exports = ${get};`, loader: 'js' };
+      const named = names.filter((n) => n !== 'default');
+      return {
+        contents: `const m = ${get};\nexport default m;\n${named.map((n) => `export const ${n} = m.${n};\n`).join('')}`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 const bundle = {
   outdir: out,
   bundle: true,
@@ -37,8 +95,9 @@ const bundle = {
   define: { __TAPWIRE_VERSION__: JSON.stringify(pkg.version) },
   banner: {
     // Some bundled CommonJS dependencies call require() for Node built-ins.
-    js: "import { createRequire as __tapwireCreateRequire } from 'node:module'; const require = __tapwireCreateRequire(import.meta.url);",
+    js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
   },
+  plugins: [builtins],
   legalComments: 'none',
   logLevel: 'warning',
 };
@@ -80,7 +139,7 @@ await build({
     'cli/standin': 'cli/demo/standin/main.ts',
   },
   chunkNames: 'chunks/cli-[name]-[hash]',
-  plugins: [minifyGrafanaSdk],
+  plugins: [builtins, minifyGrafanaSdk],
 });
 
 // The service `tapwire demo` runs under the preload. It is TypeScript so tsc checks it with the

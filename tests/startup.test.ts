@@ -38,8 +38,16 @@ describe('node: built-ins loaded at start', () => {
     const { loaded, stderr } = await nodeLoads(true);
     expect(stderr).toContain('TAPWIRE_METRICS_LISTENING');
     // undici: Node's fetch, Headers and Response load it on first read of the global (it was read
-    // for the Bun endpoint's Response).
-    for (const name of ['internal/deps/undici/undici']) {
+    // for the Bun endpoint's Response). fs/promises, streams' readers, parseArgs, readline and
+    // worker_threads: what building the ESM facade of fs, util and module reads.
+    for (const name of [
+      'internal/deps/undici/undici',
+      'internal/fs/promises',
+      'internal/fs/streams',
+      'internal/util/parse_args/parse_args',
+      'internal/readline/interface',
+      'worker_threads',
+    ]) {
       expect(loaded, name).not.toContain(name);
     }
   });
