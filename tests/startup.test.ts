@@ -2,8 +2,11 @@
 // for each built-in and each file the agent loads before the app runs (bench/startup.mjs has the
 // times). Node lists the built-ins a process has loaded in process.moduleLoadList.
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DIST_REGISTER, freePort, NODE } from './support/index.js';
+import { BUN, DIST_REGISTER, freePort, NODE } from './support/index.js';
 
 /** The built-ins a Node process has loaded by the time its -e script runs, and its stderr. */
 async function nodeLoads(preload: boolean): Promise<{ loaded: string[]; stderr: string }> {
@@ -53,5 +56,59 @@ describe('node: built-ins loaded at start', () => {
     ]) {
       expect(loaded, name).not.toContain(name);
     }
+  });
+});
+
+describe("V8's compile cache", () => {
+  /** Runs `-e script` under the preload with TMPDIR and cwd in fresh folders; its stdout and what each folder holds after. */
+  async function run(runtime: 'node' | 'bun', script: string, env: Record<string, string> = {}) {
+    const root = mkdtempSync(join(tmpdir(), 'tapwire-cc-'));
+    const tmp = join(root, 'tmp');
+    const app = join(root, 'app');
+    mkdirSync(tmp);
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), '{"name":"cc-app"}');
+    try {
+      const port = await freePort();
+      const r = spawnSync(
+        runtime === 'node' ? NODE : BUN,
+        [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, '-e', script],
+        {
+          cwd: app,
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            TMPDIR: tmp,
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+            TAPWIRE_ENV: 'test',
+            ...env,
+          },
+        },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return { stdout: r.stdout, tmp: readdirSync(tmp), app: readdirSync(app), tmpPath: tmp };
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  const dir = "process.stdout.write(String(require('node:module').getCompileCacheDir()))";
+
+  it('node: is on, in the temporary directory, and writes nothing into the app folder', async () => {
+    const r = await run('node', dir);
+    expect(r.stdout.startsWith(join(r.tmpPath, 'node-compile-cache'))).toBe(true);
+    expect(r.tmp).toEqual(['node-compile-cache']);
+    expect(r.app).toEqual(['package.json']);
+  });
+
+  it('node: NODE_DISABLE_COMPILE_CACHE=1 keeps it off', async () => {
+    const r = await run('node', dir, { NODE_DISABLE_COMPILE_CACHE: '1' });
+    expect(r.stdout).toBe('undefined');
+    expect(r.tmp).toEqual([]);
+  });
+
+  it('bun: is left alone (no folder is created)', async () => {
+    const r = await run('bun', '0');
+    expect(r.tmp).toEqual([]);
+    expect(r.app).toEqual(['package.json']);
   });
 });
