@@ -77,14 +77,14 @@ describe.each(RUNTIMES)('%s', (runtime) => {
   });
 
   // Regression: an app serving its own metrics on the metrics port crashed with EADDRINUSE.
-  it.each(runtime === 'bun' ? ['node:http', 'Bun.serve'] : ['node:http'])(
+  it.each(runtime === 'bun' ? ['node:http', 'Bun.serve', 'node:net'] : ['node:http', 'node:net'])(
     'an app that listens on the metrics port itself (%s) gets it, as without tapwire, and is told once',
     async (serve) => {
       const port = await freePort();
       const env = {
         PORT: String(port),
         OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-        SERVE: serve === 'Bun.serve' ? 'bun' : 'node',
+        SERVE: serve === 'Bun.serve' ? 'bun' : serve === 'node:net' ? 'net' : 'node',
       };
       const answers = async (preload: boolean) => {
         const app = await startApp({ runtime, file: 'own-metrics-port.mjs', preload, env, ready: false });
