@@ -30,6 +30,14 @@ import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
 const PUSH_INTERVAL_MS = 1000;
 /** How long the holder of a taken port has to say who it is before it counts as foreign. */
 const IDENTIFY_TIMEOUT_MS = 300;
+/**
+ * How long the app's start waits for that answer. A holder answers in a millisecond or two unless
+ * its event loop is busy: a parent blocked in execFileSync answers none of the children it runs,
+ * and each of them waited the whole 300 ms at start, then warned. Past this the app runs, the
+ * question stays open without holding the process, and a process that ends before the answer
+ * pushes nothing.
+ */
+const IDENTIFY_GRACE_MS = 50;
 /** How long the port is tried again after its holder left mid-question, before it counts as taken. */
 const GONE_RETRY_MS = 5000;
 /** Data points kept per sibling: its own cardinality limit across a dozen metrics. */
@@ -44,8 +52,9 @@ interface Identity {
 export interface Endpoint {
   /**
    * Settles once this process holds the port, follows its holder over an open connection, or has
-   * given up: awaited at start, so a process that exits at once (process.exit() in a short child)
-   * already has the connection its last push needs. Costs ~1 ms holding, ~3 ms following.
+   * given up, or its holder has not answered within IDENTIFY_GRACE_MS: awaited at start, so a
+   * process that exits at once (process.exit() in a short child) already has the connection its
+   * last push needs. Costs ~1 ms holding, ~3 ms following.
    */
   ready: Promise<void>;
   /**
@@ -228,6 +237,13 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         retry.unref();
       },
     });
+    const asking = pusher;
+    const grace = setTimeout(() => {
+      if (pusher !== asking || !asking.asking) return;
+      asking.release();
+      settle();
+    }, IDENTIFY_GRACE_MS);
+    grace.unref();
   }
 
   listen();
