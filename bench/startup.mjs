@@ -6,8 +6,10 @@
 // openai (node_modules linked to this repo's, so the drivers resolve as they would in a real app):
 // - e0: `node --import dist/register.js -e 0` (`bun --preload …`), spawn to exit;
 // - first200: spawn to the first HTTP 200 of a node:http hello app (raw probe every 2 ms);
-// - children: one process that spawns 50 short children (`-e 0`) one after another, all under
-//   NODE_OPTIONS / BUN_OPTIONS — the parent holds /metrics, every child finds it held: wall time.
+// - children: one process that spawns 50 short children (`-e 0`) one after another with
+//   execFileSync, all under NODE_OPTIONS / BUN_OPTIONS — the parent holds /metrics and, blocked,
+//   answers none of them: wall time;
+// - children-async: the same with spawn() awaited one at a time: the parent answers each child.
 // Modes: bare, tapwire (this tree's dist/) and, with --base, another build's dist/ (e.g. main's,
 // copied aside) — so two builds are compared on the same machine, in the same minutes. Every run
 // goes through the modes in a rotated order; medians are reported with the load average, because a
@@ -27,7 +29,7 @@ const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '21' },
     base: { type: 'string' },
-    measure: { type: 'string', default: 'e0,first200,children' },
+    measure: { type: 'string', default: 'e0,first200,children,children-async' },
     runtime: { type: 'string', default: 'node,bun' },
     children: { type: 'string', default: '50' },
   },
@@ -66,6 +68,11 @@ writeFileSync(
   path.join(app, 'parent.mjs'),
   "import { execFileSync } from 'node:child_process';\n" +
     "for (let i = 0; i < Number(process.env.CHILDREN); i++) execFileSync(process.execPath, ['-e', '0']);\n",
+);
+writeFileSync(
+  path.join(app, 'parent-async.mjs'),
+  "import { spawn } from 'node:child_process';\nimport { once } from 'node:events';\n" +
+    "for (let i = 0; i < Number(process.env.CHILDREN); i++) await once(spawn(process.execPath, ['-e', '0']), 'exit');\n",
 );
 
 /** The environment of one measured process: nothing inherited that could change what it does. */
@@ -122,6 +129,14 @@ const MEASURE = {
     return timedSync(
       RUNTIMES[runtimeId].bin,
       ['parent.mjs'],
+      env(mode, runtimeId, port, { inherit: true, env: { CHILDREN: String(CHILDREN) } }),
+    );
+  },
+  async 'children-async'(runtimeId, mode) {
+    const port = await freePort();
+    return timedSync(
+      RUNTIMES[runtimeId].bin,
+      ['parent-async.mjs'],
       env(mode, runtimeId, port, { inherit: true, env: { CHILDREN: String(CHILDREN) } }),
     );
   },
