@@ -94,12 +94,26 @@ function env(mode, runtimeId, metricsPort, extra = {}) {
 
 const preload = (mode, runtimeId) => (mode.register ? [RUNTIMES[runtimeId].preloadFlag, mode.register] : []);
 
+// CPU time (task-clock of the process and its children, every thread) next to wall time when
+// `perf` is there: on a loaded machine the wall time of a start-up is mostly waiting for a core,
+// while its CPU time is what it costs.
+const PERF =
+  spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', 'true'], { encoding: 'utf8' }).status === 0;
+
+/** Runs to exit: { wall, cpu } in ms (cpu null without perf). */
 function timedSync(bin, args, environment) {
+  const [cmd, argv] = PERF ? ['perf', ['stat', '-x,', '-e', 'task-clock', bin, ...args]] : [bin, args];
   const t0 = performance.now();
-  const r = spawnSync(bin, args, { cwd: app, env: environment, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = performance.now() - t0;
+  const r = spawnSync(cmd, argv, {
+    cwd: app,
+    env: environment,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  const wall = performance.now() - t0;
   if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
-  return ms;
+  const cpu = PERF ? Number(/([\d.]+),msec,task-clock/.exec(r.stderr)?.[1]) : null;
+  return { wall, cpu };
 }
 
 const MEASURE = {
@@ -119,7 +133,7 @@ const MEASURE = {
       env: env(mode, runtimeId, metricsPort, { env: { PORT: String(port) } }),
     });
     try {
-      return (await waitReady(child, port)) - t0;
+      return { wall: (await waitReady(child, port)) - t0, cpu: null };
     } finally {
       await killTree(child);
     }
@@ -146,40 +160,45 @@ const load0 = os.loadavg();
 const results = {};
 for (const runtimeId of RUNTIME_IDS) {
   for (const measure of MEASURES) {
-    const samples = Object.fromEntries(MODES.map((m) => [m.id, []]));
+    const samples = Object.fromEntries(MODES.map((m) => [m.id, { wall: [], cpu: [] }]));
     // One untimed round first: the page cache and any compile cache are warm for every mode alike.
     for (const m of MODES) await MEASURE[measure](runtimeId, m);
     for (let i = 0; i < RUNS; i++) {
-      for (const m of rotate(MODES, i)) samples[m.id].push(await MEASURE[measure](runtimeId, m));
+      for (const m of rotate(MODES, i)) {
+        const { wall, cpu } = await MEASURE[measure](runtimeId, m);
+        samples[m.id].wall.push(wall);
+        if (cpu !== null) samples[m.id].cpu.push(cpu);
+      }
     }
     results[`${runtimeId} ${measure}`] = samples;
-    const line = MODES.map((m) => `${m.id} ${fmt(median(samples[m.id]))}`).join(' · ');
+    const line = MODES.map((m) => `${m.id} ${fmt(median(samples[m.id].wall))}`).join(' · ');
     console.error(`${runtimeId} ${measure}: ${line} ms (load ${os.loadavg()[0].toFixed(2)})`);
   }
 }
 
 const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
 console.log(
-  `\n${RUNS} runs per mode, interleaved; medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end\n`,
+  `\n${RUNS} runs per mode, interleaved; medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end` +
+    `${PERF ? '; CPU = task-clock of the process tree (perf stat)' : ''}\n`,
 );
+const others = MODES.slice(1);
 console.log(
-  `| runtime · measure | ${MODES.map((m) => m.id).join(' | ')} | ${MODES.slice(1)
-    .map((m) => `${m.id} − bare`)
-    .join(' | ')} | ${MODES.slice(1)
-    .map((m) => `${m.id} ÷ bare`)
-    .join(' | ')} |`,
+  `| runtime · measure | ${MODES.map((m) => m.id).join(' | ')} | ${others.map((m) => `${m.id} − bare`).join(' | ')} | ${others.map((m) => `${m.id} ÷ bare`).join(' | ')} |`,
 );
 console.log(`| --- |${' --- |'.repeat(MODES.length * 3 - 2)}`);
 for (const [key, samples] of Object.entries(results)) {
-  const bare = median(samples.bare);
-  const meds = MODES.map((m) => median(samples[m.id]));
-  console.log(
-    `| ${key} | ${meds.map((x) => `${fmt(x)} ms`).join(' | ')} | ${meds
-      .slice(1)
-      .map((x) => `${fmt(x - bare)} ms`)
-      .join(' | ')} | ${meds
-      .slice(1)
-      .map((x) => fmt(x / bare, 2))
-      .join(' | ')} |`,
-  );
+  for (const kind of ['wall', 'cpu']) {
+    if (samples.bare[kind].length === 0) continue;
+    const meds = MODES.map((m) => median(samples[m.id][kind]));
+    const bare = meds[0];
+    console.log(
+      `| ${key} (${kind}) | ${meds.map((x) => `${fmt(x)} ms`).join(' | ')} | ${meds
+        .slice(1)
+        .map((x) => `${fmt(x - bare)} ms`)
+        .join(' | ')} | ${meds
+        .slice(1)
+        .map((x) => fmt(x / bare, 2))
+        .join(' | ')} |`,
+    );
+  }
 }
