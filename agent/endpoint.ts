@@ -136,6 +136,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         render,
         identity,
         receive: (type, text, final) => acceptOtlp(store, type, text, final),
+        onHttpServer: (http) => internalServers.add(http),
         onListenError: (error) => {
           server = undefined;
           if (error.code === 'EADDRINUSE') whoHolds();
@@ -156,7 +157,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       bunServe,
     );
     binding = false;
-    if (server.node !== undefined) internalServers.add(server.node);
   }
 
   function portWarning(error: NodeJS.ErrnoException): void {
