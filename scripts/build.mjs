@@ -32,30 +32,50 @@ execFileSync(
 // same (it copies every property descriptor, and util loads on that too). So each importer gets a
 // small module of its own that reads only the names it imports: measured 7.5 ms of CPU at start for
 // the built-ins the preload imports, 2.4 ms this way (Node 24).
+//
+// A module an importer takes only plain functions from (lower-case names, no property of them read,
+// no default import) is not even loaded until one is called: OpenTelemetry's core takes util's
+// `inspect` for a warning it rarely prints, and node:util costs Bun ~5 MB of memory and ~2.5 ms
+// to load (measured on Bun 1.4.5).
 const BUILTINS = new Set(builtinModules);
 const sources = new Map();
-/** The names `importer` takes from `specifier` in import statements; undefined for the whole module. */
+/**
+ * What `importer` takes from `specifier` in import statements: { names, lazy }, or undefined for the
+ * whole module (a namespace import, a re-export).
+ */
 function importedNames(importer, specifier) {
   if (!sources.has(importer)) sources.set(importer, readFileSync(importer, 'utf8'));
   const text = sources.get(importer);
   const quoted = specifier.replace(/[/]/g, '\\/');
-  const names = new Set(['default']);
+  const names = new Set();
+  const locals = [];
+  let withDefault = false;
   for (const m of text.matchAll(
     new RegExp(`\\b(import|export)\\s+([^'";]*?)\\s*from\\s*['"]${quoted}['"]`, 'g'),
   )) {
     const clause = m[2];
     if (m[1] === 'export' || clause.includes('*')) return undefined;
     if (/^type\s/.test(clause)) continue; // erased by the compiler
+    if (/^[\w$]+/.test(clause)) withDefault = true;
     const braces = /\{([^}]*)\}/.exec(clause);
     for (const part of braces ? braces[1].split(',') : []) {
-      const name = part
+      const [name, local] = part
         .trim()
         .replace(/^type\s+/, '')
-        .split(/\s+as\s+/)[0];
-      if (name) names.add(name);
+        .split(/\s+as\s+/);
+      if (!name) continue;
+      if (name === 'default') withDefault = true;
+      else names.add(name);
+      locals.push(local ?? name);
     }
   }
-  return names;
+  const mod = process.getBuiltinModule(specifier);
+  const lazy =
+    !withDefault &&
+    names.size > 0 &&
+    [...names].every((n) => /^[a-z]/.test(n) && typeof mod?.[n] === 'function') &&
+    locals.every((l) => !new RegExp(`\\b${l}\\s*\\.`).test(text));
+  return { names, lazy };
 }
 const builtins = {
   name: 'builtins',
@@ -65,14 +85,22 @@ const builtins = {
       if (!BUILTINS.has(name) && !args.path.startsWith('node:')) return undefined;
       // Paid only when it runs (OTLP, tracing): left to the runtime, as a chunk of its own would be a file more.
       if (args.kind === 'dynamic-import') return { path: args.path, external: true };
-      const names = args.kind === 'import-statement' ? importedNames(args.importer, args.path) : undefined;
-      // '+' joins the names: a '#' or '?' in a module's path could read as part of its URL.
-      return { path: ['node:' + name, ...(names ? [...names].sort() : [])].join('+'), namespace: 'builtin' };
+      const taken = args.kind === 'import-statement' ? importedNames(args.importer, args.path) : undefined;
+      // '+' joins the names ('~' first when lazy): a '#' or '?' in a module's path could read as part of its URL.
+      const parts =
+        taken === undefined ? [] : [...(taken.lazy ? ['~'] : ['default']), ...[...taken.names].sort()];
+      return { path: ['node:' + name, ...parts].join('+'), namespace: 'builtin' };
     });
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => {
       const [name, ...names] = args.path.split('+');
       const get = `process.getBuiltinModule(${JSON.stringify(name)})`;
       if (names.length === 0) return { contents: `module.exports = ${get};`, loader: 'js' };
+      if (names[0] === '~') {
+        const wrappers = names
+          .slice(1)
+          .map((n) => `export function ${n}() {\n  return (m ??= ${get}).${n}.apply(this, arguments);\n}\n`);
+        return { contents: `let m;\n${wrappers.join('')}`, loader: 'js' };
+      }
       const named = names.filter((n) => n !== 'default');
       return {
         contents: `const m = ${get};\nexport default m;\n${named.map((n) => `export const ${n} = m.${n};\n`).join('')}`,
