@@ -1,7 +1,25 @@
 // `node --import tapwire/register app.js` · `bun --preload tapwire/register app.ts`
-import { start } from './agent/start.js';
+//
+// V8's compile cache (Node >= 22.1) is turned on before the agent's code loads, so that its ~400 kB
+// is read from the cache instead of compiled in every process that starts under the preload
+// (measured -5 ms of CPU per start on Node 24). It goes where Node puts it by default, the
+// system's temporary directory (os.tmpdir()/node-compile-cache), never the app's folder; the
+// switch is process-wide, so the app's own modules are cached there too, as with
+// NODE_COMPILE_CACHE. NODE_DISABLE_COMPILE_CACHE=1 turns it off. Not on Bun: it has a cache of
+// its own, and its enableCompileCache() only creates an empty folder in the temporary directory.
+if (process.versions.bun === undefined) {
+  const { enableCompileCache } = process.getBuiltinModule('node:module') as {
+    enableCompileCache?: () => unknown;
+  };
+  try {
+    enableCompileCache?.();
+  } catch {
+    // A cache that cannot be opened changes nothing but the time it takes to start.
+  }
+}
 
 // Awaited: start() loads the Bun hooks and tracing on demand (dynamic imports), and both runtimes
 // run the app only after a preload's top-level await settles. Without it, Bun ran the app first:
 // a fetch made as soon as the app's server listened went out unwrapped (measured on Bun 1.4.5).
+const { start } = await import('./agent/start.js');
 await start();

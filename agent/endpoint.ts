@@ -31,6 +31,14 @@ import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
 const PUSH_INTERVAL_MS = 1000;
 /** How long the holder of a taken port has to say who it is before it counts as foreign. */
 const IDENTIFY_TIMEOUT_MS = 300;
+/**
+ * How long the app's start waits for that answer. A holder answers in a millisecond or two unless
+ * its event loop is busy: a parent blocked in execFileSync answers none of the children it runs,
+ * and each of them waited the whole 300 ms at start, then warned. Past this the app runs, the
+ * question stays open without holding the process, and a process that ends before the answer
+ * pushes nothing.
+ */
+const IDENTIFY_GRACE_MS = 50;
 /** How long the port is tried again after its holder left mid-question, before it counts as taken. */
 const GONE_RETRY_MS = 5000;
 /** Data points kept per sibling: its own cardinality limit across a dozen metrics. */
@@ -45,8 +53,9 @@ interface Identity {
 export interface Endpoint {
   /**
    * Settles once this process holds the port, follows its holder over an open connection, or has
-   * given up: awaited at start, so a process that exits at once (process.exit() in a short child)
-   * already has the connection its last push needs. Costs ~1 ms holding, ~3 ms following.
+   * given up, or its holder has not answered within IDENTIFY_GRACE_MS: awaited at start, so a
+   * process that exits at once (process.exit() in a short child) already has the connection its
+   * last push needs. Costs ~1 ms holding, ~3 ms following.
    */
   ready: Promise<void>;
   /**
@@ -150,6 +159,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         identity,
         receive: (type, encoding, body, final) => acceptOtlp(store, type, encoding, body, final),
         live: livePage,
+        onHttpServer: (http) => internalServers.add(http),
         onListenError: (error) => {
           server = undefined;
           if (error.code === 'EADDRINUSE') whoHolds();
@@ -174,7 +184,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       bunServe,
     );
     binding = false;
-    if (server.node !== undefined) internalServers.add(server.node);
   }
 
   function portWarning(error: NodeJS.ErrnoException): void {
@@ -261,6 +270,13 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         retry.unref();
       },
     });
+    const asking = pusher;
+    const grace = setTimeout(() => {
+      if (pusher !== asking || !asking.asking) return;
+      asking.release();
+      settle();
+    }, IDENTIFY_GRACE_MS);
+    grace.unref();
   }
 
   listen();

@@ -7,10 +7,16 @@
 //   the exports object both the require and the import hand the app. Patching the classes on it
 //   (prototypes) reaches every copy the app holds. One string compare per module load.
 // - Bun: a CommonJS app's require goes through `Module._extensions['.js']` (not `_load`); an ESM
-//   app's import goes through neither reliably. So on Bun a package the app declares and can
-//   resolve from its entry point is also required from here once the app starts (Bun shares one
-//   CommonJS cache between require and import), which costs its load time only for apps that
-//   depend on it.
+//   app's import goes through neither. What sees both is a runtime plugin's onLoad (Bun.plugin), for
+//   the package's main file, registered only for packages the app declares (below). onLoad must
+//   hand Bun the module's source, and CommonJS source handed back that way is evaluated as ESM
+//   (oven-sh/bun#39786): so the file is evaluated here instead, by Bun's own Module#_compile into
+//   the Module that require() registered (or a new one in require.cache for an import: a later
+//   require() finds it there), patched, and Bun is given a small ESM module that re-exports it as
+//   Bun's own interop would (default = module.exports, or its `default` under __esModule; one
+//   export per own key; "module.exports" so require() returns the same object). Nothing is
+//   loaded before the app loads it: requiring each declared package at start cost a Bun app
+//   ~100 ms (express 57, mysql2 30, pg 10, measured on Bun 1.4.5) whether it used them or not.
 import { existsSync, readFileSync } from 'node:fs';
 import Module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -55,7 +61,7 @@ export class ModuleLoads {
     const entry = { request, suffix, patch, guard };
     this.entries.push(entry);
     this.hook();
-    if (this.runtime === 'bun') this.preloadForBun(entry);
+    if (this.runtime === 'bun') this.onBunLoad(entry);
   }
 
   /** Whether the app declares `name` as a dependency (see appDependencies below; read once). */
@@ -125,42 +131,100 @@ export class ModuleLoads {
   }
 
   /**
-   * Bun: the package as the app would resolve it, loaded and patched now (see the header) — only
-   * when the app declares it as a dependency in its package.json, so an app that does not use the
-   * driver never pays its load time (a driver that merely sits in a parent node_modules, as in a
-   * monorepo, cost a Bun.serve hello-world ~100 ms of start-up before this check). Found by
-   * walking up to node_modules/<name> with existsSync, not with Bun's resolver: a failed resolve
-   * there can start Bun's auto-install (a registry lookup, measured 50+ ms) when the app has no
-   * node_modules — tapwire must never make an app reach for the network.
+   * Bun: `entry`'s main file is patched when the app loads it (see the header) — only when the app
+   * declares the package in its package.json, as before, so a package a dependency loads on its own
+   * is left as it was. One loaded before tapwire started is patched now.
    */
-  private preloadForBun(entry: Entry): void {
+  private onBunLoad(entry: Entry): void {
     if (!appDependencies().has(entry.request.split('/')[0]!)) return;
-    const main = process.argv[1];
-    const visited = new Set<string>();
-    for (const from of [main ? dirname(resolve(main)) : undefined, process.cwd()]) {
-      for (let dir = from; dir !== undefined && !visited.has(dir); ) {
-        visited.add(dir);
-        if (existsSync(join(dir, 'node_modules', entry.request, 'package.json'))) {
-          let file: string;
-          try {
-            file = Module.createRequire(join(dir, 'x.js')).resolve(entry.request);
-          } catch {
-            return;
-          }
-          // A package that fails to load is the hook's failure (logged once), never the app's:
-          // the app's own require of it fails the same way, in the app's code.
-          try {
-            this.apply(entry, Module.createRequire(join(dirname(file), 'x.js'))(file) as unknown, file);
-          } catch (error) {
-            fail(entry.guard, error);
-          }
-          return;
-        }
-        const parent = dirname(dir);
-        dir = parent === dir ? undefined : parent;
+    const cache = (Module as unknown as { _cache: Record<string, BunModule | undefined> })._cache;
+    for (const file of Object.keys(cache)) {
+      const loaded = cache[file];
+      if (file.endsWith(entry.suffix) && loaded?.loaded) this.apply(entry, loaded.exports, file);
+    }
+    const plugin = (globalThis as { Bun?: { plugin?: BunPluginFn } }).Bun?.plugin;
+    if (typeof plugin !== 'function') return;
+    const filter = new RegExp(
+      `${entry.suffix.replace(/[.*+?^${}()|[\]\\/]/g, (c) => (c === '/' ? '[\\\\/]' : `\\${c}`))}$`,
+    );
+    plugin({
+      name: `tapwire ${entry.request}`,
+      setup: (build) => build.onLoad({ filter }, (args) => this.bunModule(entry, args.path, cache)),
+    });
+  }
+
+  /** The ESM module Bun is handed for `file`, the CommonJS file evaluated (once) and patched here. */
+  private bunModule(entry: Entry, file: string, cache: Record<string, BunModule | undefined>) {
+    let mod = cache[file];
+    if (mod === undefined || (!mod.loaded && !bunCompiling.has(file))) {
+      // require() registers its Module before asking the plugin; an import does not.
+      if (mod === undefined) {
+        mod = new (Module as unknown as new (id: string, parent: null) => BunModule)(file, null);
+        mod.filename = file;
+        mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
+          dirname(file),
+        );
+        cache[file] = mod;
       }
+      bunCompiling.add(file);
+      try {
+        // The package's own errors reach the app's import or require unchanged, as without tapwire.
+        mod._compile(readFileSync(file, 'utf8'), file);
+      } catch (error) {
+        delete cache[file];
+        throw error;
+      } finally {
+        bunCompiling.delete(file);
+      }
+      mod.loaded = true;
+      this.apply(entry, mod.exports, file);
+    }
+    return { contents: reexport(file, mod.exports), loader: 'js' };
+  }
+}
+
+interface BunModule {
+  exports: unknown;
+  loaded: boolean;
+  filename: string;
+  paths: string[];
+  _compile(source: string, file: string): void;
+}
+type BunPluginFn = (plugin: {
+  name: string;
+  setup(build: {
+    onLoad(
+      options: { filter: RegExp },
+      callback: (args: { path: string }) => { contents: string; loader: string },
+    ): void;
+  }): void;
+}) => unknown;
+
+const bunCompiling = new Set<string>();
+/** Where the re-exporting modules find what they re-export, by file. */
+const kBunExports = Symbol.for('tapwire.bun.exports');
+const bunGlobals = globalThis as { [kBunExports]?: Map<string, unknown> };
+bunGlobals[kBunExports] ??= new Map();
+const bunExports = bunGlobals[kBunExports];
+
+/** An ESM module that exports what Bun's own interop would for a CommonJS module with these exports. */
+function reexport(file: string, exports: unknown): string {
+  bunExports.set(file, exports);
+  const key = JSON.stringify(file);
+  const lines = [
+    `const m = globalThis[Symbol.for('tapwire.bun.exports')].get(${key});`,
+    `export default m !== null && typeof m === 'object' && m.__esModule ? m.default : m;`,
+    `export { m as "module.exports" };`,
+  ];
+  if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
+    let i = 0;
+    for (const name of Object.keys(exports)) {
+      if (name === 'default' || name === 'module.exports') continue;
+      lines.push(`const e${i} = m[${JSON.stringify(name)}];`, `export { e${i} as ${JSON.stringify(name)} };`);
+      i++;
     }
   }
+  return `${lines.join('\n')}\n`;
 }
 
 let declared: Set<string> | undefined;

@@ -102,6 +102,16 @@ export class Pusher {
     process.once('beforeExit', this.onBeforeExit);
   }
 
+  /** Whether the holder has not answered yet (nor been given up on). */
+  get asking(): boolean {
+    return !this.following && !this.done;
+  }
+
+  /** Keeps asking without keeping the process alive for the answer (the holder is slow to answer). */
+  release(): void {
+    if (this.asking) this.socket.unref();
+  }
+
   /** The identity answer; after it, the answers to pushes are read and dropped (a failed push shows as a lost connection). */
   private read(d: string): void {
     if (this.following || this.done) return;

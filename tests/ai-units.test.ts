@@ -1,7 +1,7 @@
 // Pure helpers of core/ai: provider recognition (through the outbound-request classifier), the
 // incremental SSE/NDJSON parser (events split anywhere, multi-byte characters included), usage
 // extraction per API shape, price lookup.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { newCosts, PRICE_FIELDS, priceCall, type TokenCounts } from '../core/ai/cost.js';
 import { type Price, Prices } from '../core/ai/prices.js';
 import { operationOf, Providers } from '../core/ai/providers.js';
@@ -279,6 +279,28 @@ describe('usage', () => {
     streamEvent('openai', '{"model":"x","choices":[],"usage": {"prompt_tokens":3,"completion_tokens":4}}', u);
     streamEvent('openai', '[DONE]', u);
     expect([u.input, u.output, u.responseModel]).toEqual([3, 4, 'gpt-4o-mini-2024-07-18']);
+  });
+
+  // Every chat chunk repeats `"usage":null`: a string search decides, and only the first chunk (the
+  // response model) and the usage chunk are parsed, however long the stream.
+  it('OpenAI streams: 1,000 content chunks with "usage":null are not JSON-parsed', () => {
+    const u = new Usage();
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const chunk =
+        '{"id":"c","object":"chat.completion.chunk","model":"gpt-4o","choices":[{"delta":{"content":"hi"}}],"usage":null}';
+      for (let i = 0; i < 1000; i++) streamEvent('openai', chunk, u);
+      streamEvent(
+        'openai',
+        '{"model":"gpt-4o","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4}}',
+        u,
+      );
+      streamEvent('openai', '[DONE]', u);
+      expect(parse).toHaveBeenCalledTimes(2);
+    } finally {
+      parse.mockRestore();
+    }
+    expect([u.input, u.output, u.responseModel]).toEqual([3, 4, 'gpt-4o']);
   });
 
   it('Responses API stream: usage from response.completed', () => {

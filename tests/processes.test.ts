@@ -347,6 +347,35 @@ describe.each(['node', 'bun'] as Runtime[])('an app spawning 20 short children (
   }, 60_000);
 });
 
+// Regression: a parent blocked in spawnSync answers none of its children who holds the port; each
+// child waited 300 ms at start for the answer, then warned (TAPWIRE_ERR_METRICS_PORT) on stderr.
+describe.each(['node', 'bun'] as Runtime[])(
+  'children run one after another with spawnSync (%s)',
+  (runtime) => {
+    it('start without the answer of their blocked parent and say nothing', async () => {
+      const port = await freePort();
+      const r = spawnSync(runtime === 'node' ? NODE : BUN, [join(DIR, 'sync-children.mjs')], {
+        env: {
+          PATH: process.env.PATH,
+          ...(runtime === 'node'
+            ? { NODE_OPTIONS: `--import=${DIST_REGISTER}` }
+            : { BUN_OPTIONS: `--preload ${DIST_REGISTER}` }),
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+          TAPWIRE_ENV: 'development',
+          LOG_LEVEL: 'info',
+          CHILDREN: '3',
+        },
+        cwd: FIXTURES,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ stderr: '', codes: [0, 0, 0] });
+    });
+  },
+);
+
 it('node -e 0 beside a holder of the port exits at once, with nothing on stderr', async () => {
   const holder = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs') });
   const r = spawnSync(NODE, ['--import', DIST_REGISTER, '-e', '0'], {

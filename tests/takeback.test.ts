@@ -53,6 +53,7 @@ const PATCHED = {
   ],
   bun: [
     'Bun.serve',
+    'Bun.listen',
     'globalThis.fetch',
     'undici.fetch',
     'undici.request',

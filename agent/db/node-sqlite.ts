@@ -15,13 +15,14 @@ import { type Statement, sqliteInfo, sqliteWrappers } from './sqlite.js';
 
 type Module = { DatabaseSync?: { prototype: object }; StatementSync?: { prototype: object } };
 
-export async function install(ctx: HookContext): Promise<void> {
+export function install(ctx: HookContext): void {
   // Node 22 prints an ExperimentalWarning when node:sqlite is first loaded: importing it from the
   // preload would put that line into every app's stderr. Node 24.21 prints none (checked here).
   if (ctx.runtime !== 'node' || Number(process.versions.node.split('.')[0]) < 24) return;
   let mod: Module;
   try {
-    mod = (await import('node:sqlite')) as Module;
+    // Not `import()`: Node builds an ESM facade of a built-in on import, a step more at start.
+    mod = process.getBuiltinModule('node:sqlite') as Module;
   } catch {
     return; // Node without node:sqlite
   }

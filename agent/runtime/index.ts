@@ -17,7 +17,7 @@ export function install(ctx: HookContext): void {
     ['eventloop.delay', support.eventLoopDelay, (g) => installEventLoopDelay(meter, g)],
     ['eventloop.utilization', support.eventLoopUtilization, (g) => installEventLoopUtilization(meter, g)],
     ['gc', support.gc, (g) => installGc(meter, g)],
-    ['heap', support.heapSpaces.length > 0, (g) => installHeap(meter, g, support.heapSpaces)],
+    ['heap', support.heap, (g) => installHeap(meter, g)],
     ['cpu', support.cpu, (g) => installCpu(meter, g)],
     ['rss', support.rss, (g) => installRss(meter, g)],
   ];

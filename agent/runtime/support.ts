@@ -17,14 +17,13 @@
 // | process.cpuUsage                     | works                           | works                                       |
 // | process.memoryUsage.rss              | works                           | works                                       |
 import { monitorEventLoopDelay, PerformanceObserver, performance } from 'node:perf_hooks';
-import { getHeapSpaceStatistics } from 'node:v8';
 
 export interface RuntimeSupport {
   eventLoopDelay: boolean;
   eventLoopUtilization: boolean;
   gc: boolean;
-  /** Heap spaces worth reporting; empty when the heap cannot be read. */
-  heapSpaces: readonly string[];
+  /** v8.getHeapSpaceStatistics (Node): its spaces are read at the first collection (./heap.ts). */
+  heap: boolean;
   cpu: boolean;
   rss: boolean;
 }
@@ -55,15 +54,7 @@ export function detectSupport(runtime: 'node' | 'bun'): RuntimeSupport {
     ),
     // Bun: v8.getHeapSpaceStatistics() walks JavaScriptCore's heap, ~25 ms a call (measured on
     // Bun 1.4.5) — at start-up and again at every scrape. Not paid: no heap series on Bun.
-    heapSpaces:
-      runtime === 'bun'
-        ? []
-        : probe(() => {
-            const spaces = getHeapSpaceStatistics();
-            // Node: every space, empty ones included (their zeros are real and the set stays stable).
-            // Bun: only the spaces JavaScriptCore actually fills.
-            return spaces.filter((s) => runtime === 'node' || s.space_size > 0).map((s) => s.space_name);
-          }, [] as string[]),
+    heap: runtime === 'node',
     cpu: probe(() => typeof process.cpuUsage === 'function', false),
     rss: probe(() => typeof process.memoryUsage?.rss === 'function', false),
   };

@@ -4,17 +4,18 @@
 // /v1/metrics takes their pushed metrics — from the same host only.
 //
 // On Bun it is a Bun.serve server: Bun's node:http is a JavaScript layer that costs ~13 ms to
-// load, which an app on Bun.serve would otherwise pay for tapwire's sake. On Node, node:http is
-// taken with process.getBuiltinModule so that nothing here loads it for a process that never
-// opens the endpoint.
+// load, which an app on Bun.serve would otherwise pay for tapwire's sake. On Node the port is held
+// by a node:net server, and node:http is loaded and handed the connection when the first one
+// arrives: a process nobody scrapes or pushes to (a CLI, a test runner's child) never loads it.
 import type { Server } from 'node:http';
 import type { LiveAnswer } from '../live/index.js';
 import { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './serialize.js';
 
 // The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
 // replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
-// native one.
-const NativeResponse: typeof Response = globalThis.Response;
+// native one. On Bun only: on Node the first read of globalThis.Response loads undici (fetch,
+// Headers, WebIDL...), measured +30 ms of start-up for every process, and Node never uses it here.
+const NativeResponse = ('Bun' in globalThis ? globalThis.Response : undefined) as typeof Response;
 
 export interface MetricsServerOptions {
   host: string;
@@ -32,6 +33,8 @@ export interface MetricsServerOptions {
   receive?: (contentType: string, encoding: string | undefined, body: Uint8Array, final: boolean) => Answer;
   /** The live page (TAPWIRE_DASHBOARD): `GET /` and `GET /live.json`; without it `/` answers ok. */
   live?: { page(): Promise<LiveAnswer>; data(): Promise<LiveAnswer> };
+  /** Node: the HTTP server, once the first connection made one (tapwire's own, not the app's). */
+  onHttpServer?: (server: Server) => void;
 }
 
 /** Pushed bodies are bounded: whatever a sibling sends becomes series. */
@@ -118,8 +121,6 @@ function route(options: MetricsServerOptions, method: string | undefined, path: 
 const LIVE_FAILED: LiveAnswer = { status: 500, headers: { 'content-type': 'text/plain' }, body: 'error\n' };
 
 export interface MetricsServer {
-  /** The node:http server on Node (tapwire's own, excluded from the app's metrics). */
-  node: Server | undefined;
   close(): void;
 }
 
@@ -128,8 +129,37 @@ export function startMetricsServer(options: MetricsServerOptions, bunServe?: Bun
 }
 
 function startNode(options: MetricsServerOptions): MetricsServer {
+  const net = process.getBuiltinModule('node:net') as typeof import('node:net');
+  let http: Server | undefined;
+  const server = net.createServer((socket) => {
+    // Keep-alive sockets from a scraper must not hold a finished script open either.
+    socket.unref();
+    if (http === undefined) {
+      http = httpServer(options);
+      options.onHttpServer?.(http);
+    }
+    http.emit('connection', socket);
+  });
+  server.once('error', (error: NodeJS.ErrnoException) => options.onListenError(error));
+  // exclusive: in a node:cluster worker, listen() would otherwise share the primary's handle, and
+  // every worker would hold the port; the first holds it, the others follow it.
+  server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
+    const addr = server.address();
+    if (addr && typeof addr === 'object') options.onListening?.({ host: addr.address, port: addr.port });
+  });
+  server.unref();
+  return {
+    close() {
+      server.close();
+      // As http.Server#close does: idle keep-alive connections go now, busy ones after their answer.
+      http?.closeIdleConnections();
+    },
+  };
+}
+
+function httpServer(options: MetricsServerOptions): Server {
   const http = process.getBuiltinModule('node:http') as typeof import('node:http');
-  const server = http.createServer((req, res) => {
+  return http.createServer((req, res) => {
     const path = req.url?.split('?', 1)[0] ?? '/';
     if (path === '/tapwire' || path === '/v1/metrics') {
       const bytes = () => readBody(req);
@@ -185,17 +215,6 @@ function startNode(options: MetricsServerOptions): MetricsServer {
     if (r.status === 405) headers.allow = 'GET, HEAD';
     res.writeHead(r.status, headers).end(r.text);
   });
-  // Keep-alive sockets from a scraper must not hold a finished script open either.
-  server.on('connection', (socket) => socket.unref());
-  server.once('error', (error: NodeJS.ErrnoException) => options.onListenError(error));
-  // exclusive: in a node:cluster worker, listen() would otherwise share the primary's handle, and
-  // every worker would hold the port; the first holds it, the others follow it.
-  server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
-    const addr = server.address();
-    if (addr && typeof addr === 'object') options.onListening?.({ host: addr.address, port: addr.port });
-  });
-  server.unref();
-  return { node: server, close: () => server.close() };
 }
 
 function readBody(req: import('node:http').IncomingMessage): Promise<Buffer> {
@@ -316,9 +335,9 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
     const code = (error as NodeJS.ErrnoException | null)?.code;
     if (typeof code !== 'string' || !code.startsWith('E')) throw error;
     options.onListenError(error as NodeJS.ErrnoException);
-    return { node: undefined, close() {} };
+    return { close() {} };
   }
   server.unref();
   options.onListening?.({ host: server.hostname, port: server.port });
-  return { node: undefined, close: () => server.stop(true) };
+  return { close: () => server.stop(true) };
 }

@@ -312,8 +312,11 @@ export function jsonLines(text: string): Record<string, unknown>[] {
   return out;
 }
 
-/** The tapwire sources bundled into `entry` and every chunk it imports statically (esbuild marks each with `// path.ts`). */
-export function sourcesLoadedBy(entry: string): string[] {
+/**
+ * The tapwire sources bundled into `entry` and every chunk it imports statically (esbuild marks each
+ * with `// path.ts`), and with `dynamic` the chunks it imports with import() too.
+ */
+export function sourcesLoadedBy(entry: string, dynamic = false): string[] {
   const seen = new Set<string>();
   const sources = new Set<string>();
   const visit = (file: string) => {
@@ -327,6 +330,9 @@ export function sourcesLoadedBy(entry: string): string[] {
     for (const m of text.matchAll(/^(?:import|export)\b[^;]*?["'](\.{1,2}\/[^"']+)["'];?$/gm)) {
       visit(join(dirname(file), m[1]!));
     }
+    if (dynamic)
+      for (const m of text.matchAll(/\bimport\(["'](\.{1,2}\/[^"']+)["']\)/g))
+        visit(join(dirname(file), m[1]!));
   };
   visit(join(ROOT, 'dist', entry));
   return [...sources].sort();

@@ -1,0 +1,204 @@
+// Start-up A/B: what the preload adds to a process that starts, and to a process that starts many.
+//
+//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children] [--runtime node,bun]
+//
+// Three measures, each in an app folder whose package.json declares pg, mysql2, ioredis, express and
+// openai (node_modules linked to this repo's, so the drivers resolve as they would in a real app):
+// - e0: `node --import dist/register.js -e 0` (`bun --preload …`), spawn to exit;
+// - first200: spawn to the first HTTP 200 of a node:http hello app (raw probe every 2 ms);
+// - children: one process that spawns 50 short children (`-e 0`) one after another with
+//   execFileSync, all under NODE_OPTIONS / BUN_OPTIONS — the parent holds /metrics and, blocked,
+//   answers none of them: wall time;
+// - children-async: the same with spawn() awaited one at a time: the parent answers each child.
+// Modes: bare, tapwire (this tree's dist/) and, with --base, another build's dist/ (e.g. main's,
+// copied aside) — so two builds are compared on the same machine, in the same minutes. Every run
+// goes through the modes in a rotated order; medians are reported with the load average, because a
+// shared 2-core machine moves every absolute figure.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { fmt, guard, median, rotate } from './lib/common.mjs';
+import { waitReady } from './lib/measure.mjs';
+import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
+import { REPO, RUNTIMES } from './scenarios.mjs';
+
+const { values: opts } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '21' },
+    base: { type: 'string' },
+    measure: { type: 'string', default: 'e0,first200,children,children-async' },
+    runtime: { type: 'string', default: 'node,bun' },
+    children: { type: 'string', default: '50' },
+  },
+});
+const RUNS = Number(opts.runs);
+const CHILDREN = Number(opts.children);
+const MEASURES = opts.measure.split(',');
+const RUNTIME_IDS = opts.runtime.split(',');
+
+const MODES = [
+  { id: 'bare', register: null },
+  { id: 'tapwire', register: path.join(REPO, 'dist/register.js') },
+];
+if (opts.base) MODES.push({ id: 'base', register: path.resolve(opts.base, 'register.js') });
+
+guard(60);
+
+// The app folder: what the preload reads at start (package.json) is what a real app would have.
+const app = mkdtempSync(path.join(os.tmpdir(), 'tapwire-startup-'));
+process.on('exit', () => rmSync(app, { recursive: true, force: true }));
+writeFileSync(
+  path.join(app, 'package.json'),
+  JSON.stringify({
+    name: 'startup-app',
+    type: 'module',
+    dependencies: { pg: '*', mysql2: '*', ioredis: '*', express: '*', openai: '*' },
+  }),
+);
+symlinkSync(path.join(REPO, 'node_modules'), path.join(app, 'node_modules'));
+writeFileSync(
+  path.join(app, 'hello.mjs'),
+  "import http from 'node:http';\n" +
+    "http.createServer((q, s) => s.end('hello')).listen(Number(process.env.PORT), '127.0.0.1');\n",
+);
+writeFileSync(
+  path.join(app, 'parent.mjs'),
+  "import { execFileSync } from 'node:child_process';\n" +
+    "for (let i = 0; i < Number(process.env.CHILDREN); i++) execFileSync(process.execPath, ['-e', '0']);\n",
+);
+writeFileSync(
+  path.join(app, 'parent-async.mjs'),
+  "import { spawn } from 'node:child_process';\nimport { once } from 'node:events';\n" +
+    "for (let i = 0; i < Number(process.env.CHILDREN); i++) await once(spawn(process.execPath, ['-e', '0']), 'exit');\n",
+);
+
+/** The environment of one measured process: nothing inherited that could change what it does. */
+function env(mode, runtimeId, metricsPort, extra = {}) {
+  const out = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!/^(NODE_OPTIONS|BUN_OPTIONS|NODE_ENV|LOG_LEVEL|OTEL_.*|TAPWIRE_.*)$/.test(k)) out[k] = v;
+  }
+  out.NODE_ENV = 'production';
+  // A port of its own: another engineer's process on 9464 would make every run a follower.
+  out.OTEL_EXPORTER_PROMETHEUS_PORT = String(metricsPort);
+  out.OTEL_EXPORTER_PROMETHEUS_HOST = '127.0.0.1';
+  if (mode.register !== null && extra.inherit) {
+    out[runtimeId === 'bun' ? 'BUN_OPTIONS' : 'NODE_OPTIONS'] =
+      `${RUNTIMES[runtimeId].preloadFlag} ${mode.register}`;
+  }
+  return { ...out, ...extra.env };
+}
+
+const preload = (mode, runtimeId) => (mode.register ? [RUNTIMES[runtimeId].preloadFlag, mode.register] : []);
+
+// CPU time (task-clock of the process and its children, every thread) next to wall time when
+// `perf` is there: on a loaded machine the wall time of a start-up is mostly waiting for a core,
+// while its CPU time is what it costs.
+const PERF =
+  spawnSync('perf', ['stat', '-x,', '-e', 'task-clock', 'true'], { encoding: 'utf8' }).status === 0;
+
+/** Runs to exit: { wall, cpu } in ms (cpu null without perf). */
+function timedSync(bin, args, environment) {
+  const [cmd, argv] = PERF ? ['perf', ['stat', '-x,', '-e', 'task-clock', bin, ...args]] : [bin, args];
+  const t0 = performance.now();
+  const r = spawnSync(cmd, argv, {
+    cwd: app,
+    env: environment,
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
+  });
+  const wall = performance.now() - t0;
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  const cpu = PERF ? Number(/([\d.]+),msec,task-clock/.exec(r.stderr)?.[1]) : null;
+  return { wall, cpu };
+}
+
+const MEASURE = {
+  async e0(runtimeId, mode) {
+    const port = await freePort();
+    return timedSync(
+      RUNTIMES[runtimeId].bin,
+      [...preload(mode, runtimeId), '-e', '0'],
+      env(mode, runtimeId, port),
+    );
+  },
+  async first200(runtimeId, mode) {
+    const [port, metricsPort] = [await freePort(), await freePort()];
+    const t0 = performance.now();
+    const child = spawnTracked(RUNTIMES[runtimeId].bin, [...preload(mode, runtimeId), 'hello.mjs'], {
+      cwd: app,
+      env: env(mode, runtimeId, metricsPort, { env: { PORT: String(port) } }),
+    });
+    try {
+      return { wall: (await waitReady(child, port)) - t0, cpu: null };
+    } finally {
+      await killTree(child);
+    }
+  },
+  async children(runtimeId, mode) {
+    const port = await freePort();
+    return timedSync(
+      RUNTIMES[runtimeId].bin,
+      ['parent.mjs'],
+      env(mode, runtimeId, port, { inherit: true, env: { CHILDREN: String(CHILDREN) } }),
+    );
+  },
+  async 'children-async'(runtimeId, mode) {
+    const port = await freePort();
+    return timedSync(
+      RUNTIMES[runtimeId].bin,
+      ['parent-async.mjs'],
+      env(mode, runtimeId, port, { inherit: true, env: { CHILDREN: String(CHILDREN) } }),
+    );
+  },
+};
+
+const load0 = os.loadavg();
+const results = {};
+for (const runtimeId of RUNTIME_IDS) {
+  for (const measure of MEASURES) {
+    const samples = Object.fromEntries(MODES.map((m) => [m.id, { wall: [], cpu: [] }]));
+    // One untimed round first: the page cache and any compile cache are warm for every mode alike.
+    for (const m of MODES) await MEASURE[measure](runtimeId, m);
+    for (let i = 0; i < RUNS; i++) {
+      for (const m of rotate(MODES, i)) {
+        const { wall, cpu } = await MEASURE[measure](runtimeId, m);
+        samples[m.id].wall.push(wall);
+        if (cpu !== null) samples[m.id].cpu.push(cpu);
+      }
+    }
+    results[`${runtimeId} ${measure}`] = samples;
+    const line = MODES.map((m) => `${m.id} ${fmt(median(samples[m.id].wall))}`).join(' · ');
+    console.error(`${runtimeId} ${measure}: ${line} ms (load ${os.loadavg()[0].toFixed(2)})`);
+  }
+}
+
+const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
+console.log(
+  `\n${RUNS} runs per mode, interleaved; medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end` +
+    `${PERF ? '; CPU = task-clock of the process tree (perf stat)' : ''}\n`,
+);
+const others = MODES.slice(1);
+console.log(
+  `| runtime · measure | ${MODES.map((m) => m.id).join(' | ')} | ${others.map((m) => `${m.id} − bare`).join(' | ')} | ${others.map((m) => `${m.id} ÷ bare`).join(' | ')} |`,
+);
+console.log(`| --- |${' --- |'.repeat(MODES.length * 3 - 2)}`);
+for (const [key, samples] of Object.entries(results)) {
+  for (const kind of ['wall', 'cpu']) {
+    if (samples.bare[kind].length === 0) continue;
+    const meds = MODES.map((m) => median(samples[m.id][kind]));
+    const bare = meds[0];
+    console.log(
+      `| ${key} (${kind}) | ${meds.map((x) => `${fmt(x)} ms`).join(' | ')} | ${meds
+        .slice(1)
+        .map((x) => `${fmt(x - bare)} ms`)
+        .join(' | ')} | ${meds
+        .slice(1)
+        .map((x) => fmt(x / bare, 2))
+        .join(' | ')} |`,
+    );
+  }
+}

@@ -1,0 +1,194 @@
+// What the preload loads at start, counted rather than timed: every process under NODE_OPTIONS pays
+// for each built-in and each file the agent loads before the app runs (bench/startup.mjs has the
+// times). Node lists the built-ins a process has loaded in process.moduleLoadList.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUN, DIST_REGISTER, freePort, NODE, ROOT } from './support/index.js';
+
+/** The built-ins a Node process has loaded by the time its -e script runs, and its stderr. */
+async function nodeLoads(preload: boolean): Promise<{ loaded: string[]; stderr: string }> {
+  const port = await freePort();
+  const r = spawnSync(
+    NODE,
+    [
+      ...(preload ? ['--import', DIST_REGISTER] : []),
+      '-e',
+      'process.stdout.write(JSON.stringify(process.moduleLoadList))',
+    ],
+    {
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        LOG_LEVEL: 'debug',
+        TAPWIRE_ENV: 'test',
+      },
+    },
+  );
+  expect(r.status).toBe(0);
+  return {
+    loaded: (JSON.parse(r.stdout) as string[]).map((m) => m.replace(/^NativeModule /, '')),
+    stderr: r.stderr,
+  };
+}
+
+describe('node: built-ins loaded at start', () => {
+  it('the agent runs (it holds /metrics) without the built-ins it does not use yet', async () => {
+    const { loaded, stderr } = await nodeLoads(true);
+    expect(stderr).toContain('TAPWIRE_METRICS_LISTENING');
+    // undici: Node's fetch, Headers and Response load it on first read of the global (it was read
+    // for the Bun endpoint's Response). fs/promises, streams' readers, parseArgs, readline and
+    // worker_threads: what building the ESM facade of fs, util and module reads.
+    for (const name of [
+      'internal/deps/undici/undici',
+      'internal/fs/promises',
+      'internal/fs/streams',
+      'internal/util/parse_args/parse_args',
+      'internal/readline/interface',
+      'worker_threads',
+      // node:v8 (heap statistics, read at the first collection) and the stream machinery it loads.
+      'v8',
+      'internal/heap_utils',
+      // node:http: the endpoint holds its port with node:net and takes node:http at its first connection.
+      'http',
+      '_http_server',
+    ]) {
+      expect(loaded, name).not.toContain(name);
+    }
+  });
+});
+
+describe("V8's compile cache", () => {
+  /** Runs `-e script` under the preload with TMPDIR and cwd in fresh folders; its stdout and what each folder holds after. */
+  async function run(runtime: 'node' | 'bun', script: string, env: Record<string, string> = {}) {
+    const root = mkdtempSync(join(tmpdir(), 'tapwire-cc-'));
+    const tmp = join(root, 'tmp');
+    const app = join(root, 'app');
+    mkdirSync(tmp);
+    mkdirSync(app);
+    writeFileSync(join(app, 'package.json'), '{"name":"cc-app"}');
+    try {
+      const port = await freePort();
+      const r = spawnSync(
+        runtime === 'node' ? NODE : BUN,
+        [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, '-e', script],
+        {
+          cwd: app,
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            TMPDIR: tmp,
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+            TAPWIRE_ENV: 'test',
+            ...env,
+          },
+        },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      return { stdout: r.stdout, tmp: readdirSync(tmp), app: readdirSync(app), tmpPath: tmp };
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  }
+  const dir = "process.stdout.write(String(require('node:module').getCompileCacheDir()))";
+
+  it('node: is on, in the temporary directory, and writes nothing into the app folder', async () => {
+    const r = await run('node', dir);
+    expect(r.stdout.startsWith(join(r.tmpPath, 'node-compile-cache'))).toBe(true);
+    expect(r.tmp).toEqual(['node-compile-cache']);
+    expect(r.app).toEqual(['package.json']);
+  });
+
+  it('node: NODE_DISABLE_COMPILE_CACHE=1 keeps it off', async () => {
+    const r = await run('node', dir, { NODE_DISABLE_COMPILE_CACHE: '1' });
+    expect(r.stdout).toBe('undefined');
+    expect(r.tmp).toEqual([]);
+  });
+
+  it('bun: is left alone (no folder is created)', async () => {
+    const r = await run('bun', '0');
+    expect(r.tmp).toEqual([]);
+    expect(r.app).toEqual(['package.json']);
+  });
+});
+
+describe('bun: the packages an app declares', () => {
+  // Each was required at start (express ~57 ms, mysql2 ~30, pg ~10 on Bun 1.4.5) so that its hook
+  // was in before the app imported it; now it is patched as the app loads it (agent/load.ts).
+  it('are not loaded at start, and are patched when the app loads them (ESM and CommonJS)', async () => {
+    const app = mkdtempSync(join(tmpdir(), 'tapwire-bun-deps-'));
+    try {
+      writeFileSync(
+        join(app, 'package.json'),
+        JSON.stringify({ name: 'deps-app', dependencies: { pg: '*', mysql2: '*', express: '*' } }),
+      );
+      symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+      // [pg's query wrapped by tapwire, the same pg for import and require, mysql2 and express usable]
+      const report =
+        "JSON.stringify([typeof pg.Client.prototype.query[Symbol.for('tapwire.original')], req('pg') === pg, typeof mysql.createPool, typeof express])";
+      writeFileSync(
+        join(app, 'esm.mjs'),
+        "import pg from 'pg';\nimport mysql from 'mysql2';\nimport express from 'express';\n" +
+          "import { createRequire } from 'node:module';\nconst req = createRequire(import.meta.url);\n" +
+          `console.log(${report});\n`,
+      );
+      writeFileSync(
+        join(app, 'cjs.cjs'),
+        "const pg = require('pg');\nconst mysql = require('mysql2');\nconst express = require('express');\n" +
+          `const req = require;\nimport('pg').then((m) => console.log(${report}, m.default === pg));\n`,
+      );
+      const run = async (...args: string[]) => {
+        const port = await freePort();
+        const r = spawnSync(BUN, ['--preload', DIST_REGISTER, ...args], {
+          cwd: app,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_PORT: String(port), TAPWIRE_ENV: 'test' },
+        });
+        expect(r.status, r.stderr).toBe(0);
+        return r.stdout.trim();
+      };
+      const loaded =
+        'Object.keys(require.cache).filter((f) => /[\\\\/]node_modules[\\\\/](pg|mysql2|express)[\\\\/]/.test(f)).length';
+      expect(await run('-e', `process.stdout.write(String(${loaded}))`)).toBe('0');
+      expect(await run('esm.mjs')).toBe('["function",true,"function","function"]');
+      expect(await run('cjs.cjs')).toBe('["function",true,"function","function"] true');
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('bun: built-ins taken at start', () => {
+  // Bun's node:util, node:net and node:http are JavaScript layers that cost memory and milliseconds
+  // to load (util ~5 MB and ~2.5 ms, net ~9 ms, http ~17 ms on Bun 1.4.5); a process that does not
+  // use them does not get them from tapwire.
+  it('are not node:util, node:net or node:http', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-bun-builtins-'));
+    try {
+      const trace = join(dir, 'trace.mjs');
+      writeFileSync(
+        trace,
+        'const taken = new Set();\nconst get = process.getBuiltinModule;\n' +
+          'process.getBuiltinModule = function (id) { taken.add(id); return get.call(this, id); };\n' +
+          "process.on('exit', () => process.stdout.write(JSON.stringify([...taken].sort())));\n",
+      );
+      writeFileSync(join(dir, 'package.json'), '{"name":"builtins-app"}');
+      const port = await freePort();
+      const r = spawnSync(BUN, ['--preload', trace, '--preload', DIST_REGISTER, '-e', '0'], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_PORT: String(port), TAPWIRE_ENV: 'test' },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const taken = JSON.parse(r.stdout) as string[];
+      expect(taken).toContain('node:diagnostics_channel'); // the trace sees what tapwire takes
+      for (const id of ['node:util', 'node:net', 'node:http']) expect(taken, id).not.toContain(id);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
