@@ -395,7 +395,8 @@ describe('tapwire demo', () => {
       expect(await count()).toBeGreaterThan(first);
       child.kill('SIGINT');
       expect(await exited).toBe(0);
-      expect(readdirSync(tmp)).toEqual([]);
+      // Node's compile cache (the preload turns it on, in os.tmpdir()) is Node's, not the demo's.
+      expect(readdirSync(tmp).filter((f) => f !== 'node-compile-cache')).toEqual([]);
       // The service went with it.
       await expect(fetch(page)).rejects.toThrow();
     } finally {
