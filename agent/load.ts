@@ -14,7 +14,8 @@
 //   the Module that require() registered (or a new one in require.cache for an import: a later
 //   require() finds it there), patched, and Bun is given a small ESM module that re-exports it as
 //   Bun's own interop would (default = module.exports, or its `default` under __esModule; one
-//   export per own key; "module.exports" so require() returns the same object). Nothing is
+//   export per own property; for a require(), "module.exports", so that it returns the same
+//   object). A main file that is an ES module is handed to Bun unchanged (not patched). Nothing is
 //   loaded before the app loads it: requiring each declared package at start cost a Bun app
 //   ~100 ms (express 57, mysql2 30, pg 10, measured on Bun 1.4.5) whether it used them or not.
 import { existsSync, readFileSync } from 'node:fs';
@@ -156,8 +157,13 @@ export class ModuleLoads {
   /** The ESM module Bun is handed for `file`, the CommonJS file evaluated (once) and patched here. */
   private bunModule(entry: Entry, file: string, cache: Record<string, BunModule | undefined>) {
     let mod = cache[file];
-    if (mod === undefined || (!mod.loaded && !bunCompiling.has(file))) {
-      // require() registers its Module before asking the plugin; an import does not.
+    // require() registers its Module before asking the plugin; an import does not.
+    const required = mod !== undefined && !mod.loaded;
+    if (mod === undefined || (required && !bunCompiling.has(file))) {
+      const source = readFileSync(file, 'utf8');
+      // A main file that is an ES module (a later version of the package) is Bun's to load, as it
+      // is: this hook then does not engage, and the app gets the package unchanged.
+      if (ESM_SYNTAX.test(source)) return { contents: source, loader: 'js' };
       if (mod === undefined) {
         mod = new (Module as unknown as new (id: string, parent: null) => BunModule)(file, null);
         mod.filename = file;
@@ -169,7 +175,7 @@ export class ModuleLoads {
       bunCompiling.add(file);
       try {
         // The package's own errors reach the app's import or require unchanged, as without tapwire.
-        mod._compile(readFileSync(file, 'utf8'), file);
+        mod._compile(source, file);
       } catch (error) {
         delete cache[file];
         throw error;
@@ -179,9 +185,13 @@ export class ModuleLoads {
       mod.loaded = true;
       this.apply(entry, mod.exports, file);
     }
-    return { contents: reexport(file, mod.exports), loader: 'js' };
+    return { contents: reexport(file, mod.exports, required), loader: 'js' };
   }
 }
+
+/** A line that starts an import or export declaration: the file is an ES module. */
+const ESM_SYNTAX =
+  /^[ \t]*(?:import\s*[\w${*'"]|export\s*(?:[{*]|default\b|const\b|let\b|var\b|function\b|class\b|async\b))/m;
 
 interface BunModule {
   exports: unknown;
@@ -207,19 +217,25 @@ const bunGlobals = globalThis as { [kBunExports]?: Map<string, unknown> };
 bunGlobals[kBunExports] ??= new Map();
 const bunExports = bunGlobals[kBunExports];
 
-/** An ESM module that exports what Bun's own interop would for a CommonJS module with these exports. */
-function reexport(file: string, exports: unknown): string {
+/**
+ * An ESM module that exports what Bun's own interop would for a CommonJS module with these exports;
+ * for a require(), "module.exports" too, which is what require() of an ES module returns.
+ */
+function reexport(file: string, exports: unknown, required: boolean): string {
   bunExports.set(file, exports);
   const key = JSON.stringify(file);
   const lines = [
     `const m = globalThis[Symbol.for('tapwire.bun.exports')].get(${key});`,
     `export default m !== null && typeof m === 'object' && m.__esModule ? m.default : m;`,
-    `export { m as "module.exports" };`,
   ];
+  if (required) lines.push(`export { m as "module.exports" };`);
   if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
+    // Bun's own namespace of a CommonJS module: every own property name, non-enumerable ones too
+    // (a function's length, name and prototype), but not the __esModule mark that is set.
+    const esModule = Boolean((exports as { __esModule?: unknown }).__esModule);
     let i = 0;
-    for (const name of Object.keys(exports)) {
-      if (name === 'default' || name === 'module.exports') continue;
+    for (const name of Object.getOwnPropertyNames(exports)) {
+      if (name === 'default' || name === 'module.exports' || (name === '__esModule' && esModule)) continue;
       lines.push(`const e${i} = m[${JSON.stringify(name)}];`, `export { e${i} as ${JSON.stringify(name)} };`);
       i++;
     }

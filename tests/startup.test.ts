@@ -162,6 +162,67 @@ describe('bun: the packages an app declares', () => {
   });
 });
 
+describe('bun: a declared package loaded through the plugin', () => {
+  /** Runs `file` in `app` on Bun, bare and under the preload; both stdouts. */
+  async function both(app: string, file: string) {
+    const out: string[] = [];
+    for (const preload of [false, true]) {
+      const port = await freePort();
+      const r = spawnSync(BUN, [...(preload ? ['--preload', DIST_REGISTER] : []), file], {
+        cwd: app,
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_PORT: String(port), TAPWIRE_ENV: 'test' },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      out.push(r.stdout.trim());
+    }
+    return out;
+  }
+
+  it("has the same namespace for an import as Bun's own (express, koa)", async () => {
+    const app = mkdtempSync(join(tmpdir(), 'tapwire-bun-ns-'));
+    try {
+      writeFileSync(
+        join(app, 'package.json'),
+        JSON.stringify({ name: 'ns-app', dependencies: { express: '*', koa: '*' } }),
+      );
+      symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+      writeFileSync(
+        join(app, 'ns.mjs'),
+        "import * as e from 'express';\nimport * as k from 'koa';\nconsole.log(JSON.stringify([Object.keys(e).sort(), Object.keys(k).sort(), typeof e.default, typeof k.default]));\n",
+      );
+      const [bare, under] = await both(app, 'ns.mjs');
+      expect(under).toBe(bare);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+
+  it('that is an ES module is handed to Bun as it is', async () => {
+    const app = mkdtempSync(join(tmpdir(), 'tapwire-bun-esm-pkg-'));
+    try {
+      writeFileSync(
+        join(app, 'package.json'),
+        JSON.stringify({ name: 'esm-pkg-app', dependencies: { pg: '*' } }),
+      );
+      const pkg = join(app, 'node_modules', 'pg');
+      mkdirSync(join(pkg, 'lib'), { recursive: true });
+      writeFileSync(
+        join(pkg, 'package.json'),
+        JSON.stringify({ name: 'pg', type: 'module', main: 'lib/index.js' }),
+      );
+      writeFileSync(join(pkg, 'lib', 'index.js'), 'export class Client {}\nexport default { Client };\n');
+      writeFileSync(
+        join(app, 'app.mjs'),
+        "import pg, { Client } from 'pg';\nconsole.log(typeof pg.Client, typeof Client);\n",
+      );
+      expect(await both(app, 'app.mjs')).toEqual(['function function', 'function function']);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('bun: built-ins taken at start', () => {
   // Bun's node:util, node:net and node:http are JavaScript layers that cost memory and milliseconds
   // to load (util ~5 MB and ~2.5 ms, net ~9 ms, http ~17 ms on Bun 1.4.5); a process that does not
