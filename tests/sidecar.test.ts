@@ -750,7 +750,10 @@ describe('tapwire sidecar metrics merge', () => {
     expect(text.match(/^# HELP target_info /gm)).toHaveLength(1);
     expect(promtoolCheckMetrics(text)).toEqual({ status: 0, output: '' });
 
-    // A stopped worker is forgotten after a few of its intervals.
+    // A stopped worker is forgotten after a few of its intervals. The sidecar learns a worker's
+    // interval from the gap between two of its pushes (one push alone leaves it at the sidecar's
+    // own 60 s), so the worker first pushes a few more times (every 200 ms).
+    await new Promise((r) => setTimeout(r, 1_000));
     await a.stop();
     // 3 of its push intervals, as the sidecar measures them; generous for a loaded CI machine.
     const gone = Date.now() + 30_000;
