@@ -18,8 +18,8 @@ import {
   parseMetrics,
   ROOT,
   RUNTIMES,
-  type Runtime,
-  runtimeCommand,
+  runScript,
+  type ScriptRun,
   startApp,
   stopAll,
   sum,
@@ -48,42 +48,10 @@ afterEach(async () => {
   await stopAll();
 });
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+/** What a script run or the sidecar left: exit code and output. */
+type Run = Omit<ScriptRun, 'ms'>;
 
-async function run(
-  runtime: Runtime,
-  preload: boolean,
-  args: string[],
-  env: Record<string, string>,
-): Promise<Run> {
-  const [cmd, ...argv] = runtimeCommand(runtime, preload, args[0]!, args.slice(1));
-  const child = spawn(cmd!, argv, {
-    cwd: FIXTURES,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TAPWIRE_ENV: 'test',
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const run = runScript;
 
 /** The agent's lines on stderr, and the rest (the app's own) as it was. */
 function split(stderr: string): { agent: Record<string, unknown>[]; app: string } {

@@ -1,7 +1,6 @@
 // OTLP/HTTP export from the preload into a real receiver: metrics pushed on the interval
 // (cumulative), spans batched, tapwire's own export traffic neither traced nor measured, and a
 // normal exit flushing what is buffered without delaying the exit or adding signal handlers.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +12,7 @@ import {
   jsonLines,
   RUNTIMES,
   type Runtime,
-  runtimeCommand,
+  runScript,
   startApp,
   stopAll,
 } from './support/index.js';
@@ -120,35 +119,8 @@ describe.each([
   });
 });
 
-async function runScript(
-  args: string[],
-  env: Record<string, string>,
-  runtime: Runtime = 'node',
-): Promise<{ code: number | null; ms: number; stdout: string; stderr: string }> {
-  const started = performance.now();
-  const [cmd, ...argv] = runtimeCommand(runtime, true, args[0]!, args.slice(1));
-  const child = spawn(cmd!, argv, {
-    cwd: FIXTURES,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TAPWIRE_ENV: 'test',
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, ms: performance.now() - started, stdout, stderr };
+function runScriptUnderPreload(args: string[], env: Record<string, string>, runtime: Runtime = 'node') {
+  return runScript(runtime, true, args, env);
 }
 
 describe('exit', () => {
@@ -162,7 +134,7 @@ describe('exit', () => {
   it.each(['node', 'bun'] as const)(
     '`%s` with the preload, tracing and OTLP metrics on, `-e 0` exits at once with code 0',
     async (runtime) => {
-      const r = await runScript(['-e', '0'], ON(`exit-e0-${runtime}`), runtime);
+      const r = await runScriptUnderPreload(['-e', '0'], ON(`exit-e0-${runtime}`), runtime);
       expect(r.code, r.stderr).toBe(0);
       expect(r.ms).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
       expect(r.stderr).toBe('');
@@ -174,7 +146,7 @@ describe('exit', () => {
     async (runtime) => {
       const service = `exit-flush-${runtime}`;
       // Long batch delay and export interval: only the exit flush can deliver anything in time.
-      const r = await runScript(
+      const r = await runScriptUnderPreload(
         [join(FIXTURES, 'trace-exit.mjs')],
         { ...ON(service), OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_METRIC_EXPORT_INTERVAL: '60000' },
         runtime,
@@ -195,7 +167,7 @@ describe('exit', () => {
 
   it('with tracing on but nothing to send, an unreachable receiver does not delay the exit', async () => {
     const closed = await freePort();
-    const r = await runScript(['-e', '0'], {
+    const r = await runScriptUnderPreload(['-e', '0'], {
       OTEL_TRACES_EXPORTER: 'otlp',
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${closed}`,
     });
@@ -204,7 +176,7 @@ describe('exit', () => {
   });
 
   it('keeps the app exit code', async () => {
-    const r = await runScript(['-e', 'process.exitCode = 3'], ON('exit-code'));
+    const r = await runScriptUnderPreload(['-e', 'process.exitCode = 3'], ON('exit-code'));
     expect(r.code).toBe(3);
     expect(r.ms).toBeLessThan(5000); // "at once": a process held open would run into the 10 s spawn timeout; slack for a loaded machine
   });
@@ -261,7 +233,11 @@ describe.each(RUNTIMES)('%s: exit with an unreachable OTLP receiver', (runtime) 
 
   it('refused: the app exit code and output unchanged, one line counting the 2 spans and the metric points', async () => {
     const refused = await freePort();
-    const r = await runScript([join(FIXTURES, 'trace-exit.mjs')], ON(`http://127.0.0.1:${refused}`), runtime);
+    const r = await runScriptUnderPreload(
+      [join(FIXTURES, 'trace-exit.mjs')],
+      ON(`http://127.0.0.1:${refused}`),
+      runtime,
+    );
     console.log(`${runtime} refused: exit ${Math.round(r.ms)} ms after start`);
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(APP);
@@ -276,7 +252,7 @@ describe.each(RUNTIMES)('%s: exit with an unreachable OTLP receiver', (runtime) 
   it('a receiver that resets every connection gets one attempt per signal when the process ends, no retries', async () => {
     const reset = await tcpReceiver('reset');
     try {
-      const r = await runScript(
+      const r = await runScriptUnderPreload(
         [join(FIXTURES, 'trace-exit.mjs')],
         ON(`http://127.0.0.1:${reset.port}`),
         runtime,
@@ -302,7 +278,7 @@ describe.each(RUNTIMES)('%s: exit with an unreachable OTLP receiver', (runtime) 
   it('never answers: one attempt per signal, the exit after OTEL_EXPORTER_OTLP_TIMEOUT, one line saying so', async () => {
     const hang = await tcpReceiver('hang');
     try {
-      const r = await runScript(
+      const r = await runScriptUnderPreload(
         [join(FIXTURES, 'trace-exit.mjs')],
         ON(`http://127.0.0.1:${hang.port}`),
         runtime,
@@ -322,7 +298,7 @@ describe.each(RUNTIMES)('%s: exit with an unreachable OTLP receiver', (runtime) 
 
   it('failing while the app runs: said once then, and the totals once at the end', async () => {
     const refused = await freePort();
-    const r = await runScript(
+    const r = await runScriptUnderPreload(
       ['-e', 'setTimeout(() => {}, 1500)'],
       {
         OTEL_METRICS_EXPORTER: 'otlp',

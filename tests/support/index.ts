@@ -168,12 +168,30 @@ export async function startApp(options: StartOptions): Promise<App> {
 }
 
 /** Runs a fixture script under the preload to its end (no port, no readiness wait). */
-export async function runFixture(
+export function runFixture(runtime: Runtime, file: string, env: Record<string, string>): Promise<ScriptRun> {
+  return runScript(runtime, true, [join(FIXTURES, file)], env);
+}
+
+export interface ScriptRun {
+  code: number | null;
+  /** Wall time from spawn to exit. */
+  ms: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `args` (a script and its arguments, from tests/fixtures) to its end, with or without the
+ * preload, in the test profile with a free metrics port on loopback unless `env` says otherwise.
+ */
+export async function runScript(
   runtime: Runtime,
-  file: string,
+  preload: boolean,
+  args: string[],
   env: Record<string, string>,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const [cmd, ...argv] = runtimeCommand(runtime, true, join(FIXTURES, file));
+): Promise<ScriptRun> {
+  const started = performance.now();
+  const [cmd, ...argv] = runtimeCommand(runtime, preload, args[0]!, args.slice(1));
   const child = spawn(cmd!, argv, {
     cwd: FIXTURES,
     env: {
@@ -195,7 +213,7 @@ export async function runFixture(
     stderr += d;
   });
   const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  return { code, ms: performance.now() - started, stdout, stderr };
 }
 
 export async function stopAll(): Promise<void> {
