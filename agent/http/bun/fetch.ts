@@ -57,8 +57,16 @@ function initWith(input: unknown, init: unknown, trace: Record<string, string>):
   const source = own !== undefined ? own : input instanceof Request ? input.headers : undefined;
   const headers = new Headers(source as ConstructorParameters<typeof Headers>[0]);
   for (const k in trace) headers.set(k, trace[k]!);
-  if (init === undefined || init === null) return { headers };
-  const out = Object.create(init as object) as object;
+  return init === undefined || init === null ? { headers } : inheritWith(init as object, headers);
+}
+
+/**
+ * New options inheriting every field of the app's `options` (fetch and undici read them by
+ * destructuring, so inherited fields count), with `headers` of their own: the app's object stays
+ * as it was.
+ */
+export function inheritWith(options: object, headers: Headers): object {
+  const out = Object.create(options) as object;
   Object.defineProperty(out, 'headers', {
     value: headers,
     writable: true,

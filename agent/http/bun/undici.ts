@@ -27,7 +27,7 @@ import { clientStatusErrorType } from '../../../core/http/semconv.js';
 import { around, type Fn } from '../../../core/patch.js';
 import type { HookContext } from '../../context.js';
 import { appDependencies } from '../../load.js';
-import { type Hooked, measuredFetch } from './fetch.js';
+import { type Hooked, inheritWith, measuredFetch } from './fetch.js';
 import { bunGlobal } from './types.js';
 
 /** A provider's origin without its provider, one per origin: request() calls are HTTP calls only. */
@@ -66,15 +66,7 @@ function optionsWith(options: unknown, trace: Record<string, string>): object | 
     return undefined; // headers fetch would refuse: the call goes out as the app made it
   }
   for (const k in trace) headers.set(k, trace[k]!);
-  if (options === undefined) return { headers };
-  const out = Object.create(options as object) as object;
-  Object.defineProperty(out, 'headers', {
-    value: headers,
-    writable: true,
-    enumerable: true,
-    configurable: true,
-  });
-  return out;
+  return options === undefined ? { headers } : inheritWith(options as object, headers);
 }
 
 async function track(h: Hooked, op: ClientOp, promise: unknown): Promise<unknown> {
