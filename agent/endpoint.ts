@@ -106,7 +106,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   };
 
   async function render(openMetrics: boolean): Promise<string> {
-    const own = (await telemetry.pull!.scrape()).resourceMetrics;
+    const own = await telemetry.collect();
     const sources = [{ slot: 0, resourceMetrics: own }];
     for (const w of store.live())
       sources.push({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics });
@@ -239,7 +239,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         retry.unref();
       },
       collect: async () => {
-        last = (await telemetry.pull!.scrape()).resourceMetrics;
+        last = await telemetry.collect();
         pushed = true;
         return JSON.stringify(encodeResourceMetrics(last));
       },

@@ -4,7 +4,7 @@
 // whose install fails is taken out alone (TAPWIRE_ERR_HOOK); any other failure takes everything
 // back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
 // without tapwire. stop() does the same on request.
-import { context, metrics, trace } from '@opentelemetry/api';
+import { context, type MeterProvider, metrics, trace } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Attribution, setAttribution } from '../core/ai/attribution.js';
@@ -19,6 +19,7 @@ import { Origins } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
 import { agentLog, configureAgentLog, shipAgentLog } from '../core/log.js';
 import { logDrops } from '../core/log-counts.js';
+import { OwnMeter } from '../core/meter.js';
 import { Patches } from '../core/patch.js';
 import { createRecorders } from '../core/recorders.js';
 import { RUNTIME, SCOPE } from '../core/runtime.js';
@@ -157,13 +158,16 @@ export async function start(): Promise<Agent | undefined> {
       onError: (error) =>
         agentLog('TAPWIRE_ERR_PROM_CLIENT', "reading the app's prom-client registry failed", { err: error }),
     });
-    const otlpMetrics = config.metricsExporters.includes('otlp')
-      ? exports?.reader([histograms, promClient])
-      : undefined;
-    const telemetry = createTelemetry(config, otlpMetrics, resource, histograms, [promClient]);
-    // The app's own @opentelemetry/api instruments land in tapwire's provider: same readers, names,
-    // cap. The API keeps the first registration; a provider registered before tapwire stays.
-    if (metrics.setGlobalMeterProvider(telemetry.provider)) {
+    const meter = new OwnMeter(histograms, SCOPE, config.cardinalityLimit + 16);
+    const otlpMetrics = config.metricsExporters.includes('otlp') ? exports?.reader([meter, promClient]) : undefined;
+    const telemetry = createTelemetry(config, otlpMetrics, resource, histograms, [promClient], meter);
+    // The app's own @opentelemetry/api instruments land in the SDK's provider beside tapwire's
+    // instruments: same readers, names, cap. It is created (and the SDK loaded) when the app first
+    // asks for a meter. The API keeps the first registration; a provider registered before tapwire stays.
+    const appMeterProvider: MeterProvider = {
+      getMeter: (name, version, options) => telemetry.app().provider.getMeter(name, version, options),
+    };
+    if (metrics.setGlobalMeterProvider(appMeterProvider)) {
       installation.patches.onRestore(() => metrics.disable());
     }
     const { http, db } = createRecorders(telemetry, config, prices(config));
@@ -188,7 +192,7 @@ export async function start(): Promise<Agent | undefined> {
       const flushers: (() => Promise<unknown>)[] = [];
       if (logs !== undefined) flushers.push(() => logs.forceFlush());
       if (tracing !== undefined) flushers.push(() => tracing.provider.forceFlush());
-      if (otlpMetrics !== undefined) flushers.push(() => telemetry.provider.forceFlush());
+      if (otlpMetrics !== undefined) flushers.push(() => telemetry.app().provider.forceFlush());
       const { flushOnExit } = otlp ?? (await import('../exporters/otlp.js'));
       installation.patches.onRestore(
         flushOnExit(flushers, exports, (error) =>
@@ -212,7 +216,7 @@ export async function start(): Promise<Agent | undefined> {
       if (inst.runtimes.includes(RUNTIME)) await installation.install(inst, shared);
     }
 
-    if (telemetry.pull !== undefined) {
+    if (telemetry.prometheus) {
       const opened = openEndpoint(config, telemetry, bunServe);
       endpoint = opened;
       installation.patches.onRestore(watchAppListen((port) => opened.yieldTo(port)));
@@ -235,7 +239,7 @@ export async function start(): Promise<Agent | undefined> {
       stop() {
         installation.undo();
         endpoint?.close();
-        telemetry.provider.shutdown().catch(() => {
+        telemetry.appIfCreated()?.provider.shutdown().catch(() => {
           // Nothing more to export while stopping.
         });
         if (g[kAgent] === agent) g[kAgent] = undefined;

@@ -24,19 +24,18 @@ import type {
   Span,
 } from '@opentelemetry/api';
 import { ValueType } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  type CollectionResult,
-  type DataPoint,
-  DataPointType,
-  type Histogram,
-  type HistogramMetricData,
-  type MetricData,
-  type MetricProducer,
-  type SumMetricData,
+import type {
+  CollectionResult,
+  DataPoint,
+  Histogram,
+  HistogramMetricData,
+  MetricData,
+  MetricProducer,
+  SumMetricData,
 } from '@opentelemetry/sdk-metrics';
 import type { MetricDef } from '../exporters/catalogue.js';
 import type { BucketExemplar, WithExemplars } from '../exporters/prometheus/serialize.js';
+import { AggregationTemporality, DataPointType } from './metric-data.js';
 
 /** Latest sampled recording per bucket: parallel arrays, one slot per bucket. */
 interface Exemplars {
@@ -60,7 +59,7 @@ interface Point {
 
 const SAMPLED = 1; // W3C trace-flags: the span is recorded and exported
 
-function hrNow(): HrTime {
+export function hrNow(): HrTime {
   const ms = performance.timeOrigin + performance.now();
   const s = Math.floor(ms / 1000);
   return [s, Math.round((ms - s * 1000) * 1e6)];

@@ -1,21 +1,19 @@
-// One MeterProvider per process, its instruments created from the catalogue, and the exporters
-// the configuration asks for. Everything an instrumentation records goes through the instruments
-// here; nothing else creates instruments.
-import type { Counter, Histogram, Meter, ObservableResult } from '@opentelemetry/api';
+// tapwire's instruments, created from the catalogue, and the exporters the configuration asks
+// for. Everything an instrumentation records goes through the instruments here; nothing else
+// creates instruments. They are tapwire's own (./meter.ts, ./histogram.ts); the OpenTelemetry SDK's
+// MeterProvider (./sdk.ts) is created only for the app's own @opentelemetry/api instruments, when
+// the app first asks for a meter, or at start when metrics go out over OTLP (its reader is the SDK's).
+import type { Counter, Histogram, ObservableResult } from '@opentelemetry/api';
 import { type Resource, resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  MeterProvider,
-  type MetricProducer,
-  type MetricReader,
-  type PeriodicExportingMetricReader,
-} from '@opentelemetry/sdk-metrics';
+import type { MetricProducer, MetricReader, ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 import { METRICS, type MetricDef } from '../exporters/catalogue.js';
-import { PullReader } from '../exporters/prometheus/reader.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
 import { type FastCounter, type FastHistogram, FastHistograms } from './histogram.js';
 import { logCounts, logDrops } from './log-counts.js';
+import { OwnMeter } from './meter.js';
 import { RUNTIME, RUNTIME_VERSION, SCOPE, VERSION } from './runtime.js';
+import type { AppMeters } from './sdk.js';
 import { overflowCounts } from './series.js';
 
 export interface GenAiUsageCounters {
@@ -30,13 +28,16 @@ export interface GenAiUsageCounters {
 export const GEN_AI_LATEST = 'gen_ai_latest_experimental';
 
 export interface Telemetry {
-  provider: MeterProvider;
   /** The process's identity, as every reader reports it. */
   resource: Resource;
-  meter: Meter;
-  pull: PullReader | undefined;
-  /** The OTLP push reader when OTEL_METRICS_EXPORTER includes otlp. */
-  otlp: PeriodicExportingMetricReader | undefined;
+  /** tapwire's own instruments (./meter.ts). */
+  meter: OwnMeter;
+  /** OTEL_METRICS_EXPORTER includes prometheus: the endpoint reads collect(). */
+  prometheus: boolean;
+  /** The SDK's MeterProvider for the app's own instruments, created (and the SDK loaded) on the first call. */
+  app(): AppMeters;
+  /** The same, when it exists already: flushed and shut down with the agent. */
+  appIfCreated(): AppMeters | undefined;
   /** Request-path histograms (./histogram.ts); create further ones with histograms.create(def). */
   histograms: FastHistograms;
   /** The durations keep exemplars (FastHistogram.recordSpan). */
@@ -53,7 +54,12 @@ export interface Telemetry {
   genAiUsageDropped: FastCounter;
   /** The newer per-type usage counters (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental). */
   genAiUsage: GenAiUsageCounters | undefined;
-  /** Prometheus exposition of everything collected now. */
+  /**
+   * Everything collected now, for the Prometheus endpoint: tapwire's instruments (their callbacks
+   * run), the further producers (the app's prom-client registry) and the app's own instruments.
+   */
+  collect(): Promise<ResourceMetrics>;
+  /** Prometheus exposition of collect(). */
   render(): Promise<string>;
 }
 
@@ -76,34 +82,22 @@ export function agentResource(config: Config): Resource {
 /** `otlp`: the push reader when OTEL_METRICS_EXPORTER includes otlp (../exporters/otlp.ts, loaded on demand). */
 export function createTelemetry(
   config: Config,
-  otlp: PeriodicExportingMetricReader | undefined,
+  otlp: MetricReader | undefined,
   resource?: Resource,
   histograms: FastHistograms = new FastHistograms(SCOPE),
-  /** Further producers for the Prometheus reader (the app's prom-client registry). */
+  /** Further producers for the Prometheus endpoint (the app's prom-client registry). */
   producers: readonly MetricProducer[] = [],
+  meter: OwnMeter = new OwnMeter(histograms, SCOPE, config.cardinalityLimit + 16),
 ): Telemetry {
-  const pull = config.metricsExporters.includes('prometheus')
-    ? new PullReader(config.cardinalityLimit, [histograms, ...producers])
-    : undefined;
-  const all: MetricReader[] = [];
-  if (pull) all.push(pull);
-  if (otlp) all.push(otlp);
+  const prometheus = config.metricsExporters.includes('prometheus');
   const identity = resource ?? agentResource(config);
-  const provider = new MeterProvider({
-    resource: identity,
-    readers: all,
-    // The readers cap the app's instruments (registered globally, agent/start.ts) at the limit
-    // like tapwire's own; tapwire's own instruments cap themselves (./series.ts, so overflow is
-    // counted exactly), and the SDK's limit for them sits above that so it never cuts in first.
-    views: [
-      {
-        meterName: SCOPE.name,
-        instrumentName: '*',
-        aggregationCardinalityLimit: config.cardinalityLimit + 16,
-      },
-    ],
-  });
-  const meter = provider.getMeter(SCOPE.name, SCOPE.version);
+  let app: AppMeters | undefined;
+  const createApp = (): AppMeters => {
+    app ??= loadSdk().appMeters(identity, config.cardinalityLimit, prometheus, otlp);
+    return app;
+  };
+  // The OTLP push reader is the SDK's: it needs its provider from the start.
+  if (otlp !== undefined) createApp();
 
   const info = { version: VERSION, runtime: RUNTIME, 'runtime.version': RUNTIME_VERSION };
   meter
@@ -137,12 +131,21 @@ export function createTelemetry(
       for (const [metric, n] of overflowCounts) r.observe(n, { metric });
     });
 
+  async function collect(): Promise<ResourceMetrics> {
+    const { metrics } = meter.collectNowWithCallbacks();
+    const scopeMetrics: ScopeMetrics[] = metrics.length > 0 ? [{ scope: SCOPE, metrics }] : [];
+    if (app?.pull !== undefined) scopeMetrics.push(...(await app.pull.scrape()).resourceMetrics.scopeMetrics);
+    for (const p of producers) scopeMetrics.push(...(await p.collect()).resourceMetrics.scopeMetrics);
+    return { resource: identity, scopeMetrics };
+  }
+
   return {
-    provider,
     resource: identity,
     meter,
-    pull,
-    otlp,
+    prometheus,
+    app: createApp,
+    appIfCreated: () => app,
+    collect,
     histograms,
     httpServerDuration: histograms.create(METRICS.httpServerDuration),
     httpClientDuration: histograms.create(METRICS.httpClientDuration),
@@ -166,13 +169,22 @@ export function createTelemetry(
         }
       : undefined,
     async render() {
-      if (!pull) return '';
-      const { resourceMetrics } = await pull.scrape();
-      return serialize(resourceMetrics);
+      return prometheus ? serialize(await collect()) : '';
     },
   };
 }
 
-function counter(meter: Meter, def: MetricDef): Counter {
+/**
+ * ./sdk.ts, synchronously: an app's getMeter() must return its meter at once. In the bundle it is
+ * an entry of its own beside the chunks (dist/chunks/sdk.js, scripts/build.mjs), loaded with
+ * require() (an ES module without top-level await: Node >= 22.12 and Bun load it synchronously).
+ */
+const SDK_ENTRY = './sdk.js';
+function loadSdk(): typeof import('./sdk.js') {
+  const load = process.getBuiltinModule('node:module').createRequire(import.meta.url);
+  return load(SDK_ENTRY);
+}
+
+function counter(meter: OwnMeter, def: MetricDef): Counter {
   return meter.createCounter(def.name, { unit: def.unit, description: def.description });
 }

@@ -14,14 +14,14 @@
 // Every summed metric keeps at most `limit` label sets, the same cap as one process.
 import type { Attributes, HrTime } from '@opentelemetry/api';
 import type { InstrumentationScope } from '@opentelemetry/core';
-import {
-  type DataPoint,
-  DataPointType,
-  type Histogram,
-  type MetricData,
-  type ResourceMetrics,
-  type ScopeMetrics,
+import type {
+  DataPoint,
+  Histogram,
+  MetricData,
+  ResourceMetrics,
+  ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { DataPointType } from '../core/metric-data.js';
 import type { WithExemplars } from './prometheus/serialize.js';
 
 /** The attribute that tells per-process series apart (Prometheus label `tapwire_process`). */

@@ -7,12 +7,8 @@
 // skipped (the preload pushes cumulative). Encoding is what the preload pushes to that process: a
 // few lines here instead of the OTLP exporter package, which costs ~20 ms of start-up.
 import type { Attributes } from '@opentelemetry/api';
-import {
-  DataPointType,
-  type MetricData,
-  type ResourceMetrics,
-  type ScopeMetrics,
-} from '@opentelemetry/sdk-metrics';
+import type { MetricData, ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
+import { DataPointType } from '../core/metric-data.js';
 import type { BucketExemplar, WithExemplars } from './prometheus/serialize.js';
 
 const DELTA = 1;

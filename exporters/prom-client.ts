@@ -15,15 +15,14 @@
 // - Every metric keeps at most `limit` label sets, like tapwire's own; the rest is added into one
 //   series labelled `otel_metric_overflow="true"`.
 import type { Attributes, HrTime } from '@opentelemetry/api';
-import {
-  AggregationTemporality,
-  type CollectionResult,
-  type DataPoint,
-  DataPointType,
-  type Histogram,
-  type MetricData,
-  type MetricProducer,
+import type {
+  CollectionResult,
+  DataPoint,
+  Histogram,
+  MetricData,
+  MetricProducer,
 } from '@opentelemetry/sdk-metrics';
+import { AggregationTemporality, DataPointType } from '../core/metric-data.js';
 import { PROM_CLIENT_SCOPE } from './catalogue.js';
 
 /** One metric of prom-client's `registry.getMetricsAsJSON()`. */

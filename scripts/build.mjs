@@ -186,7 +186,10 @@ await build({
     __TAPWIRE_LIVE_HTML__: JSON.stringify(page.html),
     __TAPWIRE_LIVE_CSP__: JSON.stringify(page.csp),
   },
-  entryPoints: { index: 'index.ts', register: 'register.ts' },
+  // The OpenTelemetry SDK's MeterProvider is an entry of its own with a fixed name, which
+  // core/telemetry.ts loads with require() when the app first asks for a meter: out of the
+  // preload's start-up graph, and reachable synchronously.
+  entryPoints: { index: 'index.ts', register: 'register.ts', 'chunks/sdk': 'core/sdk.ts' },
   chunkNames: 'chunks/[name]-[hash]',
 });
 

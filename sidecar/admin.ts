@@ -16,7 +16,7 @@ export interface AdminOptions {
 }
 
 export async function renderMerged(telemetry: Telemetry, workers: WorkerStore): Promise<string> {
-  const own = telemetry.pull ? (await telemetry.pull.scrape()).resourceMetrics : undefined;
+  const own = telemetry.prometheus ? await telemetry.collect() : undefined;
   return serializeAll([...(own ? [{ resourceMetrics: own }] : []), ...workers.sources()]);
 }
 

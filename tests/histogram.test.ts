@@ -1,9 +1,15 @@
 // tapwire's request-path histogram must report exactly what the OpenTelemetry SDK's own
 // histogram reports for the same measurements (buckets, sum, count, min, max), through the same
 // reader and serializer.
-import { MeterProvider } from '@opentelemetry/sdk-metrics';
+import type { Meter } from '@opentelemetry/api';
+import { AggregationTemporality, DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import { FastHistograms, Observations } from '../core/histogram.js';
+import { OwnMeter } from '../core/meter.js';
+import {
+  DataPointType as OwnDataPointType,
+  AggregationTemporality as OwnTemporality,
+} from '../core/metric-data.js';
 import { HTTP_BUCKETS, METRICS } from '../exporters/catalogue.js';
 import { prometheusName } from '../exporters/prometheus/naming.js';
 import { PullReader } from '../exporters/prometheus/reader.js';
@@ -196,5 +202,75 @@ describe('OpenMetrics', () => {
     ['application/openmetrics-text;q=0,text/plain', false],
   ])('Accept %j: OpenMetrics %s', (accept, want) => {
     expect(wantsOpenMetrics(accept)).toBe(want);
+  });
+});
+
+describe("OwnMeter (tapwire's instruments without the SDK)", () => {
+  /** The same instruments and callbacks on the SDK's meter and on OwnMeter, rendered by the same serializer. */
+  async function both(define: (meter: Meter) => void): Promise<[string, string]> {
+    const reader = new PullReader(2000);
+    const provider = new MeterProvider({ readers: [reader] });
+    define(provider.getMeter('tapwire', 'test'));
+    const sdk = serialize((await reader.scrape()).resourceMetrics, { withoutTargetInfo: true });
+    const own = new OwnMeter(
+      new FastHistograms({ name: 'tapwire', version: 'test' }),
+      { name: 'tapwire', version: 'test' },
+      2000,
+    );
+    define(own);
+    const ownReader = new PullReader(2000, [own]);
+    new MeterProvider({ readers: [ownReader] });
+    const ownText = serialize((await ownReader.scrape()).resourceMetrics, { withoutTargetInfo: true });
+    return [families(ownText), families(sdk)];
+  }
+
+  /** The exposition's families in name order: OwnMeter lists its counters before its observables. */
+  const families = (text: string): string =>
+    text
+      .split(/(?=^# HELP )/m)
+      .sort()
+      .join('');
+
+  it('observable counters, up-down counters, gauges and batch callbacks render as the SDK renders them', async () => {
+    const [own, sdk] = await both((meter) => {
+      meter
+        .createObservableCounter('agent.lines', { unit: '{record}', description: 'Lines' })
+        .addCallback((r) => {
+          r.observe(3, { level: 'info' });
+          r.observe(5, { level: 'warn' });
+          r.observe(7, { level: 'info' }); // the same label set twice: the last value counts
+        });
+      meter
+        .createObservableGauge('agent.info', { description: 'Info' })
+        .addCallback((r) => r.observe(1, { version: '1' }));
+      const count = meter.createObservableUpDownCounter('db.client.connection.count', {
+        unit: '{connection}',
+      });
+      const pending = meter.createObservableUpDownCounter('db.client.connection.pending_requests');
+      meter.addBatchObservableCallback(
+        (r) => {
+          r.observe(count, 4, { pool: 'a' });
+          r.observe(pending, 0, { pool: 'a' });
+        },
+        [count, pending],
+      );
+      // A callback that throws loses its own values only.
+      meter.createObservableGauge('broken').addCallback(() => {
+        throw new Error('boom');
+      });
+      meter.createCounter('usage', { unit: '{token}' }).add(12, { kind: 'input' });
+    });
+    expect(own).toBe(sdk);
+    expect(own).toContain('agent_lines_total{level="info"} 7');
+    expect(own).toContain('db_client_connection_count{pool="a"} 4');
+  });
+
+  it('its data-model enums are the SDK values', () => {
+    expect(OwnDataPointType).toEqual({ HISTOGRAM: 0, EXPONENTIAL_HISTOGRAM: 1, GAUGE: 2, SUM: 3 });
+    for (const k of Object.keys(OwnDataPointType) as (keyof typeof OwnDataPointType)[]) {
+      expect(OwnDataPointType[k]).toBe(DataPointType[k]);
+    }
+    expect(OwnTemporality.CUMULATIVE).toBe(AggregationTemporality.CUMULATIVE);
+    expect(OwnTemporality.DELTA).toBe(AggregationTemporality.DELTA);
   });
 });

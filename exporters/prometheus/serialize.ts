@@ -11,13 +11,8 @@
 // prom-client registry) and tapwire's give the same Prometheus name, tapwire's family is served
 // and the other is left out (`onDuplicate` says which).
 import type { Attributes } from '@opentelemetry/api';
-import {
-  DataPointType,
-  type Histogram,
-  type HistogramMetricData,
-  type MetricData,
-  type ResourceMetrics,
-} from '@opentelemetry/sdk-metrics';
+import type { Histogram, HistogramMetricData, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { DataPointType } from '../../core/metric-data.js';
 import { AGENT_SCOPE, type InstrumentKind, PROM_CLIENT_SCOPE } from '../catalogue.js';
 import { labelName, prometheusName, prometheusType, sanitize } from './naming.js';
 
