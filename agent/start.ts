@@ -159,7 +159,9 @@ export async function start(): Promise<Agent | undefined> {
         agentLog('TAPWIRE_ERR_PROM_CLIENT', "reading the app's prom-client registry failed", { err: error }),
     });
     const meter = new OwnMeter(histograms, SCOPE, config.cardinalityLimit + 16);
-    const otlpMetrics = config.metricsExporters.includes('otlp') ? exports?.reader([meter, promClient]) : undefined;
+    const otlpMetrics = config.metricsExporters.includes('otlp')
+      ? exports?.reader([meter, promClient])
+      : undefined;
     const telemetry = createTelemetry(config, otlpMetrics, resource, histograms, [promClient], meter);
     // The app's own @opentelemetry/api instruments land in the SDK's provider beside tapwire's
     // instruments: same readers, names, cap. It is created (and the SDK loaded) when the app first
@@ -239,9 +241,12 @@ export async function start(): Promise<Agent | undefined> {
       stop() {
         installation.undo();
         endpoint?.close();
-        telemetry.appIfCreated()?.provider.shutdown().catch(() => {
-          // Nothing more to export while stopping.
-        });
+        telemetry
+          .appIfCreated()
+          ?.provider.shutdown()
+          .catch(() => {
+            // Nothing more to export while stopping.
+          });
         if (g[kAgent] === agent) g[kAgent] = undefined;
       },
     };
