@@ -1,12 +1,13 @@
 // One /metrics per host and service, whatever the process tree: a launcher (npm, npx, a shell
 // script) above the app, node:cluster or PM2 workers, Bun processes sharing a port, children the
-// app spawns. Every process under the preload tries to open the configured port:
+// app spawns. Every process under the preload first asks who holds the configured port (one
+// loopback connection), and opens the port itself when nobody answers:
 //
 // - The one that gets it holds the endpoint. It answers GET /tapwire (who it is) and takes the
 //   metrics its siblings push (POST /v1/metrics, from this host only), and serves its own metrics
 //   and theirs as one (exporters/merge.ts: counters and histograms summed, the totals of processes
 //   that are gone kept, per-process series labelled `tapwire_process`).
-// - One that finds the port taken asks who holds it. A sibling (tapwire, same service name):
+// - One that finds the port held (asking first, or its listen failing in a race) follows a sibling (tapwire, same service name):
 //   it pushes its metrics there every second and once more when it exits, and says so at debug
 //   level only — a launcher then serves the app it started, a cluster primary its workers. Anything
 //   else on the port is one warning, as before. When the holder goes away, a sibling takes the
@@ -16,7 +17,7 @@ import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 import { internalServers } from '../core/http/server.js';
 import { agentLog } from '../core/log.js';
-import { SCOPE, VERSION } from '../core/runtime.js';
+import { RUNTIME, SCOPE, VERSION } from '../core/runtime.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { AGENT_SCOPE, METRICS, PER_PROCESS } from '../exporters/catalogue.js';
 import type { Live } from '../exporters/live/index.js';
@@ -65,6 +66,9 @@ export interface Endpoint {
   yieldTo(port: number): void;
   close(): void;
 }
+
+/** Hosts whose holder is asked on loopback before this process tries the port. */
+const LOOPBACK_OR_ANY = new Set(['0.0.0.0', '::', '', '127.0.0.1', '::1']);
 
 /** Where a sibling reaches the holder: loopback when the endpoint listens on every address. */
 function pushHost(host: string): string {
@@ -201,8 +205,12 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     );
   }
 
-  /** The port is taken: follow a sibling (one connection asks who holds it, then carries the pushes), or warn about anyone else. */
-  function whoHolds(): void {
+  /**
+   * Follow a sibling that holds the port (one connection asks who holds it, then carries the
+   * pushes), or warn about anyone else. `probe`: asked before this process has tried the port —
+   * nobody there (the connection refused, or closed before an answer) means try it now.
+   */
+  function whoHolds(probe = false): void {
     if (closed) {
       settle();
       return;
@@ -229,6 +237,10 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       },
       onGone: () => {
         pusher = undefined;
+        if (probe) {
+          listen();
+          return;
+        }
         // The holder left while we asked: try the port again, a bounded number of times.
         gone ??= Date.now();
         if (Date.now() - gone > GONE_RETRY_MS) {
@@ -279,7 +291,14 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     grace.unref();
   }
 
-  listen();
+  // Asked first, listened on second: a process whose sibling holds the port (a child, a worker)
+  // then never runs a listen, which in Node loads node:cluster and node:dns and compiles the IPv6
+  // pattern (measured ~5 ms of CPU per process); a process that finds nobody pays one refused
+  // connection on loopback. A host of its own (an address, a name) is listened on first, as its
+  // errors (not an address of this machine) are the listen's to report. Not on Bun: its endpoint
+  // listens through Bun.serve, cheaply, and the question would load its node:net (~9 ms).
+  if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost)) whoHolds(true);
+  else listen();
   return {
     ready,
     yieldTo(port) {

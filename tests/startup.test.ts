@@ -6,11 +6,15 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUN, DIST_REGISTER, freePort, NODE, ROOT } from './support/index.js';
+import { BUN, DIST_REGISTER, FIXTURES, freePort, NODE, ROOT, startApp, stopAll } from './support/index.js';
 
 /** The built-ins a Node process has loaded by the time its -e script runs, and its stderr. */
-async function nodeLoads(preload: boolean): Promise<{ loaded: string[]; stderr: string }> {
-  const port = await freePort();
+async function nodeLoads(
+  preload: boolean,
+  port?: number,
+  cwd?: string,
+): Promise<{ loaded: string[]; stderr: string }> {
+  port ??= await freePort();
   const r = spawnSync(
     NODE,
     [
@@ -20,6 +24,7 @@ async function nodeLoads(preload: boolean): Promise<{ loaded: string[]; stderr: 
     ],
     {
       encoding: 'utf8',
+      cwd,
       env: {
         PATH: process.env.PATH,
         OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
@@ -58,6 +63,19 @@ describe('node: built-ins loaded at start', () => {
       '_http_server',
     ]) {
       expect(loaded, name).not.toContain(name);
+    }
+  });
+
+  it('a process beside its holder follows it without a listen of its own: no node:cluster, no node:dns', async () => {
+    // A listen loads node:cluster (and child_process), and with a host node:dns: ~5 ms of CPU that
+    // every child and worker paid before it found the port held.
+    const holder = await startApp({ runtime: 'node', file: join(FIXTURES, 'processes', 'server.mjs') });
+    try {
+      const { loaded, stderr } = await nodeLoads(true, holder.metricsPort, FIXTURES);
+      expect(stderr).toContain('TAPWIRE_METRICS_FOLLOWING');
+      for (const name of ['cluster', 'child_process', 'dns']) expect(loaded, name).not.toContain(name);
+    } finally {
+      await stopAll();
     }
   });
 });
