@@ -56,9 +56,12 @@ export interface Endpoint {
    * Settles once this process holds the port, follows its holder over an open connection, or has
    * given up, or its holder has not answered within IDENTIFY_GRACE_MS: awaited at start, so a
    * process that exits at once (process.exit() in a short child) already has the connection its
-   * last push needs. Costs ~1 ms holding, ~3 ms following.
+   * last push needs. Costs ~1 ms holding, ~3 ms following. Its value is what made the endpoint
+   * fail to open (a start that fails), undefined otherwise.
    */
-  ready: Promise<void>;
+  ready: Promise<unknown>;
+  /** The start has stopped waiting for `ready`: a later failure turns the endpoint off and is said. */
+  started(): void;
   /**
    * The app is about to listen on `port`: when that is the port this process holds for /metrics,
    * the endpoint closes now (the port is free when the app's listen runs) and says so once.
@@ -84,10 +87,20 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   let binding = false;
   /** When the port was first found taken with nobody answering on it (its holder was leaving). */
   let gone: number | undefined;
-  let settle: () => void = () => {};
-  const ready = new Promise<void>((resolve) => {
-    settle = resolve;
+  /** Whether the start has stopped waiting for `ready` (a failure after it is this endpoint's alone). */
+  let settled = false;
+  let answer: (failure: unknown) => void = () => {};
+  const ready = new Promise<unknown>((resolve) => {
+    answer = resolve;
   });
+  const settle = (): void => {
+    settled = true;
+    answer(undefined);
+  };
+  const failStart = (error: unknown): void => {
+    settled = true;
+    answer(error);
+  };
 
   // Holding the port: siblings' pushes, their slots, and the totals of those that are gone.
   const merge = new ProcessMerge(PER_PROCESS, config.cardinalityLimit);
@@ -190,6 +203,30 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     binding = false;
   }
 
+  /**
+   * listen() from a callback (after asking who holds the port, or to take it over): outside start's
+   * try, so a failure must not reach the app. Before the start has settled it fails the start
+   * (everything is taken back, agent/start.ts); later it turns the endpoint off and says so.
+   */
+  function listenLater(): void {
+    try {
+      listen();
+    } catch (error) {
+      binding = false;
+      server = undefined;
+      if (!settled) {
+        failStart(error);
+        return;
+      }
+      closed = true;
+      agentLog(
+        'TAPWIRE_ERR_METRICS_PORT',
+        `opening /metrics on ${config.prometheusHost}:${config.prometheusPort} failed; the metrics endpoint is off, the app runs on`,
+        { host: config.prometheusHost, port: config.prometheusPort, err: error },
+      );
+    }
+  }
+
   function portWarning(error: NodeJS.ErrnoException): void {
     settle();
     // Taken or privileged: the port is at fault. Anything else (no such name, not an address of
@@ -238,7 +275,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       onGone: () => {
         pusher = undefined;
         if (probe) {
-          listen();
+          listenLater();
           return;
         }
         // The holder left while we asked: try the port again, a bounded number of times.
@@ -247,7 +284,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
           portWarning(Object.assign(new Error('address in use'), { code: 'EADDRINUSE' }));
           return;
         }
-        const retry = setTimeout(() => listen(), 20 + Math.floor(Math.random() * 80));
+        const retry = setTimeout(listenLater, 20 + Math.floor(Math.random() * 80));
         retry.unref();
       },
       collect: async () => {
@@ -278,7 +315,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         settle();
         pusher = undefined;
         // The holder is gone: take the port over (one sibling wins, the others follow it).
-        const retry = setTimeout(() => listen(), 50 + Math.floor(Math.random() * 200));
+        const retry = setTimeout(listenLater, 50 + Math.floor(Math.random() * 200));
         retry.unref();
       },
     });
@@ -301,6 +338,9 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   else listen();
   return {
     ready,
+    started() {
+      settled = true;
+    },
     yieldTo(port) {
       if (binding || closed || server === undefined || port !== config.prometheusPort) return;
       closed = true; // for good: no takeover later either

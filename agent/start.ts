@@ -225,11 +225,13 @@ export async function start(): Promise<Agent | undefined> {
       // Bounded: a holder that does not answer must not hold the app's start. The timer is held
       // while waiting (a preload's top-level await must not be left unsettled) and cleared after.
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
+      const failure = await Promise.race([
         endpoint.ready,
         new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
       ]);
       clearTimeout(timer);
+      endpoint.started();
+      if (failure !== undefined) throw failure;
     }
     const agent: Agent = {
       config,

@@ -3,11 +3,12 @@
 // previous collection": the delay histogram is reset after each read, utilisation is a delta.
 // With several readers (Prometheus and OTLP) each collection starts a new window for all.
 
-import { type EventLoopUtilization, monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Meter, ObservableResult } from '@opentelemetry/api';
 import { type Guard, guarded } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
 import { observable } from './instruments.js';
+import { perfHooks } from './support.js';
 
 // The sampling timer lives in the runtime (libuv / Bun), is unref'd and never keeps the process
 // alive. 10 ms is what the OpenTelemetry runtime-node instrumentation and prom-client use, so the
@@ -16,7 +17,7 @@ const RESOLUTION_MS = 10;
 const NS_PER_S = 1e9;
 
 export function installEventLoopDelay(meter: Meter, h: Guard): () => void {
-  const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
+  const histogram = perfHooks().monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
   const p50 = observable(meter, METRICS.eventLoopDelayP50);
   const p99 = observable(meter, METRICS.eventLoopDelayP99);
@@ -37,8 +38,9 @@ export function installEventLoopDelay(meter: Meter, h: Guard): () => void {
 }
 
 export function installEventLoopUtilization(meter: Meter, h: Guard): void {
-  // Taken in the preload, before the loop runs: all zeros, so the first window starts at loop start.
-  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  const { performance } = perfHooks();
+  // All zeros, as the preload reads it before the loop runs: the first window starts at loop start.
+  let last: EventLoopUtilization = { idle: 0, active: 0, utilization: 0 };
   observable(meter, METRICS.eventLoopUtilization).addCallback(
     guarded(h, (r: ObservableResult) => {
       const now = performance.eventLoopUtilization();

@@ -2,20 +2,23 @@
 // histogram. The runtime batches entries and calls the observer off the request path; the
 // observer holds no handle, so it never keeps the process alive.
 
-import { constants, type PerformanceEntry, PerformanceObserver } from 'node:perf_hooks';
+import type { PerformanceEntry } from 'node:perf_hooks';
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
 import { type Guard, guarded } from '../../core/guard.js';
 import { METRICS } from '../../exporters/catalogue.js';
+import { perfHooks } from './support.js';
 
-// v8js.gc.type well-known values; one attribute object per kind, built once.
-const TYPES: Readonly<Record<number, Attributes>> = {
-  [constants.NODE_PERFORMANCE_GC_MAJOR]: { 'v8js.gc.type': 'major' },
-  [constants.NODE_PERFORMANCE_GC_MINOR]: { 'v8js.gc.type': 'minor' },
-  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: { 'v8js.gc.type': 'incremental' },
-  [constants.NODE_PERFORMANCE_GC_WEAKCB]: { 'v8js.gc.type': 'weakcb' },
-};
+// v8js.gc.type well-known values; one attribute object per kind, built once (at install).
+let TYPES: Readonly<Record<number, Attributes>> = {};
 
 export function installGc(meter: Meter, h: Guard): () => void {
+  const { constants, PerformanceObserver } = perfHooks();
+  TYPES = {
+    [constants.NODE_PERFORMANCE_GC_MAJOR]: { 'v8js.gc.type': 'major' },
+    [constants.NODE_PERFORMANCE_GC_MINOR]: { 'v8js.gc.type': 'minor' },
+    [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: { 'v8js.gc.type': 'incremental' },
+    [constants.NODE_PERFORMANCE_GC_WEAKCB]: { 'v8js.gc.type': 'weakcb' },
+  };
   const def = METRICS.gcDuration;
   const histogram: Histogram = meter.createHistogram(def.name, {
     unit: def.unit,

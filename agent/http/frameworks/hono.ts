@@ -18,7 +18,7 @@
 //   and basePath prefixes already merged: '/users/:id/posts/:postId'), so nothing is built per
 //   request. It goes on the raw Node request (`env.incoming` from @hono/node-server, on Node and
 //   on Bun's node:http) or, for Bun.serve, on the Request itself, where ../bun/server.ts reads it.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 // node:vm is taken on demand (process.getBuiltinModule): importing it costs ~5 ms at start-up on Bun.
@@ -231,23 +231,31 @@ function onBunLoad(args: { path: string }): { contents?: string; exports?: unkno
 }
 
 /**
- * Whether the app can load Hono at all, resolved from its entry point and from the working
+ * Whether the app can load Hono at all: installed beside or above its entry point or the working
  * directory. A load hook sees every module: measured on Node 24 with a 1,380-module graph, ~20 µs
  * per ESM module (+4.5% load time), so an app without Hono does not get one. A Hono bundled into
  * the app has no hono-base.js to rewrite either.
  */
 function honoResolvable(): boolean {
   const entry = process.argv[1];
-  for (const from of [entry ? resolve(entry) : undefined, join(process.cwd(), 'index.js')]) {
-    if (from === undefined) continue;
-    try {
-      module.createRequire(from).resolve('hono');
-      return true;
-    } catch {
-      // not from here
-    }
+  for (const from of [entry ? dirname(resolve(entry)) : undefined, process.cwd()]) {
+    if (from !== undefined && installedAbove(from, 'hono')) return true;
   }
   return false;
+}
+
+/**
+ * Whether node_modules/<name> is in `dir` or a folder above it: where require() looks first.
+ * Looked up with stat calls rather than require.resolve(), which also reads and interprets the
+ * package's exports (measured 1.5 ms of the preload's start on Node 24, in an app without Hono).
+ */
+function installedAbove(dir: string, name: string): boolean {
+  for (let d = dir; ; ) {
+    if (existsSync(join(d, 'node_modules', name, 'package.json'))) return true;
+    const up = dirname(d);
+    if (up === d) return false;
+    d = up;
+  }
 }
 
 /**
