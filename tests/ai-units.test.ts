@@ -1,6 +1,7 @@
 // Pure helpers of core/ai: provider recognition (through the outbound-request classifier), the
 // incremental SSE/NDJSON parser (events split anywhere, multi-byte characters included), usage
 // extraction per API shape, price lookup.
+import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { newCosts, PRICE_FIELDS, priceCall, type TokenCounts } from '../core/ai/cost.js';
 import { type Price, Prices } from '../core/ai/prices.js';
@@ -666,6 +667,33 @@ describe('rate-limit headers', () => {
       500,
       undefined,
     ]);
+  });
+
+  it('reads a reset duration exactly as the regular expressions it replaced did (fast-check)', () => {
+    // The earlier reading, kept here as the reference.
+    const UNIT: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+    const reference = (v: string): number | undefined => {
+      const t = v.trim();
+      if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+      if (!/^(\d+(\.\d+)?(ms|h|m|s))+$/.test(t)) return undefined;
+      let ms = 0;
+      for (const m of t.matchAll(/(\d+(?:\.\d+)?)(ms|h|m|s)/g)) ms += Number(m[1]) * UNIT[m[2]!]!;
+      return ms;
+    };
+    const piece = fc.oneof(
+      fc.constantFrom('h', 'm', 's', 'ms', '.', ' ', 'd', 'sm', '-', 'e'),
+      fc.integer({ min: 0, max: 9999 }).map(String),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 8 }), (parts) => {
+        const v = parts.join('');
+        expect(durationMs(v)).toEqual(reference(v));
+      }),
+      { numRuns: 20_000 },
+    );
+    for (const v of ['', ' 6m0s ', '1ms5', '1.s', '.5s', '0.25', '1h', '1m30.5s', '20msms']) {
+      expect(durationMs(v), v).toEqual(reference(v));
+    }
   });
 
   it('fingerprints the key (never the key itself); model families drop the release date', () => {
