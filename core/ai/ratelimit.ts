@@ -199,7 +199,9 @@ export class HeaderList implements HeaderLookup {
 }
 
 function latin1(v: unknown): string {
-  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1') : String(v);
+  return v instanceof Uint8Array
+    ? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1')
+    : String(v);
 }
 
 /** node:http's lower-case header record (IncomingMessage.headers, ClientRequest.getHeaders()). */
