@@ -35,6 +35,7 @@ const { values: opts } = parseArgs({
 const settings = opts.quick
   ? { quick: true, startupRuns: 5, rounds: 1, warmupSeconds: 1, loadSeconds: 3, pollMs: 2 }
   : { quick: false, startupRuns: 15, rounds: 3, warmupSeconds: 3, loadSeconds: 10, pollMs: 2 };
+const SCRAPE_INTERVAL_MS = 1000;
 const COOL_DOWN_MS = 300; // let the killed process' CPU and sockets settle before the next one
 const READY_TIMEOUT_MS = 20000;
 
@@ -161,7 +162,21 @@ async function measureLoad(runtimeId, scenario, modes, extraEnv, raw) {
         server = await startServer(runtimeId, scenario, mode, extraEnv);
         const wrkOpts = { port: server.port, path: scenario.path, extraArgs: scenario.wrkArgs ?? [] };
         await runWrk({ ...wrkOpts, seconds: settings.warmupSeconds });
+        // An agent's /metrics is scraped every second during the measured load, as Prometheus
+        // would: what a scrape costs the app's event loop is part of the overhead.
+        const scrapes = { ok: 0, failed: 0 };
+        const scraper =
+          server.metricsPort && mode.checkMetrics
+            ? setInterval(() => {
+                httpGet(server.metricsPort, '/metrics').then((r) => {
+                  if (r.status === 200) scrapes.ok++;
+                  else scrapes.failed++;
+                });
+              }, SCRAPE_INTERVAL_MS)
+            : undefined;
         const result = await runWrk({ ...wrkOpts, seconds: settings.loadSeconds });
+        clearInterval(scraper);
+        result.scrapes = scrapes;
         // Read RSS immediately: "at the end of the load", before the heap can shrink.
         result.rssMb = rssMb(server.child.pid);
         if (mode.checkMetrics) result.metrics = await checkMetrics(server.metricsPort, scenario);

@@ -1,6 +1,6 @@
 // Start-up A/B: what the preload adds to a process that starts, and to a process that starts many.
 //
-//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children] [--runtime node,bun]
+//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children] [--runtime node,bun] [--out FILE]
 //
 // Three measures, each in an app folder whose package.json declares pg, mysql2, ioredis, express and
 // openai (node_modules linked to this repo's, so the drivers resolve as they would in a real app):
@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { fmt, guard, median, rotate } from './lib/common.mjs';
+import { fmt, guard, median, rotate, writeOut } from './lib/common.mjs';
 import { waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
 import { REPO, RUNTIMES } from './scenarios.mjs';
@@ -32,6 +32,7 @@ const { values: opts } = parseArgs({
     measure: { type: 'string', default: 'e0,first200,children,children-async' },
     runtime: { type: 'string', default: 'node,bun' },
     children: { type: 'string', default: '50' },
+    out: { type: 'string' },
   },
 });
 const RUNS = Number(opts.runs);
@@ -177,21 +178,27 @@ for (const runtimeId of RUNTIME_IDS) {
 }
 
 const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
-console.log(
+const printed = [];
+/** The report: on stdout, and into --out when given (bench/all.mjs). */
+function print(line) {
+  console.log(line);
+  printed.push(line);
+}
+print(
   `\n${RUNS} runs per mode, interleaved; medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end` +
     `${PERF ? '; CPU = task-clock of the process tree (perf stat)' : ''}\n`,
 );
 const others = MODES.slice(1);
-console.log(
+print(
   `| runtime · measure | ${MODES.map((m) => m.id).join(' | ')} | ${others.map((m) => `${m.id} − bare`).join(' | ')} | ${others.map((m) => `${m.id} ÷ bare`).join(' | ')} |`,
 );
-console.log(`| --- |${' --- |'.repeat(MODES.length * 3 - 2)}`);
+print(`| --- |${' --- |'.repeat(MODES.length * 3 - 2)}`);
 for (const [key, samples] of Object.entries(results)) {
   for (const kind of ['wall', 'cpu']) {
     if (samples.bare[kind].length === 0) continue;
     const meds = MODES.map((m) => median(samples[m.id][kind]));
     const bare = meds[0];
-    console.log(
+    print(
       `| ${key} (${kind}) | ${meds.map((x) => `${fmt(x)} ms`).join(' | ')} | ${meds
         .slice(1)
         .map((x) => `${fmt(x - bare)} ms`)
@@ -202,3 +209,4 @@ for (const [key, samples] of Object.entries(results)) {
     );
   }
 }
+if (opts.out) writeOut(opts.out, `${printed.join('\n')}\n`);
