@@ -1,9 +1,10 @@
 // Database client overhead per operation, side by side in one run:
 //   - `SELECT 1` over `pg` against a real PostgreSQL 15 started here,
+//   - `SELECT 1` over `mysql2` against a real MariaDB 10.11 started here,
 //   - `GET` over `ioredis` against a real redis-server started here,
 //   - a primary-key point query on an in-memory `node:sqlite` (Node) / `bun:sqlite` (Bun) database,
 // each in a fresh child process (bench/lib/db-child.mjs) run bare, under tapwire, and under the
-// OpenTelemetry reference where it instruments the library (pg and ioredis; it has no SQLite
+// OpenTelemetry reference where it instruments the library (pg, mysql2 and ioredis; it has no SQLite
 // instrumentation). Modes are interleaved (order rotated each round), op counts are fixed, and the
 // median of the rounds is reported.
 // Targets: network drivers >= 0.95 of bare ops/s; in-memory SQLite <= 1 µs added per operation.
@@ -26,7 +27,7 @@ import {
   writeOut,
 } from './lib/common.mjs';
 import { sleep } from './lib/procs.mjs';
-import { startPostgres, startRedis } from './lib/servers.mjs';
+import { startMariadb, startPostgres, startRedis } from './lib/servers.mjs';
 import { BENCH_DIR, RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
@@ -46,6 +47,18 @@ const LIBS = [
   {
     id: 'pg',
     title: '`pg` `SELECT 1` (PostgreSQL 15, loopback TCP)',
+    ops: QUICK ? 1500 : 8000,
+    otel: true,
+    target: {
+      name: 'ops/s vs bare',
+      limit: '≥ 0.95',
+      check: (r) => r.ratio >= 0.95,
+      value: (r) => fmt(r.ratio, 3),
+    },
+  },
+  {
+    id: 'mysql2',
+    title: '`mysql2` `SELECT 1` (MariaDB 10.11, loopback TCP)',
     ops: QUICK ? 1500 : 8000,
     otel: true,
     target: {
@@ -99,9 +112,16 @@ async function main() {
   log(`db bench: ${QUICK ? 'quick' : 'full'} run, ${ROUNDS} rounds, runtimes ${runtimeIds.join(',')}`);
   const pg = await startPostgres();
   servers.push(pg);
+  const mariadb = await startMariadb();
+  servers.push(mariadb);
   const redis = await startRedis();
   servers.push(redis);
-  const env = { PGHOST: '127.0.0.1', PGPORT: String(pg.port), REDIS_PORT: String(redis.port) };
+  const env = {
+    PGHOST: '127.0.0.1',
+    PGPORT: String(pg.port),
+    MYSQL_PORT: String(mariadb.port),
+    REDIS_PORT: String(redis.port),
+  };
   const raw = {};
   try {
     for (const runtimeId of runtimeIds) {
@@ -205,7 +225,7 @@ function render(results, loadAtStart) {
       `${BATCHES} timed batches after a warm-up of half a batch; the process reports its median batch; ` +
       `${ROUNDS} processes per mode, modes interleaved with the order rotated each round, median reported.`,
     '- Modes: `bare`; `tapwire` (`--import dist/register.js` / `--preload`); `otel` ' +
-      `(\`@opentelemetry/auto-instrumentations-node/register\` ${otelVersion}, same flag) for pg and ioredis — ` +
+      `(\`@opentelemetry/auto-instrumentations-node/register\` ${otelVersion}, same flag) for pg, mysql2 and ioredis — ` +
       'OpenTelemetry has no node:sqlite / bun:sqlite instrumentation. Agent env: `OTEL_METRICS_EXPORTER=prometheus`, ' +
       "`OTEL_TRACES_EXPORTER=none`, `OTEL_LOGS_EXPORTER=none`. The drivers are loaded with `require()` (OpenTelemetry's " +
       'register instruments that path without a loader hook).',
@@ -215,7 +235,7 @@ function render(results, loadAtStart) {
     '',
     '### Targets (tapwire rows)',
     '',
-    '- network drivers (pg, ioredis): ops/s ≥ 0.95 of bare',
+    '- network drivers (pg, mysql2, ioredis): ops/s ≥ 0.95 of bare',
     '- in-memory SQLite: ≤ 1 µs added per operation',
     '',
   ];

@@ -29,6 +29,16 @@ async function setup() {
       close: () => client.end(),
     };
   }
+  if (LIB === 'mysql2') {
+    const mysql = require('mysql2');
+    const connection = mysql.createConnection({
+      host: '127.0.0.1',
+      port: Number(process.env.MYSQL_PORT),
+      user: 'root',
+    });
+    const client = connection.promise();
+    return { async: true, op: () => client.query('SELECT 1'), close: () => client.end() };
+  }
   if (LIB === 'ioredis') {
     const Redis = require('ioredis');
     const client = new Redis({ host: '127.0.0.1', port: Number(process.env.REDIS_PORT), lazyConnect: true });

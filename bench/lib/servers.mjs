@@ -87,6 +87,55 @@ export async function startPostgres() {
   return { port, child, stop, killSync: () => killSync(child) };
 }
 
+/** MariaDB 10.11 in a temporary folder, on a free loopback port, root without a password. */
+export async function startMariadb() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'tapwire-bench-mariadb-'));
+  const data = path.join(dir, 'data');
+  const port = await freePort();
+  execFileSync(
+    'mariadb-install-db',
+    ['--no-defaults', `--datadir=${data}`, '--user=root', '--auth-root-authentication-method=normal'],
+    { stdio: 'ignore' },
+  );
+  const child = spawnTracked('/usr/sbin/mariadbd', [
+    '--no-defaults',
+    `--datadir=${data}`,
+    `--socket=${path.join(dir, 'my.sock')}`,
+    `--port=${port}`,
+    '--bind-address=127.0.0.1',
+    '--user=root',
+    '--skip-grant-tables',
+  ]);
+  const stop = async () => {
+    await stopGroup(child, 'SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await until(
+      () => {
+        try {
+          execFileSync(
+            'mariadb',
+            ['--no-defaults', '-h', '127.0.0.1', '-P', String(port), '-u', 'root', '-e', 'SELECT 1'],
+            {
+              stdio: 'ignore',
+            },
+          );
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      'mariadb',
+      child,
+    );
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { port, child, stop, killSync: () => killSync(child) };
+}
+
 function ping(port) {
   return new Promise((resolve) => {
     const socket = net.connect({ port, host: '127.0.0.1' });
