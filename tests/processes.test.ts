@@ -425,6 +425,49 @@ it('the holder goes away: the process that followed it takes the port over with 
   }
 });
 
+// Regression: a listen run from a callback (the takeover, a retry) threw into the app when it failed.
+it('a takeover whose listen fails: the endpoint is off, said once, and the app serves on', async () => {
+  const metricsPort = await freePort();
+  const env = {
+    PATH: process.env.PATH,
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    TAPWIRE_ENV: 'test',
+  };
+  const holder = spawn(NODE, ['--import', DIST_REGISTER, '-e', 'setInterval(() => {}, 1000)'], {
+    cwd: FIXTURES,
+    env,
+    stdio: 'ignore',
+  });
+  try {
+    await until(metricsPort, (x) => slots(x).join() === '0', 'the holder serving');
+    const app = await startApp({
+      runtime: 'node',
+      file: join(DIR, 'server.mjs'),
+      env: { ...env, NODE_OPTIONS: `--import=${join(DIR, 'arm-listen-failure.mjs')}` },
+    });
+    await hit(app.url('/'), 2); // and the readiness GET /
+    await until(metricsPort, (x) => sum(x, COUNT) === 3, "the follower's requests");
+    app.child.kill('SIGUSR2');
+    for (let i = 0; i < 100 && !app.stdout().includes('armed'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(app.stdout()).toContain('armed');
+    holder.kill('SIGKILL');
+    const said = () => jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_ERR_METRICS_PORT');
+    for (let i = 0; i < 200 && said().length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(said().map((l) => [l.level, l.msg])).toEqual([
+      [
+        'warn',
+        `opening /metrics on 127.0.0.1:${metricsPort} failed; the metrics endpoint is off, the app runs on`,
+      ],
+    ]);
+    const res = await fetch(app.url('/'));
+    expect([res.status, await res.text(), app.child.exitCode]).toEqual([200, 'ok', null]);
+  } finally {
+    holder.kill('SIGKILL');
+  }
+});
+
 it('a holder that leaves while it is asked (pm2 start exiting as its workers start): the asker takes the port, no warning', async () => {
   const net = await import('node:net');
   const metricsPort = await freePort();
