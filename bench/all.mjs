@@ -120,12 +120,21 @@ function sidecarSection(text, title) {
     '',
     text.trim(),
     '',
+    targetsTable([
+      `| sidecar ÷ nginx peak requests/s | ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} | ≥ 0.6 | ${v(ratio, ratio >= 0.6)} |`,
+      `| p99 added at 1000 requests/s | ${Number.isFinite(added) ? `${added.toFixed(2)} ms` : 'n/a'} | ≤ 1 ms | ${v(added, added <= 1)} |`,
+    ]),
+  ].join('\n');
+}
+
+/** A section's closing table of verdicts, one markdown row per target. */
+function targetsTable(rows) {
+  return [
     '### Targets',
     '',
     '| target | measured | limit | result |',
     '| --- | ---: | --- | --- |',
-    `| sidecar ÷ nginx peak requests/s | ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} | ≥ 0.6 | ${v(ratio, ratio >= 0.6)} |`,
-    `| p99 added at 1000 requests/s | ${Number.isFinite(added) ? `${added.toFixed(2)} ms` : 'n/a'} | ≤ 1 ms | ${v(added, added <= 1)} |`,
+    ...rows,
   ].join('\n');
 }
 
@@ -160,11 +169,7 @@ function startupSection(text, title) {
     '',
     text.trim(),
     '',
-    '### Targets',
-    '',
-    '| target | measured | limit | result |',
-    '| --- | ---: | --- | --- |',
-    ...rows,
+    targetsTable(rows),
   ].join('\n');
 }
 

@@ -393,7 +393,11 @@ it('node -e 0 beside a holder of the port exits at once, with nothing on stderr'
   expect([r.status, r.stderr]).toEqual([0, '']);
 });
 
-it('the holder goes away: the process that followed it takes the port over with its own counts', async () => {
+/**
+ * A launcher-like holder of a free metrics port that serves no HTTP, in the fixtures' folder (the
+ * same service), serving once this returns; `env` is what a follower of it needs.
+ */
+async function idleHolder() {
   const metricsPort = await freePort();
   const env = {
     PATH: process.env.PATH,
@@ -401,7 +405,6 @@ it('the holder goes away: the process that followed it takes the port over with 
     OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
     TAPWIRE_ENV: 'test',
   };
-  // A launcher-like holder that serves no HTTP, in the fixtures' folder (the same service).
   const holder = spawn(NODE, ['--import', DIST_REGISTER, '-e', 'setInterval(() => {}, 1000)'], {
     cwd: FIXTURES,
     env,
@@ -409,6 +412,16 @@ it('the holder goes away: the process that followed it takes the port over with 
   });
   try {
     await until(metricsPort, (x) => slots(x).join() === '0', 'the holder serving');
+  } catch (error) {
+    holder.kill('SIGKILL');
+    throw error;
+  }
+  return { holder, metricsPort, env };
+}
+
+it('the holder goes away: the process that followed it takes the port over with its own counts', async () => {
+  const { holder, metricsPort, env } = await idleHolder();
+  try {
     const app = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs'), env });
     await hit(app.url('/'), 4); // and the readiness GET /
     let s = await until(metricsPort, (x) => sum(x, COUNT) === 5, "the follower's 5 requests");
@@ -427,20 +440,8 @@ it('the holder goes away: the process that followed it takes the port over with 
 
 // Regression: a listen run from a callback (the takeover, a retry) threw into the app when it failed.
 it('a takeover whose listen fails: the endpoint is off, said once, and the app serves on', async () => {
-  const metricsPort = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-    TAPWIRE_ENV: 'test',
-  };
-  const holder = spawn(NODE, ['--import', DIST_REGISTER, '-e', 'setInterval(() => {}, 1000)'], {
-    cwd: FIXTURES,
-    env,
-    stdio: 'ignore',
-  });
+  const { holder, metricsPort, env } = await idleHolder();
   try {
-    await until(metricsPort, (x) => slots(x).join() === '0', 'the holder serving');
     const app = await startApp({
       runtime: 'node',
       file: join(DIR, 'server.mjs'),
