@@ -5,36 +5,22 @@
 // spends past 80% (the warning and the forecast fire), then past 100% (the critical alert fires);
 // the other tenant's budget and one nobody spends from stay quiet, and the recorded spend reads
 // what the calls cost at the price table. Short `for:` values come from the SLO file's overrides.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Standin, startStandin } from '../cli/demo/standin/index.js';
 import { generate, renderPrometheus } from '../rules/index.js';
 import { expand } from '../rules/render.js';
-import { type App, freePort, startApp, stopAll } from './support/index.js';
-
-interface Alert {
-  status: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
+import { type App, startApp, stopAll } from './support/index.js';
+import { type Alert, type AlertingStack, startAlerting, until } from './support/prometheus.js';
 
 /** USD per 1M tokens of gpt-4o-mini (core/ai/prices.json). */
 const PRICE = { input: 0.15, output: 0.6 };
 /** acme's daily budget: about fifty calls' worth. */
 const BUDGET = 0.001;
 
-const dir = mkdtempSync(join(tmpdir(), 'tapwire-budget-e2e-'));
-const children: ChildProcess[] = [];
-const received: Alert[] = [];
-let hook: Server;
 let app: App;
 let provider: Standin;
-let promUrl: string;
+let alerting: AlertingStack;
+let received: Alert[];
 /** What acme's calls cost since the first scrape (the first call's cost is the counter's first sample). */
 let spent = 0;
 
@@ -52,40 +38,6 @@ const set = generate({
   },
 });
 const rules = set.alerting.flatMap((g) => g.rules);
-
-function start(cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err = (err + d).slice(-4000);
-  });
-  child.on('exit', (code) => {
-    if (code !== null && code !== 0) console.error(`${cmd} exited ${code}:\n${err}`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function query(q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
-  if (!res.ok) {
-    await res.arrayBuffer();
-    return [];
-  }
-  return (
-    (await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
-  ).data.result;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 /** One chat completion for `tenant` through the app; its cost at the price table. */
 async function call(tenant: string, i: number): Promise<number> {
@@ -108,20 +60,6 @@ async function spendTo(fraction: number): Promise<void> {
 const firing = () => [...new Set(received.map((a) => `${a.labels.alertname} ${a.labels.budget}`))].sort();
 
 beforeAll(async () => {
-  hook = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (d: string) => {
-      body += d;
-    });
-    req.on('end', () => {
-      received.push(...(JSON.parse(body) as { alerts: Alert[] }).alerts);
-      res.end();
-    });
-  });
-  hook.listen(0, '127.0.0.1');
-  await once(hook, 'listening');
-  const hookPort = (hook.address() as { port: number }).port;
-
   provider = await startStandin();
   app = await startApp({
     runtime: 'node',
@@ -139,50 +77,13 @@ beforeAll(async () => {
   await call('acme', 1000);
   await call('globex', 1001);
 
-  const [promPort, amPort] = [await freePort(), await freePort()];
-  writeFileSync(join(dir, 'tapwire-rules.yaml'), renderPrometheus(set));
-  writeFileSync(
-    join(dir, 'prometheus.yml'),
-    `global: { scrape_interval: 1s, evaluation_interval: 1s }
-rule_files: [tapwire-rules.yaml]
-alerting:
-  alertmanagers: [{ static_configs: [{ targets: ['127.0.0.1:${amPort}'] }] }]
-scrape_configs:
-  - job_name: shop
-    static_configs: [{ targets: ['127.0.0.1:${app.metricsPort}'] }]
-`,
-  );
-  writeFileSync(
-    join(dir, 'alertmanager.yml'),
-    `route: { receiver: hook, group_by: [alertname, budget], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
-receivers:
-  - name: hook
-    webhook_configs: [{ url: 'http://127.0.0.1:${hookPort}/', send_resolved: false }]
-`,
-  );
-  start('prometheus-alertmanager', [
-    `--config.file=${join(dir, 'alertmanager.yml')}`,
-    `--storage.path=${join(dir, 'am')}`,
-    `--web.listen-address=127.0.0.1:${amPort}`,
-    '--cluster.listen-address=',
-  ]);
-  start('prometheus', [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-    `--web.listen-address=127.0.0.1:${promPort}`,
-  ]);
-  promUrl = `http://127.0.0.1:${promPort}`;
-  const ready = (url: string) => async () => {
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      return res.ok ? true : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  await until('Alertmanager ready', ready(`http://127.0.0.1:${amPort}/-/ready`), 30_000);
-  await until('Prometheus ready', ready(`${promUrl}/-/ready`), 30_000);
+  alerting = await startAlerting({
+    rules: renderPrometheus(set),
+    job: 'shop',
+    metricsPort: app.metricsPort,
+    groupBy: ['alertname', 'budget'],
+  });
+  received = alerting.received;
   // Scraped, with both tenants' cost series, and the budget rules evaluated.
   await until(
     'the cost series scraped',
@@ -203,12 +104,12 @@ receivers:
 }, 120_000);
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  alerting?.close();
   await stopAll();
   await provider?.close();
-  hook?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
+
+const query = (q: string) => alerting.query(q);
 
 /** The alert as the webhook got it, checked against its generated rule. */
 async function arrived(name: string, budget: string): Promise<void> {

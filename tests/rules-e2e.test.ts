@@ -6,31 +6,18 @@
 // alerts arrive with their labels and annotations, and recording rules read the ratios of the
 // traffic sent. Short `for:` values come from the SLO file's overrides, and a per-provider
 // threshold (`providers: openai`) is exercised too; the default output is unchanged.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Standin, startStandin } from '../cli/demo/standin/index.js';
 import { generate, renderPrometheus } from '../rules/index.js';
 import { expand } from '../rules/render.js';
-import { type App, find, freePort, parseMetrics, startApp, stopAll } from './support/index.js';
+import { type App, find, parseMetrics, startApp, stopAll } from './support/index.js';
+import { type Alert, type AlertingStack, startAlerting, until } from './support/prometheus.js';
 
-interface Alert {
-  status: string;
-  labels: Record<string, string>;
-  annotations: Record<string, string>;
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'tapwire-rules-e2e-'));
-const children: ChildProcess[] = [];
-const received: Alert[] = [];
-let hook: Server;
 let app: App;
 let provider: Standin;
+let alerting: AlertingStack;
 let promUrl: string;
+let received: Alert[];
 const sent = { ok: 0, error: 0 };
 /** AI calls the app made after the first scrape, by the status the provider answered. */
 const calls = { ok: 0, limited: 0 };
@@ -49,42 +36,6 @@ const set = generate({
   providers: { openai: { error_ratio: 0.3 } },
 });
 const rules = set.alerting.flatMap((g) => g.rules);
-
-function start(cmd: string, args: string[]): ChildProcess {
-  const child = spawn(cmd, args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    err = (err + d).slice(-4000);
-  });
-  child.on('exit', (code) => {
-    if (code !== null && code !== 0) console.error(`${cmd} exited ${code}:\n${err}`);
-  });
-  children.push(child);
-  return child;
-}
-
-async function query(q: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
-  const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(q)}`);
-  // 503 while Prometheus is still starting: no result yet (callers poll with until()).
-  if (!res.ok) {
-    await res.arrayBuffer();
-    return [];
-  }
-  const body = (await res.json()) as {
-    data: { result: { metric: Record<string, string>; value: [number, string] }[] };
-  };
-  return body.data.result;
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 async function get(url: string): Promise<number> {
   const res = await fetch(url);
@@ -115,20 +66,6 @@ async function traffic(n: number, errors: number): Promise<void> {
 }
 
 beforeAll(async () => {
-  hook = createServer((req, res) => {
-    let body = '';
-    req.setEncoding('utf8').on('data', (d: string) => {
-      body += d;
-    });
-    req.on('end', () => {
-      received.push(...(JSON.parse(body) as { alerts: Alert[] }).alerts);
-      res.end();
-    });
-  });
-  hook.listen(0, '127.0.0.1');
-  await once(hook, 'listening');
-  const hookPort = (hook.address() as { port: number }).port;
-
   provider = await startStandin();
   app = await startApp({
     runtime: 'node',
@@ -153,51 +90,13 @@ beforeAll(async () => {
   });
   expect(calls0.map((c) => `${c.labels.error_type ?? 'ok'} ${c.value}`).sort()).toEqual(['429 1', 'ok 1']);
 
-  const [promPort, amPort] = [await freePort(), await freePort()];
-  writeFileSync(join(dir, 'tapwire-rules.yaml'), renderPrometheus(set));
-  writeFileSync(
-    join(dir, 'prometheus.yml'),
-    `global: { scrape_interval: 1s, evaluation_interval: 1s }
-rule_files: [tapwire-rules.yaml]
-alerting:
-  alertmanagers: [{ static_configs: [{ targets: ['127.0.0.1:${amPort}'] }] }]
-scrape_configs:
-  - job_name: shop
-    static_configs: [{ targets: ['127.0.0.1:${app.metricsPort}'] }]
-`,
-  );
-  writeFileSync(
-    join(dir, 'alertmanager.yml'),
-    `route: { receiver: hook, group_by: [alertname, job], group_wait: 1s, group_interval: 1s, repeat_interval: 1h }
-receivers:
-  - name: hook
-    webhook_configs: [{ url: 'http://127.0.0.1:${hookPort}/', send_resolved: false }]
-`,
-  );
-  start('prometheus-alertmanager', [
-    `--config.file=${join(dir, 'alertmanager.yml')}`,
-    `--storage.path=${join(dir, 'am')}`,
-    `--web.listen-address=127.0.0.1:${amPort}`,
-    '--cluster.listen-address=',
-  ]);
-  start('prometheus', [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'tsdb')}`,
-    `--web.listen-address=127.0.0.1:${promPort}`,
-  ]);
-  promUrl = `http://127.0.0.1:${promPort}`;
-  // /-/ready answers 503 until the server is ready: wait for a 200, not just any answer.
-  const ready = (url: string) => async () => {
-    try {
-      const res = await fetch(url);
-      await res.arrayBuffer();
-      return res.ok ? true : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  await until('Alertmanager ready', ready(`http://127.0.0.1:${amPort}/-/ready`), 30_000);
-  await until('Prometheus ready', ready(`${promUrl}/-/ready`), 30_000);
+  alerting = await startAlerting({
+    rules: renderPrometheus(set),
+    job: 'shop',
+    metricsPort: app.metricsPort,
+    groupBy: ['alertname', 'job'],
+  });
+  ({ promUrl, received } = alerting);
   await until(
     'the app scraped',
     async () => ((await query('up == 1')).length === 1 ? true : undefined),
@@ -206,12 +105,12 @@ receivers:
 }, 90_000);
 
 afterAll(async () => {
-  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  alerting?.close();
   await stopAll();
   await provider?.close();
-  hook?.close();
-  rmSync(dir, { recursive: true, force: true });
 });
+
+const query = (q: string) => alerting.query(q);
 
 describe('generated rules in a real Prometheus and Alertmanager', () => {
   it('stay quiet on healthy traffic', async () => {
