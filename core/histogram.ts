@@ -30,6 +30,7 @@ import type {
   Histogram,
   HistogramMetricData,
   MetricData,
+  MetricDescriptor,
   MetricProducer,
   SumMetricData,
 } from '@opentelemetry/sdk-metrics';
@@ -65,22 +66,35 @@ export function hrNow(): HrTime {
   return [s, Math.round((ms - s * 1000) * 1e6)];
 }
 
-/** Attribute object -> canonical string (sorted keys), for objects not seen before. */
-function canonical(attributes: Attributes): string {
+/**
+ * Attribute object -> canonical string (sorted keys): one key per label set whatever the order of
+ * its keys. Used where a label set is met as a new object (not from a cache of ./series.ts).
+ */
+export function canonical(attributes: Attributes): string {
   const keys = Object.keys(attributes).sort();
   let out = '';
   for (const k of keys) out += `${JSON.stringify(k)}:${JSON.stringify(attributes[k])},`;
   return out;
 }
 
+/** The SDK's descriptor of an instrument, made once per instrument rather than at each collection. */
+export function descriptorOf(
+  def: Pick<MetricDef, 'name' | 'description' | 'unit'>,
+  valueType: ValueType = ValueType.DOUBLE,
+): MetricDescriptor {
+  return { name: def.name, description: def.description, unit: def.unit, valueType };
+}
+
 export class FastHistogram implements ApiHistogram {
   private readonly boundaries: number[];
+  private readonly descriptor: MetricDescriptor;
   private readonly byRef = new WeakMap<Attributes, Point>();
   private readonly byValue = new Map<string, Point>();
   private readonly points: Point[] = [];
 
   constructor(readonly def: MetricDef) {
     this.boundaries = [...(def.buckets ?? [])];
+    this.descriptor = descriptorOf(def);
   }
 
   record(value: number, attributes: Attributes = {}): void {
@@ -170,12 +184,7 @@ export class FastHistogram implements ApiHistogram {
       dataPoints.push({ attributes: p.attributes, startTime: p.start, endTime: end, value });
     }
     return {
-      descriptor: {
-        name: this.def.name,
-        description: this.def.description,
-        unit: this.def.unit,
-        valueType: ValueType.DOUBLE,
-      },
+      descriptor: this.descriptor,
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.HISTOGRAM,
       dataPoints,
@@ -208,7 +217,11 @@ export class FastCounter implements ApiCounter {
   >();
   private readonly byValue = new Map<string, { attributes: Attributes; value: number; start: HrTime }>();
 
-  constructor(readonly def: MetricDef) {}
+  private readonly descriptor: MetricDescriptor;
+
+  constructor(readonly def: MetricDef) {
+    this.descriptor = descriptorOf(def);
+  }
 
   add(value: number, attributes: Attributes = {}): void {
     if (!(value >= 0) || value === Number.POSITIVE_INFINITY) return; // as the SDK: a counter only grows
@@ -232,12 +245,7 @@ export class FastCounter implements ApiCounter {
       dataPoints.push({ attributes: p.attributes, startTime: p.start, endTime: end, value: p.value });
     }
     return {
-      descriptor: {
-        name: this.def.name,
-        description: this.def.description,
-        unit: this.def.unit,
-        valueType: ValueType.DOUBLE,
-      },
+      descriptor: this.descriptor,
       aggregationTemporality: AggregationTemporality.CUMULATIVE,
       dataPointType: DataPointType.SUM,
       isMonotonic: true,

@@ -28,10 +28,15 @@ import type {
   ObservableUpDownCounter,
   UpDownCounter,
 } from '@opentelemetry/api';
-import { ValueType } from '@opentelemetry/api';
-import type { CollectionResult, DataPoint, MetricData, MetricProducer } from '@opentelemetry/sdk-metrics';
+import type {
+  CollectionResult,
+  DataPoint,
+  MetricData,
+  MetricDescriptor,
+  MetricProducer,
+} from '@opentelemetry/sdk-metrics';
 import type { MetricDef } from '../exporters/catalogue.js';
-import { type FastHistograms, hrNow } from './histogram.js';
+import { canonical, descriptorOf, type FastHistograms, hrNow } from './histogram.js';
 import { AggregationTemporality, DataPointType } from './metric-data.js';
 
 type Kind = 'counter' | 'updown' | 'gauge';
@@ -42,13 +47,16 @@ class OwnObservable implements ObservableCounter, ObservableGauge, ObservableUpD
   /** Label set (canonical form) -> value, filled by this collection's callbacks. */
   values = new Map<string, { attributes: Attributes; value: number }>();
   readonly start: HrTime = hrNow();
+  private readonly descriptor: MetricDescriptor;
 
   constructor(
     readonly kind: Kind,
-    readonly name: string,
-    readonly options: MetricOptions,
+    name: string,
+    options: MetricOptions,
     private readonly limit: number,
-  ) {}
+  ) {
+    this.descriptor = descriptorOf(def(name, options), options.valueType);
+  }
 
   addCallback(callback: ObservableCallback): void {
     if (!this.callbacks.includes(callback)) this.callbacks.push(callback);
@@ -80,12 +88,7 @@ class OwnObservable implements ObservableCounter, ObservableGauge, ObservableUpD
         value,
       });
     }
-    const descriptor = {
-      name: this.name,
-      description: this.options.description ?? '',
-      unit: this.options.unit ?? '',
-      valueType: this.options.valueType ?? ValueType.DOUBLE,
-    };
+    const descriptor = this.descriptor;
     if (this.kind === 'gauge') {
       return {
         descriptor,
@@ -102,13 +105,6 @@ class OwnObservable implements ObservableCounter, ObservableGauge, ObservableUpD
       dataPoints,
     };
   }
-}
-
-function canonical(attributes: Attributes): string {
-  const keys = Object.keys(attributes).sort();
-  let out = '';
-  for (const k of keys) out += `${JSON.stringify(k)}:${JSON.stringify(attributes[k])},`;
-  return out;
 }
 
 function unused(what: string): never {

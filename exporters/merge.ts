@@ -21,6 +21,7 @@ import type {
   ResourceMetrics,
   ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
+import { canonical } from '../core/histogram.js';
 import { DataPointType } from '../core/metric-data.js';
 import type { WithExemplars } from './prometheus/serialize.js';
 
@@ -89,13 +90,6 @@ class Sum {
 /** Metrics are told apart by scope and name: the app's `orders` is not prom-client's `orders`. */
 function keyOf(scope: string, m: MetricData): string {
   return `${scope}\u0000${m.descriptor.name}`;
-}
-
-function canonical(attributes: Attributes): string {
-  const keys = Object.keys(attributes).sort();
-  let out = '';
-  for (const k of keys) out += `${JSON.stringify(k)}:${JSON.stringify(attributes[k])},`;
-  return out;
 }
 
 function copy(v: number | Histogram): number | Histogram {
