@@ -232,3 +232,16 @@ function def(name: string, options: MetricOptions, buckets?: readonly number[]):
     ...(buckets !== undefined ? { buckets } : {}),
   } as MetricDef;
 }
+
+/** An observable instrument made from its catalogue entry, so names, units and descriptions are the ones docs and rules read. */
+export function observable(meter: Meter, def: MetricDef): Observable {
+  const options = { unit: def.unit, description: def.description };
+  switch (def.kind) {
+    case 'counter':
+      return meter.createObservableCounter(def.name, options);
+    case 'updowncounter':
+      return meter.createObservableUpDownCounter(def.name, options);
+    default:
+      return meter.createObservableGauge(def.name, options);
+  }
+}

@@ -11,7 +11,7 @@ import { METRICS, type MetricDef } from '../exporters/catalogue.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
 import { type FastCounter, type FastHistogram, FastHistograms } from './histogram.js';
 import { logCounts, logDrops } from './log-counts.js';
-import { OwnMeter } from './meter.js';
+import { OwnMeter, observable } from './meter.js';
 import { RUNTIME, RUNTIME_VERSION, SCOPE, VERSION } from './runtime.js';
 import type { AppMeters } from './sdk.js';
 import { overflowCounts } from './series.js';
@@ -100,36 +100,16 @@ export function createTelemetry(
   if (otlp !== undefined) createApp();
 
   const info = { version: VERSION, runtime: RUNTIME, 'runtime.version': RUNTIME_VERSION };
-  meter
-    .createObservableGauge(METRICS.agentInfo.name, { description: METRICS.agentInfo.description })
-    .addCallback((r: ObservableResult) => r.observe(1, info));
-
-  meter
-    .createObservableCounter(METRICS.logRecords.name, {
-      unit: METRICS.logRecords.unit,
-      description: METRICS.logRecords.description,
-    })
-    .addCallback((r: ObservableResult) => {
-      for (const level of Object.keys(logCounts)) r.observe(logCounts[level]!, { level });
-    });
-
-  meter
-    .createObservableCounter(METRICS.logRecordsDropped.name, {
-      unit: METRICS.logRecordsDropped.unit,
-      description: METRICS.logRecordsDropped.description,
-    })
-    .addCallback((r: ObservableResult) => {
-      for (const reason of Object.keys(logDrops)) r.observe(logDrops[reason]!, { reason });
-    });
-
-  meter
-    .createObservableCounter(METRICS.cardinalityOverflow.name, {
-      unit: METRICS.cardinalityOverflow.unit,
-      description: METRICS.cardinalityOverflow.description,
-    })
-    .addCallback((r: ObservableResult) => {
-      for (const [metric, n] of overflowCounts) r.observe(n, { metric });
-    });
+  observable(meter, METRICS.agentInfo).addCallback((r: ObservableResult) => r.observe(1, info));
+  observable(meter, METRICS.logRecords).addCallback((r: ObservableResult) => {
+    for (const level of Object.keys(logCounts)) r.observe(logCounts[level]!, { level });
+  });
+  observable(meter, METRICS.logRecordsDropped).addCallback((r: ObservableResult) => {
+    for (const reason of Object.keys(logDrops)) r.observe(logDrops[reason]!, { reason });
+  });
+  observable(meter, METRICS.cardinalityOverflow).addCallback((r: ObservableResult) => {
+    for (const [metric, n] of overflowCounts) r.observe(n, { metric });
+  });
 
   async function collect(): Promise<ResourceMetrics> {
     const { metrics } = meter.collectNowWithCallbacks();

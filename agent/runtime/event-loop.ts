@@ -6,8 +6,8 @@
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import type { Meter, ObservableResult } from '@opentelemetry/api';
 import { type Guard, guarded } from '../../core/guard.js';
+import { observable } from '../../core/meter.js';
 import { METRICS } from '../../exporters/catalogue.js';
-import { observable } from './instruments.js';
 import { perfHooks } from './support.js';
 
 // The sampling timer lives in the runtime (libuv / Bun), is unref'd and never keeps the process

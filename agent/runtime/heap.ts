@@ -6,8 +6,8 @@
 // machinery with it (~2-4 ms measured on Node 24), which a process that is never scraped never needs.
 import type { Attributes, Meter } from '@opentelemetry/api';
 import { type Guard, guarded } from '../../core/guard.js';
+import { observable } from '../../core/meter.js';
 import { METRICS } from '../../exporters/catalogue.js';
-import { observable } from './instruments.js';
 
 export function installHeap(meter: Meter, h: Guard): void {
   let v8: typeof import('node:v8') | undefined;

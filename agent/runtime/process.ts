@@ -2,8 +2,8 @@
 // (process.memoryUsage.rss, which unlike process.memoryUsage() does not walk the heap).
 import type { Meter, ObservableResult } from '@opentelemetry/api';
 import { type Guard, guarded } from '../../core/guard.js';
+import { observable } from '../../core/meter.js';
 import { METRICS } from '../../exporters/catalogue.js';
-import { observable } from './instruments.js';
 
 const USER = { 'cpu.mode': 'user' } as const;
 const SYSTEM = { 'cpu.mode': 'system' } as const;

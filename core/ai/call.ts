@@ -13,6 +13,7 @@ import { Observations } from '../histogram.js';
 import { now, Operation, tracing } from '../operation.js';
 import { labelValue } from '../series.js';
 import { type AttributionSet, attribution } from './attribution.js';
+import type { TokenCounts } from './cost.js';
 import type { Target } from './providers.js';
 import { apiKeyOf, type HeaderLookup } from './ratelimit.js';
 import type { AiRecorder } from './recorder.js';
@@ -27,8 +28,8 @@ const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 /** error.type of a stream the app cancelled before its end (the class Node's fetch reports). */
 export const ABANDONED = 'AbortError';
 
-/** What one call produced, as the hooks gathered it. */
-export interface AiOutcome {
+/** What one call produced, as the hooks gathered it: its token counts (./cost.ts) and the rest. */
+export interface AiOutcome extends TokenCounts {
   operation: string;
   provider: string;
   requestModel: string | undefined;
@@ -44,16 +45,6 @@ export interface AiOutcome {
   chunkGaps: Observations | undefined;
   /** Seconds from a stream's first chunk (event) to its last; undefined with fewer than two. */
   generation: number | undefined;
-  input: number | undefined;
-  output: number | undefined;
-  /** Cached input tokens (inside `input`): priced at the cached-input rate. */
-  cached: number | undefined;
-  /** Input tokens written to the prompt cache (inside `input`), every TTL. */
-  cacheWrite: number | undefined;
-  /** The part of `cacheWrite` written with a 1-hour TTL. */
-  cacheWrite1h: number | undefined;
-  /** Reasoning tokens (inside `output`): priced at the reasoning rate. */
-  reasoning: number | undefined;
   /** A stream the parser gave up on (an event past its bound): counted, its tokens unknown. */
   unparsed: boolean;
   /** Token counts the provider reported that cannot be true (./usage.ts): left out, counted. */

@@ -9,6 +9,7 @@
 // arrives: a process nobody scrapes or pushes to (a CLI, a test runner's child) never loads it.
 import type { Server } from 'node:http';
 import type { LiveAnswer } from '../live/index.js';
+import { type OtlpAnswer, reply } from '../workers.js';
 import { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './serialize.js';
 
 // The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
@@ -30,7 +31,12 @@ export interface MetricsServerOptions {
   /** GET /tapwire: who holds the port (JSON), so a sibling can tell it from a foreign process. */
   identity?: () => unknown;
   /** POST /v1/metrics from this host: an OTLP push of a sibling; `final` when it exits. */
-  receive?: (contentType: string, encoding: string | undefined, body: Uint8Array, final: boolean) => Answer;
+  receive?: (
+    contentType: string,
+    encoding: string | undefined,
+    body: Uint8Array,
+    final: boolean,
+  ) => OtlpAnswer;
   /** The live page (TAPWIRE_DASHBOARD): `GET /` and `GET /live.json`; without it `/` answers ok. */
   live?: { page(): Promise<LiveAnswer>; data(): Promise<LiveAnswer> };
   /** Node: the HTTP server, once the first connection made one (tapwire's own, not the app's). */
@@ -45,13 +51,6 @@ function loopback(address: string | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
 }
 
-/** A JSON answer, or protobuf bytes (`proto`) for a protobuf push taken. */
-interface Answer {
-  status: number;
-  body: unknown;
-  proto?: Uint8Array;
-}
-
 /** The answer of the sibling routes, or undefined for a path that is not one of them. */
 async function sibling(
   options: MetricsServerOptions,
@@ -63,7 +62,7 @@ async function sibling(
   length: number,
   bytes: () => Promise<Uint8Array>,
   final: boolean,
-): Promise<Answer | undefined> {
+): Promise<OtlpAnswer | undefined> {
   if (path === '/tapwire' && options.identity !== undefined && method === 'GET') {
     return { status: 200, body: options.identity() };
   }
@@ -176,8 +175,8 @@ function httpServer(options: MetricsServerOptions): Server {
         bytes,
         req.headers[FINAL_HEADER] === '1',
       )
-        .then((answer) => json(res, answer ?? { status: 404, body: {} }))
-        .catch(() => json(res, { status: 400, body: { error: 'unreadable body' } }));
+        .then((answer) => reply(res, answer ?? { status: 404, body: {} }))
+        .catch(() => reply(res, { status: 400, body: { error: 'unreadable body' } }));
       return;
     }
     const r = route(options, req.method, path);
@@ -231,24 +230,6 @@ function readBody(req: import('node:http').IncomingMessage): Promise<Buffer> {
   });
 }
 
-function json(res: import('node:http').ServerResponse, answer: Answer): void {
-  if (res.headersSent) return;
-  if (answer.proto !== undefined) {
-    res.writeHead(answer.status, {
-      'content-type': 'application/x-protobuf',
-      'content-length': answer.proto.length,
-    });
-    res.end(answer.proto);
-    return;
-  }
-  const text = JSON.stringify(answer.body);
-  res.writeHead(answer.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
-}
-
 interface BunServer {
   port: number;
   hostname: string;
@@ -273,7 +254,7 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
       async fetch(req, bunServer) {
         const path = new URL(req.url).pathname;
         if (path === '/tapwire' || path === '/v1/metrics') {
-          let answer: Answer | undefined;
+          let answer: OtlpAnswer | undefined;
           try {
             answer = await sibling(
               options,
