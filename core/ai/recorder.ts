@@ -208,10 +208,11 @@ export class AiRecorder {
   }
 
   /** Called by AiCall at its response head with the answer's headers; never throws. */
-  limits(call: AiCall, headers: HeaderLookup, key: string | undefined): void {
+  /** `at`: when the headers arrived (Date.now()), for resets given as durations. */
+  limits(call: AiCall, headers: HeaderLookup, key: string | undefined, at: number): void {
     if (!this.guard.enabled) return;
     try {
-      const readings = readLimits(call.target.provider.shape, headers, Date.now());
+      const readings = readLimits(call.target.provider.shape, headers, at);
       if (readings.length === 0) return;
       const model = call.model ?? call.target.pathModel;
       const family = model === undefined ? undefined : modelFamily(labelValue(model));
@@ -233,6 +234,16 @@ export class AiRecorder {
         state.remaining = r.remaining;
         state.resetAt = r.resetAt;
       }
+    } catch (error) {
+      fail(this.guard, error);
+    }
+  }
+
+  /** Runs `call.settle()` from its immediate, outside any hook's try: a failure disables AI measurement. */
+  settle(call: AiCall): void {
+    if (!this.guard.enabled) return;
+    try {
+      call.settle();
     } catch (error) {
       fail(this.guard, error);
     }
