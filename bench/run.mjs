@@ -202,6 +202,8 @@ async function checkMetrics(metricsPort, scenario) {
   if (status !== 200) return { ok: false, detail: `GET /metrics → ${status ?? error}` };
   if (scenario.metricPattern && !scenario.metricPattern.test(body))
     return { ok: false, detail: 'no http_server_* series' };
+  if (scenario.routePattern && !scenario.routePattern.test(body))
+    return { ok: false, detail: 'no series with the route template' };
   return { ok: true, detail: `${body.split('\n').filter((l) => l && !l.startsWith('#')).length} samples` };
 }
 

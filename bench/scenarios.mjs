@@ -114,6 +114,35 @@ export const SCENARIOS = [
     path: '/',
     metricPattern: /^http_server_\w+/m,
   },
+  // Frameworks: the agent must also find the route template (http_route="/users/:id").
+  {
+    id: 'express-hello',
+    title: 'Express hello world on a routed path (bench/apps/express-hello.mjs)',
+    app: 'apps/express-hello.mjs',
+    runtimes: ['node', 'bun'],
+    path: '/users/42',
+    metricPattern: /^http_server_\w+/m,
+    routePattern: /^http_server_request_duration_seconds_count\{[^}]*http_route="\/users\/:id"/m,
+  },
+  {
+    id: 'fastify-hello',
+    title: 'Fastify hello world on a routed path (bench/apps/fastify-hello.mjs)',
+    app: 'apps/fastify-hello.mjs',
+    runtimes: ['node', 'bun'],
+    path: '/users/42',
+    metricPattern: /^http_server_\w+/m,
+    routePattern: /^http_server_request_duration_seconds_count\{[^}]*http_route="\/users\/:id"/m,
+  },
+  {
+    id: 'hono-hello',
+    title:
+      'Hono hello world on a routed path (bench/apps/hono-hello.mjs; @hono/node-server on Node, Bun.serve on Bun)',
+    app: 'apps/hono-hello.mjs',
+    runtimes: ['node', 'bun'],
+    path: '/users/42',
+    metricPattern: /^http_server_\w+/m,
+    routePattern: /^http_server_request_duration_seconds_count\{[^}]*http_route="\/users\/:id"/m,
+  },
 ];
 
 // Targets for the tapwire rows. Each returns { value, ok } from the computed row, or null
