@@ -104,6 +104,18 @@ export interface Config {
   metricExportIntervalMs: number;
   sampler: SamplerName;
   samplerArg: number;
+  /** OTEL_BSP_*: how spans are batched for OTLP. */
+  spanBatchDelayMs: number;
+  spanExportTimeoutMs: number;
+  spanQueueSize: number;
+  spanBatchSize: number;
+  /** Span limits (the span-specific variable where set, else the general one); undefined: no limit. */
+  spanAttributeValueLengthLimit: number | undefined;
+  spanAttributeCountLimit: number;
+  spanEventCountLimit: number;
+  spanLinkCountLimit: number;
+  spanAttributePerEventCountLimit: number;
+  spanAttributePerLinkCountLimit: number;
   cardinalityLimit: number;
   runtimeMetrics: boolean;
   /** The live page at `/` of the metrics port: TAPWIRE_DASHBOARD, else the profile's default. */
@@ -166,6 +178,19 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
       instead,
     };
     problems.push({ ...problem, message: problemMessage(problem) });
+  }
+
+  /**
+   * A span limit: the span-specific variable where set, else the general one. Both are read, so a
+   * bad value of either is reported.
+   */
+  function spanOr(specific: VariableName, general: VariableName, key: keyof Config): number | undefined {
+    const fallback = read<number | undefined>(general, key);
+    const source = sources[key];
+    const value = read<number | undefined>(specific, key);
+    if (value !== undefined) return value;
+    sources[key] = source;
+    return fallback;
   }
 
   function read<T>(name: VariableName, key: keyof Config): T {
@@ -356,6 +381,30 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     metricExportIntervalMs: read('OTEL_METRIC_EXPORT_INTERVAL', 'metricExportIntervalMs'),
     sampler: read('OTEL_TRACES_SAMPLER', 'sampler'),
     samplerArg: read('OTEL_TRACES_SAMPLER_ARG', 'samplerArg'),
+    spanBatchDelayMs: read('OTEL_BSP_SCHEDULE_DELAY', 'spanBatchDelayMs'),
+    spanExportTimeoutMs: read('OTEL_BSP_EXPORT_TIMEOUT', 'spanExportTimeoutMs'),
+    spanQueueSize: read('OTEL_BSP_MAX_QUEUE_SIZE', 'spanQueueSize'),
+    spanBatchSize: read('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'spanBatchSize'),
+    spanAttributeValueLengthLimit: spanOr(
+      'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      'spanAttributeValueLengthLimit',
+    ),
+    spanAttributeCountLimit: spanOr(
+      'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
+      'OTEL_ATTRIBUTE_COUNT_LIMIT',
+      'spanAttributeCountLimit',
+    ) as number,
+    spanEventCountLimit: read('OTEL_SPAN_EVENT_COUNT_LIMIT', 'spanEventCountLimit'),
+    spanLinkCountLimit: read('OTEL_SPAN_LINK_COUNT_LIMIT', 'spanLinkCountLimit'),
+    spanAttributePerEventCountLimit: read(
+      'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT',
+      'spanAttributePerEventCountLimit',
+    ),
+    spanAttributePerLinkCountLimit: read(
+      'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
+      'spanAttributePerLinkCountLimit',
+    ),
     cardinalityLimit: read('TAPWIRE_CARDINALITY_LIMIT', 'cardinalityLimit'),
     runtimeMetrics: read('TAPWIRE_RUNTIME_METRICS', 'runtimeMetrics'),
     dashboard: dashboard(read<boolean | undefined>('TAPWIRE_DASHBOARD', 'dashboard')),

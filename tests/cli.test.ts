@@ -127,6 +127,18 @@ OTEL_BLRP_MAX_QUEUE_SIZE                            2048                        
 OTEL_BLRP_MAX_EXPORT_BATCH_SIZE                     512                               default
 OTEL_TRACES_SAMPLER                                 parentbased_always_on             default
 OTEL_TRACES_SAMPLER_ARG                             1                                 default
+OTEL_BSP_SCHEDULE_DELAY                             5000                              default
+OTEL_BSP_EXPORT_TIMEOUT                             30000                             default
+OTEL_BSP_MAX_QUEUE_SIZE                             2048                              default
+OTEL_BSP_MAX_EXPORT_BATCH_SIZE                      512                               default
+OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT                   none                              default
+OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT              none                              default
+OTEL_ATTRIBUTE_COUNT_LIMIT                          128                               default
+OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT                     128                               default
+OTEL_SPAN_EVENT_COUNT_LIMIT                         128                               default
+OTEL_SPAN_LINK_COUNT_LIMIT                          128                               default
+OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT           128                               default
+OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT            128                               default
 TAPWIRE_CARDINALITY_LIMIT                           2000                              default
 TAPWIRE_DASHBOARD                                   true                              profile development
 TAPWIRE_RUNTIME_METRICS                             true                              default

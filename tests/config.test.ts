@@ -54,6 +54,16 @@ describe('defaults', () => {
       metricExportIntervalMs: 60000,
       sampler: 'parentbased_always_on',
       samplerArg: 1,
+      spanBatchDelayMs: 5000,
+      spanExportTimeoutMs: 30000,
+      spanQueueSize: 2048,
+      spanBatchSize: 512,
+      spanAttributeValueLengthLimit: undefined,
+      spanAttributeCountLimit: 128,
+      spanEventCountLimit: 128,
+      spanLinkCountLimit: 128,
+      spanAttributePerEventCountLimit: 128,
+      spanAttributePerLinkCountLimit: 128,
       cardinalityLimit: 2000,
       runtimeMetrics: true,
       dashboard: true,
@@ -208,6 +218,18 @@ const BAD = {
   OTEL_BLRP_SCHEDULE_DELAY: '-5',
   OTEL_BLRP_MAX_QUEUE_SIZE: '0',
   OTEL_BLRP_MAX_EXPORT_BATCH_SIZE: 'lots',
+  OTEL_BSP_SCHEDULE_DELAY: '1.5',
+  OTEL_BSP_EXPORT_TIMEOUT: '0',
+  OTEL_BSP_MAX_QUEUE_SIZE: '-1',
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: 'all',
+  OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: 'short',
+  OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '-3',
+  OTEL_ATTRIBUTE_COUNT_LIMIT: '1e3',
+  OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: 'many',
+  OTEL_SPAN_EVENT_COUNT_LIMIT: '10 events',
+  OTEL_SPAN_LINK_COUNT_LIMIT: '2000000',
+  OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: 'x',
+  OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: 'none',
   OTEL_TRACES_SAMPLER: 'sometimes',
   OTEL_TRACES_SAMPLER_ARG: '1.5',
   TAPWIRE_CARDINALITY_LIMIT: '0',
@@ -270,6 +292,62 @@ describe('a bad value', () => {
     expect(load({ OTEL_EXPORTER_PROMETHEUS_PORT: 'abc' }).config.sources.prometheusPort).toBe(
       'default (OTEL_EXPORTER_PROMETHEUS_PORT invalid)',
     );
+  });
+});
+
+describe('span limits', () => {
+  const limits = (env: Record<string, string>) => {
+    const { config, problems } = load(env);
+    return {
+      length: config.spanAttributeValueLengthLimit,
+      count: config.spanAttributeCountLimit,
+      lengthSource: config.sources.spanAttributeValueLengthLimit,
+      countSource: config.sources.spanAttributeCountLimit,
+      problems: problems.map((p) => p.variable),
+    };
+  };
+
+  it("are the SDK's defaults when unset: no length limit, 128 attributes", () => {
+    expect(limits({})).toEqual({
+      length: undefined,
+      count: 128,
+      lengthSource: 'default',
+      countSource: 'default',
+      problems: [],
+    });
+  });
+
+  it('take the general variable when the span one is unset, and the span one over it', () => {
+    expect(limits({ OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '40', OTEL_ATTRIBUTE_COUNT_LIMIT: '16' })).toEqual({
+      length: 40,
+      count: 16,
+      lengthSource: 'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      countSource: 'OTEL_ATTRIBUTE_COUNT_LIMIT',
+      problems: [],
+    });
+    expect(
+      limits({
+        OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: '40',
+        OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: '8',
+        OTEL_ATTRIBUTE_COUNT_LIMIT: '16',
+        OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '0',
+      }),
+    ).toEqual({
+      length: 8,
+      count: 0,
+      lengthSource: 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+      countSource: 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
+      problems: [],
+    });
+  });
+
+  it('report a bad general value even when the span one is set', () => {
+    expect(
+      limits({ OTEL_ATTRIBUTE_COUNT_LIMIT: 'lots', OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: '4' }),
+    ).toMatchObject({
+      count: 4,
+      problems: ['OTEL_ATTRIBUTE_COUNT_LIMIT'],
+    });
   });
 });
 

@@ -4,7 +4,7 @@
 // back. Spans leave through a BatchSpanProcessor (OTLP/HTTP, exporters/otlp.ts) or, for
 // `console`, a SimpleSpanProcessor printing each span as it ends.
 import { context, propagation, trace } from '@opentelemetry/api';
-import { getNumberFromEnv, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { Resource } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -51,14 +51,14 @@ export function sampler(config: Pick<Config, 'sampler' | 'samplerArg'>): Sampler
 /** `otlp`: the OTLP span exporter (exporters/otlp.ts), given when OTEL_TRACES_EXPORTER names otlp. */
 export function startTracing(config: Config, resource: Resource, otlp?: SpanExporter): TracerSetup {
   const spanProcessors: SpanProcessor[] = [];
-  if (otlp !== undefined) spanProcessors.push(new BatchSpanProcessor({ exporter: otlp, ...batchFromEnv() }));
+  if (otlp !== undefined) spanProcessors.push(new BatchSpanProcessor({ exporter: otlp, ...batchOf(config) }));
   if (config.tracesExporters.includes('console')) {
     spanProcessors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
   }
   const provider = new TracerProvider({
     resource,
     sampler: sampler(config),
-    spanLimits: spanLimitsFromEnv(),
+    spanLimits: spanLimitsOf(config),
     spanProcessors,
   });
   const manager = new AlsContextManager();
@@ -79,40 +79,28 @@ export function startTracing(config: Config, resource: Resource, otlp?: SpanExpo
   };
 }
 
-// The trace SDK reads no environment since SDK 3 (@opentelemetry/sdk-trace); these are the batch
-// and span-limit variables its SDK 2 packages read for tapwire, read here exactly as they read them
-// (a number, else the SDK's default), so a user's settings keep their meaning. They are not in
-// config/variables.ts: validating and documenting them there is a change of its own.
+// The trace SDK reads no environment since SDK 3 (@opentelemetry/sdk-trace): the batch and span-limit
+// variables its SDK 2 packages read are in config/variables.ts (validated, documented) and come
+// here from the config. Defaults are the SDK's.
 // https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/
 
-/** The first of `names` set to a number. */
-function numberFromEnv(...names: string[]): number | undefined {
-  for (const name of names) {
-    const value = getNumberFromEnv(name);
-    if (value !== undefined) return value;
-  }
-  return undefined;
-}
-
-function batchFromEnv(): Omit<BatchSpanProcessorOptions, 'exporter'> {
+function batchOf(config: Config): Omit<BatchSpanProcessorOptions, 'exporter'> {
   return {
-    scheduledDelayMillis: numberFromEnv('OTEL_BSP_SCHEDULE_DELAY'),
-    exportTimeoutMillis: numberFromEnv('OTEL_BSP_EXPORT_TIMEOUT'),
-    maxQueueSize: numberFromEnv('OTEL_BSP_MAX_QUEUE_SIZE'),
-    maxExportBatchSize: numberFromEnv('OTEL_BSP_MAX_EXPORT_BATCH_SIZE'),
+    scheduledDelayMillis: config.spanBatchDelayMs,
+    exportTimeoutMillis: config.spanExportTimeoutMs,
+    maxQueueSize: config.spanQueueSize,
+    // The SDK would take a larger batch as the queue's size too, with a warning nobody sees.
+    maxExportBatchSize: Math.min(config.spanBatchSize, config.spanQueueSize),
   };
 }
 
-function spanLimitsFromEnv(): SpanLimits {
+function spanLimitsOf(config: Config): SpanLimits {
   return {
-    attributeValueLengthLimit: numberFromEnv(
-      'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
-      'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
-    ),
-    attributeCountLimit: numberFromEnv('OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT', 'OTEL_ATTRIBUTE_COUNT_LIMIT'),
-    eventCountLimit: numberFromEnv('OTEL_SPAN_EVENT_COUNT_LIMIT'),
-    linkCountLimit: numberFromEnv('OTEL_SPAN_LINK_COUNT_LIMIT'),
-    attributePerEventCountLimit: numberFromEnv('OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT'),
-    attributePerLinkCountLimit: numberFromEnv('OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT'),
+    attributeValueLengthLimit: config.spanAttributeValueLengthLimit,
+    attributeCountLimit: config.spanAttributeCountLimit,
+    eventCountLimit: config.spanEventCountLimit,
+    linkCountLimit: config.spanLinkCountLimit,
+    attributePerEventCountLimit: config.spanAttributePerEventCountLimit,
+    attributePerLinkCountLimit: config.spanAttributePerLinkCountLimit,
   };
 }
