@@ -4,8 +4,8 @@
 // outcome to the recorder (and to tracing, when on). Only requests recognised as provider calls
 // (./providers.ts, asked by ../http/recorder.ts) ever get one of these.
 //
-// What is kept: the request body until the response head arrives (to read `model` and `stream`,
-// then dropped), a non-streamed response body until it ends (to read `usage`), and for streams
+// What is kept: the request body until just after the response head arrives (to read `model` and
+// `stream`, then dropped), a non-streamed response body until it ends (to read `usage`), and for streams
 // only the parser's partial event (bounded, ./sse.ts). Prompt and completion text is never stored
 // past that.
 import { METRICS } from '../../exporters/catalogue.js';
@@ -84,8 +84,8 @@ export class AiCall extends Operation implements EventSink {
   /** The attribution active where the call started; the sidecar's gateway sets it from the request. */
   attrs: AttributionSet | undefined = attribution?.current();
   /**
-   * The request's API key, held from the request until its response head (where the rate-limit
-   * headers are read, ./ratelimit.ts) only to fingerprint it; never recorded.
+   * The request's API key, held from the request until the response head's rate-limit headers are
+   * read (settle(), ./ratelimit.ts) only to fingerprint it; never recorded.
    */
   private key: string | undefined;
   /** The answer's headers and when they came, until settle() reads them. */
