@@ -85,6 +85,19 @@ export function modeEnv(mode) {
   return mode.id === 'bare' ? { NODE_ENV: COMMON_ENV.NODE_ENV } : { ...COMMON_ENV, ...mode.env };
 }
 
+/** A framework's hello app on `/users/:id`, Node and Bun: its row needs the route template on /metrics. */
+function routed(id, title) {
+  return {
+    id,
+    title,
+    app: `apps/${id}.mjs`,
+    runtimes: ['node', 'bun'],
+    path: '/users/42',
+    metricPattern: /^http_server_\w+/m,
+    routePattern: /^http_server_request_duration_seconds_count\{[^}]*http_route="\/users\/:id"/m,
+  };
+}
+
 /**
  * Scenarios. Fields:
  *   id, title      - row name and description
@@ -94,6 +107,7 @@ export function modeEnv(mode) {
  *   env            - extra env for the app (optional)
  *   wrkArgs        - extra wrk args, e.g. ['-s', 'post.lua'] (optional)
  *   metricPattern  - what an agent's /metrics must contain after the load
+ *   routePattern   - and, for a routed app, the series with its route template (optional)
  *   setup(ctx)     - optional; may start helpers via ctx.spawnTracked / ctx.freePort and
  *                    return { env, teardown } (teardown is always awaited)
  */
@@ -115,34 +129,12 @@ export const SCENARIOS = [
     metricPattern: /^http_server_\w+/m,
   },
   // Frameworks: the agent must also find the route template (http_route="/users/:id").
-  {
-    id: 'express-hello',
-    title: 'Express hello world on a routed path (bench/apps/express-hello.mjs)',
-    app: 'apps/express-hello.mjs',
-    runtimes: ['node', 'bun'],
-    path: '/users/42',
-    metricPattern: /^http_server_\w+/m,
-    routePattern: /^http_server_request_duration_seconds_count\{[^}]*http_route="\/users\/:id"/m,
-  },
-  {
-    id: 'fastify-hello',
-    title: 'Fastify hello world on a routed path (bench/apps/fastify-hello.mjs)',
-    app: 'apps/fastify-hello.mjs',
-    runtimes: ['node', 'bun'],
-    path: '/users/42',
-    metricPattern: /^http_server_\w+/m,
-    routePattern: /^http_server_request_duration_seconds_count\{[^}]*http_route="\/users\/:id"/m,
-  },
-  {
-    id: 'hono-hello',
-    title:
-      'Hono hello world on a routed path (bench/apps/hono-hello.mjs; @hono/node-server on Node, Bun.serve on Bun)',
-    app: 'apps/hono-hello.mjs',
-    runtimes: ['node', 'bun'],
-    path: '/users/42',
-    metricPattern: /^http_server_\w+/m,
-    routePattern: /^http_server_request_duration_seconds_count\{[^}]*http_route="\/users\/:id"/m,
-  },
+  routed('express-hello', 'Express hello world on a routed path (bench/apps/express-hello.mjs)'),
+  routed('fastify-hello', 'Fastify hello world on a routed path (bench/apps/fastify-hello.mjs)'),
+  routed(
+    'hono-hello',
+    'Hono hello world on a routed path (bench/apps/hono-hello.mjs; @hono/node-server on Node, Bun.serve on Bun)',
+  ),
 ];
 
 // Targets for the tapwire rows. Each returns { value, ok } from the computed row, or null

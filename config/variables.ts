@@ -139,6 +139,17 @@ function signalTimeout(name: string, signal: string) {
   } satisfies Variable<number>;
 }
 
+/** A span count limit: the SDK's default, 128. */
+function countLimit(name: string, doc: string) {
+  return {
+    name,
+    doc,
+    accepted: 'an integer from 0 to 1000000',
+    fallback: 128,
+    parse: integer(0, 1_000_000),
+  } satisfies Variable<number>;
+}
+
 /** Every variable tapwire reads. Order is the order of the docs. */
 export const VARIABLES = {
   OTEL_SDK_DISABLED: {
@@ -454,34 +465,19 @@ export const VARIABLES = {
     fallbackDoc: '`OTEL_ATTRIBUTE_COUNT_LIMIT`',
     parse: integer(0, 1_000_000),
   } satisfies Variable<number | undefined>,
-  OTEL_SPAN_EVENT_COUNT_LIMIT: {
-    name: 'OTEL_SPAN_EVENT_COUNT_LIMIT',
-    doc: 'Events kept per span (an exception recorded on a span is one).',
-    accepted: 'an integer from 0 to 1000000',
-    fallback: 128,
-    parse: integer(0, 1_000_000),
-  } satisfies Variable<number>,
-  OTEL_SPAN_LINK_COUNT_LIMIT: {
-    name: 'OTEL_SPAN_LINK_COUNT_LIMIT',
-    doc: 'Links kept per span.',
-    accepted: 'an integer from 0 to 1000000',
-    fallback: 128,
-    parse: integer(0, 1_000_000),
-  } satisfies Variable<number>,
-  OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: {
-    name: 'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT',
-    doc: 'Attributes kept per span event (the OpenTelemetry JS SDK\u2019s name for it).',
-    accepted: 'an integer from 0 to 1000000',
-    fallback: 128,
-    parse: integer(0, 1_000_000),
-  } satisfies Variable<number>,
-  OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: {
-    name: 'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
-    doc: 'Attributes kept per span link (the OpenTelemetry JS SDK\u2019s name for it).',
-    accepted: 'an integer from 0 to 1000000',
-    fallback: 128,
-    parse: integer(0, 1_000_000),
-  } satisfies Variable<number>,
+  OTEL_SPAN_EVENT_COUNT_LIMIT: countLimit(
+    'OTEL_SPAN_EVENT_COUNT_LIMIT',
+    'Events kept per span (an exception recorded on a span is one).',
+  ),
+  OTEL_SPAN_LINK_COUNT_LIMIT: countLimit('OTEL_SPAN_LINK_COUNT_LIMIT', 'Links kept per span.'),
+  OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: countLimit(
+    'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT',
+    'Attributes kept per span event (the OpenTelemetry JS SDK\u2019s name for it).',
+  ),
+  OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: countLimit(
+    'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
+    'Attributes kept per span link (the OpenTelemetry JS SDK\u2019s name for it).',
+  ),
   TAPWIRE_CARDINALITY_LIMIT: {
     name: 'TAPWIRE_CARDINALITY_LIMIT',
     doc: 'Label sets kept per metric; further ones go to one series labelled `otel_metric_overflow="true"` and count in `tapwire_cardinality_overflow_total`.',
