@@ -184,10 +184,14 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
    * A span limit: the span-specific variable where set, else the general one. Both are read, so a
    * bad value of either is reported.
    */
-  function spanOr(specific: VariableName, general: VariableName, key: keyof Config): number | undefined {
-    const fallback = read<number | undefined>(general, key);
+  function spanOr<T extends number | undefined>(
+    specific: VariableName,
+    general: VariableName,
+    key: keyof Config,
+  ): T {
+    const fallback = read<T>(general, key);
     const source = sources[key];
-    const value = read<number | undefined>(specific, key);
+    const value = read<T | undefined>(specific, key);
     if (value !== undefined) return value;
     sources[key] = source;
     return fallback;
@@ -385,16 +389,16 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     spanExportTimeoutMs: read('OTEL_BSP_EXPORT_TIMEOUT', 'spanExportTimeoutMs'),
     spanQueueSize: read('OTEL_BSP_MAX_QUEUE_SIZE', 'spanQueueSize'),
     spanBatchSize: read('OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'spanBatchSize'),
-    spanAttributeValueLengthLimit: spanOr(
+    spanAttributeValueLengthLimit: spanOr<number | undefined>(
       'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
       'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
       'spanAttributeValueLengthLimit',
     ),
-    spanAttributeCountLimit: spanOr(
+    spanAttributeCountLimit: spanOr<number>(
       'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
       'OTEL_ATTRIBUTE_COUNT_LIMIT',
       'spanAttributeCountLimit',
-    ) as number,
+    ),
     spanEventCountLimit: read('OTEL_SPAN_EVENT_COUNT_LIMIT', 'spanEventCountLimit'),
     spanLinkCountLimit: read('OTEL_SPAN_LINK_COUNT_LIMIT', 'spanLinkCountLimit'),
     spanAttributePerEventCountLimit: read(

@@ -139,6 +139,18 @@ function signalTimeout(name: string, signal: string) {
   } satisfies Variable<number>;
 }
 
+/** The span-specific form of a general limit: unset, the general one applies. */
+function spanOverride(name: string, general: string, max: number) {
+  return {
+    name,
+    doc: `As \`${general}\`, for spans; set, it is used instead.`,
+    accepted: `an integer from 0 to ${max}`,
+    fallback: undefined as number | undefined,
+    fallbackDoc: `\`${general}\``,
+    parse: integer(0, max),
+  } satisfies Variable<number | undefined>;
+}
+
 /** A span count limit: the SDK's default, 128. */
 function countLimit(name: string, doc: string) {
   return {
@@ -442,14 +454,11 @@ export const VARIABLES = {
     fallbackDoc: 'no limit',
     parse: integer(0, 1_000_000_000),
   } satisfies Variable<number | undefined>,
-  OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: {
-    name: 'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
-    doc: 'As `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`, for span attributes; set, it is used instead.',
-    accepted: 'an integer from 0 to 1000000000',
-    fallback: undefined as number | undefined,
-    fallbackDoc: '`OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`',
-    parse: integer(0, 1_000_000_000),
-  } satisfies Variable<number | undefined>,
+  OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: spanOverride(
+    'OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    'OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT',
+    1_000_000_000,
+  ),
   OTEL_ATTRIBUTE_COUNT_LIMIT: {
     name: 'OTEL_ATTRIBUTE_COUNT_LIMIT',
     doc: 'Attributes kept per span; further ones are dropped.',
@@ -457,14 +466,11 @@ export const VARIABLES = {
     fallback: 128,
     parse: integer(0, 1_000_000),
   } satisfies Variable<number>,
-  OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: {
-    name: 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
-    doc: 'As `OTEL_ATTRIBUTE_COUNT_LIMIT`, for spans; set, it is used instead.',
-    accepted: 'an integer from 0 to 1000000',
-    fallback: undefined as number | undefined,
-    fallbackDoc: '`OTEL_ATTRIBUTE_COUNT_LIMIT`',
-    parse: integer(0, 1_000_000),
-  } satisfies Variable<number | undefined>,
+  OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: spanOverride(
+    'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
+    'OTEL_ATTRIBUTE_COUNT_LIMIT',
+    1_000_000,
+  ),
   OTEL_SPAN_EVENT_COUNT_LIMIT: countLimit(
     'OTEL_SPAN_EVENT_COUNT_LIMIT',
     'Events kept per span (an exception recorded on a span is one).',

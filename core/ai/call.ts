@@ -97,7 +97,7 @@ export class AiCall extends Operation implements EventSink {
   }
 
   constructor(
-    readonly recorder: AiRecorder,
+    private readonly recorder: AiRecorder,
     readonly target: Target,
     readonly address: string,
     readonly port: number,
@@ -146,7 +146,7 @@ export class AiCall extends Operation implements EventSink {
     this.streamed = sse || ndjson || this.target.pathStream;
     if (sse || ndjson) this.parser = new StreamParser(this, ndjson);
     else this.bodyChunks = [];
-    setImmediate(settleLater, this).unref();
+    setImmediate(settleLater, this.recorder, this).unref();
   }
 
   /** The request's model and the answer's rate-limit headers, read once (see head()). */
@@ -278,8 +278,8 @@ export class AiCall extends Operation implements EventSink {
   }
 }
 
-function settleLater(call: AiCall): void {
-  if (!call.done) call.recorder.settle(call);
+function settleLater(recorder: AiRecorder, call: AiCall): void {
+  if (!call.done) recorder.settle(call);
 }
 
 const decoder = new TextDecoder();
