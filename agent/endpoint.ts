@@ -12,6 +12,10 @@
 //   level only — a launcher then serves the app it started, a cluster primary its workers. Anything
 //   else on the port is one warning, as before. When the holder goes away, a sibling takes the
 //   port over (the totals of the old holder are gone with it: Prometheus sees a counter reset).
+// - The app starts once the connection is open, without waiting for the answer: a holder whose
+//   loop is blocked (a parent in execFileSync) answers only later, and each child waited for it
+//   at start. One that ends before the answer writes its last push behind the question; the
+//   holder keeps it only when it is of its own service (../exporters/workers.ts).
 // - A short-lived child that recorded nothing pushes nothing and leaves nothing behind.
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
@@ -32,14 +36,6 @@ import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
 const PUSH_INTERVAL_MS = 1000;
 /** How long the holder of a taken port has to say who it is before it counts as foreign. */
 const IDENTIFY_TIMEOUT_MS = 300;
-/**
- * How long the app's start waits for that answer. A holder answers in a millisecond or two unless
- * its event loop is busy: a parent blocked in execFileSync answers none of the children it runs,
- * and each of them waited the whole 300 ms at start, then warned. Past this the app runs, the
- * question stays open without holding the process, and a process that ends before the answer
- * pushes nothing.
- */
-const IDENTIFY_GRACE_MS = 50;
 /** How long the port is tried again after its holder left mid-question, before it counts as taken. */
 const GONE_RETRY_MS = 5000;
 /** Data points kept per sibling: its own cardinality limit across a dozen metrics. */
@@ -53,11 +49,10 @@ interface Identity {
 
 export interface Endpoint {
   /**
-   * Settles once this process holds the port, follows its holder over an open connection, or has
-   * given up, or its holder has not answered within IDENTIFY_GRACE_MS: awaited at start, so a
-   * process that exits at once (process.exit() in a short child) already has the connection its
-   * last push needs. Costs ~1 ms holding, ~3 ms following. Its value is what made the endpoint
-   * fail to open (a start that fails), undefined otherwise.
+   * Settles once this process holds the port, has a connection open to its holder (the answer to
+   * who it is may come later), or has given up: awaited at start, so a process that exits at once
+   * (process.exit() in a short child) already has the connection its last push needs. Its value is
+   * what made the endpoint fail to open (a start that fails), undefined otherwise.
    */
   ready: Promise<unknown>;
   /** The start has stopped waiting for `ready`: a later failure turns the endpoint off and is said. */
@@ -106,6 +101,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   const merge = new ProcessMerge(PER_PROCESS, config.cardinalityLimit);
   const slots = new Map<string, number>();
   const store = new WorkerStore(PUSH_INTERVAL_MS, config.cardinalityLimit * POINTS_PER_PROCESS_FACTOR, {
+    // A sibling that ends before this process answered who it is pushes unanswered (../exporters/push.ts).
+    service: config.serviceName,
     warn: (code, message) => agentLog(code, message),
     onForget: (w: Worker) => {
       merge.retire(w.resourceMetrics);
@@ -260,8 +257,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       intervalMs: PUSH_INTERVAL_MS,
       identifyTimeoutMs: IDENTIFY_TIMEOUT_MS,
       follows: (holder) => holder.service === config.serviceName,
+      onOpen: settle,
       onConnect: (holder) => {
-        settle();
         agentLog(
           'TAPWIRE_METRICS_FOLLOWING',
           `metrics go to pid ${holder.pid}, which serves them on port ${config.prometheusPort}`,
@@ -319,13 +316,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         retry.unref();
       },
     });
-    const asking = pusher;
-    const grace = setTimeout(() => {
-      if (pusher !== asking || !asking.asking) return;
-      asking.release();
-      settle();
-    }, IDENTIFY_GRACE_MS);
-    grace.unref();
   }
 
   // Asked first, listened on second: a process whose sibling holds the port (a child, a worker)

@@ -1,7 +1,10 @@
 // A process whose sibling holds the host's /metrics port pushes its metrics there (./merge.ts
 // sums them): OTLP JSON in plain HTTP/1.1 requests written on one kept-alive TCP connection. The
-// same connection first asks who holds the port (GET /tapwire): a process that is not tapwire of
-// the same service is never pushed to.
+// same connection first asks who holds the port (GET /tapwire): a process that answers as anything
+// but tapwire of the same service is never pushed to. Only the last pushes of a process that ends
+// before the answer came (its holder's event loop blocked, a parent in execFileSync) go out
+// unanswered, written behind the question on the same connection: a sibling reads them in order
+// once it runs again, and takes only its own service's (./workers.ts).
 //
 // Why a raw socket and hand-written requests rather than an HTTP client: the last push of a
 // process that exits happens in its 'exit' event, where nothing asynchronous runs any more. A
@@ -28,7 +31,12 @@ export interface PusherOptions {
   identifyTimeoutMs: number;
   /** Whether to follow this holder (tapwire of the same service). */
   follows: (holder: HolderIdentity) => boolean;
-  /** Following: the last push of a process that exits can be written from now on. */
+  /**
+   * The connection is open and the question written: from now on the last push of a process that
+   * exits can be written, answered or not. The process is no longer held for the answer.
+   */
+  onOpen: () => void;
+  /** The holder answered as a sibling: the pusher follows it. */
   onConnect: (holder: HolderIdentity) => void;
   /** Not following: the holder is not a sibling, or did not answer like one. The pusher has stopped. */
   onForeign: () => void;
@@ -82,12 +90,16 @@ export class Pusher {
   private busy = false;
   /** Set once the holder answered as a sibling. */
   private following = false;
+  /** Set once the connection is open and the question asked. */
+  private open = false;
   private answer = '';
 
   constructor(private readonly options: PusherOptions) {
     const net = process.getBuiltinModule('node:net') as typeof import('node:net');
-    // Held (ref'd) until the holder has answered, so that a short-lived process that ends right
-    // away still has the connection its last push needs; then it never keeps the process alive.
+    // Held (ref'd) until the connection is open, so that a short-lived process that ends right away
+    // still has the connection its last push needs; then it never keeps the process alive, not
+    // even for the answer: a holder whose loop is blocked answers late, and the process that waited
+    // for it (50 ms at most, before) spent that at every start.
     this.socket = net.connect({ host: options.host, port: options.port });
     this.socket.setEncoding('latin1');
     this.socket.setTimeout(options.identifyTimeoutMs);
@@ -97,19 +109,12 @@ export class Pusher {
     this.socket.on('close', () => this.lost());
     this.socket.once('connect', () => {
       this.socket.write(`GET /tapwire HTTP/1.1\r\nhost: ${options.host}\r\n\r\n`);
+      this.open = true;
+      this.socket.unref();
+      options.onOpen();
     });
     process.on('exit', this.onExit);
     process.once('beforeExit', this.onBeforeExit);
-  }
-
-  /** Whether the holder has not answered yet (nor been given up on). */
-  get asking(): boolean {
-    return !this.following && !this.done;
-  }
-
-  /** Keeps asking without keeping the process alive for the answer (the holder is slow to answer). */
-  release(): void {
-    if (this.asking) this.socket.unref();
   }
 
   /** The identity answer; after it, the answers to pushes are read and dropped (a failed push shows as a lost connection). */
@@ -125,7 +130,6 @@ export class Pusher {
     }
     this.following = true;
     this.socket.setTimeout(0);
-    this.socket.unref();
     this.options.onConnect(holder);
     this.timer = setInterval(() => this.tick(), this.options.intervalMs);
     this.timer.unref();
@@ -137,7 +141,7 @@ export class Pusher {
    * periodic push (collectNow). Once: the push's own write would bring 'beforeExit' back.
    */
   private readonly onBeforeExit = (): void => {
-    if (this.done || !this.following) return;
+    if (this.done || !this.open) return;
     this.tick();
   };
 
@@ -156,7 +160,7 @@ export class Pusher {
   }
 
   private readonly onExit = (): void => {
-    if (this.done || !this.following) return;
+    if (this.done || !this.open) return;
     this.done = true;
     try {
       const body = this.options.collectNow();

@@ -48,6 +48,8 @@ export interface WorkerStoreOptions {
   warn?: (code: 'TAPWIRE_ERR_WORKERS_FULL' | 'TAPWIRE_ERR_WORKER_SERIES', message: string) => void;
   /** A worker that expired or sent its final push, with its last metrics. */
   onForget?: (worker: Worker) => void;
+  /** Only pushes of this `service.name` are kept; the others' points count as rejected. */
+  service?: string;
   now?: () => number;
 }
 
@@ -86,6 +88,11 @@ export class WorkerStore {
           `a worker pushed more than ${this.maxPoints} data points; the rest are dropped`,
         );
       }
+      const { service } = this.options;
+      if (service !== undefined && resourceMetrics.resource.attributes['service.name'] !== service) {
+        rejected += points(resourceMetrics);
+        continue;
+      }
       const instance = instanceOf(resourceMetrics.resource.attributes);
       const known = this.workers.get(instance);
       if (known) {
@@ -97,7 +104,7 @@ export class WorkerStore {
         continue;
       }
       if (this.workers.size >= MAX_WORKERS) {
-        rejected += resourceMetrics.scopeMetrics.reduce((n, s) => n + s.metrics.length, 0);
+        rejected += points(resourceMetrics);
         if (!this.warnedFull) {
           this.warnedFull = true;
           this.options.warn?.(
@@ -142,6 +149,10 @@ export class WorkerStore {
       if (now - w.lastSeen > EXPIRE_INTERVALS * w.interval) this.forget(key, w);
     }
   }
+}
+
+function points(rm: ResourceMetrics): number {
+  return rm.scopeMetrics.reduce((n, s) => n + s.metrics.length, 0);
 }
 
 /** What a POST /v1/metrics answers: status and a JSON body, or protobuf bytes for a protobuf push. */

@@ -378,6 +378,54 @@ describe.each(['node', 'bun'] as Runtime[])(
   },
 );
 
+// A child that ends before its holder answered who it is (the parent blocked in spawnSync) pushes
+// its last numbers unanswered, behind the question; the holder reads them once its loop runs again.
+// Before, such a child waited up to 50 ms at start for the answer, then pushed nothing.
+describe.each(['node', 'bun'] as Runtime[])(
+  'children of a Node parent blocked in spawnSync (%s)',
+  (child) => {
+    it('are counted exactly, though they end before the parent answered them', async () => {
+      const port = await freePort();
+      const parent = spawn(NODE, [join(DIR, 'sync-children.mjs')], {
+        env: {
+          PATH: process.env.PATH,
+          NODE_OPTIONS: `--import=${DIST_REGISTER}`,
+          BUN_OPTIONS: `--preload ${DIST_REGISTER}`,
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+          TAPWIRE_ENV: 'development',
+          LOG_LEVEL: 'info',
+          CHILDREN: '4',
+          CHILD_BIN: child === 'node' ? NODE : BUN,
+          WORK: 'sqlite',
+          HOLD: '1',
+        },
+        cwd: FIXTURES,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      parent.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      parent.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      try {
+        const db = 'db_client_operation_duration_seconds_count';
+        const s = await until(port, (x) => stdout.includes('\n') && sum(x, db) === 8, 'the children counted');
+        expect(JSON.parse(stdout)).toEqual({ stderr: '', codes: [0, 0, 0, 0] });
+        for (const op of ['CREATE', 'INSERT']) {
+          expect(
+            value(s, db, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' }),
+          ).toBe(4);
+        }
+        // Gone at once (each push was its last), their counts kept.
+        expect(slots(s)).toEqual(['0']);
+        expect(loudSiblings(stderr, parent.pid)).toEqual([]);
+      } finally {
+        parent.kill('SIGKILL');
+      }
+    });
+  },
+);
+
 it('node -e 0 beside a holder of the port exits at once, with nothing on stderr', async () => {
   const holder = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs') });
   const r = spawnSync(NODE, ['--import', DIST_REGISTER, '-e', '0'], {

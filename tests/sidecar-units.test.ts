@@ -123,6 +123,16 @@ describe('OTLP JSON merge', () => {
     expect(store.size).toBe(MAX_WORKERS);
   });
 
+  it("keeps only its own service's pushes when told one (the holder of a host's /metrics port)", () => {
+    const store = new WorkerStore(1000, 1000, { service: 'other' });
+    // The push's two cumulative metrics count as rejected (the delta one is skipped anyway); nothing is kept.
+    expect(store.accept(push(11, 2), true)).toBe(2);
+    expect(store.size).toBe(0);
+    const own = new WorkerStore(1000, 1000, { service: 'api' });
+    expect(own.accept(push(11, 2))).toBe(0);
+    expect(own.size).toBe(1);
+  });
+
   it('names a worker by service.instance.id, else service name and pid', () => {
     expect(instanceOf({ 'service.instance.id': 'w-1', 'service.name': 'api', 'process.pid': 7 })).toBe('w-1');
     expect(instanceOf({ 'service.name': 'api', 'process.pid': 7 })).toBe('api/7');
