@@ -21,7 +21,7 @@ import type {
   ResourceMetrics,
   ScopeMetrics,
 } from '@opentelemetry/sdk-metrics';
-import { canonical } from '../core/histogram.js';
+import { canonical, hrNow } from '../core/histogram.js';
 import { DataPointType } from '../core/metric-data.js';
 import type { WithExemplars } from './prometheus/serialize.js';
 
@@ -121,12 +121,6 @@ function addHistogram(into: Histogram, h: Histogram): void {
     });
     (into as WithExemplars).exemplars = merged;
   }
-}
-
-function hrNow(): HrTime {
-  const ms = performance.timeOrigin + performance.now();
-  const s = Math.floor(ms / 1000);
-  return [s, Math.round((ms - s * 1000) * 1e6)];
 }
 
 export class ProcessMerge {

@@ -22,6 +22,7 @@ import type {
   MetricData,
   MetricProducer,
 } from '@opentelemetry/sdk-metrics';
+import { hrNow, hrStart } from '../core/histogram.js';
 import { AggregationTemporality, DataPointType } from '../core/metric-data.js';
 import { PROM_CLIENT_SCOPE } from './catalogue.js';
 
@@ -39,12 +40,6 @@ export interface PromRegistry {
 }
 
 const OVERFLOW: Attributes = Object.freeze({ 'otel.metric.overflow': true });
-
-function hrNow(): HrTime {
-  const ms = performance.timeOrigin + performance.now();
-  const s = Math.floor(ms / 1000);
-  return [s, Math.round((ms - s * 1000) * 1e6)];
-}
 
 function key(labels: Record<string, string | number> | undefined, skip?: string): string {
   if (labels === undefined) return '';
@@ -229,7 +224,7 @@ const EMPTY: CollectionResult = {
 /** The registries of the app's prom-client copies (usually one), read at each collection. */
 export class PromClientProducer implements MetricProducer {
   private readonly sources = new Set<Source>();
-  private readonly start = hrNow();
+  private readonly start = hrStart();
   private failing = false;
   private saidDefaults = false;
 
