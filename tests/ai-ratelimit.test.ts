@@ -134,4 +134,45 @@ describe.each(RUNTIMES)('rate-limit headroom under %s', (runtime) => {
     expect(app.stderr()).not.toContain(key);
     expect(promtoolCheckMetrics(text).output).toBe('');
   }, 120_000);
+
+  // The headroom is read just after the app has the response (an unref'd immediate), not when the
+  // call ends: during a long stream /metrics already shows it. A call's end settles it too, so the
+  // test above would pass without the early read.
+  it('shows the headroom while the stream is still arriving', async () => {
+    const slow = await startStandin({ pace: { first: 0, every: 1, ms: 600 } });
+    try {
+      const key = `sk-ratelimit-slow-${runtime}-${process.pid}-${Date.now()}`;
+      const print = createHash('sha256').update(key).digest('hex').slice(0, 12);
+      const app = await startApp({
+        runtime,
+        file: 'ai-app.mjs',
+        env: {
+          TAPWIRE_AI_ENDPOINTS: slow.endpoints,
+          OPENAI_URL: `http://127.0.0.1:${slow.ports.openai}`,
+          STANDIN_KEY: key,
+        },
+      });
+      // Every event 600 ms after the one before: the stream takes about five seconds.
+      const call = run(app, 'openai-chat-stream');
+      const mini = `openai|gpt-4o-mini|${print}`;
+      let remaining: Record<string, number> = {};
+      let samples: Sample[] = [];
+      for (let i = 0; i < 40 && remaining[`${mini}|requests`] === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        samples = parseMetrics(await app.metrics());
+        remaining = gauges(samples, REMAINING);
+      }
+      expect(remaining[`${mini}|requests`]).toBe(DEFAULT_LIMITS.openai.requests - 1);
+      // Mid-stream: the call has not ended (no duration recorded) and the stand-in has not finished.
+      expect(find(samples, 'gen_ai_client_operation_duration_seconds_count')).toEqual([]);
+      expect(slow.served).toEqual([]);
+      await call;
+      const after = parseMetrics(await app.metrics());
+      expect(find(after, 'gen_ai_client_operation_duration_seconds_count').map((s) => s.value)).toEqual([1]);
+      expect(gauges(after, REMAINING)[`${mini}|requests`]).toBe(DEFAULT_LIMITS.openai.requests - 1);
+    } finally {
+      await stopAll();
+      await slow.close();
+    }
+  }, 60_000);
 });
