@@ -63,8 +63,11 @@ const FIELDS = {
   OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT: 'spanAttributeCountLimit',
   OTEL_SPAN_EVENT_COUNT_LIMIT: 'spanEventCountLimit',
   OTEL_SPAN_LINK_COUNT_LIMIT: 'spanLinkCountLimit',
-  OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: 'spanAttributePerEventCountLimit',
-  OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: 'spanAttributePerLinkCountLimit',
+  // The JS SDK's names are re-read as set; the specification's show what spans get.
+  OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: undefined,
+  OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: undefined,
+  OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: 'spanAttributePerEventCountLimit',
+  OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: 'spanAttributePerLinkCountLimit',
   OTEL_TRACES_SAMPLER: 'sampler',
   OTEL_TRACES_SAMPLER_ARG: 'samplerArg',
   TAPWIRE_CARDINALITY_LIMIT: 'cardinalityLimit',

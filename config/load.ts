@@ -401,11 +401,13 @@ export function loadConfig(env: Env = process.env, options: LoadOptions = {}): L
     ),
     spanEventCountLimit: read('OTEL_SPAN_EVENT_COUNT_LIMIT', 'spanEventCountLimit'),
     spanLinkCountLimit: read('OTEL_SPAN_LINK_COUNT_LIMIT', 'spanLinkCountLimit'),
-    spanAttributePerEventCountLimit: read(
+    spanAttributePerEventCountLimit: spanOr<number>(
+      'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT',
       'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT',
       'spanAttributePerEventCountLimit',
     ),
-    spanAttributePerLinkCountLimit: read(
+    spanAttributePerLinkCountLimit: spanOr<number>(
+      'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT',
       'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
       'spanAttributePerLinkCountLimit',
     ),

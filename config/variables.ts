@@ -140,10 +140,10 @@ function signalTimeout(name: string, signal: string) {
 }
 
 /** The span-specific form of a general limit: unset, the general one applies. */
-function spanOverride(name: string, general: string, max: number) {
+function spanOverride(name: string, general: string, max: number, doc?: string) {
   return {
     name,
-    doc: `As \`${general}\`, for spans; set, it is used instead.`,
+    doc: doc ?? `As \`${general}\`, for spans; set, it is used instead.`,
     accepted: `an integer from 0 to ${max}`,
     fallback: undefined as number | undefined,
     fallbackDoc: `\`${general}\``,
@@ -483,6 +483,19 @@ export const VARIABLES = {
   OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: countLimit(
     'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
     'Attributes kept per span link (the OpenTelemetry JS SDK\u2019s name for it).',
+  ),
+  // The specification's names for the two above (sdk-environment-variables, attribute limits).
+  OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: spanOverride(
+    'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT',
+    'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT',
+    1_000_000,
+    'Attributes kept per span event (the specification\u2019s name); set, it is used instead of `OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT`.',
+  ),
+  OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: spanOverride(
+    'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT',
+    'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
+    1_000_000,
+    'Attributes kept per span link (the specification\u2019s name); set, it is used instead of `OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT`.',
   ),
   TAPWIRE_CARDINALITY_LIMIT: {
     name: 'TAPWIRE_CARDINALITY_LIMIT',

@@ -139,6 +139,8 @@ OTEL_SPAN_EVENT_COUNT_LIMIT                         128                         
 OTEL_SPAN_LINK_COUNT_LIMIT                          128                               default
 OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT           128                               default
 OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT            128                               default
+OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT                    128                               default
+OTEL_LINK_ATTRIBUTE_COUNT_LIMIT                     128                               default
 TAPWIRE_CARDINALITY_LIMIT                           2000                              default
 TAPWIRE_DASHBOARD                                   true                              profile development
 TAPWIRE_RUNTIME_METRICS                             true                              default

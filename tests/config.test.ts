@@ -230,6 +230,8 @@ const BAD = {
   OTEL_SPAN_LINK_COUNT_LIMIT: '2000000',
   OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: 'x',
   OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: 'none',
+  OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '-1',
+  OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: '1.5',
   OTEL_TRACES_SAMPLER: 'sometimes',
   OTEL_TRACES_SAMPLER_ARG: '1.5',
   TAPWIRE_CARDINALITY_LIMIT: '0',
@@ -339,6 +341,39 @@ describe('span limits', () => {
       countSource: 'OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT',
       problems: [],
     });
+  });
+
+  it("take the specification's names for event and link attributes over the JS SDK's", () => {
+    const perEvent = (env: Record<string, string>) => {
+      const { config, problems } = load(env);
+      return [
+        config.spanAttributePerEventCountLimit,
+        config.spanAttributePerLinkCountLimit,
+        config.sources.spanAttributePerEventCountLimit,
+        config.sources.spanAttributePerLinkCountLimit,
+        problems.length,
+      ];
+    };
+    expect(perEvent({})).toEqual([128, 128, 'default', 'default', 0]);
+    expect(
+      perEvent({
+        OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: '8',
+        OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT: '9',
+      }),
+    ).toEqual([
+      8,
+      9,
+      'OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT',
+      'OTEL_SPAN_ATTRIBUTE_PER_LINK_COUNT_LIMIT',
+      0,
+    ]);
+    expect(
+      perEvent({
+        OTEL_SPAN_ATTRIBUTE_PER_EVENT_COUNT_LIMIT: '8',
+        OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT: '3',
+        OTEL_LINK_ATTRIBUTE_COUNT_LIMIT: '0',
+      }),
+    ).toEqual([3, 0, 'OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT', 'OTEL_LINK_ATTRIBUTE_COUNT_LIMIT', 0]);
   });
 
   it('report a bad general value even when the span one is set', () => {
