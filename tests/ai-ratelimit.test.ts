@@ -12,6 +12,7 @@ import {
   parseMetrics,
   promtoolCheckMetrics,
   RUNTIMES,
+  type Runtime,
   type Sample,
   startApp,
   stopAll,
@@ -49,21 +50,30 @@ function gauges(samples: Sample[], name: string): Record<string, number> {
   return out;
 }
 
+/** The AI app against `s`, with an API key of its own (`prefix`-runtime-pid-time) and that key's fingerprint. */
+async function aiApp(
+  runtime: Runtime,
+  s: Standin,
+  prefix: string,
+): Promise<{ app: App; key: string; print: string }> {
+  const key = `${prefix}-${runtime}-${process.pid}-${Date.now()}`;
+  const app = await startApp({
+    runtime,
+    file: 'ai-app.mjs',
+    env: {
+      TAPWIRE_AI_ENDPOINTS: s.endpoints,
+      OPENAI_URL: `http://127.0.0.1:${s.ports.openai}`,
+      ANTHROPIC_URL: `http://127.0.0.1:${s.ports.anthropic}`,
+      GEMINI_URL: `http://127.0.0.1:${s.ports['gcp.gemini']}`,
+      STANDIN_KEY: key,
+    },
+  });
+  return { app, key, print: createHash('sha256').update(key).digest('hex').slice(0, 12) };
+}
+
 describe.each(RUNTIMES)('rate-limit headroom under %s', (runtime) => {
   it('gauges the requests and tokens left, the limits and the reset time, per provider, model family and key fingerprint', async () => {
-    const key = `sk-ratelimit-${runtime}-${process.pid}-${Date.now()}`;
-    const print = createHash('sha256').update(key).digest('hex').slice(0, 12);
-    const app = await startApp({
-      runtime,
-      file: 'ai-app.mjs',
-      env: {
-        TAPWIRE_AI_ENDPOINTS: standin.endpoints,
-        OPENAI_URL: `http://127.0.0.1:${standin.ports.openai}`,
-        ANTHROPIC_URL: `http://127.0.0.1:${standin.ports.anthropic}`,
-        GEMINI_URL: `http://127.0.0.1:${standin.ports['gcp.gemini']}`,
-        STANDIN_KEY: key,
-      },
-    });
+    const { app, key, print } = await aiApp(runtime, standin, 'sk-ratelimit');
     standin.served.length = 0;
     const before = Date.now() / 1000;
     // gpt-4o-mini through the SDK (plain and streamed) and fetch; claude-sonnet-4-5 twice.
@@ -141,17 +151,7 @@ describe.each(RUNTIMES)('rate-limit headroom under %s', (runtime) => {
   it('shows the headroom while the stream is still arriving', async () => {
     const slow = await startStandin({ pace: { first: 0, every: 1, ms: 600 } });
     try {
-      const key = `sk-ratelimit-slow-${runtime}-${process.pid}-${Date.now()}`;
-      const print = createHash('sha256').update(key).digest('hex').slice(0, 12);
-      const app = await startApp({
-        runtime,
-        file: 'ai-app.mjs',
-        env: {
-          TAPWIRE_AI_ENDPOINTS: slow.endpoints,
-          OPENAI_URL: `http://127.0.0.1:${slow.ports.openai}`,
-          STANDIN_KEY: key,
-        },
-      });
+      const { app, print } = await aiApp(runtime, slow, 'sk-ratelimit-slow');
       // Every event 600 ms after the one before: the stream takes about five seconds.
       const call = run(app, 'openai-chat-stream');
       const mini = `openai|gpt-4o-mini|${print}`;
