@@ -34,7 +34,12 @@ import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
 
 /** Milliseconds between a sibling's pushes; the holder forgets one silent for three of them. */
 const PUSH_INTERVAL_MS = 1000;
-/** How long the holder of a taken port has to say who it is before it counts as foreign. */
+/**
+ * How long the holder of a taken port has to say who it is before this process says (at debug)
+ * that it is still waiting. Silence is not taken for a foreign holder: an HTTP server that is not
+ * tapwire answers at once, and a silent one is nearly always a parent blocked in execFileSync
+ * while this process runs; a warning then would be a line on the app's stderr for nothing.
+ */
 const IDENTIFY_TIMEOUT_MS = 300;
 /** How long the port is tried again after its holder left mid-question, before it counts as taken. */
 const GONE_RETRY_MS = 5000;
@@ -269,6 +274,12 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         pusher = undefined;
         portWarning(Object.assign(new Error('address in use'), { code: 'EADDRINUSE' }));
       },
+      onSilent: () =>
+        agentLog(
+          'TAPWIRE_METRICS_HOLDER_SILENT',
+          `the holder of port ${config.prometheusPort} has not said who it is yet (its event loop is busy); this process waits for it`,
+          { port: config.prometheusPort },
+        ),
       onGone: () => {
         pusher = undefined;
         if (probe) {

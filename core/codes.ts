@@ -94,6 +94,14 @@ export const LOG_CODES = {
       'Another process of the same service on this host holds the /metrics port (a launcher such as npm, a cluster primary, a sibling worker): this process pushes its metrics there, and that process serves them with its own.',
     action: '',
   },
+  TAPWIRE_METRICS_HOLDER_SILENT: {
+    level: 'debug',
+    from: 'preload',
+    meaning:
+      'The process holding the /metrics port took the connection but has not said who it is within 300 ms: most often a parent whose event loop is blocked (execFileSync, spawnSync) while this process runs. This process waits for the answer without a limit and, if it ends first, writes its last metrics to that process unanswered.',
+    action:
+      'Nothing, when the holder is a tapwire parent. If something else holds the port and never answers HTTP, set OTEL_EXPORTER_PROMETHEUS_PORT to a free port.',
+  },
   TAPWIRE_ERR_METRICS_PORT: {
     level: 'warn',
     from: 'preload',

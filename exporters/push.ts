@@ -27,7 +27,10 @@ export interface PusherOptions {
   port: number;
   /** Milliseconds between periodic pushes. */
   intervalMs: number;
-  /** Milliseconds to wait for the holder's identity before calling it foreign. */
+  /**
+   * Milliseconds after which a holder that has not answered is said to be silent (onSilent); the
+   * answer is still awaited.
+   */
   identifyTimeoutMs: number;
   /** Whether to follow this holder (tapwire of the same service). */
   follows: (holder: HolderIdentity) => boolean;
@@ -40,6 +43,12 @@ export interface PusherOptions {
   onConnect: (holder: HolderIdentity) => void;
   /** Not following: the holder is not a sibling, or did not answer like one. The pusher has stopped. */
   onForeign: () => void;
+  /**
+   * The holder took the connection and has not answered within identifyTimeoutMs: a sibling whose
+   * event loop is blocked (a parent in execFileSync) answers only when it runs again, while an HTTP
+   * server that is not tapwire answers at once. Called once; the answer is still awaited.
+   */
+  onSilent: () => void;
   /**
    * Not following: the connection was refused or closed before any answer — the holder went away
    * while this process was asking (a launcher that exits as its app starts). The pusher has stopped.
@@ -103,7 +112,9 @@ export class Pusher {
     this.socket = net.connect({ host: options.host, port: options.port });
     this.socket.setEncoding('latin1');
     this.socket.setTimeout(options.identifyTimeoutMs);
-    this.socket.on('timeout', () => this.foreign());
+    // Decided after this loop turn's reads: the app's own start may have held the event loop past
+    // the timeout while the answer waited unread, and timers run before reads in a turn.
+    this.socket.on('timeout', () => setImmediate(() => this.unanswered()));
     this.socket.on('data', (d: string) => this.read(d));
     this.socket.on('error', () => this.lost());
     this.socket.on('close', () => this.lost());
@@ -169,6 +180,13 @@ export class Pusher {
       // Nothing more can be done for a process that is exiting.
     }
   };
+
+  /** The identify timeout passed: no answer read yet (this loop turn's reads included). */
+  private unanswered(): void {
+    if (this.following || this.done) return;
+    this.socket.setTimeout(0);
+    this.options.onSilent();
+  }
 
   private foreign(): void {
     if (this.done) return;

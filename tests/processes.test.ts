@@ -354,27 +354,32 @@ describe.each(['node', 'bun'] as Runtime[])('an app spawning 20 short children (
 describe.each(['node', 'bun'] as Runtime[])(
   'children run one after another with spawnSync (%s)',
   (runtime) => {
-    it('start without the answer of their blocked parent and say nothing', async () => {
-      const port = await freePort();
-      const r = spawnSync(runtime === 'node' ? NODE : BUN, [join(DIR, 'sync-children.mjs')], {
-        env: {
-          PATH: process.env.PATH,
-          ...(runtime === 'node'
-            ? { NODE_OPTIONS: `--import=${DIST_REGISTER}` }
-            : { BUN_OPTIONS: `--preload ${DIST_REGISTER}` }),
-          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-          TAPWIRE_ENV: 'development',
-          LOG_LEVEL: 'info',
-          CHILDREN: '3',
-        },
-        cwd: FIXTURES,
-        encoding: 'utf8',
-        timeout: 30_000,
-      });
-      expect(r.status, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ stderr: '', codes: [0, 0, 0] });
-    });
+    it.each(['0', 'wait'])(
+      'start without the answer of their blocked parent and say nothing (-e %s)',
+      async (work) => {
+        const port = await freePort();
+        const r = spawnSync(runtime === 'node' ? NODE : BUN, [join(DIR, 'sync-children.mjs')], {
+          env: {
+            PATH: process.env.PATH,
+            ...(runtime === 'node'
+              ? { NODE_OPTIONS: `--import=${DIST_REGISTER}` }
+              : { BUN_OPTIONS: `--preload ${DIST_REGISTER}` }),
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+            TAPWIRE_ENV: 'development',
+            LOG_LEVEL: 'info',
+            CHILDREN: '3',
+            // A child that lives past the 300 ms its holder has to answer: silence is said at debug only.
+            ...(work === 'wait' ? { WORK: 'wait' } : {}),
+          },
+          cwd: FIXTURES,
+          encoding: 'utf8',
+          timeout: 30_000,
+        });
+        expect(r.status, r.stderr).toBe(0);
+        expect(JSON.parse(r.stdout)).toEqual({ stderr: '', codes: [0, 0, 0] });
+      },
+    );
   },
 );
 
@@ -468,6 +473,48 @@ async function idleHolder() {
   }
   return { holder, metricsPort, env };
 }
+
+// Regression: a follower starts without waiting for its holder's answer, so the app's own start can
+// keep the event loop busy past the 300 ms the answer is given. The answer was there, unread, when
+// the timeout fired first (timers run before reads in a loop turn): the follower called its holder
+// foreign, warned, and pushed nothing (seen as a node:cluster worker missing on a loaded machine).
+it.each(['node', 'bun'] as Runtime[])(
+  'a follower whose app blocks its event loop for 600 ms at start still follows (%s)',
+  async (runtime) => {
+    const { holder, metricsPort, env } = await idleHolder();
+    try {
+      const sqlite =
+        runtime === 'bun'
+          ? "const { Database } = require('bun:sqlite'); new Database(':memory:').run('CREATE TABLE t (x)');"
+          : "const { DatabaseSync } = require('node:sqlite'); new DatabaseSync(':memory:').exec('CREATE TABLE t (x)');";
+      const r = spawnSync(
+        runtime === 'node' ? NODE : BUN,
+        [
+          runtime === 'node' ? '--import' : '--preload',
+          DIST_REGISTER,
+          '-e',
+          `const t = Date.now(); while (Date.now() - t < 600); ${sqlite} setTimeout(() => {}, 300);`,
+        ],
+        { cwd: FIXTURES, env: { ...env, LOG_LEVEL: 'info' }, encoding: 'utf8', timeout: 20_000 },
+      );
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      const s = await until(
+        metricsPort,
+        (x) => sum(x, 'db_client_operation_duration_seconds_count') === 1,
+        "the follower's CREATE",
+      );
+      expect(
+        value(s, 'db_client_operation_duration_seconds_count', {
+          db_system_name: 'sqlite',
+          db_operation_name: 'CREATE',
+          db_collection_name: 't',
+        }),
+      ).toBe(1);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  },
+);
 
 it('the holder goes away: the process that followed it takes the port over with its own counts', async () => {
   const { holder, metricsPort, env } = await idleHolder();
