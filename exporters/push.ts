@@ -107,8 +107,8 @@ export class Pusher {
     const net = process.getBuiltinModule('node:net') as typeof import('node:net');
     // Held (ref'd) until the connection is open, so that a short-lived process that ends right away
     // still has the connection its last push needs; then it never keeps the process alive, not
-    // even for the answer: a holder whose loop is blocked answers late, and the process that waited
-    // for it (50 ms at most, before) spent that at every start.
+    // even for the answer: a holder whose loop is blocked (a parent in execFileSync) answers only
+    // after the process is gone, and waiting for it would be paid at every start.
     this.socket = net.connect({ host: options.host, port: options.port });
     this.socket.setEncoding('latin1');
     this.socket.setTimeout(options.identifyTimeoutMs);
