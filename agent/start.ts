@@ -8,11 +8,13 @@ import { context, type MeterProvider, metrics, trace } from '@opentelemetry/api'
 import type { Resource } from '@opentelemetry/resources';
 import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Attribution, setAttribution } from '../core/ai/attribution.js';
-import { Prices, readPriceFile } from '../core/ai/prices.js';
+import type { Prices } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
+import type { AiRecorder } from '../core/ai/recorder.js';
 import { Subscriptions } from '../core/channels.js';
 import { Pools } from '../core/db/pools.js';
 import type { DbRecorder } from '../core/db/recorder.js';
+import { requireEntry } from '../core/entries.js';
 import { fail, type Guard, guard, guarded } from '../core/guard.js';
 import { FastHistograms } from '../core/histogram.js';
 import { Origins } from '../core/http/origins.js';
@@ -172,7 +174,11 @@ export async function start(): Promise<Agent | undefined> {
     if (metrics.setGlobalMeterProvider(appMeterProvider)) {
       installation.patches.onRestore(() => metrics.disable());
     }
-    const { http, db } = createRecorders(telemetry, config, prices(config));
+    // The AI measurement loads at the first provider call; with a price file of the user's, now, so
+    // that a bad one is said at start.
+    const ai = aiOnDemand(telemetry, config);
+    if (config.aiPrices !== undefined) ai();
+    const { http, db } = createRecorders(telemetry, config, ai);
     if (config.aiAttributes.length > 0) {
       setAttribution(new Attribution(config.aiAttributes, config.aiAttributeValues));
       installation.patches.onRestore(() => setAttribution(undefined));
@@ -314,8 +320,29 @@ const otlpReport = {
     agentLog('TAPWIRE_ERR_OTLP_FLUSH', message, fields),
 };
 
+/**
+ * The AI recorder, made the first time it is asked for (../core/ai/entry.ts is loaded then). A
+ * failure to load it is said once (TAPWIRE_ERR_HOOK) and provider calls are measured as plain HTTP.
+ */
+type AiEntry = typeof import('../core/ai/entry.js');
+
+function aiOnDemand(telemetry: Telemetry, config: Config): () => AiRecorder | undefined {
+  const g = guard('ai');
+  let recorder: AiRecorder | undefined;
+  return () => {
+    if (recorder !== undefined || !g.enabled) return recorder;
+    try {
+      const entry = requireEntry('ai');
+      recorder = entry.aiRecorder(telemetry, config.cardinalityLimit, prices(entry, config));
+    } catch (error) {
+      fail(g, error);
+    }
+    return recorder;
+  };
+}
+
 /** The built-in price table, with TAPWIRE_AI_PRICES over it when that file can be read and every price in it is usable. */
-function prices(config: Config): Prices {
+function prices({ Prices, readPriceFile }: AiEntry, config: Config): Prices {
   if (config.aiPrices === undefined) return new Prices();
   try {
     return new Prices(readPriceFile(config.aiPrices));

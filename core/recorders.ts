@@ -1,8 +1,7 @@
 // The recorders every operation ends in, over one Telemetry's instruments: the preload builds them
 // for the app's process, the sidecar for its proxy and gateway.
 import type { Config } from '../config/index.js';
-import type { Prices } from './ai/prices.js';
-import { AiRecorder } from './ai/recorder.js';
+import type { AiRecorder } from './ai/recorder.js';
 import { DbRecorder } from './db/recorder.js';
 import { HttpRecorder } from './http/recorder.js';
 import type { Telemetry } from './telemetry.js';
@@ -10,27 +9,19 @@ import type { Telemetry } from './telemetry.js';
 export interface Recorders {
   http: HttpRecorder;
   db: DbRecorder;
-  ai: AiRecorder;
 }
 
-export function createRecorders(telemetry: Telemetry, config: Config, prices: Prices): Recorders {
+/**
+ * `ai`: the AI recorder, asked for at the first provider call (the preload loads it then,
+ * ./ai/entry.ts); undefined when it cannot be had, and provider calls are then measured as plain
+ * HTTP.
+ */
+export function createRecorders(
+  telemetry: Telemetry,
+  config: Config,
+  ai: () => AiRecorder | undefined,
+): Recorders {
   const limit = config.cardinalityLimit;
-  const ai = new AiRecorder(
-    {
-      duration: telemetry.genAiDuration,
-      tokens: telemetry.genAiTokens,
-      timeToFirstChunk: telemetry.genAiTimeToFirstChunk,
-      timePerOutputChunk: telemetry.genAiTimePerOutputChunk,
-      outputSpeed: telemetry.genAiOutputSpeed,
-      cost: telemetry.genAiCost,
-      unparsedStreams: telemetry.genAiUnparsedStreams,
-      usageDropped: telemetry.genAiUsageDropped,
-      usage: telemetry.genAiUsage,
-    },
-    prices,
-    limit,
-    telemetry.meter,
-  );
   const http = new HttpRecorder(
     telemetry.meter,
     telemetry.httpServerDuration,
@@ -39,5 +30,5 @@ export function createRecorders(telemetry: Telemetry, config: Config, prices: Pr
     ai,
   );
   const db = new DbRecorder(telemetry.dbDuration, limit, config.dbSlowMs);
-  return { http, db, ai };
+  return { http, db };
 }

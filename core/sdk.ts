@@ -1,6 +1,6 @@
 // The OpenTelemetry SDK's MeterProvider, for the app's own @opentelemetry/api instruments (and the
 // OTLP push reader, which is the SDK's). A bundle entry of its own (dist/chunks/sdk.js), loaded
-// with require() when the app first asks for a meter (./telemetry.ts): a process whose app never
+// with require() when the app first asks for a meter (./entries.ts): a process whose app never
 // does, never loads the SDK.
 
 import type { Resource } from '@opentelemetry/resources';

@@ -9,6 +9,7 @@ import type { MetricProducer, MetricReader, ResourceMetrics, ScopeMetrics } from
 import type { Config } from '../config/index.js';
 import { METRICS, type MetricDef } from '../exporters/catalogue.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
+import { requireEntry } from './entries.js';
 import { type FastCounter, type FastHistogram, FastHistograms } from './histogram.js';
 import { logCounts, logDrops } from './log-counts.js';
 import { OwnMeter, observable } from './meter.js';
@@ -130,7 +131,7 @@ export function createTelemetry(
   const identity = resource ?? agentResource(config);
   let app: AppMeters | undefined;
   const createApp = (): AppMeters => {
-    app ??= loadSdk().appMeters(identity, config.cardinalityLimit, prometheus, otlp);
+    app ??= requireEntry('sdk').appMeters(identity, config.cardinalityLimit, prometheus, otlp);
     return app;
   };
   // The OTLP push reader is the SDK's: it needs its provider from the start.
@@ -189,17 +190,6 @@ export function createTelemetry(
       return prometheus ? serialize(await collect()) : '';
     },
   };
-}
-
-/**
- * ./sdk.ts, synchronously: an app's getMeter() must return its meter at once. In the bundle it is
- * an entry of its own beside the chunks (dist/chunks/sdk.js, scripts/build.mjs), loaded with
- * require() (an ES module without top-level await: Node >= 22.12 and Bun load it synchronously).
- */
-const SDK_ENTRY = './sdk.js';
-function loadSdk(): typeof import('./sdk.js') {
-  const load = process.getBuiltinModule('node:module').createRequire(import.meta.url);
-  return load(SDK_ENTRY);
 }
 
 function counter(meter: OwnMeter, def: MetricDef): Counter {

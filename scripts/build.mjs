@@ -186,10 +186,16 @@ await build({
     __TAPWIRE_LIVE_HTML__: JSON.stringify(page.html),
     __TAPWIRE_LIVE_CSP__: JSON.stringify(page.csp),
   },
-  // The OpenTelemetry SDK's MeterProvider is an entry of its own with a fixed name, which
-  // core/telemetry.ts loads with require() when the app first asks for a meter: out of the
-  // preload's start-up graph, and reachable synchronously.
-  entryPoints: { index: 'index.ts', register: 'register.ts', 'chunks/sdk': 'core/sdk.ts' },
+  // Entries of their own with fixed names, which core/entries.ts loads with require() when first
+  // needed: out of the preload's start-up graph, and reachable synchronously. The OpenTelemetry
+  // SDK's MeterProvider (when the app first asks for a meter) and the AI measurement (at the first
+  // provider call).
+  entryPoints: {
+    index: 'index.ts',
+    register: 'register.ts',
+    'chunks/sdk': 'core/sdk.ts',
+    'chunks/ai': 'core/ai/entry.ts',
+  },
   chunkNames: 'chunks/[name]-[hash]',
 });
 

@@ -13,6 +13,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Attribution } from '../core/ai/attribution.js';
+import { aiRecorder } from '../core/ai/entry.js';
 import { type PriceFile, Prices, readPriceFile } from '../core/ai/prices.js';
 import { agentLog, configureAgentLog } from '../core/log.js';
 import { createRecorders } from '../core/recorders.js';
@@ -56,7 +57,8 @@ async function listen(server: Server, host: string, port: number, what: string):
 export async function startSidecar(config: Config, priceFile?: PriceFile): Promise<Sidecar> {
   const upstream = new URL(config.upstream);
   const telemetry = createTelemetry({ ...config, metricsExporters: ['prometheus'] }, undefined);
-  const { http } = createRecorders(telemetry, config, new Prices(priceFile));
+  const ai = aiRecorder(telemetry, config.cardinalityLimit, new Prices(priceFile));
+  const { http } = createRecorders(telemetry, config, () => ai);
   const routeOf = compileRoutes(config.routes);
   const proxy = new InboundProxy({ upstream, routeOf, http, timeoutSeconds: config.proxyTimeoutSeconds });
   const tunnels = new UpgradeTunnels(upstream, http, routeOf, config.proxyTimeoutSeconds * 1000);

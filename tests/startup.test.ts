@@ -182,6 +182,32 @@ describe('bun: the packages an app declares', () => {
   });
 });
 
+describe('the AI measurement', () => {
+  // dist/chunks/ai.js (recorder, stream and usage readers, price table) is a bundle entry loaded at
+  // the first provider call (core/entries.ts): a process that calls none never loads it.
+  for (const runtime of ['node', 'bun'] as const) {
+    it(`${runtime}: loads at the first provider call, not at start, and measures that call`, async () => {
+      const port = await freePort();
+      const r = spawnSync(
+        runtime === 'node' ? NODE : BUN,
+        [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, join(FIXTURES, 'ai-on-demand.cjs')],
+        {
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+            TAPWIRE_AI_ENDPOINTS: '127.0.0.1=openai',
+            TAPWIRE_ENV: 'test',
+          },
+        },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ before: false, after: true, count: '1' });
+    });
+  }
+});
+
 describe('bun: a declared package loaded through the plugin', () => {
   /** Runs `file` in `app` on Bun, bare and under the preload; both stdouts. */
   async function both(app: string, file: string) {

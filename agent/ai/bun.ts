@@ -6,7 +6,8 @@
 // ahead or buffered), after the parser has looked at it. Cancelling it cancels the original (the
 // connection is released as before) and records the call as abandoned. status, statusText,
 // headers, url, redirected and type are those of the original response.
-import { ABANDONED, type AiCall } from '../../core/ai/call.js';
+import { ABANDONED } from '../../core/ai/abandoned.js';
+import type { AiCall } from '../../core/ai/call.js';
 import { fail, type Guard } from '../../core/guard.js';
 import { errorClass } from '../../core/http/semconv.js';
 import { NativeResponse } from '../http/bun/types.js';

@@ -25,9 +25,6 @@ const MAX_REQUEST_BYTES = 4 * 1024 * 1024;
 /** Non-streamed responses larger than this are passed on without reading usage. */
 const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 
-/** error.type of a stream the app cancelled before its end (the class Node's fetch reports). */
-export const ABANDONED = 'AbortError';
-
 /** What one call produced, as the hooks gathered it: its token counts (./cost.ts) and the rest. */
 export interface AiOutcome extends TokenCounts {
   operation: string;

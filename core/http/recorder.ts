@@ -70,8 +70,8 @@ export class HttpRecorder {
     private readonly serverDuration: FastHistogram,
     private readonly clientDuration: FastHistogram,
     limit: number,
-    /** Recognises AI provider calls among outbound requests; absent where none are measured. */
-    private readonly ai: AiRecorder | undefined,
+    /** Measures the AI provider calls among outbound requests; asked for at the first one (../recorders.ts). */
+    private readonly aiOf: () => AiRecorder | undefined,
   ) {
     this.serverSeries = seriesOf(METRICS.httpServerDuration, limit);
     this.clientSeries = seriesOf(METRICS.httpClientDuration, limit);
@@ -132,8 +132,8 @@ export class HttpRecorder {
    */
   client(rawMethod: string | undefined, origin: Origin, path: string): ClientOp {
     const op = new ClientOp(this, rawMethod, origin);
-    if (origin.provider !== undefined && this.ai !== undefined) {
-      op.ai = this.ai.call(origin.provider, path, origin.address, origin.port);
+    if (origin.provider !== undefined) {
+      op.ai = this.aiOf()?.call(origin.provider, path, origin.address, origin.port);
     }
     if (tracing !== undefined) tracing.startClient(op, path);
     return op;

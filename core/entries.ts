@@ -1,0 +1,18 @@
+// Parts of the agent that are bundle entries of their own beside the chunks (dist/chunks/NAME.js,
+// scripts/build.mjs), loaded with require() the first time they are needed: out of the preload's
+// start-up graph, and reachable synchronously from a request's path (an ES module without
+// top-level await: Node >= 22.12 and Bun load it synchronously).
+//
+// - sdk: the OpenTelemetry SDK's MeterProvider, when the app first asks for a meter (./telemetry.ts);
+// - ai: the AI measurement, at the first provider call (./ai/entry.ts).
+
+/** The entries by file name, as scripts/build.mjs names them. */
+interface Entries {
+  sdk: typeof import('./sdk.js');
+  ai: typeof import('./ai/entry.js');
+}
+
+export function requireEntry<K extends keyof Entries>(name: K): Entries[K] {
+  const load = process.getBuiltinModule('node:module').createRequire(import.meta.url);
+  return load(`./${name}.js`);
+}
