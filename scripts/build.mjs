@@ -254,6 +254,11 @@ pruneDeclarations(out, ['index.d.ts', 'register.d.ts']);
 // every other file it is one createRequire() more at load (~0.05 ms each, a dozen files at start).
 dropUnusedBanner(out);
 
+// Every .js file ASCII only. esbuild escapes what is not ASCII in strings and regular expressions
+// but keeps comments as written, and one dash in a comment makes Node decode the whole file into a
+// two-byte string (twice the memory, the slow decoder): measured 1.3 ms of start-up on Node 24.
+asciiOnly(out);
+
 // dist/ is self-contained (the container image copies it alone): mark its .js files as ESM.
 writeFileSync(
   `${out}/package.json`,
@@ -283,6 +288,20 @@ function dropUnusedBanner(dir) {
     if (text.startsWith(line) && !/\brequire\b/.test(text.slice(line.length))) {
       writeFileSync(file, text.slice(line.length));
     }
+  }
+}
+
+/** Writes every character outside ASCII left in the .js files under `dir` (in comments) as a \\u escape. */
+function asciiOnly(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.js')) continue;
+    const file = join(e.parentPath, e.name);
+    const text = readFileSync(file, 'utf8');
+    const escaped = text.replace(
+      /[\u0080-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+    if (escaped !== text) writeFileSync(file, escaped);
   }
 }
 

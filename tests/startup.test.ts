@@ -2,7 +2,15 @@
 // for each built-in and each file the agent loads before the app runs (bench/startup.mjs has the
 // times). Node lists the built-ins a process has loaded in process.moduleLoadList.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -179,6 +187,18 @@ describe('bun: the packages an app declares', () => {
     } finally {
       rmSync(app, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the bundle', () => {
+  // One character outside ASCII, even in a comment, makes Node decode the whole file into a
+  // two-byte string (twice the memory, the slow path); scripts/build.mjs escapes them.
+  it('is ASCII only', () => {
+    const dist = join(ROOT, 'dist');
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    expect(files.length).toBeGreaterThan(10);
+    const offending = files.filter((f) => /[\u0080-\uffff]/.test(readFileSync(join(dist, f), 'latin1')));
+    expect(offending).toEqual([]);
   });
 });
 
