@@ -259,6 +259,11 @@ dropUnusedBanner(out);
 // two-byte string (twice the memory, the slow decoder): measured 1.3 ms of start-up on Node 24.
 asciiOnly(out);
 
+// The agent's files tell Bun they are plain JavaScript it can run as they are (the `// @bun`
+// pragma of `bun build`'s own output): Bun otherwise transpiles every file it loads, measured
+// 1.6 ms of CPU at start on Bun 1.4.5. A comment to Node. Not the CLI's (its first line is a shebang).
+bunPragma(out);
+
 // dist/ is self-contained (the container image copies it alone): mark its .js files as ESM.
 writeFileSync(
   `${out}/package.json`,
@@ -302,6 +307,16 @@ function asciiOnly(dir) {
       (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
     );
     if (escaped !== text) writeFileSync(file, escaped);
+  }
+}
+
+/** Starts each of the agent's .js files under `dir` (not the CLI's) with Bun's `// @bun` pragma. */
+function bunPragma(dir) {
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile() || !e.name.endsWith('.js') || e.name.startsWith('cli-')) continue;
+    const file = join(e.parentPath, e.name);
+    if (file.startsWith(join(dir, 'cli'))) continue;
+    writeFileSync(file, `// @bun\n${readFileSync(file, 'utf8')}`);
   }
 }
 

@@ -200,6 +200,17 @@ describe('the bundle', () => {
     const offending = files.filter((f) => /[\u0080-\uffff]/.test(readFileSync(join(dist, f), 'latin1')));
     expect(offending).toEqual([]);
   });
+
+  // Bun transpiles every file it loads unless the file says it is Bun-ready JavaScript already.
+  it("the agent's files carry Bun's `// @bun` pragma (the CLI's do not: they start with a shebang)", () => {
+    const dist = join(ROOT, 'dist');
+    const files = readdirSync(dist, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    const agent = files.filter((f) => !/(^|[\\/])cli[-\\/]/.test(f));
+    expect(agent).toContain('register.js');
+    const without = agent.filter((f) => !readFileSync(join(dist, f), 'utf8').startsWith('// @bun\n'));
+    expect(without).toEqual([]);
+    expect(readFileSync(join(dist, 'cli/main.js'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
 });
 
 describe('the AI measurement', () => {
