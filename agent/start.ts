@@ -4,7 +4,7 @@
 // whose install fails is taken out alone (TAPWIRE_ERR_HOOK); any other failure takes everything
 // back out again (TAPWIRE_ERR_START) — every patch, subscription and global — and the app runs as
 // without tapwire. stop() does the same on request.
-import { context, type MeterProvider, metrics, trace } from '@opentelemetry/api';
+import type { MeterProvider } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import { type Config, loadConfig, problemMessage, VARIABLES } from '../config/index.js';
 import { Attribution, setAttribution } from '../core/ai/attribution.js';
@@ -22,6 +22,7 @@ import type { HttpRecorder } from '../core/http/recorder.js';
 import { agentLog, configureAgentLog, shipAgentLog } from '../core/log.js';
 import { logDrops } from '../core/log-counts.js';
 import { OwnMeter } from '../core/meter.js';
+import { registerMeterProvider, unregisterMeterProvider } from '../core/otel-global.js';
 import { Patches } from '../core/patch.js';
 import { createRecorders } from '../core/recorders.js';
 import { RUNTIME, SCOPE } from '../core/runtime.js';
@@ -171,8 +172,8 @@ export async function start(): Promise<Agent | undefined> {
     const appMeterProvider: MeterProvider = {
       getMeter: (name, version, options) => telemetry.app().provider.getMeter(name, version, options),
     };
-    if (metrics.setGlobalMeterProvider(appMeterProvider)) {
-      installation.patches.onRestore(() => metrics.disable());
+    if (registerMeterProvider(appMeterProvider)) {
+      installation.patches.onRestore(unregisterMeterProvider);
     }
     // The AI measurement loads at the first provider call; with a price file of the user's, now, so
     // that a bad one is said at start.
@@ -283,6 +284,7 @@ async function shipLogs(
   installation: Installation,
 ): Promise<LogShipper> {
   const { LogShipper } = await import('../exporters/otlp-logs.js');
+  const { context, trace } = await import('@opentelemetry/api');
   const said = new Set<string>();
   const shipper = new LogShipper(exports.logExporter(), {
     resource,

@@ -122,7 +122,13 @@ const bundle = {
   mainFields: ['module', 'main'],
   // pino-pretty is only used in development on a TTY and is loaded on demand.
   external: ['pino-pretty', 'bun', 'bun:*'],
-  define: { __TAPWIRE_VERSION__: JSON.stringify(pkg.version) },
+  define: {
+    __TAPWIRE_VERSION__: JSON.stringify(pkg.version),
+    // The bundled @opentelemetry/api's version, for its global slot (core/otel-global.ts).
+    __OTEL_API_VERSION__: JSON.stringify(
+      JSON.parse(readFileSync('node_modules/@opentelemetry/api/package.json', 'utf8')).version,
+    ),
+  },
   banner: {
     // Some bundled CommonJS dependencies call require() for Node built-ins.
     js: "const require = process.getBuiltinModule('node:module').createRequire(import.meta.url);",
