@@ -17,6 +17,7 @@
 //   at start. One that ends before the answer writes its last push behind the question; the
 //   holder keeps it only when it is of its own service (../exporters/workers.ts).
 // - A short-lived child that recorded nothing pushes nothing and leaves nothing behind.
+import { readFileSync } from 'node:fs';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 import { internalServers } from '../core/http/server.js';
@@ -72,6 +73,26 @@ export interface Endpoint {
 
 /** Hosts whose holder is asked on loopback before this process tries the port. */
 const LOOPBACK_OR_ANY = new Set(['0.0.0.0', '::', '', '127.0.0.1', '::1']);
+
+/**
+ * Whether a process above this one may hold the port: the parent that forked it (an IPC channel:
+ * child_process.fork, node:cluster and PM2 workers; the preload came with its execArgv), or a parent
+ * that runs under the same NODE_OPTIONS (that is how the preload reaches any other child: npm and the
+ * shell it starts, a launcher, an app's children). Read from Linux's /proc (~0.1 ms); where it
+ * cannot be read, assumed. A process started from a shell or a service manager answers no, and
+ * listens at once.
+ */
+function heldAbove(): boolean {
+  if (process.channel !== undefined) return true;
+  const options = process.env.NODE_OPTIONS;
+  if (options === undefined || options === '') return false;
+  try {
+    const environ = readFileSync(`/proc/${process.ppid}/environ`, 'latin1');
+    return environ.split('\0').includes(`NODE_OPTIONS=${options}`);
+  } catch {
+    return true;
+  }
+}
 
 /** Where a sibling reaches the holder: loopback when the endpoint listens on every address. */
 function pushHost(host: string): string {
@@ -329,13 +350,14 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     });
   }
 
-  // Asked first, listened on second: a process whose sibling holds the port (a child, a worker)
-  // then never runs a listen, which in Node loads node:cluster and node:dns and compiles the IPv6
-  // pattern (measured ~5 ms of CPU per process); a process that finds nobody pays one refused
-  // connection on loopback. A host of its own (an address, a name) is listened on first, as its
-  // errors (not an address of this machine) are the listen's to report. Not on Bun: its endpoint
-  // listens through Bun.serve, cheaply, and the question would load its node:net (~9 ms).
-  if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost)) whoHolds(true);
+  // Asked first, listened on second, where a process above this one may hold the port (a child, a
+  // worker): it then never runs a listen, which in Node loads node:cluster and node:dns and compiles
+  // the IPv6 pattern (measured ~4 ms per process); a process that finds nobody pays one refused
+  // connection on loopback (~3 ms). Either order ends the same way: a listen that finds the port
+  // taken asks who holds it, a question nobody answers listens. A host of its own (an address, a
+  // name) is listened on first, as its errors (not an address of this machine) are the listen's to
+  // report. Not on Bun: its endpoint listens through Bun.serve, cheaply.
+  if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost) && heldAbove()) whoHolds(true);
   else listen();
   return {
     ready,

@@ -16,34 +16,36 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUN, DIST_REGISTER, FIXTURES, freePort, NODE, ROOT, startApp, stopAll } from './support/index.js';
 
-/** The built-ins a Node process has loaded 300 ms after its -e script ran, and its stderr. */
+/**
+ * The built-ins a Node process has loaded 300 ms after its -e script ran, and its stderr.
+ * `inherited`: the preload comes through NODE_OPTIONS, from a shell that has it too (as under npm
+ * start), rather than on the command line.
+ */
 async function nodeLoads(
   preload: boolean,
   port?: number,
   cwd?: string,
+  inherited = false,
 ): Promise<{ loaded: string[]; stderr: string }> {
   port ??= await freePort();
-  const r = spawnSync(
-    NODE,
-    [
-      ...(preload ? ['--import', DIST_REGISTER] : []),
-      '-e',
-      // Read 300 ms in: a follower starts without waiting for its holder's answer (it comes within a
-      // millisecond or two), and what following loads counts too.
-      'setTimeout(() => process.stdout.write(JSON.stringify(process.moduleLoadList)), 300)',
-    ],
-    {
-      encoding: 'utf8',
-      cwd,
-      env: {
-        PATH: process.env.PATH,
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-        LOG_LEVEL: 'debug',
-        TAPWIRE_ENV: 'test',
-      },
+  // Read 300 ms in: a follower starts without waiting for its holder's answer (it comes within a
+  // millisecond or two), and what following loads counts too.
+  const script = 'setTimeout(() => process.stdout.write(JSON.stringify(process.moduleLoadList)), 300)';
+  const [cmd, ...args] = inherited
+    ? ['sh', '-c', '"$0" -e "$1"; exit $?', NODE, script]
+    : [NODE, ...(preload ? ['--import', DIST_REGISTER] : []), '-e', script];
+  const r = spawnSync(cmd!, args, {
+    encoding: 'utf8',
+    cwd,
+    env: {
+      ...(inherited ? { NODE_OPTIONS: `--import ${DIST_REGISTER}` } : {}),
+      PATH: process.env.PATH,
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      LOG_LEVEL: 'debug',
+      TAPWIRE_ENV: 'test',
     },
-  );
+  });
   expect(r.status).toBe(0);
   return {
     loaded: (JSON.parse(r.stdout) as string[]).map((m) => m.replace(/^NativeModule /, '')),
@@ -76,14 +78,27 @@ describe('node: built-ins loaded at start', () => {
     }
   });
 
-  it('a process beside its holder follows it without a listen of its own: no node:cluster, no node:dns', async () => {
-    // A listen loads node:cluster (and child_process), and with a host node:dns: ~5 ms of CPU that
-    // every child and worker paid before it found the port held.
+  it('a child beside its holder follows it without a listen of its own: no node:cluster, no node:dns', async () => {
+    // A listen loads node:cluster (and child_process), and with a host node:dns: ~4 ms of CPU that
+    // every child and worker paid before it found the port held. A process whose parent runs under
+    // the same NODE_OPTIONS asks who holds the port first (agent/endpoint.ts).
+    const holder = await startApp({ runtime: 'node', file: join(FIXTURES, 'processes', 'server.mjs') });
+    try {
+      const { loaded, stderr } = await nodeLoads(true, holder.metricsPort, FIXTURES, true);
+      expect(stderr).toContain('TAPWIRE_METRICS_FOLLOWING');
+      for (const name of ['cluster', 'child_process', 'dns']) expect(loaded, name).not.toContain(name);
+    } finally {
+      await stopAll();
+    }
+  });
+
+  it('a process started apart from the holder (the preload on its own command line) listens first, then follows', async () => {
     const holder = await startApp({ runtime: 'node', file: join(FIXTURES, 'processes', 'server.mjs') });
     try {
       const { loaded, stderr } = await nodeLoads(true, holder.metricsPort, FIXTURES);
       expect(stderr).toContain('TAPWIRE_METRICS_FOLLOWING');
-      for (const name of ['cluster', 'child_process', 'dns']) expect(loaded, name).not.toContain(name);
+      expect(stderr).not.toContain('TAPWIRE_ERR_METRICS_PORT');
+      expect(loaded).toContain('cluster'); // its own listen ran, and found the port held
     } finally {
       await stopAll();
     }
