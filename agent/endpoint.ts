@@ -1,7 +1,8 @@
 // One /metrics per host and service, whatever the process tree: a launcher (npm, npx, a shell
 // script) above the app, node:cluster or PM2 workers, Bun processes sharing a port, children the
-// app spawns. Every process under the preload first asks who holds the configured port (one
-// loopback connection), and opens the port itself when nobody answers:
+// app spawns. Every process under the preload asks who holds the configured port (one loopback
+// connection) and opens the port itself when nobody answers, or tries the port first and asks when
+// it is taken (see heldAbove() for which):
 //
 // - The one that gets it holds the endpoint. It answers GET /tapwire (who it is) and takes the
 //   metrics its siblings push (POST /v1/metrics, from this host only), and serves its own metrics
