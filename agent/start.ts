@@ -322,12 +322,12 @@ const otlpReport = {
     agentLog('TAPWIRE_ERR_OTLP_FLUSH', message, fields),
 };
 
+type AiEntry = typeof import('../core/ai/entry.js');
+
 /**
  * The AI recorder, made the first time it is asked for (../core/ai/entry.ts is loaded then). A
  * failure to load it is said once (TAPWIRE_ERR_HOOK) and provider calls are measured as plain HTTP.
  */
-type AiEntry = typeof import('../core/ai/entry.js');
-
 function aiOnDemand(telemetry: Telemetry, config: Config): () => AiRecorder | undefined {
   const g = guard('ai');
   let recorder: AiRecorder | undefined;
