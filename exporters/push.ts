@@ -98,7 +98,7 @@ function connectNode(host: string, port: number, on: ConnectionEvents): Connecti
 interface BunSocket {
   write(data: Uint8Array): number;
   unref(): void;
-  terminate(): void;
+  end(): void;
 }
 interface BunConnect {
   connect(options: {
@@ -158,8 +158,10 @@ function connectBun(bun: BunConnect, host: string, port: number, on: ConnectionE
       held = false;
       socket?.unref();
     },
+    // end(), not terminate(): terminate() resets the connection, and the holder (or whatever else
+    // answered on the port) would see ECONNRESET; node:net's destroy() closes it cleanly too.
     destroy() {
-      socket?.terminate();
+      socket?.end();
     },
   };
 }

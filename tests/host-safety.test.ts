@@ -57,7 +57,10 @@ describe.each(RUNTIMES)('%s', (runtime) => {
   it('warns once when the metrics port is taken and the app still serves', async () => {
     // Something else's HTTP server on the port: it answers tapwire's question, with a 404. (A holder
     // that never answers is nearly always a tapwire parent blocked in execFileSync: said at debug.)
+    // tapwire closes its connection there as a well-behaved client would: no reset.
+    const resets: string[] = [];
     const blocker: Server = createServer((socket) => {
+      socket.on('error', (error: NodeJS.ErrnoException) => resets.push(error.code ?? error.message));
       socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n');
     });
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
@@ -78,6 +81,7 @@ describe.each(RUNTIMES)('%s', (runtime) => {
       expect(warnings[0]!.msg).toContain(`127.0.0.1:${taken}`);
       expect(warnings[0]!.msg).toContain('EADDRINUSE');
       expect(app.child.exitCode).toBe(null);
+      expect(resets).toEqual([]);
     } finally {
       blocker.close();
     }
