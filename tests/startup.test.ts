@@ -315,6 +315,18 @@ describe('bun: a declared package loaded through the plugin', () => {
   });
 });
 
+/** A preload recording the built-ins a Bun process takes; they are written to $TAKEN at exit. */
+function builtinsTrace(dir: string): string {
+  const trace = join(dir, 'trace.mjs');
+  writeFileSync(
+    trace,
+    'const taken = new Set();\nconst get = process.getBuiltinModule;\n' +
+      'process.getBuiltinModule = function (id) { taken.add(id); return get.call(this, id); };\n' +
+      "process.on('exit', () => require('node:fs').writeFileSync(process.env.TAKEN, JSON.stringify([...taken].sort())));\n",
+  );
+  return trace;
+}
+
 describe('bun: built-ins taken at start', () => {
   // Bun's node:util, node:net, node:http, node:perf_hooks and node:async_hooks are JavaScript
   // layers that cost memory and milliseconds to load (util ~5 MB and ~2.5 ms, net ~9 ms, http ~17 ms,
@@ -324,22 +336,21 @@ describe('bun: built-ins taken at start', () => {
   it('are not node:util, node:net, node:http, node:perf_hooks or node:async_hooks', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tapwire-bun-builtins-'));
     try {
-      const trace = join(dir, 'trace.mjs');
-      writeFileSync(
-        trace,
-        'const taken = new Set();\nconst get = process.getBuiltinModule;\n' +
-          'process.getBuiltinModule = function (id) { taken.add(id); return get.call(this, id); };\n' +
-          "process.on('exit', () => process.stdout.write(JSON.stringify([...taken].sort())));\n",
-      );
+      const trace = builtinsTrace(dir);
       writeFileSync(join(dir, 'package.json'), '{"name":"builtins-app"}');
       const port = await freePort();
       const r = spawnSync(BUN, ['--preload', trace, '--preload', DIST_REGISTER, '-e', '0'], {
         cwd: dir,
         encoding: 'utf8',
-        env: { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_PORT: String(port), TAPWIRE_ENV: 'test' },
+        env: {
+          PATH: process.env.PATH,
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          TAPWIRE_ENV: 'test',
+          TAKEN: join(dir, 'taken.json'),
+        },
       });
       expect(r.status, r.stderr).toBe(0);
-      const taken = JSON.parse(r.stdout) as string[];
+      const taken = JSON.parse(readFileSync(join(dir, 'taken.json'), 'utf8')) as string[];
       expect(taken).toContain('node:diagnostics_channel'); // the trace sees what tapwire takes
       for (const id of ['node:util', 'node:net', 'node:http', 'node:perf_hooks', 'node:async_hooks']) {
         expect(taken, id).not.toContain(id);
@@ -359,13 +370,7 @@ describe('bun: built-ins taken at start', () => {
     });
     const dir = mkdtempSync(join(tmpdir(), 'tapwire-bun-follower-'));
     try {
-      const trace = join(dir, 'trace.mjs');
-      writeFileSync(
-        trace,
-        'const taken = new Set();\nconst get = process.getBuiltinModule;\n' +
-          'process.getBuiltinModule = function (id) { taken.add(id); return get.call(this, id); };\n' +
-          "process.on('exit', () => require('node:fs').writeFileSync(process.env.TAKEN, JSON.stringify([...taken].sort())));\n",
-      );
+      const trace = builtinsTrace(dir);
       const r = spawnSync(
         BUN,
         ['--preload', trace, '--preload', DIST_REGISTER, '-e', 'setTimeout(() => {}, 300)'],
