@@ -70,6 +70,8 @@ interface Connection {
   /** The connection no longer keeps the process alive. */
   unref(): void;
   destroy(): void;
+  /** Bytes written that the kernel has not taken yet (the holder is not reading). */
+  queued(): number;
 }
 
 interface ConnectionEvents {
@@ -91,6 +93,7 @@ function connectNode(host: string, port: number, on: ConnectionEvents): Connecti
     write: (text) => socket.write(text),
     unref: () => socket.unref(),
     destroy: () => socket.destroy(),
+    queued: () => socket.writableLength,
   };
 }
 
@@ -163,6 +166,7 @@ function connectBun(bun: BunConnect, host: string, port: number, on: ConnectionE
     destroy() {
       socket?.end();
     },
+    queued: () => pending?.length ?? 0,
   };
 }
 
@@ -266,7 +270,10 @@ export class Pusher {
   };
 
   private tick(): void {
-    if (this.busy || this.done) return;
+    // Bounded: while the holder does not read (its event loop blocked), a push still waiting is not
+    // joined by another. Each push is the whole of the process's metrics, so the next one, sent
+    // once the holder reads again, loses nothing.
+    if (this.busy || this.done || this.socket.queued() > 0) return;
     this.busy = true;
     this.options.collect().then(
       (body) => {

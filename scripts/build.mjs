@@ -256,19 +256,15 @@ await build({
 // surface and their types are not shipped. tests/package.test.ts checks the list.
 pruneDeclarations(out, ['index.d.ts', 'register.d.ts']);
 
-// The banner's require is for bundled CommonJS code (esbuild's __require helper, in one chunk); in
-// every other file it is one createRequire() more at load (~0.05 ms each, a dozen files at start).
-dropUnusedBanner(out);
-
-// Every .js file ASCII only. esbuild escapes what is not ASCII in strings and regular expressions
-// but keeps comments as written, and one dash in a comment makes Node decode the whole file into a
-// two-byte string (twice the memory, the slow decoder): measured 1.3 ms of start-up on Node 24.
-asciiOnly(out);
-
-// The agent's files tell Bun they are plain JavaScript it can run as they are (the `// @bun`
-// pragma of `bun build`'s own output): Bun otherwise transpiles every file it loads, measured
-// 1.6 ms of CPU at start on Bun 1.4.5. A comment to Node. Not the CLI's (its first line is a shebang).
-bunPragma(out);
+// Each .js file as it loads fastest (finish()).
+for (const e of readdirSync(out, { withFileTypes: true, recursive: true })) {
+  if (!e.isFile() || !e.name.endsWith('.js')) continue;
+  const file = join(e.parentPath, e.name);
+  const text = readFileSync(file, 'utf8');
+  const isCli = e.name.startsWith('cli-') || file.startsWith(join(out, 'cli'));
+  const done = finish(text, isCli);
+  if (done !== text) writeFileSync(file, done);
+}
 
 // dist/ is self-contained (the container image copies it alone): mark its .js files as ESM.
 writeFileSync(
@@ -289,41 +285,23 @@ try {
 renameSync(out, 'dist');
 rmSync(old, { recursive: true, force: true });
 
-/** Removes the banner from every .js file under `dir` that names `require` nowhere else. */
-function dropUnusedBanner(dir) {
+/**
+ * One output file, finished:
+ * - The banner's require is for bundled CommonJS code (esbuild's __require helper, in one chunk); in
+ *   every other file it is one createRequire() more at load (~0.05 ms each, a dozen files at start).
+ * - ASCII only. esbuild escapes what is not ASCII in strings and regular expressions but keeps
+ *   comments as written, and one dash in a comment makes Node decode the whole file into a two-byte
+ *   string (twice the memory, the slow decoder): measured 1.3 ms of start-up on Node 24.
+ * - The agent's files tell Bun they are plain JavaScript it can run as they are (the `// @bun`
+ *   pragma of `bun build`'s own output): Bun otherwise transpiles every file it loads, measured
+ *   1.6 ms of CPU at start on Bun 1.4.5. A comment to Node. Not the CLI's (its first line is a shebang).
+ */
+function finish(text, cli) {
   const line = `${bundle.banner.js}\n`;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith('.js')) continue;
-    const file = join(e.parentPath, e.name);
-    const text = readFileSync(file, 'utf8');
-    if (text.startsWith(line) && !/\brequire\b/.test(text.slice(line.length))) {
-      writeFileSync(file, text.slice(line.length));
-    }
-  }
-}
-
-/** Writes every character outside ASCII left in the .js files under `dir` (in comments) as a \\u escape. */
-function asciiOnly(dir) {
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith('.js')) continue;
-    const file = join(e.parentPath, e.name);
-    const text = readFileSync(file, 'utf8');
-    const escaped = text.replace(
-      /[\u0080-\uffff]/g,
-      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-    );
-    if (escaped !== text) writeFileSync(file, escaped);
-  }
-}
-
-/** Starts each of the agent's .js files under `dir` (not the CLI's) with Bun's `// @bun` pragma. */
-function bunPragma(dir) {
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!e.isFile() || !e.name.endsWith('.js') || e.name.startsWith('cli-')) continue;
-    const file = join(e.parentPath, e.name);
-    if (file.startsWith(join(dir, 'cli'))) continue;
-    writeFileSync(file, `// @bun\n${readFileSync(file, 'utf8')}`);
-  }
+  let done = text;
+  if (done.startsWith(line) && !/\brequire\b/.test(done.slice(line.length))) done = done.slice(line.length);
+  done = done.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return cli ? done : `// @bun\n${done}`;
 }
 
 /** Deletes every .d.ts under `dir` that the `entries` do not reach through relative imports. */
