@@ -30,7 +30,12 @@ import type { Live } from '../exporters/live/index.js';
 import { ProcessMerge } from '../exporters/merge.js';
 import { encodeResourceMetrics } from '../exporters/otlp-json.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
-import { type BunServe, type MetricsServer, startMetricsServer } from '../exporters/prometheus/server.js';
+import {
+  type BunServe,
+  bindsAtOnce,
+  type MetricsServer,
+  startMetricsServer,
+} from '../exporters/prometheus/server.js';
 import { Pusher } from '../exporters/push.js';
 import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
 
@@ -358,7 +363,10 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   // taken asks who holds it, a question nobody answers listens. A host of its own (an address, a
   // name) is listened on first, as its errors (not an address of this machine) are the listen's to
   // report. Not on Bun: its endpoint listens through Bun.serve, cheaply.
-  if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost) && heldAbove()) whoHolds(true);
+  // Where Node binds at once (net.BoundSocket), a taken port is known before any of that is loaded,
+  // and every process tries the port first.
+  if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost) && !bindsAtOnce() && heldAbove())
+    whoHolds(true);
   else listen();
   return {
     ready,

@@ -140,12 +140,21 @@ function startNode(options: MetricsServerOptions): MetricsServer {
     http.emit('connection', socket);
   });
   server.once('error', (error: NodeJS.ErrnoException) => options.onListenError(error));
-  // exclusive: in a node:cluster worker, listen() would otherwise share the primary's handle, and
-  // every worker would hold the port; the first holds it, the others follow it.
-  server.listen({ host: options.host, port: options.port, exclusive: true }, () => {
+  const listening = (): void => {
     const addr = server.address();
     if (addr && typeof addr === 'object') options.onListening?.({ host: addr.address, port: addr.port });
-  });
+  };
+  const bound = bindNow(net, options.host, options.port);
+  if (bound instanceof Error) {
+    // As a failed listen says it: after this call has returned.
+    process.nextTick(() => options.onListenError(bound));
+    return { close() {} };
+  }
+  // exclusive: in a node:cluster worker, listen() would otherwise share the primary's handle, and
+  // every worker would hold the port; the first holds it, the others follow it. (A bound socket is
+  // always listened on alone.)
+  if (bound !== undefined) server.listen(bound, listening);
+  else server.listen({ host: options.host, port: options.port, exclusive: true }, listening);
   server.unref();
   return {
     close() {
@@ -154,6 +163,39 @@ function startNode(options: MetricsServerOptions): MetricsServer {
       http?.closeIdleConnections();
     },
   };
+}
+
+/** node:net's BoundSocket, where this Node has it. */
+type BoundSocketClass = new (options: { host?: string; port: number }) => object;
+
+/**
+ * Whether this runtime binds the endpoint's port at once (Node's net.BoundSocket): a port that is
+ * taken is then known in microseconds, before anything else is loaded for the listen.
+ */
+export function bindsAtOnce(): boolean {
+  const net = process.getBuiltinModule('node:net') as { BoundSocket?: BoundSocketClass };
+  return typeof net.BoundSocket === 'function';
+}
+
+/**
+ * Binds an address (not a name) at once with net.BoundSocket, where Node has it: no DNS lookup,
+ * and none of what listen(host) loads and compiles for one (node:dns, the IPv6 address pattern;
+ * measured ~6 ms in a fresh process, against ~3.5 ms for the whole bound listen). Returns the bound
+ * socket; the bind's error (EADDRINUSE, EACCES, EADDRNOTAVAIL); or undefined where listen() must
+ * do it (no BoundSocket, a host name).
+ */
+function bindNow(net: typeof import('node:net'), host: string, port: number): object | Error | undefined {
+  const Bound = (net as { BoundSocket?: BoundSocketClass }).BoundSocket;
+  if (typeof Bound !== 'function') return undefined;
+  try {
+    // 0.0.0.0 is BoundSocket's own default; left out, the address is not even parsed.
+    return new Bound(host === '0.0.0.0' ? { port } : { host, port });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    // ERR_INVALID_ARG_VALUE: a host name, which listen() looks up.
+    if (typeof code !== 'string' || code.startsWith('ERR_')) return undefined;
+    return error as Error;
+  }
 }
 
 function httpServer(options: MetricsServerOptions): Server {
