@@ -1,8 +1,8 @@
 // One /metrics per host and service, whatever the process tree: a launcher (npm, npx, a shell
 // script) above the app, node:cluster or PM2 workers, Bun processes sharing a port, children the
-// app spawns. Every process under the preload asks who holds the configured port (one loopback
-// connection) and opens the port itself when nobody answers, or tries the port first and asks when
-// it is taken (see heldAbove() for which):
+// app spawns. Every process under the preload tries the configured port and asks who holds it (one
+// loopback connection) when it is taken; on a Node without net.BoundSocket, one that a holder may
+// sit above asks first and opens the port itself when nobody answers (see heldAbove()):
 //
 // - The one that gets it holds the endpoint. It answers GET /tapwire (who it is) and takes the
 //   metrics its siblings push (POST /v1/metrics, from this host only), and serves its own metrics
@@ -322,7 +322,10 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         const retry = setTimeout(listenLater, 20 + Math.floor(Math.random() * 80));
         retry.unref();
       },
-      collect: async () => {
+      collect: async (ending) => {
+        // A process that ends having recorded nothing has nothing to say: a short child (`-e 0`, a
+        // CLI that made no request) neither collects nor leaves its runtime series in the holder.
+        if (ending && !pushed && telemetry.quiet()) return undefined;
         last = await telemetry.collect();
         pushed = true;
         return JSON.stringify(encodeResourceMetrics(last));

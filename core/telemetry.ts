@@ -62,6 +62,17 @@ export interface Telemetry {
   collect(): Promise<ResourceMetrics>;
   /** Prometheus exposition of collect(). */
   render(): Promise<string>;
+  /**
+   * Nothing recorded yet that would outlive the process: no point in tapwire's request histograms
+   * and counters, no instrument of the app's own (the SDK's provider not created, no prom-client
+   * registry served). Runtime metrics do not count: they describe the process alone.
+   */
+  quiet(): boolean;
+}
+
+/** A further producer (the app's prom-client registry); `idle()`: it has nothing to serve yet. */
+export interface Producer extends MetricProducer {
+  idle?(): boolean;
 }
 
 /**
@@ -124,7 +135,7 @@ export function createTelemetry(
   resource?: Resource,
   histograms: FastHistograms = new FastHistograms(SCOPE),
   /** Further producers for the Prometheus endpoint (the app's prom-client registry). */
-  producers: readonly MetricProducer[] = [],
+  producers: readonly Producer[] = [],
   meter: OwnMeter = new OwnMeter(histograms, SCOPE, config.cardinalityLimit + 16),
 ): Telemetry {
   const prometheus = config.metricsExporters.includes('prometheus');
@@ -189,6 +200,10 @@ export function createTelemetry(
     async render() {
       return prometheus ? serialize(await collect()) : '';
     },
+    quiet: () =>
+      app === undefined &&
+      producers.every((p) => p.idle?.() === true) &&
+      histograms.collectNow().length === 0,
   };
 }
 

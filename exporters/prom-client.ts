@@ -237,6 +237,11 @@ export class PromClientProducer implements MetricProducer {
     return () => this.sources.delete(source);
   }
 
+  /** No registry served yet (the app has not loaded prom-client). */
+  idle(): boolean {
+    return this.sources.size === 0;
+  }
+
   private isDefault(source: Source, name: string): boolean {
     if (this.options.keepDefaults) return false;
     for (const d of source.defaults) {

@@ -55,8 +55,11 @@ export interface PusherOptions {
    * while this process was asking (a launcher that exits as its app starts). The pusher has stopped.
    */
   onGone: () => void;
-  /** The body of a periodic push (collected asynchronously), or undefined for nothing to say. */
-  collect: () => Promise<string | undefined>;
+  /**
+   * The body of a push (collected asynchronously), or undefined for nothing to say. `last`: the
+   * process is ending (its event loop ran empty).
+   */
+  collect: (last: boolean) => Promise<string | undefined>;
   /** The body of the last push, collected synchronously in 'exit'; undefined for nothing to say. */
   collectNow: () => string | undefined;
   /** The followed holder went away (the connection closed or failed): the pusher has stopped. */
@@ -266,16 +269,16 @@ export class Pusher {
    */
   private readonly onBeforeExit = (): void => {
     if (this.done || !this.open) return;
-    this.tick();
+    this.tick(true);
   };
 
-  private tick(): void {
+  private tick(last = false): void {
     // Bounded: while the holder does not read (its event loop blocked), a push still waiting is not
     // joined by another. Each push is the whole of the process's metrics, so the next one, sent
     // once the holder reads again, loses nothing.
     if (this.busy || this.done || this.socket.queued() > 0) return;
     this.busy = true;
-    this.options.collect().then(
+    this.options.collect(last).then(
       (body) => {
         this.busy = false;
         if (body !== undefined && !this.done) this.socket.write(request(this.options.host, body, false));

@@ -431,22 +431,34 @@ describe.each(['node', 'bun'] as Runtime[])(
   },
 );
 
-it('node -e 0 beside a holder of the port exits at once, with nothing on stderr', async () => {
-  const holder = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs') });
-  const r = spawnSync(NODE, ['--import', DIST_REGISTER, '-e', '0'], {
-    env: {
-      PATH: process.env.PATH,
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(holder.metricsPort),
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      TAPWIRE_ENV: 'development',
-      LOG_LEVEL: 'info',
-    },
-    cwd: FIXTURES, // the same service (package.json name) as the holder
-    encoding: 'utf8',
-    timeout: 10_000,
-  });
-  expect([r.status, r.stderr]).toEqual([0, '']);
-});
+it.each(['node', 'bun'] as Runtime[])(
+  '-e 0 beside a holder of the port exits at once, says nothing and leaves nothing in the holder (%s)',
+  async (runtime) => {
+    const holder = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs') });
+    const r = spawnSync(
+      runtime === 'node' ? NODE : BUN,
+      [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, '-e', '0'],
+      {
+        env: {
+          PATH: process.env.PATH,
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(holder.metricsPort),
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+          TAPWIRE_ENV: 'development',
+          LOG_LEVEL: 'info',
+        },
+        cwd: FIXTURES, // the same service (package.json name) as the holder
+        encoding: 'utf8',
+        timeout: 10_000,
+      },
+    );
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    // It recorded nothing, so it pushed nothing: no series of its own (runtime, agent info) appear
+    // in the holder, not even for the three push intervals a gone process is kept. (A push it made
+    // reached the holder before it exited; the holder had it read well within this wait.)
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(slots(parseMetrics(await scrape(holder.metricsPort)))).toEqual(['0']);
+  },
+);
 
 /**
  * A launcher-like holder of a free metrics port that serves no HTTP, in the fixtures' folder (the
