@@ -18,9 +18,10 @@
 //   object). A main file that is an ES module is handed to Bun unchanged (not patched). Nothing is
 //   loaded before the app loads it: requiring each declared package at start cost a Bun app
 //   ~100 ms (express 57, mysql2 30, pg 10, measured on Bun 1.4.5) whether it used them or not.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import Module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
+import { readText } from '../config/files.js';
 import { fail, type Guard } from '../core/guard.js';
 import { around, type Fn, type Patches } from '../core/patch.js';
 import type { Runtime } from '../core/runtime.js';
@@ -254,19 +255,17 @@ export function appDependencies(): ReadonlySet<string> {
   declared = new Set();
   const main = process.argv[1];
   for (let dir = main ? dirname(resolve(main)) : process.cwd(); ; ) {
-    const file = join(dir, 'package.json');
-    if (existsSync(file)) {
-      try {
-        const pkg = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-        for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
-          const deps = pkg[field];
-          if (deps !== null && typeof deps === 'object')
-            for (const name of Object.keys(deps)) declared.add(name);
-        }
-      } catch {
-        // an unreadable package.json declares nothing
+    try {
+      const pkg = JSON.parse(readText(join(dir, 'package.json'))) as Record<string, unknown>;
+      for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
+        const deps = pkg[field];
+        if (deps !== null && typeof deps === 'object')
+          for (const name of Object.keys(deps)) declared.add(name);
       }
       return declared;
+    } catch (error) {
+      // None here: look further up. An unreadable package.json declares nothing.
+      if ((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT') return declared;
     }
     const parent = dirname(dir);
     if (parent === dir) return declared;

@@ -3,8 +3,8 @@
 // keeps its default (or what the variable's row says happens instead), so the preload can report
 // it once and keep the app running; `tapwire config` turns problems into a non-zero exit code and
 // the sidecar refuses to start.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readText } from './files.js';
 import { PROFILE_DEFAULTS } from './profiles.js';
 import {
   type AiAttribute,
@@ -455,7 +455,7 @@ function stdoutIsTTY(): boolean {
 
 function packageName(cwd: string): string | undefined {
   try {
-    const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { name?: unknown };
+    const pkg = JSON.parse(readText(join(cwd, 'package.json'))) as { name?: unknown };
     return typeof pkg.name === 'string' && pkg.name !== '' ? pkg.name : undefined;
   } catch {
     return undefined;
