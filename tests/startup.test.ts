@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BUN, DIST_REGISTER, FIXTURES, freePort, NODE, ROOT, startApp, stopAll } from './support/index.js';
 
@@ -208,6 +208,24 @@ describe('bun: the packages an app declares', () => {
 });
 
 describe('the bundle', () => {
+  // Every file of the start graph is a module the preload loads in every process (~0.3 ms each on
+  // Node); scripts/build.mjs keeps the graph in one chunk beside the part `import 'tapwire'` shares.
+  it('starts the agent from 5 files at most', () => {
+    const dist = join(ROOT, 'dist');
+    const graph = new Set<string>();
+    const visit = (file: string): void => {
+      if (graph.has(file)) return;
+      graph.add(file);
+      const text = readFileSync(join(dist, file), 'utf8');
+      const statics = text.matchAll(/^(?:import|export)\b[^;]*?["'](\.[^"']+)["'];?$/gm);
+      const starts = text.matchAll(/import\(["'](\.\/chunks\/start-[^"']+)["']\)/g);
+      for (const m of [...statics, ...starts]) visit(join(dirname(file), m[1]!));
+    };
+    visit('register.js');
+    expect([...graph].some((f) => f.includes('start-'))).toBe(true);
+    expect(graph.size, [...graph].join(' ')).toBeLessThanOrEqual(5);
+  });
+
   // One character outside ASCII, even in a comment, makes Node decode the whole file into a
   // two-byte string (twice the memory, the slow path); scripts/build.mjs escapes them.
   it('is ASCII only', () => {
