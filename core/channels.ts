@@ -79,6 +79,11 @@ export const CHANNELS = {
     publisher: 'undici (Node only)',
     use: 'AI provider calls only, subscribed while one is in flight: the response body ended',
   },
+  netServerListenStart: {
+    name: 'tracing:net.server.listen:asyncStart',
+    publisher: 'node:net servers, node:http and node:https ones included (Node >= 22.3)',
+    use: 'the app is about to listen: its port, so that tapwire yields the metrics port to it',
+  },
   fastifyHandlerStart: {
     name: 'tracing:fastify.request.handler:start',
     publisher: 'Fastify 5 (Node and Bun)',

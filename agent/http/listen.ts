@@ -5,13 +5,15 @@
 // port is free when the app's listen runs) and says once how to move it (agent/endpoint.ts).
 //
 // detect: every server the app starts — `net.Server#listen` on Node (node:http and node:https
-//   servers inherit it); on Bun, `Bun.listen`, through which Bun's node:net servers bind, and
-//   `Bun.serve` (./bun/serve.ts calls appListens()), through which its node:http servers bind
-//   (measured on Bun 1.4.5).
-// hook: the listen functions wrapped; the port is read from the arguments as the runtime reads
-//   them, then the original runs with the same arguments. On Bun nothing is loaded for it: Bun's
-//   node:net and node:http cost ~9 and ~17 ms to load (measured), which an app that never uses
-//   them would pay for tapwire's sake.
+//   servers inherit it), which publishes `tracing:net.server.listen:asyncStart` with its options
+//   before it binds (Node >= 22.3); on Bun, `Bun.listen`, through which Bun's node:net servers
+//   bind, and `Bun.serve` (./bun/serve.ts calls appListens()), through which its node:http servers
+//   bind (measured on Bun 1.4.5).
+// hook: that channel on Node (nothing loaded: node:net costs ~2.5 ms to load on Node 24, which a
+//   process that never listens would pay for tapwire's sake); on an older Node and on Bun the
+//   listen functions wrapped, the port read from the arguments as the runtime reads them, then the
+//   original run with the same arguments. On Bun nothing is loaded for it either: Bun's node:net
+//   and node:http cost ~9 and ~17 ms to load (measured).
 // Not handled: a launcher above the app holding the port (npm start): the app's listen still
 // fails there; docs/instrumentation.md says to set OTEL_EXPORTER_PROMETHEUS_PORT.
 import { before } from '../../core/patch.js';
@@ -55,8 +57,21 @@ export function install(ctx: HookContext): void {
     );
     return;
   }
+  if (publishesListen()) {
+    // The options as net.Server#listen normalised its arguments: { port } for listen(port).
+    ctx.on('netServerListenStart', (message) =>
+      appListens((message as { options?: { port?: unknown } }).options?.port),
+    );
+    return;
+  }
   const net = process.getBuiltinModule('node:net') as typeof import('node:net');
   ctx.patches.wrap(net.Server.prototype, 'listen', (original) =>
     before(g, original, (_self, args) => appListens(listenPort(args))),
   );
+}
+
+/** Whether this Node publishes the start of every net.Server#listen (added in 22.3.0). */
+function publishesListen(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 3);
 }
