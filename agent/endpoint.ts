@@ -21,15 +21,15 @@
 import { readFileSync } from 'node:fs';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
+import { requireEntry } from '../core/entries.js';
 import { internalServers } from '../core/http/server.js';
 import { agentLog } from '../core/log.js';
 import { RUNTIME, SCOPE, VERSION } from '../core/runtime.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { AGENT_SCOPE, METRICS, PER_PROCESS } from '../exporters/catalogue.js';
 import type { Live } from '../exporters/live/index.js';
-import { ProcessMerge } from '../exporters/merge.js';
+import type { ProcessMerge } from '../exporters/merge.js';
 import { encodeResourceMetrics } from '../exporters/otlp-json.js';
-import { serialize } from '../exporters/prometheus/serialize.js';
 import {
   type BunServe,
   bindsAtOnce,
@@ -37,7 +37,7 @@ import {
   startMetricsServer,
 } from '../exporters/prometheus/server.js';
 import { Pusher } from '../exporters/push.js';
-import { acceptOtlp, type Worker, WorkerStore } from '../exporters/workers.js';
+import type { Worker, WorkerStore } from '../exporters/workers.js';
 
 /** Milliseconds between a sibling's pushes; the holder forgets one silent for three of them. */
 const PUSH_INTERVAL_MS = 1000;
@@ -129,18 +129,26 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     answer(error);
   };
 
-  // Holding the port: siblings' pushes, their slots, and the totals of those that are gone.
-  const merge = new ProcessMerge(PER_PROCESS, config.cardinalityLimit);
+  // Holding the port: siblings' pushes, their slots, and the totals of those that are gone. Made,
+  // and their code loaded (../core/entries.ts), at the first scrape or push.
   const slots = new Map<string, number>();
-  const store = new WorkerStore(PUSH_INTERVAL_MS, config.cardinalityLimit * POINTS_PER_PROCESS_FACTOR, {
-    // A sibling that ends before this process answered who it is pushes unanswered (../exporters/push.ts).
-    service: config.serviceName,
-    warn: (code, message) => agentLog(code, message),
-    onForget: (w: Worker) => {
-      merge.retire(w.resourceMetrics);
-      slots.delete(w.instance);
-    },
-  });
+  let holding: { merge: ProcessMerge; store: WorkerStore } | undefined;
+  const held = (): { merge: ProcessMerge; store: WorkerStore } => {
+    if (holding !== undefined) return holding;
+    const { ProcessMerge, WorkerStore } = requireEntry('holder');
+    const merge = new ProcessMerge(PER_PROCESS, config.cardinalityLimit);
+    const store = new WorkerStore(PUSH_INTERVAL_MS, config.cardinalityLimit * POINTS_PER_PROCESS_FACTOR, {
+      // A sibling that ends before this process answered who it is pushes unanswered (../exporters/push.ts).
+      service: config.serviceName,
+      warn: (code, message) => agentLog(code, message),
+      onForget: (w: Worker) => {
+        merge.retire(w.resourceMetrics);
+        slots.delete(w.instance);
+      },
+    });
+    holding = { merge, store };
+    return holding;
+  };
   const slotOf = (instance: string): number => {
     let slot = slots.get(instance);
     if (slot === undefined) {
@@ -152,11 +160,12 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   };
 
   async function render(openMetrics: boolean): Promise<string> {
+    const { merge, store } = held();
     const own = await telemetry.collect();
     const sources = [{ slot: 0, resourceMetrics: own }];
     for (const w of store.live())
       sources.push({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics });
-    return serialize(merge.merge(sources), {}, { onDuplicate: clash, openMetrics });
+    return requireEntry('holder').serialize(merge.merge(sources), {}, { onDuplicate: clash, openMetrics });
   }
 
   // A name the app's metrics share with tapwire's (or with another of the app's): said once per name.
@@ -186,8 +195,10 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
           scopeMetrics: [{ scope: SCOPE, metrics: telemetry.histograms.collectNow() }],
         }),
         siblings: () =>
-          store.live().map((w) => ({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics })),
-        merge: (sources) => merge.merge(sources),
+          held()
+            .store.live()
+            .map((w) => ({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics })),
+        merge: (sources) => held().merge.merge(sources),
       }),
     ));
   const livePage = config.dashboard
@@ -203,7 +214,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         port: config.prometheusPort,
         render,
         identity,
-        receive: (type, encoding, body, final) => acceptOtlp(store, type, encoding, body, final),
+        receive: (type, encoding, body, final) =>
+          requireEntry('holder').acceptOtlp(held().store, type, encoding, body, final),
         live: livePage,
         onHttpServer: (http) => internalServers.add(http),
         onListenError: (error) => {

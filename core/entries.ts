@@ -4,12 +4,15 @@
 // top-level await: Node >= 22.12 and Bun load it synchronously).
 //
 // - sdk: the OpenTelemetry SDK's MeterProvider, when the app first asks for a meter (./telemetry.ts);
-// - ai: the AI measurement, at the first provider call (./ai/entry.ts).
+// - ai: the AI measurement, at the first provider call (./ai/entry.ts);
+// - holder: the merge of siblings' pushes and the page's serializer, at the first scrape of or push
+//   to the process holding the metrics port (../exporters/holder.ts).
 
 /** The entries by file name, as scripts/build.mjs names them. */
 interface Entries {
   sdk: typeof import('./sdk.js');
   ai: typeof import('./ai/entry.js');
+  holder: typeof import('../exporters/holder.js');
 }
 
 export function requireEntry<K extends keyof Entries>(name: K): Entries[K] {

@@ -8,7 +8,6 @@ import type { Resource } from '@opentelemetry/resources';
 import type { MetricProducer, MetricReader, ResourceMetrics, ScopeMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 import { METRICS, type MetricDef } from '../exporters/catalogue.js';
-import { serialize } from '../exporters/prometheus/serialize.js';
 import { requireEntry } from './entries.js';
 import { type FastCounter, type FastHistogram, FastHistograms } from './histogram.js';
 import { logCounts, logDrops } from './log-counts.js';
@@ -60,8 +59,6 @@ export interface Telemetry {
    * run), the further producers (the app's prom-client registry) and the app's own instruments.
    */
   collect(): Promise<ResourceMetrics>;
-  /** Prometheus exposition of collect(). */
-  render(): Promise<string>;
   /**
    * Nothing recorded yet that would outlive the process: no point in tapwire's request histograms
    * and counters, no instrument of the app's own (the SDK's provider not created, no prom-client
@@ -197,9 +194,6 @@ export function createTelemetry(
           reasoning: counter(meter, METRICS.genAiUsageReasoning),
         }
       : undefined,
-    async render() {
-      return prometheus ? serialize(await collect()) : '';
-    },
     quiet: () =>
       app === undefined &&
       producers.every((p) => p.idle?.() === true) &&

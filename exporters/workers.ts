@@ -13,8 +13,11 @@
 // `onForget`.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
+import { type OtlpAnswer, reply } from './otlp-answer.js';
 import { convertResourceMetrics, OtlpFormatError, type OtlpResourceMetrics } from './otlp-json.js';
 import { decodeMetricsRequest, encodeMetricsResponse } from './otlp-proto.js';
+
+export type { OtlpAnswer };
 
 export const MAX_WORKERS = 64;
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -155,14 +158,6 @@ function points(rm: ResourceMetrics): number {
   return rm.scopeMetrics.reduce((n, s) => n + s.metrics.length, 0);
 }
 
-/** What a POST /v1/metrics answers: status and a JSON body, or protobuf bytes for a protobuf push. */
-export interface OtlpAnswer {
-  status: number;
-  body: unknown;
-  /** The ExportMetricsServiceResponse of a protobuf push taken (200). */
-  proto?: Uint8Array;
-}
-
 const utf8 = new TextDecoder();
 
 /**
@@ -244,23 +239,4 @@ export function receiveOtlp(store: WorkerStore, req: IncomingMessage, res: Serve
     const final = req.headers[FINAL_HEADER] === '1';
     reply(res, acceptOtlp(store, type, req.headers['content-encoding'], Buffer.concat(chunks), final));
   });
-}
-
-/** Writes an OtlpAnswer on a node:http response. */
-export function reply(res: ServerResponse, answer: OtlpAnswer): void {
-  if (res.headersSent) return;
-  if (answer.proto !== undefined) {
-    res.writeHead(answer.status, {
-      'content-type': 'application/x-protobuf',
-      'content-length': answer.proto.length,
-    });
-    res.end(answer.proto);
-    return;
-  }
-  const text = JSON.stringify(answer.body);
-  res.writeHead(answer.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
 }

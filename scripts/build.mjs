@@ -126,6 +126,7 @@ const builtins = {
 const LATE = [
   'core/sdk.ts',
   'core/ai/entry.ts',
+  'exporters/holder.ts',
   'exporters/live/index.ts',
   'exporters/otlp.ts',
   'exporters/otlp-logs.ts',
@@ -226,13 +227,14 @@ await build({
   },
   // Entries of their own with fixed names, which core/entries.ts loads with require() when first
   // needed: out of the preload's start-up graph, and reachable synchronously. The OpenTelemetry
-  // SDK's MeterProvider (when the app first asks for a meter) and the AI measurement (at the first
-  // provider call).
+  // SDK's MeterProvider (when the app first asks for a meter), the AI measurement (at the first
+  // provider call) and the metrics port holder's merge and serializer (at its first scrape or push).
   entryPoints: {
     index: 'index.ts',
     register: 'register.ts',
     'chunks/sdk': 'core/sdk.ts',
     'chunks/ai': 'core/ai/entry.ts',
+    'chunks/holder': 'exporters/holder.ts',
   },
   chunkNames: 'chunks/[name]-[hash]',
 });

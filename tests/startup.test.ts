@@ -274,6 +274,35 @@ describe('the AI measurement', () => {
   }
 });
 
+describe("the holder's merge and serializer", () => {
+  // dist/chunks/holder.js (siblings' pushes merged, the page written) is a bundle entry loaded at
+  // the first scrape or push (core/entries.ts): a process nobody scrapes never loads it.
+  for (const runtime of ['node', 'bun'] as const) {
+    it(`${runtime}: load at the first scrape, not at start, and that scrape is whole`, async () => {
+      const port = await freePort();
+      const r = spawnSync(
+        runtime === 'node' ? NODE : BUN,
+        [
+          runtime === 'node' ? '--import' : '--preload',
+          DIST_REGISTER,
+          join(FIXTURES, 'holder-on-demand.cjs'),
+        ],
+        {
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+            TAPWIRE_ENV: 'test',
+          },
+        },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ before: false, held: false, after: true, info: 1 });
+    });
+  }
+});
+
 describe('bun: a declared package loaded through the plugin', () => {
   /** Runs `file` in `app` on Bun, bare and under the preload; both stdouts. */
   async function both(app: string, file: string) {

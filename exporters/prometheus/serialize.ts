@@ -16,8 +16,7 @@ import { DataPointType } from '../../core/metric-data.js';
 import { AGENT_SCOPE, type InstrumentKind, PROM_CLIENT_SCOPE } from '../catalogue.js';
 import { labelName, prometheusName, prometheusType, sanitize } from './naming.js';
 
-export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
-export const OPENMETRICS_CONTENT_TYPE = 'application/openmetrics-text; version=1.0.0; charset=utf-8';
+export { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './content-type.js';
 
 /** The latest recording in a bucket made in a sampled span. */
 export interface BucketExemplar {

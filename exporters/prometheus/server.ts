@@ -9,8 +9,8 @@
 // arrives: a process nobody scrapes or pushes to (a CLI, a test runner's child) never loads it.
 import type { Server } from 'node:http';
 import type { LiveAnswer } from '../live/index.js';
-import { type OtlpAnswer, reply } from '../workers.js';
-import { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './serialize.js';
+import { type OtlpAnswer, reply } from '../otlp-answer.js';
+import { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './content-type.js';
 
 // The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
 // replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
