@@ -80,6 +80,29 @@ describe('node: built-ins loaded at start', () => {
     }
   });
 
+  // The app's own listen on the metrics port is heard on net.Server#listen's channel (Node >= 22.3),
+  // not by wrapping it: a process that serves no /metrics (OTLP only, or metrics off) loads no node:net.
+  it('without a /metrics endpoint, the agent loads no node:net', () => {
+    const r = spawnSync(
+      NODE,
+      // The list is taken before process.stdout is read: a piped stdout is a net.Socket.
+      [
+        '--import',
+        DIST_REGISTER,
+        '-e',
+        'const l = [...process.moduleLoadList]; process.stdout.write(JSON.stringify(l))',
+      ],
+      {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, OTEL_METRICS_EXPORTER: 'none', TAPWIRE_ENV: 'test' },
+      },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = (JSON.parse(r.stdout) as string[]).map((m) => m.replace(/^NativeModule /, ''));
+    expect(loaded).toContain('diagnostics_channel'); // the agent ran
+    for (const name of ['net', 'stream', 'cluster']) expect(loaded, name).not.toContain(name);
+  });
+
   it('a child beside its holder follows it without a listen of its own: no node:cluster, no node:dns', async () => {
     // A listen loads node:cluster (and child_process), and with a host node:dns: ~4 ms of CPU that
     // every child and worker paid before it found the port held. The port is bound at once
