@@ -3,8 +3,18 @@
 // `stopAll()` (call it in afterEach/afterAll).
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runtimeBinary } from '../../scripts/runtimes.js';
@@ -35,11 +45,36 @@ if (!existsSync(DIST_REGISTER)) {
 
 const handedOut = new Set<number>();
 
-/** A port nothing listens on now, never the same twice in one test process. */
+// Ports handed out in this run, across vitest's worker processes (two test files run at once, each
+// in its own process, children of one vitest process): a port one file probed free and has not yet
+// bound must not be handed to the other. One empty file per port, created exclusively, in a folder
+// of this run; folders of runs whose vitest process is gone are removed.
+const PORTS = join(tmpdir(), `tapwire-test-ports-${process.ppid}`);
+for (const name of readdirSync(tmpdir())) {
+  const pid = /^tapwire-test-ports-(\d+)$/.exec(name)?.[1];
+  if (pid === undefined || Number(pid) === process.ppid) continue;
+  try {
+    process.kill(Number(pid), 0);
+  } catch {
+    rmSync(join(tmpdir(), name), { recursive: true, force: true });
+  }
+}
+mkdirSync(PORTS, { recursive: true });
+
+function claim(port: number): boolean {
+  try {
+    closeSync(openSync(join(PORTS, String(port)), 'wx'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A port nothing listens on now, never the same twice in one test run (in any of its workers). */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = await probePort();
-    if (!handedOut.has(port)) {
+    if (!handedOut.has(port) && claim(port)) {
       handedOut.add(port);
       return port;
     }
