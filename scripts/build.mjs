@@ -115,8 +115,8 @@ const builtins = {
 // The preload's start graph as few files as possible. esbuild puts a module shared between entry
 // points (the static ones below, and every dynamic import()) into the chunk of the set of entries
 // that reach it, so the modules the agent starts with were spread over as many files as there are
-// such sets: 13. Each file is a module the preload loads at start, ~0.3 ms each on Node 24 even from
-// the compile cache. So every part loaded after start (an entry, or the target of a dynamic import
+// such sets: 13. Each file is a module the preload loads at start, at a cost of its own whatever its
+// size (~0.3 ms each on Node 24 without the compile cache, measured). So every part loaded after start (an entry, or the target of a dynamic import
 // in the agent) imports the start module too: all of the start graph is then reached from the same
 // entries and lands in one chunk (with the part the public `tapwire` import shares, 5 files). The
 // import costs nothing where it runs: the start module is loaded by then. Measured in a 15-run A/B:

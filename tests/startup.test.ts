@@ -231,8 +231,8 @@ describe('bun: the packages an app declares', () => {
 });
 
 describe('the bundle', () => {
-  // Every file of the start graph is a module the preload loads in every process (~0.3 ms each on
-  // Node); scripts/build.mjs keeps the graph in one chunk beside the part `import 'tapwire'` shares.
+  // Every file of the start graph is a module the preload loads in every process, at a cost of its
+  // own; scripts/build.mjs keeps the graph in one chunk beside the part `import 'tapwire'` shares.
   it('starts the agent from 5 files at most', () => {
     const dist = join(ROOT, 'dist');
     const graph = new Set<string>();
