@@ -371,15 +371,13 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     });
   }
 
-  // Asked first, listened on second, where a process above this one may hold the port (a child, a
-  // worker): it then never runs a listen, which in Node loads node:cluster and node:dns and compiles
-  // the IPv6 pattern (measured ~4 ms per process); a process that finds nobody pays one refused
-  // connection on loopback (~3 ms). Either order ends the same way: a listen that finds the port
-  // taken asks who holds it, a question nobody answers listens. A host of its own (an address, a
-  // name) is listened on first, as its errors (not an address of this machine) are the listen's to
-  // report. Not on Bun: its endpoint listens through Bun.serve, cheaply.
-  // Where Node binds at once (net.BoundSocket), a taken port is known before any of that is loaded,
-  // and every process tries the port first.
+  // The port is tried first. Where Node binds at once (net.BoundSocket), a taken port is known
+  // before node:cluster loads, so that order costs nothing. On a Node without it, a listen loads
+  // node:cluster and node:dns and compiles the IPv6 pattern (~4 ms) before it fails: there a process
+  // that one above it may hold the port for (a child, a worker) asks first on loopback, and listens
+  // only when nobody answers (a refused question, ~3 ms). Either order ends the same way. A host of
+  // its own (an address, a name) is listened on first, as its errors (not an address of this
+  // machine) are the listen's to report. Bun's endpoint listens through Bun.serve, cheaply.
   if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost) && !bindsAtOnce() && heldAbove())
     whoHolds(true);
   else listen();

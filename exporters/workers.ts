@@ -17,8 +17,6 @@ import { type OtlpAnswer, reply } from './otlp-answer.js';
 import { convertResourceMetrics, OtlpFormatError, type OtlpResourceMetrics } from './otlp-json.js';
 import { decodeMetricsRequest, encodeMetricsResponse } from './otlp-proto.js';
 
-export type { OtlpAnswer };
-
 export const MAX_WORKERS = 64;
 export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 export const EXPIRE_INTERVALS = 3;

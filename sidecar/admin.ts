@@ -5,7 +5,8 @@
 import { createServer, type Server } from 'node:http';
 import { agentLog } from '../core/log.js';
 import type { Telemetry } from '../core/telemetry.js';
-import { CONTENT_TYPE, serializeAll } from '../exporters/prometheus/serialize.js';
+import { CONTENT_TYPE } from '../exporters/prometheus/content-type.js';
+import { serializeAll } from '../exporters/prometheus/serialize.js';
 import { collectionFailed } from '../exporters/prometheus/server.js';
 import { receiveOtlp, type WorkerStore } from '../exporters/workers.js';
 

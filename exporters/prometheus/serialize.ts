@@ -16,8 +16,6 @@ import { DataPointType } from '../../core/metric-data.js';
 import { AGENT_SCOPE, type InstrumentKind, PROM_CLIENT_SCOPE } from '../catalogue.js';
 import { labelName, prometheusName, prometheusType, sanitize } from './naming.js';
 
-export { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './content-type.js';
-
 /** The latest recording in a bucket made in a sampled span. */
 export interface BucketExemplar {
   traceId: string;
