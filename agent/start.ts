@@ -109,6 +109,14 @@ function takeBack(part: Part): void {
   part.patches.restore();
 }
 
+/** register.ts: the tree `tapwire precompile` wrote for this Bun failed to load (it started from this bundle). */
+export function precompiledFailed(dir: string, error: unknown): void {
+  agentLog('TAPWIRE_ERR_PRECOMPILED', 'the precompiled agent failed to load; started from the plain bundle', {
+    dir,
+    err: error,
+  });
+}
+
 export async function start(): Promise<Agent | undefined> {
   const g = globalThis as AgentSlot;
   // One agent per process, even when two copies of tapwire are loaded.

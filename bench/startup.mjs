@@ -1,6 +1,6 @@
 // Start-up A/B: what the preload adds to a process that starts, and to a process that starts many.
 //
-//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children] [--runtime node,bun] [--out FILE]
+//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children] [--runtime node,bun] [--no-precompiled] [--out FILE]
 //
 // Three measures, each in an app folder whose package.json declares pg, mysql2, ioredis, express and
 // openai (node_modules linked to this repo's, so the drivers resolve as they would in a real app):
@@ -10,12 +10,14 @@
 //   execFileSync, all under NODE_OPTIONS / BUN_OPTIONS — the parent holds /metrics and, blocked,
 //   answers none of them: wall time;
 // - children-async: the same with spawn() awaited one at a time: the parent answers each child.
-// Modes: bare, tapwire (this tree's dist/) and, with --base, another build's dist/ (e.g. main's,
-// copied aside) — so two builds are compared on the same machine, in the same minutes. Every run
+// Modes: bare, tapwire (this tree's dist/ as the package installs it), on Bun precompiled (a copy of
+// it after `tapwire precompile`: the agent from Bun's bytecode, docs/cli.md) and, with --base,
+// another build's dist/ (e.g. main's, copied aside) — so two builds are compared on the same
+// machine, in the same minutes. Every run
 // goes through the modes in a rotated order; medians are reported with the load average, because a
 // shared 2-core machine moves every absolute figure.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,6 +34,7 @@ const { values: opts } = parseArgs({
     measure: { type: 'string', default: 'e0,first200,children,children-async' },
     runtime: { type: 'string', default: 'node,bun' },
     children: { type: 'string', default: '50' },
+    precompiled: { type: 'boolean', default: true },
     out: { type: 'string' },
   },
 });
@@ -47,6 +50,23 @@ const MODES = [
 if (opts.base) MODES.push({ id: 'base', register: path.resolve(opts.base, 'register.js') });
 
 guard(60);
+
+if (existsSync(path.join(REPO, 'dist/bun'))) {
+  throw new Error(
+    'dist/bun/ is there (tapwire precompile): the tapwire column would run precompiled on Bun. ' +
+      'Remove it (bun dist/cli/main.js precompile --remove) or rebuild.',
+  );
+}
+// Bun only: Node never reads the compiled tree.
+if (opts.precompiled && RUNTIME_IDS.includes('bun')) {
+  const copy = mkdtempSync(path.join(os.tmpdir(), 'tapwire-startup-dist-'));
+  process.on('exit', () => rmSync(copy, { recursive: true, force: true }));
+  cpSync(path.join(REPO, 'dist'), copy, { recursive: true });
+  const r = spawnSync(RUNTIMES.bun.bin, [path.join(copy, 'cli/main.js'), 'precompile'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tapwire precompile: exit ${r.status}: ${r.stderr}`);
+  MODES.push({ id: 'precompiled', register: path.join(copy, 'register.js'), only: 'bun' });
+}
+const modesOf = (runtimeId) => MODES.filter((m) => m.only === undefined || m.only === runtimeId);
 
 // The app folder: what the preload reads at start (package.json) is what a real app would have.
 const app = mkdtempSync(path.join(os.tmpdir(), 'tapwire-startup-'));
@@ -161,18 +181,19 @@ const load0 = os.loadavg();
 const results = {};
 for (const runtimeId of RUNTIME_IDS) {
   for (const measure of MEASURES) {
-    const samples = Object.fromEntries(MODES.map((m) => [m.id, { wall: [], cpu: [] }]));
+    const modes = modesOf(runtimeId);
+    const samples = Object.fromEntries(modes.map((m) => [m.id, { wall: [], cpu: [] }]));
     // One untimed round first: the page cache and any compile cache are warm for every mode alike.
-    for (const m of MODES) await MEASURE[measure](runtimeId, m);
+    for (const m of modes) await MEASURE[measure](runtimeId, m);
     for (let i = 0; i < RUNS; i++) {
-      for (const m of rotate(MODES, i)) {
+      for (const m of rotate(modes, i)) {
         const { wall, cpu } = await MEASURE[measure](runtimeId, m);
         samples[m.id].wall.push(wall);
         if (cpu !== null) samples[m.id].cpu.push(cpu);
       }
     }
     results[`${runtimeId} ${measure}`] = samples;
-    const line = MODES.map((m) => `${m.id} ${fmt(median(samples[m.id].wall))}`).join(' · ');
+    const line = modes.map((m) => `${m.id} ${fmt(median(samples[m.id].wall))}`).join(' · ');
     console.error(`${runtimeId} ${measure}: ${line} ms (load ${os.loadavg()[0].toFixed(2)})`);
   }
 }
@@ -196,15 +217,17 @@ print(`| --- |${' --- |'.repeat(MODES.length * 3 - 2)}`);
 for (const [key, samples] of Object.entries(results)) {
   for (const kind of ['wall', 'cpu']) {
     if (samples.bare[kind].length === 0) continue;
-    const meds = MODES.map((m) => median(samples[m.id][kind]));
+    // A mode a runtime does not run (precompiled on Node) reads '—'.
+    const meds = MODES.map((m) => (samples[m.id] === undefined ? undefined : median(samples[m.id][kind])));
     const bare = meds[0];
+    const cell = (x, f) => (x === undefined ? '—' : f(x));
     print(
-      `| ${key} (${kind}) | ${meds.map((x) => `${fmt(x)} ms`).join(' | ')} | ${meds
+      `| ${key} (${kind}) | ${meds.map((x) => cell(x, (v) => `${fmt(v)} ms`)).join(' | ')} | ${meds
         .slice(1)
-        .map((x) => `${fmt(x - bare)} ms`)
+        .map((x) => cell(x, (v) => `${fmt(v - bare)} ms`))
         .join(' | ')} | ${meds
         .slice(1)
-        .map((x) => fmt(x / bare, 2))
+        .map((x) => cell(x, (v) => fmt(v / bare, 2)))
         .join(' | ')} |`,
     );
   }

@@ -29,6 +29,11 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: (args, context) => import('./demo/index.js').then((m) => m.runDemo(args, context)),
     summary: 'run a small service under the preload: its numbers as tables, and its live page',
   },
+  // Loaded on demand: it only reads dist/ and hands it to Bun's bundler.
+  precompile: {
+    run: (args, context) => import('./precompile.js').then((m) => m.runPrecompile(args, context)),
+    summary: "compile the preload to the bytecode of the Bun that runs it (Bun's start-up)",
+  },
   rules: { run: runRules, summary: 'write Prometheus alert and recording rules (and promtool tests)' },
   // Loaded on demand: the sidecar brings the recorders and undici, which no other command needs.
   sidecar: {
@@ -52,6 +57,7 @@ Options:
   tapwire dashboards [--slo FILE] [--out DIR | --format configmap|operator | --board NAME]
   tapwire docs [--write|--check]
   tapwire demo [--runtime node|bun] [--raw] [--keep]
+  bunx --bun tapwire precompile [--remove]
   tapwire rules [--slo FILE] [--format prometheus|operator] [--tests] [--out DIR]
   tapwire sidecar
 

@@ -44,6 +44,14 @@ export const LOG_CODES = {
       'tapwire could not start. In the preload every hook it had installed is removed again and the app runs as without tapwire; the sidecar exits 1.',
     action: 'Report it with the stack in the line (`err.stack`).',
   },
+  TAPWIRE_ERR_PRECOMPILED: {
+    level: 'error',
+    from: 'preload',
+    meaning:
+      'On Bun, the agent compiled by `tapwire precompile` for this Bun (dist/bun/<revision>/ in the package) is there but failed to load: a file of it is missing or unreadable. The preload starts from the plain bundle instead, as it does where nothing was compiled: everything is measured, start-up takes the time the bytecode would have spared.',
+    action:
+      'Run `tapwire precompile` again with this Bun (it writes the tree afresh), or `tapwire precompile --remove`. Report the line if it comes back.',
+  },
   TAPWIRE_ERR_HOOK: {
     level: 'error',
     from: 'preload',

@@ -239,6 +239,8 @@ beforeAll(async () => {
   const bin = temporary('tapwire-readme-bin-');
   symlinkSync(NODE, join(bin, 'node'));
   symlinkSync(BUN, join(bin, 'bun'));
+  // Bun installs `bunx` beside `bun`: the same binary, which acts on the name it was started by.
+  symlinkSync(BUN, join(bin, 'bunx'));
   const cache = temporary('tapwire-readme-bun-cache-');
   // The user's shell: this process's environment (its CA settings reach the registry) without what
   // npm, vitest or the suite put there, which would change what tapwire or npm do.
@@ -350,13 +352,18 @@ describe.skipIf(reason !== undefined)('the README, run as written', () => {
     await stopServices();
   }, 120_000);
 
-  it('Bun quick start: bun add tapwire, bun --preload, curl /metrics', async () => {
-    const [install, start, curl] = linesOf('bun add tapwire');
+  it('Bun quick start: bun add tapwire, tapwire precompile, bun --preload, curl /metrics', async () => {
+    const [install, precompile, start, curl] = linesOf('bun add tapwire');
     const installed = await command(install!, bunApp);
     expect(installed.code, installed.stderr).toBe(0);
     expect(
       readJson<{ dependencies: Record<string, string> }>(join(bunApp, 'package.json')).dependencies,
     ).toHaveProperty('tapwire');
+    // The installed package's own bin, on the user's Bun: the tree lands in the package's dist/.
+    const compiled = await command(precompile!, bunApp);
+    expect([compiled.code, compiled.stderr]).toEqual([0, '']);
+    expect(compiled.stdout).toMatch(/^tapwire precompile: \d+ files compiled for Bun /);
+    expect(readdirSync(join(bunApp, 'node_modules/tapwire/dist/bun'))).toHaveLength(1);
     expect(SERVICE.test(start!)).toBe(true);
     service(start!, bunApp);
     await drive(3, 3);
