@@ -28,6 +28,7 @@ import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
 import { REPO, RUNTIMES } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
+  allowNegative: true,
   options: {
     runs: { type: 'string', default: '21' },
     base: { type: 'string' },
