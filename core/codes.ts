@@ -50,7 +50,7 @@ export const LOG_CODES = {
     meaning:
       'On Bun, the agent compiled by `tapwire precompile` for this Bun (dist/bun/<revision>/ in the package) is there but failed to load: a file of it is missing or unreadable. The preload starts from the plain bundle instead, as it does where nothing was compiled: everything is measured, start-up takes the time the bytecode would have spared.',
     action:
-      'Run `tapwire precompile` again with this Bun (it writes the tree afresh), or `tapwire precompile --remove`. Report the line if it comes back.',
+      'Run `bunx --bun tapwire precompile` again with this Bun (it writes the tree afresh), or `bunx --bun tapwire precompile --remove`. Report the line if it comes back.',
   },
   TAPWIRE_ERR_HOOK: {
     level: 'error',
