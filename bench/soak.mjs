@@ -1,7 +1,9 @@
 // The soak: an app under the preload on each runtime takes steady open-loop load for N minutes
-// (default 8) while /metrics is scraped every second, as Prometheus would. Reported per runtime:
-// RSS growth in MB per minute after the warm-up (least squares over one sample a second), RSS at
-// the end of the warm-up and at the end, and the number of series on /metrics at both points — a
+// (default 8) while /metrics is scraped every second, as Prometheus would; the same app without the
+// preload takes the same load at the same time beside it (one load generator each), so RSS over
+// bare is read from one run on one machine state. Reported per runtime: RSS growth in MB per minute
+// after the warm-up (least squares over one sample a second), RSS at the end of the warm-up and at
+// the end with the bare app's beside it, and the number of series on /metrics at both points — a
 // leak or an unbounded label shows as a slope or a growing series count. Not a test: the numbers
 // depend on the machine; bench/results/soak.json keeps the run, `--write` puts the table in
 // docs/soak.md.
@@ -53,8 +55,21 @@ const keysOf = (text) =>
     .map((l) => l.slice(0, l.lastIndexOf(' ')));
 const seriesOf = (text) => keysOf(text).length;
 
+/** Open-loop load on `port` for `seconds`; resolves to the generator's last JSON line. */
+function loadOn(port, seconds) {
+  const load = spawnTracked(
+    path.join(BIN, 'node'),
+    [path.join(ROOT, 'bench/lib/open-loop.mjs'), `http://127.0.0.1:${port}/`, String(rate), String(seconds)],
+    { stdout: 'pipe' },
+  );
+  let out = '';
+  load.stdout.on('data', (d) => (out += d));
+  return load.exited.then(() => JSON.parse(out.trim().split('\n').at(-1) ?? '{}'));
+}
+
 async function soak(runtime) {
   const port = await freePort();
+  const barePort = await freePort();
   const metricsPort = await freePort();
   const app = path.join(ROOT, 'bench/apps/http-hello.mjs');
   const preload = runtime === 'bun' ? ['--preload', REGISTER] : ['--import', REGISTER];
@@ -66,21 +81,22 @@ async function soak(runtime) {
       TAPWIRE_ENV: 'production',
     },
   });
+  const bare = spawnTracked(path.join(BIN, runtime), [app], {
+    env: { ...process.env, PORT: String(barePort) },
+  });
   await waitReady(child, port);
+  await waitReady(bare, barePort);
   const seconds = minutes * 60;
-  const load = spawnTracked(
-    path.join(BIN, 'node'),
-    [path.join(ROOT, 'bench/lib/open-loop.mjs'), `http://127.0.0.1:${port}/`, String(rate), String(seconds)],
-    { stdout: 'pipe' },
-  );
-  let loadOut = '';
-  load.stdout.on('data', (d) => (loadOut += d));
+  const loads = Promise.all([loadOn(port, seconds), loadOn(barePort, seconds)]);
   const samples = [];
   let scrapes = 0;
   let failed = 0;
   let seriesAtWarmup;
   let keysAtWarmup = new Set();
   let rssAtWarmup;
+  let bareAtWarmup;
+  let bareRss = null;
+  let bareMax = 0;
   let lastText = '';
   const start = Date.now();
   for (let t = 0; t < seconds; t++) {
@@ -96,18 +112,23 @@ async function soak(runtime) {
       failed++;
     }
     const rss = rssMb(child.pid);
+    bareRss = rssMb(bare.pid) ?? bareRss;
+    bareMax = Math.max(bareMax, bareRss ?? 0);
     const at = (Date.now() - start) / 1000;
     if (rss !== null) samples.push([at, rss]);
     if (seriesAtWarmup === undefined && at >= warmup) {
       seriesAtWarmup = seriesOf(lastText);
       keysAtWarmup = new Set(keysOf(lastText));
       rssAtWarmup = rss;
+      bareAtWarmup = bareRss;
     }
     if (t % 60 === 59)
-      console.error(`${runtime}: ${t + 1}s rss ${rss?.toFixed(1)} MB, ${seriesOf(lastText)} series`);
+      console.error(
+        `${runtime}: ${t + 1}s rss ${rss?.toFixed(1)} MB (bare ${bareRss?.toFixed(1)}), ${seriesOf(lastText)} series`,
+      );
     await sleep(Math.max(0, due - Date.now()));
   }
-  await load.exited;
+  const [load, bareLoad] = await loads;
   const after = samples.filter(([at]) => at >= warmup);
   const result = {
     runtime,
@@ -119,19 +140,23 @@ async function soak(runtime) {
     minutes,
     warmupSeconds: warmup,
     rate,
-    load: JSON.parse(loadOut.trim().split('\n').at(-1) ?? '{}'),
+    load,
+    bareLoad,
     scrapes,
     scrapesFailed: failed,
     rssAtWarmupMb: rssAtWarmup,
     rssEndMb: samples.at(-1)?.[1],
     rssMaxMb: Math.max(...samples.map(([, r]) => r)),
+    bareRssAtWarmupMb: bareAtWarmup,
+    bareRssEndMb: bareRss,
+    bareRssMaxMb: bareMax,
     mbPerMinute: slope(after) * 60,
     seriesAtWarmup,
     seriesEnd: seriesOf(lastText),
     /** Series that appeared after the warm-up (a growing label shows here by name). */
     seriesAdded: keysOf(lastText).filter((k) => !keysAtWarmup.has(k)),
   };
-  await killTree(child);
+  await Promise.all([killTree(child), killTree(bare)]);
   return result;
 }
 
@@ -143,9 +168,10 @@ console.log(json);
 
 if (write) {
   const f = (n, d = 1) => (typeof n === 'number' ? n.toFixed(d) : 'n/a');
+  const over = (a, b) => (typeof a === 'number' && typeof b === 'number' ? `+${(a - b).toFixed(1)}` : 'n/a');
   const rows = results.map(
     (r) =>
-      `| ${r.runtime} ${r.version} | ${r.load.sent ?? 'n/a'} (${r.load.errors ?? 'n/a'} errors) | ${r.scrapes} (${r.scrapesFailed} failed) | ${f(r.rssAtWarmupMb)} | ${f(r.rssEndMb)} | ${f(r.rssMaxMb)} | ${f(r.mbPerMinute, 3)} | ${r.seriesAtWarmup} → ${r.seriesEnd} |`,
+      `| ${r.runtime} ${r.version} | ${r.load.sent ?? 'n/a'} (${r.load.errors ?? 'n/a'} errors) | ${r.scrapes} (${r.scrapesFailed} failed) | ${f(r.rssAtWarmupMb)} (${f(r.bareRssAtWarmupMb)}) | ${f(r.rssEndMb)} (${f(r.bareRssEndMb)}) | ${over(r.rssEndMb, r.bareRssEndMb)} | ${f(r.rssMaxMb)} (${f(r.bareRssMaxMb)}) | ${f(r.mbPerMinute, 3)} | ${r.seriesAtWarmup} → ${r.seriesEnd} |`,
   );
   const added = results.map((r) => {
     const names = [
@@ -159,12 +185,13 @@ if (write) {
 
 Generated by \`node bench/soak.mjs --write\` (${new Date().toISOString().slice(0, 10)}): the hello app
 (bench/apps/http-hello.mjs) under the preload in the production profile, ${rate} requests/s of open-loop load for
-${minutes} minutes, /metrics scraped every second. MB/min is the least-squares slope of the app's RSS (one
+${minutes} minutes, /metrics scraped every second; in brackets the same app without the preload, under the same
+load at the same time beside it. MB/min is the least-squares slope of the app's RSS (one
 sample a second) after a ${warmup} s warm-up; the series count is the number of samples on /metrics at the end
 of the warm-up and at the end. A leak shows as a steady slope, an unbounded label as a growing count.
 
-| runtime | requests (errors) | scrapes | RSS after warm-up (MB) | RSS at end (MB) | RSS max (MB) | MB/min after warm-up | series |
-| --- | --- | --- | --- | --- | --- | --- | --- |
+| runtime | requests (errors) | scrapes | RSS after warm-up (MB, bare) | RSS at end (MB, bare) | over bare at end (MB) | RSS max (MB, bare) | MB/min after warm-up | series |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 Series that appeared after the warm-up:
