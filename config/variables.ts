@@ -515,9 +515,9 @@ export const VARIABLES = {
   TAPWIRE_RUNTIME_METRICS: {
     name: 'TAPWIRE_RUNTIME_METRICS',
     doc: 'Event-loop, heap, GC, CPU and memory metrics.',
-    accepted: '`true` or `false`',
+    accepted: '`on` or `off` (`true`, `false` too)',
     fallback: true,
-    parse: boolean,
+    parse: onOff,
   } satisfies Variable<boolean>,
   TAPWIRE_AI_ENDPOINTS: {
     name: 'TAPWIRE_AI_ENDPOINTS',
@@ -636,9 +636,9 @@ export const VARIABLES = {
   TAPWIRE_GATEWAY_INCLUDE_USAGE: {
     name: 'TAPWIRE_GATEWAY_INCLUDE_USAGE',
     doc: '`tapwire sidecar`: for OpenAI-shaped streamed chat completions that do not ask for their usage, the gateway adds `stream_options.include_usage` so their tokens and cost are known, and takes the extra usage chunk (and the `"usage":null` of the other chunks) out of the stream the app gets, so it reads what it would have without. An explicit `include_usage: false` is left alone.',
-    accepted: '`true` or `false`',
+    accepted: '`on` or `off` (`true`, `false` too)',
     fallback: false,
-    parse: boolean,
+    parse: onOff,
   } satisfies Variable<boolean>,
 } as const;
 

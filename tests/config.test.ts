@@ -462,6 +462,29 @@ describe('profiles', () => {
     ]);
   });
 
+  it("tapwire's own switches take on/off as well as true/false", () => {
+    const read = (env: Record<string, string>) => {
+      const { config, problems } = load(env);
+      return [config.runtimeMetrics, config.gatewayIncludeUsage, problems.length];
+    };
+    expect(read({ TAPWIRE_RUNTIME_METRICS: 'off', TAPWIRE_GATEWAY_INCLUDE_USAGE: 'on' })).toEqual([
+      false,
+      true,
+      0,
+    ]);
+    expect(read({ TAPWIRE_RUNTIME_METRICS: 'false', TAPWIRE_GATEWAY_INCLUDE_USAGE: 'TRUE' })).toEqual([
+      false,
+      true,
+      0,
+    ]);
+    expect(read({ TAPWIRE_RUNTIME_METRICS: 'On', TAPWIRE_GATEWAY_INCLUDE_USAGE: 'Off' })).toEqual([
+      true,
+      false,
+      0,
+    ]);
+    expect(read({ TAPWIRE_RUNTIME_METRICS: 'yes' })).toEqual([true, false, 1]);
+  });
+
   it('LOG_LEVEL overrides the profile', () => {
     const { config } = load({ TAPWIRE_ENV: 'production', LOG_LEVEL: 'DEBUG' });
     expect([config.logLevel, config.sources.logLevel]).toEqual(['debug', 'LOG_LEVEL']);
