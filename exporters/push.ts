@@ -4,7 +4,9 @@
 // but tapwire of the same service is never pushed to. Only the last pushes of a process that ends
 // before the answer came (its holder's event loop blocked, a parent in execFileSync) go out
 // unanswered, written behind the question on the same connection: a sibling reads them in order
-// once it runs again, and takes only its own service's (./workers.ts).
+// once it runs again, and takes only its own service's (./workers.ts). The question and every
+// push carry a random token of the connection: by then the process is gone, and the holder knows a
+// push's address no longer (Bun.serve), only the token that came with a question from loopback.
 //
 // Why a raw socket and hand-written requests rather than an HTTP client: the last push of a
 // process that exits happens in its 'exit' event, where nothing asynchronous runs any more. A
@@ -196,11 +198,25 @@ export function parseIdentity(text: string): HolderIdentity | undefined | 'incom
   }
 }
 
-function request(host: string, body: string, final: boolean): string {
+function request(host: string, token: string, body: string, final: boolean): string {
   return (
-    `POST /v1/metrics HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/json\r\n` +
+    `POST /v1/metrics HTTP/1.1\r\nhost: ${host}\r\nx-tapwire-token: ${token}\r\ncontent-type: application/json\r\n` +
     `content-length: ${Buffer.byteLength(body)}\r\n${final ? 'x-tapwire-final: 1\r\n' : ''}\r\n${body}`
   );
+}
+
+/**
+ * The connection's token: the holder takes a push whose address it no longer knows (the sibling
+ * has gone, Bun.serve) when it carries the token of a question asked from loopback
+ * (prometheus/server.ts). Random, so that no other host can guess one: node:crypto costs ~0.2 ms
+ * cold, Bun's crypto is built in.
+ */
+function connectionToken(): string {
+  const bun = (globalThis as { Bun?: unknown }).Bun !== undefined;
+  const crypto = bun
+    ? globalThis.crypto
+    : (process.getBuiltinModule('node:crypto') as typeof import('node:crypto'));
+  return crypto.randomUUID();
 }
 
 export class Pusher {
@@ -215,6 +231,7 @@ export class Pusher {
   /** Set once the connection is open and the question asked. */
   private open = false;
   private answer = '';
+  private readonly token = connectionToken();
 
   constructor(private readonly options: PusherOptions) {
     // Held (ref'd) until the connection is open, so that a short-lived process that ends right away
@@ -223,7 +240,9 @@ export class Pusher {
     // after the process is gone, and waiting for it would be paid at every start.
     const events: ConnectionEvents = {
       open: () => {
-        this.socket.write(`GET /tapwire HTTP/1.1\r\nhost: ${options.host}\r\n\r\n`);
+        this.socket.write(
+          `GET /tapwire HTTP/1.1\r\nhost: ${options.host}\r\nx-tapwire-token: ${this.token}\r\n\r\n`,
+        );
         this.open = true;
         this.socket.unref();
         options.onOpen();
@@ -281,7 +300,8 @@ export class Pusher {
     this.options.collect(last).then(
       (body) => {
         this.busy = false;
-        if (body !== undefined && !this.done) this.socket.write(request(this.options.host, body, false));
+        if (body !== undefined && !this.done)
+          this.socket.write(request(this.options.host, this.token, body, false));
       },
       () => {
         this.busy = false;
@@ -294,7 +314,7 @@ export class Pusher {
     this.done = true;
     try {
       const body = this.options.collectNow();
-      if (body !== undefined) this.socket.write(request(this.options.host, body, true));
+      if (body !== undefined) this.socket.write(request(this.options.host, this.token, body, true));
     } catch {
       // Nothing more can be done for a process that is exiting.
     }

@@ -46,17 +46,48 @@ export interface MetricsServerOptions {
 /** Pushed bodies are bounded: whatever a sibling sends becomes series. */
 export const MAX_PUSH_BYTES = 16 * 1024 * 1024;
 const FINAL_HEADER = 'x-tapwire-final';
+/** A sibling's connection token, sent with its question and its pushes (../push.ts). */
+const TOKEN_HEADER = 'x-tapwire-token';
+/** Tokens of local questions kept; the oldest is dropped beyond (a follower that never ended cleanly). */
+const MAX_TOKENS = 1024;
 
-function loopback(address: string | undefined): boolean {
+function loopback(address: string | null | undefined): boolean {
   return address === '127.0.0.1' || address === '::1' || address === '::ffff:127.0.0.1';
+}
+
+/**
+ * Whether a push comes from this host. Its address says, as long as the connection is open. A
+ * sibling that ended before its holder read its question (the holder's loop blocked: a parent in
+ * execFileSync) has its last push written behind the question, and once that connection has
+ * closed, Bun.serve no longer knows the address of a request after the first on it (requestIP()
+ * null; Bun 1.4.5). So the question carries a random token: asked from loopback, the token is
+ * remembered, and a push of no known address with that token is the same connection's. A push
+ * from an address that is not loopback is refused whatever it carries.
+ */
+class Locality {
+  private readonly tokens = new Set<string>();
+
+  question(address: string | null | undefined, token: string | null | undefined): void {
+    if (!loopback(address) || typeof token !== 'string' || token.length === 0 || token.length > 64) return;
+    this.tokens.add(token);
+    if (this.tokens.size > MAX_TOKENS) this.tokens.delete(this.tokens.values().next().value as string);
+  }
+
+  push(address: string | null | undefined, token: string | null | undefined, final: boolean): boolean {
+    const known = typeof token === 'string' && this.tokens.has(token);
+    if (known && final) this.tokens.delete(token);
+    return loopback(address) || ((address === null || address === undefined) && known);
+  }
 }
 
 /** The answer of the sibling routes, or undefined for a path that is not one of them. */
 async function sibling(
   options: MetricsServerOptions,
+  locality: Locality,
   method: string | undefined,
   path: string,
-  local: boolean,
+  address: string | null | undefined,
+  token: string | null | undefined,
   contentType: string,
   encoding: string | undefined,
   length: number,
@@ -64,11 +95,13 @@ async function sibling(
   final: boolean,
 ): Promise<OtlpAnswer | undefined> {
   if (path === '/tapwire' && options.identity !== undefined && method === 'GET') {
+    locality.question(address, token);
     return { status: 200, body: options.identity() };
   }
   if (path !== '/v1/metrics' || options.receive === undefined) return undefined;
   if (method !== 'POST') return { status: 405, body: { error: 'POST only' } };
-  if (!local) return { status: 403, body: { error: 'pushes are taken from this host only' } };
+  if (!locality.push(address, token, final))
+    return { status: 403, body: { error: 'pushes are taken from this host only' } };
   if (length > MAX_PUSH_BYTES)
     return { status: 413, body: { error: `body larger than ${MAX_PUSH_BYTES} bytes` } };
   return options.receive(contentType, encoding, await bytes(), final);
@@ -200,17 +233,21 @@ function bindNow(net: typeof import('node:net'), host: string, port: number): ob
 
 function httpServer(options: MetricsServerOptions): Server {
   const http = process.getBuiltinModule('node:http') as typeof import('node:http');
+  const locality = new Locality();
   return http.createServer((req, res) => {
     const path = req.url?.split('?', 1)[0] ?? '/';
     if (path === '/tapwire' || path === '/v1/metrics') {
       const bytes = () => readBody(req);
       const length = Number(req.headers['content-length'] ?? 0);
       const type = req.headers['content-type'] ?? '';
+      const token = req.headers[TOKEN_HEADER];
       sibling(
         options,
+        locality,
         req.method,
         path,
-        loopback(req.socket.remoteAddress),
+        req.socket.remoteAddress,
+        typeof token === 'string' ? token : undefined,
         type,
         req.headers['content-encoding'],
         length,
@@ -289,6 +326,7 @@ export type BunServe = (options: {
 
 function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer {
   let server: ReturnType<BunServe>;
+  const locality = new Locality();
   try {
     server = serve({
       hostname: options.host,
@@ -300,9 +338,11 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
           try {
             answer = await sibling(
               options,
+              locality,
               req.method,
               path,
-              loopback(bunServer.requestIP(req)?.address),
+              bunServer.requestIP(req)?.address,
+              req.headers.get(TOKEN_HEADER),
               req.headers.get('content-type') ?? '',
               req.headers.get('content-encoding') ?? undefined,
               Number(req.headers.get('content-length') ?? 0),
