@@ -87,6 +87,11 @@ const LIBS = [
 ];
 const runtimeIds = (opts.runtime ?? Object.keys(RUNTIMES)).flatMap((r) => r.split(','));
 const CHILD = path.join(BENCH_DIR, 'lib/db-child.mjs');
+const SERVERS = {
+  pg: { start: startPostgres, env: (port) => ({ PGHOST: '127.0.0.1', PGPORT: String(port) }) },
+  mysql2: { start: startMariadb, env: (port) => ({ MYSQL_PORT: String(port) }) },
+  ioredis: { start: startRedis, env: (port) => ({ REDIS_PORT: String(port) }) },
+};
 const log = (m) => console.error(m);
 
 const servers = [];
@@ -102,23 +107,15 @@ async function main() {
   if (!existsSync(TAPWIRE_REGISTER)) throw new Error('dist/register.js missing (run npm run build)');
   const loadAtStart = os.loadavg();
   log(`db bench: ${QUICK ? 'quick' : 'full'} run, ${ROUNDS} rounds, runtimes ${runtimeIds.join(',')}`);
-  const pg = await startPostgres();
-  servers.push(pg);
-  const mariadb = await startMariadb();
-  servers.push(mariadb);
-  const redis = await startRedis();
-  servers.push(redis);
-  const env = {
-    PGHOST: '127.0.0.1',
-    PGPORT: String(pg.port),
-    MYSQL_PORT: String(mariadb.port),
-    REDIS_PORT: String(redis.port),
-  };
-  const raw = {};
-  try {
-    for (const runtimeId of runtimeIds) {
-      raw[runtimeId] = {};
-      for (const lib of LIBS) {
+  const raw = Object.fromEntries(runtimeIds.map((r) => [r, {}]));
+  for (const lib of LIBS) {
+    // One server at a time, started for its library and stopped after it: MariaDB initialising its
+    // files in the background took CPU and disk from PostgreSQL's rounds when all three ran at once.
+    const server = await SERVERS[lib.id]?.start();
+    if (server !== undefined) servers.push(server);
+    const env = server === undefined ? {} : SERVERS[lib.id].env(server.port);
+    try {
+      for (const runtimeId of runtimeIds) {
         const modes = modesFor(lib);
         const rec = Object.fromEntries(modes.map((m) => [m, { samples: [], recorded: [], errors: [] }]));
         raw[runtimeId][lib.id] = rec;
@@ -144,9 +141,9 @@ async function main() {
           );
         }
       }
+    } finally {
+      for (const s of servers.splice(0)) await s.stop();
     }
-  } finally {
-    for (const s of servers.splice(0)) await s.stop();
   }
   const results = derive(raw);
   const md = render(results, loadAtStart);
@@ -215,7 +212,8 @@ function render(results, loadAtStart) {
     `- ${machineLine(loadAtStart)}${QUICK ? ' — **quick mode: short runs, numbers are indicative only**' : ''}`,
     '- Each row: a fresh process running one client, one operation at a time (each awaited), ' +
       `${BATCHES} timed batches after a warm-up of half a batch; the process reports its median batch; ` +
-      `${ROUNDS} processes per mode, modes interleaved with the order rotated each round, median reported.`,
+      `${ROUNDS} processes per mode, modes interleaved with the order rotated each round, median reported. ` +
+      'One database server runs at a time, started for its library and stopped after it.',
     '- Modes: `bare`; `tapwire` (`--import dist/register.js` / `--preload`); `otel` ' +
       `(\`@opentelemetry/auto-instrumentations-node/register\` ${otelVersion}, same flag) for pg, mysql2 and ioredis — ` +
       'OpenTelemetry has no node:sqlite / bun:sqlite instrumentation. Agent env: `OTEL_METRICS_EXPORTER=prometheus`, ' +
