@@ -212,11 +212,16 @@ function request(host: string, token: string, body: string, final: boolean): str
  * cold, Bun's crypto is built in.
  */
 function connectionToken(): string {
-  const bun = (globalThis as { Bun?: unknown }).Bun !== undefined;
-  const crypto = bun
-    ? globalThis.crypto
-    : (process.getBuiltinModule('node:crypto') as typeof import('node:crypto'));
-  return crypto.randomUUID();
+  try {
+    const bun = (globalThis as { Bun?: unknown }).Bun !== undefined;
+    const crypto = bun
+      ? globalThis.crypto
+      : (process.getBuiltinModule('node:crypto') as typeof import('node:crypto'));
+    return crypto.randomUUID();
+  } catch {
+    // A Node built without crypto: still unknown to another host, if not unguessable.
+    return `${Math.random().toString(36).slice(2)}${Math.random().toString(36).slice(2)}`;
+  }
 }
 
 export class Pusher {
