@@ -107,6 +107,37 @@ describe.each(RUNTIMES)('bad provider input under %s', (runtime) => {
     expect(agentErrors(app)).toEqual([]);
   }, 60_000);
 
+  it('a stream whose chunks the app transfers as it reads them reaches it unchanged; on Bun it is counted as unparsed', async () => {
+    const app = await startApp({ runtime, file: 'ai-app.mjs', env: env() });
+    standin.served.length = 0;
+    const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'Say hello' }] };
+    expect(await run(app, 'fetch-transfer')).toEqual({
+      status: 200,
+      type: 'text/event-stream',
+      hash: servedHash('/n30/v1/chat/completions', {
+        ...body,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    });
+    const served = standin.served.find((s) => s.stream)!;
+    const samples = parseMetrics(await app.metrics());
+    expect(sum(samples, CALLS, { gen_ai_request_model: 'gpt-4o-mini' })).toBe(1);
+    expect(find(samples, CALLS).filter((s) => s.labels.error_type !== undefined)).toEqual([]);
+    if (runtime === 'bun') {
+      // Bun's fetch: the app gets each chunk before the parser reads it (a microtask later), and a
+      // transferred chunk is gone by then: the call is recorded without tokens rather than short.
+      expect(value(samples, UNPARSED, { gen_ai_provider_name: 'openai' })).toBe(1);
+      expect(find(samples, TOKEN_COUNT)).toEqual([]);
+    } else {
+      // Node's fetch: undici hands tapwire each chunk before the app can read it.
+      expect(find(samples, UNPARSED)).toEqual([]);
+      expect(sum(samples, TOKENS, { gen_ai_token_type: 'input' })).toBe(served.input);
+      expect(sum(samples, TOKENS, { gen_ai_token_type: 'output' })).toBe(served.output);
+    }
+    expect(agentErrors(app)).toEqual([]);
+  }, 60_000);
+
   it('a malformed percent-escape in a Gemini model or Azure deployment path costs that call its path model, never the hook', async () => {
     const app = await startApp({ runtime, file: 'ai-app.mjs', env: withAzure() });
     const bare = await startApp({ runtime, file: 'ai-app.mjs', env: withAzure(), preload: false });

@@ -3,13 +3,16 @@
 //
 // The app gets a Response whose body is a pass-through stream over the original: each chunk is
 // handed on as the same Uint8Array, when the app asks for it (highWaterMark 0: nothing is read
-// ahead or buffered), after the parser has looked at it. Cancelling it cancels the original (the
+// ahead or buffered). The parser reads it a moment later (a microtask), with the time it came:
+// read first, a provider's first chunk (a few hundred events when the answer comes at once) was
+// added to the app's time to first chunk. Cancelling the body cancels the original (the
 // connection is released as before) and records the call as abandoned. status, statusText,
 // headers, url, redirected and type are those of the original response.
 import { ABANDONED } from '../../core/ai/abandoned.js';
 import type { AiCall } from '../../core/ai/call.js';
 import { fail, type Guard } from '../../core/guard.js';
 import { errorClass } from '../../core/http/semconv.js';
+import { now } from '../../core/operation.js';
 import { NativeResponse } from '../http/bun/types.js';
 
 /**
@@ -34,6 +37,12 @@ export function observeRequest(call: AiCall, input: unknown, init: unknown): voi
 
 /** The pass-through body: pulls one chunk from the original per read of the app. */
 class Source {
+  /** The chunk last handed to the app until the parser reads it, its length then and when it came. */
+  private unread: Uint8Array | undefined = undefined;
+  private unreadLength = 0;
+  private unreadAt = 0;
+  private readonly readLater = (): void => this.readUnread();
+
   constructor(
     private readonly reader: ReadableStreamDefaultReader<Uint8Array>,
     private readonly call: AiCall,
@@ -45,29 +54,51 @@ class Source {
     try {
       r = await this.reader.read();
     } catch (error) {
-      this.observe(undefined, errorClass(error));
+      this.readUnread();
+      this.end(errorClass(error));
       controller.error(error);
       return;
     }
+    this.readUnread();
     if (r.done) {
-      this.observe(undefined, undefined);
+      this.end(undefined);
       controller.close();
       return;
     }
-    this.observe(r.value!, undefined);
-    controller.enqueue(r.value!);
+    const chunk = r.value!;
+    this.unread = chunk;
+    this.unreadLength = chunk.byteLength;
+    this.unreadAt = now();
+    controller.enqueue(chunk);
+    // Queued after the app's read, which enqueue() has just answered.
+    queueMicrotask(this.readLater);
   }
 
   cancel(reason: unknown): Promise<void> {
-    this.observe(undefined, ABANDONED);
+    this.readUnread();
+    this.end(ABANDONED);
     return this.reader.cancel(reason);
   }
 
-  private observe(chunk: Uint8Array | undefined, errorType: string | undefined): void {
+  /** The parser reads the chunk the app was handed, unless the app took its buffer (transferred it) first. */
+  private readUnread(): void {
+    const chunk = this.unread;
+    if (chunk === undefined) return;
+    this.unread = undefined;
     if (!this.guard.enabled) return;
     try {
-      if (chunk !== undefined) this.call.chunk(chunk);
-      else if (errorType === undefined) this.call.end();
+      if (chunk.byteLength === this.unreadLength) this.call.chunk(chunk, this.unreadAt);
+      else this.call.missed();
+    } catch (error) {
+      fail(this.guard, error);
+    }
+  }
+
+  /** The body ended (errorType undefined), failed or was cancelled. */
+  private end(errorType: string | undefined): void {
+    if (!this.guard.enabled) return;
+    try {
+      if (errorType === undefined) this.call.end();
       else this.call.fail(errorType);
     } catch (error) {
       fail(this.guard, error);

@@ -157,11 +157,16 @@ export class AiCall extends Operation implements EventSink {
     this.recorder.limits(this, headers, key, this.headAt);
   }
 
-  /** A piece of the response body, exactly as the client received it (not copied, not changed). */
-  chunk(chunk: Uint8Array): void {
+  /**
+   * A piece of the response body, exactly as the client received it (not copied, not changed).
+   * `at`: now() when it arrived, for a hook that reads it a moment later (agent/ai/bun.ts): the
+   * time to first chunk is taken from it. The events in it are timed as they are read, as on
+   * every client (their gaps are the parser's between events of one network read).
+   */
+  chunk(chunk: Uint8Array, at?: number): void {
     if (this.done) return;
     // Kept for every call: whether it was streamed is known for sure once the request is read.
-    if (this.firstChunk === undefined) this.firstChunk = this.elapsed();
+    if (this.firstChunk === undefined) this.firstChunk = ((at ?? now()) - this.start) / 1000;
     if (this.parser !== undefined) {
       if (!this.parser.feed(chunk)) this.giveUp();
       return;
@@ -180,6 +185,14 @@ export class AiCall extends Operation implements EventSink {
       if (!this.parser.end()) this.giveUp();
     } else if (this.bodyChunks !== undefined) this.readBody(this.bodyChunks);
     this.finish(undefined);
+  }
+
+  /**
+   * A piece of a stream went by unread: the app took its buffer (transferred it) before the hook
+   * read it. Its usage cannot be known: the call is recorded without tokens, as unparsed.
+   */
+  missed(): void {
+    if (!this.done && this.parser !== undefined) this.giveUp();
   }
 
   /** The call failed or was abandoned: record what was seen, marked by `errorType`. */

@@ -129,11 +129,14 @@ export class HttpRecorder {
   /**
    * An outbound request to `origin` (../http/origins.ts) is about to be sent. An AI provider call
    * also gets its AiCall (op.ai); with tracing on, op.headers holds the trace context to send.
+   * `start`: now() when it was sent, for a hook that starts the operation just after.
    */
-  client(rawMethod: string | undefined, origin: Origin, path: string): ClientOp {
+  client(rawMethod: string | undefined, origin: Origin, path: string, start?: number): ClientOp {
     const op = new ClientOp(this, rawMethod, origin);
+    if (start !== undefined) op.start = start;
     if (origin.provider !== undefined) {
       op.ai = this.aiOf()?.call(origin.provider, path, origin.address, origin.port);
+      if (op.ai !== undefined && start !== undefined) op.ai.start = start;
     }
     if (tracing !== undefined) tracing.startClient(op, path);
     return op;

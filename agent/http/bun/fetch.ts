@@ -8,8 +8,9 @@
 //   `fetch` export gets the wrapper made here).
 // hook: the writable `globalThis.fetch` is replaced by one wrapper that does both roles: the
 //   HTTP client operation and, for a provider call, its AI body (../../ai/bun.ts).
-// record: one ClientOp per call from the origin classifier (core/http/origins.ts). Duration runs
-//   until the response headers arrive (the fetch promise settles), or the failure. With tracing
+// record: one ClientOp per call from the origin classifier (core/http/origins.ts), made just after
+//   the call is sent (timed from just before). Duration runs until the response headers arrive
+//   (the fetch promise settles), or the failure. With tracing
 //   on, Bun gets a NEW init object carrying a NEW Headers with `traceparent`: the caller's init,
 //   Request and Headers objects are never written to.
 import { fail, type Guard } from '../../../core/guard.js';
@@ -18,6 +19,7 @@ import type { Origins } from '../../../core/http/origins.js';
 import { pathOfUrl } from '../../../core/http/origins.js';
 import type { HttpRecorder } from '../../../core/http/recorder.js';
 import { clientStatusErrorType } from '../../../core/http/semconv.js';
+import { now, tracing } from '../../../core/operation.js';
 import { around, type Fn } from '../../../core/patch.js';
 import { observeRequest, observeResponse } from '../../ai/bun.js';
 import type { HookContext } from '../../context.js';
@@ -100,23 +102,68 @@ async function track(h: Hooked, op: ClientOp, promise: unknown): Promise<unknown
   return response;
 }
 
-function fetchMeasured(h: Hooked, original: Fn, self: unknown, args: IArguments): unknown {
-  const input = args[0];
-  const init = args[1];
-  let op: ClientOp | undefined;
-  let sent: unknown = init;
+/**
+ * The operation of a call the app is making, undefined when it is not measured (tapwire's own
+ * traffic, an input that is not a URL). `start`: when it was sent, where it was sent first.
+ */
+function operationOf(h: Hooked, input: unknown, init: unknown, start?: number): ClientOp | undefined {
   try {
     const url = urlOf(input);
     const origin = url === undefined ? undefined : h.origins.ofUrl(url);
-    if (origin !== undefined && !origin.internal) {
-      op = h.http.client(methodOf(input, init), origin, pathOfUrl(url!));
-      if (op.headers !== undefined) sent = initWith(input, init, op.headers) ?? init;
-      if (op.ai !== undefined) observeRequest(op.ai, input, init);
-    }
+    if (origin === undefined || origin.internal) return undefined;
+    return h.http.client(methodOf(input, init), origin, pathOfUrl(url!), start);
+  } catch (error) {
+    fail(h.guard, error);
+    return undefined;
+  }
+}
+
+/** The request body and headers of a provider call, for its model and API key. */
+function observeAiRequest(h: Hooked, op: ClientOp, input: unknown, init: unknown): void {
+  if (op.ai === undefined) return;
+  try {
+    observeRequest(op.ai, input, init);
   } catch (error) {
     fail(h.guard, error);
   }
+}
+
+/**
+ * Without tracing, nothing is added to the request: it is sent first, and the operation made while
+ * it travels (the origin, the operation and, for a provider call, the request's model and key:
+ * ~50 µs of code that runs cold, which the app's wait for the response hides).
+ */
+function fetchMeasured(h: Hooked, original: Fn, self: unknown, args: IArguments): unknown {
+  if (tracing !== undefined) return fetchTraced(h, original, self, args);
+  const input = args[0];
+  const init = args[1];
+  const start = now();
+  let promise: unknown;
+  try {
+    promise = Reflect.apply(original, self, args);
+  } catch (error) {
+    operationOf(h, input, init, start)?.fail(error);
+    throw error;
+  }
+  const op = operationOf(h, input, init, start);
+  if (op === undefined) return promise;
+  observeAiRequest(h, op, input, init);
+  return track(h, op, promise);
+}
+
+/** With tracing on, the operation comes first: its span's context is sent with the request. */
+function fetchTraced(h: Hooked, original: Fn, self: unknown, args: IArguments): unknown {
+  const input = args[0];
+  const init = args[1];
+  const op = operationOf(h, input, init);
   if (op === undefined) return Reflect.apply(original, self, args);
+  let sent: unknown = init;
+  try {
+    if (op.headers !== undefined) sent = initWith(input, init, op.headers) ?? init;
+  } catch (error) {
+    fail(h.guard, error);
+  }
+  observeAiRequest(h, op, input, init);
   let promise: unknown;
   try {
     promise = sent === init ? Reflect.apply(original, self, args) : original.call(self, input, sent);
