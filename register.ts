@@ -7,6 +7,8 @@
 // switch is process-wide, so the app's own modules are cached there too, as with
 // NODE_COMPILE_CACHE. NODE_DISABLE_COMPILE_CACHE=1 turns it off. Not on Bun: it has a cache of
 // its own, and its enableCompileCache() only creates an empty folder in the temporary directory.
+// When the preload began, for the start-up breakdown said at debug level (TAPWIRE_STARTED).
+const began = process.uptime();
 if (process.versions.bun === undefined) {
   const { enableCompileCache } = process.getBuiltinModule('node:module') as {
     enableCompileCache?: () => unknown;
@@ -24,7 +26,10 @@ if (process.versions.bun === undefined) {
 const compiled = await bunTree();
 const agent = compiled.start ?? (await import('./agent/start.js'));
 if (compiled.failed !== undefined) agent.precompiledFailed(compiled.failed.dir, compiled.failed.error);
-await agent.start();
+await agent.start({
+  began,
+  precompiled: process.versions.bun === undefined ? undefined : compiled.start !== undefined,
+});
 
 // On Bun, the agent compiled to this Bun's bytecode by `tapwire precompile`, if it has been
 // (cli/precompile.ts): Bun parses every file it loads in every process and keeps no cache of its

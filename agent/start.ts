@@ -117,7 +117,54 @@ export function precompiledFailed(dir: string, error: unknown): void {
   });
 }
 
-export async function start(): Promise<Agent | undefined> {
+/** Where the preload's start went (TAPWIRE_STARTED at debug level): ms since the process started. */
+class StartTimes {
+  private readonly marks: [string, number][] = [];
+  readonly hooks: Record<string, number> = {};
+
+  constructor(
+    /** process.uptime() when the preload began (register.ts), or when start() was called. */
+    private readonly began: number,
+    private readonly entered: number,
+  ) {}
+
+  mark(name: string): void {
+    this.marks.push([name, process.uptime()]);
+  }
+
+  hook(name: string, since: number): void {
+    this.hooks[name] = ms(process.uptime() - since);
+  }
+
+  fields(precompiled: boolean | undefined): Record<string, unknown> {
+    const out: Record<string, unknown> = {
+      runtime_ms: ms(this.began),
+      load_ms: ms(this.entered - this.began),
+    };
+    let last = this.entered;
+    for (const [name, at] of this.marks) {
+      out[`${name}_ms`] = ms(at - last);
+      last = at;
+    }
+    out.total_ms = ms(last - this.began);
+    out.hooks = this.hooks;
+    if (precompiled !== undefined) out.precompiled = precompiled;
+    return out;
+  }
+}
+
+const ms = (seconds: number): number => Math.round(seconds * 10_000) / 10;
+
+/** How register.ts started the agent, for the start-up breakdown. */
+export interface StartedFrom {
+  /** process.uptime() when the preload's first line ran. */
+  began: number;
+  /** Bun: whether the agent came from the precompiled tree (cli/precompile.ts). */
+  precompiled?: boolean;
+}
+
+export async function start(from?: StartedFrom): Promise<Agent | undefined> {
+  const entered = process.uptime();
   const g = globalThis as AgentSlot;
   // One agent per process, even when two copies of tapwire are loaded.
   if (g[kAgent] !== undefined) return g[kAgent] ?? undefined;
@@ -127,6 +174,12 @@ export async function start(): Promise<Agent | undefined> {
   try {
     const { config, problems } = loadConfig(process.env);
     configureAgentLog(config);
+    // Timed only when it will be said: at debug level (LOG_LEVEL=debug).
+    const times =
+      config.agentLogLevel === 'debug' || config.agentLogLevel === 'trace'
+        ? new StartTimes(from?.began ?? entered, entered)
+        : undefined;
+    times?.mark('config');
     const resource = agentResource(config);
     // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
     // (~20 ms of start-up), tracing brings the trace SDK.
@@ -218,6 +271,7 @@ export async function start(): Promise<Agent | undefined> {
       );
     }
 
+    times?.mark('setup');
     const shared = {
       config,
       runtime: RUNTIME,
@@ -230,8 +284,12 @@ export async function start(): Promise<Agent | undefined> {
       loads: new ModuleLoads(installation.patches, RUNTIME, installation.guard('module loads')),
     };
     for (const inst of INSTRUMENTATIONS) {
-      if (inst.runtimes.includes(RUNTIME)) await installation.install(inst, shared);
+      if (!inst.runtimes.includes(RUNTIME)) continue;
+      const since = times === undefined ? 0 : process.uptime();
+      await installation.install(inst, shared);
+      times?.hook(inst.name, since);
     }
+    times?.mark('hooks');
 
     if (telemetry.prometheus) {
       const opened = openEndpoint(config, telemetry, bunServe);
@@ -247,6 +305,10 @@ export async function start(): Promise<Agent | undefined> {
       clearTimeout(timer);
       endpoint.started();
       if (failure !== undefined) throw failure;
+    }
+    if (times !== undefined) {
+      times.mark('endpoint');
+      agentLog('TAPWIRE_STARTED', 'started', times.fields(from?.precompiled));
     }
     const agent: Agent = {
       config,

@@ -1,6 +1,6 @@
 // Start-up A/B: what the preload adds to a process that starts, and to a process that starts many.
 //
-//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children] [--runtime node,bun] [--no-precompiled] [--out FILE]
+//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children,breakdown] [--runtime node,bun] [--no-precompiled] [--out FILE]
 //
 // Three measures, each in an app folder whose package.json declares pg, mysql2, ioredis, express and
 // openai (node_modules linked to this repo's, so the drivers resolve as they would in a real app):
@@ -9,7 +9,10 @@
 // - children: one process that spawns 50 short children (`-e 0`) one after another with
 //   execFileSync, all under NODE_OPTIONS / BUN_OPTIONS — the parent holds /metrics and, blocked,
 //   answers none of them: wall time;
-// - children-async: the same with spawn() awaited one at a time: the parent answers each child.
+// - children-async: the same with spawn() awaited one at a time: the parent answers each child;
+// - breakdown: where the preload's start goes, from its own TAPWIRE_STARTED line (`-e 0` with
+//   LOG_LEVEL=debug, runs of their own, untimed here): loading its code, configuration, set-up,
+//   each hook, the /metrics endpoint; and what of `-e 0`'s overhead is left outside it.
 // Modes: bare, tapwire (this tree's dist/ as the package installs it), on Bun precompiled (a copy of
 // it after `tapwire precompile`: the agent from Bun's bytecode, docs/cli.md) and, with --base,
 // another build's dist/ (e.g. main's, copied aside) — so two builds are compared on the same
@@ -32,7 +35,7 @@ const { values: opts } = parseArgs({
   options: {
     runs: { type: 'string', default: '21' },
     base: { type: 'string' },
-    measure: { type: 'string', default: 'e0,first200,children,children-async' },
+    measure: { type: 'string', default: 'e0,first200,children,children-async,breakdown' },
     runtime: { type: 'string', default: 'node,bun' },
     children: { type: 'string', default: '50' },
     precompiled: { type: 'boolean', default: true },
@@ -182,6 +185,7 @@ const load0 = os.loadavg();
 const results = {};
 for (const runtimeId of RUNTIME_IDS) {
   for (const measure of MEASURES) {
+    if (measure === 'breakdown') continue;
     const modes = modesOf(runtimeId);
     const samples = Object.fromEntries(modes.map((m) => [m.id, { wall: [], cpu: [] }]));
     // One untimed round first: the page cache and any compile cache are warm for every mode alike.
@@ -232,5 +236,64 @@ for (const [key, samples] of Object.entries(results)) {
         .join(' | ')} |`,
     );
   }
+}
+
+// Where the start goes: the agent's own account of it (TAPWIRE_STARTED, said at debug level).
+const PHASES = [
+  ['runtime_ms', "runtime's own start"],
+  ['load_ms', 'load the agent'],
+  ['config_ms', 'configuration'],
+  ['setup_ms', 'set-up'],
+  ['hooks_ms', 'hooks'],
+  ['endpoint_ms', '/metrics endpoint'],
+  ['total_ms', 'preload in all'],
+];
+function startedLine(runtimeId, mode, port) {
+  const r = spawnSync(RUNTIMES[runtimeId].bin, [...preload(mode, runtimeId), '-e', '0'], {
+    cwd: app,
+    env: env(mode, runtimeId, port, { env: { LOG_LEVEL: 'debug' } }),
+    encoding: 'utf8',
+  });
+  for (const text of r.stderr.split('\n')) {
+    if (!text.includes('"TAPWIRE_STARTED"')) continue;
+    return JSON.parse(text);
+  }
+  throw new Error(`${runtimeId} ${mode.id}: no TAPWIRE_STARTED line (exit ${r.status}): ${r.stderr}`);
+}
+if (MEASURES.includes('breakdown')) {
+  const rows = [];
+  for (const runtimeId of RUNTIME_IDS) {
+    for (const mode of modesOf(runtimeId).filter((m) => m.register !== null)) {
+      const lines = [];
+      for (let i = 0; i < RUNS; i++) lines.push(startedLine(runtimeId, mode, await freePort()));
+      const med = (key) => median(lines.map((l) => l[key]));
+      const hooks = Object.keys(lines[0].hooks)
+        .map((name) => [name, median(lines.map((l) => l.hooks[name] ?? 0))])
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 4)
+        .map(([name, v]) => `${name} ${fmt(v)}`);
+      const e0 = results[`${runtimeId} e0`];
+      const rest =
+        e0 === undefined || e0[mode.id] === undefined
+          ? '—'
+          : `${fmt(median(e0[mode.id].wall) - median(e0.bare.wall) - med('total_ms'))} ms`;
+      rows.push(
+        `| ${runtimeId} · ${mode.id} | ${PHASES.map(([k]) => `${fmt(med(k))} ms`).join(' | ')} | ${rest} | ${hooks.join(', ')} |`,
+      );
+      console.error(`${runtimeId} breakdown (${mode.id}): preload ${fmt(med('total_ms'))} ms`);
+    }
+  }
+  print(
+    `\nWhere the preload's start goes, in the agent's own account of it (\`TAPWIRE_STARTED\`, said at \`LOG_LEVEL=debug\`; ` +
+      `\`-e 0\` in the same app folder, ${RUNS} runs of their own, medians). "runtime's own start" is the time from ` +
+      'the process\'s start to the preload\'s first line; "preload in all" from that line to the app\'s code. "rest of ' +
+      "`-e 0`'s overhead\" is the e0 row's tapwire − bare less the preload in all: what the preload costs outside its " +
+      'start (the runtime reading the preload flag, the exit). The last column names the slowest hooks (ms).\n',
+  );
+  print(
+    `| runtime · mode | ${PHASES.map(([, t]) => t).join(' | ')} | rest of \`-e 0\`'s overhead | slowest hooks |`,
+  );
+  print(`| --- |${' --- |'.repeat(PHASES.length + 2)}`);
+  for (const row of rows) print(row);
 }
 if (opts.out) writeOut(opts.out, `${printed.join('\n')}\n`);

@@ -198,7 +198,7 @@ export const VARIABLES = {
   } satisfies Variable<Profile>,
   LOG_LEVEL: {
     name: 'LOG_LEVEL',
-    doc: "Overrides the profile's log level for `import { logger } from 'tapwire'` and tapwire's own messages. Unset, the preload writes only its warnings and errors on the app's stderr, whatever the profile (the sidecar follows the profile's level).",
+    doc: "Overrides the profile's log level for `import { logger } from 'tapwire'` and tapwire's own messages. Unset, the preload writes only its warnings and errors on the app's stderr, whatever the profile (the sidecar follows the profile's level). At `debug`, the preload also says where its start went (`TAPWIRE_STARTED`, docs/log-codes.md).",
     accepted: LOG_LEVELS.map((l) => `\`${l}\``).join(', '),
     fallback: 'info' as LogLevel,
     fallbackDoc: 'the profile\u2019s level',

@@ -95,6 +95,13 @@ export const LOG_CODES = {
       "Reading the app's prom-client registry for /metrics failed (a collect() callback of one of its metrics threw); that collection served no prom-client metrics. Said once until a collection succeeds again.",
     action: "Fix the app's metric whose collect() throws (the line carries the error).",
   },
+  TAPWIRE_STARTED: {
+    level: 'debug',
+    from: 'preload',
+    meaning:
+      "The preload has started, and where its start went, in milliseconds: runtime_ms (the runtime's own start, before the preload's first line), load_ms (loading the agent's code), config_ms, setup_ms (instruments and recorders, tracing and OTLP when configured), hooks_ms (installing the instrumentations, each in `hooks`), endpoint_ms (holding or following the /metrics port) and total_ms (from the preload's first line); on Bun, precompiled tells whether the agent came from `tapwire precompile`'s bytecode. The app's own code runs after it.",
+    action: '',
+  },
   TAPWIRE_METRICS_FOLLOWING: {
     level: 'debug',
     from: 'preload',

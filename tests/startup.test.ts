@@ -14,7 +14,18 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BUN, DIST_REGISTER, FIXTURES, freePort, NODE, ROOT, startApp, stopAll } from './support/index.js';
+import { INSTRUMENTATIONS } from '../agent/instrumentations.js';
+import {
+  BUN,
+  DIST_REGISTER,
+  FIXTURES,
+  freePort,
+  jsonLines,
+  NODE,
+  ROOT,
+  startApp,
+  stopAll,
+} from './support/index.js';
 
 /**
  * The built-ins a Node process has loaded 300 ms after its -e script ran, and its stderr.
@@ -487,4 +498,59 @@ describe('bun: built-ins taken at start', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('where the start went (TAPWIRE_STARTED, at debug level)', () => {
+  const PHASES = ['load_ms', 'config_ms', 'setup_ms', 'hooks_ms', 'endpoint_ms'];
+
+  it.each([
+    ['node', NODE, '--import'],
+    ['bun', BUN, '--preload'],
+  ] as const)(
+    '%s: one line with each phase, the phases adding up to the total',
+    async (runtime, bin, flag) => {
+      const port = await freePort();
+      const run = (level: string | undefined) =>
+        spawnSync(bin, [flag, DIST_REGISTER, '-e', '0'], {
+          encoding: 'utf8',
+          env: {
+            PATH: process.env.PATH,
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+            TAPWIRE_ENV: 'test',
+            ...(level === undefined ? {} : { LOG_LEVEL: level }),
+          },
+        });
+      const r = run('debug');
+      expect(r.status).toBe(0);
+      const lines = jsonLines(r.stderr).filter((l) => l.code === 'TAPWIRE_STARTED');
+      expect(lines).toHaveLength(1);
+      const line = lines[0]!;
+      expect(line.level).toBe('debug');
+      for (const key of ['runtime_ms', ...PHASES, 'total_ms']) {
+        expect(typeof line[key], key).toBe('number');
+        expect(line[key] as number, key).toBeGreaterThanOrEqual(0);
+      }
+      // Each figure is rounded to 0.1 ms.
+      const sum = PHASES.reduce((a, k) => a + (line[k] as number), 0);
+      expect(Math.abs(sum - (line.total_ms as number))).toBeLessThanOrEqual(0.3);
+      // One figure per instrumentation of this runtime, all of them within hooks_ms.
+      const hooks = line.hooks as Record<string, number>;
+      expect(Object.keys(hooks).sort()).toEqual(
+        INSTRUMENTATIONS.filter((i) => i.runtimes.includes(runtime))
+          .map((i) => i.name)
+          .sort(),
+      );
+      const hooksSum = Object.values(hooks).reduce((a, b) => a + b, 0);
+      expect(hooksSum).toBeLessThanOrEqual(
+        (line.hooks_ms as number) + 0.05 * Object.keys(hooks).length + 0.1,
+      );
+      expect(typeof line.precompiled).toBe(runtime === 'bun' ? 'boolean' : 'undefined');
+
+      // Not said, nor timed, at the test profile's level.
+      const quiet = run(undefined);
+      expect(quiet.status).toBe(0);
+      expect(quiet.stderr).not.toContain('TAPWIRE_STARTED');
+    },
+  );
 });
