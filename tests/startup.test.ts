@@ -27,6 +27,17 @@ import {
   stopAll,
 } from './support/index.js';
 
+/** The environment of a process under the preload: /metrics on `port` (loopback), the test profile. */
+function agentEnv(port: number, extra: Record<string, string> = {}): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    TAPWIRE_ENV: 'test',
+    ...extra,
+  };
+}
+
 /**
  * The built-ins a Node process has loaded 300 ms after its -e script ran, and its stderr.
  * `inherited`: the preload comes through NODE_OPTIONS, from a shell that has it too (as under npm
@@ -48,14 +59,10 @@ async function nodeLoads(
   const r = spawnSync(cmd!, args, {
     encoding: 'utf8',
     cwd,
-    env: {
+    env: agentEnv(port, {
       ...(inherited ? { NODE_OPTIONS: `--import ${DIST_REGISTER}` } : {}),
-      PATH: process.env.PATH,
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
       LOG_LEVEL: 'debug',
-      TAPWIRE_ENV: 'test',
-    },
+    }),
   });
   expect(r.status).toBe(0);
   return {
@@ -294,13 +301,7 @@ describe('the AI measurement', () => {
         [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, join(FIXTURES, 'ai-on-demand.cjs')],
         {
           encoding: 'utf8',
-          env: {
-            PATH: process.env.PATH,
-            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-            TAPWIRE_AI_ENDPOINTS: '127.0.0.1=openai',
-            TAPWIRE_ENV: 'test',
-          },
+          env: agentEnv(port, { TAPWIRE_AI_ENDPOINTS: '127.0.0.1=openai' }),
         },
       );
       expect(r.status, r.stderr).toBe(0);
@@ -324,12 +325,7 @@ describe("the holder's merge and serializer", () => {
         ],
         {
           encoding: 'utf8',
-          env: {
-            PATH: process.env.PATH,
-            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-            TAPWIRE_ENV: 'test',
-          },
+          env: agentEnv(port),
         },
       );
       expect(r.status, r.stderr).toBe(0);
@@ -472,15 +468,11 @@ describe('bun: built-ins taken at start', () => {
         {
           cwd: dir,
           encoding: 'utf8',
-          env: {
-            PATH: process.env.PATH,
-            OTEL_EXPORTER_PROMETHEUS_PORT: String(holder.metricsPort),
-            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+          env: agentEnv(holder.metricsPort, {
             OTEL_SERVICE_NAME: 'follow-test',
             LOG_LEVEL: 'debug',
-            TAPWIRE_ENV: 'test',
             TAKEN: join(dir, 'taken.json'),
-          },
+          }),
         },
       );
       expect(r.status, r.stderr).toBe(0);
@@ -513,13 +505,7 @@ describe('where the start went (TAPWIRE_STARTED, at debug level)', () => {
       const run = (level: string | undefined) =>
         spawnSync(bin, [flag, DIST_REGISTER, '-e', '0'], {
           encoding: 'utf8',
-          env: {
-            PATH: process.env.PATH,
-            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-            TAPWIRE_ENV: 'test',
-            ...(level === undefined ? {} : { LOG_LEVEL: level }),
-          },
+          env: agentEnv(port, level === undefined ? {} : { LOG_LEVEL: level }),
         });
       const r = run('debug');
       expect(r.status).toBe(0);
