@@ -94,6 +94,9 @@ export async function runPrecompile(args: string[], context: CliContext): Promis
   const input = mkdtempSync(join(tmpdir(), 'tapwire-precompile-'));
   const staging = join(bunDir, `.${bun.revision}-${process.pid}`);
   try {
+    // Made here, before the build: a package this user may not write to (read-only, another
+    // owner's) is said plainly (EACCES, EROFS) instead of as a failed bundle.
+    mkdirSync(staging, { recursive: true });
     mkdirSync(join(input, 'chunks'));
     const entries: string[] = [];
     const write = (name: string, text: string) => {

@@ -80,6 +80,31 @@ describe('tapwire precompile', () => {
     expect(existsSync(join(dist, 'bun'))).toBe(false);
   });
 
+  it('in a package it may not write to: one plain line, exit 1, nothing written', () => {
+    // A read-only copy of the package. The suite runs as root, whom file modes do not stop: there
+    // the command runs as nobody (setpriv, util-linux).
+    const ro = mkdtempSync(join(tmpdir(), 'tapwire-precompile-ro-'));
+    const copy = join(ro, 'dist');
+    try {
+      cpSync(dist, copy, { recursive: true, filter: (src) => !src.startsWith(join(dist, 'bun')) });
+      expect(spawnSync('chmod', ['-R', 'a-w,a+rX', ro]).status).toBe(0);
+      const command = [BUN, join(copy, 'cli/main.js'), 'precompile'];
+      const asUser =
+        process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
+      const [bin, ...args] = [...asUser, ...command];
+      const r = spawnSync(bin!, args, { encoding: 'utf8', cwd: ro, env: { PATH: process.env.PATH } });
+      expect([r.status, r.stdout, r.stderr]).toEqual([
+        1,
+        '',
+        `tapwire precompile: ${copy}/ is not writable here (EACCES): run it where the package is installed, as its owner\n`,
+      ]);
+      expect(existsSync(join(copy, 'bun'))).toBe(false);
+    } finally {
+      spawnSync('chmod', ['-R', 'u+w', ro]);
+      rmSync(ro, { recursive: true, force: true });
+    }
+  });
+
   it("writes the agent's files with their bytecode, for this Bun's revision", () => {
     const r = precompile(BUN);
     const agentFiles = readdirSync(join(dist, 'chunks')).filter((f) => !f.startsWith('cli-')).length;
