@@ -98,10 +98,15 @@ export async function runDemo(args: string[], context: CliContext): Promise<numb
   process.once('SIGINT', interrupt);
   process.once('SIGTERM', interrupt);
   try {
-    const [appPort, metricsPort] = [await freePort(), await freePort()];
     shown.step('starting the AI provider stand-in…');
     ai = await startStandin({ models: DEMO_AI, pace: DEMO_PACE });
     const aiPort = ai.ports.openai;
+    // Picked once the stand-in listens, right before the service starts: a port released here is
+    // the system's to give again, and the stand-in's own listens took /metrics' port once (its
+    // page then answered 404 for the live page).
+    const appPort = await freePort();
+    let metricsPort = await freePort();
+    while (metricsPort === appPort) metricsPort = await freePort();
     const register = join(context.distDir, 'register.js');
     const [cmd, ...preload] =
       options.runtime === 'bun'
