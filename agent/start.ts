@@ -19,7 +19,7 @@ import { fail, type Guard, guard, guarded } from '../core/guard.js';
 import { FastHistograms } from '../core/histogram.js';
 import { Origins } from '../core/http/origins.js';
 import type { HttpRecorder } from '../core/http/recorder.js';
-import { agentLog, configureAgentLog, shipAgentLog } from '../core/log.js';
+import { agentLog, configureAgentLog, shipAgentLog, timeAgentLog } from '../core/log.js';
 import { logDrops } from '../core/log-counts.js';
 import { OwnMeter } from '../core/meter.js';
 import { registerMeterProvider, unregisterMeterProvider } from '../core/otel-global.js';
@@ -119,8 +119,11 @@ export function precompiledFailed(dir: string, error: unknown): void {
 
 /** Where the preload's start went (TAPWIRE_STARTED at debug level): ms since the process started. */
 class StartTimes {
-  private readonly marks: [string, number][] = [];
+  /** Each phase's end: process.uptime() and the seconds spent writing lines by then. */
+  private readonly marks: [string, number, number][] = [];
   readonly hooks: Record<string, number> = {};
+  /** Seconds spent writing tapwire's own lines during the start (core/log.ts timeAgentLog). */
+  readonly log = { seconds: 0 };
 
   constructor(
     /** process.uptime() when the preload began (register.ts), or when start() was called. */
@@ -129,23 +132,36 @@ class StartTimes {
   ) {}
 
   mark(name: string): void {
-    this.marks.push([name, process.uptime()]);
+    this.marks.push([name, process.uptime(), this.log.seconds]);
   }
 
-  hook(name: string, since: number): void {
-    this.hooks[name] = ms(process.uptime() - since);
+  /** A point to time a hook from: its start and the lines written by then. */
+  stamp(): [number, number] {
+    return [process.uptime(), this.log.seconds];
   }
 
+  hook(name: string, [since, logged]: [number, number]): void {
+    this.hooks[name] = ms(process.uptime() - since - (this.log.seconds - logged));
+  }
+
+  /**
+   * Each phase without the lines written in it (they cost nothing at the levels that do not write
+   * them), those lines as `log_ms`, and the whole start as `total_ms`: the phases and `log_ms` add
+   * up to it.
+   */
   fields(precompiled: boolean | undefined): Record<string, unknown> {
     const out: Record<string, unknown> = {
       runtime_ms: ms(this.began),
       load_ms: ms(this.entered - this.began),
     };
     let last = this.entered;
-    for (const [name, at] of this.marks) {
-      out[`${name}_ms`] = ms(at - last);
+    let logged = 0;
+    for (const [name, at, log] of this.marks) {
+      out[`${name}_ms`] = ms(at - last - (log - logged));
       last = at;
+      logged = log;
     }
+    out.log_ms = ms(logged);
     out.total_ms = ms(last - this.began);
     out.hooks = this.hooks;
     if (precompiled !== undefined) out.precompiled = precompiled;
@@ -179,6 +195,7 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
       config.agentLogLevel === 'debug' || config.agentLogLevel === 'trace'
         ? new StartTimes(from?.began ?? entered, entered)
         : undefined;
+    timeAgentLog(times?.log);
     times?.mark('config');
     const resource = agentResource(config);
     // Optional parts are imported on demand: OTLP exporters bring https, http2, zlib and more
@@ -198,7 +215,10 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     for (const p of problems) {
       agentLog(p.code, p.message, { variable: p.variable, value: p.value, accepted: p.accepted });
     }
-    if (config.disabled) return undefined;
+    if (config.disabled) {
+      timeAgentLog(undefined);
+      return undefined;
+    }
     if (config.logsExporters.includes('console')) {
       agentLog(
         'TAPWIRE_ERR_UNSUPPORTED',
@@ -285,9 +305,9 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     };
     for (const inst of INSTRUMENTATIONS) {
       if (!inst.runtimes.includes(RUNTIME)) continue;
-      const since = times === undefined ? 0 : process.uptime();
+      const since = times?.stamp();
       await installation.install(inst, shared);
-      times?.hook(inst.name, since);
+      if (since !== undefined) times?.hook(inst.name, since);
     }
     times?.mark('hooks');
 
@@ -308,6 +328,7 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     }
     if (times !== undefined) {
       times.mark('endpoint');
+      timeAgentLog(undefined);
       agentLog('TAPWIRE_STARTED', 'started', times.fields(from?.precompiled));
     }
     const agent: Agent = {
@@ -332,6 +353,7 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     g[kAgent] = agent;
     return agent;
   } catch (error) {
+    timeAgentLog(undefined);
     installation.undo();
     endpoint?.close();
     agentLog('TAPWIRE_ERR_START', 'tapwire failed to start and is off; the app is unaffected', {
