@@ -4,7 +4,9 @@
 //   - peak throughput: wrk, 1 thread, 32 connections (requests/s, p99);
 //   - a fixed moderate rate (1000 requests/s, open loop, ./lib/open-loop.mjs): p50/p99.
 // Targets: sidecar >= 0.6 x nginx requests/s; at 1000 requests/s, <= 1 ms added p99. The sidecar
-// runs on Node (as in the image); the same sidecar on Bun is measured beside it for comparison.
+// runs on Node (as in the image); the same sidecar on Bun is measured beside it for comparison, and
+// so is the fastest plain proxy we could write on Node (./apps/plain-proxy.mjs: one undici Pool,
+// nothing measured): what of the gap to nginx is Node's, and what is tapwire's.
 //   node bench/sidecar.mjs [--seconds 10] [--out bench/results/sidecar.md]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -64,6 +66,7 @@ try {
   const bunSidecarPort = await freePort();
   const bunMetricsPort = await freePort();
   const bunGatewayPort = await freePort();
+  const plainPort = await freePort();
   children.push(
     spawnTracked(NODE, [path.join(BENCH_DIR, 'apps/http-hello.mjs')], {
       env: { PATH: process.env.PATH, PORT: String(appPort), NODE_ENV: 'production' },
@@ -111,6 +114,12 @@ http {
     }),
   );
   children.push(
+    spawnTracked(NODE, [path.join(BENCH_DIR, 'apps/plain-proxy.mjs')], {
+      cwd: REPO,
+      env: { PATH: process.env.PATH, PORT: String(plainPort), UPSTREAM: `http://127.0.0.1:${appPort}` },
+    }),
+  );
+  children.push(
     spawnTracked(RUNTIMES.bun.bin, [path.join(REPO, 'dist/cli/main.js'), 'sidecar'], {
       env: {
         PATH: process.env.PATH,
@@ -127,6 +136,7 @@ http {
     { name: 'direct', url: `http://127.0.0.1:${appPort}/` },
     { name: 'nginx (reverse proxy)', url: `http://127.0.0.1:${nginxPort}/` },
     { name: 'tapwire sidecar', url: `http://127.0.0.1:${sidecarPort}/` },
+    { name: 'plain Node proxy, nothing measured (comparison)', url: `http://127.0.0.1:${plainPort}/` },
   ];
   for (const p of paths) await waitFor(p.url);
   // For comparison only (the image runs the sidecar on Node): left out when it does not answer.
@@ -145,14 +155,15 @@ http {
     rows.push({ ...p, peak, fixed });
     process.stderr.write(`${p.name}: ${JSON.stringify({ peak, fixed })}\n`);
   }
-  const [direct, nginx, sidecar] = rows;
-  const onBun = rows[3];
+  const [direct, nginx, sidecar, plain] = rows;
+  const onBun = rows[4];
   const f = (n, d = 2) => n.toFixed(d);
   let md = `| path | peak req/s | peak p99 (ms) | p50 @1000/s (ms) | p99 @1000/s (ms) | p99 added vs direct (ms) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n`;
   for (const r of rows) {
     md += `| ${r.name} | ${f(r.peak.rps, 0)} | ${f(r.peak.p99)} | ${f(r.fixed.p50)} | ${f(r.fixed.p99)} | ${r === direct ? '—' : f(r.fixed.p99 - direct.fixed.p99)} |\n`;
   }
   md += `\nsidecar / nginx peak throughput: **${f(sidecar.peak.rps / nginx.peak.rps)}** (target >= 0.6); sidecar p99 added at 1000 req/s: **${f(sidecar.fixed.p99 - direct.fixed.p99)} ms** (target <= 1 ms).\n`;
+  md += `The plain Node proxy (bench/apps/plain-proxy.mjs: one undici Pool, nothing measured): ${f(plain.peak.rps / nginx.peak.rps)} of nginx's peak; the sidecar makes ${f(sidecar.peak.rps / plain.peak.rps)} of its requests/s.\n`;
   if (onBun !== undefined) {
     md += `The same sidecar on Bun ${execFileSync(RUNTIMES.bun.bin, ['--version'], { encoding: 'utf8' }).trim()}: ${f(onBun.peak.rps / nginx.peak.rps)} of nginx's peak, ${f(onBun.fixed.p99 - direct.fixed.p99)} ms p99 added at 1000 req/s (not a target: the image runs Node).\n`;
   }
