@@ -12,7 +12,9 @@
 // - children-async: the same with spawn() awaited one at a time: the parent answers each child;
 // - breakdown: where the preload's start goes, from its own TAPWIRE_STARTED line (`-e 0` with
 //   LOG_LEVEL=debug, runs of their own, untimed here): loading its code, configuration, set-up,
-//   each hook, the /metrics endpoint; and what of `-e 0`'s overhead is left outside it.
+//   each hook, the /metrics endpoint; and what of `-e 0`'s overhead is left outside it. Also for a
+//   child beside its holder (a process of the same mode holds the port): what each child of the
+//   children rows pays, its endpoint following the holder.
 // Modes: bare, tapwire (this tree's dist/ as the package installs it), on Bun precompiled (a copy of
 // it after `tapwire precompile`: the agent from Bun's bytecode, docs/cli.md) and, with --base,
 // another build's dist/ (e.g. main's, copied aside) — so two builds are compared on the same
@@ -263,12 +265,41 @@ function startedLine(runtimeId, mode, port) {
   }
   throw new Error(`${runtimeId} ${mode.id}: no TAPWIRE_STARTED line (exit ${r.status}): ${r.stderr}`);
 }
+/**
+ * A holder of `port` for the child rows: the same runtime and mode, kept alive, /metrics answering.
+ * The children then follow it as the short children of the children rows do.
+ */
+async function holderOf(runtimeId, mode, port) {
+  const child = spawnTracked(
+    RUNTIMES[runtimeId].bin,
+    [...preload(mode, runtimeId), '-e', 'setInterval(() => {}, 1000)'],
+    {
+      cwd: app,
+      env: env(mode, runtimeId, port),
+    },
+  );
+  await waitReady(child, port, { path: '/healthz' });
+  return child;
+}
 if (MEASURES.includes('breakdown')) {
   const rows = [];
   for (const runtimeId of RUNTIME_IDS) {
-    for (const mode of modesOf(runtimeId).filter((m) => m.register !== null)) {
+    for (const [mode, beside] of modesOf(runtimeId)
+      .filter((m) => m.register !== null)
+      .flatMap((m) => [
+        [m, false],
+        [m, true],
+      ])) {
       const lines = [];
-      for (let i = 0; i < RUNS; i++) lines.push(startedLine(runtimeId, mode, await freePort()));
+      // beside: a child whose port a sibling holds (it follows it, as each of the children rows'
+      // children does); otherwise a process alone, as the e0 row runs.
+      const port = beside ? await freePort() : undefined;
+      const holder = beside ? await holderOf(runtimeId, mode, port) : undefined;
+      try {
+        for (let i = 0; i < RUNS; i++) lines.push(startedLine(runtimeId, mode, port ?? (await freePort())));
+      } finally {
+        if (holder !== undefined) await killTree(holder);
+      }
       const med = (key) => median(lines.map((l) => (typeof key === 'function' ? key(l) : l[key])));
       const inAll = PHASES.at(-1)[0];
       const hooks = Object.keys(lines[0].hooks)
@@ -278,13 +309,15 @@ if (MEASURES.includes('breakdown')) {
         .map(([name, v]) => `${name} ${fmt(v)}`);
       const e0 = results[`${runtimeId} e0`];
       const rest =
-        e0 === undefined || e0[mode.id] === undefined
+        beside || e0 === undefined || e0[mode.id] === undefined
           ? '—'
           : `${fmt(median(e0[mode.id].wall) - median(e0.bare.wall) - med(inAll))} ms`;
       rows.push(
-        `| ${runtimeId} · ${mode.id} | ${PHASES.map(([k]) => `${fmt(med(k))} ms`).join(' | ')} | ${rest} | ${hooks.join(', ')} |`,
+        `| ${runtimeId} · ${mode.id}${beside ? ', a child beside its holder' : ''} | ${PHASES.map(([k]) => `${fmt(med(k))} ms`).join(' | ')} | ${rest} | ${hooks.join(', ')} |`,
       );
-      console.error(`${runtimeId} breakdown (${mode.id}): preload ${fmt(med(inAll))} ms`);
+      console.error(
+        `${runtimeId} breakdown (${mode.id}${beside ? ', beside' : ''}): preload ${fmt(med(inAll))} ms`,
+      );
     }
   }
   print(
@@ -294,7 +327,9 @@ if (MEASURES.includes('breakdown')) {
       '"its debug lines" adds up (at the level the e0 row runs they are not written; on Bun the first one loads node:fs). ' +
       '"preload in all" is from the first line to the app\'s code, less those lines. "rest of ' +
       "`-e 0`'s overhead\" is the e0 row's tapwire − bare less the preload in all: what the preload costs outside its " +
-      'start (the runtime reading the preload flag, the exit). The last column names the slowest hooks (ms).\n',
+      'start (the runtime reading the preload flag, the exit). "a child beside its holder": the same `-e 0` while a process of ' +
+      'the same runtime and mode holds the metrics port, so that its endpoint follows the holder (one connection, open before ' +
+      'the app runs) as each child of the children rows does. The last column names the slowest hooks (ms).\n',
   );
   print(
     `| runtime · mode | ${PHASES.map(([, t]) => t).join(' | ')} | rest of \`-e 0\`'s overhead | slowest hooks |`,
