@@ -115,8 +115,9 @@ function sidecarSection(text, title) {
   return [
     `## ${title}`,
     '',
-    'The hello-world app straight, through nginx as a plain reverse proxy, and through `tapwire sidecar`: ' +
-      'peak throughput with wrk, and latency at a fixed 1000 requests/s (open loop).',
+    'The hello-world app straight, through nginx as a plain reverse proxy, and through `tapwire sidecar`; for ' +
+      'comparison, through a plain Node proxy that measures nothing (bench/apps/plain-proxy.mjs) and through the ' +
+      'sidecar on Bun: peak throughput with wrk, and latency at a fixed 1000 requests/s (open loop).',
     '',
     text.trim(),
     '',
