@@ -1,8 +1,10 @@
 // One /metrics per host and service, whatever the process tree: a launcher (npm, npx, a shell
 // script) above the app, node:cluster or PM2 workers, Bun processes sharing a port, children the
-// app spawns. Every process under the preload tries the configured port and asks who holds it (one
-// loopback connection) when it is taken; on a Node without net.BoundSocket, one that a holder may
-// sit above asks first and opens the port itself when nobody answers (see heldAbove()):
+// app spawns. At the first turn of its event loop (not while the preload runs: a process that ends
+// before it, `node -e 0` or a short CLI, never opens anything and pays nothing for it), every
+// process under the preload tries the configured port and asks who holds it (one loopback
+// connection) when it is taken; on a Node without net.BoundSocket, one that a holder may sit above
+// asks first and opens the port itself when nobody answers (see heldAbove()):
 //
 // - The one that gets it holds the endpoint. It answers GET /tapwire (who it is) and takes the
 //   metrics its siblings push (POST /v1/metrics, from this host only), and serves its own metrics
@@ -13,15 +15,17 @@
 //   level only — a launcher then serves the app it started, a cluster primary its workers. Anything
 //   else on the port is one warning, as before. When the holder goes away, a sibling takes the
 //   port over (the totals of the old holder are gone with it: Prometheus sees a counter reset).
-// - The app starts once the connection is open, without waiting for the answer: a holder whose
-//   loop is blocked (a parent in execFileSync) answers only later, and each child waited for it
-//   at start. One that ends before the answer writes its last push behind the question; the
-//   holder keeps it only when it is of its own service (../exporters/workers.ts).
+// - Nobody waits for the answer: a holder whose loop is blocked (a parent in execFileSync) answers
+//   only later. One that ends before the answer writes its last push behind the question; the
+//   holder keeps it only when it is of its own service (../exporters/workers.ts). One that ends
+//   before its connection is open (it recorded synchronously and exited, or called process.exit()
+//   while connecting) leaves its last push in a file for the holder (../exporters/spool.ts).
 // - A short-lived child that recorded nothing pushes nothing and leaves nothing behind.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import type { Config } from '../config/index.js';
 import { requireEntry } from '../core/entries.js';
+import { onFirstTurn } from '../core/first-turn.js';
 import { internalServers } from '../core/http/server.js';
 import { agentLog } from '../core/log.js';
 import { RUNTIME, SCOPE, VERSION } from '../core/runtime.js';
@@ -37,6 +41,7 @@ import {
   startMetricsServer,
 } from '../exporters/prometheus/server.js';
 import { Pusher } from '../exporters/push.js';
+import { drainSpool, spoolLast } from '../exporters/spool.js';
 import type { Worker, WorkerStore } from '../exporters/workers.js';
 
 /** Milliseconds between a sibling's pushes; the holder forgets one silent for three of them. */
@@ -50,6 +55,8 @@ const PUSH_INTERVAL_MS = 1000;
 const IDENTIFY_TIMEOUT_MS = 300;
 /** How long the port is tried again after its holder left mid-question, before it counts as taken. */
 const GONE_RETRY_MS = 5000;
+/** Milliseconds between the holder's reads of the spool (besides one at each scrape). */
+const SPOOL_INTERVAL_MS = 5000;
 /** Data points kept per sibling: its own cardinality limit across a dozen metrics. */
 const POINTS_PER_PROCESS_FACTOR = 10;
 
@@ -61,15 +68,6 @@ interface Identity {
 
 export interface Endpoint {
   /**
-   * Settles once this process holds the port, has a connection open to its holder (the answer to
-   * who it is may come later), or has given up: awaited at start, so a process that exits at once
-   * (process.exit() in a short child) already has the connection its last push needs. Its value is
-   * what made the endpoint fail to open (a start that fails), undefined otherwise.
-   */
-  ready: Promise<unknown>;
-  /** The start has stopped waiting for `ready`: a later failure turns the endpoint off and is said. */
-  started(): void;
-  /**
    * The app is about to listen on `port`: when that is the port this process holds for /metrics,
    * the endpoint closes now (the port is free when the app's listen runs) and says so once.
    */
@@ -80,24 +78,47 @@ export interface Endpoint {
 /** Hosts whose holder is asked on loopback before this process tries the port. */
 const LOOPBACK_OR_ANY = new Set(['0.0.0.0', '::', '', '127.0.0.1', '::1']);
 
-/**
- * Whether a process above this one may hold the port: the parent that forked it (an IPC channel:
- * child_process.fork, node:cluster and PM2 workers; the preload came with its execArgv), or a parent
- * that runs under the same NODE_OPTIONS (that is how the preload reaches any other child: npm and the
- * shell it starts, a launcher, an app's children). Read from Linux's /proc (~0.1 ms); where it
- * cannot be read, assumed. A process started from a shell or a service manager answers no, and
- * listens at once.
- */
-function heldAbove(): boolean {
-  if (process.channel !== undefined) return true;
-  const options = process.env.NODE_OPTIONS;
-  if (options === undefined || options === '') return false;
-  try {
-    const environ = readFileSync(`/proc/${process.ppid}/environ`, 'latin1');
-    return environ.split('\0').includes(`NODE_OPTIONS=${options}`);
-  } catch {
-    return true;
+/** The environment entries through which the preload reaches a child (NODE_OPTIONS, BUN_OPTIONS). */
+function preloadEntries(): string[] {
+  const out: string[] = [];
+  for (const name of ['NODE_OPTIONS', 'BUN_OPTIONS']) {
+    const value = process.env[name];
+    if (value !== undefined && value !== '') out.push(`${name}=${value}`);
   }
+  return out;
+}
+
+/** Ancestors looked at, at most: a launcher's shell and the launcher (npm start) are two. */
+const MAX_ANCESTORS = 8;
+
+/**
+ * Whether a tapwire process may sit above this one, to hold the port for it: the parent that
+ * forked it (an IPC channel: child_process.fork, node:cluster and PM2 workers; the preload came
+ * with its execArgv), or the nearest ancestor that is Node or Bun among those that run under the
+ * same NODE_OPTIONS or BUN_OPTIONS (that is how the preload reaches any other child: the shell
+ * `npm start` runs the app with, and above it npm; an app's children). A shell that exported the
+ * variable, with no Node or Bun above it, answers no. Read from Linux's /proc (~0.1 ms a process
+ * looked at); where it cannot be read, no. A process started from a shell or a service manager
+ * answers no.
+ */
+function tapwireAbove(): boolean {
+  if (process.channel !== undefined) return true;
+  const entries = preloadEntries();
+  if (entries.length === 0) return false;
+  try {
+    let pid = process.ppid;
+    for (let i = 0; i < MAX_ANCESTORS && pid > 1; i++) {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0');
+      if (!entries.some((e) => environ.includes(e))) return false;
+      if (/(?:node|bun)[^/]*$/.test(readlinkSync(`/proc/${pid}/exe`))) return true;
+      // The parent's pid: the field after the command, which is in parentheses and may hold any.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    }
+  } catch {
+    // Not Linux, or not ours to read.
+  }
+  return false;
 }
 
 /** Where a sibling reaches the holder: loopback when the endpoint listens on every address. */
@@ -108,26 +129,17 @@ function pushHost(host: string): string {
 export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: BunServe | undefined): Endpoint {
   let server: MetricsServer | undefined;
   let pusher: Pusher | undefined;
+  /** Closed for good: stopped, yielded to the app, or its listen failed. */
   let closed = false;
+  /** The port is someone else's (not tapwire of this service): nothing is pushed or spooled. */
+  let foreign = false;
   let collectFailed = false;
   /** Set while this endpoint's own listen runs (the app-listen watcher must not take it for the app's). */
   let binding = false;
   /** When the port was first found taken with nobody answering on it (its holder was leaving). */
   let gone: number | undefined;
-  /** Whether the start has stopped waiting for `ready` (a failure after it is this endpoint's alone). */
-  let settled = false;
-  let answer: (failure: unknown) => void = () => {};
-  const ready = new Promise<unknown>((resolve) => {
-    answer = resolve;
-  });
-  const settle = (): void => {
-    settled = true;
-    answer(undefined);
-  };
-  const failStart = (error: unknown): void => {
-    settled = true;
-    answer(error);
-  };
+  /** While holding: reads the pushes siblings that ended before connecting left (../exporters/spool.ts). */
+  let spoolTimer: NodeJS.Timeout | undefined;
 
   // Holding the port: siblings' pushes, their slots, and the totals of those that are gone. Made,
   // and their code loaded (../core/entries.ts), at the first scrape or push.
@@ -159,7 +171,21 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     return slot;
   };
 
+  /** The pushes siblings spooled, taken as final pushes (each from a process that has ended). */
+  const readSpool = (): void => {
+    if (server === undefined) return;
+    drainSpool(config.prometheusPort, (body) =>
+      requireEntry('holder').acceptOtlp(held().store, 'application/json', undefined, body, true),
+    );
+  };
+  const holdSpool = (): void => {
+    clearInterval(spoolTimer);
+    spoolTimer = setInterval(readSpool, SPOOL_INTERVAL_MS);
+    spoolTimer.unref();
+  };
+
   async function render(openMetrics: boolean): Promise<string> {
+    readSpool();
     const { merge, store } = held();
     const own = await telemetry.collect();
     const sources = [{ slot: 0, resourceMetrics: own }];
@@ -194,10 +220,12 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
           resource: telemetry.resource,
           scopeMetrics: [{ scope: SCOPE, metrics: telemetry.histograms.collectNow() }],
         }),
-        siblings: () =>
-          held()
+        siblings: () => {
+          readSpool();
+          return held()
             .store.live()
-            .map((w) => ({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics })),
+            .map((w) => ({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics }));
+        },
         merge: (sources) => held().merge.merge(sources),
       }),
     ));
@@ -224,7 +252,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
           else portWarning(error);
         },
         onListening: ({ host, port }) => {
-          settle();
+          holdSpool();
           const page = livePage === undefined ? '' : `, live page on http://${host}:${port}/`;
           agentLog('TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics${page}`, {
             host,
@@ -245,9 +273,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   }
 
   /**
-   * listen() from a callback (after asking who holds the port, or to take it over): outside start's
-   * try, so a failure must not reach the app. Before the start has settled it fails the start
-   * (everything is taken back, agent/start.ts); later it turns the endpoint off and says so.
+   * listen() from the event loop (the first turn, after asking who holds the port, or to take it
+   * over): a failure must not reach the app. It turns the endpoint off and says so.
    */
   function listenLater(): void {
     try {
@@ -255,10 +282,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     } catch (error) {
       binding = false;
       server = undefined;
-      if (!settled) {
-        failStart(error);
-        return;
-      }
       closed = true;
       agentLog(
         'TAPWIRE_ERR_METRICS_PORT',
@@ -269,7 +292,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   }
 
   function portWarning(error: NodeJS.ErrnoException): void {
-    settle();
+    foreign = true;
     // Taken or privileged: the port is at fault. Anything else (no such name, not an address of
     // this machine) is the host's.
     const fix =
@@ -283,25 +306,47 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     );
   }
 
+  /** What the last periodic push collected, and whether there was one. */
+  let last: ResourceMetrics | undefined;
+  let pushed = false;
+
+  /**
+   * The last push, in 'exit' (to the holder, or to the spool): nothing asynchronous runs there, so
+   * the request-path histograms are read now and the rest is what the last periodic collection saw.
+   * A process that recorded nothing has nothing to say.
+   */
+  function lastPush(): string | undefined {
+    const histograms = telemetry.histograms.collectNow();
+    if (histograms.length === 0 && !pushed) return undefined;
+    const fresh = new Set(histograms.map((m) => m.descriptor.name));
+    // Every scope as last collected (the app's meters, prom-client), tapwire's request
+    // histograms as they are now.
+    const scopes = (last?.scopeMetrics ?? []).map((s) =>
+      s.scope.name === SCOPE.name
+        ? { scope: s.scope, metrics: s.metrics.filter((m) => !fresh.has(m.descriptor.name)) }
+        : s,
+    );
+    const now: ResourceMetrics = {
+      resource: last?.resource ?? telemetry.resource,
+      scopeMetrics: [{ scope: SCOPE, metrics: histograms }, ...scopes],
+    };
+    return JSON.stringify(encodeResourceMetrics(now));
+  }
+
   /**
    * Follow a sibling that holds the port (one connection asks who holds it, then carries the
    * pushes), or warn about anyone else. `probe`: asked before this process has tried the port —
    * nobody there (the connection refused, or closed before an answer) means try it now.
    */
   function whoHolds(probe = false): void {
-    if (closed) {
-      settle();
-      return;
-    }
-    let last: ResourceMetrics | undefined;
-    let pushed = false;
+    if (closed) return;
     pusher = new Pusher({
       host: pushHost(config.prometheusHost),
       port: config.prometheusPort,
       intervalMs: PUSH_INTERVAL_MS,
       identifyTimeoutMs: IDENTIFY_TIMEOUT_MS,
       follows: (holder) => holder.service === config.serviceName,
-      onOpen: settle,
+      onOpen: () => {},
       onConnect: (holder) => {
         agentLog(
           'TAPWIRE_METRICS_FOLLOWING',
@@ -342,27 +387,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         pushed = true;
         return JSON.stringify(encodeResourceMetrics(last));
       },
-      collectNow: () => {
-        // In 'exit' nothing asynchronous runs: the request-path histograms are read now, the rest is
-        // what the last periodic collection saw. A process that recorded nothing has nothing to say.
-        const histograms = telemetry.histograms.collectNow();
-        if (histograms.length === 0 && !pushed) return undefined;
-        const fresh = new Set(histograms.map((m) => m.descriptor.name));
-        // Every scope as last collected (the app's meters, prom-client), tapwire's request
-        // histograms as they are now.
-        const scopes = (last?.scopeMetrics ?? []).map((s) =>
-          s.scope.name === SCOPE.name
-            ? { scope: s.scope, metrics: s.metrics.filter((m) => !fresh.has(m.descriptor.name)) }
-            : s,
-        );
-        const now: ResourceMetrics = {
-          resource: last?.resource ?? telemetry.resource,
-          scopeMetrics: [{ scope: SCOPE, metrics: histograms }, ...scopes],
-        };
-        return JSON.stringify(encodeResourceMetrics(now));
-      },
+      collectNow: lastPush,
       onLost: () => {
-        settle();
         pusher = undefined;
         // The holder is gone: take the port over (one sibling wins, the others follow it).
         const retry = setTimeout(listenLater, 50 + Math.floor(Math.random() * 200));
@@ -378,21 +404,58 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   // only when nobody answers (a refused question, ~3 ms). Either order ends the same way. A host of
   // its own (an address, a name) is listened on first, as its errors (not an address of this
   // machine) are the listen's to report. Bun's endpoint listens through Bun.serve, cheaply.
-  if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost) && !bindsAtOnce() && heldAbove())
-    whoHolds(true);
-  else listen();
+  const above = tapwireAbove();
+  const open = (): void => {
+    opening = undefined;
+    if (closed) return;
+    if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost) && !bindsAtOnce() && above)
+      whoHolds(true);
+    else listenLater();
+  };
+  // Where a tapwire process may sit above this one (a child, a worker, the app under a launcher),
+  // at the first turn of the event loop (../core/first-turn.ts): opening the endpoint (node:net,
+  // the bind, a listen or a connection: ~6 ms of a Node start here, ~3 ms of a Bun child's) is
+  // then paid by the processes that live on, not by every short child under NODE_OPTIONS. One
+  // with none above opens it now: it is the holder its own children look for, and a parent that
+  // runs children synchronously before its loop first turns (spawnSync at the top of a script)
+  // must already hold the port when they start.
+  let opening: (() => void) | undefined;
+
+  // The last push of a follower whose connection is not open (it never turned its event loop, or
+  // ends while connecting, or its holder is not listening yet) goes to the spool.
+  const onExit = (): void => {
+    if (closed || foreign || server !== undefined || pusher?.opened) return;
+    try {
+      const body = lastPush();
+      if (body !== undefined) spoolLast(config.prometheusPort, body);
+    } catch {
+      // Nothing more can be done for a process that is exiting.
+    }
+  };
+  process.on('exit', onExit);
+  if (above) {
+    try {
+      opening = onFirstTurn(open);
+    } catch (error) {
+      process.removeListener('exit', onExit);
+      throw error;
+    }
+  } else open();
+
   return {
-    ready,
-    started() {
-      settled = true;
-    },
     yieldTo(port) {
-      if (binding || closed || server === undefined || port !== config.prometheusPort) return;
+      if (binding || closed || port !== config.prometheusPort) return;
+      if (opening !== undefined) {
+        // Not opened yet: it never will be.
+        opening();
+        opening = undefined;
+      } else if (server !== undefined) {
+        server.close();
+        server = undefined;
+        clearInterval(spoolTimer);
+        live?.then((l) => l.close()).catch(() => {});
+      } else return;
       closed = true; // for good: no takeover later either
-      server.close();
-      server = undefined;
-      live?.then((l) => l.close()).catch(() => {});
-      settle();
       agentLog(
         'TAPWIRE_METRICS_PORT_YIELDED',
         `the app listens on port ${port} itself: tapwire's /metrics there is closed for it. Set OTEL_EXPORTER_PROMETHEUS_PORT to another port to keep tapwire's metrics.`,
@@ -401,7 +464,11 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     },
     close() {
       closed = true;
+      opening?.();
+      opening = undefined;
+      process.removeListener('exit', onExit);
       server?.close();
+      clearInterval(spoolTimer);
       pusher?.stop();
       live?.then((l) => l.close()).catch(() => {});
     },

@@ -312,19 +312,11 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     times?.mark('hooks');
 
     if (telemetry.prometheus) {
+      // Opened at the first turn of the event loop (./endpoint.ts); the app's listen on its port
+      // before or after that takes it (watchAppListen).
       const opened = openEndpoint(config, telemetry, bunServe);
       endpoint = opened;
       installation.patches.onRestore(watchAppListen((port) => opened.yieldTo(port)));
-      // Bounded: a holder that does not answer must not hold the app's start. The timer is held
-      // while waiting (a preload's top-level await must not be left unsettled) and cleared after.
-      let timer: NodeJS.Timeout | undefined;
-      const failure = await Promise.race([
-        endpoint.ready,
-        new Promise<void>((resolve) => (timer = setTimeout(resolve, 1000))),
-      ]);
-      clearTimeout(timer);
-      endpoint.started();
-      if (failure !== undefined) throw failure;
     }
     if (times !== undefined) {
       times.mark('endpoint');

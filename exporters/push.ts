@@ -274,6 +274,11 @@ export class Pusher {
     process.once('beforeExit', this.onBeforeExit);
   }
 
+  /** The connection is open and this pusher has not stopped: its own 'exit' handler writes the last push. */
+  get opened(): boolean {
+    return this.open && !this.done;
+  }
+
   /** The identity answer; after it, the answers to pushes are read and dropped (a failed push shows as a lost connection). */
   private read(d: string): void {
     if (this.following || this.done) return;

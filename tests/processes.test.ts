@@ -15,7 +15,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -589,6 +589,48 @@ it.each(['node', 'bun'] as Runtime[])(
     // reached the holder before it exited; the holder had it read well within this wait.)
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(slots(parseMetrics(await scrape(holder.metricsPort)))).toEqual(['0']);
+  },
+);
+
+// A process with a tapwire process above it (here a parent under the same NODE_OPTIONS and
+// BUN_OPTIONS) opens its endpoint at the first turn of its event loop: a child that ends before it
+// (`-e 0`) never connects, one that lives on does. The port is held by a plain TCP server that
+// counts the connections (and answers none, like a parent blocked in spawnSync would).
+it.each(['node', 'bun'] as Runtime[])(
+  'children of a tapwire parent connect only once their event loop turns (%s)',
+  async (child) => {
+    let connections = 0;
+    const counter = createServer((socket) => {
+      connections++;
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => counter.listen(0, '127.0.0.1', resolve));
+    const port = (counter.address() as { port: number }).port;
+    try {
+      const code = `const { spawnSync } = require('node:child_process');
+        const run = (code) => spawnSync(${JSON.stringify(child === 'node' ? NODE : BUN)}, ['-e', code]).status;
+        process.stdout.write(JSON.stringify([run('0'), run('0'), run('0'), run('setTimeout(() => {}, 200)')]));`;
+      const r = spawnSync(NODE, ['-e', code], {
+        env: {
+          PATH: process.env.PATH,
+          NODE_OPTIONS: `--import=${DIST_REGISTER}`,
+          BUN_OPTIONS: `--preload ${DIST_REGISTER}`,
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+          TAPWIRE_ENV: 'test',
+          LOG_LEVEL: 'silent',
+        },
+        cwd: FIXTURES,
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect([r.status, r.stdout, r.stderr]).toEqual([0, '[0,0,0,0]', '']);
+      // The parent's question (it has none above it: it asks at start) and the child that lived on.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(connections).toBe(2);
+    } finally {
+      counter.close();
+    }
   },
 );
 

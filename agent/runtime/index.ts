@@ -1,6 +1,7 @@
 // Runtime metrics: event loop, heap, GC, CPU, memory. detect (./support.ts, once) -> hook (observable
 // instruments read at collection time; a GC observer) -> record (the meter). Nothing here runs on
 // the request path and nothing here keeps the process alive. Each part is guarded on its own.
+import { onFirstTurn } from '../../core/first-turn.js';
 import { fail, type Guard } from '../../core/guard.js';
 import type { HookContext } from '../context.js';
 import { installEventLoopDelay, installEventLoopUtilization } from './event-loop.js';
@@ -13,17 +14,16 @@ export function install(ctx: HookContext): void {
   if (!ctx.config.runtimeMetrics) return;
   // Set up on the app's first turn of the event loop, not in the preload: a process that ends
   // before it (a short CLI, a child) measured nothing worth a runtime series and pays nothing
-  // (~1 ms on Node, ~4.5 ms on Bun with node:perf_hooks, measured). Unref'd: it never holds the
-  // process. The utilisation window still starts at loop start (./event-loop.ts).
-  const later = setImmediate(() => {
+  // (~1 ms on Node, ~4.5 ms on Bun with node:perf_hooks, measured). It never holds the process
+  // (../../core/first-turn.ts). The utilisation window still starts at loop start (./event-loop.ts).
+  const cancel = onFirstTurn(() => {
     try {
       installNow(ctx);
     } catch (error) {
       fail(ctx.guard, error);
     }
   });
-  later.unref();
-  ctx.patches.onRestore(() => clearImmediate(later));
+  ctx.patches.onRestore(cancel);
 }
 
 function installNow(ctx: HookContext): void {
