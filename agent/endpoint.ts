@@ -236,7 +236,9 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   function listen(): void {
     if (closed) return;
     binding = true;
-    server = startMetricsServer(
+    // Bun.serve reports a taken port before startMetricsServer returns: that server is not kept.
+    let failed = false;
+    const started = startMetricsServer(
       {
         host: config.prometheusHost,
         port: config.prometheusPort,
@@ -247,8 +249,9 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         live: livePage,
         onHttpServer: (http) => internalServers.add(http),
         onListenError: (error) => {
+          failed = true;
           server = undefined;
-          if (error.code === 'EADDRINUSE') whoHolds();
+          if (error.code === 'EADDRINUSE') followLater();
           else portWarning(error);
         },
         onListening: ({ host, port }) => {
@@ -269,6 +272,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       },
       bunServe,
     );
+    if (!failed) server = started;
     binding = false;
   }
 
@@ -397,29 +401,41 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     });
   }
 
-  // The port is tried first. Where Node binds at once (net.BoundSocket), a taken port is known
-  // before node:cluster loads, so that order costs nothing. On a Node without it, a listen loads
-  // node:cluster and node:dns and compiles the IPv6 pattern (~4 ms) before it fails: there a process
-  // that one above it may hold the port for (a child, a worker) asks first on loopback, and listens
-  // only when nobody answers (a refused question, ~3 ms). Either order ends the same way. A host of
-  // its own (an address, a name) is listened on first, as its errors (not an address of this
-  // machine) are the listen's to report. Bun's endpoint listens through Bun.serve, cheaply.
-  const above = tapwireAbove();
+  // When. Following a holder (a connection, and on Node node:net: ~2 ms of a Bun child's start,
+  // ~4 ms of a Node child's here) waits for the first turn of the event loop
+  // (../core/first-turn.ts): a child that ends before it (`-e 0`, a CLI that only computes) never
+  // connects, and its last push, if it recorded anything, goes to the spool. Trying the port is
+  // cheap on Bun (Bun.serve) and done during the start; on Node it loads node:net and listens
+  // (~4 ms), so there it waits for the first turn too where a tapwire process may sit above this
+  // one (a child, a worker, the app under a launcher; tapwireAbove()). A process with none above
+  // tries the port during its start: it is the holder its own children look for, and a parent that
+  // runs children synchronously before its loop first turns (spawnSync at the top of a script)
+  // must already hold the port when they start.
+  //
+  // Order. The port is tried first. Where Node binds at once (net.BoundSocket), a taken port is
+  // known before node:cluster loads, so that order costs nothing. On a Node without it, a listen
+  // loads node:cluster and node:dns and compiles the IPv6 pattern (~4 ms) before it fails: there a
+  // process that one above it may hold the port for asks first on loopback, and listens only when
+  // nobody answers (a refused question, ~3 ms). Either order ends the same way. A host of its own
+  // (an address, a name) is listened on first, as its errors (not an address of this machine) are
+  // the listen's to report.
+  const above = RUNTIME === 'node' && tapwireAbove();
+  /** Cancels trying the port at the first turn (pending only until then). */
+  let opening: (() => void) | undefined;
+  /** Cancels following the holder at the first turn (pending only until then). */
+  let toFollow: (() => void) | undefined;
   const open = (): void => {
     opening = undefined;
     if (closed) return;
-    if (RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost) && !bindsAtOnce() && above)
-      whoHolds(true);
+    if (LOOPBACK_OR_ANY.has(config.prometheusHost) && above && !bindsAtOnce()) whoHolds(true);
     else listenLater();
   };
-  // Where a tapwire process may sit above this one (a child, a worker, the app under a launcher),
-  // at the first turn of the event loop (../core/first-turn.ts): opening the endpoint (node:net,
-  // the bind, a listen or a connection: ~6 ms of a Node start here, ~3 ms of a Bun child's) is
-  // then paid by the processes that live on, not by every short child under NODE_OPTIONS. One
-  // with none above opens it now: it is the holder its own children look for, and a parent that
-  // runs children synchronously before its loop first turns (spawnSync at the top of a script)
-  // must already hold the port when they start.
-  let opening: (() => void) | undefined;
+  function followLater(): void {
+    toFollow = onFirstTurn(() => {
+      toFollow = undefined;
+      whoHolds();
+    });
+  }
 
   // The last push of a follower whose connection is not open (it never turned its event loop, or
   // ends while connecting, or its holder is not listening yet) goes to the spool.
@@ -466,6 +482,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       closed = true;
       opening?.();
       opening = undefined;
+      toFollow?.();
+      toFollow = undefined;
       process.removeListener('exit', onExit);
       server?.close();
       clearInterval(spoolTimer);
