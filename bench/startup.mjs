@@ -13,8 +13,8 @@
 // - breakdown: where the preload's start goes, from its own TAPWIRE_STARTED line (`-e 0` with
 //   LOG_LEVEL=debug, runs of their own, untimed here): loading its code, configuration, set-up,
 //   each hook, the /metrics endpoint; and what of `-e 0`'s overhead is left outside it. Also for a
-//   child beside its holder (a process of the same mode holds the port): what each child of the
-//   children rows pays, its endpoint following the holder.
+//   child beside its holder (run by a process of the same mode that holds the port, the preload
+//   inherited): what each child of the children rows pays.
 // Modes: bare, tapwire (this tree's dist/ as the package installs it), on Bun precompiled (a copy of
 // it after `tapwire precompile`: the agent from Bun's bytecode, docs/cli.md) and, with --base,
 // another build's dist/ (e.g. main's, copied aside) — so two builds are compared on the same
@@ -95,6 +95,20 @@ writeFileSync(
   path.join(app, 'parent.mjs'),
   "import { execFileSync } from 'node:child_process';\n" +
     "for (let i = 0; i < Number(process.env.CHILDREN); i++) execFileSync(process.execPath, ['-e', '0']);\n",
+);
+writeFileSync(
+  path.join(app, 'started-children.mjs'),
+  "import { spawnSync } from 'node:child_process';\n" +
+    '// CHILDREN `-e 0` children under the preload this process has from its environment, at debug level;\n' +
+    '// their TAPWIRE_STARTED lines as JSON on stdout.\n' +
+    'const out = [];\n' +
+    'for (let i = 0; i < Number(process.env.CHILDREN); i++) {\n' +
+    "  const r = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, LOG_LEVEL: 'debug' }, encoding: 'utf8' });\n" +
+    "  const line = r.stderr.split('\\n').find((l) => l.includes('\"TAPWIRE_STARTED\"'));\n" +
+    "  if (line === undefined) throw new Error('no TAPWIRE_STARTED line (exit ' + r.status + '): ' + r.stderr);\n" +
+    '  out.push(JSON.parse(line));\n' +
+    '}\n' +
+    'process.stdout.write(JSON.stringify(out));\n',
 );
 writeFileSync(
   path.join(app, 'parent-async.mjs'),
@@ -266,20 +280,19 @@ function startedLine(runtimeId, mode, port) {
   throw new Error(`${runtimeId} ${mode.id}: no TAPWIRE_STARTED line (exit ${r.status}): ${r.stderr}`);
 }
 /**
- * A holder of `port` for the child rows: the same runtime and mode, kept alive, /metrics answering.
- * The children then follow it as the short children of the children rows do.
+ * The TAPWIRE_STARTED lines of `runs` children of a holder: a process of the same runtime and mode,
+ * the preload in its environment, that holds the metrics port and runs `-e 0` children one after
+ * another (spawnSync), as the parent of the children rows does.
  */
-async function holderOf(runtimeId, mode, port) {
-  const child = spawnTracked(
-    RUNTIMES[runtimeId].bin,
-    [...preload(mode, runtimeId), '-e', 'setInterval(() => {}, 1000)'],
-    {
-      cwd: app,
-      env: env(mode, runtimeId, port),
-    },
-  );
-  await waitReady(child, port, { path: '/healthz' });
-  return child;
+function childrenLines(runtimeId, mode, port, runs) {
+  const r = spawnSync(RUNTIMES[runtimeId].bin, ['started-children.mjs'], {
+    cwd: app,
+    env: env(mode, runtimeId, port, { inherit: true, env: { CHILDREN: String(runs) } }),
+    encoding: 'utf8',
+  });
+  if (r.status !== 0)
+    throw new Error(`${runtimeId} ${mode.id}: children of a holder: exit ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
 }
 if (MEASURES.includes('breakdown')) {
   const rows = [];
@@ -290,16 +303,11 @@ if (MEASURES.includes('breakdown')) {
         [m, false],
         [m, true],
       ])) {
+      // beside: a child of the process that holds the port, as each of the children rows' children
+      // is; otherwise a process alone, as the e0 row runs.
       const lines = [];
-      // beside: a child whose port a sibling holds (it follows it, as each of the children rows'
-      // children does); otherwise a process alone, as the e0 row runs.
-      const port = beside ? await freePort() : undefined;
-      const holder = beside ? await holderOf(runtimeId, mode, port) : undefined;
-      try {
-        for (let i = 0; i < RUNS; i++) lines.push(startedLine(runtimeId, mode, port ?? (await freePort())));
-      } finally {
-        if (holder !== undefined) await killTree(holder);
-      }
+      if (beside) lines.push(...childrenLines(runtimeId, mode, await freePort(), RUNS));
+      else for (let i = 0; i < RUNS; i++) lines.push(startedLine(runtimeId, mode, await freePort()));
       const med = (key) => median(lines.map((l) => (typeof key === 'function' ? key(l) : l[key])));
       const inAll = PHASES.at(-1)[0];
       const hooks = Object.keys(lines[0].hooks)
@@ -327,9 +335,10 @@ if (MEASURES.includes('breakdown')) {
       '"its debug lines" adds up (at the level the e0 row runs they are not written; on Bun the first one loads node:fs). ' +
       '"preload in all" is from the first line to the app\'s code, less those lines. "rest of ' +
       "`-e 0`'s overhead\" is the e0 row's tapwire − bare less the preload in all: what the preload costs outside its " +
-      'start (the runtime reading the preload flag, the exit). "a child beside its holder": the same `-e 0` while a process of ' +
-      'the same runtime and mode holds the metrics port, so that its endpoint follows the holder (one connection, open before ' +
-      'the app runs) as each child of the children rows does. The last column names the slowest hooks (ms).\n',
+      'start (the runtime reading the preload flag, the exit). "a child beside its holder": the same `-e 0` run by a process of ' +
+      'the same runtime and mode that holds the metrics port, the preload inherited through NODE_OPTIONS / BUN_OPTIONS, as ' +
+      'each child of the children rows is (its endpoint follows the holder at the first turn of its event loop, which `-e 0` ' +
+      'never takes). The last column names the slowest hooks (ms).\n',
   );
   print(
     `| runtime · mode | ${PHASES.map(([, t]) => t).join(' | ')} | rest of \`-e 0\`'s overhead | slowest hooks |`,
