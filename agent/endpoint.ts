@@ -1,10 +1,10 @@
 // One /metrics per host and service, whatever the process tree: a launcher (npm, npx, a shell
 // script) above the app, node:cluster or PM2 workers, Bun processes sharing a port, children the
-// app spawns. At the first turn of its event loop (not while the preload runs: a process that ends
-// before it, `node -e 0` or a short CLI, never opens anything and pays nothing for it), every
-// process under the preload tries the configured port and asks who holds it (one loopback
-// connection) when it is taken; on a Node without net.BoundSocket, one that a holder may sit above
-// asks first and opens the port itself when nobody answers (see heldAbove()):
+// app spawns. Every process under the preload tries the configured port and asks who holds it (one
+// loopback connection) when it is taken; on a Node without net.BoundSocket, one that a holder may
+// sit above asks first and opens the port itself when nobody answers. Asking, and on Node trying
+// the port where a tapwire process may sit above, wait for the first turn of the event loop: a
+// process that ends before it (`node -e 0`, a short CLI) pays nothing for them (see "When" below):
 //
 // - The one that gets it holds the endpoint. It answers GET /tapwire (who it is) and takes the
 //   metrics its siblings push (POST /v1/metrics, from this host only), and serves its own metrics
@@ -350,7 +350,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       intervalMs: PUSH_INTERVAL_MS,
       identifyTimeoutMs: IDENTIFY_TIMEOUT_MS,
       follows: (holder) => holder.service === config.serviceName,
-      onOpen: () => {},
       onConnect: (holder) => {
         agentLog(
           'TAPWIRE_METRICS_FOLLOWING',

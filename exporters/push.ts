@@ -37,11 +37,6 @@ export interface PusherOptions {
   identifyTimeoutMs: number;
   /** Whether to follow this holder (tapwire of the same service). */
   follows: (holder: HolderIdentity) => boolean;
-  /**
-   * The connection is open and the question written: from now on the last push of a process that
-   * exits can be written, answered or not. The process is no longer held for the answer.
-   */
-  onOpen: () => void;
   /** The holder answered as a sibling: the pusher follows it. */
   onConnect: (holder: HolderIdentity) => void;
   /** Not following: the holder is not a sibling, or did not answer like one. The pusher has stopped. */
@@ -256,7 +251,6 @@ export class Pusher {
         );
         this.open = true;
         this.socket.unref();
-        options.onOpen();
       },
       data: (d) => this.read(d),
       closed: () => this.lost(),
