@@ -78,6 +78,18 @@ function loudSiblings(stderr: string, holderPid: number | undefined): Record<str
 
 const TRAFFIC = 20;
 
+/** The environment of a process whose children inherit the preload (both runtimes' variables), /metrics on `port`. */
+function inheriting(port: number, extra: Record<string, string>): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    NODE_OPTIONS: `--import=${DIST_REGISTER}`,
+    BUN_OPTIONS: `--preload ${DIST_REGISTER}`,
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    ...extra,
+  };
+}
+
 describe.each([
   ['cluster-app.mjs', 2],
   ['cluster-app.cjs', 2],
@@ -511,9 +523,11 @@ describe.each(['node', 'bun'] as Runtime[])(
   },
 );
 
-// A child that ends before its holder answered who it is (the parent blocked in spawnSync) pushes
-// its last numbers unanswered, behind the question; the holder reads them once its loop runs again.
-// Before, such a child waited up to 50 ms at start for the answer, then pushed nothing.
+// A child whose parent holds the port but is blocked in spawnSync: each child here records two
+// SQLite statements and exits before its event loop turns, so before it connects (it follows at the
+// first turn); its last push goes to the spool (exporters/spool.ts), which the parent reads once its
+// loop runs again. (A child that connected and ended before the answer pushes behind the question;
+// before that, such a child waited up to 50 ms at start for the answer, then pushed nothing.)
 // Regression (Bun parent): by the time the holder read the push the child had gone, Bun.serve gave
 // no address for it (requestIP() null) and the holder refused it as not local: 0 of 8 counted.
 describe.each([
@@ -525,19 +539,14 @@ describe.each([
   it('are counted exactly, though they end before the parent answered them', async () => {
     const port = await freePort();
     const parent = spawn(parentRuntime === 'node' ? NODE : BUN, [join(DIR, 'sync-children.mjs')], {
-      env: {
-        PATH: process.env.PATH,
-        NODE_OPTIONS: `--import=${DIST_REGISTER}`,
-        BUN_OPTIONS: `--preload ${DIST_REGISTER}`,
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      env: inheriting(port, {
         TAPWIRE_ENV: 'development',
         LOG_LEVEL: 'info',
         CHILDREN: '4',
         CHILD_BIN: child === 'node' ? NODE : BUN,
         WORK: 'sqlite',
         HOLD: '1',
-      },
+      }),
       cwd: FIXTURES,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -611,15 +620,7 @@ it.each(['node', 'bun'] as Runtime[])(
         const run = (code) => spawnSync(${JSON.stringify(child === 'node' ? NODE : BUN)}, ['-e', code]).status;
         process.stdout.write(JSON.stringify([run('0'), run('0'), run('0'), run('setTimeout(() => {}, 200)')]));`;
       const r = spawnSync(NODE, ['-e', code], {
-        env: {
-          PATH: process.env.PATH,
-          NODE_OPTIONS: `--import=${DIST_REGISTER}`,
-          BUN_OPTIONS: `--preload ${DIST_REGISTER}`,
-          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-          OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-          TAPWIRE_ENV: 'test',
-          LOG_LEVEL: 'silent',
-        },
+        env: inheriting(port, { TAPWIRE_ENV: 'test', LOG_LEVEL: 'silent' }),
         cwd: FIXTURES,
         encoding: 'utf8',
         timeout: 30_000,
