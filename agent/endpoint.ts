@@ -55,8 +55,6 @@ const PUSH_INTERVAL_MS = 1000;
 const IDENTIFY_TIMEOUT_MS = 300;
 /** How long the port is tried again after its holder left mid-question, before it counts as taken. */
 const GONE_RETRY_MS = 5000;
-/** Milliseconds between the holder's reads of the spool (besides one at each scrape). */
-const SPOOL_INTERVAL_MS = 5000;
 /** Data points kept per sibling: its own cardinality limit across a dozen metrics. */
 const POINTS_PER_PROCESS_FACTOR = 10;
 
@@ -138,8 +136,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   let binding = false;
   /** When the port was first found taken with nobody answering on it (its holder was leaving). */
   let gone: number | undefined;
-  /** While holding: reads the pushes siblings that ended before connecting left (../exporters/spool.ts). */
-  let spoolTimer: NodeJS.Timeout | undefined;
 
   // Holding the port: siblings' pushes, their slots, and the totals of those that are gone. Made,
   // and their code loaded (../core/entries.ts), at the first scrape or push.
@@ -171,17 +167,16 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     return slot;
   };
 
-  /** The pushes siblings spooled, taken as final pushes (each from a process that has ended). */
+  /**
+   * The pushes siblings that ended before connecting left (../exporters/spool.ts), taken as final
+   * pushes, read at each scrape and each push received. No timer: a first setInterval in a Bun
+   * preload cost its start ~2 ms (measured), and what is spooled counts only when scraped.
+   */
   const readSpool = (): void => {
     if (server === undefined) return;
     drainSpool(config.prometheusPort, (body) =>
       requireEntry('holder').acceptOtlp(held().store, 'application/json', undefined, body, true),
     );
-  };
-  const holdSpool = (): void => {
-    clearInterval(spoolTimer);
-    spoolTimer = setInterval(readSpool, SPOOL_INTERVAL_MS);
-    spoolTimer.unref();
   };
 
   async function render(openMetrics: boolean): Promise<string> {
@@ -244,8 +239,10 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         port: config.prometheusPort,
         render,
         identity,
-        receive: (type, encoding, body, final) =>
-          requireEntry('holder').acceptOtlp(held().store, type, encoding, body, final),
+        receive: (type, encoding, body, final) => {
+          readSpool();
+          return requireEntry('holder').acceptOtlp(held().store, type, encoding, body, final);
+        },
         live: livePage,
         onHttpServer: (http) => internalServers.add(http),
         onListenError: (error) => {
@@ -255,7 +252,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
           else portWarning(error);
         },
         onListening: ({ host, port }) => {
-          holdSpool();
           const page = livePage === undefined ? '' : `, live page on http://${host}:${port}/`;
           agentLog('TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics${page}`, {
             host,
@@ -467,7 +463,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       } else if (server !== undefined) {
         server.close();
         server = undefined;
-        clearInterval(spoolTimer);
         live?.then((l) => l.close()).catch(() => {});
       } else return;
       closed = true; // for good: no takeover later either
@@ -485,7 +480,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       toFollow = undefined;
       process.removeListener('exit', onExit);
       server?.close();
-      clearInterval(spoolTimer);
       pusher?.stop();
       live?.then((l) => l.close()).catch(() => {});
     },

@@ -4,7 +4,7 @@
 // process.exit() may still be connecting). 'exit' allows nothing asynchronous, so the push goes
 // to a file: one folder per user and port, made by the first process that needs it, readable by
 // its user alone (the file system's permissions stand in for the loopback check of a pushed
-// request). The holder reads the folder at each scrape and every few seconds.
+// request). The holder reads the folder at each scrape and each push it receives.
 //
 // - Bounded: a process that finds MAX_SPOOLED pushes waiting spools nothing (a holder whose loop
 //   is blocked, a parent in execFileSync, reads them once it runs again; nobody else does).
