@@ -99,7 +99,7 @@ export const LOG_CODES = {
     level: 'debug',
     from: 'preload',
     meaning:
-      "The preload has started, and where its start went, in milliseconds: runtime_ms (the runtime's own start, before the preload's first line), load_ms (loading the agent's code), config_ms, setup_ms (instruments and recorders, tracing and OTLP when configured), hooks_ms (installing the instrumentations, each in `hooks`), endpoint_ms (holding or following the /metrics port), each without tapwire's own lines written in it, which log_ms adds up (written at debug only; on Bun the first loads node:fs), and total_ms (from the preload's first line: the phases and log_ms together); on Bun, precompiled tells whether the agent came from `tapwire precompile`'s bytecode. The app's own code runs after it.",
+      "The preload has started, and where its start went, in milliseconds: runtime_ms (the runtime's own start, before the preload's first line), load_ms (loading the agent's code), config_ms, setup_ms (instruments and recorders, tracing and OTLP when configured), hooks_ms (installing the instrumentations, each in `hooks`), endpoint_ms (trying the /metrics port when that is done during the start; following a holder, and on Node trying the port in a process with a tapwire process above it, wait for the first turn of the event loop), each without tapwire's own lines written in it, which log_ms adds up (written at debug only; on Bun the first loads node:fs), and total_ms (from the preload's first line: the phases and log_ms together); on Bun, precompiled tells whether the agent came from `tapwire precompile`'s bytecode. The app's own code runs after it.",
     action: '',
   },
   TAPWIRE_METRICS_FOLLOWING: {

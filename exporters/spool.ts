@@ -63,11 +63,16 @@ export function drainSpool(port: number, take: (body: Uint8Array) => void, now =
   if (names.length === 0 || !ours(parentOf(dir)) || !ours(dir)) return 0;
   let n = 0;
   for (const name of names.sort()) {
-    if (!name.endsWith('.json')) continue;
     const path = `${dir}/${name}`;
     let body: Buffer | undefined;
     try {
-      if (now - f.statSync(path).mtimeMs <= MAX_AGE_MS) body = f.readFileSync(path);
+      const fresh = now - f.statSync(path).mtimeMs <= MAX_AGE_MS;
+      if (!name.endsWith('.json')) {
+        // A push being written; one this old was left by a writer that died before renaming it.
+        if (!fresh) f.rmSync(path, { force: true });
+        continue;
+      }
+      if (fresh) body = f.readFileSync(path);
       f.rmSync(path, { force: true });
     } catch {
       continue;

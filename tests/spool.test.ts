@@ -9,6 +9,7 @@ import {
   statSync,
   symlinkSync,
   utimesSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,8 +70,13 @@ describe('the spool', () => {
     const [old] = readdirSync(dir);
     const then = (Date.now() - MAX_AGE_MS - 60_000) / 1000;
     utimesSync(join(dir, old!), then, then);
+    // A push a writer died writing (never renamed): kept while it may still be renamed, then removed.
+    writeFileSync(join(dir, 'half-written.tmp'), '{"half"');
     expect(spoolLast(PORT, '{"new":true}')).toBe(true);
     expect(taken()).toEqual(['{"new":true}']);
+    expect(readdirSync(dir)).toEqual(['half-written.tmp']);
+    utimesSync(join(dir, 'half-written.tmp'), then, then);
+    expect(taken()).toEqual([]);
     expect(readdirSync(dir)).toEqual([]);
   });
 

@@ -193,7 +193,9 @@ export async function startApp(options: StartOptions): Promise<App> {
   running.add(app);
   if (options.ready !== false) {
     try {
-      await waitForHttp(app.url(options.ready ?? '/'), 15_000, exited);
+      // Generous: an app's start is not what is measured, and beside the suite's heaviest files on a
+      // loaded 2-core VM a start that takes ~1 s alone took over 15 s.
+      await waitForHttp(app.url(options.ready ?? '/'), 45_000, exited);
     } catch (error) {
       await app.stop();
       throw new Error(`${(error as Error).message}\nstdout:\n${out}\nstderr:\n${err}`);
