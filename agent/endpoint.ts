@@ -443,12 +443,33 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       // Nothing more can be done for a process that is exiting.
     }
   };
+  // A natural end (the event loop ran empty) with no open connection: the last push is collected
+  // asynchronously now, so that it carries the app's own instruments too, as a connected
+  // follower's does (../exporters/push.ts); 'exit' then spools it. Once: the collection's own work
+  // brings 'beforeExit' back. (On Bun a connection still opening does not hold the process.)
+  let endCollected = false;
+  const onBeforeExit = (): void => {
+    if (endCollected || closed || foreign || server !== undefined || pusher?.opened) return;
+    endCollected = true;
+    if (!pushed && telemetry.quiet()) return;
+    telemetry.collect().then(
+      (collected) => {
+        last = collected;
+        pushed = true;
+      },
+      () => {
+        // The synchronous last push in 'exit' still carries the request histograms.
+      },
+    );
+  };
   process.on('exit', onExit);
+  process.on('beforeExit', onBeforeExit);
   if (above) {
     try {
       opening = onFirstTurn(open);
     } catch (error) {
       process.removeListener('exit', onExit);
+      process.removeListener('beforeExit', onBeforeExit);
       throw error;
     }
   } else open();
@@ -479,6 +500,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
       toFollow?.();
       toFollow = undefined;
       process.removeListener('exit', onExit);
+      process.removeListener('beforeExit', onBeforeExit);
       server?.close();
       pusher?.stop();
       live?.then((l) => l.close()).catch(() => {});
