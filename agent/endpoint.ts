@@ -446,7 +446,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   // A natural end (the event loop ran empty) with no open connection: the last push is collected
   // asynchronously now, so that it carries the app's own instruments too, as a connected
   // follower's does (../exporters/push.ts); 'exit' then spools it. Once: the collection's own work
-  // brings 'beforeExit' back. (On Bun a connection still opening does not hold the process.)
+  // brings 'beforeExit' back. (Seen on Bun: a child ended with its connection still opening.)
   let endCollected = false;
   const onBeforeExit = (): void => {
     if (endCollected || closed || foreign || server !== undefined || pusher?.opened) return;
