@@ -3,8 +3,8 @@
 // app spawns. Every process under the preload tries the configured port and asks who holds it (one
 // loopback connection) when it is taken; on a Node without net.BoundSocket, one that a holder may
 // sit above asks first and opens the port itself when nobody answers. Asking, and on Node trying
-// the port where a tapwire process may sit above, wait for the first turn of the event loop: a
-// process that ends before it (`node -e 0`, a short CLI) pays nothing for them (see "When" below):
+// the port, wait for the first turn of the event loop: a process that ends before it
+// (`node -e 0`, a short CLI) pays nothing for them (see "When" below):
 //
 // - The one that gets it holds the endpoint. It answers GET /tapwire (who it is) and takes the
 //   metrics its siblings push (POST /v1/metrics, from this host only), and serves its own metrics
@@ -14,7 +14,8 @@
 //   it pushes its metrics there every second and once more when it exits, and says so at debug
 //   level only — a launcher then serves the app it started, a cluster primary its workers. Anything
 //   else on the port is one warning, as before. When the holder goes away, a sibling takes the
-//   port over (the totals of the old holder are gone with it: Prometheus sees a counter reset).
+//   port over; a holder that ends (its 'exit') hands its totals on through the spool first, so
+//   they stay in the sums (one killed by a signal cannot: Prometheus sees a counter reset).
 // - Nobody waits for the answer: a holder whose loop is blocked (a parent in execFileSync) answers
 //   only later. One that ends before the answer writes its last push behind the question; the
 //   holder keeps it only when it is of its own service (../exporters/workers.ts). One that ends
@@ -27,7 +28,7 @@ import type { Config } from '../config/index.js';
 import { requireEntry } from '../core/entries.js';
 import { onFirstTurn } from '../core/first-turn.js';
 import { internalServers } from '../core/http/server.js';
-import { agentLog } from '../core/log.js';
+import { agentLog, agentLogs } from '../core/log.js';
 import { RUNTIME, SCOPE, VERSION } from '../core/runtime.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { AGENT_SCOPE, METRICS, PER_PROCESS } from '../exporters/catalogue.js';
@@ -119,6 +120,27 @@ function tapwireAbove(): boolean {
   return false;
 }
 
+/**
+ * Whether a socket of this host (this network namespace) listens on `port`: Linux's /proc/net/tcp
+ * and tcp6, state 0A. Where they cannot be read, no. Read only at exit, by a process that recorded
+ * something and never tried the port.
+ */
+function listened(port: number): boolean {
+  const suffix = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    try {
+      for (const line of readFileSync(file, 'latin1').split('\n')) {
+        // sl local_address rem_address st ...
+        const fields = line.trim().split(/\s+/);
+        if (fields[3] === '0A' && fields[1]?.endsWith(suffix)) return true;
+      }
+    } catch {
+      // Not Linux, or no IPv6.
+    }
+  }
+  return false;
+}
+
 /** Where a sibling reaches the holder: loopback when the endpoint listens on every address. */
 function pushHost(host: string): string {
   return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
@@ -136,6 +158,12 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   let binding = false;
   /** When the port was first found taken with nobody answering on it (its holder was leaving). */
   let gone: number | undefined;
+  /**
+   * Whether a tapwire process may sit above this one (tapwireAbove()). Bun reads /proc only when it
+   * needs the answer (at exit, or to say it listens): node:fs costs its start ~2 ms.
+   */
+  let above: boolean | undefined = RUNTIME === 'node' ? tapwireAbove() : undefined;
+  const aboveNow = (): boolean => (above ??= tapwireAbove());
 
   // Holding the port: siblings' pushes, their slots, and the totals of those that are gone. Made,
   // and their code loaded (../core/entries.ts), at the first scrape or push.
@@ -183,6 +211,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     readSpool();
     const { merge, store } = held();
     const own = await telemetry.collect();
+    last = own; // what it hands on if it ends (handOver())
     const sources = [{ slot: 0, resourceMetrics: own }];
     for (const w of store.live())
       sources.push({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics });
@@ -253,10 +282,16 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         },
         onListening: ({ host, port }) => {
           const page = livePage === undefined ? '' : `, live page on http://${host}:${port}/`;
-          agentLog('TAPWIRE_METRICS_LISTENING', `metrics on http://${host}:${port}/metrics${page}`, {
-            host,
-            port,
-          });
+          // Holding the port for a parent that runs it before taking the port (spawnSync), said at
+          // debug: the parent says where the metrics are. A forked worker (an IPC channel: PM2)
+          // holds it for its service.
+          const forAbove =
+            agentLogs('TAPWIRE_METRICS_LISTENING') && process.channel === undefined && aboveNow();
+          agentLog(
+            forAbove ? 'TAPWIRE_METRICS_HOLDING' : 'TAPWIRE_METRICS_LISTENING',
+            `metrics on http://${host}:${port}/metrics${page}`,
+            { host, port },
+          );
         },
         onRenderError: (error) => {
           if (collectFailed) return;
@@ -306,18 +341,18 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     );
   }
 
-  /** What the last periodic push collected, and whether there was one. */
+  /** What the last collection (a periodic push, a scrape, 'beforeExit') saw; whether one was pushed. */
   let last: ResourceMetrics | undefined;
   let pushed = false;
 
   /**
-   * The last push, in 'exit' (to the holder, or to the spool): nothing asynchronous runs there, so
-   * the request-path histograms are read now and the rest is what the last periodic collection saw.
-   * A process that recorded nothing has nothing to say.
+   * This process's metrics as they are in 'exit': nothing asynchronous runs there, so the
+   * request-path histograms are read now and the rest is what the last collection saw. Undefined
+   * for a process that recorded nothing.
    */
-  function lastPush(): string | undefined {
+  function lastMetrics(): ResourceMetrics | undefined {
     const histograms = telemetry.histograms.collectNow();
-    if (histograms.length === 0 && !pushed) return undefined;
+    if (histograms.length === 0 && last === undefined) return undefined;
     const fresh = new Set(histograms.map((m) => m.descriptor.name));
     // Every scope as last collected (the app's meters, prom-client), tapwire's request
     // histograms as they are now.
@@ -326,11 +361,32 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         ? { scope: s.scope, metrics: s.metrics.filter((m) => !fresh.has(m.descriptor.name)) }
         : s,
     );
-    const now: ResourceMetrics = {
+    return {
       resource: last?.resource ?? telemetry.resource,
       scopeMetrics: [{ scope: SCOPE, metrics: histograms }, ...scopes],
     };
-    return JSON.stringify(encodeResourceMetrics(now));
+  }
+
+  /** A follower's last push, in 'exit' (to the holder, or to the spool). */
+  function lastPush(): string | undefined {
+    const metrics = lastMetrics();
+    return metrics === undefined ? undefined : JSON.stringify(encodeResourceMetrics(metrics));
+  }
+
+  /**
+   * What a holder that ends hands on, in 'exit': its own metrics and the totals of the siblings that
+   * are gone, as one last push; its live siblings push their own to whoever holds the port next.
+   */
+  function handOver(): string | undefined {
+    const own = telemetry.quiet() ? undefined : lastMetrics();
+    const all =
+      holding === undefined
+        ? own
+        : holding.merge.merge([
+            { slot: 0, resourceMetrics: own ?? { resource: telemetry.resource, scopeMetrics: [] } },
+          ]);
+    if (all === undefined || all.scopeMetrics.length === 0) return undefined;
+    return JSON.stringify(encodeResourceMetrics(all));
   }
 
   /**
@@ -401,11 +457,18 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   // (../core/first-turn.ts): a child that ends before it (`-e 0`, a CLI that only computes) never
   // connects, and its last push, if it recorded anything, goes to the spool. Trying the port is
   // cheap on Bun (Bun.serve) and done during the start; on Node it loads node:net and listens
-  // (~4 ms), so there it waits for the first turn too where a tapwire process may sit above this
-  // one (a child, a worker, the app under a launcher; tapwireAbove()). A process with none above
-  // tries the port during its start: it is the holder its own children look for, and a parent that
-  // runs children synchronously before its loop first turns (spawnSync at the top of a script)
-  // must already hold the port when they start.
+  // (~4 ms), so there it waits for the first turn too: a `node -e 0` or a short CLI never opens
+  // /metrics (nobody could have scraped it). Children a parent runs before its loop first turns
+  // (spawnSync at the top of a script) find the port free: one that ends before its own first turn
+  // spools its last push; one that lives on takes the port, and hands its counts on when it ends
+  // (handOver()); the parent takes the port at its first turn and reads them.
+  //
+  // Handing on. A holder that ends spools its own counts and the totals of its gone siblings when
+  // a tapwire process may hold the port after it: a live sibling (one takes the port over) or a
+  // process above it (tapwireAbove(): a parent that will take the port). Without it a takeover
+  // reads as a counter reset. A process alone hands nothing on: nobody would read it. A Node
+  // process that ends before it tried the port spools only where it may be read: something above
+  // it, or something listening on the port already (a holder).
   //
   // Order. The port is tried first. Where Node binds at once (net.BoundSocket), a taken port is
   // known before node:cluster loads, so that order costs nothing. On a Node without it, a listen
@@ -414,7 +477,6 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   // nobody answers (a refused question, ~3 ms). Either order ends the same way. A host of its own
   // (an address, a name) is listened on first, as its errors (not an address of this machine) are
   // the listen's to report.
-  const above = RUNTIME === 'node' && tapwireAbove();
   /** Cancels trying the port at the first turn (pending only until then). */
   let opening: (() => void) | undefined;
   /** Cancels following the holder at the first turn (pending only until then). */
@@ -422,7 +484,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   const open = (): void => {
     opening = undefined;
     if (closed) return;
-    if (LOOPBACK_OR_ANY.has(config.prometheusHost) && above && !bindsAtOnce()) whoHolds(true);
+    if (LOOPBACK_OR_ANY.has(config.prometheusHost) && above === true && !bindsAtOnce()) whoHolds(true);
     else listenLater();
   };
   function followLater(): void {
@@ -432,26 +494,33 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     });
   }
 
+  /** Whether a tapwire process may read what this one spools as it ends (see "Handing on"). */
+  const readerAfter = (): boolean => {
+    if (server !== undefined) return (holding?.store.live().length ?? 0) > 0 || aboveNow();
+    return opening === undefined || above === true || listened(config.prometheusPort);
+  };
   // The last push of a follower whose connection is not open (it never turned its event loop, or
-  // ends while connecting, or its holder is not listening yet) goes to the spool.
+  // ends while connecting, or its holder is not listening yet), or what a holder hands on, goes to
+  // the spool.
   const onExit = (): void => {
-    if (closed || foreign || server !== undefined || pusher?.opened) return;
+    if (closed || foreign || pusher?.opened) return;
     try {
-      const body = lastPush();
-      if (body !== undefined) spoolLast(config.prometheusPort, body);
+      const body = server !== undefined ? handOver() : lastPush();
+      if (body !== undefined && readerAfter()) spoolLast(config.prometheusPort, body);
     } catch {
       // Nothing more can be done for a process that is exiting.
     }
   };
-  // A natural end (the event loop ran empty) with no open connection: the last push is collected
-  // asynchronously now, so that it carries the app's own instruments too, as a connected
-  // follower's does (../exporters/push.ts); 'exit' then spools it. Once: the collection's own work
+  // A natural end (the event loop ran empty) with no open connection, or of a holder that hands
+  // its counts on: the last push is collected asynchronously now, so that it carries the app's own
+  // instruments too, as a connected follower's does (../exporters/push.ts); 'exit' then spools it. Once: the collection's own work
   // brings 'beforeExit' back. (Seen on Bun: a child ended with its connection still opening.)
   let endCollected = false;
   const onBeforeExit = (): void => {
-    if (endCollected || closed || foreign || server !== undefined || pusher?.opened) return;
+    if (endCollected || closed || foreign || pusher?.opened) return;
     endCollected = true;
     if (!pushed && telemetry.quiet()) return;
+    if (!readerAfter()) return;
     telemetry.collect().then(
       (collected) => {
         last = collected;
@@ -464,7 +533,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   };
   process.on('exit', onExit);
   process.on('beforeExit', onBeforeExit);
-  if (above) {
+  if (RUNTIME === 'node') {
     try {
       opening = onFirstTurn(open);
     } catch (error) {

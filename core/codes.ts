@@ -67,6 +67,13 @@ export const LOG_CODES = {
       'The Prometheus endpoint of this process listens at the address in the line (and the live page, when TAPWIRE_DASHBOARD is on, at `/` of it).',
     action: '',
   },
+  TAPWIRE_METRICS_HOLDING: {
+    level: 'debug',
+    from: 'preload',
+    meaning:
+      'The Prometheus endpoint of this process listens at the address in the line, for a tapwire process above it that has not opened it yet (a parent running it with spawnSync before its event loop first turned). When this process ends it hands its counts on, and that process serves them once it takes the port.',
+    action: '',
+  },
   TAPWIRE_METRICS_PORT_YIELDED: {
     level: 'warn',
     from: 'preload',

@@ -35,6 +35,12 @@ export function configureAgentLog(config: Config, inApp = true): void {
   base = `"pid":${process.pid},"service.name":${JSON.stringify(config.serviceName)},"deployment.environment.name":${JSON.stringify(config.environment)},"component":"tapwire"`;
 }
 
+/** Whether a line of `code` would be written at the level in force. */
+export function agentLogs(code: LogCode): boolean {
+  if (configured === undefined) configureAgentLog(loadConfig(process.env).config);
+  return (LEVEL_VALUES[LOG_CODES[code].level] ?? 0) >= threshold;
+}
+
 /**
  * The time spent writing lines from now on is added to `into` (undefined stops it): the start-up
  * breakdown reports it apart, since at the levels that do not write them it is not spent. On Bun the

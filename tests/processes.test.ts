@@ -523,54 +523,63 @@ describe.each(['node', 'bun'] as Runtime[])(
   },
 );
 
-// A child whose parent holds the port but is blocked in spawnSync: each child here records two
-// SQLite statements and exits before its event loop turns, so before it connects (it follows at the
-// first turn); its last push goes to the spool (exporters/spool.ts), which the parent reads once its
-// loop runs again. (A child that connected and ended before the answer pushes behind the question;
-// before that, such a child waited up to 50 ms at start for the answer, then pushed nothing.)
-// Regression (Bun parent): by the time the holder read the push the child had gone, Bun.serve gave
-// no address for it (requestIP() null) and the holder refused it as not local: 0 of 8 counted.
+// A parent blocked in spawnSync: a Bun parent holds the port (it takes it during its start), a Node
+// parent does not yet (it takes it at the first turn of its event loop). Each child here records
+// two SQLite statements. With `sqlite` it exits before its event loop turns, so before it connects
+// (it follows at the first turn) or tries the port: its last push goes to the spool
+// (exporters/spool.ts), which the parent reads once its loop runs. With `sqlite-wait` it lives past
+// its first turn: under a Bun parent it connects and pushes behind the unanswered question; under a
+// Node parent it finds the port free, holds it until it ends, and hands its counts on through the
+// spool. (Before the spool, such a child waited up to 50 ms at start for the answer, then pushed
+// nothing.) Regression (Bun parent): by the time the holder read the push the child had gone,
+// Bun.serve gave no address for it (requestIP() null) and the holder refused it as not local: 0 of 8.
 describe.each([
-  ['node', 'node'],
-  ['node', 'bun'],
-  ['bun', 'bun'],
-  ['bun', 'node'],
-] as [Runtime, Runtime][])('children of a %s parent blocked in spawnSync (%s)', (parentRuntime, child) => {
-  it('are counted exactly, though they end before the parent answered them', async () => {
-    const port = await freePort();
-    const parent = spawn(parentRuntime === 'node' ? NODE : BUN, [join(DIR, 'sync-children.mjs')], {
-      env: inheriting(port, {
-        TAPWIRE_ENV: 'development',
-        LOG_LEVEL: 'info',
-        CHILDREN: '4',
-        CHILD_BIN: child === 'node' ? NODE : BUN,
-        WORK: 'sqlite',
-        HOLD: '1',
-      }),
-      cwd: FIXTURES,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    parent.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    parent.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    try {
-      const db = 'db_client_operation_duration_seconds_count';
-      const s = await until(port, (x) => stdout.includes('\n') && sum(x, db) === 8, 'the children counted');
-      expect(JSON.parse(stdout)).toEqual({ stderr: '', codes: [0, 0, 0, 0] });
-      for (const op of ['CREATE', 'INSERT']) {
-        expect(
-          value(s, db, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' }),
-        ).toBe(4);
+  ['node', 'node', 'sqlite'],
+  ['node', 'bun', 'sqlite'],
+  ['bun', 'bun', 'sqlite'],
+  ['bun', 'node', 'sqlite'],
+  ['node', 'node', 'sqlite-wait'],
+  ['node', 'bun', 'sqlite-wait'],
+  ['bun', 'node', 'sqlite-wait'],
+] as [Runtime, Runtime, string][])(
+  'children of a %s parent blocked in spawnSync (%s, %s)',
+  (parentRuntime, child, work) => {
+    it('are counted exactly, though they end before the parent answered them', async () => {
+      const port = await freePort();
+      const parent = spawn(parentRuntime === 'node' ? NODE : BUN, [join(DIR, 'sync-children.mjs')], {
+        env: inheriting(port, {
+          TAPWIRE_ENV: 'development',
+          LOG_LEVEL: 'info',
+          CHILDREN: '4',
+          CHILD_BIN: child === 'node' ? NODE : BUN,
+          WORK: work,
+          HOLD: '1',
+        }),
+        cwd: FIXTURES,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      parent.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      parent.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      try {
+        const db = 'db_client_operation_duration_seconds_count';
+        const s = await until(port, (x) => stdout.includes('\n') && sum(x, db) === 8, 'the children counted');
+        expect(JSON.parse(stdout)).toEqual({ stderr: '', codes: [0, 0, 0, 0] });
+        for (const op of ['CREATE', 'INSERT']) {
+          expect(
+            value(s, db, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' }),
+          ).toBe(4);
+        }
+        // Gone at once (each push was its last), their counts kept.
+        expect(slots(s)).toEqual(['0']);
+        expect(loudSiblings(stderr, parent.pid)).toEqual([]);
+      } finally {
+        parent.kill('SIGKILL');
       }
-      // Gone at once (each push was its last), their counts kept.
-      expect(slots(s)).toEqual(['0']);
-      expect(loudSiblings(stderr, parent.pid)).toEqual([]);
-    } finally {
-      parent.kill('SIGKILL');
-    }
-  });
-});
+    });
+  },
+);
 
 it.each(['node', 'bun'] as Runtime[])(
   '-e 0 beside a holder of the port exits at once, says nothing and leaves nothing in the holder (%s)',
@@ -601,6 +610,53 @@ it.each(['node', 'bun'] as Runtime[])(
   },
 );
 
+// A process started alone that records and ends before its event loop turns (a synchronous CLI):
+// on Node it never tried the port. Beside a holder of its service its last push goes to the spool
+// and the holder counts it; where nothing listens on the port it writes nothing (nobody would read
+// it, and a later holder must not take it for its own).
+it.each(['node', 'bun'] as Runtime[])(
+  'a process alone that records and ends at once: counted beside a holder, no spool file without one (%s)',
+  async (runtime) => {
+    const tmp = mkdtempSync(join(tmpdir(), 'tapwire-alone-'));
+    const sqlite =
+      runtime === 'bun'
+        ? "const { Database } = require('bun:sqlite'); const db = new Database(':memory:'); db.run('CREATE TABLE t (x)'); db.query('INSERT INTO t VALUES (1)').run();"
+        : "const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(':memory:'); db.exec('CREATE TABLE t (x)'); db.prepare('INSERT INTO t VALUES (1)').run();";
+    const run = (env: Record<string, string | undefined>) =>
+      spawnSync(
+        runtime === 'node' ? NODE : BUN,
+        [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, '-e', sqlite],
+        { cwd: FIXTURES, env: { ...env, TMPDIR: tmp, LOG_LEVEL: 'info' }, encoding: 'utf8', timeout: 20_000 },
+      );
+    try {
+      const free = await freePort();
+      const r = run({
+        PATH: process.env.PATH,
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(free),
+        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+        TAPWIRE_ENV: 'test',
+      });
+      expect(r.status, r.stderr).toBe(0);
+      expect(existsSync(join(tmp, `tapwire-${process.getuid?.()}`, String(free)))).toBe(false);
+      const { holder, metricsPort, env } = await idleHolder({ TMPDIR: tmp });
+      try {
+        const beside = run(env);
+        expect([beside.status, beside.stderr]).toEqual([0, '']);
+        const DB = 'db_client_operation_duration_seconds_count';
+        const s = await until(metricsPort, (x) => sum(x, DB) === 2, "the process's two statements");
+        expect(
+          value(s, DB, { db_system_name: 'sqlite', db_operation_name: 'INSERT', db_collection_name: 't' }),
+        ).toBe(1);
+        expect(slots(s)).toEqual(['0']);
+      } finally {
+        holder.kill('SIGKILL');
+      }
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+);
+
 // A process with a tapwire process above it (here a parent under the same NODE_OPTIONS and
 // BUN_OPTIONS) opens its endpoint at the first turn of its event loop: a child that ends before it
 // (`-e 0`) never connects, one that lives on does. The port is held by a plain TCP server that
@@ -626,9 +682,10 @@ it.each(['node', 'bun'] as Runtime[])(
         timeout: 30_000,
       });
       expect([r.status, r.stdout, r.stderr]).toEqual([0, '[0,0,0,0]', '']);
-      // The parent's question (it has none above it: it asks at start) and the child that lived on.
+      // The child that lived on. The parent never turned its event loop, so it never tried the
+      // port either (a Node process tries it at its first turn).
       await new Promise((resolve) => setTimeout(resolve, 100));
-      expect(connections).toBe(2);
+      expect(connections).toBe(1);
     } finally {
       counter.close();
     }
@@ -639,13 +696,14 @@ it.each(['node', 'bun'] as Runtime[])(
  * A launcher-like holder of a free metrics port that serves no HTTP, in the fixtures' folder (the
  * same service), serving once this returns; `env` is what a follower of it needs.
  */
-async function idleHolder() {
+async function idleHolder(extra: Record<string, string> = {}) {
   const metricsPort = await freePort();
   const env = {
     PATH: process.env.PATH,
     OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
     OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
     TAPWIRE_ENV: 'test',
+    ...extra,
   };
   const holder = spawn(NODE, ['--import', DIST_REGISTER, '-e', 'setInterval(() => {}, 1000)'], {
     cwd: FIXTURES,
@@ -721,6 +779,62 @@ it('the holder goes away: the process that followed it takes the port over with 
     holder.kill('SIGKILL');
   }
 });
+
+// A holder that ends (its 'exit': process.exit(), a stop, its loop running empty) hands its counts
+// on through the spool: the process that takes the port over serves them, so no counter goes back.
+// (One killed by a signal cannot: the test above.)
+it.each(['node', 'bun'] as Runtime[])(
+  'a holder that ends hands its counts to the process that takes the port over (%s)',
+  async (runtime) => {
+    const metricsPort = await freePort();
+    const env = {
+      PATH: process.env.PATH,
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+      TAPWIRE_ENV: 'test',
+    };
+    const sqlite =
+      runtime === 'bun'
+        ? "const { Database } = require('bun:sqlite'); const db = new Database(':memory:'); db.run('CREATE TABLE t (x)'); db.query('INSERT INTO t VALUES (1)').run();"
+        : "const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(':memory:'); db.exec('CREATE TABLE t (x)'); db.prepare('INSERT INTO t VALUES (1)').run();";
+    const holder = spawn(
+      runtime === 'node' ? NODE : BUN,
+      [
+        runtime === 'node' ? '--import' : '--preload',
+        DIST_REGISTER,
+        '-e',
+        `${sqlite} process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
+      ],
+      { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    const ended = new Promise((resolve) => holder.on('exit', resolve));
+    const DB = 'db_client_operation_duration_seconds_count';
+    try {
+      await until(metricsPort, (x) => sum(x, DB) === 2, "the holder's two statements");
+      const app = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs'), env });
+      await hit(app.url('/'), 4); // and the readiness GET /
+      let s = await until(metricsPort, (x) => sum(x, COUNT) === 5, "the follower's 5 requests");
+      expect(slots(s)).toEqual(['0', '1']);
+      holder.stdin!.end();
+      expect(await ended).toBe(0);
+      s = await until(
+        metricsPort,
+        (x) => slots(x).join() === '0' && sum(x, COUNT) === 5 && sum(x, DB) === 2,
+        "the takeover, with the holder's counts",
+      );
+      for (const op of ['CREATE', 'INSERT']) {
+        expect(
+          value(s, DB, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' }),
+        ).toBe(1);
+      }
+      await hit(app.url('/'), 2);
+      expect(sum(parseMetrics(await scrape(metricsPort)), COUNT)).toBe(7);
+      expect(app.stderr()).toBe('');
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  },
+);
 
 // Regression: a listen run from a callback (the takeover, a retry) threw into the app when it failed.
 it('a takeover whose listen fails: the endpoint is off, said once, and the app serves on', async () => {
