@@ -3,7 +3,14 @@
 // to every string of every label set a SeriesCache builds and to every database target.
 import { describe, expect, it } from 'vitest';
 import { DbTargets } from '../core/db/target.js';
-import { LABEL_VALUE_CUT, LABEL_VALUE_MAX, labelValue, SeriesCache } from '../core/series.js';
+import {
+  LABEL_VALUE_CUT,
+  LABEL_VALUE_MAX,
+  labelValue,
+  OVERFLOW_ATTRIBUTES,
+  overflowCounts,
+  SeriesCache,
+} from '../core/series.js';
 
 const R = '\uFFFD';
 
@@ -64,6 +71,22 @@ describe('label sets keep the rule', () => {
     });
     // Two long values that agree on what is kept are one label set, and one cache entry.
     expect(series.get(build, `${long}x`, '/a\nb')).toBe(a);
+  });
+
+  it('the last label set is remembered, and each measurement past the limit is still counted', () => {
+    const series = new SeriesCache('tapwire_test_remembered', 2);
+    const a = series.get(build, 'a', '/x');
+    const b = series.get(build, 'b', '/x');
+    // Alternating and repeated tuples find their own label set, whether remembered or walked.
+    expect([
+      series.get(build, 'a', '/x'),
+      series.get(build, 'a', '/x'),
+      series.get(build, 'b', '/x'),
+    ]).toEqual([a, a, b]);
+    expect(series.get(build, 'a', undefined)).toEqual(OVERFLOW_ATTRIBUTES);
+    expect(series.get(build, 'a', undefined)).toEqual(OVERFLOW_ATTRIBUTES);
+    expect(overflowCounts.get('tapwire_test_remembered')).toBe(2);
+    expect(series.get(build, 'b', '/x')).toBe(b);
   });
 
   it('database targets (the pool metrics read them directly)', () => {

@@ -10,7 +10,7 @@ import type { AiRecorder } from '../ai/recorder.js';
 import { fail, guard } from '../guard.js';
 import type { FastHistogram } from '../histogram.js';
 import { type InboundRequest, tracing } from '../operation.js';
-import { SeriesCache } from '../series.js';
+import { Interned, labelValue, OVERFLOW_ATTRIBUTES, overflowCounts, SeriesCache } from '../series.js';
 import { ClientOp } from './client.js';
 import type { Origin } from './origins.js';
 import { normalizeMethod } from './semconv.js';
@@ -52,16 +52,59 @@ function buildClient(
   return a;
 }
 
-function buildActive(method: string, scheme: string): Attributes {
-  return { 'http.request.method': method, 'url.scheme': scheme };
+/** The requests in flight of one label set (method and scheme), counted in place. */
+export interface InFlight {
+  readonly attributes: Attributes;
+  n: number;
+}
+
+function buildActive(method: string, scheme: string): InFlight {
+  return { attributes: { 'http.request.method': method, 'url.scheme': scheme }, n: 0 };
+}
+
+/**
+ * The in-flight counts, one per label set, capped as a SeriesCache is; a request holds its count
+ * and moves it itself, with no Map to look it up in again at its end. Observed at collection.
+ */
+class InFlightCounts extends Interned<InFlight> {
+  readonly all: InFlight[] = [];
+  private readonly overflow: InFlight = { attributes: OVERFLOW_ATTRIBUTES, n: 0 };
+
+  constructor(
+    private readonly metric: string,
+    limit: number,
+  ) {
+    super(limit);
+  }
+
+  protected override made(slot: InFlight): InFlight {
+    const a = slot.attributes;
+    for (const key in a) {
+      const v = a[key];
+      if (typeof v === 'string') a[key] = labelValue(v);
+    }
+    Object.freeze(a);
+    this.all.push(slot);
+    return slot;
+  }
+
+  /** Its count moves: the slot is not frozen (its attributes are). */
+  protected override seal(slot: InFlight): InFlight {
+    return slot;
+  }
+
+  protected full(): InFlight {
+    overflowCounts.set(this.metric, (overflowCounts.get(this.metric) ?? 0) + 1);
+    if (!this.all.includes(this.overflow)) this.all.push(this.overflow);
+    return this.overflow;
+  }
 }
 
 export class HttpRecorder {
   private readonly serverSeries: SeriesCache;
   private readonly clientSeries: SeriesCache;
-  private readonly activeSeries: SeriesCache;
   /** In-flight counts per attribute set, observed at collection (cheaper than an UpDownCounter). */
-  private readonly active = new Map<Attributes, number>();
+  private readonly active: InFlightCounts;
   /** A recording that throws (a tapwire bug) turns HTTP recording off once, never the app's request. */
   private readonly guard = guard('http recorder');
 
@@ -75,23 +118,23 @@ export class HttpRecorder {
   ) {
     this.serverSeries = seriesOf(METRICS.httpServerDuration, limit);
     this.clientSeries = seriesOf(METRICS.httpClientDuration, limit);
-    this.activeSeries = seriesOf(METRICS.httpServerActive, limit);
+    const def = METRICS.httpServerActive;
+    this.active = new InFlightCounts(prometheusName(def.name, def.unit, def.kind), limit);
     meter
       .createObservableUpDownCounter(METRICS.httpServerActive.name, {
         unit: METRICS.httpServerActive.unit,
         description: METRICS.httpServerActive.description,
       })
       .addCallback((r: ObservableResult) => {
-        for (const [attrs, n] of this.active) r.observe(n, attrs);
+        for (const slot of this.active.all) r.observe(slot.n, slot.attributes);
       });
   }
 
   /** An inbound request arrived. End the operation when its response is over. */
   server(request: InboundRequest, scheme: string): ServerOp {
-    const method = normalizeMethod(request.method);
-    const key = this.activeSeries.get(buildActive, method, scheme);
-    this.active.set(key, (this.active.get(key) ?? 0) + 1);
-    const op = new ServerOp(this, key, request.method);
+    const active = this.active.get(buildActive, normalizeMethod(request.method), scheme);
+    active.n++;
+    const op = new ServerOp(this, active, request.method);
     if (attribution !== undefined) op.attrs = attribution.fromHeaders(request.headers);
     if (tracing !== undefined) tracing.startServer(op, request, scheme);
     return op;
@@ -113,8 +156,9 @@ export class HttpRecorder {
     route: string | undefined,
     errorType: string | undefined,
   ): void {
-    const key = op.activeKey;
-    this.active.set(key, (this.active.get(key) ?? 1) - 1);
+    const active = op.active;
+    active.n--;
+    const key = active.attributes;
     const attrs = this.serverSeries.get(
       buildServer,
       key['http.request.method'],

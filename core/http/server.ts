@@ -1,9 +1,9 @@
 // One inbound request, from its arrival to the end of its response (Node: the response's 'close';
 // Bun.serve: the handler's Response), started by HttpRecorder.server().
-import type { Attributes, Context } from '@opentelemetry/api';
+import type { Context } from '@opentelemetry/api';
 import { type AttributionSet, attribution } from '../ai/attribution.js';
 import { Operation, tracing } from '../operation.js';
-import type { HttpRecorder } from './recorder.js';
+import type { HttpRecorder, InFlight } from './recorder.js';
 
 /** Servers tapwire runs itself (the /metrics endpoint): their requests are not the app's. */
 export const internalServers = new WeakSet<object>();
@@ -14,8 +14,8 @@ export class ServerOp extends Operation {
 
   constructor(
     private readonly recorder: HttpRecorder,
-    /** The in-flight series this request counts in (method and scheme). */
-    readonly activeKey: Attributes,
+    /** The in-flight count this request counts in (method and scheme). */
+    readonly active: InFlight,
     /** The method as the client sent it (`http.request.method_original` on spans). */
     readonly rawMethod: string | undefined,
   ) {
