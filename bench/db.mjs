@@ -26,7 +26,7 @@ import {
   verdict,
   writeOut,
 } from './lib/common.mjs';
-import { sleep } from './lib/procs.mjs';
+import { CPU, PINNED, sleep } from './lib/procs.mjs';
 import { startMariadb, startPostgres, startRedis } from './lib/servers.mjs';
 import { BENCH_DIR, RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
 
@@ -88,9 +88,15 @@ const LIBS = [
 const runtimeIds = (opts.runtime ?? Object.keys(RUNTIMES)).flatMap((r) => r.split(','));
 const CHILD = path.join(BENCH_DIR, 'lib/db-child.mjs');
 const SERVERS = {
-  pg: { start: startPostgres, env: (port) => ({ PGHOST: '127.0.0.1', PGPORT: String(port) }) },
-  mysql2: { start: startMariadb, env: (port) => ({ MYSQL_PORT: String(port) }) },
-  ioredis: { start: startRedis, env: (port) => ({ REDIS_PORT: String(port) }) },
+  pg: {
+    start: () => startPostgres({ cpu: CPU.load }),
+    env: (port) => ({ PGHOST: '127.0.0.1', PGPORT: String(port) }),
+  },
+  mysql2: { start: () => startMariadb({ cpu: CPU.load }), env: (port) => ({ MYSQL_PORT: String(port) }) },
+  ioredis: {
+    start: () => startRedis(undefined, { cpu: CPU.load }),
+    env: (port) => ({ REDIS_PORT: String(port) }),
+  },
 };
 const log = (m) => console.error(m);
 
@@ -122,12 +128,14 @@ async function main() {
         for (let round = 0; round < ROUNDS; round++) {
           for (const m of rotate(modes, round)) {
             try {
-              const r = await runChild(runtimeId, m, CHILD, {
-                ...env,
-                LIB: lib.id,
-                OPS: String(lib.ops),
-                BATCHES: String(BATCHES),
-              });
+              const r = await runChild(
+                runtimeId,
+                m,
+                CHILD,
+                { ...env, LIB: lib.id, OPS: String(lib.ops), BATCHES: String(BATCHES) },
+                undefined,
+                { cpu: CPU.measured },
+              );
               rec[m].samples.push(r.opsPerSec);
               rec[m].recorded.push({ recorded: r.recorded, total: r.total, metrics: r.metrics });
             } catch (error) {
@@ -213,7 +221,10 @@ function render(results, loadAtStart) {
     '- Each row: a fresh process running one client, one operation at a time (each awaited), ' +
       `${BATCHES} timed batches after a warm-up of half a batch; the process reports its median batch; ` +
       `${ROUNDS} processes per mode, modes interleaved with the order rotated each round, median reported. ` +
-      'One database server runs at a time, started for its library and stopped after it.',
+      'One database server runs at a time, started for its library and stopped after it. ' +
+      (PINNED
+        ? "The measured process is pinned to CPU 1 and the database server (with all it forks) to CPU 0 (`taskset`), so neither takes the other's time slice."
+        : 'Not pinned (`taskset` or a second CPU missing, or `TAPWIRE_BENCH_PIN=0`): the client and the server share the cores.'),
     '- Modes: `bare`; `tapwire` (`--import dist/register.js` / `--preload`); `otel` ' +
       `(\`@opentelemetry/auto-instrumentations-node/register\` ${otelVersion}, same flag) for pg, mysql2 and ioredis — ` +
       'OpenTelemetry has no node:sqlite / bun:sqlite instrumentation. Agent env: `OTEL_METRICS_EXPORTER=prometheus`, ' +

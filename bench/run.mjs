@@ -12,7 +12,17 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { httpGet, runWrk, waitReady } from './lib/measure.mjs';
-import { freePort, killAllSync, killTree, rssMb, sleep, spawnTracked } from './lib/procs.mjs';
+import {
+  CPU,
+  freePort,
+  killAllSync,
+  killTree,
+  PINNED,
+  pin,
+  rssMb,
+  sleep,
+  spawnTracked,
+} from './lib/procs.mjs';
 import { deriveRows, renderMarkdown, runtimeTable, targetsTable } from './lib/report.mjs';
 import { BENCH_DIR, MODES, modeEnv, REPO, RUNTIMES, SCENARIOS } from './scenarios.mjs';
 
@@ -160,7 +170,14 @@ async function measureLoad(runtimeId, scenario, modes, extraEnv, raw) {
       let server;
       try {
         server = await startServer(runtimeId, scenario, mode, extraEnv);
-        const wrkOpts = { port: server.port, path: scenario.path, extraArgs: scenario.wrkArgs ?? [] };
+        // Started unpinned (the start-up figures come from their own runs), then pinned for the load.
+        pin(server.child.pid, CPU.measured);
+        const wrkOpts = {
+          port: server.port,
+          path: scenario.path,
+          extraArgs: scenario.wrkArgs ?? [],
+          cpu: CPU.load,
+        };
         await runWrk({ ...wrkOpts, seconds: settings.warmupSeconds });
         // An agent's /metrics is scraped every second during the measured load, as Prometheus
         // would: what a scrape costs the app's event loop is part of the overhead.
@@ -318,7 +335,7 @@ async function main() {
     .loadavg()
     .map((x) => x.toFixed(2))
     .join(' ');
-  const markdown = renderMarkdown({ results, meta, settings });
+  const markdown = renderMarkdown({ results, meta, settings: { ...settings, pinned: PINNED } });
   writeOut(opts.out, `${markdown}\n`);
   writeOut(opts.json, `${JSON.stringify({ meta, settings, raw, results }, null, 2)}\n`);
 

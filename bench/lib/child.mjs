@@ -20,11 +20,17 @@ export function sumSamples(text, namePattern, labelPattern = /(?:)/) {
 export async function scrapeOwn() {
   const port = process.env.METRICS_PORT;
   if (!port) return null;
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(3000) });
-    return res.status === 200 ? await res.text() : null;
-  } catch {
-    return null;
+  // On Node the endpoint opens at the first turn of the event loop: a child whose work never
+  // turned it (synchronous SQLite) asks before it listens. Asked again for up to 3 s.
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(3000) });
+      return res.status === 200 ? await res.text() : null;
+    } catch {
+      if (Date.now() > deadline) return null;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 }
 

@@ -66,7 +66,7 @@ export function childEnv(modeId, extra) {
  * Run one measured child under a mode: `runtime [preload] script`, cwd = repo (so the OTel
  * register resolves), its own free metrics port. Resolves to the JSON it printed last.
  */
-export async function runChild(runtimeId, modeId, script, extraEnv, timeoutMs = 180_000) {
+export async function runChild(runtimeId, modeId, script, extraEnv, timeoutMs = 180_000, { cpu } = {}) {
   const runtime = RUNTIMES[runtimeId];
   const m = mode(modeId);
   const metricsPort = await freePort();
@@ -77,7 +77,7 @@ export async function runChild(runtimeId, modeId, script, extraEnv, timeoutMs = 
     OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
     METRICS_PORT: String(metricsPort),
   });
-  const child = spawnTracked(runtime.bin, args, { cwd: REPO, env, stdout: 'pipe' });
+  const child = spawnTracked(runtime.bin, args, { cwd: REPO, env, stdout: 'pipe', cpu });
   let out = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk) => {

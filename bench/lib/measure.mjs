@@ -66,10 +66,18 @@ export async function httpGet(port, path, timeoutMs = 3000) {
  * Run wrk once and parse its summary. wrk runs in its own tracked process group and is
  * killed if it overruns its duration by 15 s (it should never, but loops must be bounded).
  */
-export async function runWrk({ port, path = '/', seconds, threads = 1, connections = 32, extraArgs = [] }) {
+export async function runWrk({
+  port,
+  path = '/',
+  seconds,
+  threads = 1,
+  connections = 32,
+  extraArgs = [],
+  cpu,
+}) {
   const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...extraArgs];
   args.push(`http://127.0.0.1:${port}${path}`);
-  const child = spawnTracked('wrk', args, { stdout: 'pipe' });
+  const child = spawnTracked('wrk', args, { stdout: 'pipe', cpu });
   let out = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk) => {

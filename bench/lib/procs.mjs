@@ -4,16 +4,46 @@
 // call can kill the whole tree (a runtime may fork helpers) even when the harness fails
 // half-way. SIGKILL is used on purpose: the OpenTelemetry register installs a SIGTERM
 // handler that shuts the SDK down but never exits, so a polite SIGTERM can leave it running.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+
+/**
+ * Pinning, to tame the noise of a shared 2-core machine: the measured process on one CPU, what
+ * loads it (wrk, a database server) on the other, so neither takes the other's time slice.
+ * TAPWIRE_BENCH_PIN=0 turns it off; it is off where taskset or a second CPU is missing.
+ */
+export const CPU = { measured: 1, load: 0 };
+export const PINNED =
+  process.env.TAPWIRE_BENCH_PIN !== '0' &&
+  os.availableParallelism() >= 2 &&
+  (() => {
+    try {
+      execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+/** Moves a running process, all its threads, to `cpu` (no-op where not PINNED). */
+export function pin(pid, cpu) {
+  if (!PINNED || pid === undefined) return;
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
 
 const live = new Set();
 const usedPorts = new Set();
 
-/** Spawn a tracked child in its own process group; keeps the last 4 KB of stderr for errors. */
-export function spawnTracked(cmd, args, { cwd, env, stdout = 'ignore' } = {}) {
-  const child = spawn(cmd, args, { cwd, env, detached: true, stdio: ['ignore', stdout, 'pipe'] });
+/**
+ * Spawn a tracked child in its own process group; keeps the last 4 KB of stderr for errors.
+ * `cpu`: pinned to that CPU from its start, with all it forks (where PINNED).
+ */
+export function spawnTracked(cmd, args, { cwd, env, stdout = 'ignore', cpu } = {}) {
+  const [file, argv] =
+    cpu !== undefined && PINNED ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, { cwd, env, detached: true, stdio: ['ignore', stdout, 'pipe'] });
   live.add(child);
   child.stderrTail = '';
   child.stderr.setEncoding('utf8');

@@ -129,7 +129,10 @@ export function renderMarkdown({ results, meta, settings }) {
     `- Start-up: wall time from spawn to the first HTTP 200 (raw HTTP probe every ${settings.pollMs} ms), median of ${settings.startupRuns} runs per mode, modes interleaved. ` +
       'Overhead = mode − bare; "÷ OTel overhead" = tapwire overhead / otel overhead.',
     `- Throughput: \`wrk -t1 -c32 -d${settings.loadSeconds}s --latency\` after a ${settings.warmupSeconds} s warm-up on the same process; ` +
-      `${settings.rounds} round(s), mode order rotated each round, median reported. wrk and the server share the 2 cores. ` +
+      `${settings.rounds} round(s), mode order rotated each round, median reported. ` +
+      (settings.pinned
+        ? "The server is pinned to CPU 1 for the load (all its threads, `taskset`) and wrk to CPU 0, so neither takes the other's time slice; the scraper runs unpinned. "
+        : 'wrk and the server share the 2 cores (not pinned: `taskset` or a second CPU missing, or `TAPWIRE_BENCH_PIN=0`). ') +
       "During the measured load the agent's `/metrics` (tapwire, otel) is scraped every second, as Prometheus would; the bare app has none.",
     '- Memory: VmRSS of the server process (/proc/<pid>/status) right after the measured load, median over rounds.',
     "- Agent /metrics: after the load, the agent's Prometheus endpoint must answer 200 with `http_server_*` series " +

@@ -38,7 +38,8 @@ async function stopGroup(child, signal, ms = 10_000) {
   await killTree(child);
 }
 
-export async function startPostgres() {
+/** `cpu`: pinned there with all it forks (procs.mjs). */
+export async function startPostgres({ cpu } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tapwire-bench-pg-'));
   chmodSync(dir, 0o777);
   const data = path.join(dir, 'data');
@@ -59,7 +60,7 @@ export async function startPostgres() {
     '-c',
     'shared_buffers=16MB',
   ]);
-  const child = spawnTracked(cmd, args);
+  const child = spawnTracked(cmd, args, { cpu });
   const stop = async () => {
     // SIGINT to the group = PostgreSQL's fast shutdown.
     await stopGroup(child, 'SIGINT');
@@ -88,7 +89,7 @@ export async function startPostgres() {
 }
 
 /** MariaDB 10.11 in a temporary folder, on a free loopback port, root without a password. */
-export async function startMariadb() {
+export async function startMariadb({ cpu } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tapwire-bench-mariadb-'));
   const data = path.join(dir, 'data');
   const port = await freePort();
@@ -97,15 +98,19 @@ export async function startMariadb() {
     ['--no-defaults', `--datadir=${data}`, '--user=root', '--auth-root-authentication-method=normal'],
     { stdio: 'ignore' },
   );
-  const child = spawnTracked('/usr/sbin/mariadbd', [
-    '--no-defaults',
-    `--datadir=${data}`,
-    `--socket=${path.join(dir, 'my.sock')}`,
-    `--port=${port}`,
-    '--bind-address=127.0.0.1',
-    '--user=root',
-    '--skip-grant-tables',
-  ]);
+  const child = spawnTracked(
+    '/usr/sbin/mariadbd',
+    [
+      '--no-defaults',
+      `--datadir=${data}`,
+      `--socket=${path.join(dir, 'my.sock')}`,
+      `--port=${port}`,
+      '--bind-address=127.0.0.1',
+      '--user=root',
+      '--skip-grant-tables',
+    ],
+    { cpu },
+  );
   const stop = async () => {
     await stopGroup(child, 'SIGTERM');
     rmSync(dir, { recursive: true, force: true });
@@ -153,21 +158,14 @@ function ping(port) {
 }
 
 /** `fixedPort`: a suite that assumes redis on a fixed port (bench/compat.mjs: ioredis on 6379). */
-export async function startRedis(fixedPort) {
+export async function startRedis(fixedPort, { cpu } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'tapwire-bench-redis-'));
   const port = fixedPort ?? (await freePort());
-  const child = spawnTracked('redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-  ]);
+  const child = spawnTracked(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { cpu },
+  );
   const stop = async () => {
     await stopGroup(child, 'SIGTERM', 5000);
     rmSync(dir, { recursive: true, force: true });
