@@ -20,6 +20,7 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import {
+  agentEnv,
   BUN,
   DIST_REGISTER,
   FIXTURES,
@@ -77,6 +78,20 @@ function loudSiblings(stderr: string, holderPid: number | undefined): Record<str
 }
 
 const TRAFFIC = 20;
+
+/** `runtime` running `code` (`-e`) under the preload: spawn's command and arguments. */
+function preloaded(runtime: Runtime, code: string): [string, string[]] {
+  return runtime === 'node'
+    ? [NODE, ['--import', DIST_REGISTER, '-e', code]]
+    : [BUN, ['--preload', DIST_REGISTER, '-e', code]];
+}
+
+/** Two SQLite statements (CREATE and INSERT on table t) in the runtime's own driver. */
+function twoStatements(runtime: Runtime): string {
+  return runtime === 'bun'
+    ? "const { Database } = require('bun:sqlite'); const db = new Database(':memory:'); db.run('CREATE TABLE t (x)'); db.query('INSERT INTO t VALUES (1)').run();"
+    : "const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(':memory:'); db.exec('CREATE TABLE t (x)'); db.prepare('INSERT INTO t VALUES (1)').run();";
+}
 
 /** The environment of a process whose children inherit the preload (both runtimes' variables), /metrics on `port`. */
 function inheriting(port: number, extra: Record<string, string>): Record<string, string | undefined> {
@@ -618,24 +633,16 @@ it.each(['node', 'bun'] as Runtime[])(
   'a process alone that records and ends at once: counted beside a holder, no spool file without one (%s)',
   async (runtime) => {
     const tmp = mkdtempSync(join(tmpdir(), 'tapwire-alone-'));
-    const sqlite =
-      runtime === 'bun'
-        ? "const { Database } = require('bun:sqlite'); const db = new Database(':memory:'); db.run('CREATE TABLE t (x)'); db.query('INSERT INTO t VALUES (1)').run();"
-        : "const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(':memory:'); db.exec('CREATE TABLE t (x)'); db.prepare('INSERT INTO t VALUES (1)').run();";
     const run = (env: Record<string, string | undefined>) =>
-      spawnSync(
-        runtime === 'node' ? NODE : BUN,
-        [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, '-e', sqlite],
-        { cwd: FIXTURES, env: { ...env, TMPDIR: tmp, LOG_LEVEL: 'info' }, encoding: 'utf8', timeout: 20_000 },
-      );
+      spawnSync(...preloaded(runtime, twoStatements(runtime)), {
+        cwd: FIXTURES,
+        env: { ...env, TMPDIR: tmp, LOG_LEVEL: 'info' },
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
     try {
       const free = await freePort();
-      const r = run({
-        PATH: process.env.PATH,
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(free),
-        OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-        TAPWIRE_ENV: 'test',
-      });
+      const r = run(agentEnv(free));
       expect(r.status, r.stderr).toBe(0);
       expect(existsSync(join(tmp, `tapwire-${process.getuid?.()}`, String(free)))).toBe(false);
       const { holder, metricsPort, env } = await idleHolder({ TMPDIR: tmp });
@@ -698,13 +705,7 @@ it.each(['node', 'bun'] as Runtime[])(
  */
 async function idleHolder(extra: Record<string, string> = {}) {
   const metricsPort = await freePort();
-  const env = {
-    PATH: process.env.PATH,
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-    TAPWIRE_ENV: 'test',
-    ...extra,
-  };
+  const env = agentEnv(metricsPort, extra);
   const holder = spawn(NODE, ['--import', DIST_REGISTER, '-e', 'setInterval(() => {}, 1000)'], {
     cwd: FIXTURES,
     env,
@@ -787,24 +788,12 @@ it.each(['node', 'bun'] as Runtime[])(
   'a holder that ends hands its counts to the process that takes the port over (%s)',
   async (runtime) => {
     const metricsPort = await freePort();
-    const env = {
-      PATH: process.env.PATH,
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      TAPWIRE_ENV: 'test',
-    };
-    const sqlite =
-      runtime === 'bun'
-        ? "const { Database } = require('bun:sqlite'); const db = new Database(':memory:'); db.run('CREATE TABLE t (x)'); db.query('INSERT INTO t VALUES (1)').run();"
-        : "const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(':memory:'); db.exec('CREATE TABLE t (x)'); db.prepare('INSERT INTO t VALUES (1)').run();";
+    const env = agentEnv(metricsPort);
     const holder = spawn(
-      runtime === 'node' ? NODE : BUN,
-      [
-        runtime === 'node' ? '--import' : '--preload',
-        DIST_REGISTER,
-        '-e',
-        `${sqlite} process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
-      ],
+      ...preloaded(
+        runtime,
+        `${twoStatements(runtime)} process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
+      ),
       { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'ignore'] },
     );
     const ended = new Promise((resolve) => holder.on('exit', resolve));

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { INSTRUMENTATIONS } from '../agent/instrumentations.js';
 import {
+  agentEnv,
   BUN,
   DIST_REGISTER,
   FIXTURES,
@@ -26,17 +27,6 @@ import {
   startApp,
   stopAll,
 } from './support/index.js';
-
-/** The environment of a process under the preload: /metrics on `port` (loopback), the test profile. */
-function agentEnv(port: number, extra: Record<string, string> = {}): Record<string, string | undefined> {
-  return {
-    PATH: process.env.PATH,
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
-    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-    TAPWIRE_ENV: 'test',
-    ...extra,
-  };
-}
 
 /**
  * The built-ins a Node process has loaded 300 ms after its -e script ran, and its stderr.

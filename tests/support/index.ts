@@ -71,6 +71,20 @@ function claim(port: number): boolean {
 }
 
 /** A port nothing listens on now, never the same twice in one test run (in any of its workers). */
+/** The environment of a process under the preload: /metrics on `port` (loopback), the test profile. */
+export function agentEnv(
+  port: number,
+  extra: Record<string, string> = {},
+): Record<string, string | undefined> {
+  return {
+    PATH: process.env.PATH,
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    TAPWIRE_ENV: 'test',
+    ...extra,
+  };
+}
+
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = await probePort();
