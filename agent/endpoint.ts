@@ -159,10 +159,11 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   /** When the port was first found taken with nobody answering on it (its holder was leaving). */
   let gone: number | undefined;
   /**
-   * Whether a tapwire process may sit above this one (tapwireAbove()). Bun reads /proc only when it
-   * needs the answer (at exit, or to say it listens): node:fs costs its start ~2 ms.
+   * Whether a tapwire process may sit above this one (tapwireAbove()), read from /proc only when
+   * the answer is needed: to choose the order on a Node without net.BoundSocket, to say it listens,
+   * at exit. A child on Node 24 reads nothing during its start; on Bun node:fs costs ~2 ms.
    */
-  let above: boolean | undefined = RUNTIME === 'node' ? tapwireAbove() : undefined;
+  let above: boolean | undefined;
   const aboveNow = (): boolean => (above ??= tapwireAbove());
 
   // Holding the port: siblings' pushes, their slots, and the totals of those that are gone. Made,
@@ -484,7 +485,9 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   const open = (): void => {
     opening = undefined;
     if (closed) return;
-    if (LOOPBACK_OR_ANY.has(config.prometheusHost) && above === true && !bindsAtOnce()) whoHolds(true);
+    const askFirst =
+      RUNTIME === 'node' && LOOPBACK_OR_ANY.has(config.prometheusHost) && !bindsAtOnce() && aboveNow();
+    if (askFirst) whoHolds(true);
     else listenLater();
   };
   function followLater(): void {
@@ -497,7 +500,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   /** Whether a tapwire process may read what this one spools as it ends (see "Handing on"). */
   const readerAfter = (): boolean => {
     if (server !== undefined) return (holding?.store.live().length ?? 0) > 0 || aboveNow();
-    return opening === undefined || above === true || listened(config.prometheusPort);
+    return opening === undefined || aboveNow() || listened(config.prometheusPort);
   };
   // The last push of a follower whose connection is not open (it never turned its event loop, or
   // ends while connecting, or its holder is not listening yet), or what a holder hands on, goes to
