@@ -379,6 +379,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
    * are gone, as one last push; its live siblings push their own to whoever holds the port next.
    */
   function handOver(): string | undefined {
+    // Siblings silent past their time are retired first, so that their totals go on too.
+    holding?.store.live();
     const own = telemetry.quiet() ? undefined : lastMetrics();
     const all =
       holding === undefined
@@ -516,8 +518,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   };
   // A natural end (the event loop ran empty) with no open connection, or of a holder that hands
   // its counts on: the last push is collected asynchronously now, so that it carries the app's own
-  // instruments too, as a connected follower's does (../exporters/push.ts); 'exit' then spools it. Once: the collection's own work
-  // brings 'beforeExit' back. (Seen on Bun: a child ended with its connection still opening.)
+  // instruments too, as a connected follower's does (../exporters/push.ts); 'exit' then spools
+  // it. Once: the collection's own work brings 'beforeExit' back. (Seen on Bun: a child ended with its connection still opening.)
   let endCollected = false;
   const onBeforeExit = (): void => {
     if (endCollected || closed || foreign || pusher?.opened) return;

@@ -21,7 +21,7 @@ import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { Attributes } from '@opentelemetry/api';
 import type { AiAttribute } from '../../config/index.js';
 import { agentLog } from '../log.js';
-import { labelValue, overflowCounts } from '../series.js';
+import { countOverflow, labelValue } from '../series.js';
 import { type AttributionSlot, kAttribution } from './attribution-slot.js';
 
 /** The value recorded for a label once it holds TAPWIRE_AI_ATTRIBUTE_VALUES values. */
@@ -130,8 +130,7 @@ export class Attribution {
     const known = kept.get(v);
     if (known !== undefined) return known;
     if (kept.size >= this.limit) {
-      const key = this.overflowKeys[i]!;
-      overflowCounts.set(key, (overflowCounts.get(key) ?? 0) + 1);
+      countOverflow(this.overflowKeys[i]!);
       return OTHER;
     }
     kept.set(v, v);

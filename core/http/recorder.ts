@@ -10,7 +10,7 @@ import type { AiRecorder } from '../ai/recorder.js';
 import { fail, guard } from '../guard.js';
 import type { FastHistogram } from '../histogram.js';
 import { type InboundRequest, tracing } from '../operation.js';
-import { Interned, labelValue, OVERFLOW_ATTRIBUTES, overflowCounts, SeriesCache } from '../series.js';
+import { countOverflow, Interned, keepRule, OVERFLOW_ATTRIBUTES, SeriesCache } from '../series.js';
 import { ClientOp } from './client.js';
 import type { Origin } from './origins.js';
 import { normalizeMethod } from './semconv.js';
@@ -78,12 +78,7 @@ class InFlightCounts extends Interned<InFlight> {
   }
 
   protected override made(slot: InFlight): InFlight {
-    const a = slot.attributes;
-    for (const key in a) {
-      const v = a[key];
-      if (typeof v === 'string') a[key] = labelValue(v);
-    }
-    Object.freeze(a);
+    Object.freeze(keepRule(slot.attributes));
     this.all.push(slot);
     return slot;
   }
@@ -94,7 +89,7 @@ class InFlightCounts extends Interned<InFlight> {
   }
 
   protected full(): InFlight {
-    overflowCounts.set(this.metric, (overflowCounts.get(this.metric) ?? 0) + 1);
+    countOverflow(this.metric);
     if (!this.all.includes(this.overflow)) this.all.push(this.overflow);
     return this.overflow;
   }
