@@ -196,6 +196,30 @@ it.each(RUNTIMES)(
   },
 );
 
+// The in-flight counts are capped the same way: a fourth method goes to the overflow series, each
+// such request counted once in the overflow counter, and the series reads 0 once they have ended.
+it.each(RUNTIMES)(
+  '%s: in-flight label sets past TAPWIRE_CARDINALITY_LIMIT go to the overflow series',
+  async (runtime) => {
+    const app = await startApp({
+      runtime,
+      file: 'http-app.mjs',
+      ready: false,
+      env: { TAPWIRE_CARDINALITY_LIMIT: '3' },
+    });
+    await waitUp(app); // GET
+    await hit(app.url('/'), 1, { method: 'POST' });
+    await hit(app.url('/'), 1, { method: 'PUT' });
+    await hit(app.url('/'), 2, { method: 'DELETE' });
+    await hit(app.url('/'), 1, { method: 'PATCH' });
+    const s = parseMetrics(await app.metrics());
+    const ACTIVE = 'http_server_active_requests';
+    expect(find(s, ACTIVE).length).toBe(4);
+    expect(value(s, ACTIVE, { otel_metric_overflow: 'true' })).toBe(0);
+    expect(value(s, 'tapwire_cardinality_overflow_total', { metric: ACTIVE })).toBe(3);
+  },
+);
+
 /** Bun's node:http and the preload start quickly; poll the app until it answers. */
 async function waitUp(app: App): Promise<void> {
   const deadline = Date.now() + 15_000;

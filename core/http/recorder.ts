@@ -69,6 +69,7 @@ function buildActive(method: string, scheme: string): InFlight {
 class InFlightCounts extends Interned<InFlight> {
   readonly all: InFlight[] = [];
   private readonly overflow: InFlight = { attributes: OVERFLOW_ATTRIBUTES, n: 0 };
+  private overflowSeen = false;
 
   constructor(
     private readonly metric: string,
@@ -90,7 +91,11 @@ class InFlightCounts extends Interned<InFlight> {
 
   protected full(): InFlight {
     countOverflow(this.metric);
-    if (!this.all.includes(this.overflow)) this.all.push(this.overflow);
+    // Observed from its first request on; a flag, as every overflowed request comes here.
+    if (!this.overflowSeen) {
+      this.overflowSeen = true;
+      this.all.push(this.overflow);
+    }
     return this.overflow;
   }
 }
