@@ -43,9 +43,10 @@ const { values: opts } = parseArgs({
 });
 
 const settings = opts.quick
-  ? { quick: true, startupRuns: 5, rounds: 1, warmupSeconds: 1, loadSeconds: 3, pollMs: 2 }
-  : { quick: false, startupRuns: 15, rounds: 3, warmupSeconds: 3, loadSeconds: 10, pollMs: 2 };
+  ? { quick: true, startupRuns: 5, slices: 3, sliceSeconds: 1, warmupSeconds: 1, pollMs: 2 }
+  : { quick: false, startupRuns: 15, slices: 10, sliceSeconds: 3, warmupSeconds: 3, pollMs: 2 };
 const SCRAPE_INTERVAL_MS = 1000;
+const RESUME_MS = 200; // a resumed server runs the timers that fell due while it was stopped
 const COOL_DOWN_MS = 300; // let the killed process' CPU and sockets settle before the next one
 const READY_TIMEOUT_MS = 20000;
 
@@ -163,15 +164,21 @@ async function measureStartup(runtimeId, scenario, modes, extraEnv, raw) {
 }
 
 async function measureLoad(runtimeId, scenario, modes, extraEnv, raw) {
-  for (let round = 0; round < settings.rounds; round++) {
-    for (const mode of rotate(modes, round)) {
+  // Every mode's server runs side by side and they take the load in turns: short slices, the
+  // order rotated each time, so the machine's own speed (which moves by tens of percent within
+  // minutes on a shared VM) falls on every mode alike instead of on whichever ran in a slow
+  // minute. A server waits for its turn stopped (SIGSTOP): its timers take no CPU from the one
+  // measured.
+  const live = [];
+  try {
+    for (const mode of modes) {
       const rec = raw[mode.id];
       if (rec.error) continue;
-      let server;
       try {
-        server = await startServer(runtimeId, scenario, mode, extraEnv);
+        const server = await startServer(runtimeId, scenario, mode, extraEnv);
         // Started unpinned (the start-up figures come from their own runs), then pinned for the load.
         pin(server.child.pid, CPU.measured);
+        live.push({ mode, rec, server });
         const wrkOpts = {
           port: server.port,
           path: scenario.path,
@@ -179,37 +186,70 @@ async function measureLoad(runtimeId, scenario, modes, extraEnv, raw) {
           cpu: CPU.load,
         };
         await runWrk({ ...wrkOpts, seconds: settings.warmupSeconds });
-        // An agent's /metrics is scraped every second during the measured load, as Prometheus
-        // would: what a scrape costs the app's event loop is part of the overhead.
-        const scrapes = { ok: 0, failed: 0 };
-        const scraper =
-          server.metricsPort && mode.checkMetrics
-            ? setInterval(() => {
-                httpGet(server.metricsPort, '/metrics').then((r) => {
-                  if (r.status === 200) scrapes.ok++;
-                  else scrapes.failed++;
-                });
-              }, SCRAPE_INTERVAL_MS)
-            : undefined;
-        const result = await runWrk({ ...wrkOpts, seconds: settings.loadSeconds });
-        clearInterval(scraper);
-        result.scrapes = scrapes;
-        // Read RSS immediately: "at the end of the load", before the heap can shrink.
-        result.rssMb = rssMb(server.child.pid);
-        if (mode.checkMetrics) result.metrics = await checkMetrics(server.metricsPort, scenario);
-        rec.rounds.push(result);
-        log(
-          `  load round ${round + 1}/${settings.rounds} ${mode.id}: ${result.rps.toFixed(0)} req/s, RSS ${result.rssMb?.toFixed(1)} MB` +
-            (result.metrics ? `, /metrics ${result.metrics.ok ? 'ok' : result.metrics.detail}` : ''),
-        );
+        signal(server.child, 'SIGSTOP');
       } catch (error) {
         rec.error = error.message;
-        log(`  load round ${round + 1} ${mode.id}: ${error.message}`);
-      } finally {
-        await killTree(server?.child);
+        log(`  load ${mode.id}: ${error.message}`);
       }
-      await sleep(COOL_DOWN_MS);
     }
+    for (let slice = 0; slice < settings.slices; slice++) {
+      for (const { mode, rec, server } of rotate(live, slice)) {
+        if (rec.error) continue;
+        signal(server.child, 'SIGCONT');
+        try {
+          await sleep(RESUME_MS);
+          const wrkOpts = {
+            port: server.port,
+            path: scenario.path,
+            extraArgs: scenario.wrkArgs ?? [],
+            cpu: CPU.load,
+          };
+          // An agent's /metrics is scraped every second during its load, as Prometheus would: what
+          // a scrape costs the app's event loop is part of the overhead.
+          const scrapes = { ok: 0, failed: 0 };
+          const scraper =
+            server.metricsPort && mode.checkMetrics
+              ? setInterval(() => {
+                  httpGet(server.metricsPort, '/metrics').then((r) => {
+                    if (r.status === 200) scrapes.ok++;
+                    else scrapes.failed++;
+                  });
+                }, SCRAPE_INTERVAL_MS)
+              : undefined;
+          const result = await runWrk({ ...wrkOpts, seconds: settings.sliceSeconds });
+          clearInterval(scraper);
+          result.scrapes = scrapes;
+          // Read RSS immediately: "at the end of the load", before the heap can shrink.
+          result.rssMb = rssMb(server.child.pid);
+          if (mode.checkMetrics) result.metrics = await checkMetrics(server.metricsPort, scenario);
+          rec.slices.push(result);
+          log(
+            `  load slice ${slice + 1}/${settings.slices} ${mode.id}: ${result.rps.toFixed(0)} req/s, RSS ${result.rssMb?.toFixed(1)} MB` +
+              (result.metrics ? `, /metrics ${result.metrics.ok ? 'ok' : result.metrics.detail}` : ''),
+          );
+        } catch (error) {
+          rec.error = error.message;
+          log(`  load slice ${slice + 1} ${mode.id}: ${error.message}`);
+        } finally {
+          signal(server.child, 'SIGSTOP');
+        }
+      }
+    }
+  } finally {
+    for (const { server } of live) {
+      signal(server.child, 'SIGCONT');
+      await killTree(server.child);
+    }
+    await sleep(COOL_DOWN_MS);
+  }
+}
+
+/** Stop or resume a server's whole process group (gone already: nothing to do). */
+function signal(child, name) {
+  try {
+    process.kill(-child.pid, name);
+  } catch {
+    // ESRCH: it exited; its slice fails on the connection and says so.
   }
 }
 
@@ -229,7 +269,7 @@ async function runScenario(runtimeId, scenario) {
     (m) => modeIds.includes(m.id) && (!m.runtimes || m.runtimes.includes(runtimeId)),
   );
   const raw = Object.fromEntries(
-    modes.map((m) => [m.id, { startupSamples: [], rounds: [], error: m.unavailable?.() ?? null }]),
+    modes.map((m) => [m.id, { startupSamples: [], slices: [], error: m.unavailable?.() ?? null }]),
   );
   const helpers = scenario.setup
     ? await scenario.setup({ spawnTracked, freePort, killTree, REPO, BENCH_DIR })
@@ -246,18 +286,18 @@ async function runScenario(runtimeId, scenario) {
       error: rec.error,
       startupMs: median(rec.startupSamples),
       startupSamplesMs: rec.startupSamples.map((x) => Math.round(x * 10) / 10),
-      rps: median(rec.rounds.map((r) => r.rps)),
-      p99Ms: median(rec.rounds.map((r) => r.p99Ms)),
-      rssMb: median(rec.rounds.map((r) => r.rssMb)),
-      loadErrors: rec.rounds.reduce((sum, r) => sum + r.non2xx + r.socketErrors, 0),
+      rps: median(rec.slices.map((r) => r.rps)),
+      p99Ms: median(rec.slices.map((r) => r.p99Ms)),
+      rssMb: median(rec.slices.map((r) => r.rssMb)),
+      loadErrors: rec.slices.reduce((sum, r) => sum + r.non2xx + r.socketErrors, 0),
       metrics:
-        rec.rounds.length && rec.rounds[0].metrics
+        rec.slices.length && rec.slices[0].metrics
           ? {
-              ok: rec.rounds.every((r) => r.metrics?.ok),
-              detail: rec.rounds.find((r) => !r.metrics?.ok)?.metrics.detail ?? rec.rounds[0].metrics.detail,
+              ok: rec.slices.every((r) => r.metrics?.ok),
+              detail: rec.slices.find((r) => !r.metrics?.ok)?.metrics.detail ?? rec.slices[0].metrics.detail,
             }
           : null,
-      rounds: rec.rounds,
+      slices: rec.slices,
     };
   }
   return byMode;

@@ -128,13 +128,15 @@ export function renderMarkdown({ results, meta, settings }) {
       'Every process (bare included) runs with `NODE_ENV=production`, its own free `PORT` and its own free `OTEL_EXPORTER_PROMETHEUS_PORT`.',
     `- Start-up: wall time from spawn to the first HTTP 200 (raw HTTP probe every ${settings.pollMs} ms), median of ${settings.startupRuns} runs per mode, modes interleaved. ` +
       'Overhead = mode − bare; "÷ OTel overhead" = tapwire overhead / otel overhead.',
-    `- Throughput: \`wrk -t1 -c32 -d${settings.loadSeconds}s --latency\` after a ${settings.warmupSeconds} s warm-up on the same process; ` +
-      `${settings.rounds} round(s), mode order rotated each round, median reported. ` +
+    `- Throughput: the servers of every mode run side by side and take the load in turns: a ${settings.warmupSeconds} s warm-up each, then ` +
+      `${settings.slices} slices of \`wrk -t1 -c32 -d${settings.sliceSeconds}s --latency\` per mode, the mode order rotated each slice, the median slice reported; ` +
+      'a server waits for its turn stopped (SIGSTOP), so its timers take nothing from the one measured, and resumes 200 ms before its slice. ' +
+      "Interleaved, the machine's own speed (it moves by tens of percent within minutes on a shared VM) falls on every mode alike. " +
       (settings.pinned
         ? "The server is pinned to CPU 1 for the load (all its threads, `taskset`) and wrk to CPU 0, so neither takes the other's time slice; the scraper runs unpinned. "
         : 'wrk and the server share the 2 cores (not pinned: `taskset` or a second CPU missing, or `TAPWIRE_BENCH_PIN=0`). ') +
       "During the measured load the agent's `/metrics` (tapwire, otel) is scraped every second, as Prometheus would; the bare app has none.",
-    '- Memory: VmRSS of the server process (/proc/<pid>/status) right after the measured load, median over rounds.',
+    '- Memory: VmRSS of the server process (/proc/<pid>/status) right after each slice of the load, median over the slices.',
     "- Agent /metrics: after the load, the agent's Prometheus endpoint must answer 200 with `http_server_*` series " +
       '(guards against a row that looks fast because the agent did not load or did not instrument the server).',
     '',
