@@ -182,6 +182,8 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         merge.retire(w.resourceMetrics);
         slots.delete(w.instance);
       },
+      // It was only silent (blocked): its pushes count again, and what it was retired with no more.
+      onReturn: (w: Worker) => merge.unretire(w.resourceMetrics),
     });
     holding = { merge, store };
     return holding;

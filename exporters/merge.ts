@@ -69,6 +69,28 @@ class Sum {
     else addHistogram(known.value, p.value as Histogram);
   }
 
+  /**
+   * Takes back what add(p) added, where it went: its label set, else the overflow series (it went
+   * there when the label sets were full). Minimum and maximum stay (they cannot be taken back; the
+   * Prometheus page shows neither).
+   */
+  subtract(p: DataPoint<number | Histogram>): void {
+    const known = this.points.get(canonical(p.attributes)) ?? this.points.get(canonical(OVERFLOW));
+    if (known === undefined) return;
+    if (typeof known.value === 'number') {
+      known.value -= p.value as number;
+      return;
+    }
+    const into = known.value;
+    const h = p.value as Histogram;
+    const a = into.buckets.boundaries;
+    const b = h.buckets.boundaries;
+    if (a.length !== b.length || a.some((x, i) => x !== b[i])) return; // it was left out (addHistogram)
+    for (let i = 0; i < into.buckets.counts.length; i++) into.buckets.counts[i]! -= h.buckets.counts[i] ?? 0;
+    into.count -= h.count;
+    into.sum = (into.sum ?? 0) - (h.sum ?? 0);
+  }
+
   /** A copy of these sums (the retired ones are the start of every merge). */
   clone(): Sum {
     const c = new Sum(this.scope, this.metric, this.limit);
@@ -152,6 +174,21 @@ export class ProcessMerge {
           this.retired.set(key, sum);
         }
         for (const p of m.dataPoints as DataPoint<number | Histogram>[]) sum.add(p);
+      }
+    }
+  }
+
+  /**
+   * A process retired (retire()) that turns out to be alive (it was silent, not gone) and reports
+   * again: what it was retired with leaves the sums, since its own reports count from now on.
+   */
+  unretire(rm: ResourceMetrics): void {
+    for (const scope of rm.scopeMetrics) {
+      for (const m of scope.metrics) {
+        if (this.kindOf(m) !== 'kept') continue;
+        const sum = this.retired.get(keyOf(scope.scope.name, m));
+        if (sum === undefined) continue;
+        for (const p of m.dataPoints as DataPoint<number | Histogram>[]) sum.subtract(p);
       }
     }
   }

@@ -10,7 +10,10 @@
 // MAX_BODY_BYTES, and a worker not heard from for EXPIRE_INTERVALS of its own push interval is
 // forgotten (a restarted worker comes back under its new pid). A push marked final (a process
 // that exits) is forgotten at once. Whoever keeps a forgotten worker's totals hears of it through
-// `onForget`.
+// `onForget`; and, when a worker forgotten for its silence pushes again (it was alive, only blocked:
+// a parent waiting in execFileSync, a long synchronous task), through `onReturn`, with the metrics
+// it was forgotten with, so that they are not counted twice. Given onReturn, the last MAX_WORKERS
+// forgotten for silence are remembered for that.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { type OtlpAnswer, reply } from './otlp-answer.js';
@@ -49,6 +52,8 @@ export interface WorkerStoreOptions {
   warn?: (code: 'TAPWIRE_ERR_WORKERS_FULL' | 'TAPWIRE_ERR_WORKER_SERIES', message: string) => void;
   /** A worker that expired or sent its final push, with its last metrics. */
   onForget?: (worker: Worker) => void;
+  /** A worker forgotten for its silence pushes again: `worker` as it was forgotten (onForget). */
+  onReturn?: (worker: Worker) => void;
   /** Only pushes of this `service.name` are kept; the others' points count as rejected. */
   service?: string;
   now?: () => number;
@@ -56,6 +61,8 @@ export interface WorkerStoreOptions {
 
 export class WorkerStore {
   private readonly workers = new Map<string, Worker>();
+  /** Forgotten for their silence, oldest first, at most MAX_WORKERS: one may still push again. */
+  private readonly silent = new Map<string, Worker>();
   private warnedFull = false;
   private warnedPoints = false;
   private readonly now: () => number;
@@ -115,6 +122,14 @@ export class WorkerStore {
         }
         continue;
       }
+      const back = this.silent.get(instance);
+      if (back !== undefined) {
+        this.silent.delete(instance);
+        // The same process, not a new one that got its pid: series that began before it went
+        // silent (a push that gives no start times is taken for the same process).
+        const started = earliestStart(rm);
+        if (started === undefined || started <= back.lastSeen) this.options.onReturn?.(back);
+      }
       const worker = { instance, resourceMetrics, lastSeen: now, interval: this.defaultIntervalMs };
       this.workers.set(instance, worker);
       if (final) this.forget(instance, worker);
@@ -147,9 +162,32 @@ export class WorkerStore {
 
   private expire(now: number): void {
     for (const [key, w] of this.workers) {
-      if (now - w.lastSeen > EXPIRE_INTERVALS * w.interval) this.forget(key, w);
+      if (now - w.lastSeen <= EXPIRE_INTERVALS * w.interval) continue;
+      if (this.options.onReturn !== undefined) {
+        if (this.silent.size >= MAX_WORKERS) this.silent.delete(this.silent.keys().next().value as string);
+        this.silent.set(key, w);
+      }
+      this.forget(key, w);
     }
   }
+}
+
+/** When the earliest series of a pushed `rm` began (epoch milliseconds); undefined if none says. */
+function earliestStart(rm: OtlpResourceMetrics): number | undefined {
+  let min: number | undefined;
+  for (const scope of rm.scopeMetrics ?? []) {
+    for (const m of scope.metrics ?? []) {
+      for (const p of m.sum?.dataPoints ?? m.histogram?.dataPoints ?? m.gauge?.dataPoints ?? []) {
+        const t = (p as { startTimeUnixNano?: unknown }).startTimeUnixNano;
+        let ms: number;
+        if (typeof t === 'number') ms = t / 1e6;
+        else if (typeof t === 'string' && /^\d+$/.test(t)) ms = Number(BigInt(t) / 1_000_000n);
+        else continue;
+        if (ms > 0 && (min === undefined || ms < min)) min = ms;
+      }
+    }
+  }
+  return min;
 }
 
 function points(rm: ResourceMetrics): number {

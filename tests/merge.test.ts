@@ -9,6 +9,7 @@ import { ProcessMerge } from '../exporters/merge.js';
 import { convertResourceMetrics, encodeResourceMetrics } from '../exporters/otlp-json.js';
 import { serialize } from '../exporters/prometheus/serialize.js';
 import { parseIdentity } from '../exporters/push.js';
+import { WorkerStore } from '../exporters/workers.js';
 import { parseMetrics, value } from './support/index.js';
 
 const T: [number, number] = [1, 0];
@@ -88,6 +89,58 @@ describe('ProcessMerge', () => {
     expect(value(s, 'req_total', { code: '200' })).toBe(13);
     expect(value(s, 'inflight', {})).toBe(2);
     expect(value(s, 'dur_seconds_count', { route: '/a' })).toBe(7);
+  });
+
+  it('a process retired for its silence that reports again is counted once (WorkerStore onReturn)', () => {
+    // Series start at T (1 s after the epoch); the clock of the store runs from 10 s.
+    let now = 10_000;
+    const m = new ProcessMerge(new Set(), 100);
+    const store = new WorkerStore(1000, 1000, {
+      now: () => now,
+      onForget: (w) => m.retire(w.resourceMetrics),
+      onReturn: (w) => m.unretire(w.resourceMetrics),
+    });
+    const of = (pid: number, n: number, counts: number[], total: number) => {
+      const r = rm(sum('req', true, [[{ code: 200 }, n]]), histogram('dur', counts, total));
+      (r.resource.attributes as Attributes)['process.pid'] = pid;
+      return r;
+    };
+    const own = of(1, 5, [3, 1], 2.5);
+    const push = (r: ResourceMetrics, final = false) => store.accept(encodeResourceMetrics(r), final);
+    const view = () => page(m, [own, ...store.live().map((w) => w.resourceMetrics)]);
+    expect(push(of(2, 4, [2, 0], 0.5))).toBe(0);
+    expect(value(view(), 'req_total', { code: '200' })).toBe(9);
+    // Silent for more than three intervals: forgotten, its totals kept.
+    now = 13_001;
+    expect(store.live()).toHaveLength(0);
+    let s = view();
+    expect(value(s, 'req_total', { code: '200' })).toBe(9);
+    expect(value(s, 'dur_seconds_count', { route: '/a' })).toBe(6);
+    // It was only blocked: it reports again, 2 more requests and 1 more in the first bucket.
+    push(of(2, 6, [3, 0], 0.75));
+    s = view();
+    expect(value(s, 'req_total', { code: '200' })).toBe(11);
+    expect(value(s, 'dur_seconds_count', { route: '/a' })).toBe(7);
+    expect(value(s, 'dur_seconds_bucket', { route: '/a', le: '1' })).toBe(6);
+    expect(value(s, 'dur_seconds_sum', { route: '/a' })).toBe(3.25);
+    // It exits: its final totals stay, once.
+    now = 13_500;
+    push(of(2, 7, [4, 0], 1), true);
+    s = view();
+    expect(store.live()).toHaveLength(0);
+    expect(value(s, 'req_total', { code: '200' })).toBe(12);
+    expect(value(s, 'dur_seconds_count', { route: '/a' })).toBe(8);
+    expect(value(s, 'dur_seconds_sum', { route: '/a' })).toBe(3.5);
+    // Another goes silent and a new process gets its pid (its series start later): both count.
+    push(of(3, 10, [1, 0], 0.25));
+    now = 17_000;
+    expect(store.live()).toHaveLength(0);
+    const reused = of(3, 1, [1, 0], 0.25);
+    for (const metric of reused.scopeMetrics[0]!.metrics) {
+      for (const p of metric.dataPoints) (p as { startTime: [number, number] }).startTime = [16, 0];
+    }
+    push(reused);
+    expect(value(view(), 'req_total', { code: '200' })).toBe(23);
   });
 
   it('keeps gauges and per-process metrics apart by tapwire_process', () => {

@@ -825,6 +825,64 @@ it.each(['node', 'bun'] as Runtime[])(
   },
 );
 
+// A sibling silent for three push intervals is taken for gone and its counts kept in the sums; one
+// that was only blocked (here in execFileSync, until the test lets it go) reports again with its
+// cumulative counts, which must then replace what it was retired with, not add to it.
+it.each(['node', 'bun'] as Runtime[])(
+  'a follower blocked past its time, retired and back, is counted once (%s)',
+  async (runtime) => {
+    const { holder, metricsPort, env } = await idleHolder();
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-'));
+    const flag = join(dir, 'go');
+    const insert =
+      runtime === 'bun'
+        ? "db.query('INSERT INTO t VALUES (2)').run();"
+        : "db.prepare('INSERT INTO t VALUES (2)').run();";
+    const follower = spawn(
+      ...preloaded(
+        runtime,
+        `${twoStatements(runtime)} process.stdin.once('data', () => {
+          require('node:child_process').execFileSync('sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done', ${JSON.stringify(flag)}]);
+          ${insert}
+        });`,
+      ),
+      { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    follower.stderr!.on('data', (c) => {
+      stderr += c;
+    });
+    const DB = 'db_client_operation_duration_seconds_count';
+    const statements = (x: Sample[], op: string) =>
+      value(x, DB, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' });
+    try {
+      await until(
+        metricsPort,
+        (x) => sum(x, DB) === 2 && slots(x).join() === '0,1',
+        "the follower's two statements",
+      );
+      follower.stdin!.write('block\n');
+      // Silent past three pushes: retired, its two statements kept.
+      let s = await until(metricsPort, (x) => slots(x).join() === '0', 'the blocked follower retired');
+      expect(sum(s, DB)).toBe(2);
+      writeFileSync(flag, '');
+      s = await until(metricsPort, (x) => slots(x).join() === '0,1' && sum(x, DB) >= 3, 'the follower back');
+      // A few more pushes: nothing counts twice.
+      await new Promise((r) => setTimeout(r, 2500));
+      s = parseMetrics(await scrape(metricsPort));
+      expect(slots(s)).toEqual(['0', '1']);
+      expect(sum(s, DB)).toBe(3);
+      expect(statements(s, 'CREATE')).toBe(1);
+      expect(statements(s, 'INSERT')).toBe(2);
+      expect(stderr).toBe('');
+    } finally {
+      follower.kill('SIGKILL');
+      holder.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 // Regression: a listen run from a callback (the takeover, a retry) threw into the app when it failed.
 it('a takeover whose listen fails: the endpoint is off, said once, and the app serves on', async () => {
   const { holder, metricsPort, env } = await idleHolder();
