@@ -200,14 +200,25 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
 
   /**
    * The pushes siblings that ended before connecting left (../exporters/spool.ts), taken as final
-   * pushes, read at each scrape and each push received. No timer: a first setInterval in a Bun
-   * preload cost its start ~2 ms (measured), and what is spooled counts only when scraped.
+   * pushes, and the copies of its siblings' last pushes a holder that ended handed on (adopted),
+   * read at each scrape and each push received. No timer: a first setInterval in a Bun preload
+   * cost its start ~2 ms (measured), and what is spooled counts only when scraped.
    */
   const readSpool = (): void => {
     if (server === undefined) return;
-    drainSpool(config.prometheusPort, (body) =>
-      requireEntry('holder').acceptOtlp(held().store, 'application/json', undefined, body, true),
-    );
+    drainSpool(config.prometheusPort, (body, handed) => {
+      const holder = requireEntry('holder');
+      if (!handed) {
+        holder.acceptOtlp(held().store, 'application/json', undefined, body, true);
+        return;
+      }
+      try {
+        const self = holder.instanceOf(telemetry.resource.attributes as Record<string, unknown>);
+        held().store.adopt(JSON.parse(new TextDecoder().decode(body)), self);
+      } catch {
+        // A copy that cannot be read adds nothing; the sibling, if alive, pushes its own.
+      }
+    });
   };
 
   async function render(openMetrics: boolean): Promise<string> {
@@ -377,12 +388,24 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   }
 
   /**
-   * What a holder that ends hands on, in 'exit': its own metrics and the totals of the siblings that
-   * are gone, as one last push; its live siblings push their own to whoever holds the port next.
+   * What a holder that ends hands on, in 'exit': its own metrics with the totals of the siblings
+   * that are gone, as one last push; and, apart (not final), the last push of each sibling that may
+   * be alive: those it holds and those it forgot for their silence (a sibling only blocked pushes
+   * again, to whoever holds the port next, and must not be counted there twice: once in the totals
+   * handed on, once live). A copy of one that is alive is replaced by its own next push; of one
+   * that is not, forgotten in its time with its totals kept.
    */
-  function handOver(): string | undefined {
-    // Siblings silent past their time are retired first, so that their totals go on too.
-    holding?.store.live();
+  function handOver(): { own?: string; siblings?: string } {
+    const out: { own?: string; siblings?: string } = {};
+    // Siblings silent past their time are retired first; those that may be alive go on apart.
+    const store = holding?.store;
+    const siblings = store === undefined ? [] : [...store.live(), ...store.silentOnes()];
+    for (const w of store?.silentOnes() ?? []) holding!.merge.unretire(w.resourceMetrics);
+    if (siblings.length > 0) {
+      out.siblings = JSON.stringify({
+        resourceMetrics: siblings.flatMap((w) => encodeResourceMetrics(w.resourceMetrics).resourceMetrics),
+      });
+    }
     const own = telemetry.quiet() ? undefined : lastMetrics();
     const all =
       holding === undefined
@@ -390,8 +413,9 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         : holding.merge.merge([
             { slot: 0, resourceMetrics: own ?? { resource: telemetry.resource, scopeMetrics: [] } },
           ]);
-    if (all === undefined || all.scopeMetrics.length === 0) return undefined;
-    return JSON.stringify(encodeResourceMetrics(all));
+    if (all !== undefined && all.scopeMetrics.length > 0)
+      out.own = JSON.stringify(encodeResourceMetrics(all));
+    return out;
   }
 
   /**
@@ -503,7 +527,13 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
 
   /** Whether a tapwire process may read what this one spools as it ends (see "Handing on"). */
   const readerAfter = (): boolean => {
-    if (server !== undefined) return (holding?.store.live().length ?? 0) > 0 || aboveNow();
+    if (server !== undefined) {
+      // A follower (or one taken for gone that was only blocked) takes the port over.
+      const store = holding?.store;
+      return (
+        (store !== undefined && (store.live().length > 0 || store.silentOnes().length > 0)) || aboveNow()
+      );
+    }
     return opening === undefined || aboveNow() || listened(config.prometheusPort);
   };
   // The last push of a follower whose connection is not open (it never turned its event loop, or
@@ -512,8 +542,14 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   const onExit = (): void => {
     if (closed || foreign || pusher?.opened) return;
     try {
-      const body = server !== undefined ? handOver() : lastPush();
-      if (body !== undefined && readerAfter()) spoolLast(config.prometheusPort, body);
+      if (server === undefined) {
+        const body = lastPush();
+        if (body !== undefined && readerAfter()) spoolLast(config.prometheusPort, body);
+      } else if (readerAfter()) {
+        const { own, siblings } = handOver();
+        if (siblings !== undefined) spoolLast(config.prometheusPort, siblings, true);
+        if (own !== undefined) spoolLast(config.prometheusPort, own);
+      }
     } catch {
       // Nothing more can be done for a process that is exiting.
     }

@@ -4,4 +4,4 @@
 // pushes to (a CLI, a follower, a test runner's child) never loads it.
 export { ProcessMerge } from './merge.js';
 export { serialize } from './prometheus/serialize.js';
-export { acceptOtlp, WorkerStore } from './workers.js';
+export { acceptOtlp, instanceOf, WorkerStore } from './workers.js';

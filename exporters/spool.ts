@@ -50,7 +50,11 @@ const parentOf = (dir: string): string => dir.slice(0, dir.lastIndexOf('/'));
  * The holder's side: hands each waiting push of `port` to `take`, oldest first, and removes it
  * (and those too old to take). Returns how many were taken.
  */
-export function drainSpool(port: number, take: (body: Uint8Array) => void, now = Date.now()): number {
+export function drainSpool(
+  port: number,
+  take: (body: Uint8Array, handed: boolean) => void,
+  now = Date.now(),
+): number {
   const dir = spoolDir(port);
   if (dir === undefined) return 0;
   const f = fs();
@@ -79,16 +83,21 @@ export function drainSpool(port: number, take: (body: Uint8Array) => void, now =
     }
     if (body === undefined) continue;
     n++;
-    take(body);
+    take(body, name.endsWith(HANDED));
   }
   return n;
 }
 
+/** The suffix of a holder's copies of its siblings' last pushes (`handed`: not final pushes). */
+const HANDED = '.handed.json';
+
 /**
  * A follower's last push, written for the holder of `port` (synchronously: called in 'exit').
- * Returns whether it was written: not when the folder is not this user's alone, or is full.
+ * `handed`: a holder that ends hands on its siblings' last pushes, which are not final (a sibling
+ * that is alive pushes again). Returns whether it was written: not when the folder is not this
+ * user's alone, or is full.
  */
-export function spoolLast(port: number, body: string): boolean {
+export function spoolLast(port: number, body: string, handed = false): boolean {
   const dir = spoolDir(port);
   if (dir === undefined) return false;
   try {
@@ -99,7 +108,7 @@ export function spoolLast(port: number, body: string): boolean {
     // Sorted by time, then pid: the holder takes them in the order they were written.
     const name = `${dir}/${Date.now().toString(36).padStart(9, '0')}-${process.pid}-${String(written++).padStart(6, '0')}`;
     f.writeFileSync(`${name}.tmp`, body, { mode: 0o600, flag: 'wx' });
-    f.renameSync(`${name}.tmp`, `${name}.json`);
+    f.renameSync(`${name}.tmp`, handed ? `${name}${HANDED}` : `${name}.json`);
     return true;
   } catch {
     return false;

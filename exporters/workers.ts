@@ -63,6 +63,8 @@ export class WorkerStore {
   private readonly workers = new Map<string, Worker>();
   /** Forgotten for their silence, oldest first, at most MAX_WORKERS: one may still push again. */
   private readonly silent = new Map<string, Worker>();
+  /** Forgotten after their final push, at most MAX_WORKERS: a copy of one handed on is not adopted. */
+  private readonly ended = new Set<string>();
   private warnedFull = false;
   private warnedPoints = false;
   private readonly now: () => number;
@@ -108,7 +110,7 @@ export class WorkerStore {
         known.interval = Math.max(MIN_INTERVAL_MS, now - known.lastSeen);
         known.lastSeen = now;
         known.resourceMetrics = resourceMetrics;
-        if (final) this.forget(instance, known);
+        if (final) this.forget(instance, known, true);
         continue;
       }
       if (this.workers.size >= MAX_WORKERS) {
@@ -132,9 +134,38 @@ export class WorkerStore {
       }
       const worker = { instance, resourceMetrics, lastSeen: now, interval: this.defaultIntervalMs };
       this.workers.set(instance, worker);
-      if (final) this.forget(instance, worker);
+      if (final) this.forget(instance, worker, true);
     }
     return rejected;
+  }
+
+  /**
+   * Copies of workers a holder that ended handed on (their last pushes, in its spool): each one not
+   * known here, not `self` and not ended is kept as if it had just pushed. One that is alive pushes
+   * its own again (latest wins); one that is not is forgotten in its time, its totals kept.
+   */
+  adopt(body: { resourceMetrics?: OtlpResourceMetrics[] }, self: string): void {
+    if (body === null || typeof body !== 'object' || !Array.isArray(body.resourceMetrics)) return;
+    const now = this.now();
+    for (const rm of body.resourceMetrics) {
+      const { resourceMetrics } = convertResourceMetrics(rm, this.maxPoints);
+      const { service } = this.options;
+      if (service !== undefined && resourceMetrics.resource.attributes['service.name'] !== service) continue;
+      const instance = instanceOf(resourceMetrics.resource.attributes);
+      if (instance === self || this.workers.has(instance) || this.ended.has(instance)) continue;
+      if (this.workers.size >= MAX_WORKERS) continue;
+      this.workers.set(instance, {
+        instance,
+        resourceMetrics,
+        lastSeen: now,
+        interval: this.defaultIntervalMs,
+      });
+    }
+  }
+
+  /** Those forgotten for their silence that may still push again (onReturn), oldest first. */
+  silentOnes(): readonly Worker[] {
+    return [...this.silent.values()];
   }
 
   /** The live workers, oldest first. */
@@ -151,8 +182,12 @@ export class WorkerStore {
     }));
   }
 
-  private forget(key: string, worker: Worker): void {
+  private forget(key: string, worker: Worker, final = false): void {
     this.workers.delete(key);
+    if (final) {
+      if (this.ended.size >= MAX_WORKERS) this.ended.delete(this.ended.values().next().value as string);
+      this.ended.add(key);
+    }
     this.options.onForget?.(worker);
   }
 

@@ -883,6 +883,71 @@ it.each(['node', 'bun'] as Runtime[])(
   },
 );
 
+// The same follower, blocked and retired, while its holder ends and hands its counts on: the holder
+// hands the follower's last push on apart (not final), so the follower, back and holding the port
+// itself, serves its own counts once and the holder's.
+it.each(['node', 'bun'] as Runtime[])(
+  'a follower retired while blocked, whose holder ends meanwhile, is counted once where it takes over (%s)',
+  async (runtime) => {
+    const metricsPort = await freePort();
+    const env = agentEnv(metricsPort);
+    const holder = spawn(
+      ...preloaded(
+        runtime,
+        `${twoStatements(runtime)} process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
+      ),
+      { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    const ended = new Promise((resolve) => holder.on('exit', resolve));
+    const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-'));
+    const flag = join(dir, 'go');
+    const insert =
+      runtime === 'bun'
+        ? "db.query('INSERT INTO t VALUES (2)').run();"
+        : "db.prepare('INSERT INTO t VALUES (2)').run();";
+    let follower: ReturnType<typeof spawn> | undefined;
+    let stderr = '';
+    const DB = 'db_client_operation_duration_seconds_count';
+    const statements = (x: Sample[], op: string) =>
+      value(x, DB, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' });
+    try {
+      await until(metricsPort, (x) => sum(x, DB) === 2, "the holder's two statements");
+      follower = spawn(
+        ...preloaded(
+          runtime,
+          `${twoStatements(runtime)} process.stdin.once('data', () => {
+            require('node:child_process').execFileSync('sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done', ${JSON.stringify(flag)}]);
+            ${insert}
+          });`,
+        ),
+        { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'pipe'] },
+      );
+      follower.stderr!.on('data', (c) => {
+        stderr += c;
+      });
+      await until(metricsPort, (x) => sum(x, DB) === 4 && slots(x).join() === '0,1', 'both, four statements');
+      follower.stdin!.write('block\n');
+      let s = await until(metricsPort, (x) => slots(x).join() === '0', 'the blocked follower retired');
+      expect(sum(s, DB)).toBe(4);
+      holder.stdin!.end();
+      expect(await ended).toBe(0);
+      writeFileSync(flag, '');
+      // Back, its connection gone with the holder: it takes the port over and reads what was handed on.
+      s = await until(metricsPort, (x) => slots(x).join() === '0' && sum(x, DB) >= 5, 'the follower holding');
+      await new Promise((r) => setTimeout(r, 2500));
+      s = parseMetrics(await scrape(metricsPort));
+      expect(sum(s, DB)).toBe(5);
+      expect(statements(s, 'CREATE')).toBe(2);
+      expect(statements(s, 'INSERT')).toBe(3);
+      expect(stderr).toBe('');
+    } finally {
+      follower?.kill('SIGKILL');
+      holder.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 // Regression: a listen run from a callback (the takeover, a retry) threw into the app when it failed.
 it('a takeover whose listen fails: the endpoint is off, said once, and the app serves on', async () => {
   const { holder, metricsPort, env } = await idleHolder();

@@ -141,7 +141,9 @@ async function sendEvents(res: ServerResponse, events: Buffer[], cut: boolean, p
     }
   }
   if (cut) {
-    await new Promise((r) => setTimeout(r, 20));
+    // Time for the client to read what was sent before the socket goes: 20 ms was not always enough
+    // on a loaded 2-core machine (the client read nothing before the reset, with or without tapwire).
+    await new Promise((r) => setTimeout(r, 200));
     res.socket?.destroy();
     return false;
   }
