@@ -93,6 +93,50 @@ function twoStatements(runtime: Runtime): string {
     : "const { DatabaseSync } = require('node:sqlite'); const db = new DatabaseSync(':memory:'); db.exec('CREATE TABLE t (x)'); db.prepare('INSERT INTO t VALUES (1)').run();";
 }
 
+/** `runtime` with twoStatements() under the preload that ends when its stdin ends: a holder to stop. */
+function stoppable(runtime: Runtime, env: Record<string, string | undefined>) {
+  const child = spawn(
+    ...preloaded(
+      runtime,
+      `${twoStatements(runtime)} process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
+    ),
+    { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  const ended = new Promise((resolve) => child.on('exit', resolve));
+  return { child, ended };
+}
+
+/**
+ * `runtime` with twoStatements() under the preload that, given a line on stdin, blocks in
+ * execFileSync until the file `flag` exists, then inserts once more and lives on.
+ */
+function blockable(runtime: Runtime, env: Record<string, string | undefined>, flag: string) {
+  const insert =
+    runtime === 'bun'
+      ? "db.query('INSERT INTO t VALUES (2)').run();"
+      : "db.prepare('INSERT INTO t VALUES (2)').run();";
+  const child = spawn(
+    ...preloaded(
+      runtime,
+      `${twoStatements(runtime)} process.stdin.once('data', () => {
+        require('node:child_process').execFileSync('sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done', ${JSON.stringify(flag)}]);
+        ${insert}
+      });`,
+    ),
+    { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (c) => {
+    stderr += c;
+  });
+  return { child, stderr: () => stderr };
+}
+
+const DB_COUNT = 'db_client_operation_duration_seconds_count';
+/** The SQLite statements of one operation on table t that /metrics counts. */
+const statements = (s: Sample[], op: string) =>
+  value(s, DB_COUNT, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' });
+
 /** The environment of a process whose children inherit the preload (both runtimes' variables), /metrics on `port`. */
 function inheriting(port: number, extra: Record<string, string>): Record<string, string | undefined> {
   return {
@@ -649,11 +693,8 @@ it.each(['node', 'bun'] as Runtime[])(
       try {
         const beside = run(env);
         expect([beside.status, beside.stderr]).toEqual([0, '']);
-        const DB = 'db_client_operation_duration_seconds_count';
-        const s = await until(metricsPort, (x) => sum(x, DB) === 2, "the process's two statements");
-        expect(
-          value(s, DB, { db_system_name: 'sqlite', db_operation_name: 'INSERT', db_collection_name: 't' }),
-        ).toBe(1);
+        const s = await until(metricsPort, (x) => sum(x, DB_COUNT) === 2, "the process's two statements");
+        expect(statements(s, 'INSERT')).toBe(1);
         expect(slots(s)).toEqual(['0']);
       } finally {
         holder.kill('SIGKILL');
@@ -789,17 +830,9 @@ it.each(['node', 'bun'] as Runtime[])(
   async (runtime) => {
     const metricsPort = await freePort();
     const env = agentEnv(metricsPort);
-    const holder = spawn(
-      ...preloaded(
-        runtime,
-        `${twoStatements(runtime)} process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
-      ),
-      { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'ignore'] },
-    );
-    const ended = new Promise((resolve) => holder.on('exit', resolve));
-    const DB = 'db_client_operation_duration_seconds_count';
+    const { child: holder, ended } = stoppable(runtime, env);
     try {
-      await until(metricsPort, (x) => sum(x, DB) === 2, "the holder's two statements");
+      await until(metricsPort, (x) => sum(x, DB_COUNT) === 2, "the holder's two statements");
       const app = await startApp({ runtime: 'node', file: join(DIR, 'server.mjs'), env });
       await hit(app.url('/'), 4); // and the readiness GET /
       let s = await until(metricsPort, (x) => sum(x, COUNT) === 5, "the follower's 5 requests");
@@ -808,14 +841,10 @@ it.each(['node', 'bun'] as Runtime[])(
       expect(await ended).toBe(0);
       s = await until(
         metricsPort,
-        (x) => slots(x).join() === '0' && sum(x, COUNT) === 5 && sum(x, DB) === 2,
+        (x) => slots(x).join() === '0' && sum(x, COUNT) === 5 && sum(x, DB_COUNT) === 2,
         "the takeover, with the holder's counts",
       );
-      for (const op of ['CREATE', 'INSERT']) {
-        expect(
-          value(s, DB, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' }),
-        ).toBe(1);
-      }
+      for (const op of ['CREATE', 'INSERT']) expect(statements(s, op)).toBe(1);
       await hit(app.url('/'), 2);
       expect(sum(parseMetrics(await scrape(metricsPort)), COUNT)).toBe(7);
       expect(app.stderr()).toBe('');
@@ -834,49 +863,33 @@ it.each(['node', 'bun'] as Runtime[])(
     const { holder, metricsPort, env } = await idleHolder();
     const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-'));
     const flag = join(dir, 'go');
-    const insert =
-      runtime === 'bun'
-        ? "db.query('INSERT INTO t VALUES (2)').run();"
-        : "db.prepare('INSERT INTO t VALUES (2)').run();";
-    const follower = spawn(
-      ...preloaded(
-        runtime,
-        `${twoStatements(runtime)} process.stdin.once('data', () => {
-          require('node:child_process').execFileSync('sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done', ${JSON.stringify(flag)}]);
-          ${insert}
-        });`,
-      ),
-      { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'pipe'] },
-    );
-    let stderr = '';
-    follower.stderr!.on('data', (c) => {
-      stderr += c;
-    });
-    const DB = 'db_client_operation_duration_seconds_count';
-    const statements = (x: Sample[], op: string) =>
-      value(x, DB, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' });
+    const follower = blockable(runtime, env, flag);
     try {
       await until(
         metricsPort,
-        (x) => sum(x, DB) === 2 && slots(x).join() === '0,1',
+        (x) => sum(x, DB_COUNT) === 2 && slots(x).join() === '0,1',
         "the follower's two statements",
       );
-      follower.stdin!.write('block\n');
+      follower.child.stdin!.write('block\n');
       // Silent past three pushes: retired, its two statements kept.
       let s = await until(metricsPort, (x) => slots(x).join() === '0', 'the blocked follower retired');
-      expect(sum(s, DB)).toBe(2);
+      expect(sum(s, DB_COUNT)).toBe(2);
       writeFileSync(flag, '');
-      s = await until(metricsPort, (x) => slots(x).join() === '0,1' && sum(x, DB) >= 3, 'the follower back');
+      s = await until(
+        metricsPort,
+        (x) => slots(x).join() === '0,1' && sum(x, DB_COUNT) >= 3,
+        'the follower back',
+      );
       // A few more pushes: nothing counts twice.
       await new Promise((r) => setTimeout(r, 2500));
       s = parseMetrics(await scrape(metricsPort));
       expect(slots(s)).toEqual(['0', '1']);
-      expect(sum(s, DB)).toBe(3);
+      expect(sum(s, DB_COUNT)).toBe(3);
       expect(statements(s, 'CREATE')).toBe(1);
       expect(statements(s, 'INSERT')).toBe(2);
-      expect(stderr).toBe('');
+      expect(follower.stderr()).toBe('');
     } finally {
-      follower.kill('SIGKILL');
+      follower.child.kill('SIGKILL');
       holder.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
@@ -891,58 +904,39 @@ it.each(['node', 'bun'] as Runtime[])(
   async (runtime) => {
     const metricsPort = await freePort();
     const env = agentEnv(metricsPort);
-    const holder = spawn(
-      ...preloaded(
-        runtime,
-        `${twoStatements(runtime)} process.stdin.on('end', () => process.exit(0)); process.stdin.resume();`,
-      ),
-      { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'ignore'] },
-    );
-    const ended = new Promise((resolve) => holder.on('exit', resolve));
+    const holder = stoppable(runtime, env);
     const dir = mkdtempSync(join(tmpdir(), 'tapwire-blocked-'));
     const flag = join(dir, 'go');
-    const insert =
-      runtime === 'bun'
-        ? "db.query('INSERT INTO t VALUES (2)').run();"
-        : "db.prepare('INSERT INTO t VALUES (2)').run();";
-    let follower: ReturnType<typeof spawn> | undefined;
-    let stderr = '';
-    const DB = 'db_client_operation_duration_seconds_count';
-    const statements = (x: Sample[], op: string) =>
-      value(x, DB, { db_system_name: 'sqlite', db_operation_name: op, db_collection_name: 't' });
+    let follower: ReturnType<typeof blockable> | undefined;
     try {
-      await until(metricsPort, (x) => sum(x, DB) === 2, "the holder's two statements");
-      follower = spawn(
-        ...preloaded(
-          runtime,
-          `${twoStatements(runtime)} process.stdin.once('data', () => {
-            require('node:child_process').execFileSync('sh', ['-c', 'while [ ! -e "$0" ]; do sleep 0.1; done', ${JSON.stringify(flag)}]);
-            ${insert}
-          });`,
-        ),
-        { cwd: FIXTURES, env, stdio: ['pipe', 'ignore', 'pipe'] },
+      await until(metricsPort, (x) => sum(x, DB_COUNT) === 2, "the holder's two statements");
+      follower = blockable(runtime, env, flag);
+      await until(
+        metricsPort,
+        (x) => sum(x, DB_COUNT) === 4 && slots(x).join() === '0,1',
+        'both, four statements',
       );
-      follower.stderr!.on('data', (c) => {
-        stderr += c;
-      });
-      await until(metricsPort, (x) => sum(x, DB) === 4 && slots(x).join() === '0,1', 'both, four statements');
-      follower.stdin!.write('block\n');
+      follower.child.stdin!.write('block\n');
       let s = await until(metricsPort, (x) => slots(x).join() === '0', 'the blocked follower retired');
-      expect(sum(s, DB)).toBe(4);
-      holder.stdin!.end();
-      expect(await ended).toBe(0);
+      expect(sum(s, DB_COUNT)).toBe(4);
+      holder.child.stdin!.end();
+      expect(await holder.ended).toBe(0);
       writeFileSync(flag, '');
       // Back, its connection gone with the holder: it takes the port over and reads what was handed on.
-      s = await until(metricsPort, (x) => slots(x).join() === '0' && sum(x, DB) >= 5, 'the follower holding');
+      s = await until(
+        metricsPort,
+        (x) => slots(x).join() === '0' && sum(x, DB_COUNT) >= 5,
+        'the follower holding',
+      );
       await new Promise((r) => setTimeout(r, 2500));
       s = parseMetrics(await scrape(metricsPort));
-      expect(sum(s, DB)).toBe(5);
+      expect(sum(s, DB_COUNT)).toBe(5);
       expect(statements(s, 'CREATE')).toBe(2);
       expect(statements(s, 'INSERT')).toBe(3);
-      expect(stderr).toBe('');
+      expect(follower.stderr()).toBe('');
     } finally {
-      follower?.kill('SIGKILL');
-      holder.kill('SIGKILL');
+      follower?.child.kill('SIGKILL');
+      holder.child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
   },
