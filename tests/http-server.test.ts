@@ -173,15 +173,15 @@ describe.each(APPS)('$label', ({ runtime, file }) => {
   });
 });
 
+/** The HTTP app with TAPWIRE_CARDINALITY_LIMIT=3, not yet asked whether it is up. */
+function limitedTo3(runtime: (typeof RUNTIMES)[number]) {
+  return startApp({ runtime, file: 'http-app.mjs', ready: false, env: { TAPWIRE_CARDINALITY_LIMIT: '3' } });
+}
+
 it.each(RUNTIMES)(
   '%s: keeps at most TAPWIRE_CARDINALITY_LIMIT label sets and counts the overflow',
   async (runtime) => {
-    const app = await startApp({
-      runtime,
-      file: 'http-app.mjs',
-      ready: false,
-      env: { TAPWIRE_CARDINALITY_LIMIT: '3' },
-    });
+    const app = await limitedTo3(runtime);
     await waitUp(app); // GET 200
     for (const code of [201, 202, 203, 204, 205]) await hit(app.url(`/status/${code}`));
     const text = await app.metrics();
@@ -201,12 +201,7 @@ it.each(RUNTIMES)(
 it.each(RUNTIMES)(
   '%s: in-flight label sets past TAPWIRE_CARDINALITY_LIMIT go to the overflow series',
   async (runtime) => {
-    const app = await startApp({
-      runtime,
-      file: 'http-app.mjs',
-      ready: false,
-      env: { TAPWIRE_CARDINALITY_LIMIT: '3' },
-    });
+    const app = await limitedTo3(runtime);
     await waitUp(app); // GET
     await hit(app.url('/'), 1, { method: 'POST' });
     await hit(app.url('/'), 1, { method: 'PUT' });
