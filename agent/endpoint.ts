@@ -221,7 +221,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     });
   };
 
-  async function render(openMetrics: boolean): Promise<string> {
+  async function render(openMetrics: boolean): Promise<string[]> {
     readSpool();
     const { merge, store } = held();
     const own = await telemetry.collect();
@@ -229,7 +229,10 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     const sources = [{ slot: 0, resourceMetrics: own }];
     for (const w of store.live())
       sources.push({ slot: slotOf(w.instance), resourceMetrics: w.resourceMetrics });
-    return requireEntry('holder').serialize(merge.merge(sources), {}, { onDuplicate: clash, openMetrics });
+    return requireEntry('holder').serializePieces([{ resourceMetrics: merge.merge(sources) }], {
+      onDuplicate: clash,
+      openMetrics,
+    });
   }
 
   // A name the app's metrics share with tapwire's (or with another of the app's): said once per name.

@@ -3,5 +3,5 @@
 // ../core/entries.ts), loaded at the first scrape or push: a process nobody scrapes and nobody
 // pushes to (a CLI, a follower, a test runner's child) never loads it.
 export { ProcessMerge } from './merge.js';
-export { serialize } from './prometheus/serialize.js';
+export { serializePieces } from './prometheus/serialize.js';
 export { acceptOtlp, instanceOf, WorkerStore } from './workers.js';

@@ -6,7 +6,8 @@ import { createServer, type Server } from 'node:http';
 import { agentLog } from '../core/log.js';
 import type { Telemetry } from '../core/telemetry.js';
 import { CONTENT_TYPE } from '../exporters/prometheus/content-type.js';
-import { serializeAll } from '../exporters/prometheus/serialize.js';
+import { PageBuffer, sendPage } from '../exporters/prometheus/page-buffer.js';
+import { serializePieces } from '../exporters/prometheus/serialize.js';
 import { collectionFailed } from '../exporters/prometheus/server.js';
 import { receiveOtlp, type WorkerStore } from '../exporters/workers.js';
 
@@ -16,9 +17,9 @@ export interface AdminOptions {
   ready: () => Promise<boolean>;
 }
 
-export async function renderMerged(telemetry: Telemetry, workers: WorkerStore): Promise<string> {
+export async function renderMerged(telemetry: Telemetry, workers: WorkerStore): Promise<string[]> {
   const own = telemetry.prometheus ? await telemetry.collect() : undefined;
-  return serializeAll([...(own ? [{ resourceMetrics: own }] : []), ...workers.sources()]);
+  return serializePieces([...(own ? [{ resourceMetrics: own }] : []), ...workers.sources()]);
 }
 
 function text(res: import('node:http').ServerResponse, status: number, body: string): void {
@@ -32,6 +33,7 @@ function text(res: import('node:http').ServerResponse, status: number, body: str
 let collectFailed = false;
 
 export function createAdminServer(options: AdminOptions): Server {
+  const pages = new PageBuffer();
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     if (path === '/v1/metrics') {
@@ -48,10 +50,7 @@ export function createAdminServer(options: AdminOptions): Server {
     }
     if (path === '/metrics') {
       renderMerged(options.telemetry, options.workers).then(
-        (body) => {
-          res.writeHead(200, { 'content-type': CONTENT_TYPE, 'content-length': Buffer.byteLength(body) });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        },
+        (pieces) => sendPage(res, pages, pieces, CONTENT_TYPE, req.method === 'HEAD'),
         (error: unknown) => {
           if (!collectFailed) {
             collectFailed = true;

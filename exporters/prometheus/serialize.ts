@@ -13,6 +13,7 @@
 import type { Attributes } from '@opentelemetry/api';
 import type { Histogram, HistogramMetricData, MetricData, ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { DataPointType } from '../../core/metric-data.js';
+import { RUNTIME } from '../../core/runtime.js';
 import { AGENT_SCOPE, type InstrumentKind, PROM_CLIENT_SCOPE } from '../catalogue.js';
 import { labelName, prometheusName, prometheusType, sanitize } from './naming.js';
 
@@ -153,6 +154,20 @@ export function serializeAll(
   sources: readonly { resourceMetrics: ResourceMetrics; options?: SerializeOptions }[],
   all: SerializeAllOptions = {},
 ): string {
+  return serializePieces(sources, all).join('');
+}
+
+/**
+ * The page as pieces of about PIECE characters, in order: what serializeAll() joins. A page of a
+ * few thousand series is a few hundred kilobytes; built as one string it was one large allocation,
+ * then copied whole again to count its bytes and again to write it, each copy fresh memory (about
+ * 0.5 ms of page faults per 265 kB on a 2-core VM, measured). The endpoint writes the pieces into
+ * one reused buffer instead (./page-buffer.ts).
+ */
+export function serializePieces(
+  sources: readonly { resourceMetrics: ResourceMetrics; options?: SerializeOptions }[],
+  all: SerializeAllOptions = {},
+): string[] {
   const families = new Map<string, Family>();
   const targets: string[] = [];
   for (const { resourceMetrics, options = {} } of sources) {
@@ -200,10 +215,11 @@ export function serializeAll(
   }
 
   const openMetrics = all.openMetrics === true;
-  let out = '';
+  const out = new Pieces();
   if (targets.length > 0) {
-    out += '# HELP target_info Target metadata\n# TYPE target_info gauge\n';
-    out += `${targets.join('\n')}\n`;
+    out.line('# HELP target_info Target metadata');
+    out.line('# TYPE target_info gauge');
+    for (const line of targets) out.line(line);
   }
   for (const family of families.values()) {
     if (family.lines.length === 0) continue;
@@ -216,11 +232,48 @@ export function serializeAll(
         else type = 'unknown';
       }
     }
-    out += `# HELP ${name} ${help}\n`;
-    out += `# TYPE ${name} ${type}\n`;
-    out += `${family.lines.join('\n')}\n`;
+    out.line(`# HELP ${name} ${help}`);
+    out.line(`# TYPE ${name} ${type}`);
+    for (const line of family.lines) out.line(line);
   }
-  return openMetrics ? `${out}# EOF\n` : out;
+  if (openMetrics) out.line('# EOF');
+  return out.end();
+}
+
+/**
+ * Characters per piece. Node: small enough for V8's young generation (a string over ~128 kB is a
+ * large object, fresh memory each time). Bun: the page in one piece, which Bun.serve encodes
+ * itself: JavaScriptCore joined the page in pieces ~0.5 ms slower per scrape of 2,000 series
+ * than at once, and its large strings cost no such page faults (measured, Bun 1.4.5).
+ */
+const PIECE = RUNTIME === 'bun' ? Number.POSITIVE_INFINITY : 16 * 1024;
+
+/**
+ * Collects lines and joins them, each ended by a newline, into a piece past PIECE characters (a
+ * join of the lines as they are: appending each line, or each line with its newline, was slower
+ * on Bun, measured).
+ */
+class Pieces {
+  private readonly done: string[] = [];
+  private readonly pending: string[] = [];
+  private chars = 0;
+
+  line(text: string): void {
+    this.pending.push(text);
+    this.chars += text.length + 1;
+    if (this.chars >= PIECE) this.cut();
+  }
+
+  end(): string[] {
+    if (this.chars > 0) this.cut();
+    return this.done;
+  }
+
+  private cut(): void {
+    this.done.push(`${this.pending.join('\n')}\n`);
+    this.pending.length = 0;
+    this.chars = 0;
+  }
 }
 
 /** ` # {trace_id="…",span_id="…"} value timestamp`: an OpenMetrics exemplar, seconds since the epoch. */

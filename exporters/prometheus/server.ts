@@ -11,6 +11,7 @@ import type { Server } from 'node:http';
 import type { LiveAnswer } from '../live/index.js';
 import { type OtlpAnswer, reply } from '../otlp-answer.js';
 import { CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE } from './content-type.js';
+import { PageBuffer, sendPage } from './page-buffer.js';
 
 // The runtime's own Response, taken when the preload loads: @hono/node-server (and others)
 // replace globalThis.Response with their own class later, and Bun.serve and fetch deal in the
@@ -21,8 +22,11 @@ const NativeResponse = ('Bun' in globalThis ? globalThis.Response : undefined) a
 export interface MetricsServerOptions {
   host: string;
   port: number;
-  /** Produces the exposition text: OpenMetrics (with exemplars) when the scrape asked for it. */
-  render: (openMetrics: boolean) => Promise<string>;
+  /**
+   * Produces the exposition text in pieces (./serialize.ts serializePieces()): OpenMetrics (with
+   * exemplars) when the scrape asked for it.
+   */
+  render: (openMetrics: boolean) => Promise<string[]>;
   /** Called once when the server cannot listen. */
   onListenError: (error: NodeJS.ErrnoException) => void;
   onListening?: (address: { host: string; port: number }) => void;
@@ -234,6 +238,7 @@ function bindNow(net: typeof import('node:net'), host: string, port: number): ob
 function httpServer(options: MetricsServerOptions): Server {
   const http = process.getBuiltinModule('node:http') as typeof import('node:http');
   const locality = new Locality();
+  const pages = new PageBuffer();
   return http.createServer((req, res) => {
     const path = req.url?.split('?', 1)[0] ?? '/';
     if (path === '/tapwire' || path === '/v1/metrics') {
@@ -274,13 +279,14 @@ function httpServer(options: MetricsServerOptions): Server {
     if (r.metrics) {
       const openMetrics = wantsOpenMetrics(req.headers.accept);
       options.render(openMetrics).then(
-        (body) => {
-          res.writeHead(200, {
-            'content-type': openMetrics ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE,
-            'content-length': Buffer.byteLength(body),
-          });
-          res.end(req.method === 'HEAD' ? undefined : body);
-        },
+        (pieces) =>
+          sendPage(
+            res,
+            pages,
+            pieces,
+            openMetrics ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE,
+            req.method === 'HEAD',
+          ),
         (error: unknown) => {
           options.onRenderError(error);
           res.writeHead(500, { 'content-type': 'text/plain' });
@@ -367,7 +373,8 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
         const r = route(options, req.method, path);
         if (r.live) {
           const answer = await r.live().catch(() => LIVE_FAILED);
-          return new NativeResponse(req.method === 'HEAD' ? null : answer.body, {
+          // HEAD: Bun sends the headers, content-length included, without the body.
+          return new NativeResponse(answer.body, {
             status: answer.status,
             headers: answer.headers,
           });
@@ -379,8 +386,8 @@ function startBun(options: MetricsServerOptions, serve: BunServe): MetricsServer
         }
         try {
           const openMetrics = wantsOpenMetrics(req.headers.get('accept'));
-          const body = await options.render(openMetrics);
-          return new NativeResponse(req.method === 'HEAD' ? null : body, {
+          const body = (await options.render(openMetrics)).join('');
+          return new NativeResponse(body, {
             headers: { 'content-type': openMetrics ? OPENMETRICS_CONTENT_TYPE : CONTENT_TYPE },
           });
         } catch (error) {
