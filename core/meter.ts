@@ -36,7 +36,7 @@ import type {
   MetricProducer,
 } from '@opentelemetry/sdk-metrics';
 import type { MetricDef } from '../exporters/catalogue.js';
-import { canonical, descriptorOf, type FastHistograms, hrNow, hrStart } from './histogram.js';
+import { canonical, descriptorOf, type FastHistograms, hrNow } from './histogram.js';
 import { AggregationTemporality, DataPointType } from './metric-data.js';
 
 type Kind = 'counter' | 'updown' | 'gauge';
@@ -46,7 +46,7 @@ class OwnObservable implements ObservableCounter, ObservableGauge, ObservableUpD
   readonly callbacks: ObservableCallback[] = [];
   /** Label set (canonical form) -> value, filled by this collection's callbacks. */
   values = new Map<string, { attributes: Attributes; value: number }>();
-  readonly start: HrTime = hrStart();
+  readonly start: HrTime = hrNow();
   private readonly descriptor: MetricDescriptor;
 
   constructor(

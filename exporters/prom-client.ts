@@ -22,7 +22,7 @@ import type {
   MetricData,
   MetricProducer,
 } from '@opentelemetry/sdk-metrics';
-import { hrNow, hrStart } from '../core/histogram.js';
+import { hrNow } from '../core/histogram.js';
 import { AggregationTemporality, DataPointType } from '../core/metric-data.js';
 import { PROM_CLIENT_SCOPE } from './catalogue.js';
 
@@ -224,7 +224,7 @@ const EMPTY: CollectionResult = {
 /** The registries of the app's prom-client copies (usually one), read at each collection. */
 export class PromClientProducer implements MetricProducer {
   private readonly sources = new Set<Source>();
-  private readonly start = hrStart();
+  private readonly start = hrNow();
   private failing = false;
   private saidDefaults = false;
 
