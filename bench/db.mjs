@@ -3,10 +3,10 @@
 //   - `SELECT 1` over `mysql2` against a real MariaDB 10.11 started here,
 //   - `GET` over `ioredis` against a real redis-server started here,
 //   - a primary-key point query on an in-memory `node:sqlite` (Node) / `bun:sqlite` (Bun) database,
-// each in a fresh child process (bench/lib/db-child.mjs) run bare, under tapwire, and under the
+// each in a child process (bench/lib/db-child.mjs) run bare, under tapwire, and under the
 // OpenTelemetry reference where it instruments the library (pg, mysql2 and ioredis; it has no SQLite
-// instrumentation). Modes are interleaved (order rotated each round), op counts are fixed, and the
-// median of the rounds is reported.
+// instrumentation). The modes' processes run side by side and take turns of one batch each (order
+// rotated, the others stopped), op counts are fixed, and the median of all batches is reported.
 // Targets: network drivers >= 0.95 of bare ops/s; in-memory SQLite <= 1 µs added per operation.
 //
 //   node bench/db.mjs [--quick] [--runtime node,bun] [--out FILE] [--json FILE] [--timeout-min N]
@@ -21,12 +21,12 @@ import {
   machineLine,
   median,
   rotate,
-  runChild,
   signed,
+  startTalkingChild,
   verdict,
   writeOut,
 } from './lib/common.mjs';
-import { CPU, PINNED, sleep } from './lib/procs.mjs';
+import { CPU, killTree, PINNED, signal, sleep } from './lib/procs.mjs';
 import { startMariadb, startPostgres, startRedis } from './lib/servers.mjs';
 import { BENCH_DIR, RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
 
@@ -41,8 +41,11 @@ const { values: opts } = parseArgs({
 });
 
 const QUICK = opts.quick;
-const ROUNDS = QUICK ? 2 : 5;
-const BATCHES = 3;
+/** Fresh processes per mode, one after another; each process runs SLICES batches, a mode at a time. */
+const ROUNDS = QUICK ? 1 : 3;
+const SLICES = QUICK ? 3 : 7;
+/** A process waits for its turn stopped; resumed this long before its batch. */
+const RESUME_MS = 100;
 /** Network drivers: operations per second against the bare app's. */
 const NETWORK_TARGET = {
   name: 'ops/s vs bare',
@@ -126,26 +129,10 @@ async function main() {
         const rec = Object.fromEntries(modes.map((m) => [m, { samples: [], recorded: [], errors: [] }]));
         raw[runtimeId][lib.id] = rec;
         for (let round = 0; round < ROUNDS; round++) {
-          for (const m of rotate(modes, round)) {
-            try {
-              const r = await runChild(
-                runtimeId,
-                m,
-                CHILD,
-                { ...env, LIB: lib.id, OPS: String(lib.ops), BATCHES: String(BATCHES) },
-                undefined,
-                { cpu: CPU.measured },
-              );
-              rec[m].samples.push(r.opsPerSec);
-              rec[m].recorded.push({ recorded: r.recorded, total: r.total, metrics: r.metrics });
-            } catch (error) {
-              rec[m].errors.push(error.message);
-            }
-            await sleep(200);
-          }
+          await interleaved(runtimeId, lib, modes, env, rec, round);
           log(
             `  [${runtimeId}] ${lib.id} round ${round + 1}/${ROUNDS}: ` +
-              modes.map((m) => `${m}=${fmt(rec[m].samples.at(-1), 0)}`).join(' '),
+              modes.map((m) => `${m}=${fmt(median(rec[m].samples.slice(-SLICES)), 0)}`).join(' '),
           );
         }
       }
@@ -156,8 +143,66 @@ async function main() {
   const results = derive(raw);
   const md = render(results, loadAtStart);
   writeOut(opts.out, md);
-  writeOut(opts.json, `${JSON.stringify({ quick: QUICK, rounds: ROUNDS, raw, results }, null, 2)}\n`);
+  writeOut(
+    opts.json,
+    `${JSON.stringify({ quick: QUICK, rounds: ROUNDS, slices: SLICES, raw, results }, null, 2)}\n`,
+  );
   process.stdout.write(md);
+}
+
+/**
+ * One round: a fresh process per mode, all alive side by side, each warmed up; then SLICES turns
+ * in which every mode runs one batch, the order rotated each turn, the others stopped (SIGSTOP)
+ * meanwhile. The VM's speed moves by tens of percent within minutes: turns of a second or so put
+ * each mode in the same minutes instead of one after another.
+ */
+async function interleaved(runtimeId, lib, modes, env, rec, round) {
+  const live = [];
+  try {
+    for (const m of modes) {
+      try {
+        const talking = await startTalkingChild(
+          runtimeId,
+          m,
+          CHILD,
+          { ...env, LIB: lib.id, OPS: String(lib.ops), INTERLEAVED: '1' },
+          { cpu: CPU.measured },
+        );
+        live.push({ m, talking });
+        await talking.ready;
+        signal(talking.child, 'SIGSTOP');
+      } catch (error) {
+        rec[m].errors.push(error.message);
+      }
+    }
+    for (let slice = 0; slice < SLICES; slice++) {
+      for (const { m, talking } of rotate(live, slice + round)) {
+        signal(talking.child, 'SIGCONT');
+        await sleep(RESUME_MS);
+        try {
+          const { opsPerSec } = await talking.ask('batch');
+          rec[m].samples.push(opsPerSec);
+        } catch (error) {
+          rec[m].errors.push(error.message);
+        }
+        signal(talking.child, 'SIGSTOP');
+      }
+    }
+    for (const { m, talking } of live) {
+      signal(talking.child, 'SIGCONT');
+      try {
+        const r = await talking.ask('end');
+        rec[m].recorded.push({ recorded: r.recorded, total: r.total, metrics: r.metrics });
+      } catch (error) {
+        rec[m].errors.push(error.message);
+      }
+    }
+  } finally {
+    for (const { talking } of live) {
+      signal(talking.child, 'SIGCONT');
+      await killTree(talking.child);
+    }
+  }
 }
 
 function derive(raw) {
@@ -218,9 +263,11 @@ function render(results, loadAtStart) {
     `<!-- Generated by \`node bench/db.mjs${QUICK ? ' --quick' : ''}\`. -->`,
     '',
     `- ${machineLine(loadAtStart)}${QUICK ? ' — **quick mode: short runs, numbers are indicative only**' : ''}`,
-    '- Each row: a fresh process running one client, one operation at a time (each awaited), ' +
-      `${BATCHES} timed batches after a warm-up of half a batch; the process reports its median batch; ` +
-      `${ROUNDS} processes per mode, modes interleaved with the order rotated each round, median reported. ` +
+    '- Each row: a process running one client, one operation at a time (each awaited), warmed up with half a batch. ' +
+      `Every mode's process runs side by side and they take turns: ${SLICES} turns in which each mode runs one timed batch, ` +
+      "the order rotated each turn, the others stopped (SIGSTOP) meanwhile, so that the VM's own speed, which moves by tens " +
+      `of percent within minutes, falls on every mode alike; ${ROUNDS} such rounds with fresh processes; ` +
+      `the median of the ${ROUNDS * SLICES} batches of each mode is reported. ` +
       'One database server runs at a time, started for its library and stopped after it. ' +
       (PINNED
         ? "The measured process is pinned to CPU 1 and the database server (with all it forks) to CPU 0 (`taskset`), so neither takes the other's time slice."

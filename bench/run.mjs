@@ -20,6 +20,7 @@ import {
   PINNED,
   pin,
   rssMb,
+  signal,
   sleep,
   spawnTracked,
 } from './lib/procs.mjs';
@@ -245,14 +246,6 @@ async function measureLoad(runtimeId, scenario, modes, extraEnv, raw) {
 }
 
 /** Stop or resume a server's whole process group (gone already: nothing to do). */
-function signal(child, name) {
-  try {
-    process.kill(-child.pid, name);
-  } catch {
-    // ESRCH: it exited; its slice fails on the connection and says so.
-  }
-}
-
 /** The agent must actually serve metrics about the server it instruments. */
 async function checkMetrics(metricsPort, scenario) {
   const { status, body, error } = await httpGet(metricsPort, '/metrics');

@@ -94,6 +94,51 @@ export async function runChild(runtimeId, modeId, script, extraEnv, timeoutMs = 
   return JSON.parse(line);
 }
 
+/**
+ * A child that takes commands: started like runChild(), it answers each line written to its stdin
+ * with one JSON line on its stdout. `ask(line)` resolves with the answer (parsed); `exited` as
+ * spawnTracked's. bench/lib/db-child.mjs speaks it with INTERLEAVED=1.
+ */
+export async function startTalkingChild(runtimeId, modeId, script, extraEnv, { cpu } = {}) {
+  const runtime = RUNTIMES[runtimeId];
+  const m = mode(modeId);
+  const metricsPort = await freePort();
+  const args = [...(m.preload ? [runtime.preloadFlag, m.preload] : []), script];
+  const env = childEnv(modeId, {
+    ...extraEnv,
+    OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
+    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+    METRICS_PORT: String(metricsPort),
+  });
+  const child = spawnTracked(runtime.bin, args, { cwd: REPO, env, stdin: 'pipe', stdout: 'pipe', cpu });
+  const waiting = [];
+  let buffered = '';
+  child.stdout.setEncoding('utf8');
+  child.stdout.on('data', (chunk) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf('\n'); nl !== -1; nl = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line !== '') waiting.shift()?.resolve(JSON.parse(line));
+    }
+  });
+  child.exited.then(({ code, signal }) => {
+    const tail = child.stderrTail.trim().split('\n').filter(Boolean).at(-1) ?? '(no stderr)';
+    for (const w of waiting.splice(0)) w.reject(new Error(`exit ${code ?? signal}: ${tail.slice(0, 200)}`));
+  });
+  const next = () => new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+  const ready = next();
+  return {
+    child,
+    ready,
+    ask(line) {
+      const answer = next();
+      child.stdin.write(`${line}\n`);
+      return answer;
+    },
+  };
+}
+
 function tryExec(cmd, args) {
   try {
     return execFileSync(cmd, args, {

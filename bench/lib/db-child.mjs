@@ -2,6 +2,8 @@
 //   LIB=pg|ioredis|sqlite OPS=N BATCHES=B (+ PGHOST/PGPORT, REDIS_PORT)
 // A warm-up of OPS/2 operations, then B timed batches of OPS operations; prints one JSON line:
 // { opsPerSec (median batch), batches, recorded (operations on the agent's /metrics or null) }.
+// With INTERLEAVED=1 it says {"ready":true} after the warm-up and runs one batch per `batch` line
+// on its stdin (answering {"opsPerSec"}) until another line (`end`), then prints the same line.
 // The drivers are loaded with require(): both agents instrument that path (OpenTelemetry's
 // register does not see ESM imports without its loader hook).
 import { createRequire } from 'node:module';
@@ -86,15 +88,31 @@ async function loop(t, n) {
   if (check == null) throw new Error(`${LIB}: the operation returned nothing`);
 }
 
+/** One timed batch of OPS operations: operations per second. */
+async function batch() {
+  const t0 = performance.now();
+  await loop(t, OPS);
+  return (OPS * 1000) / (performance.now() - t0);
+}
+
 const t = await setup();
 await loop(t, Math.max(1, OPS >> 1));
 const batches = [];
-for (let b = 0; b < BATCHES; b++) {
-  const t0 = performance.now();
-  await loop(t, OPS);
-  batches.push((OPS * 1000) / (performance.now() - t0));
+if (process.env.INTERLEAVED === '1') {
+  // bench/db.mjs runs every mode's process side by side and asks each for one batch in turn:
+  // `batch` runs one and answers its ops/s, `end` ends the loop.
+  process.stdout.write('{"ready":true}\n');
+  const { createInterface } = await import('node:readline');
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (line !== 'batch') break;
+    const opsPerSec = await batch();
+    batches.push(opsPerSec);
+    process.stdout.write(`${JSON.stringify({ opsPerSec })}\n`);
+  }
+} else {
+  for (let b = 0; b < BATCHES; b++) batches.push(await batch());
 }
-const total = (OPS >> 1) + OPS * BATCHES;
+const total = (OPS >> 1) + OPS * batches.length;
 await t.close();
 const text = await scrapeOwn();
 // Operations the agent recorded (its duration histogram's _count), to show it was really on.

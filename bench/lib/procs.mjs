@@ -40,10 +40,10 @@ const usedPorts = new Set();
  * Spawn a tracked child in its own process group; keeps the last 4 KB of stderr for errors.
  * `cpu`: pinned to that CPU from its start, with all it forks (where PINNED).
  */
-export function spawnTracked(cmd, args, { cwd, env, stdout = 'ignore', cpu } = {}) {
+export function spawnTracked(cmd, args, { cwd, env, stdin = 'ignore', stdout = 'ignore', cpu } = {}) {
   const [file, argv] =
     cpu !== undefined && PINNED ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args];
-  const child = spawn(file, argv, { cwd, env, detached: true, stdio: ['ignore', stdout, 'pipe'] });
+  const child = spawn(file, argv, { cwd, env, detached: true, stdio: [stdin, stdout, 'pipe'] });
   live.add(child);
   child.stderrTail = '';
   child.stderr.setEncoding('utf8');
@@ -63,6 +63,15 @@ export function spawnTracked(cmd, args, { cwd, env, stdout = 'ignore', cpu } = {
     });
   });
   return child;
+}
+
+/** Sends a signal to a child's process group (SIGSTOP / SIGCONT between turns); nothing if it is gone. */
+export function signal(child, name) {
+  try {
+    process.kill(-child.pid, name);
+  } catch {
+    // ESRCH: it exited; its turn fails and says so.
+  }
 }
 
 /** Kill one child's process group and wait (bounded) for it to be gone. */
