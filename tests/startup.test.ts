@@ -111,6 +111,28 @@ describe('node: built-ins loaded at start', () => {
     for (const name of ['net', 'stream', 'cluster']) expect(loaded, name).not.toContain(name);
   });
 
+  // Reading the `performance` global loads node:perf_hooks (~1.4 ms and ~1.1 MB on Node 24): the
+  // agent's end-of-process check (has it recorded anything?) read the wall clock through it.
+  it('a process that measures nothing loads no node:perf_hooks, to its end', () => {
+    const r = spawnSync(
+      NODE,
+      [
+        '--import',
+        DIST_REGISTER,
+        '-e',
+        "process.on('exit', () => require('node:fs').writeSync(1, JSON.stringify(process.moduleLoadList)))",
+      ],
+      { encoding: 'utf8', env: { PATH: process.env.PATH, TAPWIRE_ENV: 'test' } },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const loaded = (JSON.parse(r.stdout) as string[]).map((m) => m.replace(/^NativeModule /, ''));
+    expect(loaded).toContain('diagnostics_channel'); // the agent ran
+    // Node's own start loads the performance binding and internal/perf/utils; perf_hooks is more.
+    expect(
+      loaded.filter((m) => m.includes('perf') && !/^Internal Binding performance$|perf\/utils$/.test(m)),
+    ).toEqual([]);
+  });
+
   it('a child beside its holder follows it without a listen of its own: no node:cluster, no node:dns', async () => {
     // A listen loads node:cluster (and child_process), and with a host node:dns: ~4 ms of CPU that
     // every child and worker paid before it found the port held. The port is bound at once
