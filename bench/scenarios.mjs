@@ -79,6 +79,18 @@ export const MODES = [
     env: OTEL_ENV,
     checkMetrics: true,
   },
+  // An A/B of two builds in one run: TAPWIRE_BENCH_BASE=DIR (another build's dist/, copied aside)
+  // adds its register.js as the `base` mode, measured beside `tapwire` (`--modes bare,tapwire,base`).
+  ...(process.env.TAPWIRE_BENCH_BASE
+    ? [
+        {
+          id: 'base',
+          preload: path.join(process.env.TAPWIRE_BENCH_BASE, 'register.js'),
+          env: {},
+          checkMetrics: true,
+        },
+      ]
+    : []),
 ];
 
 export function modeEnv(mode) {

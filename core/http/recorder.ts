@@ -132,9 +132,11 @@ export class HttpRecorder {
 
   /** An inbound request arrived. End the operation when its response is over. */
   server(request: InboundRequest, scheme: string): ServerOp {
-    const active = this.active.get(buildActive, normalizeMethod(request.method), scheme);
+    // Read once: on Bun, Request#method is a native getter.
+    const method = request.method;
+    const active = this.active.get(buildActive, normalizeMethod(method), scheme);
     active.n++;
-    const op = new ServerOp(this, active, request.method);
+    const op = new ServerOp(this, active, method);
     if (attribution !== undefined) op.attrs = attribution.fromHeaders(request.headers);
     if (tracing !== undefined) tracing.startServer(op, request, scheme);
     return op;

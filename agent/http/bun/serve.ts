@@ -19,7 +19,7 @@ import { fail, type Guard } from '../../../core/guard.js';
 import type { HttpRecorder } from '../../../core/http/recorder.js';
 import { errorClass, serverErrorType } from '../../../core/http/semconv.js';
 import type { ServerOp } from '../../../core/http/server.js';
-import { around, type Fn, mark, originalOf, type Patches } from '../../../core/patch.js';
+import { type Fn, mark, originalOf, type Patches } from '../../../core/patch.js';
 import type { HookContext } from '../../context.js';
 import { appListens } from '../listen.js';
 import { kRoute } from '../routes.js';
@@ -107,19 +107,26 @@ async function settleLater(site: Site, op: ServerOp, req: unknown, promise: Prom
   return value;
 }
 
-/** One request through a wrapped handler. Bun calls handlers as handler.call(server, request, server). */
-function handle(site: Site, handler: Fn, self: unknown, args: IArguments): unknown {
-  const req = args[0] as Request;
+/**
+ * One request through a wrapped handler. Bun calls handlers as handler.call(server, request,
+ * server); they get the same two arguments here, passed on without an `arguments` object or a
+ * Reflect.apply (the request path of every Bun.serve app), unless the span or the AI attribution
+ * needs the handler run inside it (ServerOp.run).
+ */
+function handle(site: Site, handler: Handler, self: unknown, req: unknown, server: unknown): unknown {
   let op: ServerOp;
   try {
-    op = http!.server(req, site.serving.scheme);
+    op = http!.server(req as Request, site.serving.scheme);
   } catch (error) {
     fail(guard!, error);
-    return Reflect.apply(handler, self, args);
+    return handler.call(self, req, server);
   }
   let result: unknown;
   try {
-    result = op.run(handler, self, args);
+    result =
+      op.context === undefined && op.attrs === undefined
+        ? handler.call(self, req, server)
+        : op.run(handler as Fn, self, [req, server]);
   } catch (error) {
     threw(site, op, error);
     throw error;
@@ -130,7 +137,16 @@ function handle(site: Site, handler: Fn, self: unknown, args: IArguments): unkno
 }
 
 function wrapHandler(site: Site, handler: Handler): Handler {
-  return around(guard!, handler, (original, self, args) => handle(site, original, self, args));
+  const g = guard!;
+  return mark(
+    function (this: unknown, req: unknown, server: unknown): unknown {
+      // Bun passes two; any other call is passed on as it came, unmeasured.
+      // biome-ignore lint/complexity/noArguments: the count of the caller's arguments, without a rest array per call
+      if (!g.enabled || arguments.length !== 2) return Reflect.apply(handler, this, arguments);
+      return handle(site, handler, this, req, server);
+    } as Handler,
+    handler as Fn,
+  );
 }
 
 /** `{ GET: fn, POST: fn }`: a plain object whose keys are all HTTP methods. */
