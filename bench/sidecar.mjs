@@ -3,6 +3,7 @@
 // up instead), and through `tapwire sidecar`. Two measurements per path:
 //   - peak throughput: wrk, 1 thread, 32 connections (requests/s, p99);
 //   - a fixed moderate rate (1000 requests/s, open loop, ./lib/open-loop.mjs): p50/p99.
+// Every path is measured in slices, the paths in turns (order rotated), medians reported.
 // Targets: sidecar >= 0.6 x nginx requests/s; at 1000 requests/s, <= 1 ms added p99. The sidecar
 // runs on Node (as in the image); the same sidecar on Bun is measured beside it for comparison, and
 // so is the fastest plain proxy we could write on Node (./apps/plain-proxy.mjs: one undici Pool,
@@ -13,6 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { median, rotate } from './lib/common.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, REPO, RUNTIMES } from './scenarios.mjs';
 
@@ -20,6 +22,9 @@ const { values: opts } = parseArgs({
   options: { seconds: { type: 'string', default: '10' }, out: { type: 'string' } },
 });
 const SECONDS = Number(opts.seconds);
+const SLICES = 5;
+/** Each measure of a path takes SECONDS in all, in SLICES slices. */
+const SLICE_SECONDS = Math.max(1, Math.round(SECONDS / SLICES));
 const NODE = RUNTIMES.node.bin;
 
 async function waitFor(url, ms = 15_000) {
@@ -47,7 +52,8 @@ function wrk(url, seconds) {
 function openLoop(url, rate, seconds) {
   const out = execFileSync(
     NODE,
-    [path.join(BENCH_DIR, 'lib/open-loop.mjs'), url, String(rate), String(seconds)],
+    // Half a second uncounted first: the client's own start, which a 2 s slice would count.
+    [path.join(BENCH_DIR, 'lib/open-loop.mjs'), url, String(rate), String(seconds), '0.5'],
     {
       encoding: 'utf8',
     },
@@ -147,14 +153,31 @@ http {
   } catch (error) {
     process.stderr.write(`sidecar on Bun: ${error.message}; not measured\n`);
   }
-  const rows = [];
-  for (const p of paths) {
-    wrk(p.url, 2); // warm-up (JIT, connection pools)
-    const peak = wrk(p.url, SECONDS);
-    const fixed = openLoop(p.url, 1000, SECONDS);
-    rows.push({ ...p, peak, fixed });
-    process.stderr.write(`${p.name}: ${JSON.stringify({ peak, fixed })}\n`);
+  // The paths take turns: SLICES slices of each measure, the order rotated each slice, so that the
+  // VM's speed (which moves by tens of percent within minutes) falls on every path alike instead
+  // of on whichever ran in a slow minute; each figure is the median of its slices.
+  for (const p of paths) wrk(p.url, 2); // warm-up (JIT, connection pools)
+  const peaks = new Map(paths.map((p) => [p, []]));
+  const fixeds = new Map(paths.map((p) => [p, []]));
+  for (let s = 0; s < SLICES; s++) {
+    for (const p of rotate(paths, s)) peaks.get(p).push(wrk(p.url, SLICE_SECONDS));
   }
+  for (let s = 0; s < SLICES; s++) {
+    for (const p of rotate(paths, s)) fixeds.get(p).push(openLoop(p.url, 1000, SLICE_SECONDS));
+  }
+  const rows = paths.map((p) => {
+    const peak = { rps: median(peaks.get(p).map((x) => x.rps)), p99: median(peaks.get(p).map((x) => x.p99)) };
+    const slices = fixeds.get(p);
+    const fixed = {
+      sent: slices.reduce((a, x) => a + x.sent, 0),
+      errors: slices.reduce((a, x) => a + x.errors, 0),
+      p50: median(slices.map((x) => x.p50)),
+      p99: median(slices.map((x) => x.p99)),
+      max: Math.max(...slices.map((x) => x.max)),
+    };
+    process.stderr.write(`${p.name}: ${JSON.stringify({ peak, fixed })}\n`);
+    return { ...p, peak, fixed };
+  });
   const [direct, nginx, sidecar, plain] = rows;
   const onBun = rows[4];
   const f = (n, d = 2) => n.toFixed(d);
@@ -170,7 +193,7 @@ http {
   const nginxVersion = spawnSync('nginx', ['-v'], { encoding: 'utf8' })
     .stderr.trim()
     .replace('nginx version: ', '');
-  md += `Node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}, ${nginxVersion} (1 worker); wrk -t1 -c32, ${SECONDS} s per measurement, all processes on one machine, load average ${loadavg()[0].toFixed(1)} at the end (p99 at a fixed rate is only meaningful on an otherwise idle machine).\n`;
+  md += `Node ${execFileSync(NODE, ['--version'], { encoding: 'utf8' }).trim()}, ${nginxVersion} (1 worker); wrk -t1 -c32; each measure of a path ${SLICES} slices of ${SLICE_SECONDS} s, the paths in turns (order rotated each slice), medians of the slices; all processes on one machine, load average ${loadavg()[0].toFixed(1)} at the end (p99 at a fixed rate is only meaningful on an otherwise idle machine).\n`;
   process.stdout.write(md);
   if (opts.out) writeFileSync(opts.out, md);
 } finally {

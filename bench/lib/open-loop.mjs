@@ -1,16 +1,19 @@
 // Open-loop load at a fixed rate: requests are due every 1/rate seconds whether or not earlier
 // ones have answered, and each latency is measured from when the request was due (not when it
 // was sent), so a stall shows up in the percentiles instead of slowing the load (no coordinated
-// omission). Prints JSON {sent, errors, p50, p99, max} in milliseconds.
-//   node open-loop.mjs URL RATE SECONDS
+// omission). Prints JSON {sent, errors, p50, p99, max} in milliseconds. WARMUP seconds of the
+// same load go first, uncounted: this client's own start (its JIT, its connections) otherwise lands
+// in the percentiles of a short run.
+//   node open-loop.mjs URL RATE SECONDS [WARMUP]
 import { Pool } from 'undici';
 
-const [url, rateArg, secondsArg] = process.argv.slice(2);
+const [url, rateArg, secondsArg, warmupArg = '0'] = process.argv.slice(2);
 const rate = Number(rateArg);
 const seconds = Number(secondsArg);
+const warmup = Math.round(rate * Number(warmupArg));
 const u = new URL(url);
 const pool = new Pool(u.origin, { connections: 64, pipelining: 1 });
-const total = rate * seconds;
+const total = warmup + rate * seconds;
 const latencies = new Float64Array(total);
 let sent = 0;
 let done = 0;
@@ -22,12 +25,12 @@ function fire(i, due) {
     async (res) => {
       await res.body.dump();
       latencies[i] = performance.now() - due;
-      if (res.statusCode !== 200) errors++;
+      if (res.statusCode !== 200 && i >= warmup) errors++;
       finish();
     },
     () => {
       latencies[i] = performance.now() - due;
-      errors++;
+      if (i >= warmup) errors++;
       finish();
     },
   );
@@ -35,10 +38,10 @@ function fire(i, due) {
 
 function finish() {
   if (++done < total) return;
-  const sorted = Array.from(latencies).sort((a, b) => a - b);
+  const sorted = Array.from(latencies.subarray(warmup)).sort((a, b) => a - b);
   const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   process.stdout.write(
-    `${JSON.stringify({ sent, errors, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] })}\n`,
+    `${JSON.stringify({ sent: sent - warmup, errors, p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1] })}\n`,
   );
   pool.close();
 }
