@@ -62,11 +62,8 @@ export function childEnv(modeId, extra) {
   return { ...env, ...modeEnv(mode(modeId)), ...extra };
 }
 
-/**
- * Run one measured child under a mode: `runtime [preload] script`, cwd = repo (so the OTel
- * register resolves), its own free metrics port. Resolves to the JSON it printed last.
- */
-export async function runChild(runtimeId, modeId, script, extraEnv, timeoutMs = 180_000, { cpu } = {}) {
+/** A measured child's command under a mode: `runtime [preload] script`, with its own free metrics port. */
+async function childCommand(runtimeId, modeId, script, extraEnv) {
   const runtime = RUNTIMES[runtimeId];
   const m = mode(modeId);
   const metricsPort = await freePort();
@@ -77,7 +74,16 @@ export async function runChild(runtimeId, modeId, script, extraEnv, timeoutMs = 
     OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
     METRICS_PORT: String(metricsPort),
   });
-  const child = spawnTracked(runtime.bin, args, { cwd: REPO, env, stdout: 'pipe', cpu });
+  return { bin: runtime.bin, args, env };
+}
+
+/**
+ * Run one measured child under a mode: `runtime [preload] script`, cwd = repo (so the OTel
+ * register resolves), its own free metrics port. Resolves to the JSON it printed last.
+ */
+export async function runChild(runtimeId, modeId, script, extraEnv, timeoutMs = 180_000, { cpu } = {}) {
+  const { bin, args, env } = await childCommand(runtimeId, modeId, script, extraEnv);
+  const child = spawnTracked(bin, args, { cwd: REPO, env, stdout: 'pipe', cpu });
   let out = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk) => {
@@ -100,17 +106,8 @@ export async function runChild(runtimeId, modeId, script, extraEnv, timeoutMs = 
  * spawnTracked's. bench/lib/db-child.mjs speaks it with INTERLEAVED=1.
  */
 export async function startTalkingChild(runtimeId, modeId, script, extraEnv, { cpu } = {}) {
-  const runtime = RUNTIMES[runtimeId];
-  const m = mode(modeId);
-  const metricsPort = await freePort();
-  const args = [...(m.preload ? [runtime.preloadFlag, m.preload] : []), script];
-  const env = childEnv(modeId, {
-    ...extraEnv,
-    OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-    OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-    METRICS_PORT: String(metricsPort),
-  });
-  const child = spawnTracked(runtime.bin, args, { cwd: REPO, env, stdin: 'pipe', stdout: 'pipe', cpu });
+  const { bin, args, env } = await childCommand(runtimeId, modeId, script, extraEnv);
+  const child = spawnTracked(bin, args, { cwd: REPO, env, stdin: 'pipe', stdout: 'pipe', cpu });
   const waiting = [];
   let buffered = '';
   child.stdout.setEncoding('utf8');
