@@ -289,6 +289,58 @@ describe('the bundle', () => {
     expect(offending).toEqual([]);
   });
 
+  // Node's compile cache keeps only what V8 compiled with the file, and V8 compiles a function when
+  // it is first called, unless it is written in parentheses: scripts/build.mjs (eagerStart) writes
+  // the top-level functions start runs that way, so no process compiles them again. V8 says which
+  // functions it compiled lazily (--log-function-events, which also keeps the cache out).
+  it('node: the functions start runs are compiled with their files (none of them lazily)', async () => {
+    const app = mkdtempSync(join(tmpdir(), 'tapwire-eager-'));
+    try {
+      writeFileSync(join(app, 'package.json'), '{ "name": "eager-app", "private": true }\n');
+      const log = join(app, 'v8.log');
+      const r = spawnSync(
+        NODE,
+        [
+          '--log-function-events',
+          '--no-logfile-per-isolate',
+          `--logfile=${log}`,
+          '--import',
+          DIST_REGISTER,
+          '-e',
+          '0',
+        ],
+        { cwd: app, encoding: 'utf8', env: agentEnv(await freePort(), { TAPWIRE_ENV: 'production' }) },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const scripts = new Map<string, string>();
+      const lazy: string[] = [];
+      const events = readFileSync(log, 'utf8').split('\n');
+      for (const line of events) {
+        const f = line.split(',');
+        if (f[0] === 'script-details' && f[2]?.includes('/dist/')) scripts.set(f[1]!, new URL(f[2]).pathname);
+      }
+      expect([...scripts.values()].some((s) => s.includes('/chunks/start-'))).toBe(true);
+      for (const line of events) {
+        const f = line.split(',');
+        const file = scripts.get(f[2]!);
+        if (f[0] !== 'function' || f[1] !== 'interpreter' || file === undefined) continue;
+        // A top-level declaration starts a line: `function name(` / `async function name(`.
+        const text = readFileSync(file, 'utf8');
+        const at = Number(f[3]);
+        const head = text.slice(text.lastIndexOf('\n', at - 1) + 1, at);
+        if (/^(?:async )?function\*? ?[\w$]+$/.test(head)) lazy.push(`${head} (${file})`);
+      }
+      expect(lazy).toEqual([]);
+      const start = readdirSync(join(ROOT, 'dist/chunks')).map((n) =>
+        readFileSync(join(ROOT, 'dist/chunks', n), 'utf8'),
+      );
+      expect(start.some((t) => t.includes('\nvar start = (async function start('))).toBe(true);
+      expect(start.some((t) => t.includes('\nvar loadConfig = (function loadConfig('))).toBe(true);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+
   // Bun transpiles every file it loads unless the file says it is Bun-ready JavaScript already.
   it("the agent's files carry Bun's `// @bun` pragma (the CLI's do not: they start with a shebang)", () => {
     const dist = join(ROOT, 'dist');
