@@ -428,15 +428,18 @@ function eagerStart(dir) {
       return;
     }
     const eager = startFunctions(readFileSync(log, 'utf8'), resolvePath(dir));
-    for (const [file, starts] of eager) {
-      writeFileSync(file, withEager(readFileSync(file, 'utf8'), starts));
+    for (const [file, ranges] of eager) {
+      writeFileSync(file, withEager(readFileSync(file, 'utf8'), ranges));
     }
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
 }
 
-/** From a --log-function-events log: file -> the start positions of the functions compiled lazily in it. */
+/**
+ * From a --log-function-events log: file -> the functions compiled lazily in it, as V8 gives their
+ * range (from their parameter list to just after their closing brace).
+ */
 function startFunctions(log, dir) {
   const files = new Map();
   const lazy = new Map();
@@ -446,9 +449,9 @@ function startFunctions(log, dir) {
       const file = fileURLToPath(f[2]);
       if (file.startsWith(dir + '/')) files.set(f[1], file);
     } else if (f[0] === 'function' && f[1] === 'interpreter') {
-      const starts = lazy.get(f[2]) ?? new Set();
-      starts.add(Number(f[3]));
-      lazy.set(f[2], starts);
+      const ranges = lazy.get(f[2]) ?? new Map();
+      ranges.set(Number(f[3]), Number(f[4]));
+      lazy.set(f[2], ranges);
     }
   }
   const out = new Map();
@@ -457,19 +460,18 @@ function startFunctions(log, dir) {
 }
 
 /**
- * `text` with the top-level function declarations whose parameter lists begin at `starts` moved to
- * the top (after the first line, Bun's pragma) as parenthesized function expressions. esbuild
- * writes a top-level declaration from the start of a line and ends it with a line that is `}`.
+ * `text` with the top-level function declarations among `ranges` moved to the top (after the first
+ * line, Bun's pragma) as parenthesized function expressions. esbuild writes a top-level declaration
+ * from the start of a line and ends it with a line that is `}`; anything else is left as it is.
  */
-function withEager(text, starts) {
+function withEager(text, ranges) {
   const moved = [];
-  for (const at of starts) {
+  for (const [at, end] of ranges) {
     const lineStart = text.lastIndexOf('\n', at - 1) + 1;
     const m = /^(?:async )?function\*? ?([\w$]+)$/.exec(text.slice(lineStart, at));
-    if (m === null) continue; // a method, an arrow, a nested function: left as it is
-    const end = text.indexOf('\n}\n', at);
-    if (end === -1) continue;
-    moved.push({ name: m[1], from: lineStart, to: end + 3 });
+    if (m === null) continue; // a method, an arrow, a nested function
+    if (text.slice(end - 2, end + 1) !== '\n}\n') continue;
+    moved.push({ name: m[1], from: lineStart, to: end + 1 });
   }
   if (moved.length === 0) return text;
   moved.sort((a, b) => a.from - b.from);
