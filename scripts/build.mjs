@@ -378,15 +378,15 @@ function pruneDeclarations(dir, entries) {
 /**
  * The functions the preload runs when a service starts, compiled with their file: V8 compiles a
  * function when it is first called, and Node's compile cache (register.ts) holds only what was
- * compiled with the file, so every process compiled the same ~60 functions again at start (start,
- * loadConfig, openEndpoint, each hook's install...: ~4-7 ms of V8's own time, --log-function-events).
+ * compiled with the file, so every process compiled the same ~75 functions again at start (start,
+ * loadConfig, openEndpoint, each hook's install...: ~7 ms of V8's own time, --log-function-events).
  * A function written in parentheses is compiled with its file (V8's PIFE heuristic), so its
  * bytecode is in the cache. Which ones: those a probe run of this build compiles lazily (`node
  * --import register.js -e 0` with --log-function-events, what every process under the preload
  * runs). Only top-level function declarations; each becomes `var NAME = (function NAME(...) {...});`
  * at the top of its file, so it is assigned before any other code of the file runs, as a
  * declaration is. Measured on Node 24.21 (instructions of `-e 0` under callgrind, which a busy
- * machine does not move): the preload's share 44 -> 34 million. Not more than start runs: with the
+ * machine does not move): the preload's share 49 -> 38 million. Not more than start runs: with the
  * functions a first request runs as well it was 41 million, with every function no faster at all
  * (the cache to read grows by what the process never calls). Bun parses the parentheses and
  * nothing changes there (measured). tests/startup.test.ts checks that start leaves none to compile.
