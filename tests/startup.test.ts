@@ -331,11 +331,11 @@ describe('the bundle', () => {
         if (/^(?:async )?function\*? ?[\w$]+$/.test(head)) lazy.push(`${head} (${file})`);
       }
       expect(lazy).toEqual([]);
-      const start = readdirSync(join(ROOT, 'dist/chunks')).map((n) =>
+      const chunks = readdirSync(join(ROOT, 'dist/chunks')).map((n) =>
         readFileSync(join(ROOT, 'dist/chunks', n), 'utf8'),
       );
-      expect(start.some((t) => t.includes('\nvar start = (async function start('))).toBe(true);
-      expect(start.some((t) => t.includes('\nvar loadConfig = (function loadConfig('))).toBe(true);
+      expect(chunks.some((t) => t.includes('\nvar start = (async function start('))).toBe(true);
+      expect(chunks.some((t) => t.includes('\nvar loadConfig = (function loadConfig('))).toBe(true);
     } finally {
       rmSync(app, { recursive: true, force: true });
     }
