@@ -233,7 +233,7 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     const histograms = new FastHistograms(SCOPE);
     const promClient = new PromClientProducer({
       limit: config.cardinalityLimit,
-      keepDefaults: !config.runtimeMetrics,
+      keepDefaults: config.runtimeMetrics.length === 0,
       onDefaultsLeftOut: () =>
         agentLog(
           'TAPWIRE_PROM_CLIENT_DEFAULTS',

@@ -23,5 +23,7 @@ export {
   type OtlpProtocol,
   PROFILES,
   type Profile,
+  RUNTIME_PARTS,
+  type RuntimePart,
   VARIABLES,
 } from './variables.js';

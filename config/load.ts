@@ -16,6 +16,7 @@ import {
   type OtlpProtocol,
   PROFILES,
   type Profile,
+  type RuntimePart,
   type SamplerName,
   SERVICE_NAME_MAX,
   VARIABLES,
@@ -117,7 +118,8 @@ export interface Config {
   spanAttributePerEventCountLimit: number;
   spanAttributePerLinkCountLimit: number;
   cardinalityLimit: number;
-  runtimeMetrics: boolean;
+  /** The runtime metrics' parts turned on (TAPWIRE_RUNTIME_METRICS); empty: none. */
+  runtimeMetrics: RuntimePart[];
   /** The live page at `/` of the metrics port: TAPWIRE_DASHBOARD, else the profile's default. */
   dashboard: boolean;
   aiEndpoints: AiEndpoint[];

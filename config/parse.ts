@@ -76,6 +76,22 @@ export function list<const T extends readonly string[]>(values: T) {
   };
 }
 
+/**
+ * The runtime metrics' parts (agent/runtime/): `gc` apart from the rest because on Node it is the
+ * one that costs memory under load (docs/instrumentation.md, Runtime).
+ */
+export const RUNTIME_PARTS = ['eventloop', 'heap', 'gc', 'cpu', 'memory'] as const;
+export type RuntimePart = (typeof RUNTIME_PARTS)[number];
+
+/** `on` / `off` (`true` / `false`) for every part or none, else a comma-separated list of parts. */
+export function runtimeParts(raw: string): Parsed<RuntimePart[]> {
+  const all = onOff(raw);
+  if (all.ok) return ok(all.value ? [...RUNTIME_PARTS] : []);
+  const parts = list(RUNTIME_PARTS)(raw);
+  // In the table's order, whatever the order written.
+  return parts.ok ? ok(RUNTIME_PARTS.filter((p) => parts.value.includes(p))) : parts;
+}
+
 export function url(raw: string): Parsed<string> {
   try {
     const u = new URL(raw.trim());

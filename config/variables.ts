@@ -26,13 +26,17 @@ import {
   optIns,
   origin,
   type Parsed,
+  RUNTIME_PARTS,
+  type RuntimePart,
   routePatterns,
+  runtimeParts,
   text,
   url,
 } from './parse.js';
 
 // The parsed shapes of the list-valued variables, for the code that reads them.
-export type { AiAttribute, AiEndpoint, GatewayProvider } from './parse.js';
+export type { AiAttribute, AiEndpoint, GatewayProvider, RuntimePart } from './parse.js';
+export { RUNTIME_PARTS } from './parse.js';
 
 export interface Variable<T> {
   /** The environment variable. */
@@ -514,11 +518,12 @@ export const VARIABLES = {
   } satisfies Variable<boolean | undefined>,
   TAPWIRE_RUNTIME_METRICS: {
     name: 'TAPWIRE_RUNTIME_METRICS',
-    doc: 'Event-loop, heap, GC, CPU and memory metrics.',
-    accepted: '`on` or `off` (`true`, `false` too)',
-    fallback: true,
-    parse: onOff,
-  } satisfies Variable<boolean>,
+    doc: 'Event-loop (`eventloop`), heap (`heap`), GC (`gc`), CPU (`cpu`) and memory (`memory`) metrics. On Node the GC histogram costs memory under load (V8 grows its young generation sooner: 13\u201318 MB more RSS in the Express and Fastify benchmark apps); `eventloop,heap,cpu,memory` keeps the others without it (docs/instrumentation.md, Runtime).',
+    accepted: `\`on\` or \`off\` (\`true\`, \`false\` too), or a comma-separated list of ${RUNTIME_PARTS.map((p) => `\`${p}\``).join(', ')}`,
+    fallback: [...RUNTIME_PARTS] as RuntimePart[],
+    fallbackDoc: '`on`, every part',
+    parse: runtimeParts,
+  } satisfies Variable<RuntimePart[]>,
   TAPWIRE_AI_ENDPOINTS: {
     name: 'TAPWIRE_AI_ENDPOINTS',
     doc: `Extra hosts recognised as AI providers (gateways, self-hosted models). PROVIDER is the \`gen_ai_provider_name\` their calls are recorded under and decides which API their bodies are read as; a provider tapwire does not know needs the API it speaks (SHAPE: ${AI_SHAPES.map((s) => `\`${s}\``).join(', ')}). Known providers: ${Object.keys(

@@ -143,7 +143,7 @@ OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT                    128                         
 OTEL_LINK_ATTRIBUTE_COUNT_LIMIT                     128                               default
 TAPWIRE_CARDINALITY_LIMIT                           2000                              default
 TAPWIRE_DASHBOARD                                   true                              profile development
-TAPWIRE_RUNTIME_METRICS                             true                              default
+TAPWIRE_RUNTIME_METRICS                             eventloop,heap,gc,cpu,memory      default
 TAPWIRE_AI_ENDPOINTS                                none                              default
 TAPWIRE_AI_PRICES                                   none                              default
 TAPWIRE_AI_ATTRIBUTES                               none                              default

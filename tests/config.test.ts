@@ -65,7 +65,7 @@ describe('defaults', () => {
       spanAttributePerEventCountLimit: 128,
       spanAttributePerLinkCountLimit: 128,
       cardinalityLimit: 2000,
-      runtimeMetrics: true,
+      runtimeMetrics: ['eventloop', 'heap', 'gc', 'cpu', 'memory'],
       dashboard: true,
       aiEndpoints: [],
       aiPrices: undefined,
@@ -465,24 +465,47 @@ describe('profiles', () => {
   it("tapwire's own switches take on/off as well as true/false", () => {
     const read = (env: Record<string, string>) => {
       const { config, problems } = load(env);
-      return [config.runtimeMetrics, config.gatewayIncludeUsage, problems.length];
+      return [config.runtimeMetrics.length, config.gatewayIncludeUsage, problems.length];
     };
     expect(read({ TAPWIRE_RUNTIME_METRICS: 'off', TAPWIRE_GATEWAY_INCLUDE_USAGE: 'on' })).toEqual([
-      false,
+      0,
       true,
       0,
     ]);
     expect(read({ TAPWIRE_RUNTIME_METRICS: 'false', TAPWIRE_GATEWAY_INCLUDE_USAGE: 'TRUE' })).toEqual([
-      false,
+      0,
       true,
       0,
     ]);
     expect(read({ TAPWIRE_RUNTIME_METRICS: 'On', TAPWIRE_GATEWAY_INCLUDE_USAGE: 'Off' })).toEqual([
-      true,
+      5,
       false,
       0,
     ]);
-    expect(read({ TAPWIRE_RUNTIME_METRICS: 'yes' })).toEqual([true, false, 1]);
+    expect(read({ TAPWIRE_RUNTIME_METRICS: 'yes' })).toEqual([5, false, 1]);
+  });
+
+  it('TAPWIRE_RUNTIME_METRICS takes a list of parts; a bad one is reported and every part stays on', () => {
+    const read = (raw: string) => {
+      const { config, problems } = load({ TAPWIRE_RUNTIME_METRICS: raw });
+      return [config.runtimeMetrics, config.sources.runtimeMetrics, problems.map((p) => p.message)];
+    };
+    expect(read('eventloop,heap,cpu,memory')).toEqual([
+      ['eventloop', 'heap', 'cpu', 'memory'],
+      'TAPWIRE_RUNTIME_METRICS',
+      [],
+    ]);
+    // Written in any order and case, repeated: kept in the table's order, once.
+    expect(read(' Memory, gc ,memory')).toEqual([['gc', 'memory'], 'TAPWIRE_RUNTIME_METRICS', []]);
+    expect(read('none')).toEqual([[], 'TAPWIRE_RUNTIME_METRICS', []]);
+    const [parts, source, messages] = read('eventloop,gc-pauses');
+    expect([parts, source]).toEqual([
+      ['eventloop', 'heap', 'gc', 'cpu', 'memory'],
+      'default (TAPWIRE_RUNTIME_METRICS invalid)',
+    ]);
+    expect(messages).toEqual([
+      'TAPWIRE_RUNTIME_METRICS="eventloop,gc-pauses" is not valid: expected `on` or `off` (`true`, `false` too), or a comma-separated list of `eventloop`, `heap`, `gc`, `cpu`, `memory`; using the default (`on`, every part)',
+    ]);
   });
 
   it('LOG_LEVEL overrides the profile', () => {

@@ -180,6 +180,19 @@ describe.each(RUNTIMES)('%s', (runtime) => {
     for (const family of RUNTIME_FAMILIES) expect(text).not.toContain(family.replace(/_count$/, ''));
   });
 
+  it('TAPWIRE_RUNTIME_METRICS=cpu,memory serves those two parts and no other runtime series', async () => {
+    const app = await start(runtime, { TAPWIRE_RUNTIME_METRICS: 'cpu,memory' });
+    await get(app, '/block?ms=20&times=2');
+    await get(app, '/gc?times=2');
+    const s = await scrape(app);
+    expect(value(s, RSS, ONE)).toBeGreaterThan(0);
+    expect(value(s, CPU, { cpu_mode: 'user' })).toBeGreaterThan(0);
+    const text = await app.metrics();
+    for (const family of [HEAP_USED, HEAP_SIZE, GC_COUNT, DELAY_P50, DELAY_P99, DELAY_MAX, ELU]) {
+      expect(text, family).not.toContain(family.replace(/_count$/, ''));
+    }
+  });
+
   it('exits at once with runtime metrics on (-e 0, and after GC activity)', () => {
     for (const code of [
       '0',
@@ -222,6 +235,18 @@ describe('node only', () => {
     const les = find(s, 'v8js_gc_duration_seconds_bucket', { v8js_gc_type: 'major' }).map((x) => x.labels.le);
     expect(les).toEqual(['0.01', '0.1', '1', '10', '+Inf']);
     expect(sum(s, 'v8js_gc_duration_seconds_sum', { v8js_gc_type: 'major' })).toBeGreaterThan(0);
+  });
+
+  it('TAPWIRE_RUNTIME_METRICS=eventloop,heap,cpu,memory: every runtime series but the GC histogram', async () => {
+    const app = await start('node', { TAPWIRE_RUNTIME_METRICS: 'eventloop,heap,cpu,memory' });
+    await get(app, '/block?ms=20&times=2');
+    expect(await get(app, '/gc?times=3')).toEqual({ gc: true });
+    await new Promise((r) => setTimeout(r, 100)); // as long as GC entries would take to arrive
+    const text = await app.metrics();
+    expect(text).not.toContain('v8js_gc_duration');
+    for (const family of [RSS, CPU, HEAP_USED, HEAP_SIZE, DELAY_P50, DELAY_P99, DELAY_MAX, ELU]) {
+      expect(text, family).toContain(`\n${family}`);
+    }
   });
 
   it('nodejs_eventloop_utilization_ratio shows a busy loop since the previous scrape', async () => {

@@ -2,11 +2,13 @@
 // histogram. The runtime batches entries and calls the observer off the request path; the
 // observer holds no handle, so it never keeps the process alive.
 //
-// Its cost is Node's, not this code's: with any 'gc' observer, every scavenge promotes ~4 kB
-// (4336 bytes, --trace-gc-nvp on Node 24.21) and V8 grows the young generation under load (~8 MB
-// more heap in bench/apps/hono-hello.mjs). node:v8's GCProfiler, read at each collection, avoids
-// the promotions but held 10-15 MB more RSS in native memory in the same runs (measured), so it
-// is not used (docs/instrumentation.md, Runtime).
+// Its cost is Node's, not this code's: with any 'gc' observer, every scavenge promotes 4336 bytes
+// (--trace-gc-nvp, Node 24.21: Node's entry carries util.deprecate accessors whose closures an
+// old-generation map keeps alive), and V8, which grows the young generation by what survives, grows
+// it early under load: 13-18 MB more RSS in the Express and Fastify bench apps. node:v8's
+// GCProfiler, read at each collection, avoids the promotions but held 10-15 MB more RSS in native
+// memory (measured), so it is not used; TAPWIRE_RUNTIME_METRICS can leave the 'gc' part out
+// (docs/instrumentation.md, Runtime).
 
 import type { PerformanceEntry } from 'node:perf_hooks';
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';

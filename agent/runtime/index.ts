@@ -1,6 +1,8 @@
 // Runtime metrics: event loop, heap, GC, CPU, memory. detect (./support.ts, once) -> hook (observable
 // instruments read at collection time; a GC observer) -> record (the meter). Nothing here runs on
 // the request path and nothing here keeps the process alive. Each part is guarded on its own.
+
+import type { RuntimePart } from '../../config/index.js';
 import { onFirstTurn } from '../../core/first-turn.js';
 import { fail, type Guard } from '../../core/guard.js';
 import type { HookContext } from '../context.js';
@@ -11,7 +13,7 @@ import { installCpu, installRss } from './process.js';
 import { detectSupport } from './support.js';
 
 export function install(ctx: HookContext): void {
-  if (!ctx.config.runtimeMetrics) return;
+  if (ctx.config.runtimeMetrics.length === 0) return;
   // Set up on the app's first turn of the event loop, not in the preload: a process that ends
   // before it (a short CLI, a child) measured nothing worth a runtime series and pays nothing
   // (~1 ms on Node, ~4.5 ms on Bun with node:perf_hooks, measured). It never holds the process
@@ -29,16 +31,23 @@ export function install(ctx: HookContext): void {
 function installNow(ctx: HookContext): void {
   const { meter } = ctx;
   const support = detectSupport(ctx.runtime);
-  const parts: [string, boolean, (guard: Guard) => unknown][] = [
-    ['eventloop.delay', support.eventLoopDelay, (g) => installEventLoopDelay(meter, g)],
-    ['eventloop.utilization', support.eventLoopUtilization, (g) => installEventLoopUtilization(meter, g)],
-    ['gc', support.gc, (g) => installGc(meter, g)],
-    ['heap', support.heap, (g) => installHeap(meter, g)],
-    ['cpu', support.cpu, (g) => installCpu(meter, g)],
-    ['rss', support.rss, (g) => installRss(meter, g)],
+  const on = ctx.config.runtimeMetrics;
+  // [guard name, TAPWIRE_RUNTIME_METRICS part, supported here, install]
+  const parts: [string, RuntimePart, boolean, (guard: Guard) => unknown][] = [
+    ['eventloop.delay', 'eventloop', support.eventLoopDelay, (g) => installEventLoopDelay(meter, g)],
+    [
+      'eventloop.utilization',
+      'eventloop',
+      support.eventLoopUtilization,
+      (g) => installEventLoopUtilization(meter, g),
+    ],
+    ['gc', 'gc', support.gc, (g) => installGc(meter, g)],
+    ['heap', 'heap', support.heap, (g) => installHeap(meter, g)],
+    ['cpu', 'cpu', support.cpu, (g) => installCpu(meter, g)],
+    ['rss', 'memory', support.rss, (g) => installRss(meter, g)],
   ];
-  for (const [part, supported, install] of parts) {
-    if (!supported) continue;
+  for (const [part, setting, supported, install] of parts) {
+    if (!supported || !on.includes(setting)) continue;
     const guard = ctx.guardOf(part);
     try {
       const stop = install(guard);
