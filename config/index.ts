@@ -23,7 +23,6 @@ export {
   type OtlpProtocol,
   PROFILES,
   type Profile,
-  RUNTIME_PARTS,
   type RuntimePart,
   VARIABLES,
 } from './variables.js';

@@ -36,7 +36,6 @@ import {
 
 // The parsed shapes of the list-valued variables, for the code that reads them.
 export type { AiAttribute, AiEndpoint, GatewayProvider, RuntimePart } from './parse.js';
-export { RUNTIME_PARTS } from './parse.js';
 
 export interface Variable<T> {
   /** The environment variable. */
