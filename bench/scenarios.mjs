@@ -11,16 +11,18 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(BENCH_DIR, '..');
 
+// TAPWIRE_BENCH_NODE / TAPWIRE_BENCH_BUN: another binary (e.g. one that `node scripts/runtimes.ts
+// node@26.10.0` fetched) for the apps and the harness, to compare runtime versions on one machine.
 export const RUNTIMES = {
   node: {
     label: 'Node.js',
-    bin: path.join(REPO, 'node_modules/.bin/node'),
+    bin: process.env.TAPWIRE_BENCH_NODE || path.join(REPO, 'node_modules/.bin/node'),
     preloadFlag: '--import',
     versionArgs: ['--version'],
   },
   bun: {
     label: 'Bun',
-    bin: path.join(REPO, 'node_modules/.bin/bun'),
+    bin: process.env.TAPWIRE_BENCH_BUN || path.join(REPO, 'node_modules/.bin/bun'),
     preloadFlag: '--preload',
     versionArgs: ['--version'],
   },

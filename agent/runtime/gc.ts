@@ -8,7 +8,8 @@
 // it early under load: 13-18 MB more RSS in the Express and Fastify bench apps. node:v8's
 // GCProfiler, read at each collection, avoids the promotions but held 10-15 MB more RSS in native
 // memory (measured), so it is not used; TAPWIRE_RUNTIME_METRICS can leave the 'gc' part out
-// (docs/instrumentation.md, Runtime).
+// (docs/instrumentation.md, Runtime). Node 26 dropped those accessors (nodejs/node#58531): there
+// the observer promotes nothing (measured on 26.10).
 
 import type { PerformanceEntry } from 'node:perf_hooks';
 import type { Attributes, Histogram, Meter } from '@opentelemetry/api';
