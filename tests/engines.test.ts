@@ -1,7 +1,8 @@
 // The `engines` promise in package.json, kept: the README's quick start (the packed tarball
 // installed into a fresh app, the app run under `tapwire/register`, /metrics read) on the oldest
-// Node and Bun the package claims and on the project's own Node 24 and Bun. The old versions come
-// from the npm registry once (scripts/runtimes.ts caches them under node_modules/.cache).
+// Node and Bun the package claims, on the project's own Node 24 and Bun, and on Node 26 (the newest
+// major `>=24.11.1` takes in; the whole suite passes on 26.10.0 with TAPWIRE_TEST_NODE). The other
+// versions come from the npm registry once (scripts/runtimes.ts caches them under node_modules/.cache).
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { oldestClaimed, type RuntimeName, runtimeBinary, versionOf } from '../scripts/runtimes.js';
@@ -21,12 +22,14 @@ const APP_TS = `Bun.serve({ port: Number(process.env.PORT ?? 3000), fetch: () =>
 
 interface Case {
   runtime: RuntimeName;
-  which: 'oldest' | 'own';
+  /** The engines claim's oldest, the project's own, or an exact version. */
+  which: 'oldest' | 'own' | `${number}.${number}.${number}`;
   file: 'app.js' | 'app.ts';
 }
 const CASES: Case[] = [
   { runtime: 'node', which: 'oldest', file: 'app.js' },
   { runtime: 'node', which: 'own', file: 'app.js' },
+  { runtime: 'node', which: '26.10.0', file: 'app.js' },
   { runtime: 'bun', which: 'oldest', file: 'app.ts' },
   { runtime: 'bun', which: 'oldest', file: 'app.js' },
   { runtime: 'bun', which: 'own', file: 'app.ts' },
