@@ -175,7 +175,9 @@ function startupSection(text, title) {
       'children (`-e 0`) one after another under `NODE_OPTIONS` / `BUN_OPTIONS` — with `execFileSync` (`children`: the ' +
       'parent holds /metrics and, blocked, answers none of them) and with `spawn()` awaited (`children-async`). ' +
       '`precompiled` (Bun only): the same package after `bunx --bun tapwire precompile`, which compiles the preload to ' +
-      "this Bun's bytecode (docs/cli.md); `tapwire` is the package as it installs.",
+      "this Bun's bytecode (docs/cli.md); `tapwire` is the package as it installs; `empty` is a preload that is an " +
+      'empty module (bench/apps/empty-preload.mjs): what the runtime charges for any preload, which no agent can ' +
+      'take away (no target of its own).',
     '',
     text.trim(),
     '',

@@ -1,6 +1,6 @@
 // Start-up A/B: what the preload adds to a process that starts, and to a process that starts many.
 //
-//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children,breakdown] [--runtime node,bun] [--no-precompiled] [--out FILE]
+//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children,breakdown] [--runtime node,bun] [--no-precompiled] [--no-empty] [--out FILE]
 //
 // Three measures, each in an app folder whose package.json declares pg, mysql2, ioredis, express and
 // openai (node_modules linked to this repo's, so the drivers resolve as they would in a real app):
@@ -18,7 +18,8 @@
 // Modes: bare, tapwire (this tree's dist/ as the package installs it), on Bun precompiled (a copy of
 // it after `tapwire precompile`: the agent from Bun's bytecode, docs/cli.md) and, with --base,
 // another build's dist/ (e.g. main's, copied aside) — so two builds are compared on the same
-// machine, in the same minutes. Every run
+// machine, in the same minutes — and `empty`, a preload that is an empty module (bench/apps/
+// empty-preload.mjs): what the runtime charges for any preload. Every run
 // goes through the modes in a rotated order; medians are reported with the load average, because a
 // shared 2-core machine moves every absolute figure.
 import { spawnSync } from 'node:child_process';
@@ -30,7 +31,7 @@ import { parseArgs } from 'node:util';
 import { fmt, guard, median, rotate, writeOut } from './lib/common.mjs';
 import { waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
-import { REPO, RUNTIMES } from './scenarios.mjs';
+import { BENCH_DIR, REPO, RUNTIMES } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   allowNegative: true,
@@ -41,6 +42,7 @@ const { values: opts } = parseArgs({
     runtime: { type: 'string', default: 'node,bun' },
     children: { type: 'string', default: '50' },
     precompiled: { type: 'boolean', default: true },
+    empty: { type: 'boolean', default: true },
     out: { type: 'string' },
   },
 });
@@ -54,6 +56,10 @@ const MODES = [
   { id: 'tapwire', register: path.join(REPO, 'dist/register.js') },
 ];
 if (opts.base) MODES.push({ id: 'base', register: path.resolve(opts.base, 'register.js') });
+// What a preload costs before it does anything (an empty module, `agent: false`: no breakdown): the
+// runtime's own share of every row, which no agent can take away.
+if (opts.empty)
+  MODES.push({ id: 'empty', register: path.join(BENCH_DIR, 'apps/empty-preload.mjs'), agent: false });
 
 guard(60);
 
@@ -298,7 +304,7 @@ if (MEASURES.includes('breakdown')) {
   const rows = [];
   for (const runtimeId of RUNTIME_IDS) {
     for (const [mode, beside] of modesOf(runtimeId)
-      .filter((m) => m.register !== null)
+      .filter((m) => m.register !== null && m.agent !== false)
       .flatMap((m) => [
         [m, false],
         [m, true],
