@@ -103,10 +103,20 @@ class PlainResource implements Resource {
   }
 }
 
+/** The SDK's rule (@opentelemetry/core isAttributeValue): a primitive, or an array of one primitive type and nulls. */
 function isAttributeValue(v: unknown): v is AttributeValue {
   const t = typeof v;
   if (t === 'string' || t === 'number' || t === 'boolean') return true;
-  return Array.isArray(v) && v.every((x) => x == null || ['string', 'number', 'boolean'].includes(typeof x));
+  if (!Array.isArray(v)) return false;
+  let type: string | undefined;
+  for (const x of v) {
+    if (x == null) continue;
+    const tx = typeof x;
+    if (tx !== 'string' && tx !== 'number' && tx !== 'boolean') return false;
+    if (type === undefined) type = tx;
+    else if (tx !== type) return false;
+  }
+  return true;
 }
 
 /** The process's identity, shared by metrics and traces. */

@@ -47,4 +47,32 @@ describe('agentResource', () => {
     expect(Object.keys(r.attributes).sort()).toEqual(Object.keys(sdk.attributes).sort());
     expect(r.attributes.ok).toEqual([1, 2]);
   });
+
+  it('keeps and drops arrays and empty values as the SDK does (mixed types, nulls)', () => {
+    const attributes = {
+      mixed: ['a', 1],
+      mixedLater: [1, null, 'a'],
+      withNulls: ['a', null, 'b'],
+      allNull: [null, undefined],
+      empty: [],
+      none: null,
+      nested: [{ x: 1 }],
+      text: 'x',
+    };
+    // A resource that is not the SDK's (another library's), so that the attributes reach the merge
+    // unfiltered; and the same through the SDK's own constructor.
+    const foreign = {
+      attributes,
+      asyncAttributesPending: false,
+      getRawAttributes: () => Object.entries(attributes),
+      merge: () => foreign,
+      waitForAsyncAttributes: async () => {},
+    } as never;
+    const sdk = resourceFromAttributes({ ...resource.attributes }).merge(foreign);
+    expect(resource.merge(foreign).attributes).toEqual(sdk.attributes);
+    expect(Object.keys(sdk.attributes)).toEqual(
+      expect.arrayContaining(['withNulls', 'allNull', 'empty', 'text']),
+    );
+    expect(Object.keys(sdk.attributes)).not.toEqual(expect.arrayContaining(['mixed']));
+  });
 });
