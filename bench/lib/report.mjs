@@ -24,6 +24,7 @@ export function deriveRows(byMode) {
           : startupOverheadMs / otelOverhead,
       rps: m.rps ?? null,
       rpsRatio: mode.id === 'bare' || m.rps == null || bare?.rps == null ? null : m.rps / bare.rps,
+      rpsSlices: mode.id === 'bare' ? null : sliceRatios(m.slices, bare?.slices),
       p99Ms: m.p99Ms ?? null,
       rssMb: m.rssMb ?? null,
       rssDeltaMb: mode.id === 'bare' || m.rssMb == null || bare?.rssMb == null ? null : m.rssMb - bare.rssMb,
@@ -33,6 +34,30 @@ export function deriveRows(byMode) {
     row.targets = mode.id === 'tapwire' ? TARGETS.map((t) => ({ target: t, result: t.check(row) })) : null;
     return row;
   });
+}
+
+/**
+ * The same slice round's req/s of a mode over bare's, round by round (each round runs every mode
+ * once, one after another): median, lowest and highest. The ratio of the medians is the verdict;
+ * this shows how far one run's rounds spread around it, so a verdict near its limit reads as such.
+ */
+function sliceRatios(slices, bareSlices) {
+  if (!slices?.length || !bareSlices?.length) return null;
+  const ratios = [];
+  for (let i = 0; i < Math.min(slices.length, bareSlices.length); i++) {
+    if (slices[i].rps > 0 && bareSlices[i].rps > 0) ratios.push(slices[i].rps / bareSlices[i].rps);
+  }
+  if (ratios.length === 0) return null;
+  ratios.sort((a, b) => a - b);
+  const mid = ratios.length >> 1;
+  const median = ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+  return { median, min: ratios[0], max: ratios.at(-1), n: ratios.length };
+}
+
+function slicesCell(row) {
+  const r = row.rpsSlices;
+  if (!r) return row.mode === 'bare' ? '—' : 'n/a';
+  return `${fmt(r.median, 3)} (${fmt(r.min, 3)}–${fmt(r.max, 3)})`;
 }
 
 function verdictCell(row) {
@@ -59,8 +84,8 @@ function metricsCell(row) {
 /** One markdown table for one runtime: every scenario × mode. */
 export function runtimeTable(runtimeId, results) {
   const lines = [
-    '| scenario | mode | start-up ms (median) | start-up overhead | ÷ OTel overhead | req/s (median) | vs bare | p99 latency | RSS MB | ΔRSS vs bare | agent /metrics | targets |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    '| scenario | mode | start-up ms (median) | start-up overhead | ÷ OTel overhead | req/s (median) | vs bare | per round vs bare: median (range) | p99 latency | RSS MB | ΔRSS vs bare | agent /metrics | targets |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   for (const scenario of SCENARIOS) {
     const rows = results[runtimeId]?.[scenario.id];
@@ -68,13 +93,13 @@ export function runtimeTable(runtimeId, results) {
     for (const row of rows) {
       if (row.error && row.startupMs == null) {
         lines.push(
-          `| ${scenario.id} | ${row.mode} | not measured: ${escapeCell(row.error)} | | | | | | | | | ${verdictCell(row)} |`,
+          `| ${scenario.id} | ${row.mode} | not measured: ${escapeCell(row.error)} | | | | | | | | | | ${verdictCell(row)} |`,
         );
         continue;
       }
       lines.push(
         `| ${scenario.id} | ${row.mode} | ${fmt(row.startupMs, 1)} | ${signed(row.startupOverheadMs, 1, ' ms')} | ${fmt(row.startupVsOtel, 2)} | ` +
-          `${fmt(row.rps, 0)}${row.loadErrors ? ` (${row.loadErrors} errors)` : ''} | ${fmt(row.rpsRatio, 3)} | ${fmt(row.p99Ms, 2)} ms | ` +
+          `${fmt(row.rps, 0)}${row.loadErrors ? ` (${row.loadErrors} errors)` : ''} | ${fmt(row.rpsRatio, 3)} | ${slicesCell(row)} | ${fmt(row.p99Ms, 2)} ms | ` +
           `${fmt(row.rssMb, 1)} | ${signed(row.rssDeltaMb, 1, ' MB')} | ${metricsCell(row)} | ${verdictCell(row)}${row.error ? ` (${escapeCell(row.error)})` : ''} |`,
       );
     }
@@ -130,6 +155,8 @@ export function renderMarkdown({ results, meta, settings }) {
       'Overhead = mode − bare; "÷ OTel overhead" = tapwire overhead / otel overhead.',
     `- Throughput: the servers of every mode run side by side and take the load in turns: a ${settings.warmupSeconds} s warm-up each, then ` +
       `${settings.slices} slices of \`wrk -t1 -c32 -d${settings.sliceSeconds}s --latency\` per mode, the mode order rotated each slice, the median slice reported; ` +
+      '"per round vs bare" divides each round\'s slice by bare\'s slice of the same round and gives the median and the range of those ratios: ' +
+      'how far the rounds of this one run spread around the verdict, which is the ratio of the medians (a verdict within that spread of its limit can flip from run to run); ' +
       'a server waits for its turn stopped (SIGSTOP), so its timers take nothing from the one measured, and resumes 200 ms before its slice. ' +
       "Interleaved, the machine's own speed (it moves by tens of percent within minutes on a shared VM) falls on every mode alike. " +
       (settings.pinned
