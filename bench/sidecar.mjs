@@ -27,6 +27,12 @@ const SLICES = 5;
 const SLICE_SECONDS = Math.max(1, Math.round(SECONDS / SLICES));
 const NODE = RUNTIMES.node.bin;
 
+/** Median, lowest and highest of per-round figures. */
+function spread(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: median(sorted), min: sorted[0], max: sorted.at(-1) };
+}
+
 async function waitFor(url, ms = 15_000) {
   const end = Date.now() + ms;
   for (;;) {
@@ -186,6 +192,12 @@ http {
     md += `| ${r.name} | ${f(r.peak.rps, 0)} | ${f(r.peak.p99)} | ${f(r.fixed.p50)} | ${f(r.fixed.p99)} | ${r === direct ? '—' : f(r.fixed.p99 - direct.fixed.p99)} |\n`;
   }
   md += `\nsidecar / nginx peak throughput: **${f(sidecar.peak.rps / nginx.peak.rps)}** (target >= 0.6); sidecar p99 added at 1000 req/s: **${f(sidecar.fixed.p99 - direct.fixed.p99)} ms** (target <= 1 ms).\n`;
+  // Round by round (each round measures every path once, one after another): how far one run's
+  // rounds spread around the two verdicts, which are taken from the medians.
+  const [pDirect, pNginx, pSidecar] = paths;
+  const peakRounds = spread(peaks.get(pSidecar).map((x, i) => x.rps / peaks.get(pNginx)[i].rps));
+  const p99Rounds = spread(fixeds.get(pSidecar).map((x, i) => x.p99 - fixeds.get(pDirect)[i].p99));
+  md += `Round by round (the sidecar's slice against nginx's, and against direct's, of the same round): peak ratio ${f(peakRounds.median)} (${f(peakRounds.min)}–${f(peakRounds.max)}), p99 added ${f(p99Rounds.median)} ms (${f(p99Rounds.min)} to ${f(p99Rounds.max)} ms); a verdict within that spread of its limit can go either way in another run.\n`;
   md += `The plain Node proxy (bench/apps/plain-proxy.mjs: one undici Pool, nothing measured): ${f(plain.peak.rps / nginx.peak.rps)} of nginx's peak; the sidecar makes ${f(sidecar.peak.rps / plain.peak.rps)} of its requests/s.\n`;
   if (onBun !== undefined) {
     md += `The same sidecar on Bun ${execFileSync(RUNTIMES.bun.bin, ['--version'], { encoding: 'utf8' }).trim()}: ${f(onBun.peak.rps / nginx.peak.rps)} of nginx's peak, ${f(onBun.fixed.p99 - direct.fixed.p99)} ms p99 added at 1000 req/s (not a target: the image runs Node).\n`;
