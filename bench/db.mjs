@@ -205,6 +205,20 @@ async function interleaved(runtimeId, lib, modes, env, rec, round) {
   }
 }
 
+/** Median, lowest and highest of per-turn ratios. */
+function spread(values) {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return { median: median(sorted), min: sorted[0], max: sorted.at(-1) };
+}
+
+function turnsCell(row) {
+  if (row.mode === 'bare') return '—';
+  return row.turns
+    ? `${fmt(row.turns.median, 3)} (${fmt(row.turns.min, 3)}–${fmt(row.turns.max, 3)})`
+    : 'n/a';
+}
+
 function derive(raw) {
   const out = {};
   for (const [runtimeId, libs] of Object.entries(raw)) {
@@ -219,6 +233,16 @@ function derive(raw) {
           opsPerSec: ops,
           usPerOp: ops ? 1e6 / ops : null,
           ratio: m === 'bare' || !ops || !bare ? null : ops / bare,
+          // Turn by turn (the modes of a turn run one batch each, one after another): this mode's
+          // batch over bare's of the same turn. Only where every batch of both came back, so that
+          // the k-th of each is the same turn's.
+          turns:
+            m === 'bare' ||
+            r.errors.length ||
+            rec.bare.errors.length ||
+            r.samples.length !== rec.bare.samples.length
+              ? null
+              : spread(r.samples.map((x, k) => x / rec.bare.samples[k])),
           addedUs: m === 'bare' || !ops || !bare ? null : 1e6 / ops - 1e6 / bare,
           error: r.samples.length ? null : (r.errors[0] ?? 'no samples'),
           errors: r.errors.length,
@@ -268,6 +292,7 @@ function render(results, loadAtStart) {
       "the order rotated each turn, the others stopped (SIGSTOP) meanwhile, so that the VM's own speed, which moves by tens " +
       `of percent within minutes, falls on every mode alike; ${ROUNDS} such rounds with fresh processes; ` +
       `the median of the ${ROUNDS * SLICES} batches of each mode is reported. ` +
+      '"per turn vs bare" divides each batch by bare\'s batch of the same turn: the median and range of those ratios show how far one run\'s turns spread around the verdict (the ratio of the medians). ' +
       'One database server runs at a time, started for its library and stopped after it. ' +
       (PINNED
         ? "The measured process is pinned to CPU 1 and the database server (with all it forks) to CPU 0 (`taskset`), so neither takes the other's time slice."
@@ -291,15 +316,15 @@ function render(results, loadAtStart) {
     out.push(
       `### ${RUNTIMES[runtimeId].label}`,
       '',
-      '| library | mode | ops/s (median) | vs bare | µs/op | added µs/op | recorded | target | measured | result |',
-      '| --- | --- | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |',
+      '| library | mode | ops/s (median) | vs bare | per turn vs bare: median (range) | µs/op | added µs/op | recorded | target | measured | result |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |',
     );
     for (const lib of LIBS) {
       for (const row of libs[lib.id]) {
         const t = row.target;
         out.push(
           `| ${lib.id} | ${row.mode} | ${row.error ? `not measured: ${String(row.error).replaceAll('|', '\\|')}` : fmt(row.opsPerSec, 0)} | ` +
-            `${fmt(row.ratio, 3)} | ${fmt(row.usPerOp, 2)} | ${row.mode === 'bare' ? '—' : signed(row.addedUs, 2)} | ${recordedCell(row)} | ` +
+            `${fmt(row.ratio, 3)} | ${turnsCell(row)} | ${fmt(row.usPerOp, 2)} | ${row.mode === 'bare' ? '—' : signed(row.addedUs, 2)} | ${recordedCell(row)} | ` +
             `${t ? `${t.name} ${t.limit}` : row.mode === 'bare' ? 'baseline' : 'reference'} | ${t ? t.measured : ''} | ${t ? verdict(t.ok) : ''} |`,
         );
       }
