@@ -154,6 +154,19 @@ async function main() {
   process.stdout.write(md);
 }
 
+/** bare's time over mode `m`'s, round by round: median, lowest and highest; null without pairs. */
+function rounds(rec, m, key) {
+  if (m === 'bare' || rec[m].errors.length || rec.bare.errors.length) return null;
+  const pairs = Math.min(rec[m].runs.length, rec.bare.runs.length);
+  if (pairs === 0 || rec[m].runs.length !== rec.bare.runs.length) return null;
+  const ratios = [];
+  for (let k = 0; k < pairs; k++) ratios.push(rec.bare.runs[k][key] / rec[m].runs[k][key]);
+  ratios.sort((a, b) => a - b);
+  return { median: median(ratios), min: ratios[0], max: ratios.at(-1) };
+}
+
+const roundsCell = (r) => (r ? `${fmt(r.median, 3)} (${fmt(r.min, 3)}–${fmt(r.max, 3)})` : '—');
+
 function derive(raw) {
   const stream = {};
   for (const [runtimeId, rec] of Object.entries(raw.stream)) {
@@ -174,6 +187,10 @@ function derive(raw) {
         // Speed relative to bare: bare time / mode time (1 = as fast, 0.98 = 2% slower).
         ttfcRatio: m === 'bare' || !ttfc || !bare.ttfc ? null : bare.ttfc / ttfc,
         totalRatio: m === 'bare' || !total || !bare.total ? null : bare.total / total,
+        // Round by round (each round runs one process of every mode, one after another): bare's
+        // time over this mode's in the same round, where every process of both came back.
+        ttfcRounds: rounds(rec, m, 'ttfcMs'),
+        totalRounds: rounds(rec, m, 'totalMs'),
         addedTtfcMs: m === 'bare' || ttfc == null || bare.ttfc == null ? null : ttfc - bare.ttfc,
         addedTotalMs: m === 'bare' || total == null || bare.total == null ? null : total - bare.total,
         // The agent saw every call, its time to first chunk, and all 3000 output tokens.
@@ -225,7 +242,8 @@ function render(results, loadAtStart) {
       'milliseconds a real model takes, so they are the hardest case for a ratio. The app (bench/lib/ai-child.mjs) POSTs with `fetch` and reads the body chunk by chunk.',
     `- Each row: ${ROUNDS} fresh processes per mode, modes interleaved (order rotated each round); each process makes ` +
       `${WARMUP} warm-up calls then ${REQUESTS} measured calls one after another and reports its medians; the table shows ` +
-      'the median of the processes. Time to first chunk: from `fetch()` to the first body chunk read; total: to the end of the body.',
+      'the median of the processes. Time to first chunk: from `fetch()` to the first body chunk read; total: to the end of the body. ' +
+      '"per round" divides bare\'s process of each round by this mode\'s of the same round: the median and range of those ratios show how far the rounds spread around the verdict (the ratio of the medians).',
     '- `tapwire`: `--import dist/register.js` / `--preload`, `TAPWIRE_AI_ENDPOINTS=127.0.0.1:PORT=openai`, ' +
       '`OTEL_METRICS_EXPORTER=prometheus`. "recorded": calls counted by `gen_ai_client_operation_duration_seconds` on the ' +
       "agent's /metrics; the row is only valid when every call, its time to first chunk and all output tokens were recorded.",
@@ -236,8 +254,8 @@ function render(results, loadAtStart) {
     '',
     '### Streamed completion',
     '',
-    '| runtime | mode | time to first chunk (ms) | added | total time (ms) | added | added µs per chunk | recorded | TTFC bare÷tapwire | total bare÷tapwire | result |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |',
+    '| runtime | mode | time to first chunk (ms) | added | total time (ms) | added | added µs per chunk | recorded | TTFC bare÷tapwire | per round: median (range) | total bare÷tapwire | per round: median (range) | result |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |',
   ];
   for (const [runtimeId, rows] of Object.entries(results.stream)) {
     for (const r of rows) {
@@ -260,7 +278,7 @@ function render(results, loadAtStart) {
       out.push(
         `| ${RUNTIMES[runtimeId].label} | ${r.mode} | ${r.error ? `not measured: ${r.error.replaceAll('|', '\\|')}` : fmt(r.ttfcMs, 2)} | ` +
           `${r.mode === 'bare' ? '—' : signed(r.addedTtfcMs, 2)} | ${fmt(r.totalMs, 1)} | ${r.mode === 'bare' ? '—' : signed(r.addedTotalMs, 1)} | ` +
-          `${r.mode === 'bare' ? '—' : signed(r.addedTotalMs == null ? null : (r.addedTotalMs * 1000) / CHUNKS, 2)} | ${rec} | ${fmt(r.ttfcRatio, 3)} | ${fmt(r.totalRatio, 3)} | ${result} |`,
+          `${r.mode === 'bare' ? '—' : signed(r.addedTotalMs == null ? null : (r.addedTotalMs * 1000) / CHUNKS, 2)} | ${rec} | ${fmt(r.ttfcRatio, 3)} | ${roundsCell(r.ttfcRounds)} | ${fmt(r.totalRatio, 3)} | ${roundsCell(r.totalRounds)} | ${result} |`,
       );
     }
   }
