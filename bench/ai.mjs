@@ -16,7 +16,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
-import { fmt, guard, machineLine, median, rotate, runChild, signed, writeOut } from './lib/common.mjs';
+import {
+  fmt,
+  guard,
+  machineLine,
+  median,
+  rotate,
+  runChild,
+  signed,
+  spread,
+  spreadText,
+  writeOut,
+} from './lib/common.mjs';
 import { freePort, killTree, sleep, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, REPO, RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
 
@@ -161,11 +172,10 @@ function rounds(rec, m, key) {
   if (pairs === 0 || rec[m].runs.length !== rec.bare.runs.length) return null;
   const ratios = [];
   for (let k = 0; k < pairs; k++) ratios.push(rec.bare.runs[k][key] / rec[m].runs[k][key]);
-  ratios.sort((a, b) => a - b);
-  return { median: median(ratios), min: ratios[0], max: ratios.at(-1) };
+  return spread(ratios);
 }
 
-const roundsCell = (r) => (r ? `${fmt(r.median, 3)} (${fmt(r.min, 3)}–${fmt(r.max, 3)})` : '—');
+const roundsCell = (r) => (r ? spreadText(r) : '—');
 
 function derive(raw) {
   const stream = {};

@@ -22,6 +22,8 @@ import {
   median,
   rotate,
   signed,
+  spread,
+  spreadText,
   startTalkingChild,
   verdict,
   writeOut,
@@ -205,19 +207,7 @@ async function interleaved(runtimeId, lib, modes, env, rec, round) {
   }
 }
 
-/** Median, lowest and highest of per-turn ratios. */
-function spread(values) {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: median(sorted), min: sorted[0], max: sorted.at(-1) };
-}
-
-function turnsCell(row) {
-  if (row.mode === 'bare') return '—';
-  return row.turns
-    ? `${fmt(row.turns.median, 3)} (${fmt(row.turns.min, 3)}–${fmt(row.turns.max, 3)})`
-    : 'n/a';
-}
+const turnsCell = (row) => (row.mode === 'bare' ? '—' : spreadText(row.turns));
 
 function derive(raw) {
   const out = {};

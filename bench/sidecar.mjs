@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { median, rotate } from './lib/common.mjs';
+import { median, rotate, spread } from './lib/common.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, REPO, RUNTIMES } from './scenarios.mjs';
 
@@ -26,12 +26,6 @@ const SLICES = 5;
 /** Each measure of a path takes SECONDS in all, in SLICES slices. */
 const SLICE_SECONDS = Math.max(1, Math.round(SECONDS / SLICES));
 const NODE = RUNTIMES.node.bin;
-
-/** Median, lowest and highest of per-round figures. */
-function spread(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: median(sorted), min: sorted[0], max: sorted.at(-1) };
-}
 
 async function waitFor(url, ms = 15_000) {
   const end = Date.now() + ms;

@@ -20,6 +20,18 @@ export const rotate = (list, by) => list.map((_, i) => list[(i + by) % list.leng
 export const fmt = (n, digits = 1) => (n == null || !Number.isFinite(n) ? 'n/a' : n.toFixed(digits));
 export const signed = (n, digits = 1) =>
   n == null || !Number.isFinite(n) ? 'n/a' : `${n >= 0 ? '+' : ''}${n.toFixed(digits)}`;
+/**
+ * Per-round figures (a ratio or difference between the modes of one round, which run one after
+ * another): median, lowest and highest, or null without any. Beside a verdict taken from the
+ * medians, they show how far one run's rounds spread around it.
+ */
+export function spread(values) {
+  const s = values.filter((x) => x != null && Number.isFinite(x)).sort((a, b) => a - b);
+  return s.length ? { median: median(s), min: s[0], max: s.at(-1) } : null;
+}
+/** A spread() as `median (lowest–highest)`. */
+export const spreadText = (s, digits = 3) =>
+  s == null ? 'n/a' : `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})`;
 export const verdict = (ok) => (ok == null ? 'n/a' : ok ? 'pass' : '**miss**');
 
 export const mode = (id) => MODES.find((m) => m.id === id);

@@ -1,6 +1,7 @@
 // Turns raw measurements into rows (overheads, ratios, target verdicts) and markdown.
 // Everything shown is computed here from the numbers of this run; nothing is hard-coded.
 import { fmt, MODES, RUNTIMES, SCENARIOS, TARGETS } from '../scenarios.mjs';
+import { spread, spreadText } from './common.mjs';
 
 /** Derive the comparison numbers for every mode of one (runtime, scenario). */
 export function deriveRows(byMode) {
@@ -47,18 +48,10 @@ function sliceRatios(slices, bareSlices) {
   for (let i = 0; i < Math.min(slices.length, bareSlices.length); i++) {
     if (slices[i].rps > 0 && bareSlices[i].rps > 0) ratios.push(slices[i].rps / bareSlices[i].rps);
   }
-  if (ratios.length === 0) return null;
-  ratios.sort((a, b) => a - b);
-  const mid = ratios.length >> 1;
-  const median = ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
-  return { median, min: ratios[0], max: ratios.at(-1), n: ratios.length };
+  return spread(ratios);
 }
 
-function slicesCell(row) {
-  const r = row.rpsSlices;
-  if (!r) return row.mode === 'bare' ? '—' : 'n/a';
-  return `${fmt(r.median, 3)} (${fmt(r.min, 3)}–${fmt(r.max, 3)})`;
-}
+const slicesCell = (row) => (row.mode === 'bare' ? '—' : spreadText(row.rpsSlices));
 
 function verdictCell(row) {
   if (!row.targets) return row.mode === 'bare' ? 'baseline' : 'reference';
