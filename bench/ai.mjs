@@ -168,11 +168,9 @@ async function main() {
 /** bare's time over mode `m`'s, round by round: median, lowest and highest; null without pairs. */
 function rounds(rec, m, key) {
   if (m === 'bare' || rec[m].errors.length || rec.bare.errors.length) return null;
-  const pairs = Math.min(rec[m].runs.length, rec.bare.runs.length);
-  if (pairs === 0 || rec[m].runs.length !== rec.bare.runs.length) return null;
-  const ratios = [];
-  for (let k = 0; k < pairs; k++) ratios.push(rec.bare.runs[k][key] / rec[m].runs[k][key]);
-  return spread(ratios);
+  const runs = rec[m].runs;
+  if (runs.length === 0 || runs.length !== rec.bare.runs.length) return null;
+  return spread(runs.map((r, k) => rec.bare.runs[k][key] / r[key]));
 }
 
 const roundsCell = (r) => (r ? spreadText(r) : '—');
