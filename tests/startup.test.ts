@@ -341,6 +341,31 @@ describe('the bundle', () => {
     }
   });
 
+  // JavaScriptCore compiles a code block once a loop in it has turned ~500 times; a loop at a chunk's
+  // top level made that block the whole 240 kB chunk, compiled in every Bun process (10 ms of CPU,
+  // Bun 1.4.5). JSC says what it compiles when BUN_JSC_reportBaselineCompileTimes is set.
+  it("bun: no chunk's top-level code is compiled at start (no hot loop at a module's top level)", async () => {
+    const app = mkdtempSync(join(tmpdir(), 'tapwire-jsc-'));
+    try {
+      writeFileSync(join(app, 'package.json'), '{ "name": "jsc-app", "private": true }\n');
+      const r = spawnSync(BUN, ['--preload', DIST_REGISTER, '-e', '0'], {
+        cwd: app,
+        encoding: 'utf8',
+        env: agentEnv(await freePort(), {
+          TAPWIRE_ENV: 'production',
+          BUN_JSC_reportBaselineCompileTimes: '1',
+        }),
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const compiled = r.stderr.split('\n').filter((l) => l.startsWith('Optimized '));
+      // The report is there (the agent's own small functions tier up at start), so its absence below means something.
+      expect(compiled.length).toBeGreaterThan(0);
+      expect(compiled.filter((l) => l.includes('LLIntModule') && l.includes('/dist/'))).toEqual([]);
+    } finally {
+      rmSync(app, { recursive: true, force: true });
+    }
+  });
+
   // Bun transpiles every file it loads unless the file says it is Bun-ready JavaScript already.
   it("the agent's files carry Bun's `// @bun` pragma (the CLI's do not: they start with a shebang)", () => {
     const dist = join(ROOT, 'dist');

@@ -28,8 +28,15 @@ export function normalizeMethod(method: string | undefined): string {
 
 export const ABORTED = 'aborted';
 
-const STATUS_STRINGS: string[] = [];
-for (let s = 100; s < 600; s++) STATUS_STRINGS[s] = String(s);
+// Filled in a function of its own, not by a loop at the module's top level: JavaScriptCore compiles
+// the code block a loop runs in once the loop has turned ~500 times, and at the top level that
+// block is the whole bundle chunk this module is in (measured 8-10 ms of every Bun start, 1.4.5).
+const STATUS_STRINGS = statusStrings();
+function statusStrings(): string[] {
+  const strings: string[] = [];
+  for (let s = 100; s < 600; s++) strings[s] = String(s);
+  return strings;
+}
 
 export function serverErrorType(status: number, completed: boolean): string | undefined {
   if (!completed) return ABORTED;
