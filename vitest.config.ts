@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['tests/**/*.test.ts'],
+    globalSetup: ['tests/support/global-setup.ts'],
     // Integration tests start real processes and servers; give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,

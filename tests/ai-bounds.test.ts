@@ -299,6 +299,7 @@ async function startSidecar(providers: string): Promise<Sidecar> {
   const child = spawn(NODE, [join(ROOT, 'dist/cli/main.js'), 'sidecar'], {
     env: {
       PATH: process.env.PATH,
+      TMPDIR: process.env.TMPDIR,
       TAPWIRE_ENV: 'test',
       OTEL_SERVICE_NAME: 'bounds',
       TAPWIRE_PROXY_PORT: String(proxyPort),

@@ -204,6 +204,7 @@ describe('tapwire sidecar with a bad value', () => {
     const child = spawn(NODE, [CLI, 'sidecar'], {
       env: {
         PATH: process.env.PATH,
+        TMPDIR: process.env.TMPDIR,
         TAPWIRE_ENV: 'test',
         TAPWIRE_PROXY_PORT: String(await freePort()),
         TAPWIRE_GATEWAY_PORT: String(await freePort()),

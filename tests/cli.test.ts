@@ -23,7 +23,7 @@ writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'shop' }));
 function tapwire(args: string[], env: Record<string, string> = {}, cli = CLI) {
   const r = spawnSync(NODE, [cli, ...args], {
     cwd: app,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', TMPDIR: process.env.TMPDIR, ...env },
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -528,7 +528,7 @@ describe('tapwire demo', () => {
     // `script` gives the demo a terminal; its output is what the terminal shows, both streams.
     const r = spawnSync('script', ['-qec', `${NODE} ${CLI} demo --no-keep`, '/dev/null'], {
       cwd: app,
-      env: { PATH: process.env.PATH ?? '', COLUMNS: '120' },
+      env: { PATH: process.env.PATH ?? '', TMPDIR: process.env.TMPDIR, COLUMNS: '120' },
       encoding: 'utf8',
       timeout: 30_000,
     });

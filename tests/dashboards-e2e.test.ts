@@ -159,6 +159,7 @@ beforeAll(async () => {
   });
   start(NODE, [join(ROOT, 'dist/cli/main.js'), 'sidecar'], {
     PATH: process.env.PATH,
+    TMPDIR: process.env.TMPDIR,
     TAPWIRE_ENV: 'test',
     OTEL_SERVICE_NAME: 'edge',
     TAPWIRE_PROXY_PORT: String(proxyPort),

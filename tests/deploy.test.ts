@@ -227,7 +227,7 @@ describe('deploy/ probes against the real sidecar', () => {
   it('every probe path and the scrape path answer 200 when the sidecar runs with the manifest environment', async () => {
     const appPort = await freePort();
     const app = spawn('python3', [join(FIXTURES, 'sidecar-app.py')], {
-      env: { PATH: process.env.PATH, PORT: String(appPort) },
+      env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, PORT: String(appPort) },
       stdio: 'ignore',
     });
     started.push({ kill: () => app.kill('SIGKILL') });
@@ -240,6 +240,7 @@ describe('deploy/ probes against the real sidecar', () => {
     const sidecar = spawn(NODE, [join(ROOT, 'dist/cli/main.js'), ...tap.args], {
       env: {
         PATH: process.env.PATH,
+        TMPDIR: process.env.TMPDIR,
         ...env(tap),
         TAPWIRE_UPSTREAM: `http://127.0.0.1:${appPort}`,
         TAPWIRE_PROXY_PORT: String(proxyPort),

@@ -171,7 +171,12 @@ describe.each(RUNTIMES)('%s', (runtime) => {
       const t0 = performance.now();
       const r = spawnSync(cmd!, args, {
         cwd: FIXTURES,
-        env: { PATH: process.env.PATH, MODE: 'exitcode', OTEL_EXPORTER_PROMETHEUS_PORT: '0' },
+        env: {
+          PATH: process.env.PATH,
+          TMPDIR: process.env.TMPDIR,
+          MODE: 'exitcode',
+          OTEL_EXPORTER_PROMETHEUS_PORT: '0',
+        },
         encoding: 'utf8',
         timeout: 10_000,
       });
@@ -191,7 +196,7 @@ it('node -e 0 under the preload exits 0 at once', () => {
   const [cmd, ...args] = runtimeCommand('node', true, '-e');
   const t0 = performance.now();
   const r = spawnSync(cmd!, [...args, '0'], {
-    env: { PATH: process.env.PATH },
+    env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR },
     encoding: 'utf8',
     timeout: 10_000,
   });

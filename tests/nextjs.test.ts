@@ -56,6 +56,7 @@ beforeAll(() => {
     cwd: dir,
     env: {
       PATH: `${BIN}${delimiter}${process.env.PATH}`,
+      TMPDIR: process.env.TMPDIR,
       HOME: process.env.HOME,
       NEXT_TELEMETRY_DISABLED: '1',
       STANDALONE: '1',
@@ -180,6 +181,7 @@ const MODES: Mode[] = [
             ...UNDER_NODE_OPTIONS,
             // npm's script shell finds `next` and, through its shebang, the project's Node.
             PATH: `${BIN}${delimiter}${process.env.PATH}`,
+            TMPDIR: process.env.TMPDIR,
             npm_config_update_notifier: 'false',
           },
         }),

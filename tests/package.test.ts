@@ -123,7 +123,7 @@ describe('installed from the tarball', () => {
     const r = spawnSync(cmd, args, {
       cwd: app,
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, HOME: process.env.HOME, ...env },
       timeout: 30_000,
     });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -92,7 +92,11 @@ describe('tapwire precompile', () => {
       const asUser =
         process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : [];
       const [bin, ...args] = [...asUser, ...command];
-      const r = spawnSync(bin!, args, { encoding: 'utf8', cwd: ro, env: { PATH: process.env.PATH } });
+      const r = spawnSync(bin!, args, {
+        encoding: 'utf8',
+        cwd: ro,
+        env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR },
+      });
       expect([r.status, r.stdout, r.stderr]).toEqual([
         1,
         '',

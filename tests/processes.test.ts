@@ -141,6 +141,7 @@ const statements = (s: Sample[], op: string) =>
 function inheriting(port: number, extra: Record<string, string>): Record<string, string | undefined> {
   return {
     PATH: process.env.PATH,
+    TMPDIR: process.env.TMPDIR,
     NODE_OPTIONS: `--import=${DIST_REGISTER}`,
     BUN_OPTIONS: `--preload ${DIST_REGISTER}`,
     OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
@@ -275,6 +276,7 @@ describe('launchers under NODE_OPTIONS', () => {
         cwd,
         env: {
           PATH: `${BIN}:${process.env.PATH}`,
+          TMPDIR: process.env.TMPDIR,
           HOME: process.env.HOME,
           PORT: String(port),
           OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
@@ -319,6 +321,7 @@ it('PM2 cluster mode (pm2 start -i 2): one endpoint with both workers', async ()
   const metricsPort = await freePort();
   const env = {
     PATH: `${BIN}:${process.env.PATH}`,
+    TMPDIR: process.env.TMPDIR,
     HOME: process.env.HOME,
     PM2_HOME: home,
     PORT: String(port),
@@ -362,6 +365,7 @@ it('Bun: three processes serving one port with reusePort are one endpoint', asyn
       spawn(BUN, ['--preload', DIST_REGISTER, join(DIR, 'reuse-port.mjs')], {
         env: {
           PATH: process.env.PATH,
+          TMPDIR: process.env.TMPDIR,
           HOME: process.env.HOME,
           ...env,
           OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
@@ -560,6 +564,7 @@ describe.each(['node', 'bun'] as Runtime[])(
         const r = spawnSync(runtime === 'node' ? NODE : BUN, [join(DIR, 'sync-children.mjs')], {
           env: {
             PATH: process.env.PATH,
+            TMPDIR: process.env.TMPDIR,
             ...(runtime === 'node'
               ? { NODE_OPTIONS: `--import=${DIST_REGISTER}` }
               : { BUN_OPTIONS: `--preload ${DIST_REGISTER}` }),
@@ -650,6 +655,7 @@ it.each(['node', 'bun'] as Runtime[])(
       {
         env: {
           PATH: process.env.PATH,
+          TMPDIR: process.env.TMPDIR,
           OTEL_EXPORTER_PROMETHEUS_PORT: String(holder.metricsPort),
           OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
           TAPWIRE_ENV: 'development',

@@ -252,6 +252,7 @@ beforeAll(async () => {
   env = {
     ...shell,
     PATH: `${bin}:${process.env.PATH}`,
+    TMPDIR: process.env.TMPDIR,
     npm_config_registry: registryUrl,
     npm_config_audit: 'false',
     npm_config_fund: 'false',

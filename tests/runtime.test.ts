@@ -203,6 +203,7 @@ describe.each(RUNTIMES)('%s', (runtime) => {
       const r = spawnSync(cmd!, [...args, code], {
         env: {
           PATH: process.env.PATH,
+          TMPDIR: process.env.TMPDIR,
           TAPWIRE_RUNTIME_METRICS: 'true',
           OTEL_EXPORTER_PROMETHEUS_PORT: '0',
           ...(runtime === 'node' ? { NODE_OPTIONS: '--expose-gc' } : {}),

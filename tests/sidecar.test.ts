@@ -76,7 +76,7 @@ async function startPython(file: string): Promise<Proc> {
   const port = await freePort();
   const p = track(
     spawn('python3', [join(FIXTURES, file)], {
-      env: { PATH: process.env.PATH, PORT: String(port) },
+      env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, PORT: String(port) },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
     port,
@@ -99,6 +99,7 @@ async function startSidecar(upstreamPort: number, env: Record<string, string> = 
   const child = spawn(NODE, [CLI, 'sidecar'], {
     env: {
       PATH: process.env.PATH,
+      TMPDIR: process.env.TMPDIR,
       TAPWIRE_ENV: 'test',
       OTEL_SERVICE_NAME: 'py-app',
       TAPWIRE_PROXY_PORT: String(port),

@@ -102,7 +102,12 @@ describe('node: built-ins loaded at start', () => {
       ],
       {
         encoding: 'utf8',
-        env: { PATH: process.env.PATH, OTEL_METRICS_EXPORTER: 'none', TAPWIRE_ENV: 'test' },
+        env: {
+          PATH: process.env.PATH,
+          TMPDIR: process.env.TMPDIR,
+          OTEL_METRICS_EXPORTER: 'none',
+          TAPWIRE_ENV: 'test',
+        },
       },
     );
     expect(r.status, r.stderr).toBe(0);
@@ -122,7 +127,7 @@ describe('node: built-ins loaded at start', () => {
         '-e',
         "process.on('exit', () => require('node:fs').writeSync(1, JSON.stringify(process.moduleLoadList)))",
       ],
-      { encoding: 'utf8', env: { PATH: process.env.PATH, TAPWIRE_ENV: 'test' } },
+      { encoding: 'utf8', env: { PATH: process.env.PATH, TMPDIR: process.env.TMPDIR, TAPWIRE_ENV: 'test' } },
     );
     expect(r.status, r.stderr).toBe(0);
     const loaded = (JSON.parse(r.stdout) as string[]).map((m) => m.replace(/^NativeModule /, ''));
@@ -244,7 +249,12 @@ describe('bun: the packages an app declares', () => {
         const r = spawnSync(BUN, ['--preload', DIST_REGISTER, ...args], {
           cwd: app,
           encoding: 'utf8',
-          env: { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_PORT: String(port), TAPWIRE_ENV: 'test' },
+          env: {
+            PATH: process.env.PATH,
+            TMPDIR: process.env.TMPDIR,
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+            TAPWIRE_ENV: 'test',
+          },
         });
         expect(r.status, r.stderr).toBe(0);
         return r.stdout.trim();
@@ -432,7 +442,12 @@ describe('bun: a declared package loaded through the plugin', () => {
       const r = spawnSync(BUN, [...(preload ? ['--preload', DIST_REGISTER] : []), file], {
         cwd: app,
         encoding: 'utf8',
-        env: { PATH: process.env.PATH, OTEL_EXPORTER_PROMETHEUS_PORT: String(port), TAPWIRE_ENV: 'test' },
+        env: {
+          PATH: process.env.PATH,
+          TMPDIR: process.env.TMPDIR,
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+          TAPWIRE_ENV: 'test',
+        },
       });
       expect(r.status, r.stderr).toBe(0);
       out.push(r.stdout.trim());
@@ -516,6 +531,7 @@ describe('bun: built-ins taken at start', () => {
         encoding: 'utf8',
         env: {
           PATH: process.env.PATH,
+          TMPDIR: process.env.TMPDIR,
           OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
           TAPWIRE_ENV: 'test',
           TAKEN: join(dir, 'taken.json'),

@@ -70,7 +70,6 @@ function claim(port: number): boolean {
   }
 }
 
-/** A port nothing listens on now, never the same twice in one test run (in any of its workers). */
 /** The environment of a process under the preload: /metrics on `port` (loopback), the test profile. */
 export function agentEnv(
   port: number,
@@ -78,6 +77,9 @@ export function agentEnv(
 ): Record<string, string | undefined> {
   return {
     PATH: process.env.PATH,
+    TMPDIR: process.env.TMPDIR,
+    // The run's own temporary directory (tests/support/global-setup.ts).
+    ...(process.env.TMPDIR === undefined ? {} : { TMPDIR: process.env.TMPDIR }),
     OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
     OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
     TAPWIRE_ENV: 'test',
@@ -85,6 +87,7 @@ export function agentEnv(
   };
 }
 
+/** A port nothing listens on now, never the same twice in one test run (in any of its workers). */
 export async function freePort(): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const port = await probePort();
@@ -167,6 +170,7 @@ export async function startApp(options: StartOptions): Promise<App> {
     cwd: options.cwd ?? FIXTURES,
     env: {
       PATH: process.env.PATH,
+      TMPDIR: process.env.TMPDIR,
       HOME: process.env.HOME,
       PORT: String(port),
       OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
@@ -247,6 +251,7 @@ export async function runScript(
     cwd: FIXTURES,
     env: {
       PATH: process.env.PATH,
+      TMPDIR: process.env.TMPDIR,
       HOME: process.env.HOME,
       TAPWIRE_ENV: 'test',
       OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
