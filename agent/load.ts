@@ -23,7 +23,7 @@ import Module from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { readText } from '../config/files.js';
 import { fail, type Guard } from '../core/guard.js';
-import { around, type Fn, type Patches } from '../core/patch.js';
+import { after, around, type Fn, type Patches } from '../core/patch.js';
 import type { Runtime } from '../core/runtime.js';
 
 export type Patch = (exports: unknown, file: string) => void;
@@ -48,6 +48,7 @@ const M = Module as unknown as ModuleInternals;
 /** The packages hooks wait for, and the one Module._load (and, on Bun, `.js` loader) wrapper. */
 export class ModuleLoads {
   private readonly entries: Entry[] = [];
+  private readonly builtins: Entry[] = [];
   private readonly seen = new WeakSet<object>();
   private hooked = false;
 
@@ -64,6 +65,62 @@ export class ModuleLoads {
     this.entries.push(entry);
     this.hook();
     if (this.runtime === 'bun') this.onBunLoad(entry);
+  }
+
+  /**
+   * Run `patch` on the exports of the built-in module `id` ('bun:sqlite', 'node:sqlite') when the app
+   * first takes it, and pass the module through unchanged. Node: at once (no module hook sees a
+   * built-in's ESM import; false when this Node has no such module). Bun: not loaded here. A runtime
+   * plugin's onResolve sees every import and require() of a built-in, by its namespace (`bun:sqlite`
+   * is path `sqlite` in namespace `bun`), each time a module asks for it, before the module is
+   * handed over; process.getBuiltinModule() is wrapped for the apps that take it that way (measured
+   * on Bun 1.4.5: ESM, CommonJS, dynamic import, and a module loaded by another preload before).
+   */
+  builtin(id: string, patch: Patch, guard: Guard): boolean {
+    const entry = { request: id, suffix: id, patch, guard };
+    const plugin = (globalThis as { Bun?: { plugin?: BunPluginFn } }).Bun?.plugin;
+    if (this.runtime !== 'bun' || typeof plugin !== 'function') {
+      let exports: unknown;
+      try {
+        exports = process.getBuiltinModule(id);
+      } catch {
+        return false;
+      }
+      if (exports === undefined) return false;
+      this.apply(entry, exports, id);
+      return true;
+    }
+    this.builtins.push(entry);
+    if (this.builtins.length === 1) this.hookBuiltins();
+    const at = id.indexOf(':');
+    const path = id.slice(at + 1);
+    plugin({
+      name: `tapwire ${id}`,
+      setup: (build) =>
+        build.onResolve({ filter: new RegExp(`^${path}$`), namespace: id.slice(0, at) }, () => {
+          // Loaded through the wrapper below, which patches it; Bun then resolves it as it would.
+          try {
+            process.getBuiltinModule(id);
+          } catch (error) {
+            fail(guard, error);
+          }
+          return undefined;
+        }),
+    });
+    return true;
+  }
+
+  /** Bun: process.getBuiltinModule() patches the built-ins builtin() waits for as it returns them. */
+  private hookBuiltins(): void {
+    const g = this.guard;
+    this.patches.wrap(process, 'getBuiltinModule', (original) =>
+      after(g, original, (_self, args, exports) => {
+        for (let i = 0; i < this.builtins.length; i++) {
+          const e = this.builtins[i]!;
+          if (e.request === args[0]) this.apply(e, exports, e.request);
+        }
+      }),
+    );
   }
 
   /** Whether the app declares `name` as a dependency (see appDependencies below; read once). */
@@ -208,6 +265,7 @@ type BunPluginFn = (plugin: {
       options: { filter: RegExp },
       callback: (args: { path: string }) => { contents: string; loader: string },
     ): void;
+    onResolve(options: { filter: RegExp; namespace: string }, callback: () => undefined): void;
   }): void;
 }) => unknown;
 

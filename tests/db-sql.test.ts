@@ -5,7 +5,7 @@
 // error_type: PostgreSQL gives the full SQLSTATE (42601 syntax error, 23505 unique violation),
 // MySQL/MariaDB the driver code (ER_PARSE_ERROR, ER_DUP_ENTRY), SQLite the code name.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -294,6 +294,66 @@ it('better-sqlite3 under Bun: Bun refuses to load it (Bun brings bun:sqlite), so
   });
   expect(r.status).not.toBe(0);
   expect(r.stderr).toContain("'better-sqlite3' is not yet supported in Bun");
+});
+
+// bun:sqlite is hooked when the app takes it (agent/load.ts builtin()), not loaded by the preload.
+// A preload ahead of tapwire's (BUN_OPTIONS runs first) notes every process.getBuiltinModule() call,
+// which is how tapwire takes built-ins; each app answers with what had been asked for by then.
+describe('bun:sqlite under Bun: taken when the app takes it, whichever way', () => {
+  const SPY =
+    'const o = process.getBuiltinModule; globalThis.asked = []; process.getBuiltinModule = function (id) { globalThis.asked.push(id); return o.apply(this, arguments); };';
+  const QUERIES =
+    "const db = new Database(':memory:'); db.run('CREATE TABLE t (x)'); const ins = db.prepare('INSERT INTO t VALUES (?)'); ins.run(1); ins.run(2); db.query('SELECT x FROM t').all();";
+  const SERVE =
+    "Bun.serve({ port: Number(process.env.PORT), hostname: '127.0.0.1', fetch: () => Response.json(globalThis.asked) });";
+  const WAYS: Array<[string, string, string]> = [
+    ['a static import', 'app.mjs', `import { Database } from 'bun:sqlite';\n${QUERIES}\n${SERVE}`],
+    ['a dynamic import', 'app.mjs', `const { Database } = await import('bun:sqlite');\n${QUERIES}\n${SERVE}`],
+    ['require()', 'app.cjs', `const { Database } = require('bun:sqlite');\n${QUERIES}\n${SERVE}`],
+    [
+      'process.getBuiltinModule()',
+      'app.mjs',
+      `const { Database } = process.getBuiltinModule('bun:sqlite');\n${QUERIES}\n${SERVE}`,
+    ],
+  ];
+  let ways = '';
+  beforeAll(() => {
+    ways = mkdtempSync(join(tmpdir(), 'tapwire-bun-sqlite-'));
+    writeFileSync(join(ways, 'spy.mjs'), SPY);
+    writeFileSync(join(ways, 'package.json'), '{ "name": "bun-sqlite-ways", "private": true }\n');
+  });
+  afterAll(async () => {
+    await stopAll();
+    rmSync(ways, { recursive: true, force: true });
+  });
+  const start = (name: string, text: string) => {
+    const sub = join(ways, String(Math.random()).slice(2));
+    mkdirSync(sub);
+    writeFileSync(join(sub, name), text);
+    return startApp({
+      runtime: 'bun',
+      file: join(sub, name),
+      cwd: ways,
+      env: { BUN_OPTIONS: `--preload ${join(ways, 'spy.mjs')}` },
+    });
+  };
+
+  it('an app that takes none: the preload never asks for it', async () => {
+    const app = await start('app.mjs', SERVE);
+    const asked = (await (await fetch(app.url('/'))).json()) as string[];
+    expect(asked.length).toBeGreaterThan(0); // the spy saw the agent's own built-ins
+    expect(asked).not.toContain('bun:sqlite');
+    expect(await app.metrics()).not.toContain('db_client_operation_duration_seconds_count');
+  });
+
+  it.each(WAYS)('%s: every statement counted', async (_way, name, text) => {
+    const app = await start(name, text);
+    const text2 = await app.metrics();
+    const l = { db_system_name: 'sqlite', db_namespace: '', db_collection_name: 't' };
+    expect(count(text2, { ...l, db_operation_name: 'CREATE' })).toBe(1);
+    expect(count(text2, { ...l, db_operation_name: 'INSERT' })).toBe(2);
+    expect(count(text2, { ...l, db_operation_name: 'SELECT' })).toBe(1);
+  });
 });
 
 describe.each(['node', 'bun'] as Runtime[])('spans and the slow-query log (%s)', (runtime) => {

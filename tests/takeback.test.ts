@@ -62,6 +62,7 @@ const PATCHED = {
     'Bun.RedisClient.prototype.get',
     'Bun.sql Query.prototype.then',
     'bun:sqlite Database.prototype.prepare',
+    'process.getBuiltinModule',
     'Module._extensions..js',
     'pg.Client.prototype.query',
     'TracingChannel.prototype.hasSubscribers',

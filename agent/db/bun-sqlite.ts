@@ -1,8 +1,8 @@
 // bun:sqlite (Database / Statement).
 //
-// detect: the builtin is taken from the preload (Bun's own plugin hooks do not see builtins, and
-//   the prototypes are shared by every importer) with process.getBuiltinModule, not import(): ~1.7
-//   against ~2.2 ms at every Bun start (Bun 1.4.5, measured).
+// detect: when the app first takes the builtin (an import, a require(), process.getBuiltinModule:
+//   ctx.loads.builtin, agent/load.ts); its prototypes are shared by every importer. Loading it from
+//   the preload cost every Bun process ~1.7 ms at start, SQLite or not (Bun 1.4.5, measured).
 // hook: Database.prototype.run/exec (one-shot statements) and .prepare/.query. A Statement's
 //   run/get/all/values/iterate/raw are own properties of each instance in Bun (not on
 //   Statement.prototype), so each statement is wrapped once when prepare()/query() returns it;
@@ -17,10 +17,11 @@ const METHODS = ['run', 'get', 'all', 'values', 'iterate', 'raw'];
 
 export function install(ctx: HookContext): void {
   if (ctx.runtime !== 'bun') return;
-  const bunProcess = process as unknown as {
-    getBuiltinModule(id: 'bun:sqlite'): { Database?: { prototype: object } } | undefined;
-  };
-  const proto = bunProcess.getBuiltinModule('bun:sqlite')?.Database?.prototype;
+  ctx.loads.builtin('bun:sqlite', (mod) => hook(ctx, mod as { Database?: { prototype: object } }), ctx.guard);
+}
+
+function hook(ctx: HookContext, mod: { Database?: { prototype: object } }): void {
+  const proto = mod.Database?.prototype;
   if (proto === undefined) return;
   const { guard, patches } = ctx;
   const sqlite = sqliteWrappers(ctx.db, guard, (d: { filename?: unknown }) => {
