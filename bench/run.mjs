@@ -17,9 +17,9 @@ import {
   freePort,
   killAllSync,
   killTree,
+  memoryMb,
   PINNED,
   pin,
-  rssMb,
   signal,
   sleep,
   spawnTracked,
@@ -221,7 +221,9 @@ async function measureLoad(runtimeId, scenario, modes, extraEnv, raw) {
           clearInterval(scraper);
           result.scrapes = scrapes;
           // Read RSS immediately: "at the end of the load", before the heap can shrink.
-          result.rssMb = rssMb(server.child.pid);
+          const memory = memoryMb(server.child.pid);
+          result.rssMb = memory?.rss ?? null;
+          result.rssFileMb = memory?.file ?? null;
           if (mode.checkMetrics) result.metrics = await checkMetrics(server.metricsPort, scenario);
           rec.slices.push(result);
           log(
@@ -282,6 +284,7 @@ async function runScenario(runtimeId, scenario) {
       rps: median(rec.slices.map((r) => r.rps)),
       p99Ms: median(rec.slices.map((r) => r.p99Ms)),
       rssMb: median(rec.slices.map((r) => r.rssMb)),
+      rssFileMb: median(rec.slices.map((r) => r.rssFileMb)),
       loadErrors: rec.slices.reduce((sum, r) => sum + r.non2xx + r.socketErrors, 0),
       metrics:
         rec.slices.length && rec.slices[0].metrics

@@ -123,12 +123,24 @@ export async function freePort() {
 
 /** Resident set size of a process in MB (VmRSS), or null when the process is gone. */
 export function rssMb(pid) {
+  return memoryMb(pid)?.rss ?? null;
+}
+
+/**
+ * VmRSS and, of it, RssFile: resident pages of mapped files, mostly the runtime's own executable
+ * and libraries (clean, shared with every process that maps them, reclaimable). The rest is the
+ * process's own memory (heap, malloc, stacks). In MB; undefined when the process is gone.
+ */
+export function memoryMb(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1]);
-    return Number.isFinite(kb) ? kb / 1024 : null;
+    const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1]);
+    const rss = kb('VmRSS');
+    const file = kb('RssFile');
+    if (!Number.isFinite(rss)) return undefined;
+    return { rss: rss / 1024, file: Number.isFinite(file) ? file / 1024 : null };
   } catch {
-    return null;
+    return undefined;
   }
 }
 

@@ -29,6 +29,11 @@ export function deriveRows(byMode) {
       p99Ms: m.p99Ms ?? null,
       rssMb: m.rssMb ?? null,
       rssDeltaMb: mode.id === 'bare' || m.rssMb == null || bare?.rssMb == null ? null : m.rssMb - bare.rssMb,
+      // Of that difference, the part in pages of mapped files (the runtime's own code it runs).
+      rssFileDeltaMb:
+        mode.id === 'bare' || m.rssFileMb == null || bare?.rssFileMb == null
+          ? null
+          : m.rssFileMb - bare.rssFileMb,
       loadErrors: m.loadErrors ?? 0,
       metrics: m.metrics ?? null,
     };
@@ -68,6 +73,13 @@ function signed(n, digits, unit = '') {
   return `${n >= 0 ? '+' : ''}${n.toFixed(digits)}${unit}`;
 }
 
+function rssDeltaCell(row) {
+  const delta = signed(row.rssDeltaMb, 1, ' MB');
+  return row.rssDeltaMb == null || row.rssFileDeltaMb == null
+    ? delta
+    : `${delta} (files ${signed(row.rssFileDeltaMb, 1)})`;
+}
+
 function metricsCell(row) {
   if (row.mode === 'bare') return '—';
   if (!row.metrics) return 'n/a';
@@ -93,7 +105,7 @@ export function runtimeTable(runtimeId, results) {
       lines.push(
         `| ${scenario.id} | ${row.mode} | ${fmt(row.startupMs, 1)} | ${signed(row.startupOverheadMs, 1, ' ms')} | ${fmt(row.startupVsOtel, 2)} | ` +
           `${fmt(row.rps, 0)}${row.loadErrors ? ` (${row.loadErrors} errors)` : ''} | ${fmt(row.rpsRatio, 3)} | ${slicesCell(row)} | ${fmt(row.p99Ms, 2)} ms | ` +
-          `${fmt(row.rssMb, 1)} | ${signed(row.rssDeltaMb, 1, ' MB')} | ${metricsCell(row)} | ${verdictCell(row)}${row.error ? ` (${escapeCell(row.error)})` : ''} |`,
+          `${fmt(row.rssMb, 1)} | ${rssDeltaCell(row)} | ${metricsCell(row)} | ${verdictCell(row)}${row.error ? ` (${escapeCell(row.error)})` : ''} |`,
       );
     }
   }
@@ -156,7 +168,7 @@ export function renderMarkdown({ results, meta, settings }) {
         ? "The server is pinned to CPU 1 for the load (all its threads, `taskset`) and wrk to CPU 0, so neither takes the other's time slice; the scraper runs unpinned. "
         : 'wrk and the server share the 2 cores (not pinned: `taskset` or a second CPU missing, or `TAPWIRE_BENCH_PIN=0`). ') +
       "During the measured load the agent's `/metrics` (tapwire, otel) is scraped every second, as Prometheus would; the bare app has none.",
-    '- Memory: VmRSS of the server process (/proc/<pid>/status) right after each slice of the load, median over the slices.',
+    "- Memory: VmRSS of the server process (/proc/<pid>/status) right after each slice of the load, median over the slices. In brackets beside ΔRSS, how much of the difference is pages of mapped files (RssFile: mostly the runtime's own executable, whose code the agent runs besides the app's; clean, shared with every process that maps the same file, and reclaimable); the rest is the process's own memory (heap, allocations, stacks).",
     "- Agent /metrics: after the load, the agent's Prometheus endpoint must answer 200 with `http_server_*` series " +
       '(guards against a row that looks fast because the agent did not load or did not instrument the server).',
     '',
