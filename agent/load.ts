@@ -70,13 +70,13 @@ export class ModuleLoads {
   /**
    * Run `patch` on the exports of the built-in module `id` ('bun:sqlite', 'node:sqlite') when the app
    * first takes it, and pass the module through unchanged. Node: at once (no module hook sees a
-   * built-in's ESM import; false when this Node has no such module). Bun: not loaded here. A runtime
+   * built-in's ESM import; nothing when this Node has no such module). Bun: not loaded here. A runtime
    * plugin's onResolve sees every import and require() of a built-in, by its namespace (`bun:sqlite`
    * is path `sqlite` in namespace `bun`), each time a module asks for it, before the module is
    * handed over; process.getBuiltinModule() is wrapped for the apps that take it that way (measured
    * on Bun 1.4.5: ESM, CommonJS, dynamic import, and a module loaded by another preload before).
    */
-  builtin(id: string, patch: Patch, guard: Guard): boolean {
+  builtin(id: string, patch: Patch, guard: Guard): void {
     const entry = { request: id, suffix: id, patch, guard };
     const plugin = (globalThis as { Bun?: { plugin?: BunPluginFn } }).Bun?.plugin;
     if (this.runtime !== 'bun' || typeof plugin !== 'function') {
@@ -84,20 +84,19 @@ export class ModuleLoads {
       try {
         exports = process.getBuiltinModule(id);
       } catch {
-        return false;
+        return; // a runtime without it
       }
-      if (exports === undefined) return false;
-      this.apply(entry, exports, id);
-      return true;
+      if (exports !== undefined) this.apply(entry, exports, id);
+      return;
     }
     this.builtins.push(entry);
     if (this.builtins.length === 1) this.hookBuiltins();
     const at = id.indexOf(':');
-    const path = id.slice(at + 1);
+    const filter = new RegExp(`^${id.slice(at + 1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
     plugin({
       name: `tapwire ${id}`,
       setup: (build) =>
-        build.onResolve({ filter: new RegExp(`^${path}$`), namespace: id.slice(0, at) }, () => {
+        build.onResolve({ filter, namespace: id.slice(0, at) }, () => {
           // Loaded through the wrapper below, which patches it; Bun then resolves it as it would.
           try {
             process.getBuiltinModule(id);
@@ -107,7 +106,6 @@ export class ModuleLoads {
           return undefined;
         }),
     });
-    return true;
   }
 
   /** Bun: process.getBuiltinModule() patches the built-ins builtin() waits for as it returns them. */
