@@ -2,7 +2,7 @@
 // test workers themselves, so os.tmpdir() points there too), removed at the end. The preload keeps
 // files in the system's temporary directory: a follower's last push waits in
 // os.tmpdir()/tapwire-<uid>/<port>/ for the holder of that port (exporters/spool.ts), and Node's
-// compile cache lives there. Tests use random ports, so without this each run left hundreds of
+// compile cache lives there. Tests use random ports, so without this each run left dozens of
 // port folders in /tmp that no holder would ever read.
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
