@@ -67,10 +67,12 @@ interface Identity {
 
 export interface Endpoint {
   /**
-   * The app is about to listen on `port`: when that is the port this process holds for /metrics,
-   * the endpoint closes now (the port is free when the app's listen runs) and says so once.
+   * The app is about to listen on `port` (undefined: 0, a path, a handle). On the port this process
+   * holds for /metrics, the endpoint closes now (the port is free when the app's listen runs) and
+   * says so once. On Bun, any other listen opens /metrics now when it still waits for the first
+   * turn of the event loop (see "When" below).
    */
-  yieldTo(port: number): void;
+  appListens(port: number | undefined): void;
   close(): void;
 }
 
@@ -487,10 +489,14 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   // When. Following a holder (a connection, and on Node node:net: ~2 ms of a Bun child's start,
   // ~4 ms of a Node child's here) waits for the first turn of the event loop
   // (../core/first-turn.ts): a child that ends before it (`-e 0`, a CLI that only computes) never
-  // connects, and its last push, if it recorded anything, goes to the spool. Trying the port is
-  // cheap on Bun (Bun.serve) and done during the start; on Node it loads node:net and listens
-  // (~4 ms), so there it waits for the first turn too: a `node -e 0` or a short CLI never opens
-  // /metrics (nobody could have scraped it). Children a parent runs before its loop first turns
+  // connects, and its last push, if it recorded anything, goes to the spool. Trying the port waits
+  // for it too: on Node a listen loads node:net (~4 ms); on Bun, holding the port from the start
+  // (Bun.serve, then at exit the look above for a process to hand the counts to) cost ~5 ms of wall
+  // time and ~7 ms of CPU of every `bun -e 0` (Bun 1.4.5, 41 interleaved runs). A `-e 0` or a short
+  // CLI never opens /metrics (nobody could have scraped it). An app that serves has it open before
+  // its first answer: Node runs the timers that are due before it polls for connections; Bun does
+  // not promise that order (a scrape right after the first 200 of an app that made 2,000 SQLite
+  // tables at start was refused), so there any listen of the app opens it at once. Children a parent runs before its loop first turns
   // (spawnSync at the top of a script) find the port free: one that ends before its own first turn
   // spools its last push; one that lives on takes the port, and hands its counts on when it ends
   // (handOver()); the parent takes the port at its first turn and reads them.
@@ -498,7 +504,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   // Handing on. A holder that ends spools its own counts and the totals of its gone siblings when
   // a tapwire process may hold the port after it: a live sibling (one takes the port over) or a
   // process above it (tapwireAbove(): a parent that will take the port). Without it a takeover
-  // reads as a counter reset. A process alone hands nothing on: nobody would read it. A Node
+  // reads as a counter reset. A process alone hands nothing on: nobody would read it. A
   // process that ends before it tried the port spools only where it may be read: something above
   // it, or something listening on the port already (a holder).
   //
@@ -579,19 +585,24 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   };
   process.on('exit', onExit);
   process.on('beforeExit', onBeforeExit);
-  if (RUNTIME === 'node') {
-    try {
-      opening = onFirstTurn(open);
-    } catch (error) {
-      process.removeListener('exit', onExit);
-      process.removeListener('beforeExit', onBeforeExit);
-      throw error;
-    }
-  } else open();
+  try {
+    opening = onFirstTurn(open);
+  } catch (error) {
+    process.removeListener('exit', onExit);
+    process.removeListener('beforeExit', onBeforeExit);
+    throw error;
+  }
 
   return {
-    yieldTo(port) {
-      if (binding || closed || port !== config.prometheusPort) return;
+    appListens(port) {
+      if (binding || closed) return;
+      if (port !== config.prometheusPort) {
+        if (RUNTIME === 'bun' && opening !== undefined) {
+          opening();
+          open();
+        }
+        return;
+      }
       if (opening !== undefined) {
         // Not opened yet: it never will be.
         opening();

@@ -316,7 +316,7 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
       // before or after that takes it (watchAppListen).
       const opened = openEndpoint(config, telemetry, bunServe);
       endpoint = opened;
-      installation.patches.onRestore(watchAppListen((port) => opened.yieldTo(port)));
+      installation.patches.onRestore(watchAppListen((port) => opened.appListens(port)));
     }
     if (times !== undefined) {
       times.mark('endpoint');

@@ -19,10 +19,10 @@
 import { before } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
 
-let watcher: ((port: number) => void) | undefined;
+let watcher: ((port: number | undefined) => void) | undefined;
 
-/** `fn` hears the port of every listen the app makes; returns the undo. */
-export function watchAppListen(fn: (port: number) => void): () => void {
+/** `fn` hears every listen the app makes, with its port (undefined: 0, a path, a handle); returns the undo. */
+export function watchAppListen(fn: (port: number | undefined) => void): () => void {
   watcher = fn;
   return () => {
     if (watcher === fn) watcher = undefined;
@@ -35,10 +35,9 @@ function portOf(value: unknown): number | undefined {
   return undefined;
 }
 
-/** The app is about to listen on `port` (a number or a numeric string; anything else is ignored). */
+/** The app is about to listen on `port` (a number or a numeric string; anything else is no port). */
 export function appListens(port: unknown): void {
-  const p = portOf(port);
-  if (p !== undefined) watcher?.(p);
+  watcher?.(portOf(port));
 }
 
 /** The port of `server.listen(...)` arguments: (port, ...), ({ port, ... }); a path or a handle has none. */
