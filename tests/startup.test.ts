@@ -1,7 +1,7 @@
 // What the preload loads at start, counted rather than timed: every process under NODE_OPTIONS pays
 // for each built-in and each file the agent loads before the app runs (bench/startup.mjs has the
 // times). Node lists the built-ins a process has loaded in process.moduleLoadList.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   mkdirSync,
   mkdtempSync,
@@ -11,6 +11,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -649,4 +650,42 @@ describe('where the start went (TAPWIRE_STARTED, at debug level)', () => {
       expect(quiet.stderr).not.toContain('TAPWIRE_STARTED');
     },
   );
+});
+
+describe('when /metrics opens', () => {
+  // The port is tried at the first turn of the event loop, which `-e 0` never reaches (above). On
+  // Bun, whose loop may accept the app's first connection before it runs that timer, the app's
+  // first listen opens it at once: here the app listens and then keeps its loop from turning for
+  // 3 s, and the metrics port accepts a connection meanwhile (the kernel queues it; it is answered
+  // when the loop turns). Without that, it was refused.
+  it("bun: the app's first listen opens it, before the loop turns", async () => {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const script = [
+      `const server = Bun.serve({ port: ${port}, hostname: '127.0.0.1', fetch: () => new Response('ok') });`,
+      `process.stdout.write('listening\\n');`,
+      'const until = Date.now() + 3000;',
+      'while (Date.now() < until);',
+      'server.stop(true);',
+    ].join('\n');
+    const child = spawn(BUN, ['--preload', DIST_REGISTER, '-e', script], {
+      env: agentEnv(metricsPort),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => d.toString().includes('listening') && resolve());
+      child.on('exit', () => reject(new Error('exited before listening')));
+    });
+    const connected = await new Promise<string>((resolve) => {
+      const socket = connect(metricsPort, '127.0.0.1');
+      socket.on('connect', () => {
+        socket.destroy();
+        resolve('connected');
+      });
+      socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+    });
+    expect(connected).toBe('connected');
+    expect(await exited).toBe(0);
+  });
 });
