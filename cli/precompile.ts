@@ -84,7 +84,8 @@ export async function runPrecompile(args: string[], context: CliContext): Promis
   }
 
   const chunks = join(context.distDir, 'chunks');
-  const start = /import\("\.\/chunks\/(start-[\w-]+\.js)"\)/.exec(
+  // The chunk that holds start() (scripts/build.mjs, skipFacade).
+  const start = /import\("\.\/chunks\/([\w-]+\.js)"\)/.exec(
     readFileSync(join(context.distDir, 'register.js'), 'utf8'),
   )?.[1];
   if (start === undefined) {
@@ -112,11 +113,9 @@ export async function runPrecompile(args: string[], context: CliContext): Promis
       if (file.endsWith('.js') && !file.startsWith('cli-'))
         write(`chunks/${file}`, readFileSync(join(chunks, file), 'utf8'));
     }
-    // The tree's entry, at a fixed name: the start module with its imports one folder down.
-    write(
-      'start.js',
-      readFileSync(join(chunks, start), 'utf8').replace(/(from |import )"\.\//g, '$1"./chunks/'),
-    );
+    // The tree's entry, at a fixed name: what register.js takes from the start chunk, re-exported
+    // (that chunk itself is in chunks/ with the others: one copy of each module).
+    write('start.js', `export { precompiledFailed, start } from "./chunks/${start}";\n`);
 
     const result = await bun.build({
       entrypoints: entries,
