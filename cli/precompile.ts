@@ -115,7 +115,8 @@ export async function runPrecompile(args: string[], context: CliContext): Promis
     }
     // The tree's entry, at a fixed name: what register.js takes from the start chunk, re-exported
     // (that chunk itself is in chunks/ with the others: one copy of each module).
-    write('start.js', `export { precompiledFailed, start } from "./chunks/${start}";\n`);
+    // (Written with JSON.stringify: a literal `from "./…"` here would read as an import of this file.)
+    write('start.js', `export { precompiledFailed, start } from ${JSON.stringify(`./chunks/${start}`)};\n`);
 
     const result = await bun.build({
       entrypoints: entries,
