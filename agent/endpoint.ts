@@ -496,10 +496,11 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   // CLI never opens /metrics (nobody could have scraped it). An app that serves has it open before
   // its first answer: Node runs the timers that are due before it polls for connections; Bun does
   // not promise that order (a scrape right after the first 200 of an app that made 2,000 SQLite
-  // tables at start was refused), so there any listen of the app opens it at once. Children a parent runs before its loop first turns
-  // (spawnSync at the top of a script) find the port free: one that ends before its own first turn
-  // spools its last push; one that lives on takes the port, and hands its counts on when it ends
-  // (handOver()); the parent takes the port at its first turn and reads them.
+  // tables at start was refused), so there any listen of the app opens it at once. Children a
+  // parent runs before its loop first turns (spawnSync at the top of a script) find the port free:
+  // one that ends before its own first turn spools its last push; one that lives on takes the port,
+  // and hands its counts on when it ends (handOver()); the parent takes the port at its first turn
+  // and reads them.
   //
   // Handing on. A holder that ends spools its own counts and the totals of its gone siblings when
   // a tapwire process may hold the port after it: a live sibling (one takes the port over) or a

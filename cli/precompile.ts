@@ -114,8 +114,8 @@ export async function runPrecompile(args: string[], context: CliContext): Promis
         write(`chunks/${file}`, readFileSync(join(chunks, file), 'utf8'));
     }
     // The tree's entry, at a fixed name: what register.js takes from the start chunk, re-exported
-    // (that chunk itself is in chunks/ with the others: one copy of each module).
-    // (Written with JSON.stringify: a literal `from "./…"` here would read as an import of this file.)
+    // (that chunk itself is in chunks/ with the others: one copy of each module). The path goes
+    // through JSON.stringify: a literal `from "./…"` in this file would read as an import of it.
     write('start.js', `export { precompiledFailed, start } from ${JSON.stringify(`./chunks/${start}`)};\n`);
 
     const result = await bun.build({

@@ -359,9 +359,9 @@ function finish(text, cli) {
  * that chunk imports itself) and esbuild's helpers chunk (declarations only; nothing at start calls
  * them). Two modules more in every process under the preload: without them `node -e 0` took
  * 1.0-1.5 ms less wall time and 1.8-4.7 ms less CPU (three A/Bs of 41-81 interleaved runs, Node
- * 24.21), `bun -e 0` 0.4-1.2 / 1.5-3.0 ms. So register.js
- * imports the chunk itself and the facade is not shipped; the build fails when the facade is ever
- * more than that (another export, a side effect the chunk does not bring in itself).
+ * 24.21), `bun -e 0` 0.4-1.2 / 1.5-3.0 ms. So register.js imports the chunk itself and the facade
+ * is not shipped; the build fails when the facade is ever more than that (another export, a side
+ * effect the chunk does not bring in itself).
  */
 function skipFacade(dir) {
   const registerFile = join(dir, 'register.js');
