@@ -7,6 +7,8 @@
 // switch is process-wide, so the app's own modules are cached there too, as with
 // NODE_COMPILE_CACHE. NODE_DISABLE_COMPILE_CACHE=1 turns it off. Not on Bun: it has a cache of
 // its own, and its enableCompileCache() only creates an empty folder in the temporary directory.
+import { deferrable, deferStart } from './agent/defer.js';
+
 // When the preload began, for the start-up breakdown said at debug level (TAPWIRE_STARTED).
 const began = process.uptime();
 if (process.versions.bun === undefined) {
@@ -20,16 +22,24 @@ if (process.versions.bun === undefined) {
   }
 }
 
-// Awaited: start() loads the Bun hooks and tracing on demand (dynamic imports), and both runtimes
-// run the app only after a preload's top-level await settles. Without it, Bun ran the app first:
-// a fetch made as soon as the app's server listened went out unwrapped (measured on Bun 1.4.5).
-const compiled = await bunTree();
-const agent = compiled.start ?? (await import('./agent/start.js'));
-if (compiled.failed !== undefined) agent.precompiledFailed(compiled.failed.dir, compiled.failed.error);
-await agent.start({
-  began,
-  precompiled: process.versions.bun === undefined ? undefined : compiled.start !== undefined,
-});
+if (deferrable(process.env)) {
+  // The agent loads when the process first does something it measures (./agent/defer.ts). The
+  // string is the start module's; scripts/build.mjs points it at the chunk that holds start().
+  deferStart(() =>
+    process.getBuiltinModule('node:module').createRequire(import.meta.url)('./agent/start.js'),
+  );
+} else {
+  // Awaited: start() loads the Bun hooks and tracing on demand (dynamic imports), and both runtimes
+  // run the app only after a preload's top-level await settles. Without it, Bun ran the app first:
+  // a fetch made as soon as the app's server listened went out unwrapped (measured on Bun 1.4.5).
+  const compiled = await bunTree();
+  const agent = compiled.start ?? (await import('./agent/start.js'));
+  if (compiled.failed !== undefined) agent.precompiledFailed(compiled.failed.dir, compiled.failed.error);
+  await agent.start({
+    began,
+    precompiled: process.versions.bun === undefined ? undefined : compiled.start !== undefined,
+  });
+}
 
 // On Bun, the agent compiled to this Bun's bytecode by `tapwire precompile`, if it has been
 // (cli/precompile.ts): Bun parses every file it loads in every process and keeps no cache of its

@@ -18,7 +18,14 @@ export interface Agent {
 }
 
 export const kAgent: unique symbol = Symbol.for('tapwire.agent') as never;
+/** While the preload's start is deferred (./defer.ts): starts it now, saying why. */
+export const kStartNow: unique symbol = Symbol.for('tapwire.startNow') as never;
+
+type Slots = { [kAgent]?: Agent | null; [kStartNow]?: (trigger: string) => void };
 
 export function currentAgent(): Agent | undefined {
-  return (globalThis as { [kAgent]?: Agent | null })[kAgent] ?? undefined;
+  const g = globalThis as Slots;
+  // The app asking for the agent (or importing tapwire's logger) starts a deferred one.
+  if (g[kAgent] === undefined) g[kStartNow]?.('tapwire imported');
+  return g[kAgent] ?? undefined;
 }

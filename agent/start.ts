@@ -46,6 +46,11 @@ export interface Agent extends AppAgent {
   readonly tracing: TracerSetup | undefined;
   /** Where the app's logger sends its records besides stdout (OTEL_LOGS_EXPORTER=otlp). */
   readonly logs: LogSink | undefined;
+  /**
+   * Hands a message published before the agent subscribed to its listeners on that channel: the
+   * message that started a deferred agent (./defer.ts).
+   */
+  deliver(channel: string, message: unknown): void;
 }
 
 type AgentSlot = typeof globalThis & { [kAgent]?: Agent | null };
@@ -70,11 +75,14 @@ class Installation {
     return g;
   }
 
-  /** Installs one instrumentation; a failure takes its own part back and leaves the rest. */
-  async install(
+  /**
+   * Installs one instrumentation; a failure takes its own part back and leaves the rest. Done when
+   * it returns, unless the install is asynchronous (a Bun hook imported on demand): then the promise.
+   */
+  install(
     inst: Instrumentation,
     shared: Omit<HookContext, 'patches' | 'channels' | 'guard' | 'guardOf' | 'on'>,
-  ) {
+  ): Promise<void> | undefined {
     const part: Part = { patches: new Patches(), channels: new Subscriptions(), guards: [] };
     this.parts.push(part);
     const own = this.guard(inst.name, part.guards);
@@ -86,12 +94,22 @@ class Installation {
       guardOf: (p) => this.guard(`${inst.name}.${p}`, part.guards),
       on: (key, listener) => part.channels.subscribe(key, guarded(own, listener)),
     };
-    try {
-      await inst.install(ctx);
-    } catch (error) {
+    const failed = (error: unknown) => {
       fail(own, error); // logs once and turns the guard off, before its part is taken back
       takeBack(part);
+    };
+    try {
+      const done = inst.install(ctx);
+      if (done instanceof Promise) return done.then(undefined, failed);
+    } catch (error) {
+      failed(error);
     }
+    return undefined;
+  }
+
+  /** A message of the channel `name` to every listener on it (Agent.deliver). */
+  deliver(name: string, message: unknown): void {
+    for (const p of this.parts) p.channels.deliver(name, message);
   }
 
   /** Newest first; guards go off before anything is restored, so a wrapper left behind passes through. */
@@ -149,7 +167,7 @@ class StartTimes {
    * them), those lines as `log_ms`, and the whole start as `total_ms`: the phases and `log_ms` add
    * up to it.
    */
-  fields(precompiled: boolean | undefined): Record<string, unknown> {
+  fields(precompiled: boolean | undefined, trigger: string | undefined): Record<string, unknown> {
     const out: Record<string, unknown> = {
       runtime_ms: ms(this.began),
       load_ms: ms(this.entered - this.began),
@@ -165,6 +183,7 @@ class StartTimes {
     out.total_ms = ms(last - this.began);
     out.hooks = this.hooks;
     if (precompiled !== undefined) out.precompiled = precompiled;
+    if (trigger !== undefined) out.trigger = trigger;
     return out;
   }
 }
@@ -177,6 +196,8 @@ export interface StartedFrom {
   began: number;
   /** Bun: whether the agent came from the precompiled tree (cli/precompile.ts). */
   precompiled?: boolean;
+  /** A deferred start (./defer.ts): what started it; `began` is then when it did. */
+  trigger?: string;
 }
 
 export async function start(from?: StartedFrom): Promise<Agent | undefined> {
@@ -306,7 +327,10 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     for (const inst of INSTRUMENTATIONS) {
       if (!inst.runtimes.includes(RUNTIME)) continue;
       const since = times?.stamp();
-      await installation.install(inst, shared);
+      // Awaited only when asynchronous: without OTLP or tracing the whole start is synchronous,
+      // which a deferred start relies on (./defer.ts).
+      const installing = installation.install(inst, shared);
+      if (installing !== undefined) await installing;
       if (since !== undefined) times?.hook(inst.name, since);
     }
     times?.mark('hooks');
@@ -321,7 +345,7 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     if (times !== undefined) {
       times.mark('endpoint');
       timeAgentLog(undefined);
-      agentLog('TAPWIRE_STARTED', 'started', times.fields(from?.precompiled));
+      agentLog('TAPWIRE_STARTED', 'started', times.fields(from?.precompiled, from?.trigger));
     }
     const agent: Agent = {
       config,
@@ -330,6 +354,7 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
       db,
       tracing,
       logs,
+      deliver: (name, message) => installation.deliver(name, message),
       stop() {
         installation.undo();
         endpoint?.close();

@@ -3,16 +3,20 @@
 //   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children,breakdown] [--runtime node,bun] [--no-precompiled] [--no-empty] [--out FILE]
 //
 // Three measures, each in an app folder whose package.json declares pg, mysql2, ioredis, express and
-// openai (node_modules linked to this repo's, so the drivers resolve as they would in a real app):
+// openai, and whose node_modules holds those packages and what they depend on (links to this repo's
+// copies), as an app that installed them would: not Hono, whose presence adds a module hook to a
+// Node process's deferred start (agent/defer.ts, ~1.5 ms):
 // - e0: `node --import dist/register.js -e 0` (`bun --preload …`), spawn to exit;
 // - first200: spawn to the first HTTP 200 of a node:http hello app (raw probe every 2 ms);
 // - children: one process that spawns 50 short children (`-e 0`) one after another with
 //   execFileSync, all under NODE_OPTIONS / BUN_OPTIONS — the parent holds /metrics and, blocked,
 //   answers none of them: wall time;
 // - children-async: the same with spawn() awaited one at a time: the parent answers each child;
-// - breakdown: where the preload's start goes, from its own TAPWIRE_STARTED line (`-e 0` with
-//   LOG_LEVEL=debug, runs of their own, untimed here): loading its code, configuration, set-up,
-//   each hook, the /metrics endpoint; and what of `-e 0`'s overhead is left outside it. Also for a
+// - breakdown: where the agent's start goes, from its own TAPWIRE_STARTED line (a script that
+//   turns its event loop once, with LOG_LEVEL=debug, runs of their own, untimed here: on Node the
+//   agent starts there, its start deferred; on Bun with the preload): loading its code,
+//   configuration, set-up, each hook, the /metrics endpoint; on Bun, what of `-e 0`'s overhead is
+//   left outside it. Also for a
 //   child beside its holder (run by a process of the same mode that holds the port, the preload
 //   inherited): what each child of the children rows pays.
 // Modes: bare, tapwire (this tree's dist/ as the package installs it), on Bun precompiled (a copy of
@@ -23,7 +27,16 @@
 // goes through the modes in a rotated order; medians are reported with the load average, because a
 // shared 2-core machine moves every absolute figure.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -91,7 +104,7 @@ writeFileSync(
     dependencies: { pg: '*', mysql2: '*', ioredis: '*', express: '*', openai: '*' },
   }),
 );
-symlinkSync(path.join(REPO, 'node_modules'), path.join(app, 'node_modules'));
+linkInstalled(app, ['pg', 'mysql2', 'ioredis', 'express', 'openai']);
 writeFileSync(
   path.join(app, 'hello.mjs'),
   "import http from 'node:http';\n" +
@@ -105,11 +118,11 @@ writeFileSync(
 writeFileSync(
   path.join(app, 'started-children.mjs'),
   "import { spawnSync } from 'node:child_process';\n" +
-    '// CHILDREN `-e 0` children under the preload this process has from its environment, at debug level;\n' +
+    '// CHILDREN children (the script TURN) under the preload this process has from its environment, at debug level;\n' +
     '// their TAPWIRE_STARTED lines as JSON on stdout.\n' +
     'const out = [];\n' +
     'for (let i = 0; i < Number(process.env.CHILDREN); i++) {\n' +
-    "  const r = spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, LOG_LEVEL: 'debug' }, encoding: 'utf8' });\n" +
+    "  const r = spawnSync(process.execPath, ['-e', process.env.TURN], { env: { ...process.env, LOG_LEVEL: 'debug' }, encoding: 'utf8' });\n" +
     "  const line = r.stderr.split('\\n').find((l) => l.includes('\"TAPWIRE_STARTED\"'));\n" +
     "  if (line === undefined) throw new Error('no TAPWIRE_STARTED line (exit ' + r.status + '): ' + r.stderr);\n" +
     '  out.push(JSON.parse(line));\n' +
@@ -273,8 +286,10 @@ const PHASES = [
   ['log_ms', 'its debug lines'],
   [(l) => l.total_ms - l.log_ms, 'preload in all, less its debug lines'],
 ];
+// A script whose event loop turns once: a Node process under the preload starts the agent there.
+const TURN = 'setTimeout(() => {}, 0)';
 function startedLine(runtimeId, mode, port) {
-  const r = spawnSync(RUNTIMES[runtimeId].bin, [...preload(mode, runtimeId), '-e', '0'], {
+  const r = spawnSync(RUNTIMES[runtimeId].bin, [...preload(mode, runtimeId), '-e', TURN], {
     cwd: app,
     env: env(mode, runtimeId, port, { env: { LOG_LEVEL: 'debug' } }),
     encoding: 'utf8',
@@ -293,7 +308,7 @@ function startedLine(runtimeId, mode, port) {
 function childrenLines(runtimeId, mode, port, runs) {
   const r = spawnSync(RUNTIMES[runtimeId].bin, ['started-children.mjs'], {
     cwd: app,
-    env: env(mode, runtimeId, port, { inherit: true, env: { CHILDREN: String(runs) } }),
+    env: env(mode, runtimeId, port, { inherit: true, env: { CHILDREN: String(runs), TURN } }),
     encoding: 'utf8',
   });
   if (r.status !== 0)
@@ -322,8 +337,9 @@ if (MEASURES.includes('breakdown')) {
         .slice(0, 4)
         .map(([name, v]) => `${name} ${fmt(v)}`);
       const e0 = results[`${runtimeId} e0`];
+      // Only where the agent starts with the preload, as in the e0 row (not a deferred start).
       const rest =
-        beside || e0 === undefined || e0[mode.id] === undefined
+        beside || lines[0].trigger !== undefined || e0 === undefined || e0[mode.id] === undefined
           ? '—'
           : `${fmt(median(e0[mode.id].wall) - median(e0.bare.wall) - med(inAll))} ms`;
       rows.push(
@@ -335,16 +351,18 @@ if (MEASURES.includes('breakdown')) {
     }
   }
   print(
-    `\nWhere the preload's start goes, in the agent's own account of it (\`TAPWIRE_STARTED\`, said at \`LOG_LEVEL=debug\`; ` +
-      `\`-e 0\` in the same app folder, ${RUNS} runs of their own, medians). "runtime's own start" is the time from ` +
-      "the process's start to the preload's first line; each phase leaves out the agent's own lines written in it, which " +
+    `\nWhere the agent's start goes, in its own account of it (\`TAPWIRE_STARTED\`, said at \`LOG_LEVEL=debug\`; ` +
+      `\`-e '${TURN}'\` in the same app folder, ${RUNS} runs of their own, medians: a script whose event loop turns once, ` +
+      'where a Node process starts the agent it deferred, docs/instrumentation.md; `-e 0` never starts it on Node). ' +
+      '"runtime\'s own start" is the time from ' +
+      "the process's start to the preload's first line (on Node, to the agent's deferred start); each phase leaves out the agent's own lines written in it, which " +
       '"its debug lines" adds up (at the level the e0 row runs they are not written; on Bun the first one loads node:fs). ' +
       '"preload in all" is from the first line to the app\'s code, less those lines. "rest of ' +
-      "`-e 0`'s overhead\" is the e0 row's tapwire − bare less the preload in all: what the preload costs outside its " +
-      'start (the runtime reading the preload flag, the exit). "a child beside its holder": the same `-e 0` run by a process of ' +
+      "`-e 0`'s overhead\" is the e0 row's tapwire − bare less the preload in all, where the agent starts with the preload " +
+      '(Bun): what the preload costs outside its start (the runtime reading the preload flag, the exit). "a child beside its holder": the same script run by a process of ' +
       'the same runtime and mode that holds the metrics port, the preload inherited through NODE_OPTIONS / BUN_OPTIONS, as ' +
-      'each child of the children rows is (its endpoint follows the holder at the first turn of its event loop, which `-e 0` ' +
-      'never takes). The last column names the slowest hooks (ms).\n',
+      'each child of the children rows is (its endpoint follows the holder at the first turn of its event loop). ' +
+      'The last column names the slowest hooks (ms).\n',
   );
   print(
     `| runtime · mode | ${PHASES.map(([, t]) => t).join(' | ')} | rest of \`-e 0\`'s overhead | slowest hooks |`,
@@ -353,3 +371,26 @@ if (MEASURES.includes('breakdown')) {
   for (const row of rows) print(row);
 }
 if (opts.out) writeOut(opts.out, `${printed.join('\n')}\n`);
+
+/**
+ * Links into `dir`/node_modules the packages `names` and everything they depend on, from this
+ * repo's (hoisted) node_modules: what installing them would put there.
+ */
+function linkInstalled(dir, names) {
+  const modules = path.join(REPO, 'node_modules');
+  const seen = new Set();
+  const visit = (name) => {
+    if (seen.has(name) || !existsSync(path.join(modules, name, 'package.json'))) return;
+    seen.add(name);
+    const pkg = JSON.parse(readFileSync(path.join(modules, name, 'package.json'), 'utf8'));
+    for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
+      for (const dep of Object.keys(pkg[field] ?? {})) visit(dep);
+    }
+  };
+  for (const name of names) visit(name);
+  for (const name of seen) {
+    const to = path.join(dir, 'node_modules', name);
+    mkdirSync(path.dirname(to), { recursive: true });
+    symlinkSync(path.join(modules, name), to);
+  }
+}

@@ -205,6 +205,14 @@ export class Subscriptions {
     channel.unsubscribe(onMessage);
   }
 
+  /**
+   * Hands `message` of the channel named `name` to this object's listeners on it, as a publish
+   * would: for a message published before they were subscribed (a deferred start, agent/defer.ts).
+   */
+  deliver(name: string, message: unknown): void {
+    for (const [channel, onMessage] of this.held) if (channel.name === name) onMessage(message, name);
+  }
+
   unsubscribeAll(): void {
     for (const [channel, onMessage] of this.held.splice(0)) channel.unsubscribe(onMessage);
   }

@@ -388,17 +388,36 @@ function skipFacade(dir) {
   const targetText = readFileSync(join(dir, 'chunks', target), 'utf8');
   for (const [, side] of shape[3].matchAll(/import "\.\/(chunk-[\w-]+\.js)";/g)) {
     if (targetText.includes(`from "./${side}";`) || targetText.includes(`import "./${side}";`)) continue;
-    // esbuild's helpers: every top-level line a comment, the banner, a `var __name` declaration,
-    // the end of one, or the export list.
-    const helpersOnly = readFileSync(join(dir, 'chunks', side), 'utf8')
-      .split('\n')
-      .every(
-        (l) => l === '' || /^(?:\s|\/\/|var __\w+ = |[})\]]|export \{)/.test(l) || l === bundle.banner.js,
-      );
-    if (!helpersOnly) throw new Error(`build: ${found[1]} imports ${side} for its side effects`);
+    if (!helpersOnly(join(dir, 'chunks', side))) {
+      throw new Error(`build: ${found[1]} imports ${side} for its side effects`);
+    }
   }
-  writeFileSync(registerFile, register.replace(found[0], `import("./chunks/${target}")`));
+  // The deferred start (agent/defer.ts) requires the same chunk by the source's name for it.
+  const required = '("./agent/start.js")';
+  if (!register.includes(required)) throw new Error('build: register.js requires no start module');
+  let done = register
+    .replace(found[0], `import("./chunks/${target}")`)
+    .replace(required, `("./chunks/${target}")`);
+  // register.js itself imports esbuild's helpers chunk for its side effects (it imports agent/defer.ts
+  // statically) and calls none of them: one module less in every process.
+  for (const [line, side] of register.matchAll(/^import "\.\/chunks\/(chunk-[\w-]+\.js)";\n/gm)) {
+    if (!helpersOnly(join(dir, 'chunks', side))) {
+      throw new Error(`build: register.js imports ${side} for its side effects`);
+    }
+    done = done.replace(line, '');
+  }
+  writeFileSync(registerFile, done);
   rmSync(facadeFile);
+}
+
+/**
+ * esbuild's helpers: every top-level line a comment, the banner, a `var __name` declaration, the
+ * end of one, or the export list.
+ */
+function helpersOnly(file) {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .every((l) => l === '' || /^(?:\s|\/\/|var __\w+ = |[})\]]|export \{)/.test(l) || l === bundle.banner.js);
 }
 
 /** Deletes every .d.ts under `dir` that the `entries` do not reach through relative imports. */
@@ -432,8 +451,8 @@ function pruneDeclarations(dir, entries) {
  * loadConfig, openEndpoint, each hook's install...: ~7 ms of V8's own time, --log-function-events).
  * A function written in parentheses is compiled with its file (V8's PIFE heuristic), so its
  * bytecode is in the cache. Which ones: those a probe run of this build compiles lazily (`node
- * --import register.js -e 0` with --log-function-events, what every process under the preload
- * runs). Only top-level function declarations; each becomes `var NAME = (function NAME(...) {...});`
+ * --import register.js` with --log-function-events, of a script that lets the event loop turn
+ * once, which starts the agent, agent/defer.ts). Only top-level function declarations; each becomes `var NAME = (function NAME(...) {...});`
  * at the top of its file, so it is assigned before any other code of the file runs, as a
  * declaration is. Measured on Node 24.21 (instructions of `-e 0` under callgrind, which a busy
  * machine does not move): the preload's share 49 -> 38 million. Not more than start runs: with the
@@ -455,7 +474,9 @@ function eagerStart(dir) {
         '--import',
         pathToFileURL(resolvePath(dir, 'register.js')).href,
         '-e',
-        '0',
+        // A turn of the event loop: the agent's start waits for one, or for the app to use
+        // something it measures (agent/defer.ts).
+        'setTimeout(() => {}, 1)',
       ],
       {
         cwd: probe,

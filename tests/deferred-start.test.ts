@@ -1,0 +1,223 @@
+// The deferred start on Node (agent/defer.ts): the preload loads the agent when the process first
+// does something it measures, or when its event loop first turns. Each app here does that thing in
+// its first synchronous run, before any turn, and then reads its own /metrics: the call that
+// started the agent is counted exactly once, as it was when the agent started with the preload.
+// The apps live in a folder of their own whose node_modules holds only what they import (no
+// Hono: the plain wires, without the module hook that Hono's presence adds; the rest of the suite
+// runs beside Hono).
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentEnv, DIST_REGISTER, freePort, jsonLines, NODE, ROOT } from './support/index.js';
+
+let app: string;
+let target: Server;
+let targetPort: number;
+
+beforeAll(async () => {
+  app = mkdtempSync(join(tmpdir(), 'tapwire-deferred-'));
+  writeFileSync(join(app, 'package.json'), '{ "name": "deferred-app", "private": true, "type": "module" }\n');
+  mkdirSync(join(app, 'node_modules', '@opentelemetry'), { recursive: true });
+  symlinkSync(
+    join(ROOT, 'node_modules', '@opentelemetry', 'api'),
+    join(app, 'node_modules', '@opentelemetry', 'api'),
+  );
+  symlinkSync(join(ROOT, 'node_modules', 'pg'), join(app, 'node_modules', 'pg'));
+  symlinkSync(ROOT, join(app, 'node_modules', 'tapwire'));
+  target = createServer((_req, res) => res.end('ok'));
+  targetPort = await new Promise<number>((resolve) =>
+    target.listen(0, '127.0.0.1', () => resolve((target.address() as { port: number }).port)),
+  );
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => target.close(resolve));
+  rmSync(app, { recursive: true, force: true });
+});
+
+/**
+ * Runs `body` (an ES module) under the preload; `then` (an expression awaited after a turn) ends it.
+ * The app then prints its own /metrics and exits. Returns that page and the agent's lines.
+ */
+async function runApp(
+  name: string,
+  body: string,
+  metricsPort: number,
+): Promise<{ page: string; lines: Record<string, unknown>[]; stderr: string; code: number | null }> {
+  const file = join(app, `${name}.mjs`);
+  writeFileSync(
+    file,
+    [
+      body,
+      // After the app's own work: its /metrics, read from inside (tapwire's own traffic, not counted).
+      'await new Promise((r) => setTimeout(r, 50));',
+      `const page = await (await fetch('http://127.0.0.1:${metricsPort}/metrics')).text();`,
+      "process.stdout.write(page + '\\n');",
+      'process.exit(0);',
+    ].join('\n'),
+  );
+  const child = spawn(NODE, ['--import', DIST_REGISTER, file], {
+    cwd: app,
+    env: agentEnv(metricsPort, { LOG_LEVEL: 'debug' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { page: stdout, lines: jsonLines(stderr), stderr, code };
+}
+
+function trigger(lines: Record<string, unknown>[]): unknown {
+  const started = lines.filter((l) => l.code === 'TAPWIRE_STARTED');
+  expect(started).toHaveLength(1);
+  return started[0]!.trigger;
+}
+
+/** The value of the sample whose line starts with `prefix` and has every label in `labels`. */
+function sample(page: string, prefix: string, labels: string[]): number | undefined {
+  const line = page
+    .split('\n')
+    .find((l) => l.startsWith(prefix) && labels.every((label) => l.includes(label)));
+  return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('node: a deferred start counts what started it', () => {
+  it('an outbound node:http request made before the first turn', async () => {
+    const port = await freePort();
+    const r = await runApp(
+      'http-client',
+      [
+        "import http from 'node:http';",
+        `await new Promise((resolve, reject) => http.get('http://127.0.0.1:${targetPort}/x', (res) => { res.resume(); res.on('end', resolve); }).on('error', reject));`,
+      ].join('\n'),
+      port,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('channel http.client.request.created');
+    expect(
+      sample(r.page, 'http_client_request_duration_seconds_count{', [
+        `server_port="${targetPort}"`,
+        'status_code="200"',
+      ]),
+    ).toBe(1);
+  });
+
+  it('a fetch() made before the first turn', async () => {
+    const port = await freePort();
+    const r = await runApp(
+      'fetch',
+      `await (await fetch('http://127.0.0.1:${targetPort}/y')).text();\nawait (await fetch('http://127.0.0.1:${targetPort}/z')).text();`,
+      port,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('channel undici:request:create');
+    expect(
+      sample(r.page, 'http_client_request_duration_seconds_count{', [
+        `server_port="${targetPort}"`,
+        'status_code="200"',
+      ]),
+    ).toBe(2);
+  });
+
+  it('node:sqlite statements run before the first turn', async () => {
+    const port = await freePort();
+    const r = await runApp(
+      'sqlite',
+      [
+        "import { DatabaseSync } from 'node:sqlite';",
+        "const db = new DatabaseSync(':memory:');",
+        "db.exec('CREATE TABLE jobs (id INTEGER)');",
+        "const insert = db.prepare('INSERT INTO jobs (id) VALUES (?)');",
+        'insert.run(1);',
+        'insert.run(2);',
+      ].join('\n'),
+      port,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('node:sqlite');
+    const count = (operation: string) =>
+      sample(r.page, 'db_client_operation_duration_seconds_count{', [
+        'db_system_name="sqlite"',
+        `db_operation_name="${operation}"`,
+      ]);
+    expect(count('CREATE')).toBe(1);
+    expect(count('INSERT')).toBe(2);
+  });
+
+  it("the app's own @opentelemetry/api counter, made and added to before the first turn", async () => {
+    const port = await freePort();
+    const r = await runApp(
+      'otel-api',
+      [
+        "import { metrics } from '@opentelemetry/api';",
+        "const jobs = metrics.getMeter('deferred-app').createCounter('jobs_done');",
+        'jobs.add(3);',
+      ].join('\n'),
+      port,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('@opentelemetry/api');
+    expect(sample(r.page, 'jobs_done_total ', [])).toBe(3);
+  });
+
+  it('the app listening on the metrics port before the first turn: the app gets it', async () => {
+    const port = await freePort();
+    const r = await runApp(
+      'own-port',
+      [
+        "import http from 'node:http';",
+        "const server = http.createServer((req, res) => res.end('app metrics\\n'));",
+        `await new Promise((resolve) => server.listen(${port}, '127.0.0.1', resolve));`,
+      ].join('\n'),
+      port,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('channel tracing:net.server.listen:asyncStart');
+    // The app's own page, not tapwire's: tapwire gave the port up and said so.
+    expect(r.page.trim()).toBe('app metrics');
+    expect(r.lines.map((l) => l.code)).toContain('TAPWIRE_METRICS_PORT_YIELDED');
+  });
+
+  it('a package loaded, and tapwire itself imported', async () => {
+    const port = await freePort();
+    const pg = await runApp('package', "import pg from 'pg';\nvoid pg;", port);
+    expect(pg.code, pg.stderr).toBe(0);
+    expect(trigger(pg.lines)).toBe('module pg');
+    const own = await runApp('logger', "import { logger } from 'tapwire';\nvoid logger;", port);
+    expect(own.code, own.stderr).toBe(0);
+    expect(trigger(own.lines)).toBe('tapwire imported');
+  });
+
+  it('a script that never turns its loop loads nothing of the agent', async () => {
+    const file = join(app, 'compute.mjs');
+    writeFileSync(
+      file,
+      'let s = 0;\nfor (let i = 0; i < 1000; i++) s += i;\nprocess.stdout.write(String(s));\n',
+    );
+    const child = spawn(NODE, ['--import', DIST_REGISTER, file], {
+      cwd: app,
+      env: agentEnv(await freePort(), { LOG_LEVEL: 'debug' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
+    expect(out).toBe('499500');
+    expect(err).toBe('');
+  });
+});
