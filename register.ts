@@ -7,7 +7,7 @@
 // switch is process-wide, so the app's own modules are cached there too, as with
 // NODE_COMPILE_CACHE. NODE_DISABLE_COMPILE_CACHE=1 turns it off. Not on Bun: it has a cache of
 // its own, and its enableCompileCache() only creates an empty folder in the temporary directory.
-import { deferrable, deferStart } from './agent/defer.js';
+import { deferrable, deferStart, layNodeWires } from './agent/defer.js';
 
 // When the preload began, for the start-up breakdown said at debug level (TAPWIRE_STARTED).
 const began = process.uptime();
@@ -22,12 +22,25 @@ if (process.versions.bun === undefined) {
   }
 }
 
-if (deferrable(process.env)) {
+// On Bun, the deferred start's wires (./agent/defer-bun.ts), a bundle of their own: a variable, not
+// a literal, so that esbuild leaves the import to the runtime.
+const bunWires = './defer-bun.js';
+const bunDefer =
+  process.versions.bun === undefined
+    ? undefined
+    : ((await import(bunWires)) as typeof import('./agent/defer-bun.js'));
+
+if (bunDefer === undefined ? deferrable(process.env) : bunDefer.deferrable(process.env)) {
   // The agent loads when the process first does something it measures (./agent/defer.ts). The
   // string is the start module's; scripts/build.mjs points it at the chunk that holds start().
-  deferStart(() =>
-    process.getBuiltinModule('node:module').createRequire(import.meta.url)('./agent/start.js'),
-  );
+  if (bunDefer === undefined) {
+    const load = () => ({
+      mod: process.getBuiltinModule('node:module').createRequire(import.meta.url)('./agent/start.js'),
+    });
+    deferStart(load, layNodeWires);
+  } else {
+    bunDefer.deferStart(() => bunDefer.loadStart(import.meta.url, './agent/start.js'), bunDefer.layBunWires);
+  }
 } else {
   // Awaited: start() loads the Bun hooks and tracing on demand (dynamic imports), and both runtimes
   // run the app only after a preload's top-level await settles. Without it, Bun ran the app first:

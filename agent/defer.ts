@@ -3,9 +3,11 @@
 // ends (`node -e 0`, a CLI, most short children of a test runner or a build) never loads it.
 //
 // What the agent hooks is reached, before the first turn, only through a few doors; each gets a
-// trip-wire here that takes itself and every other wire back, loads the agent synchronously
-// (require() of the start chunk) and starts it, then lets the call or message through to the
-// agent's hook as if it had been there from the start:
+// trip-wire that takes itself and every other wire back, loads the agent synchronously (require()
+// of the start chunk) and starts it, then lets the call or message through to the agent's hook as
+// if it had been there from the start. This file lays the wires both runtimes share (the
+// OpenTelemetry API's slot, `currentAgent()`, the first turn) and Node's; ./defer-bun.ts Bun's.
+// On Node:
 // - Module._load: the app loading a package (a bare request, or a file under node_modules, which is
 //   how an ES module's import of a CommonJS package reaches it). Every driver, framework and
 //   library tapwire hooks or hears on a channel (pg, mysql2, express, fastify, ioredis, prom-client,
@@ -16,24 +18,45 @@
 //   agent's listeners (Agent.deliver): a channel does not call a subscriber added while it publishes.
 // - node:sqlite's DatabaseSync#prepare and #exec (Node >= 24, as agent/db/node-sqlite.ts): no module
 //   hook sees a built-in's import.
-// - the OpenTelemetry API's global slot, read by the app's `metrics.getMeter()` (core/otel-global.ts).
-// - `currentAgent()` and `import { logger } from 'tapwire'` (agent/current.ts).
 // - Hono, where it is installed: its dispatcher is rewritten as its ES module loads
 //   (agent/http/frameworks/hono.ts), and an ES module's import of an ES module reaches no
 //   Module._load. A `module.registerHooks` resolve hook sees the import of `hono` and starts the
 //   agent before Hono's files load (the agent's load hook, registered then, sees them); it costs
 //   ~1.5 ms to register (Node 24.21), so only where Hono is installed, and goes at the first trip.
+// On both: the OpenTelemetry API's global slot, read by the app's `metrics.getMeter()`
+// (core/otel-global.ts); `currentAgent()` and `import { logger } from 'tapwire'` (agent/current.ts).
 // An inbound request needs the loop to turn: the agent is there by then.
 //
 // Started at once instead (register.ts): OTLP or tracing configured (their set-up is asynchronous
 // and tracing must see every request from the first); a Node without synchronous require() of ES
-// modules (< 22.13, 23.5), or with Hono installed and no usable module hooks; and Bun, for now.
-//
-// Measured on Node 24.21 in an app folder that declares pg, mysql2, ioredis, express and openai:
-// see docs/benchmarks.md (start-up).
+// modules (< 22.13, 23.5), or with Hono installed and no usable module hooks; on Bun, see
+// ./defer-bun.ts. docs/instrumentation.md (When the agent starts) has the table; bench/startup.mjs
+// the cost (docs/benchmarks.md, start-up).
 import type { Agent, StartedFrom } from './start.js';
 
-type StartModule = { start(from?: StartedFrom): Promise<Agent | undefined> };
+type StartModule = {
+  start(from?: StartedFrom): Promise<Agent | undefined>;
+  precompiledFailed(dir: string, error: unknown): void;
+};
+
+/** The start module, loaded synchronously; on Bun, whether from `tapwire precompile`'s tree. */
+export interface Loaded {
+  mod: StartModule;
+  precompiled?: boolean;
+  /** A precompiled tree that failed to load (the plain bundle was loaded instead). */
+  failed?: { dir: string; error: unknown };
+}
+
+/** What the runtime's own wires are laid with (see deferStart). */
+export interface Wiring {
+  /** `target[name]` starts the agent first: every call, or those `trigger` names a trigger for. */
+  wire(target: object, name: string, trigger: string | ((args: IArguments) => string | undefined)): void;
+  startNow(trigger: string): void;
+  /** Whether the agent has been started. */
+  started(): boolean;
+  /** Called, newest first, when a wire trips: each takes its wire back. */
+  undo(fn: () => void): void;
+}
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
 // The same symbols as agent/current.ts (a module of the start chunk, which this file must not load).
@@ -74,10 +97,10 @@ function hooksUsable(major: number, minor: number, patch: number): boolean {
 }
 
 /**
- * Lays the wires; `load` returns the start module synchronously. The agent's start is timed from
- * the trip (TAPWIRE_STARTED says what tripped it).
+ * Lays the wires both runtimes share, then `lay`s the runtime's own; `load` returns the start module
+ * synchronously. The agent's start is timed from the trip (TAPWIRE_STARTED says what tripped it).
  */
-export function deferStart(load: () => StartModule): void {
+export function deferStart(load: () => Loaded, lay: (wiring: Wiring) => void): void {
   const g = globalThis as Slots;
   const undo: (() => void)[] = [];
   let started = false;
@@ -86,18 +109,19 @@ export function deferStart(load: () => StartModule): void {
     if (started) return;
     started = true;
     for (const u of undo.splice(0).reverse()) u();
-    const from = { began: process.uptime(), trigger };
-    let mod: StartModule;
+    const began = process.uptime();
+    let loaded: Loaded;
     try {
-      mod = load();
+      loaded = load();
     } catch (error) {
       process.stderr.write(
         `${JSON.stringify({ level: 50, code: 'TAPWIRE_ERR_START', component: 'tapwire', msg: 'tapwire failed to load and is off; the app is unaffected', err: String(error) })}\n`,
       );
       return;
     }
+    if (loaded.failed !== undefined) loaded.mod.precompiledFailed(loaded.failed.dir, loaded.failed.error);
     // Synchronous in the cases deferred (see deferrable()): installed when this returns.
-    void mod.start(from);
+    void loaded.mod.start({ began, trigger, precompiled: loaded.precompiled });
   };
 
   /** `target[name]` starts the agent first: every call, or those `trigger` names a trigger for. */
@@ -124,6 +148,12 @@ export function deferStart(load: () => StartModule): void {
     };
     Object.defineProperty(tripping, 'name', { value: (original as Fn).name, configurable: true });
     Object.defineProperty(tripping, 'length', { value: (original as Fn).length, configurable: true });
+    // The original's own extras stay reachable (Bun's fetch.preconnect).
+    for (const key of Reflect.ownKeys(original)) {
+      if (key === 'length' || key === 'name' || key === 'prototype') continue;
+      const d = Object.getOwnPropertyDescriptor(original, key);
+      if (d !== undefined) Object.defineProperty(tripping, key, d);
+    }
     t[name] = tripping;
     undo.push(() => {
       if (t[name] !== tripping) return;
@@ -131,30 +161,6 @@ export function deferStart(load: () => StartModule): void {
       restored = true;
     });
   };
-
-  const loader = process.getBuiltinModule('node:module') as unknown as {
-    _load: Fn;
-    isBuiltin(request: string): boolean;
-  };
-  wire(loader, '_load', (args) => packageOf(args[0], loader.isBuiltin));
-
-  const dc = process.getBuiltinModule('node:diagnostics_channel');
-  for (const name of TRIP_CHANNELS) {
-    const onMessage = (message: unknown) => {
-      startNow(`channel ${name}`);
-      g[kAgent]?.deliver(name, message);
-    };
-    dc.subscribe(name, onMessage);
-    undo.push(() => dc.unsubscribe(name, onMessage));
-  }
-
-  if (Number(process.versions.node.split('.')[0]) >= 24) {
-    const sqlite = process.getBuiltinModule('node:sqlite') as
-      | { DatabaseSync?: { prototype: object } }
-      | undefined;
-    const proto = sqlite?.DatabaseSync?.prototype;
-    if (proto !== undefined) for (const name of ['prepare', 'exec']) wire(proto, name, 'node:sqlite');
-  }
 
   if (!Object.hasOwn(g, kOtelApi)) {
     const get = () => {
@@ -171,21 +177,6 @@ export function deferStart(load: () => StartModule): void {
     });
   }
 
-  if (honoInstalled()) {
-    const { registerHooks } = loader as unknown as {
-      registerHooks(hooks: {
-        resolve(specifier: string, context: unknown, next: (s: string, c: unknown) => unknown): unknown;
-      }): { deregister(): void };
-    };
-    const hooks = registerHooks({
-      resolve(specifier, context, next) {
-        if (!started && (specifier === 'hono' || specifier.startsWith('hono/'))) startNow('module hono');
-        return next(specifier, context);
-      },
-    });
-    undo.push(() => hooks.deregister());
-  }
-
   g[kStartNow] = startNow;
   undo.push(() => {
     delete g[kStartNow];
@@ -195,6 +186,50 @@ export function deferStart(load: () => StartModule): void {
   const timer = setTimeout(() => startNow('first turn'), 0);
   timer.unref();
   undo.push(() => clearTimeout(timer));
+
+  lay({ wire, startNow, started: () => started, undo: (fn) => undo.push(fn) });
+}
+
+/** Node's own wires (see the header). */
+export function layNodeWires({ wire, startNow, started, undo }: Wiring): void {
+  const loader = process.getBuiltinModule('node:module') as unknown as {
+    _load: Fn;
+    isBuiltin(request: string): boolean;
+  };
+  wire(loader, '_load', (args) => packageOf(args[0], loader.isBuiltin));
+
+  const dc = process.getBuiltinModule('node:diagnostics_channel');
+  for (const name of TRIP_CHANNELS) {
+    const onMessage = (message: unknown) => {
+      startNow(`channel ${name}`);
+      (globalThis as Slots)[kAgent]?.deliver(name, message);
+    };
+    dc.subscribe(name, onMessage);
+    undo(() => dc.unsubscribe(name, onMessage));
+  }
+
+  if (Number(process.versions.node.split('.')[0]) >= 24) {
+    const sqlite = process.getBuiltinModule('node:sqlite') as
+      | { DatabaseSync?: { prototype: object } }
+      | undefined;
+    const proto = sqlite?.DatabaseSync?.prototype;
+    if (proto !== undefined) for (const name of ['prepare', 'exec']) wire(proto, name, 'node:sqlite');
+  }
+
+  if (honoInstalled()) {
+    const { registerHooks } = loader as unknown as {
+      registerHooks(hooks: {
+        resolve(specifier: string, context: unknown, next: (s: string, c: unknown) => unknown): unknown;
+      }): { deregister(): void };
+    };
+    const hooks = registerHooks({
+      resolve(specifier, context, next) {
+        if (!started() && (specifier === 'hono' || specifier.startsWith('hono/'))) startNow('module hono');
+        return next(specifier, context);
+      },
+    });
+    undo(() => hooks.deregister());
+  }
 }
 
 /** The channels a call before the first turn publishes on synchronously (core/channels.ts names them). */

@@ -30,9 +30,18 @@ export interface Instrumentation {
   readonly install: (ctx: HookContext) => unknown;
 }
 
-/** A Bun-only install, from ./bun-hooks.ts (imported on Bun only, one file for all of them). */
+/**
+ * A Bun-only install, from ./bun-hooks.ts (loaded on Bun only, one file for all of them): with
+ * require(), an entry of its own beside the chunks (scripts/build.mjs), so that the start stays
+ * synchronous, which a deferred start relies on (./defer.ts).
+ */
 function bun(name: keyof typeof import('./bun-hooks.js')) {
-  return async (ctx: HookContext) => (await import('./bun-hooks.js'))[name](ctx);
+  return (ctx: HookContext) => {
+    const hooks = process.getBuiltinModule('node:module').createRequire(import.meta.url)(
+      './bun-hooks.js',
+    ) as typeof import('./bun-hooks.js');
+    return hooks[name](ctx);
+  };
 }
 
 const BOTH: readonly Runtime[] = ['node', 'bun'];

@@ -20,11 +20,20 @@
 //   ~100 ms (express 57, mysql2 30, pg 10, measured on Bun 1.4.5) whether it used them or not.
 import { readFileSync } from 'node:fs';
 import Module from 'node:module';
-import { dirname, join, resolve } from 'node:path';
-import { readText } from '../config/files.js';
+import { dirname } from 'node:path';
 import { fail, type Guard } from '../core/guard.js';
 import { after, around, type Fn, type Patches } from '../core/patch.js';
 import type { Runtime } from '../core/runtime.js';
+import {
+  appDependencies,
+  type BunLoad,
+  kBunLoad,
+  mainFileFilter,
+  PACKAGE_MAINS,
+  type PackageRequest,
+} from './packages.js';
+
+export { appDependencies };
 
 export type Patch = (exports: unknown, file: string) => void;
 
@@ -52,16 +61,41 @@ export class ModuleLoads {
   private readonly seen = new WeakSet<object>();
   private hooked = false;
 
+  /** Bun: other files handed over through kBunLoad (Hono's dispatcher), by filter. */
+  private readonly bunHandlers: [RegExp, BunLoad][] = [];
+
   constructor(
     private readonly patches: Patches,
     private readonly runtime: Runtime,
     /** Guards the wrappers themselves (a failing resolve); each patch runs under its hook's guard. */
     private readonly guard: Guard,
-  ) {}
+  ) {
+    // The plugins of a deferred start (./defer-bun.ts) hand their files over here. It stays after a
+    // stop: those plugins cannot be removed, and the files must still load (unpatched, guards off).
+    if (runtime === 'bun') {
+      (globalThis as { [kBunLoad]?: BunLoad })[kBunLoad] = (path) => this.bunLoad(path);
+    }
+  }
+
+  /** Bun: `load` hands over the files `filter` matches when a deferred start's plugin asks (./defer-bun.ts). */
+  bunHandler(filter: RegExp, load: BunLoad): void {
+    this.bunHandlers.push([filter, load]);
+  }
+
+  /** A file a deferred start's plugin was asked for: patched as its own plugin would, or evaluated as it is. */
+  private bunLoad(path: string): ReturnType<BunLoad> {
+    const cache = (Module as unknown as { _cache: Record<string, BunModule | undefined> })._cache;
+    const entry = this.bySuffix(path);
+    if (entry !== undefined && appDependencies().has(entry.request.split('/')[0]!)) {
+      return this.bunModule(entry, path, cache);
+    }
+    for (const [filter, load] of this.bunHandlers) if (filter.test(path)) return load(path);
+    return this.bunModule(undefined, path, cache);
+  }
 
   /** Run `patch` on `request`'s exports when the app loads it, once per exports object. */
-  on(request: string, suffix: string, patch: Patch, guard: Guard): void {
-    const entry = { request, suffix, patch, guard };
+  on(request: PackageRequest, patch: Patch, guard: Guard): void {
+    const entry = { request, suffix: PACKAGE_MAINS[request], patch, guard };
     this.entries.push(entry);
     this.hook();
     if (this.runtime === 'bun') this.onBunLoad(entry);
@@ -201,48 +235,70 @@ export class ModuleLoads {
     }
     const plugin = (globalThis as { Bun?: { plugin?: BunPluginFn } }).Bun?.plugin;
     if (typeof plugin !== 'function') return;
-    const filter = new RegExp(
-      `${entry.suffix.replace(/[.*+?^${}()|[\]\\/]/g, (c) => (c === '/' ? '[\\\\/]' : `\\${c}`))}$`,
-    );
+    const filter = mainFileFilter(entry.suffix);
     plugin({
       name: `tapwire ${entry.request}`,
       setup: (build) => build.onLoad({ filter }, (args) => this.bunModule(entry, args.path, cache)),
     });
   }
 
-  /** The ESM module Bun is handed for `file`, the CommonJS file evaluated (once) and patched here. */
-  private bunModule(entry: Entry, file: string, cache: Record<string, BunModule | undefined>) {
-    let mod = cache[file];
-    // require() registers its Module before asking the plugin; an import does not.
-    const required = mod !== undefined && !mod.loaded;
-    if (mod === undefined || (required && !bunCompiling.has(file))) {
-      const source = readFileSync(file, 'utf8');
-      // A main file that is an ES module (a later version of the package) is Bun's to load, as it
-      // is: this hook then does not engage, and the app gets the package unchanged.
-      if (ESM_SYNTAX.test(source)) return { contents: source, loader: 'js' };
-      if (mod === undefined) {
-        mod = new (Module as unknown as new (id: string, parent: null) => BunModule)(file, null);
-        mod.filename = file;
-        mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
-          dirname(file),
-        );
-        cache[file] = mod;
-      }
-      bunCompiling.add(file);
-      try {
-        // The package's own errors reach the app's import or require unchanged, as without tapwire.
-        mod._compile(source, file);
-      } catch (error) {
-        delete cache[file];
-        throw error;
-      } finally {
-        bunCompiling.delete(file);
-      }
-      mod.loaded = true;
-      this.apply(entry, mod.exports, file);
-    }
-    return { contents: reexport(file, mod.exports, required), loader: 'js' };
+  /** The ESM module Bun is handed for `file`, the CommonJS file evaluated (once) and patched here (with an entry). */
+  private bunModule(entry: Entry | undefined, file: string, cache: Record<string, BunModule | undefined>) {
+    return bunModule(
+      file,
+      cache,
+      entry === undefined ? undefined : (exports) => this.apply(entry, exports, file),
+    );
   }
+}
+
+/**
+ * The ESM module Bun is handed for `file`: a CommonJS file evaluated here (once) by Bun's own
+ * Module#_compile, shown to `patched`, and re-exported; an ES module as it is.
+ */
+function bunModule(
+  file: string,
+  cache: Record<string, BunModule | undefined>,
+  patched?: (exports: unknown) => void,
+): { contents: string; loader: string } {
+  let mod = cache[file];
+  // require() registers its Module before asking the plugin; an import does not.
+  const required = mod !== undefined && !mod.loaded;
+  if (mod === undefined || (required && !bunCompiling.has(file))) {
+    const source = readFileSync(file, 'utf8');
+    // A main file that is an ES module (a later version of the package) is Bun's to load, as it
+    // is: this hook then does not engage, and the app gets the package unchanged.
+    if (ESM_SYNTAX.test(source)) return { contents: source, loader: 'js' };
+    if (mod === undefined) {
+      mod = new (Module as unknown as new (id: string, parent: null) => BunModule)(file, null);
+      mod.filename = file;
+      mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
+        dirname(file),
+      );
+      cache[file] = mod;
+    }
+    bunCompiling.add(file);
+    try {
+      // The package's own errors reach the app's import or require unchanged, as without tapwire.
+      mod._compile(source, file);
+    } catch (error) {
+      delete cache[file];
+      throw error;
+    } finally {
+      bunCompiling.delete(file);
+    }
+    mod.loaded = true;
+    patched?.(mod.exports);
+  }
+  return { contents: reexport(file, mod.exports, required), loader: 'js' };
+}
+
+// Bun: until an agent's ModuleLoads hands them over patched, the files a deferred start's plugins
+// ask for (./defer-bun.ts) are handed over as they are: set when this chunk loads, so that they
+// load even when the agent's start then fails or the agent is off.
+if (process.versions.bun !== undefined) {
+  (globalThis as { [kBunLoad]?: BunLoad })[kBunLoad] ??= (path) =>
+    bunModule(path, (Module as unknown as { _cache: Record<string, BunModule | undefined> })._cache);
 }
 
 /** A line that starts an import or export declaration: the file is an ES module. */
@@ -298,33 +354,4 @@ function reexport(file: string, exports: unknown, required: boolean): string {
     }
   }
   return `${lines.join('\n')}\n`;
-}
-
-let declared: Set<string> | undefined;
-
-/**
- * The runtime dependencies the app declares: `dependencies`, `optionalDependencies` and
- * `peerDependencies` of the package.json nearest to its entry point (read once).
- */
-export function appDependencies(): ReadonlySet<string> {
-  if (declared !== undefined) return declared;
-  declared = new Set();
-  const main = process.argv[1];
-  for (let dir = main ? dirname(resolve(main)) : process.cwd(); ; ) {
-    try {
-      const pkg = JSON.parse(readText(join(dir, 'package.json'))) as Record<string, unknown>;
-      for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
-        const deps = pkg[field];
-        if (deps !== null && typeof deps === 'object')
-          for (const name of Object.keys(deps)) declared.add(name);
-      }
-      return declared;
-    } catch (error) {
-      // None here: look further up. An unreadable package.json declares nothing.
-      if ((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT') return declared;
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return declared;
-    dir = parent;
-  }
 }

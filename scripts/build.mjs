@@ -246,6 +246,8 @@ await build({
     'chunks/sdk': 'core/sdk.ts',
     'chunks/ai': 'core/ai/entry.ts',
     'chunks/holder': 'exporters/holder.ts',
+    // The Bun hooks, required by agent/instrumentations.ts on Bun (synchronously: a deferred start).
+    'chunks/bun-hooks': 'agent/bun-hooks.ts',
   },
   chunkNames: 'chunks/[name]-[hash]',
 });
@@ -280,6 +282,17 @@ await build({
   },
   chunkNames: 'chunks/cli-[name]-[hash]',
   plugins: [builtins, minifyGrafanaSdk],
+});
+
+// Bun's wires for a deferred start (agent/defer-bun.ts), which register.js imports on Bun only: a
+// bundle of its own, sharing no chunk with the agent (the table of packages and the read of the
+// app's package.json it shares with the agent's code are copied into it), so that a Bun process
+// that never starts the agent loads this file and no chunk.
+await build({
+  ...bundle,
+  splitting: false,
+  entryPoints: { 'defer-bun': 'agent/defer-bun.ts' },
+  plugins: [builtins],
 });
 
 // The service `tapwire demo` runs under the preload. It is TypeScript so tsc checks it with the
@@ -392,12 +405,13 @@ function skipFacade(dir) {
       throw new Error(`build: ${found[1]} imports ${side} for its side effects`);
     }
   }
-  // The deferred start (agent/defer.ts) requires the same chunk by the source's name for it.
-  const required = '("./agent/start.js")';
+  // The deferred start (agent/defer.ts, agent/defer-bun.ts) requires the same chunk by the source's
+  // name for it.
+  const required = '"./agent/start.js"';
   if (!register.includes(required)) throw new Error('build: register.js requires no start module');
   let done = register
     .replace(found[0], `import("./chunks/${target}")`)
-    .replace(required, `("./chunks/${target}")`);
+    .replaceAll(required, `"./chunks/${target}"`);
   // register.js itself imports esbuild's helpers chunk for its side effects (it imports agent/defer.ts
   // statically) and calls none of them: one module less in every process.
   for (const [line, side] of register.matchAll(/^import "\.\/chunks\/(chunk-[\w-]+\.js)";\n/gm)) {

@@ -1,4 +1,4 @@
-// The deferred start on Node (agent/defer.ts): the preload loads the agent when the process first
+// The deferred start (agent/defer.ts, agent/defer-bun.ts): the preload loads the agent when the process first
 // does something it measures, or when its event loop first turns. Each app here does that thing in
 // its first synchronous run, before any turn, and then reads its own /metrics: the call that
 // started the agent is counted exactly once, as it was when the agent started with the preload.
@@ -11,7 +11,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentEnv, DIST_REGISTER, freePort, jsonLines, NODE, ROOT } from './support/index.js';
+import { agentEnv, BUN, DIST_REGISTER, freePort, jsonLines, NODE, ROOT } from './support/index.js';
 
 let app: string;
 let target: Server;
@@ -19,7 +19,11 @@ let targetPort: number;
 
 beforeAll(async () => {
   app = mkdtempSync(join(tmpdir(), 'tapwire-deferred-'));
-  writeFileSync(join(app, 'package.json'), '{ "name": "deferred-app", "private": true, "type": "module" }\n');
+  // pg declared: on Bun only declared packages are patched as they load, and waited for.
+  writeFileSync(
+    join(app, 'package.json'),
+    '{ "name": "deferred-app", "private": true, "type": "module", "dependencies": { "pg": "*" } }\n',
+  );
   mkdirSync(join(app, 'node_modules', '@opentelemetry'), { recursive: true });
   symlinkSync(
     join(ROOT, 'node_modules', '@opentelemetry', 'api'),
@@ -43,11 +47,12 @@ afterAll(async () => {
  * The app then prints its own /metrics and exits. Returns that page and the agent's lines.
  */
 async function runApp(
+  runtime: 'node' | 'bun',
   name: string,
   body: string,
   metricsPort: number,
 ): Promise<{ page: string; lines: Record<string, unknown>[]; stderr: string; code: number | null }> {
-  const file = join(app, `${name}.mjs`);
+  const file = join(app, `${name}-${runtime}.mjs`);
   writeFileSync(
     file,
     [
@@ -59,11 +64,15 @@ async function runApp(
       'process.exit(0);',
     ].join('\n'),
   );
-  const child = spawn(NODE, ['--import', DIST_REGISTER, file], {
-    cwd: app,
-    env: agentEnv(metricsPort, { LOG_LEVEL: 'debug' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    runtime === 'node' ? NODE : BUN,
+    [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, file],
+    {
+      cwd: app,
+      env: agentEnv(metricsPort, { LOG_LEVEL: 'debug' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -94,6 +103,7 @@ describe('node: a deferred start counts what started it', () => {
   it('an outbound node:http request made before the first turn', async () => {
     const port = await freePort();
     const r = await runApp(
+      'node',
       'http-client',
       [
         "import http from 'node:http';",
@@ -114,6 +124,7 @@ describe('node: a deferred start counts what started it', () => {
   it('a fetch() made before the first turn', async () => {
     const port = await freePort();
     const r = await runApp(
+      'node',
       'fetch',
       `await (await fetch('http://127.0.0.1:${targetPort}/y')).text();\nawait (await fetch('http://127.0.0.1:${targetPort}/z')).text();`,
       port,
@@ -131,6 +142,7 @@ describe('node: a deferred start counts what started it', () => {
   it('node:sqlite statements run before the first turn', async () => {
     const port = await freePort();
     const r = await runApp(
+      'node',
       'sqlite',
       [
         "import { DatabaseSync } from 'node:sqlite';",
@@ -156,6 +168,7 @@ describe('node: a deferred start counts what started it', () => {
   it("the app's own @opentelemetry/api counter, made and added to before the first turn", async () => {
     const port = await freePort();
     const r = await runApp(
+      'node',
       'otel-api',
       [
         "import { metrics } from '@opentelemetry/api';",
@@ -172,6 +185,7 @@ describe('node: a deferred start counts what started it', () => {
   it('the app listening on the metrics port before the first turn: the app gets it', async () => {
     const port = await freePort();
     const r = await runApp(
+      'node',
       'own-port',
       [
         "import http from 'node:http';",
@@ -189,35 +203,168 @@ describe('node: a deferred start counts what started it', () => {
 
   it('a package loaded, and tapwire itself imported', async () => {
     const port = await freePort();
-    const pg = await runApp('package', "import pg from 'pg';\nvoid pg;", port);
+    const pg = await runApp('node', 'package', "import pg from 'pg';\nvoid pg;", port);
     expect(pg.code, pg.stderr).toBe(0);
     expect(trigger(pg.lines)).toBe('module pg');
-    const own = await runApp('logger', "import { logger } from 'tapwire';\nvoid logger;", port);
+    const own = await runApp('node', 'logger', "import { logger } from 'tapwire';\nvoid logger;", port);
     expect(own.code, own.stderr).toBe(0);
     expect(trigger(own.lines)).toBe('tapwire imported');
   });
 
-  it('a script that never turns its loop loads nothing of the agent', async () => {
-    const file = join(app, 'compute.mjs');
-    writeFileSync(
-      file,
-      'let s = 0;\nfor (let i = 0; i < 1000; i++) s += i;\nprocess.stdout.write(String(s));\n',
+  it.each(['node', 'bun'] as const)(
+    '%s: a script that never turns its loop loads nothing of the agent',
+    async (runtime) => {
+      const file = join(app, 'compute.mjs');
+      writeFileSync(
+        file,
+        'let s = 0;\nfor (let i = 0; i < 1000; i++) s += i;\nprocess.stdout.write(String(s));\n',
+      );
+      const child = spawn(
+        runtime === 'node' ? NODE : BUN,
+        [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, file],
+        {
+          cwd: app,
+          env: agentEnv(await freePort(), { LOG_LEVEL: 'debug' }),
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
+      expect(out).toBe('499500');
+      expect(err).toBe('');
+    },
+  );
+});
+
+describe('bun: a deferred start counts what started it', () => {
+  const clientCount = (page: string) =>
+    sample(page, 'http_client_request_duration_seconds_count{', [
+      `server_port="${targetPort}"`,
+      'status_code="200"',
+    ]);
+
+  it('fetch() before the first turn', async () => {
+    const r = await runApp(
+      'bun',
+      'fetch',
+      `await (await fetch('http://127.0.0.1:${targetPort}/y')).text();\nawait (await fetch('http://127.0.0.1:${targetPort}/z')).text();`,
+      await freePort(),
     );
-    const child = spawn(NODE, ['--import', DIST_REGISTER, file], {
-      cwd: app,
-      env: agentEnv(await freePort(), { LOG_LEVEL: 'debug' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    expect(await new Promise((resolve) => child.on('exit', resolve))).toBe(0);
-    expect(out).toBe('499500');
-    expect(err).toBe('');
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('fetch');
+    expect(clientCount(r.page)).toBe(2);
+  });
+
+  it('a node:http request before the first turn', async () => {
+    const r = await runApp(
+      'bun',
+      'http-client',
+      [
+        "import http from 'node:http';",
+        `await new Promise((resolve, reject) => http.get('http://127.0.0.1:${targetPort}/x', (res) => { res.resume(); res.on('end', resolve); }).on('error', reject));`,
+      ].join('\n'),
+      await freePort(),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('builtin node:http');
+    expect(clientCount(r.page)).toBe(1);
+  });
+
+  it('Bun.serve before the first turn: its first request', async () => {
+    const r = await runApp(
+      'bun',
+      'serve',
+      [
+        "const server = Bun.serve({ port: 0, hostname: '127.0.0.1', fetch: () => new Response('hi') });",
+        "await (await fetch('http://127.0.0.1:' + server.port + '/hello')).text();",
+      ].join('\n'),
+      await freePort(),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('Bun.serve');
+    expect(
+      sample(r.page, 'http_server_request_duration_seconds_count{', [
+        'http_request_method="GET"',
+        'http_response_status_code="200"',
+      ]),
+    ).toBe(1);
+  });
+
+  it('bun:sqlite statements before the first turn', async () => {
+    const r = await runApp(
+      'bun',
+      'sqlite',
+      [
+        "import { Database } from 'bun:sqlite';",
+        "const db = new Database(':memory:');",
+        "db.run('CREATE TABLE jobs (id INTEGER)');",
+        "const insert = db.prepare('INSERT INTO jobs (id) VALUES (?)');",
+        'insert.run(1);',
+        'insert.run(2);',
+      ].join('\n'),
+      await freePort(),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('builtin bun:sqlite');
+    const count = (operation: string) =>
+      sample(r.page, 'db_client_operation_duration_seconds_count{', [
+        'db_system_name="sqlite"',
+        `db_operation_name="${operation}"`,
+      ]);
+    expect(count('CREATE')).toBe(1);
+    expect(count('INSERT')).toBe(2);
+  });
+
+  it("the app's own @opentelemetry/api counter before the first turn", async () => {
+    const r = await runApp(
+      'bun',
+      'otel-api',
+      [
+        "import { metrics } from '@opentelemetry/api';",
+        "metrics.getMeter('deferred-app').createCounter('jobs_done').add(3);",
+      ].join('\n'),
+      await freePort(),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('@opentelemetry/api');
+    expect(sample(r.page, 'jobs_done_total ', [])).toBe(3);
+  });
+
+  it('the app serving the metrics port before the first turn: the app gets it', async () => {
+    const port = await freePort();
+    const r = await runApp(
+      'bun',
+      'own-port',
+      `Bun.serve({ port: ${port}, hostname: '127.0.0.1', fetch: () => new Response('app metrics\\n') });`,
+      port,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(trigger(r.lines)).toBe('Bun.serve');
+    expect(r.page.trim()).toBe('app metrics');
+    expect(r.lines.map((l) => l.code)).toContain('TAPWIRE_METRICS_PORT_YIELDED');
+  });
+
+  it('a declared package, patched as it loads, and tapwire itself imported', async () => {
+    const port = await freePort();
+    const pg = await runApp(
+      'bun',
+      'package',
+      "import pg from 'pg';\nconst { originalOf } = { originalOf: (f) => f[Symbol.for('tapwire.original')] };\nprocess.stderr.write(JSON.stringify({ code: 'PG', patched: typeof originalOf(pg.Client.prototype.query) === 'function' }) + '\\n');",
+      port,
+    );
+    expect(pg.code, pg.stderr).toBe(0);
+    expect(trigger(pg.lines)).toBe('module pg');
+    expect(pg.lines.find((l) => l.code === 'PG')?.patched).toBe(true);
+    // tapwire's logger takes node:diagnostics_channel as it loads, before it asks for the agent.
+    const own = await runApp('bun', 'logger', "import { logger } from 'tapwire';\nvoid logger;", port);
+    expect(own.code, own.stderr).toBe(0);
+    expect(trigger(own.lines)).toBe('builtin node:diagnostics_channel');
   });
 });

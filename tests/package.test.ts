@@ -49,6 +49,8 @@ describe('npm pack', () => {
       'dist/index.d.ts',
       'dist/register.js',
       'dist/register.d.ts',
+      // Bun's wires for a deferred start, which register.js imports on Bun (agent/defer-bun.ts).
+      'dist/defer-bun.js',
       'dist/agent/attributes.d.ts',
       'dist/agent/current.d.ts',
       'dist/agent/log/app.d.ts',

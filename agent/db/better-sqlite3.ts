@@ -53,7 +53,6 @@ export function install(ctx: HookContext): void {
 
   ctx.loads.on(
     'better-sqlite3',
-    '/better-sqlite3/lib/index.js',
     (exports) => {
       const proto = (exports as { prototype?: object }).prototype;
       if (proto === undefined) return;

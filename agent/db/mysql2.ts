@@ -129,12 +129,7 @@ export function install(ctx: HookContext): void {
     );
   }
 
-  ctx.loads.on('mysql2', '/mysql2/index.js', patchPool, guard);
+  ctx.loads.on('mysql2', patchPool, guard);
   // mysql2/promise requires the core as './index.js' (not seen by name): load it from there.
-  ctx.loads.on(
-    'mysql2/promise',
-    '/mysql2/promise.js',
-    (_exports, file) => patchPool(createRequire(file)('./index.js')),
-    guard,
-  );
+  ctx.loads.on('mysql2/promise', (_exports, file) => patchPool(createRequire(file)('./index.js')), guard);
 }

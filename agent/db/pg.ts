@@ -76,7 +76,6 @@ export function install(ctx: HookContext): void {
 
   ctx.loads.on(
     'pg',
-    '/pg/lib/index.js',
     (exports) => {
       const pg = exports as { Client?: { prototype: object }; Pool?: { prototype: object } };
       const client = pg.Client?.prototype ?? null;

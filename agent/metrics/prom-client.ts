@@ -45,7 +45,6 @@ function defaultNames(file: string): string[] {
 export function install(ctx: HookContext): void {
   ctx.loads.on(
     'prom-client',
-    '/prom-client/index.js',
     (exports, file) => {
       const register = (exports as { register?: unknown }).register;
       if (!isRegistry(register)) return;

@@ -236,11 +236,10 @@ export function install(ctx: HookContext): void {
       }),
     );
   };
-  ctx.loads.on('router', '/router/index.js', (_exports, file) => hookRouter(createRequire(file)), g);
+  ctx.loads.on('router', (_exports, file) => hookRouter(createRequire(file)), g);
   // Express requires its router from its own folder; on Bun only a declared package is seen.
   ctx.loads.on(
     'express',
-    '/express/index.js',
     (_exports, file) => {
       const fromExpress = createRequire(file);
       hookRouter(createRequire(fromExpress.resolve('router/package.json')));

@@ -25,6 +25,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fail, type Guard } from '../../../core/guard.js';
 import { agentLog } from '../../../core/log.js';
 import type { HookContext } from '../../context.js';
+import { HONO_BASE } from '../../packages.js';
 import { kRoute, setRoute } from '../routes.js';
 
 /** Where the rewritten dispatcher finds honoMatch (shared by copies of the agent). */
@@ -44,7 +45,7 @@ const MAX_DISTANCE = 400;
 
 const ESM_FILE = '/hono/dist/hono-base.js';
 const CJS_FILE = '/hono/dist/cjs/hono-base.js';
-const BUN_FILTER = /[\\/]hono[\\/]dist[\\/](?:cjs[\\/])?hono-base\.js$/;
+const BUN_FILTER = HONO_BASE;
 
 function once(text: string, part: string): number {
   const at = text.indexOf(part);
@@ -300,6 +301,8 @@ export function install(ctx: HookContext): void {
   });
   ctx.patches.set(globalThis, kHonoMatch, honoMatch);
   if (typeof plugin === 'function') {
+    // A deferred start's plugin (../../defer-bun.ts), registered before this one, hands the file here.
+    ctx.loads.bunHandler(BUN_FILTER, (path) => onBunLoad({ path }));
     (plugin as BunPlugin)({
       name: 'tapwire-hono',
       setup(build) {

@@ -27,7 +27,6 @@ export function install(ctx: HookContext): void {
   const { guard, patches } = ctx;
   ctx.loads.on(
     'koa',
-    '/koa/lib/application.js',
     (exports) => {
       const proto = (exports as { prototype?: object }).prototype;
       if (proto === undefined) return;

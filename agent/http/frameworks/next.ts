@@ -189,5 +189,5 @@ export function install(ctx: HookContext): void {
   };
   if (runsNextCli() || (ctx.runtime === 'bun' && ctx.loads.declares('next'))) present();
   // Not declared: Bun's declared-package preload (../../load.ts) passes over it.
-  else ctx.loads.on('next', '/next/dist/server/next.js', present, ctx.guard);
+  else ctx.loads.on('next', present, ctx.guard);
 }

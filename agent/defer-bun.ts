@@ -1,0 +1,201 @@
+// Bun's wires for a deferred start (./defer.ts says what a deferred start is). A bundle of its own
+// (scripts/build.mjs): register.ts imports it on Bun only, and it shares no chunk with the agent, so
+// a Bun process that never starts the agent loads this one file of it.
+//
+// What the agent hooks on Bun is reached, before the first turn, through:
+// - `globalThis.fetch`, `Bun.serve` (Bun's node:http servers listen through it) and `Bun.listen`
+//   (node:net servers): wrapped, the call passed on to the agent's wrapper once it has started;
+// - a package the app declares and the agent patches as it loads (pg, mysql2, express, koa, next,
+//   prom-client) and Hono's dispatcher: a runtime plugin's onLoad for the same files as the agent's
+//   (./packages.ts). Bun asks the plugin registered first, this one: it starts the agent, then asks
+//   the agent for the file (kBunLoad: patched, as the agent's own plugin would hand it over). A
+//   runtime plugin cannot be removed, so it keeps asking the agent for those files;
+// - built-ins whose first use matters: `node:http` / `node:https` (their clients publish the
+//   `http.client.*` channels), `node:diagnostics_channel` (how ioredis, node-redis, mysql2 and
+//   fastify publish theirs, taken before their first message) and `bun:sqlite`: a runtime plugin's
+//   onResolve, which sees each import and require() of a built-in (not of a package: oven-sh/bun#40579),
+//   and process.getBuiltinModule();
+// - Bun's RedisClient: the command methods of its prototype (which the default `redis` instance
+//   shares; `Bun.redis` cannot be wrapped: a non-configurable property whose first read creates the
+//   client) and its constructor (Bun.RedisClient, through a Proxy, as the agent replaces it).
+// Started with the preload instead: an app that declares `undici` (its module's exports are patched,
+// and an ES module's named import of them is bound before any wire could see it) or that configures
+// Bun.sql through the environment (the agent's hook probes a query at start, agent/db/bun-sql.ts).
+import type { Loaded, Wiring } from './defer.js';
+import {
+  appDependencies,
+  type BunLoad,
+  HONO_BASE,
+  kBunLoad,
+  mainFileFilter,
+  PACKAGE_MAINS,
+} from './packages.js';
+
+export { deferStart } from './defer.js';
+
+type Fn = (this: unknown, ...args: unknown[]) => unknown;
+
+interface BunGlobal {
+  revision: string;
+  serve: Fn;
+  listen: Fn;
+  RedisClient?: (abstract new (...args: unknown[]) => object) & { prototype: Record<string, unknown> };
+  plugin(plugin: {
+    name: string;
+    setup(build: {
+      onLoad(options: { filter: RegExp }, callback: (args: { path: string }) => unknown): void;
+      onResolve(
+        options: { filter: RegExp; namespace: string },
+        callback: (args: { path: string }) => undefined,
+      ): void;
+    }): void;
+  }): unknown;
+}
+
+// The variables agent/db/bun-sql.ts reads Bun.sql's connection from (the same list).
+const SQL_ENV = [
+  'DATABASE_URL',
+  'POSTGRES_URL',
+  'PGURL',
+  'PG_URL',
+  'PGHOST',
+  'MYSQL_URL',
+  'TLS_DATABASE_URL',
+];
+
+/** The built-ins whose first use starts the agent, as process.getBuiltinModule() names them. */
+const BUILTINS = new Set([
+  'node:http',
+  'http',
+  'node:https',
+  'https',
+  'node:diagnostics_channel',
+  'diagnostics_channel',
+  'bun:sqlite',
+]);
+
+/** Whether this Bun process's start can wait (./defer.ts, and the header). */
+export function deferrable(env: NodeJS.ProcessEnv): boolean {
+  const only = (value: string | undefined, plain: string) =>
+    value === undefined || value.trim() === '' || value.trim().toLowerCase() === plain;
+  if (!only(env.OTEL_METRICS_EXPORTER, 'prometheus')) return false;
+  if (!only(env.OTEL_TRACES_EXPORTER, 'none') || !only(env.OTEL_LOGS_EXPORTER, 'none')) return false;
+  if (SQL_ENV.some((v) => env[v])) return false;
+  return !appDependencies().has('undici');
+}
+
+/** Bun's own wires (see the header). */
+export function layBunWires({ wire, startNow, started, undo }: Wiring): void {
+  const bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
+  wire(globalThis, 'fetch', 'fetch');
+  wire(bun, 'serve', 'Bun.serve');
+  wire(bun, 'listen', 'Bun.listen');
+  wire(process, 'getBuiltinModule', (args) =>
+    typeof args[0] === 'string' && BUILTINS.has(args[0]) ? `builtin ${args[0]}` : undefined,
+  );
+
+  const declared = appDependencies();
+  const handOver = (trigger: string) => (args: { path: string }) => {
+    startNow(trigger);
+    const load = (globalThis as { [kBunLoad]?: BunLoad })[kBunLoad];
+    if (load === undefined) throw new Error(`tapwire did not start: ${args.path} cannot be handed over`);
+    return load(args.path);
+  };
+  bun.plugin({
+    name: 'tapwire deferred start',
+    setup(build) {
+      build.onResolve({ filter: /^(?:http|https|diagnostics_channel)$/, namespace: 'node' }, (args) => {
+        if (!started()) startNow(`builtin node:${args.path}`);
+        return undefined;
+      });
+      build.onResolve({ filter: /^sqlite$/, namespace: 'bun' }, () => {
+        if (started()) return undefined;
+        startNow('builtin bun:sqlite');
+        // The agent's own onResolve, registered just now, is not asked for this import: its
+        // process.getBuiltinModule() patches the module instead (agent/load.ts, builtin()).
+        process.getBuiltinModule('bun:sqlite');
+        return undefined;
+      });
+      for (const [request, suffix] of Object.entries(PACKAGE_MAINS)) {
+        if (declared.has(request.split('/')[0]!)) {
+          build.onLoad({ filter: mainFileFilter(suffix) }, handOver(`module ${request}`));
+        }
+      }
+      build.onLoad({ filter: HONO_BASE }, handOver('module hono'));
+    },
+  });
+
+  const Client = bun.RedisClient;
+  if (typeof Client === 'function') {
+    wireMethods(Client.prototype, startNow, undo);
+    const tripping: typeof Client = new Proxy(Client, {
+      construct(target, args, newTarget) {
+        startNow('RedisClient');
+        // The agent's Bun.RedisClient by now (a Proxy that notes each client's URL).
+        const now = bun.RedisClient === tripping ? target : (bun.RedisClient ?? target);
+        return Reflect.construct(now, args, newTarget === tripping ? now : newTarget);
+      },
+    });
+    bun.RedisClient = tripping;
+    undo(() => {
+      if (bun.RedisClient === tripping) bun.RedisClient = Client;
+    });
+  }
+}
+
+/**
+ * Every command method of RedisClient.prototype starts the agent first, then runs the method the
+ * prototype has by then (the agent's wrapper). ~200 methods in every Bun process: each wrapper is
+ * made as a method of its own name (no property written for it; measured ~3 ms of `bun -e 0` for
+ * the general wire()), and its length is not copied (0 until the agent starts, which restores them).
+ */
+function wireMethods(
+  proto: Record<string, unknown>,
+  startNow: (trigger: string) => void,
+  undo: Wiring['undo'],
+): void {
+  const wired: [name: string, original: Fn, wrapper: Fn][] = [];
+  // Methods another wrapper was put over since (left in place, so ours calls the original).
+  const kept = new Set<string>();
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    if (name === 'constructor') continue;
+    const d = Object.getOwnPropertyDescriptor(proto, name);
+    if (d === undefined || typeof d.value !== 'function' || !d.writable) continue;
+    const original = d.value as Fn;
+    const wrapper = {
+      [name](this: unknown, ...args: unknown[]) {
+        startNow('RedisClient');
+        return (kept.has(name) ? original : (proto[name] as Fn)).apply(this, args);
+      },
+    }[name] as Fn;
+    wired.push([name, original, wrapper]);
+    proto[name] = wrapper;
+  }
+  undo(() => {
+    for (const [name, original, wrapper] of wired) {
+      if (proto[name] === wrapper) proto[name] = original;
+      else kept.add(name);
+    }
+  });
+}
+
+/**
+ * The start module, synchronously: from `tapwire precompile`'s tree for this Bun when there is one
+ * (register.ts says why), else the bundle's chunk. `chunk` is its path relative to this file.
+ */
+export function loadStart(base: string, chunk: string): Loaded {
+  const bun = (globalThis as unknown as { Bun: BunGlobal & { file(path: string): { size: number } } }).Bun;
+  const { createRequire } = process.getBuiltinModule('node:module');
+  const require = createRequire(base);
+  const tree = `./bun/${bun.revision}/start.js`;
+  let failed: Loaded['failed'];
+  try {
+    return { mod: require(tree), precompiled: true };
+  } catch (error) {
+    const url = new URL(tree, base);
+    if (bun.file(url.pathname).size > 0) {
+      failed = { dir: decodeURIComponent(new URL('.', url).pathname), error };
+    }
+  }
+  return { mod: require(chunk), precompiled: false, failed };
+}

@@ -1,0 +1,73 @@
+// The packages whose main file the agent patches as it loads (./load.ts), and the Hono file it
+// rewrites (./http/frameworks/hono.ts), in one table: the hooks name their package from it, and on
+// Bun a deferred start (./defer-bun.ts) waits for the same files. Also the app's declared
+// dependencies, which decide on Bun which of them are waited for at all.
+//
+// Imported by the agent's chunk and by ./defer-bun.ts, which is a bundle of its own
+// (scripts/build.mjs): each holds its copy of this code, so a Bun process that never starts the agent
+// loads no chunk of it. What both read at run time is shared through a global slot.
+import { dirname, join, resolve } from 'node:path';
+import { readText } from '../config/files.js';
+
+/** Package request -> the end of its main file's path (CommonJS: patched as the app loads it). */
+export const PACKAGE_MAINS = {
+  pg: '/pg/lib/index.js',
+  mysql2: '/mysql2/index.js',
+  'mysql2/promise': '/mysql2/promise.js',
+  'better-sqlite3': '/better-sqlite3/lib/index.js',
+  express: '/express/index.js',
+  router: '/router/index.js',
+  koa: '/koa/lib/application.js',
+  next: '/next/dist/server/next.js',
+  'prom-client': '/prom-client/index.js',
+} as const;
+
+export type PackageRequest = keyof typeof PACKAGE_MAINS;
+
+/** The Bun runtime plugin filter of a main file: its path's end, either separator. */
+export function mainFileFilter(suffix: string): RegExp {
+  return new RegExp(`${suffix.replace(/[.*+?^${}()|[\]\\/]/g, (c) => (c === '/' ? '[\\\\/]' : `\\${c}`))}$`);
+}
+
+/** Hono's dispatcher, in its ES module and its CommonJS build. */
+export const HONO_BASE = /[\\/]hono[\\/]dist[\\/](?:cjs[\\/])?hono-base\.js$/;
+
+/**
+ * Bun: where the agent hands over a file a runtime plugin was asked for (./load.ts sets it). The
+ * plugins of a deferred start (./defer-bun.ts) are registered first, so Bun asks them, and they ask
+ * this once the agent has started.
+ */
+export const kBunLoad = Symbol.for('tapwire.bun.load');
+export type BunLoad = (path: string) => { contents?: string; exports?: unknown; loader: string };
+
+const kDeclared = Symbol.for('tapwire.appDependencies');
+
+/**
+ * The runtime dependencies the app declares: `dependencies`, `optionalDependencies` and
+ * `peerDependencies` of the package.json nearest to its entry point (read once per process).
+ */
+export function appDependencies(): ReadonlySet<string> {
+  const g = globalThis as { [kDeclared]?: Set<string> };
+  const known = g[kDeclared];
+  if (known !== undefined) return known;
+  const declared = new Set<string>();
+  g[kDeclared] = declared;
+  const main = process.argv[1];
+  for (let dir = main ? dirname(resolve(main)) : process.cwd(); ; ) {
+    try {
+      const pkg = JSON.parse(readText(join(dir, 'package.json'))) as Record<string, unknown>;
+      for (const field of ['dependencies', 'optionalDependencies', 'peerDependencies']) {
+        const deps = pkg[field];
+        if (deps !== null && typeof deps === 'object')
+          for (const name of Object.keys(deps)) declared.add(name);
+      }
+      return declared;
+    } catch (error) {
+      // None here: look further up. An unreadable package.json declares nothing.
+      if ((error as NodeJS.ErrnoException | null)?.code !== 'ENOENT') return declared;
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return declared;
+    dir = parent;
+  }
+}
