@@ -18,12 +18,15 @@
 // - Bun's RedisClient rejects the command itself with code ERR_REDIS_CONNECTION_CLOSED.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
+  agentEnv,
+  BUN,
+  DIST_REGISTER,
   freePort,
   jsonLines,
   parseMetrics,
@@ -286,3 +289,52 @@ it("bun RedisClient: a failed command the app did not await still reaches the ap
   expect(JSON.parse(bare.stdout())).toEqual(seen);
   expect(JSON.parse(app.stdout())).toEqual(seen);
 }, 60_000);
+
+// A Bun process's agent starts at the first command or client, when nothing else started it before
+// (agent/defer-bun.ts): those commands are counted, on the server the client was made for.
+it('bun RedisClient: commands before the first turn start the agent and are counted, per client', async () => {
+  const metricsPort = await freePort();
+  const file = join(dir, 'redis-deferred.mjs');
+  writeFileSync(
+    file,
+    [
+      "import { redis, RedisClient } from 'bun';",
+      `const client = new RedisClient('redis://127.0.0.1:${redisPort}/3');`,
+      "await client.set('deferred:a', '1');",
+      "await client.get('deferred:a');",
+      "await redis.set('deferred:b', '2');",
+      'await new Promise((r) => setTimeout(r, 50));',
+      `const page = await (await fetch('http://127.0.0.1:${metricsPort}/metrics')).text();`,
+      "process.stdout.write(page + '\\n');",
+      'process.exit(0);',
+    ].join('\n'),
+  );
+  const child = spawn(BUN, ['--preload', DIST_REGISTER, file], {
+    cwd: dir,
+    env: agentEnv(metricsPort, { LOG_LEVEL: 'debug', REDIS_URL: `redis://127.0.0.1:${redisPort}/4` }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  expect(code, err).toBe(0);
+  const started = jsonLines(err).filter((l) => l.code === 'TAPWIRE_STARTED');
+  expect(started.map((l) => l.trigger)).toEqual(['RedisClient']);
+  const count = (operation: string, namespace: string) =>
+    parseMetrics(out).find(
+      (m) =>
+        m.name === 'db_client_operation_duration_seconds_count' &&
+        m.labels.db_operation_name === operation &&
+        m.labels.db_namespace === namespace &&
+        m.labels.server_port === String(redisPort),
+    )?.value;
+  expect(count('SET', '3')).toBe(1);
+  expect(count('GET', '3')).toBe(1);
+  expect(count('SET', '4')).toBe(1);
+});
