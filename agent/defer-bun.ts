@@ -24,6 +24,7 @@
 import type { Loaded, Wiring } from './defer.js';
 import {
   appDependencies,
+  BUN_SQL_ENV,
   type BunLoad,
   HONO_BASE,
   kBunLoad,
@@ -52,17 +53,6 @@ interface BunGlobal {
   }): unknown;
 }
 
-// The variables agent/db/bun-sql.ts reads Bun.sql's connection from (the same list).
-const SQL_ENV = [
-  'DATABASE_URL',
-  'POSTGRES_URL',
-  'PGURL',
-  'PG_URL',
-  'PGHOST',
-  'MYSQL_URL',
-  'TLS_DATABASE_URL',
-];
-
 /** The built-ins whose first use starts the agent, as process.getBuiltinModule() names them. */
 const BUILTINS = new Set([
   'node:http',
@@ -80,7 +70,7 @@ export function deferrable(env: NodeJS.ProcessEnv): boolean {
     value === undefined || value.trim() === '' || value.trim().toLowerCase() === plain;
   if (!only(env.OTEL_METRICS_EXPORTER, 'prometheus')) return false;
   if (!only(env.OTEL_TRACES_EXPORTER, 'none') || !only(env.OTEL_LOGS_EXPORTER, 'none')) return false;
-  if (SQL_ENV.some((v) => env[v])) return false;
+  if (BUN_SQL_ENV.some((v) => env[v])) return false;
   return !appDependencies().has('undici');
 }
 

@@ -1,7 +1,7 @@
 // The packages whose main file the agent patches as it loads (./load.ts), and the Hono file it
 // rewrites (./http/frameworks/hono.ts), in one table: the hooks name their package from it, and on
 // Bun a deferred start (./defer-bun.ts) waits for the same files. Also the app's declared
-// dependencies, which decide on Bun which of them are waited for at all.
+// dependencies, which decide on Bun which of them are waited for at all, and Bun.sql's variables.
 //
 // Imported by the agent's chunk and by ./defer-bun.ts, which is a bundle of its own
 // (scripts/build.mjs): each holds its copy of this code, so a Bun process that never starts the agent
@@ -23,6 +23,17 @@ export const PACKAGE_MAINS = {
 } as const;
 
 export type PackageRequest = keyof typeof PACKAGE_MAINS;
+
+/** The variables Bun.sql takes its connection from: with one set, its hook probes a query at start (./db/bun-sql.ts). */
+export const BUN_SQL_ENV = [
+  'DATABASE_URL',
+  'POSTGRES_URL',
+  'PGURL',
+  'PG_URL',
+  'PGHOST',
+  'MYSQL_URL',
+  'TLS_DATABASE_URL',
+] as const;
 
 /** The Bun runtime plugin filter of a main file: its path's end, either separator. */
 export function mainFileFilter(suffix: string): RegExp {

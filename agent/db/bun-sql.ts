@@ -17,8 +17,7 @@ import type { DbTarget } from '../../core/db/target.js';
 import { kOperation } from '../../core/operation.js';
 import { before } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
-
-const ENV = ['DATABASE_URL', 'POSTGRES_URL', 'PGURL', 'PG_URL', 'PGHOST', 'MYSQL_URL', 'TLS_DATABASE_URL'];
+import { BUN_SQL_ENV as ENV } from '../packages.js';
 
 interface ConnectionInfo {
   adapter?: string;
