@@ -8,8 +8,9 @@
 // - a package the app declares and the agent patches as it loads (pg, mysql2, express, koa, next,
 //   prom-client) and Hono's dispatcher: a runtime plugin's onLoad for the same files as the agent's
 //   (./packages.ts). Bun asks the plugin registered first, this one: it starts the agent, then asks
-//   the agent for the file (kBunLoad: patched, as the agent's own plugin would hand it over). A
-//   runtime plugin cannot be removed, so it keeps asking the agent for those files;
+//   the agent for the file (kBunLoad: patched, as the agent's own plugin would hand it over), or,
+//   with no agent to ask (its code failed to load, or it is off), hands the file over unpatched
+//   (./bun-module.ts). A runtime plugin cannot be removed, so it keeps asking for those files;
 // - built-ins whose first use matters: `node:http` / `node:https` (their clients publish the
 //   `http.client.*` channels), `node:diagnostics_channel` (how ioredis, node-redis, mysql2 and
 //   fastify publish theirs, taken before their first message) and `bun:sqlite`: a runtime plugin's
@@ -21,6 +22,7 @@
 // Started with the preload instead: an app that declares `undici` (its module's exports are patched,
 // and an ES module's named import of them is bound before any wire could see it) or that configures
 // Bun.sql through the environment (the agent's hook probes a query at start, agent/db/bun-sql.ts).
+import { bunModule } from './bun-module.js';
 import type { Loaded, Wiring } from './defer.js';
 import {
   appDependencies,
@@ -87,9 +89,10 @@ export function layBunWires({ wire, startNow, started, undo }: Wiring): void {
   const declared = appDependencies();
   const handOver = (trigger: string) => (args: { path: string }) => {
     startNow(trigger);
+    // Unset when the agent's code failed to load (said once, ./defer.ts) or the agent is off: the
+    // file loads unpatched, as without tapwire.
     const load = (globalThis as { [kBunLoad]?: BunLoad })[kBunLoad];
-    if (load === undefined) throw new Error(`tapwire did not start: ${args.path} cannot be handed over`);
-    return load(args.path);
+    return load === undefined ? bunModule(args.path) : load(args.path);
   };
   bun.plugin({
     name: 'tapwire deferred start',

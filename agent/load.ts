@@ -9,21 +9,16 @@
 // - Bun: a CommonJS app's require goes through `Module._extensions['.js']` (not `_load`); an ESM
 //   app's import goes through neither. What sees both is a runtime plugin's onLoad (Bun.plugin), for
 //   the package's main file, registered only for packages the app declares (below). onLoad must
-//   hand Bun the module's source, and CommonJS source handed back that way is evaluated as ESM
-//   (oven-sh/bun#39786): so the file is evaluated here instead, by Bun's own Module#_compile into
-//   the Module that require() registered (or a new one in require.cache for an import: a later
-//   require() finds it there), patched, and Bun is given a small ESM module that re-exports it as
-//   Bun's own interop would (default = module.exports, or its `default` under __esModule; one
-//   export per own property; for a require(), "module.exports", so that it returns the same
-//   object). A main file that is an ES module is handed to Bun unchanged (not patched). Nothing is
-//   loaded before the app loads it: requiring each declared package at start cost a Bun app
+//   hand Bun the module's source, and CommonJS source handed back that way is evaluated as ESM: so
+//   the file is evaluated and patched here and Bun is given a module that re-exports it
+//   (./bun-module.ts). A main file that is an ES module is handed to Bun unchanged (not patched).
+//   Nothing is loaded before the app loads it: requiring each declared package at start cost a Bun app
 //   ~100 ms (express 57, mysql2 30, pg 10, measured on Bun 1.4.5) whether it used them or not.
-import { readFileSync } from 'node:fs';
 import Module from 'node:module';
-import { dirname } from 'node:path';
 import { fail, type Guard } from '../core/guard.js';
 import { after, around, type Fn, type Patches } from '../core/patch.js';
 import type { Runtime } from '../core/runtime.js';
+import { bunModule } from './bun-module.js';
 import {
   appDependencies,
   type BunLoad,
@@ -84,13 +79,12 @@ export class ModuleLoads {
 
   /** A file a deferred start's plugin was asked for: patched as its own plugin would, or evaluated as it is. */
   private bunLoad(path: string): ReturnType<BunLoad> {
-    const cache = (Module as unknown as { _cache: Record<string, BunModule | undefined> })._cache;
     const entry = this.bySuffix(path);
     if (entry !== undefined && appDependencies().has(entry.request.split('/')[0]!)) {
-      return this.bunModule(entry, path, cache);
+      return this.bunModule(entry, path);
     }
     for (const [filter, load] of this.bunHandlers) if (filter.test(path)) return load(path);
-    return this.bunModule(undefined, path, cache);
+    return bunModule(path);
   }
 
   /** Run `patch` on `request`'s exports when the app loads it, once per exports object. */
@@ -228,7 +222,9 @@ export class ModuleLoads {
    */
   private onBunLoad(entry: Entry): void {
     if (!appDependencies().has(entry.request.split('/')[0]!)) return;
-    const cache = (Module as unknown as { _cache: Record<string, BunModule | undefined> })._cache;
+    const cache = (
+      Module as unknown as { _cache: Record<string, { loaded?: boolean; exports: unknown } | undefined> }
+    )._cache;
     for (const file of Object.keys(cache)) {
       const loaded = cache[file];
       if (file.endsWith(entry.suffix) && loaded?.loaded) this.apply(entry, loaded.exports, file);
@@ -238,80 +234,16 @@ export class ModuleLoads {
     const filter = mainFileFilter(entry.suffix);
     plugin({
       name: `tapwire ${entry.request}`,
-      setup: (build) => build.onLoad({ filter }, (args) => this.bunModule(entry, args.path, cache)),
+      setup: (build) => build.onLoad({ filter }, (args) => this.bunModule(entry, args.path)),
     });
   }
 
   /** The ESM module Bun is handed for `file`, the CommonJS file evaluated (once) and patched here (with an entry). */
-  private bunModule(entry: Entry | undefined, file: string, cache: Record<string, BunModule | undefined>) {
-    return bunModule(
-      file,
-      cache,
-      entry === undefined ? undefined : (exports) => this.apply(entry, exports, file),
-    );
+  private bunModule(entry: Entry, file: string) {
+    return bunModule(file, (exports) => this.apply(entry, exports, file));
   }
 }
 
-/**
- * The ESM module Bun is handed for `file`: a CommonJS file evaluated here (once) by Bun's own
- * Module#_compile, shown to `patched`, and re-exported; an ES module as it is.
- */
-function bunModule(
-  file: string,
-  cache: Record<string, BunModule | undefined>,
-  patched?: (exports: unknown) => void,
-): { contents: string; loader: string } {
-  let mod = cache[file];
-  // require() registers its Module before asking the plugin; an import does not.
-  const required = mod !== undefined && !mod.loaded;
-  if (mod === undefined || (required && !bunCompiling.has(file))) {
-    const source = readFileSync(file, 'utf8');
-    // A main file that is an ES module (a later version of the package) is Bun's to load, as it
-    // is: this hook then does not engage, and the app gets the package unchanged.
-    if (ESM_SYNTAX.test(source)) return { contents: source, loader: 'js' };
-    if (mod === undefined) {
-      mod = new (Module as unknown as new (id: string, parent: null) => BunModule)(file, null);
-      mod.filename = file;
-      mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
-        dirname(file),
-      );
-      cache[file] = mod;
-    }
-    bunCompiling.add(file);
-    try {
-      // The package's own errors reach the app's import or require unchanged, as without tapwire.
-      mod._compile(source, file);
-    } catch (error) {
-      delete cache[file];
-      throw error;
-    } finally {
-      bunCompiling.delete(file);
-    }
-    mod.loaded = true;
-    patched?.(mod.exports);
-  }
-  return { contents: reexport(file, mod.exports, required), loader: 'js' };
-}
-
-// Bun: until an agent's ModuleLoads hands them over patched, the files a deferred start's plugins
-// ask for (./defer-bun.ts) are handed over as they are: set when this chunk loads, so that they
-// load even when the agent's start then fails or the agent is off.
-if (process.versions.bun !== undefined) {
-  (globalThis as { [kBunLoad]?: BunLoad })[kBunLoad] ??= (path) =>
-    bunModule(path, (Module as unknown as { _cache: Record<string, BunModule | undefined> })._cache);
-}
-
-/** A line that starts an import or export declaration: the file is an ES module. */
-const ESM_SYNTAX =
-  /^[ \t]*(?:import\s*[\w${*'"]|export\s*(?:[{*]|default\b|const\b|let\b|var\b|function\b|class\b|async\b))/m;
-
-interface BunModule {
-  exports: unknown;
-  loaded: boolean;
-  filename: string;
-  paths: string[];
-  _compile(source: string, file: string): void;
-}
 type BunPluginFn = (plugin: {
   name: string;
   setup(build: {
@@ -322,36 +254,3 @@ type BunPluginFn = (plugin: {
     onResolve(options: { filter: RegExp; namespace: string }, callback: () => undefined): void;
   }): void;
 }) => unknown;
-
-const bunCompiling = new Set<string>();
-/** Where the re-exporting modules find what they re-export, by file. */
-const kBunExports = Symbol.for('tapwire.bun.exports');
-const bunGlobals = globalThis as { [kBunExports]?: Map<string, unknown> };
-bunGlobals[kBunExports] ??= new Map();
-const bunExports = bunGlobals[kBunExports];
-
-/**
- * An ESM module that exports what Bun's own interop would for a CommonJS module with these exports;
- * for a require(), "module.exports" too, which is what require() of an ES module returns.
- */
-function reexport(file: string, exports: unknown, required: boolean): string {
-  bunExports.set(file, exports);
-  const key = JSON.stringify(file);
-  const lines = [
-    `const m = globalThis[Symbol.for('tapwire.bun.exports')].get(${key});`,
-    `export default m !== null && typeof m === 'object' && m.__esModule ? m.default : m;`,
-  ];
-  if (required) lines.push(`export { m as "module.exports" };`);
-  if ((typeof exports === 'object' || typeof exports === 'function') && exports !== null) {
-    // Bun's own namespace of a CommonJS module: every own property name, non-enumerable ones too
-    // (a function's length, name and prototype), but not the __esModule mark that is set.
-    const esModule = Boolean((exports as { __esModule?: unknown }).__esModule);
-    let i = 0;
-    for (const name of Object.getOwnPropertyNames(exports)) {
-      if (name === 'default' || name === 'module.exports' || (name === '__esModule' && esModule)) continue;
-      lines.push(`const e${i} = m[${JSON.stringify(name)}];`, `export { e${i} as ${JSON.stringify(name)} };`);
-      i++;
-    }
-  }
-  return `${lines.join('\n')}\n`;
-}

@@ -46,7 +46,7 @@ export const HONO_BASE = /[\\/]hono[\\/]dist[\\/](?:cjs[\\/])?hono-base\.js$/;
 /**
  * Bun: where the agent hands over a file a runtime plugin was asked for (./load.ts sets it). The
  * plugins of a deferred start (./defer-bun.ts) are registered first, so Bun asks them, and they ask
- * this once the agent has started.
+ * this once the agent has started (unset: no agent, the file goes unpatched).
  */
 export const kBunLoad = Symbol.for('tapwire.bun.load');
 export type BunLoad = (path: string) => { contents?: string; exports?: unknown; loader: string };

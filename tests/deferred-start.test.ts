@@ -5,8 +5,17 @@
 // The apps live in a folder of their own whose node_modules holds only what they import (no
 // Hono: the plain wires, without the module hook that Hono's presence adds; the rest of the suite
 // runs beside Hono).
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -366,5 +375,50 @@ describe('bun: a deferred start counts what started it', () => {
     const own = await runApp('bun', 'logger', "import { logger } from 'tapwire';\nvoid logger;", port);
     expect(own.code, own.stderr).toBe(0);
     expect(trigger(own.lines)).toBe('builtin node:diagnostics_channel');
+  });
+
+  it('agent code that fails to load, or the agent off: the declared package still loads, unpatched; a failure is said once', async () => {
+    // A copy of the package whose chunks throw as they load: the agent's code cannot load.
+    const dist = mkdtempSync(join(tmpdir(), 'tapwire-broken-dist-'));
+    try {
+      cpSync(join(ROOT, 'dist'), dist, { recursive: true });
+      for (const f of readdirSync(join(dist, 'chunks'))) {
+        const file = join(dist, 'chunks', f);
+        writeFileSync(file, `throw new Error('sabotaged chunk');\n${readFileSync(file, 'utf8')}`);
+      }
+      writeFileSync(
+        join(app, 'broken-import.mjs'),
+        "import pg from 'pg';\nconsole.log(JSON.stringify({ client: typeof pg.Client, pool: typeof pg.Pool }));\n",
+      );
+      writeFileSync(
+        join(app, 'broken-require.cjs'),
+        "const pg = require('pg');\nconsole.log(JSON.stringify({ client: typeof pg.Client, pool: typeof pg.Pool }));\n",
+      );
+      for (const file of ['broken-import.mjs', 'broken-require.cjs']) {
+        const r = spawnSync(BUN, ['--preload', join(dist, 'register.js'), file], {
+          cwd: app,
+          env: agentEnv(await freePort()),
+          encoding: 'utf8',
+        });
+        expect(r.status, `${file}: ${r.stderr}`).toBe(0);
+        expect(JSON.parse(r.stdout), file).toEqual({ client: 'function', pool: 'function' });
+        const own = jsonLines(r.stderr).filter((l) => l.component === 'tapwire');
+        expect(
+          own.map((l) => l.code),
+          r.stderr,
+        ).toEqual(['TAPWIRE_ERR_START']);
+      }
+      // The agent off: its code loads, and hands nothing over; the file goes unpatched too.
+      const off = spawnSync(BUN, ['--preload', DIST_REGISTER, 'broken-import.mjs'], {
+        cwd: app,
+        env: agentEnv(await freePort(), { OTEL_SDK_DISABLED: 'true' }),
+        encoding: 'utf8',
+      });
+      expect(off.status, off.stderr).toBe(0);
+      expect(JSON.parse(off.stdout)).toEqual({ client: 'function', pool: 'function' });
+      expect(jsonLines(off.stderr).filter((l) => l.component === 'tapwire')).toEqual([]);
+    } finally {
+      rmSync(dist, { recursive: true, force: true });
+    }
   });
 });
