@@ -376,8 +376,15 @@ describe('bun: a deferred start counts what started it', () => {
     expect(own.code, own.stderr).toBe(0);
     expect(trigger(own.lines)).toBe('builtin node:diagnostics_channel');
   });
+});
 
-  it('agent code that fails to load, or the agent off: the declared package still loads, unpatched; a failure is said once', async () => {
+// What the deferred start does when the agent cannot be there: the app's package loads as without
+// tapwire (on Bun, the runtime plugin that waited for it hands its file over itself).
+describe.each(['node', 'bun'] as const)('%s: no agent to start', (runtime) => {
+  const bin = runtime === 'node' ? NODE : BUN;
+  const flag = runtime === 'node' ? '--import' : '--preload';
+
+  it('agent code that fails to load, or the agent off: the package still loads, unpatched; a failure is said once', async () => {
     // A copy of the package whose chunks throw as they load: the agent's code cannot load.
     const dist = mkdtempSync(join(tmpdir(), 'tapwire-broken-dist-'));
     try {
@@ -395,7 +402,7 @@ describe('bun: a deferred start counts what started it', () => {
         "const pg = require('pg');\nconsole.log(JSON.stringify({ client: typeof pg.Client, pool: typeof pg.Pool }));\n",
       );
       for (const file of ['broken-import.mjs', 'broken-require.cjs']) {
-        const r = spawnSync(BUN, ['--preload', join(dist, 'register.js'), file], {
+        const r = spawnSync(bin, [flag, join(dist, 'register.js'), file], {
           cwd: app,
           env: agentEnv(await freePort()),
           encoding: 'utf8',
@@ -409,7 +416,7 @@ describe('bun: a deferred start counts what started it', () => {
         ).toEqual(['TAPWIRE_ERR_START']);
       }
       // The agent off: its code loads, and hands nothing over; the file goes unpatched too.
-      const off = spawnSync(BUN, ['--preload', DIST_REGISTER, 'broken-import.mjs'], {
+      const off = spawnSync(bin, [flag, DIST_REGISTER, 'broken-import.mjs'], {
         cwd: app,
         env: agentEnv(await freePort(), { OTEL_SDK_DISABLED: 'true' }),
         encoding: 'utf8',
