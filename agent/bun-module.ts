@@ -11,7 +11,6 @@
 // copy of this code, and the state both need (the files being compiled, the exports re-exported)
 // lives in global slots, so either copy finds what the other did.
 import { readFileSync } from 'node:fs';
-import Module from 'node:module';
 import { dirname } from 'node:path';
 
 interface BunModule {
@@ -47,7 +46,13 @@ export function bunModule(
   file: string,
   patched?: (exports: unknown) => void,
 ): { contents: string; loader: string } {
-  const cache = (Module as unknown as { _cache: Record<string, BunModule | undefined> })._cache;
+  // Taken here, not imported: ./defer-bun.ts loads this file in every Bun process, which seldom calls it.
+  const Module = process.getBuiltinModule('node:module') as unknown as {
+    _cache: Record<string, BunModule | undefined>;
+    _nodeModulePaths(dir: string): string[];
+    new (id: string, parent: null): BunModule;
+  };
+  const cache = Module._cache;
   const { compiling } = shared();
   let mod = cache[file];
   // require() registers its Module before asking the plugin; an import does not.
@@ -58,11 +63,9 @@ export function bunModule(
     // is: this hook then does not engage, and the app gets the package unchanged.
     if (ESM_SYNTAX.test(source)) return { contents: source, loader: 'js' };
     if (mod === undefined) {
-      mod = new (Module as unknown as new (id: string, parent: null) => BunModule)(file, null);
+      mod = new Module(file, null);
       mod.filename = file;
-      mod.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(
-        dirname(file),
-      );
+      mod.paths = Module._nodeModulePaths(dirname(file));
       cache[file] = mod;
     }
     compiling.add(file);
