@@ -1,8 +1,10 @@
 // The label-value rule (core/series.ts): at most LABEL_VALUE_MAX characters with a visible cut,
 // control characters, bidirectional-text controls and lone surrogates replaced by U+FFFD; applied
-// to every string of every label set a SeriesCache builds and to every database target.
+// to every string of every label set a SeriesCache builds and to every database target. And the
+// bounded error.type of an HTTP status.
 import { describe, expect, it } from 'vitest';
 import { DbTargets } from '../core/db/target.js';
+import { clientStatusErrorType, serverErrorType } from '../core/http/semconv.js';
 import {
   LABEL_VALUE_CUT,
   LABEL_VALUE_MAX,
@@ -98,5 +100,21 @@ describe('label sets keep the rule', () => {
       address: `${'h'.repeat(253)}...`,
       port: 5432,
     });
+  });
+});
+
+describe('error.type of an HTTP status', () => {
+  it('is the status for 100-599, `_OTHER` past that range, and no error under 500 (400 for clients)', () => {
+    expect(serverErrorType(503, true)).toBe('503');
+    expect(serverErrorType(599, true)).toBe('599');
+    expect(serverErrorType(503, true)).toBe('503'); // the second time from its cache
+    expect(serverErrorType(600, true)).toBe('_OTHER');
+    expect(serverErrorType(5000, true)).toBe('_OTHER');
+    expect(serverErrorType(500.5, true)).toBe('_OTHER');
+    expect(serverErrorType(499, true)).toBeUndefined();
+    expect(serverErrorType(200, false)).toBe('aborted');
+    expect(clientStatusErrorType(404)).toBe('404');
+    expect(clientStatusErrorType(1000)).toBe('_OTHER');
+    expect(clientStatusErrorType(399)).toBeUndefined();
   });
 });

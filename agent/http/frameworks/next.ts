@@ -26,7 +26,7 @@
 //   returned, never the request's path.
 import { realpathSync, statSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { basename, join, resolve, sep } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fail, type Guard } from '../../../core/guard.js';
 import type { HookContext } from '../../context.js';
 import { addRouteReader } from '../routes.js';
@@ -97,7 +97,8 @@ function isPublicFile(publicDir: string, path: string): boolean {
     // Next matches the raw form too
   }
   const file = join(publicDir, decoded);
-  if (!file.startsWith(publicDir + sep)) return false;
+  // path.sep, not imported: a value taken from node:path loads it with the agent (~1.7 ms on Bun).
+  if (!file.startsWith(publicDir + (process.platform === 'win32' ? '\\' : '/'))) return false;
   try {
     return statSync(file, { throwIfNoEntry: false })?.isFile() === true;
   } catch {
@@ -167,7 +168,7 @@ function nextRoute(req: IncomingMessage, status: number): string | undefined {
 function runsNextCli(): boolean {
   const main = process.argv[1];
   // Nearly every app stops here, without touching the file system.
-  if (main === undefined || basename(main) !== 'next') return false;
+  if (main === undefined || !/(?:^|[\\/])next$/.test(main)) return false;
   try {
     return /[\\/]next[\\/]dist[\\/]bin[\\/]next$/.test(realpathSync(main));
   } catch {
