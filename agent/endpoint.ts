@@ -34,15 +34,13 @@ import type { Telemetry } from '../core/telemetry.js';
 import { AGENT_SCOPE, METRICS, PER_PROCESS } from '../exporters/catalogue.js';
 import type { Live } from '../exporters/live/index.js';
 import type { ProcessMerge } from '../exporters/merge.js';
-import { encodeResourceMetrics } from '../exporters/otlp-json.js';
 import {
   type BunServe,
   bindsAtOnce,
   type MetricsServer,
   startMetricsServer,
 } from '../exporters/prometheus/server.js';
-import { Pusher } from '../exporters/push.js';
-import { drainSpool, spoolLast } from '../exporters/spool.js';
+import type { Pusher } from '../exporters/push.js';
 import type { Worker, WorkerStore } from '../exporters/workers.js';
 
 /** Milliseconds between a sibling's pushes; the holder forgets one silent for three of them. */
@@ -143,6 +141,16 @@ function listened(port: number): boolean {
   return false;
 }
 
+let followerEntry: ReturnType<typeof requireEntry<'follower'>> | undefined;
+/**
+ * The pusher, the OTLP JSON of pushes and the spool (../exporters/follower.ts): a bundle entry,
+ * loaded the first time a process follows the holder, reads the spool or hands its counts on.
+ */
+function follower(): ReturnType<typeof requireEntry<'follower'>> {
+  followerEntry ??= requireEntry('follower');
+  return followerEntry;
+}
+
 /** Where a sibling reaches the holder: loopback when the endpoint listens on every address. */
 function pushHost(host: string): string {
   return host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
@@ -208,7 +216,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
    */
   const readSpool = (): void => {
     if (server === undefined) return;
-    drainSpool(config.prometheusPort, (body, handed) => {
+    follower().drainSpool(config.prometheusPort, (body, handed) => {
       const holder = requireEntry('holder');
       if (!handed) {
         holder.acceptOtlp(held().store, 'application/json', undefined, body, true);
@@ -389,7 +397,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
   /** A follower's last push, in 'exit' (to the holder, or to the spool). */
   function lastPush(): string | undefined {
     const metrics = lastMetrics();
-    return metrics === undefined ? undefined : JSON.stringify(encodeResourceMetrics(metrics));
+    return metrics === undefined ? undefined : JSON.stringify(follower().encodeResourceMetrics(metrics));
   }
 
   /**
@@ -408,7 +416,9 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     for (const w of store?.silentOnes() ?? []) holding!.merge.unretire(w.resourceMetrics);
     if (siblings.length > 0) {
       out.siblings = JSON.stringify({
-        resourceMetrics: siblings.flatMap((w) => encodeResourceMetrics(w.resourceMetrics).resourceMetrics),
+        resourceMetrics: siblings.flatMap(
+          (w) => follower().encodeResourceMetrics(w.resourceMetrics).resourceMetrics,
+        ),
       });
     }
     const own = telemetry.quiet() ? undefined : lastMetrics();
@@ -419,7 +429,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
             { slot: 0, resourceMetrics: own ?? { resource: telemetry.resource, scopeMetrics: [] } },
           ]);
     if (all !== undefined && all.scopeMetrics.length > 0)
-      out.own = JSON.stringify(encodeResourceMetrics(all));
+      out.own = JSON.stringify(follower().encodeResourceMetrics(all));
     return out;
   }
 
@@ -430,7 +440,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
    */
   function whoHolds(probe = false): void {
     if (closed) return;
-    pusher = new Pusher({
+    pusher = new (follower().Pusher)({
       host: pushHost(config.prometheusHost),
       port: config.prometheusPort,
       intervalMs: PUSH_INTERVAL_MS,
@@ -474,7 +484,7 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
         if (ending && !pushed && telemetry.quiet()) return undefined;
         last = await telemetry.collect();
         pushed = true;
-        return JSON.stringify(encodeResourceMetrics(last));
+        return JSON.stringify(follower().encodeResourceMetrics(last));
       },
       collectNow: lastPush,
       onLost: () => {
@@ -554,11 +564,11 @@ export function openEndpoint(config: Config, telemetry: Telemetry, bunServe: Bun
     try {
       if (server === undefined) {
         const body = lastPush();
-        if (body !== undefined && readerAfter()) spoolLast(config.prometheusPort, body);
+        if (body !== undefined && readerAfter()) follower().spoolLast(config.prometheusPort, body);
       } else if (readerAfter()) {
         const { own, siblings } = handOver();
-        if (siblings !== undefined) spoolLast(config.prometheusPort, siblings, true);
-        if (own !== undefined) spoolLast(config.prometheusPort, own);
+        if (siblings !== undefined) follower().spoolLast(config.prometheusPort, siblings, true);
+        if (own !== undefined) follower().spoolLast(config.prometheusPort, own);
       }
     } catch {
       // Nothing more can be done for a process that is exiting.

@@ -138,6 +138,8 @@ const LATE = [
   'core/sdk.ts',
   'core/ai/entry.ts',
   'exporters/holder.ts',
+  'core/db/sql.ts',
+  'exporters/follower.ts',
   'exporters/live/index.ts',
   'exporters/otlp.ts',
   'exporters/otlp-logs.ts',
@@ -239,13 +241,17 @@ await build({
   // Entries of their own with fixed names, which core/entries.ts loads with require() when first
   // needed: out of the preload's start-up graph, and reachable synchronously. The OpenTelemetry
   // SDK's MeterProvider (when the app first asks for a meter), the AI measurement (at the first
-  // provider call) and the metrics port holder's merge and serializer (at its first scrape or push).
+  // provider call), the metrics port holder's merge and serializer (at its first scrape or push) and
+  // the reading of SQL statements (at the first statement a database hook sees), and a follower's
+  // pusher with the spool (when a process follows the holder, reads the spool or hands counts on).
   entryPoints: {
     index: 'index.ts',
     register: 'register.ts',
     'chunks/sdk': 'core/sdk.ts',
     'chunks/ai': 'core/ai/entry.ts',
     'chunks/holder': 'exporters/holder.ts',
+    'chunks/sql': 'core/db/sql.ts',
+    'chunks/follower': 'exporters/follower.ts',
     // The Bun hooks, required by agent/instrumentations.ts on Bun (synchronously: a deferred start).
     'chunks/bun-hooks': 'agent/bun-hooks.ts',
   },

@@ -418,7 +418,8 @@ describe('the AI measurement', () => {
 
 describe("the holder's merge and serializer", () => {
   // dist/chunks/holder.js (siblings' pushes merged, the page written) is a bundle entry loaded at
-  // the first scrape or push (core/entries.ts): a process nobody scrapes never loads it.
+  // the first scrape or push (core/entries.ts): a process nobody scrapes never loads it; nor the
+  // follower's pusher and spool (dist/chunks/follower.js), which a holder needs at its first scrape.
   for (const runtime of ['node', 'bun'] as const) {
     it(`${runtime}: load at the first scrape, not at start, and that scrape is whole`, async () => {
       const port = await freePort();
@@ -435,7 +436,30 @@ describe("the holder's merge and serializer", () => {
         },
       );
       expect(r.status, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ before: false, held: false, after: true, info: 1 });
+      expect(JSON.parse(r.stdout)).toEqual({
+        before: false,
+        held: false,
+        after: true,
+        info: 1,
+        follower: [false, true],
+      });
+    });
+  }
+});
+
+describe('the reading of SQL statements', () => {
+  // dist/chunks/sql.js (core/db/sql.ts and its lexer) is a bundle entry loaded at the first
+  // statement a database hook sees (core/entries.ts): a process that runs none never loads it.
+  for (const runtime of ['node', 'bun'] as const) {
+    it(`${runtime}: loads at the first statement, not at start, and that statement is measured`, async () => {
+      const port = await freePort();
+      const r = spawnSync(
+        runtime === 'node' ? NODE : BUN,
+        [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, join(FIXTURES, 'sql-on-demand.cjs')],
+        { encoding: 'utf8', env: agentEnv(port) },
+      );
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toEqual({ before: false, after: true, count: '3' });
     });
   }
 });

@@ -12,12 +12,12 @@
 //   tagged template), with `$1…` (PostgreSQL) or `?` where the values go; the server from the
 //   adapter's connection info, one target per adapter.
 import type { DbInfo, DbOp } from '../../core/db/operation.js';
-import { type SqlDialect, sqlDialect, sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
 import { kOperation } from '../../core/operation.js';
 import { before } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
 import { BUN_SQL_ENV as ENV } from '../packages.js';
+import { statementInfo } from './sql.js';
 
 interface ConnectionInfo {
   adapter?: string;
@@ -29,7 +29,8 @@ type Adapter = { connectionInfo?: ConnectionInfo } | undefined;
 /** Per adapter: where its queries go and how their text reads. */
 interface Described {
   target: DbTarget;
-  dialect: SqlDialect;
+  /** db.system.name, whose dialect reads its statements. */
+  system: string;
 }
 type Query = Record<symbol, unknown> & { [kOperation]?: DbOp | null };
 
@@ -63,7 +64,7 @@ export function install(ctx: HookContext): void {
       system === 'sqlite' || adapter === undefined
         ? db.target(system, undefined, undefined, undefined)
         : db.target(system, c.database, c.hostname, c.port);
-    return { target, dialect: sqlDialect(system) };
+    return { target, system };
   }
 
   function describedOf(adapter: Adapter): Described {
@@ -77,14 +78,14 @@ export function install(ctx: HookContext): void {
   }
 
   function infoOf(strings: unknown, d: Described): DbInfo | undefined {
-    if (typeof strings === 'string') return sqlInfo(strings, d.dialect);
+    if (typeof strings === 'string') return statementInfo(strings, d.system);
     if (!Array.isArray(strings)) return undefined;
     let info = templates.get(strings);
     if (info === undefined) {
       const numbered = d.target.system === 'postgresql';
       let text = strings[0] ?? '';
       for (let i = 1; i < strings.length; i++) text += `${numbered ? `$${i}` : '?'}${strings[i]}`;
-      info = sqlInfo(text, d.dialect);
+      info = statementInfo(text, d.system);
       templates.set(strings, info);
     }
     return info;

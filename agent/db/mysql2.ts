@@ -15,14 +15,11 @@
 import { createRequire } from 'node:module';
 import type { DbOp } from '../../core/db/operation.js';
 import type { PoolStats } from '../../core/db/pools.js';
-import { sqlDialect, sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
 import { kOperation } from '../../core/operation.js';
 import { before } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
-
-/** MySQL and MariaDB read statements alike; which of the two a server is comes later. */
-const MYSQL = sqlDialect('mysql');
+import { statementInfo } from './sql.js';
 
 interface QueryContext {
   query?: unknown;
@@ -59,7 +56,9 @@ export function install(ctx: HookContext): void {
 
   function start(message: unknown): void {
     const c = message as QueryContext;
-    c[kOperation] = db.start(targetOf(c), typeof c.query === 'string' ? sqlInfo(c.query, MYSQL) : undefined);
+    // MySQL and MariaDB read statements alike; which of the two a server is comes later.
+    const info = typeof c.query === 'string' ? statementInfo(c.query, 'mysql') : undefined;
+    c[kOperation] = db.start(targetOf(c), info);
   }
 
   function done(message: unknown): void {

@@ -13,11 +13,11 @@
 
 import type { PoolStats } from '../../core/db/pools.js';
 import type { DbRecorder } from '../../core/db/recorder.js';
-import { sqlDialect, sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
 import { fail, type Guard } from '../../core/guard.js';
 import { around, before, type Fn } from '../../core/patch.js';
 import type { HookContext } from '../context.js';
+import { statementInfo } from './sql.js';
 
 interface PgClient {
   connectionParameters?: { host?: string; port?: number; database?: string };
@@ -39,8 +39,6 @@ function owner(proto: object | null, name: string): object | undefined {
   }
   return undefined;
 }
-
-const POSTGRESQL = sqlDialect('postgresql');
 
 function textOf(config: unknown): string | undefined {
   if (typeof config === 'string') return config;
@@ -131,7 +129,7 @@ function runQuery(
     fail(guard, error);
     return Reflect.apply(query, self, args);
   }
-  const op = db.start(target, text === undefined ? undefined : sqlInfo(text, POSTGRESQL));
+  const op = db.start(target, text === undefined ? undefined : statementInfo(text, 'postgresql'));
   if (typeof values === 'function') return query.call(self, config, op.callback(values as Fn));
   if (typeof callback === 'function') return query.call(self, config, values, op.callback(callback as Fn));
   let result: PromiseLike<unknown> | undefined;

@@ -3,16 +3,14 @@
 // statement's database and its SQL text.
 import type { DbInfo } from '../../core/db/operation.js';
 import type { DbRecorder } from '../../core/db/recorder.js';
-import { sqlDialect, sqlInfo } from '../../core/db/sql.js';
 import type { DbTarget } from '../../core/db/target.js';
 import type { Guard } from '../../core/guard.js';
 import { described, type Fn } from '../../core/patch.js';
-
-const SQLITE = sqlDialect('sqlite');
+import { statementInfo } from './sql.js';
 
 /** What a SQLite statement's text tells the metrics and spans (cached per text). */
 export function sqliteInfo(sql: string): DbInfo {
-  return sqlInfo(sql, SQLITE);
+  return statementInfo(sql, 'sqlite');
 }
 
 export interface Statement {
