@@ -1,4 +1,4 @@
-// What the hooks read of a SQL statement's text (core/db/sql.ts and its lexer, ~20 kB bundled) is a
+// What the hooks read of a SQL statement's text (core/db/sql.ts and its lexer, ~15 kB bundled) is a
 // bundle entry of its own, loaded with the first statement a hook sees rather than with the agent:
 // most processes under the preload never run one (scripts/build.mjs, core/entries.ts).
 import type { SqlInfo } from '../../core/db/sql.js';
