@@ -78,10 +78,23 @@ export function inheritWith(options: object, headers: Headers): object {
   return out;
 }
 
-async function track(h: Hooked, op: ClientOp, promise: unknown): Promise<unknown> {
-  let response: unknown;
+/** The status of a fetch Response (0 for anything else). */
+const responseStatus = (result: unknown): number => (result instanceof NativeResponse ? result.status : 0);
+
+/**
+ * Ends `op` when the call's promise settles: fails it with the error (rethrown to the app as it
+ * came) or ends it with the status `statusOf` reads from the result. A provider call answered by a
+ * fetch Response gets the pass-through body that reads its stream (../../ai/bun.ts).
+ */
+export async function track(
+  h: Hooked,
+  op: ClientOp,
+  promise: unknown,
+  statusOf: (result: unknown) => number = responseStatus,
+): Promise<unknown> {
+  let result: unknown;
   try {
-    response = await promise;
+    result = await promise;
   } catch (error) {
     try {
       op.fail(error);
@@ -91,15 +104,15 @@ async function track(h: Hooked, op: ClientOp, promise: unknown): Promise<unknown
     throw error;
   }
   try {
-    const status = response instanceof NativeResponse ? response.status : 0;
+    const status = statusOf(result);
     op.end(status, clientStatusErrorType(status));
-    if (op.ai !== undefined && response instanceof NativeResponse && h.guard.enabled) {
-      return observeResponse(response, op.ai, h.guard);
+    if (op.ai !== undefined && result instanceof NativeResponse && h.guard.enabled) {
+      return observeResponse(result, op.ai, h.guard);
     }
   } catch (error) {
     fail(h.guard, error);
   }
-  return response;
+  return result;
 }
 
 /**

@@ -23,11 +23,10 @@ import module from 'node:module';
 import { fail } from '../../../core/guard.js';
 import type { ClientOp } from '../../../core/http/client.js';
 import { type Origin, pathOfUrl } from '../../../core/http/origins.js';
-import { clientStatusErrorType } from '../../../core/http/semconv.js';
 import { around, type Fn } from '../../../core/patch.js';
 import type { HookContext } from '../../context.js';
 import { appDependencies } from '../../load.js';
-import { type Hooked, inheritWith, measuredFetch } from './fetch.js';
+import { type Hooked, inheritWith, measuredFetch, track } from './fetch.js';
 import { bunGlobal } from './types.js';
 
 /** A provider's origin without its provider, one per origin: request() calls are HTTP calls only. */
@@ -69,26 +68,10 @@ function optionsWith(options: unknown, trace: Record<string, string>): object | 
   return options === undefined ? { headers } : inheritWith(options as object, headers);
 }
 
-async function track(h: Hooked, op: ClientOp, promise: unknown): Promise<unknown> {
-  let result: unknown;
-  try {
-    result = await promise;
-  } catch (error) {
-    try {
-      op.fail(error);
-    } catch (e) {
-      fail(h.guard, e);
-    }
-    throw error;
-  }
-  try {
-    const status = (result as { statusCode?: unknown } | null)?.statusCode;
-    const code = typeof status === 'number' ? status : 0;
-    op.end(code, clientStatusErrorType(code));
-  } catch (error) {
-    fail(h.guard, error);
-  }
-  return result;
+/** The status of request()'s result (0 when it has none). */
+function statusCodeOf(result: unknown): number {
+  const status = (result as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : 0;
 }
 
 function requestMeasured(h: Hooked, original: Fn, self: unknown, args: IArguments): unknown {
@@ -114,7 +97,7 @@ function requestMeasured(h: Hooked, original: Fn, self: unknown, args: IArgument
     op.fail(error);
     throw error;
   }
-  return track(h, op, promise);
+  return track(h, op, promise, statusCodeOf);
 }
 
 export function install(ctx: HookContext): void {
