@@ -1,6 +1,6 @@
-// Bun's wires for a deferred start (./defer.ts says what a deferred start is). A bundle of its own
-// (scripts/build.mjs): register.ts imports it on Bun only, and it shares no chunk with the agent, so
-// a Bun process that never starts the agent loads this one file of it.
+// Bun's wires for a deferred start (./defer.ts says what a deferred start is), bundled into Bun's
+// file of the preload (../register-bun.ts), which shares no chunk with the agent: a Bun process that
+// never starts the agent loads that one file of tapwire.
 //
 // What the agent hooks on Bun is reached, before the first turn, through:
 // - `globalThis.fetch`, `Bun.serve` (Bun's node:http servers listen through it) and `Bun.listen`

@@ -252,7 +252,7 @@ function render(results, loadAtStart) {
       `${WARMUP} warm-up calls then ${REQUESTS} measured calls one after another and reports its medians; the table shows ` +
       'the median of the processes. Time to first chunk: from `fetch()` to the first body chunk read; total: to the end of the body. ' +
       '"per round" divides bare\'s process of each round by this mode\'s of the same round: the median and range of those ratios show how far the rounds spread around the verdict (the ratio of the medians).',
-    '- `tapwire`: `--import dist/register.js` / `--preload`, `TAPWIRE_AI_ENDPOINTS=127.0.0.1:PORT=openai`, ' +
+    '- `tapwire`: `--import dist/register.js` / `--preload dist/register-bun.js` (what `tapwire/register` is on each runtime), `TAPWIRE_AI_ENDPOINTS=127.0.0.1:PORT=openai`, ' +
       '`OTEL_METRICS_EXPORTER=prometheus`. "recorded": calls counted by `gen_ai_client_operation_duration_seconds` on the ' +
       "agent's /metrics; the row is only valid when every call, its time to first chunk and all output tokens were recorded.",
     '',

@@ -287,7 +287,7 @@ function render(results, loadAtStart) {
       (PINNED
         ? "The measured process is pinned to CPU 1 and the database server (with all it forks) to CPU 0 (`taskset`), so neither takes the other's time slice."
         : 'Not pinned (`taskset` or a second CPU missing, or `TAPWIRE_BENCH_PIN=0`): the client and the server share the cores.'),
-    '- Modes: `bare`; `tapwire` (`--import dist/register.js` / `--preload`); `otel` ' +
+    '- Modes: `bare`; `tapwire` (`--import dist/register.js` / `--preload dist/register-bun.js`, what `tapwire/register` is on each runtime); `otel` ' +
       `(\`@opentelemetry/auto-instrumentations-node/register\` ${otelVersion}, same flag) for pg, mysql2 and ioredis — ` +
       'OpenTelemetry has no node:sqlite / bun:sqlite instrumentation. Agent env: `OTEL_METRICS_EXPORTER=prometheus`, ' +
       "`OTEL_TRACES_EXPORTER=none`, `OTEL_LOGS_EXPORTER=none`. The drivers are loaded with `require()` (OpenTelemetry's " +

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
-import { BENCH_DIR, REPO, RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
+import { BENCH_DIR, REPO, RUNTIMES, registers } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   options: { mb: { type: 'string', default: '10' }, runtime: { type: 'string', default: 'node,bun' } },
@@ -32,7 +32,7 @@ try {
   for (const runtime of opts.runtime.split(',')) {
     const rt = RUNTIMES[runtime];
     for (const mode of ['bare', 'tapwire']) {
-      const args = mode === 'tapwire' ? [rt.preloadFlag, TAPWIRE_REGISTER] : [];
+      const args = mode === 'tapwire' ? [rt.preloadFlag, registers()[runtime]] : [];
       const child = spawnTracked(rt.bin, [...args, path.join(BENCH_DIR, 'lib/long-line-child.mjs')], {
         stdout: 'pipe',
         env: {

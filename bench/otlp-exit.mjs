@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, spawnTracked } from './lib/procs.mjs';
-import { RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
+import { RUNTIMES, registers } from './scenarios.mjs';
 
 const APP = `import http from 'node:http';
 const server = http.createServer((_req, res) => res.end('done'));
@@ -33,17 +33,21 @@ const receivers = { refused: await freePort(), hanging: hang.address().port };
 
 for (const [runtime, { bin }] of Object.entries(RUNTIMES)) {
   for (const [name, port] of Object.entries(receivers)) {
-    const child = spawnTracked(bin, [runtime === 'node' ? '--import' : '--preload', TAPWIRE_REGISTER, app], {
-      env: {
-        PATH: process.env.PATH,
-        TAPWIRE_ENV: 'test',
-        OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
-        OTEL_TRACES_EXPORTER: 'otlp',
-        OTEL_METRICS_EXPORTER: 'otlp',
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
-        ...extra,
+    const child = spawnTracked(
+      bin,
+      [runtime === 'node' ? '--import' : '--preload', registers()[runtime], app],
+      {
+        env: {
+          PATH: process.env.PATH,
+          TAPWIRE_ENV: 'test',
+          OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_METRICS_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+          ...extra,
+        },
       },
-    });
+    );
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;

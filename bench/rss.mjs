@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { fmt, guard, median, rotate } from './lib/common.mjs';
 import { httpGet, runWrk, waitReady } from './lib/measure.mjs';
 import { freePort, killTree, rssMb, sleep, spawnTracked } from './lib/procs.mjs';
-import { REPO, RUNTIMES } from './scenarios.mjs';
+import { REPO, RUNTIMES, registers } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -21,9 +21,9 @@ const { values: opts } = parseArgs({
 });
 const MODES = [
   { id: 'bare', register: null },
-  { id: 'tapwire', register: path.join(REPO, 'dist/register.js') },
+  { id: 'tapwire', register: registers() },
 ];
-if (opts.base) MODES.push({ id: 'base', register: path.resolve(opts.base, 'register.js') });
+if (opts.base) MODES.push({ id: 'base', register: registers(path.resolve(opts.base)) });
 guard(60);
 
 async function once(runtimeId, mode) {
@@ -37,7 +37,7 @@ async function once(runtimeId, mode) {
     OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
   };
   const args = [
-    ...(mode.register ? [runtime.preloadFlag, mode.register] : []),
+    ...(mode.register ? [runtime.preloadFlag, mode.register[runtimeId]] : []),
     path.join(REPO, 'bench/apps/http-hello.mjs'),
   ];
   const child = spawnTracked(runtime.bin, args, { env });

@@ -25,7 +25,7 @@ import {
   spawnTracked,
 } from './lib/procs.mjs';
 import { deriveRows, renderMarkdown, runtimeTable, targetsTable } from './lib/report.mjs';
-import { BENCH_DIR, MODES, modeEnv, REPO, RUNTIMES, SCENARIOS } from './scenarios.mjs';
+import { BENCH_DIR, MODES, modeEnv, preloadOf, REPO, RUNTIMES, SCENARIOS } from './scenarios.mjs';
 
 // ---------------------------------------------------------------- settings
 
@@ -113,7 +113,7 @@ async function startServer(runtimeId, scenario, mode, extraEnv) {
   const metricsPort = await freePort();
   const args = [
     ...(mode.runtimeArgs ?? []),
-    ...(mode.preload ? [runtime.preloadFlag, mode.preload] : []),
+    ...(preloadOf(mode, runtimeId) ? [runtime.preloadFlag, preloadOf(mode, runtimeId)] : []),
     path.join(BENCH_DIR, scenario.app),
   ];
   const env = childEnv(mode, scenario, extraEnv, port, metricsPort);
@@ -338,7 +338,20 @@ function machineMeta() {
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(' '),
-    tapwireRegister: path.relative(REPO, MODES.find((m) => m.id === 'tapwire').preload),
+    tapwireRegister: path.relative(
+      REPO,
+      preloadOf(
+        MODES.find((m) => m.id === 'tapwire'),
+        'node',
+      ),
+    ),
+    tapwireRegisterBun: path.relative(
+      REPO,
+      preloadOf(
+        MODES.find((m) => m.id === 'tapwire'),
+        'bun',
+      ),
+    ),
   };
 }
 

@@ -4,7 +4,7 @@
 // A scenario may start helper processes in `setup` (a fake DB, a mock LLM upstream) and
 // hand extra env to the app; helpers run as separate processes so that their CPU cost is
 // the same for every mode and never lands inside the harness' own event loop.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -39,6 +39,24 @@ const COMMON_ENV = {
 };
 
 export const TAPWIRE_REGISTER = path.join(REPO, 'dist/register.js');
+
+/**
+ * The file `tapwire/register` is on each runtime in `dir` (a build's dist/): package.json's exports
+ * give Bun dist/register-bun.js (the `bun` condition) and Node dist/register.js, so a bench loads
+ * the preload as an installed package's `--import tapwire/register` / `--preload tapwire/register`
+ * does. A build without Bun's file (an older one, as a `base`) is register.js on both.
+ */
+export function registers(dir = path.join(REPO, 'dist')) {
+  const exported = JSON.parse(readFileSync(path.join(REPO, 'package.json'), 'utf8')).exports['./register'];
+  const file = (target) => path.join(dir, path.relative('dist', target));
+  const bun = file(exported.bun ?? exported.default);
+  return { node: file(exported.default), bun: existsSync(bun) ? bun : file(exported.default) };
+}
+
+/** A mode's preload on a runtime: one file for every runtime, or one per runtime (registers()). */
+export function preloadOf(mode, runtimeId) {
+  return mode.preload !== null && typeof mode.preload === 'object' ? mode.preload[runtimeId] : mode.preload;
+}
 export const OTEL_REGISTER = '@opentelemetry/auto-instrumentations-node/register';
 
 /**
@@ -54,7 +72,7 @@ export const MODES = [
   { id: 'bare', preload: null, env: {} },
   {
     id: 'tapwire',
-    preload: TAPWIRE_REGISTER,
+    preload: registers(),
     env: {},
     unavailable: () => (existsSync(TAPWIRE_REGISTER) ? null : 'dist/register.js missing (run npm run build)'),
     checkMetrics: true,
@@ -87,7 +105,7 @@ export const MODES = [
     ? [
         {
           id: 'base',
-          preload: path.join(process.env.TAPWIRE_BENCH_BASE, 'register.js'),
+          preload: registers(process.env.TAPWIRE_BENCH_BASE),
           env: {},
           checkMetrics: true,
         },

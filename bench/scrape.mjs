@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { fmt, guard, machineLine, writeOut } from './lib/common.mjs';
 import { httpGet, waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
-import { RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
+import { RUNTIMES, registers } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -65,7 +65,7 @@ async function measure(runtimeId, dir, TABLES) {
   const port = await freePort();
   const metricsPort = await freePort();
   const file = path.join(dir, 'app.mjs');
-  const child = spawnTracked(rt.bin, [rt.preloadFlag, TAPWIRE_REGISTER, file], {
+  const child = spawnTracked(rt.bin, [rt.preloadFlag, registers()[runtimeId], file], {
     cwd: dir,
     env: {
       PATH: process.env.PATH,

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitReady } from './lib/measure.mjs';
 import { freePort, killAllSync, killTree, rssMb, sleep, spawnTracked } from './lib/procs.mjs';
+import { registers } from './scenarios.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'node_modules/.bin');
@@ -72,7 +73,7 @@ async function soak(runtime) {
   const barePort = await freePort();
   const metricsPort = await freePort();
   const app = path.join(ROOT, 'bench/apps/http-hello.mjs');
-  const preload = runtime === 'bun' ? ['--preload', REGISTER] : ['--import', REGISTER];
+  const preload = runtime === 'bun' ? ['--preload', registers().bun] : ['--import', REGISTER];
   const child = spawnTracked(path.join(BIN, runtime), [...preload, app], {
     env: {
       ...process.env,

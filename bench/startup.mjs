@@ -6,7 +6,8 @@
 // openai, and whose node_modules holds those packages and what they depend on (links to this repo's
 // copies), as an app that installed them would: not Hono, whose presence adds a module hook to a
 // Node process's deferred start (agent/defer.ts, ~1.5 ms):
-// - e0: `node --import dist/register.js -e 0` (`bun --preload …`), spawn to exit;
+// - e0: `node --import dist/register.js -e 0` (`bun --preload dist/register-bun.js`: the files
+//   `tapwire/register` is on each runtime), spawn to exit;
 // - first200: spawn to the first HTTP 200 of a node:http hello app (raw probe every 2 ms);
 // - children: one process that spawns 50 short children (`-e 0`) one after another with
 //   execFileSync, all under NODE_OPTIONS / BUN_OPTIONS — the parent holds /metrics and, blocked,
@@ -44,7 +45,7 @@ import { parseArgs } from 'node:util';
 import { fmt, guard, median, rotate, writeOut } from './lib/common.mjs';
 import { waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
-import { BENCH_DIR, REPO, RUNTIMES } from './scenarios.mjs';
+import { BENCH_DIR, REPO, RUNTIMES, registers } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   allowNegative: true,
@@ -66,9 +67,9 @@ const RUNTIME_IDS = opts.runtime.split(',');
 
 const MODES = [
   { id: 'bare', register: null },
-  { id: 'tapwire', register: path.join(REPO, 'dist/register.js') },
+  { id: 'tapwire', register: registers() },
 ];
-if (opts.base) MODES.push({ id: 'base', register: path.resolve(opts.base, 'register.js') });
+if (opts.base) MODES.push({ id: 'base', register: registers(path.resolve(opts.base)) });
 // What a preload costs before it does anything (an empty module, `agent: false`: no breakdown): the
 // runtime's own share of every row, which no agent can take away.
 if (opts.empty)
@@ -89,7 +90,7 @@ if (opts.precompiled && RUNTIME_IDS.includes('bun')) {
   cpSync(path.join(REPO, 'dist'), copy, { recursive: true });
   const r = spawnSync(RUNTIMES.bun.bin, [path.join(copy, 'cli/main.js'), 'precompile'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tapwire precompile: exit ${r.status}: ${r.stderr}`);
-  MODES.push({ id: 'precompiled', register: path.join(copy, 'register.js'), only: 'bun' });
+  MODES.push({ id: 'precompiled', register: registers(copy), only: 'bun' });
 }
 const modesOf = (runtimeId) => MODES.filter((m) => m.only === undefined || m.only === runtimeId);
 
@@ -147,12 +148,16 @@ function env(mode, runtimeId, metricsPort, extra = {}) {
   out.OTEL_EXPORTER_PROMETHEUS_HOST = '127.0.0.1';
   if (mode.register !== null && extra.inherit) {
     out[runtimeId === 'bun' ? 'BUN_OPTIONS' : 'NODE_OPTIONS'] =
-      `${RUNTIMES[runtimeId].preloadFlag} ${mode.register}`;
+      `${RUNTIMES[runtimeId].preloadFlag} ${registerOf(mode, runtimeId)}`;
   }
   return { ...out, ...extra.env };
 }
 
-const preload = (mode, runtimeId) => (mode.register ? [RUNTIMES[runtimeId].preloadFlag, mode.register] : []);
+// A mode's preload file on a runtime: the file `tapwire/register` is there (registers()), or the one file.
+const registerOf = (mode, runtimeId) =>
+  mode.register !== null && typeof mode.register === 'object' ? mode.register[runtimeId] : mode.register;
+const preload = (mode, runtimeId) =>
+  mode.register ? [RUNTIMES[runtimeId].preloadFlag, registerOf(mode, runtimeId)] : [];
 
 // CPU time (task-clock of the process and its children, every thread) next to wall time when
 // `perf` is there: on a loaded machine the wall time of a start-up is mostly waiting for a core,

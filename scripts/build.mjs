@@ -290,14 +290,14 @@ await build({
   plugins: [builtins, minifyGrafanaSdk],
 });
 
-// Bun's wires for a deferred start (agent/defer-bun.ts), which register.js imports on Bun only: a
-// bundle of its own, sharing no chunk with the agent (the table of packages and the read of the
-// app's package.json it shares with the agent's code are copied into it), so that a Bun process
-// that never starts the agent loads this file and no chunk.
+// Bun's file of the preload (register-bun.ts: package.json gives it to Bun for `tapwire/register`,
+// and register.js imports it on Bun): a bundle of its own, sharing no chunk with the agent (the
+// table of packages and the read of the app's package.json it shares with the agent's code are
+// copied into it), so that a Bun process that never starts the agent loads this one file.
 await build({
   ...bundle,
   splitting: false,
-  entryPoints: { 'defer-bun': 'agent/defer-bun.ts' },
+  entryPoints: { 'register-bun': 'register-bun.ts' },
   plugins: [builtins],
 });
 
@@ -411,7 +411,7 @@ function skipFacade(dir) {
       throw new Error(`build: ${found[1]} imports ${side} for its side effects`);
     }
   }
-  // The deferred start (agent/defer.ts, agent/defer-bun.ts) requires the same chunk by the source's
+  // The deferred start (agent/defer.ts) requires the same chunk by the source's
   // name for it.
   const required = '"./agent/start.js"';
   if (!register.includes(required)) throw new Error('build: register.js requires no start module');
@@ -428,6 +428,12 @@ function skipFacade(dir) {
   }
   writeFileSync(registerFile, done);
   rmSync(facadeFile);
+  // Bun's file of the preload names the start module the same way, for its deferred start and its
+  // start with the preload.
+  const bunFile = join(dir, 'register-bun.js');
+  const bun = readFileSync(bunFile, 'utf8');
+  if (!bun.includes(required)) throw new Error('build: register-bun.js names no start module');
+  writeFileSync(bunFile, bun.replaceAll(required, `"./chunks/${target}"`));
 }
 
 /**

@@ -3,11 +3,11 @@
 // on the packed tarball, and the tarball installed into a fresh app, where the `tapwire` bin and
 // both entry points work. The tarball's size is printed and held under a budget.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stripVTControlCharacters } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUN, NODE, ROOT } from './support/index.js';
+import { BUN, freePort, NODE, ROOT } from './support/index.js';
 import { installApp, type Packed, pack, readJson, removeTemporaries } from './support/package.js';
 
 const BIN = (name: string) => join(ROOT, 'node_modules/.bin', name);
@@ -49,8 +49,9 @@ describe('npm pack', () => {
       'dist/index.d.ts',
       'dist/register.js',
       'dist/register.d.ts',
-      // Bun's wires for a deferred start, which register.js imports on Bun (agent/defer-bun.ts).
-      'dist/defer-bun.js',
+      // Bun's file of the preload: `tapwire/register` on Bun (package.json's `bun` condition), and
+      // what register.js imports there (register-bun.ts).
+      'dist/register-bun.js',
       'dist/agent/attributes.d.ts',
       'dist/agent/current.d.ts',
       'dist/agent/log/app.d.ts',
@@ -164,6 +165,38 @@ describe('installed from the tarball', () => {
     // The test profile (warn) keeps the agent's start-up lines out; no endpoint, no port taken.
     const r = run(runtime, args, { TAPWIRE_ENV: 'test', OTEL_METRICS_EXPORTER: 'none' });
     expect([r.code, r.stdout, r.stderr]).toEqual([0, 'function true function\n', '']);
+  });
+
+  // package.json's exports give Bun its own file for `tapwire/register` (only Bun's code, one module:
+  // register-bun.ts says what it saves) and Node register.js. The app's own request and /metrics
+  // show the agent it starts (deferred: the Bun.serve call trips it) counting.
+  it.each([
+    ['node', NODE, '--import', 'dist/register.js'],
+    ['bun', BUN, '--preload', 'dist/register-bun.js'],
+  ])('%s: the preload tapwire/register is %s', async (_runtime, runtime, flag, file) => {
+    const port = await freePort();
+    const script = [
+      "const { createServer } = await import('node:http');",
+      "const server = createServer((_req, res) => res.end('ok'));",
+      'await new Promise((r) => server.listen(0, "127.0.0.1", r));',
+      "await (await fetch('http://127.0.0.1:' + server.address().port + '/')).text();",
+      `const page = await (await fetch('http://127.0.0.1:${port}/metrics')).text();`,
+      "const count = page.split('\\n').find((l) => l.startsWith('http_server_request_duration_seconds_count'));",
+      // Node lists no ES module in require.cache; Bun lists every module it loaded.
+      "const cache = typeof require === 'undefined' ? {} : require.cache;",
+      "const loaded = Object.keys(cache).filter((f) => f.includes('/node_modules/tapwire/dist/') && !f.includes('/chunks/'));",
+      'console.log(JSON.stringify({ count: count?.split(" ").pop(), loaded: loaded.map((f) => f.split("/node_modules/tapwire/")[1]) }));',
+      'server.close();',
+    ].join('\n');
+    writeFileSync(join(app, 'resolve-check.mjs'), script);
+    const r = run(runtime, [flag, 'tapwire/register', 'resolve-check.mjs'], {
+      OTEL_EXPORTER_PROMETHEUS_PORT: String(port),
+      TAPWIRE_ENV: 'test',
+    });
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    const out = JSON.parse(r.stdout) as { count: string; loaded: string[] };
+    expect(out.count).toBe('1');
+    expect(out.loaded).toEqual(runtime === BUN ? [file] : []);
   });
 
   it('declares runtime dependencies only for what the bundle leaves out (pino for the types, pino-pretty)', () => {

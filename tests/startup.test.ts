@@ -288,10 +288,23 @@ describe('the bundle', () => {
     visit('register.js');
     // register.js, the chunk with start() (no facade re-exporting it: scripts/build.mjs,
     // skipFacade) and the configuration's chunk, which `import 'tapwire'` shares. (On Bun,
-    // register.js also imports dist/defer-bun.js, the deferred start's wires: a bundle of its own,
-    // not reached from here; most processes load only those two files, agent/defer.ts.)
+    // register.js imports dist/register-bun.js, Bun's file of the preload, by a name esbuild
+    // leaves to the runtime: not reached from here.)
     expect([...graph].filter((f) => f.startsWith('chunks/')).length, [...graph].join(' ')).toBeGreaterThan(0);
     expect(graph.size, [...graph].join(' ')).toBeLessThanOrEqual(3);
+  });
+
+  // `tapwire/register` on Bun (package.json's `bun` condition): one file that imports nothing until
+  // the agent starts, and then the same chunk with start() as register.js.
+  it("bun: the preload's own file imports nothing, and names register.js's start chunk", () => {
+    const dist = join(ROOT, 'dist');
+    const bun = readFileSync(join(dist, 'register-bun.js'), 'utf8');
+    expect(bun.match(/^(?:import|export)\b.*$/gm)).toBeNull();
+    const start = /import\("\.\/(chunks\/[\w-]+\.js)"\)/.exec(
+      readFileSync(join(dist, 'register.js'), 'utf8'),
+    )?.[1];
+    expect(start).toBeDefined();
+    expect(bun).toContain(`"./${start}"`);
   });
 
   // One character outside ASCII, even in a comment, makes Node decode the whole file into a

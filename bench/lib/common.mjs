@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { MODES, modeEnv, REPO, RUNTIMES } from '../scenarios.mjs';
+import { MODES, modeEnv, preloadOf, REPO, RUNTIMES } from '../scenarios.mjs';
 import { freePort, killAllSync, killTree, spawnTracked } from './procs.mjs';
 
 export const median = (xs) => {
@@ -79,7 +79,8 @@ async function childCommand(runtimeId, modeId, script, extraEnv) {
   const runtime = RUNTIMES[runtimeId];
   const m = mode(modeId);
   const metricsPort = await freePort();
-  const args = [...(m.preload ? [runtime.preloadFlag, m.preload] : []), script];
+  const preload = preloadOf(m, runtimeId);
+  const args = [...(preload ? [runtime.preloadFlag, preload] : []), script];
   const env = childEnv(modeId, {
     ...extraEnv,
     OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),

@@ -148,7 +148,7 @@ export function renderMarkdown({ results, meta, settings }) {
     `- Date: ${meta.date}`,
     `- Machine: ${meta.nproc} CPUs (nproc), ${meta.cpuModel}, ${meta.memGb} GB RAM, ${meta.os}; load average (1/5/15 min) ${meta.loadAvgAtStart} at start, ${meta.loadAvgAtEnd} at end`,
     `- Runtimes: Node.js ${meta.versions.node ?? 'n/a'}, Bun ${meta.versions.bun ?? 'n/a'} (from node_modules/.bin); wrk ${meta.wrkVersion}`,
-    `- Modes: \`bare\` (the app alone); \`tapwire\` (\`node --import ${meta.tapwireRegister}\` / \`bun --preload ${meta.tapwireRegister}\`); ` +
+    `- Modes: \`bare\` (the app alone); \`tapwire\` (\`node --import ${meta.tapwireRegister}\` / \`bun --preload ${meta.tapwireRegisterBun ?? meta.tapwireRegister}\`: the files \`tapwire/register\` resolves to); ` +
       `\`otel\` (\`@opentelemetry/auto-instrumentations-node/register\` ${meta.otelVersion}, same flags); ` +
       "`otel-esm` (Node only: `otel` plus `--experimental-loader=@opentelemetry/instrumentation/hook.mjs`, OpenTelemetry's documented setup for ESM apps; " +
       "without it OTel does not instrument an ESM app's `node:http` server — see the agent /metrics column). " +

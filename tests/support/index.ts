@@ -21,6 +21,8 @@ import { runtimeBinary } from '../../scripts/runtimes.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DIST_REGISTER = join(ROOT, 'dist/register.js');
+/** What `tapwire/register` is on Bun (package.json's `bun` condition); register.js imports it there. */
+export const DIST_REGISTER_BUN = join(ROOT, 'dist/register-bun.js');
 export const FIXTURES = join(ROOT, 'tests/fixtures');
 // The apps run on the project's Node 24 and Bun unless TAPWIRE_TEST_NODE / TAPWIRE_TEST_BUN name another
 // version (X.Y.Z, or `oldest`: package.json's engines claim), fetched once by scripts/runtimes.ts; CI
@@ -148,10 +150,12 @@ export function runtimeCommand(
   file: string,
   args: string[] = [],
   binary?: string,
-  register = DIST_REGISTER,
+  register?: string,
 ): string[] {
-  if (runtime === 'node') return [binary ?? NODE, ...(preload ? ['--import', register] : []), file, ...args];
-  return [binary ?? BUN, ...(preload ? ['--preload', register] : []), file, ...args];
+  // By default the file an installed package's `tapwire/register` resolves to on each runtime.
+  if (runtime === 'node')
+    return [binary ?? NODE, ...(preload ? ['--import', register ?? DIST_REGISTER] : []), file, ...args];
+  return [binary ?? BUN, ...(preload ? ['--preload', register ?? DIST_REGISTER_BUN] : []), file, ...args];
 }
 
 export async function startApp(options: StartOptions): Promise<App> {
