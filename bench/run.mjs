@@ -314,6 +314,7 @@ function tryExec(cmd, args) {
 }
 
 function machineMeta() {
+  const tapwireMode = MODES.find((m) => m.id === 'tapwire');
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const otelPkg = JSON.parse(
     readFileSync(
@@ -338,20 +339,8 @@ function machineMeta() {
       .loadavg()
       .map((x) => x.toFixed(2))
       .join(' '),
-    tapwireRegister: path.relative(
-      REPO,
-      preloadOf(
-        MODES.find((m) => m.id === 'tapwire'),
-        'node',
-      ),
-    ),
-    tapwireRegisterBun: path.relative(
-      REPO,
-      preloadOf(
-        MODES.find((m) => m.id === 'tapwire'),
-        'bun',
-      ),
-    ),
+    tapwireRegister: path.relative(REPO, preloadOf(tapwireMode, 'node')),
+    tapwireRegisterBun: path.relative(REPO, preloadOf(tapwireMode, 'bun')),
   };
 }
 

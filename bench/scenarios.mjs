@@ -57,6 +57,7 @@ export function registers(dir = path.join(REPO, 'dist')) {
 export function preloadOf(mode, runtimeId) {
   return mode.preload !== null && typeof mode.preload === 'object' ? mode.preload[runtimeId] : mode.preload;
 }
+
 export const OTEL_REGISTER = '@opentelemetry/auto-instrumentations-node/register';
 
 /**

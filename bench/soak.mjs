@@ -18,7 +18,6 @@ import { registers } from './scenarios.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'node_modules/.bin');
-const REGISTER = path.join(ROOT, 'dist/register.js');
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -73,7 +72,7 @@ async function soak(runtime) {
   const barePort = await freePort();
   const metricsPort = await freePort();
   const app = path.join(ROOT, 'bench/apps/http-hello.mjs');
-  const preload = runtime === 'bun' ? ['--preload', registers().bun] : ['--import', REGISTER];
+  const preload = [runtime === 'bun' ? '--preload' : '--import', registers()[runtime]];
   const child = spawnTracked(path.join(BIN, runtime), [...preload, app], {
     env: {
       ...process.env,

@@ -45,7 +45,7 @@ import { parseArgs } from 'node:util';
 import { fmt, guard, median, rotate, writeOut } from './lib/common.mjs';
 import { waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
-import { BENCH_DIR, REPO, RUNTIMES, registers } from './scenarios.mjs';
+import { BENCH_DIR, preloadOf, REPO, RUNTIMES, registers } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   allowNegative: true,
@@ -66,14 +66,14 @@ const MEASURES = opts.measure.split(',');
 const RUNTIME_IDS = opts.runtime.split(',');
 
 const MODES = [
-  { id: 'bare', register: null },
-  { id: 'tapwire', register: registers() },
+  { id: 'bare', preload: null },
+  { id: 'tapwire', preload: registers() },
 ];
-if (opts.base) MODES.push({ id: 'base', register: registers(path.resolve(opts.base)) });
+if (opts.base) MODES.push({ id: 'base', preload: registers(path.resolve(opts.base)) });
 // What a preload costs before it does anything (an empty module, `agent: false`: no breakdown): the
 // runtime's own share of every row, which no agent can take away.
 if (opts.empty)
-  MODES.push({ id: 'empty', register: path.join(BENCH_DIR, 'apps/empty-preload.mjs'), agent: false });
+  MODES.push({ id: 'empty', preload: path.join(BENCH_DIR, 'apps/empty-preload.mjs'), agent: false });
 
 guard(60);
 
@@ -90,7 +90,7 @@ if (opts.precompiled && RUNTIME_IDS.includes('bun')) {
   cpSync(path.join(REPO, 'dist'), copy, { recursive: true });
   const r = spawnSync(RUNTIMES.bun.bin, [path.join(copy, 'cli/main.js'), 'precompile'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tapwire precompile: exit ${r.status}: ${r.stderr}`);
-  MODES.push({ id: 'precompiled', register: registers(copy), only: 'bun' });
+  MODES.push({ id: 'precompiled', preload: registers(copy), only: 'bun' });
 }
 const modesOf = (runtimeId) => MODES.filter((m) => m.only === undefined || m.only === runtimeId);
 
@@ -146,18 +146,15 @@ function env(mode, runtimeId, metricsPort, extra = {}) {
   // A port of its own: another engineer's process on 9464 would make every run a follower.
   out.OTEL_EXPORTER_PROMETHEUS_PORT = String(metricsPort);
   out.OTEL_EXPORTER_PROMETHEUS_HOST = '127.0.0.1';
-  if (mode.register !== null && extra.inherit) {
+  if (mode.preload !== null && extra.inherit) {
     out[runtimeId === 'bun' ? 'BUN_OPTIONS' : 'NODE_OPTIONS'] =
-      `${RUNTIMES[runtimeId].preloadFlag} ${registerOf(mode, runtimeId)}`;
+      `${RUNTIMES[runtimeId].preloadFlag} ${preloadOf(mode, runtimeId)}`;
   }
   return { ...out, ...extra.env };
 }
 
-// A mode's preload file on a runtime: the file `tapwire/register` is there (registers()), or the one file.
-const registerOf = (mode, runtimeId) =>
-  mode.register !== null && typeof mode.register === 'object' ? mode.register[runtimeId] : mode.register;
 const preload = (mode, runtimeId) =>
-  mode.register ? [RUNTIMES[runtimeId].preloadFlag, registerOf(mode, runtimeId)] : [];
+  mode.preload ? [RUNTIMES[runtimeId].preloadFlag, preloadOf(mode, runtimeId)] : [];
 
 // CPU time (task-clock of the process and its children, every thread) next to wall time when
 // `perf` is there: on a loaded machine the wall time of a start-up is mostly waiting for a core,
@@ -324,7 +321,7 @@ if (MEASURES.includes('breakdown')) {
   const rows = [];
   for (const runtimeId of RUNTIME_IDS) {
     for (const [mode, beside] of modesOf(runtimeId)
-      .filter((m) => m.register !== null && m.agent !== false)
+      .filter((m) => m.preload !== null && m.agent !== false)
       .flatMap((m) => [
         [m, false],
         [m, true],
