@@ -232,7 +232,8 @@ const doc = [
   '',
   'tapwire measured side by side with the app alone (and with the OpenTelemetry reference agent where it applies), ' +
     'one section per benchmark script, every verdict computed from the numbers of this run.' +
-    (QUICK ? ' **Quick mode: short runs, numbers are indicative only.**' : ''),
+    (QUICK ? ' **Quick mode: short runs, numbers are indicative only.**' : '') +
+    ' Where the time or memory of a target that misses goes, measured piece by piece: [overhead.md](overhead.md).',
   '',
   '| benchmark | targets (details in its section) |',
   '| --- | --- |',
