@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { median } from './lib/common.mjs';
-import { waitReady } from './lib/measure.mjs';
+import { openLoad, waitReady } from './lib/measure.mjs';
 import { CPU, freePort, killAllSync, killTree, sleep, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, REPO, registers, SCENARIOS } from './scenarios.mjs';
 
@@ -39,17 +39,6 @@ function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-function loadOn(port, path_, rate, seconds, warmup) {
-  const load = spawnTracked(
-    path.join(BIN, 'node'),
-    [path.join(BENCH_DIR, 'lib/open-loop.mjs'), `http://127.0.0.1:${port}${path_}`, rate, seconds, warmup],
-    { stdout: 'pipe', cpu: CPU.load },
-  );
-  let out = '';
-  load.stdout.on('data', (d) => (out += d));
-  return load.exited.then(() => JSON.parse(out.trim().split('\n').at(-1) ?? '{}'));
-}
-
 /** One turn: µs of the app's CPU per request at the rate, or null when it failed. */
 async function turn(runtime, app, mode) {
   // The path each app answers 200 on (routed apps: /users/42), as bench/run.mjs loads it.
@@ -72,7 +61,7 @@ async function turn(runtime, app, mode) {
     await waitReady(child, port, { path: url });
     // The warm-up's requests are sent and not counted: the first seconds compile the request path.
     const warm = Number(opts.warmup);
-    await loadOn(port, url, opts.rate, String(warm), '0');
+    await openLoad(`http://127.0.0.1:${port}${url}`, opts.rate, warm, { cpu: CPU.load });
     const before = cpuTicks(child.pid);
     let scraping = mode === 'tapwire';
     const scrapes = (async () => {
@@ -85,7 +74,9 @@ async function turn(runtime, app, mode) {
           );
       }
     })();
-    const result = await loadOn(port, url, opts.rate, opts.seconds, '0');
+    const result = await openLoad(`http://127.0.0.1:${port}${url}`, opts.rate, opts.seconds, {
+      cpu: CPU.load,
+    });
     const after = cpuTicks(child.pid);
     scraping = false;
     await scrapes;

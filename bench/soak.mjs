@@ -18,8 +18,8 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { writeOut } from './lib/common.mjs';
-import { waitReady } from './lib/measure.mjs';
+import { median, writeOut } from './lib/common.mjs';
+import { openLoad, waitReady } from './lib/measure.mjs';
 import { freePort, killAllSync, killTree, rssMb, sleep, spawnTracked } from './lib/procs.mjs';
 import { registers } from './scenarios.mjs';
 
@@ -76,22 +76,6 @@ const newSpaceMb = (text) => {
   );
   return m === null ? undefined : Number(m[1]) / 1048576;
 };
-const medianOf = (values) => {
-  const v = [...values].sort((a, b) => a - b);
-  return v.length === 0 ? undefined : (v[(v.length - 1) >> 1] + v[v.length >> 1]) / 2;
-};
-
-/** Open-loop load on `port` for `seconds`; resolves to the generator's last JSON line. */
-function loadOn(port, seconds) {
-  const load = spawnTracked(
-    path.join(BIN, 'node'),
-    [path.join(ROOT, 'bench/lib/open-loop.mjs'), `http://127.0.0.1:${port}/`, String(rate), String(seconds)],
-    { stdout: 'pipe' },
-  );
-  let out = '';
-  load.stdout.on('data', (d) => (out += d));
-  return load.exited.then(() => JSON.parse(out.trim().split('\n').at(-1) ?? '{}'));
-}
 
 async function soak(run) {
   const { runtime, env } = VARIANTS[run];
@@ -115,7 +99,10 @@ async function soak(run) {
   await waitReady(child, port);
   await waitReady(bare, barePort);
   const seconds = minutes * 60;
-  const loads = Promise.all([loadOn(port, seconds), loadOn(barePort, seconds)]);
+  const loads = Promise.all([
+    openLoad(`http://127.0.0.1:${port}/`, rate, seconds),
+    openLoad(`http://127.0.0.1:${barePort}/`, rate, seconds),
+  ]);
   const samples = [];
   const bareSamples = [];
   const newSpace = [];
@@ -185,11 +172,11 @@ async function soak(run) {
     bareRssEndMb: bareRss,
     bareRssMaxMb: bareMax,
     /** Half of the samples after the warm-up lie above it: RSS moves by the young generation's size (tens of MB) as V8 grows and shrinks it, so one reading at the end depends on where in that cycle it falls. */
-    rssMedianMb: medianOf(afterOf(samples)),
-    bareRssMedianMb: medianOf(afterOf(bareSamples)),
+    rssMedianMb: median(afterOf(samples)),
+    bareRssMedianMb: median(afterOf(bareSamples)),
     newSpaceEndMb: newSpace.at(-1)?.[1],
     newSpaceMaxMb: newSpace.length === 0 ? undefined : Math.max(...newSpace.map(([, v]) => v)),
-    newSpaceMedianMb: medianOf(afterOf(newSpace)),
+    newSpaceMedianMb: median(afterOf(newSpace)),
     mbPerMinute: slope(after) * 60,
     seriesAtWarmup,
     seriesEnd: seriesOf(lastText),

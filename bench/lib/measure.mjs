@@ -1,8 +1,30 @@
 // Measurement primitives: readiness probe (start-up time), wrk (throughput) and a
 // /metrics sanity check (so a row where the agent silently failed to load is visible).
 import net from 'node:net';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { killTree, sleep, spawnTracked } from './procs.mjs';
+
+const LIB = path.dirname(fileURLToPath(import.meta.url));
+const OPEN_LOOP = path.join(LIB, 'open-loop.mjs');
+/** The project's Node (package `node`), as the benchmarks' other helpers run. */
+const NODE = path.join(LIB, '../../node_modules/.bin/node');
+
+/**
+ * Open-loop load (./open-loop.mjs) on `url` at `rate` requests/s for `seconds`, `warmup` seconds of
+ * it uncounted first, run by the project's Node (pinned to `cpu` where PINNED): resolves to the
+ * generator's result, { sent, errors, p50, p99, max }, or {} when it printed none.
+ */
+export function openLoad(url, rate, seconds, { warmup = 0, cpu } = {}) {
+  const load = spawnTracked(NODE, [OPEN_LOOP, url, String(rate), String(seconds), String(warmup)], {
+    stdout: 'pipe',
+    cpu,
+  });
+  let out = '';
+  load.stdout.on('data', (d) => (out += d));
+  return load.exited.then(() => JSON.parse(out.trim().split('\n').at(-1) || '{}'));
+}
 
 /**
  * One raw HTTP/1.1 GET over a fresh socket; resolves to the status code or null.
