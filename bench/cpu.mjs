@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { median } from './lib/common.mjs';
+import { fmt, median } from './lib/common.mjs';
 import { openLoad, waitReady } from './lib/measure.mjs';
 import { CPU, freePort, killAllSync, killTree, sleep, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, REPO, registers, SCENARIOS } from './scenarios.mjs';
@@ -80,7 +80,12 @@ async function turn(runtime, app, mode) {
     const after = cpuTicks(child.pid);
     scraping = false;
     await scrapes;
-    if (!(result.sent > 0) || result.errors > 0) return null;
+    if (!(result.sent > 0) || result.errors > 0) {
+      console.error(
+        `${runtime} ${app} ${mode}: left out, ${result.errors ?? 'no'} errors in ${result.sent ?? 0} requests`,
+      );
+      return null;
+    }
     return ((after - before) * TICK_US) / result.sent;
   } catch (error) {
     console.error(`${runtime} ${app} ${mode}: ${error.message}\n${child.stderrTail}`);
@@ -110,7 +115,9 @@ for (const spec of opts.apps.split(',')) {
   const b = median(got.bare);
   const t = median(got.tapwire);
   const each = (v) => v.map((x) => x.toFixed(1)).join(', ');
+  const both = b !== null && t !== null;
+  const us = (v) => (v === null ? 'n/a' : `${fmt(v)} µs`);
   console.log(
-    `| ${runtime} · ${app} | ${each(got.bare)} | ${each(got.tapwire)} | ${b?.toFixed(1)} µs | ${t?.toFixed(1)} µs | ${(t - b).toFixed(1)} µs | ${(b / t).toFixed(3)} |`,
+    `| ${runtime} · ${app} | ${each(got.bare)} | ${each(got.tapwire)} | ${us(b)} | ${us(t)} | ${both ? `${fmt(t - b)} µs` : 'n/a'} | ${both ? fmt(b / t, 3) : 'n/a'} |`,
   );
 }

@@ -11,7 +11,8 @@
 // A third run, `node-without-gc`, is Node with TAPWIRE_RUNTIME_METRICS leaving out the GC histogram: on
 // Node before 26 a 'gc' observer makes V8 grow its young generation sooner (agent/runtime/gc.ts), and
 // the young generation's size (new_space, from tapwire's own v8js_memory_heap_space_size_bytes) is
-// reported beside RSS, so the share of the difference that is that growth is read from the same run.
+// reported beside RSS. The runs go one after another, each with its own bare app beside it: compare
+// their medians, not one reading.
 //
 //   node bench/soak.mjs [--minutes 8] [--warmup 60] [--rate 3000] [--runtimes node,bun,node-without-gc] [--write]
 import { execFileSync } from 'node:child_process';
@@ -230,7 +231,7 @@ ${added.join('\n')}
 Reading the Node rows: V8 sizes the young generation (\`new_space\` in \`v8js_memory_heap_space_size_bytes\`,
 its two semi-spaces) to the load, doubling it up to 32 MB when the bytes that survived its collections since the
 last growth exceed its size and shrinking it at a major collection, so a Node process's RSS moves by tens of MB
-over minutes with or without tapwire (the bare app's median and maximum differ as much). One reading at the end
+over minutes with or without tapwire (the bare app's median and maximum differ too). One reading at the end
 falls anywhere in that cycle; the medians compare the two apps over the whole soak. A 'gc' observer on Node
 before 26 makes every scavenge keep ~4 KB that Node's entry leaves behind (agent/runtime/gc.ts), which
 brings the young generation's next doubling sooner; the \`node-without-gc\` row is the same app without that
