@@ -1,12 +1,20 @@
-// CPU time per request at a fixed rate: the hello apps bare and under the preload, /metrics scraped every
-// second (tapwire), the same open-loop load (bench/lib/open-loop.mjs) on each in turn, rounds interleaved.
-// The app's CPU (user + system, all its threads, from /proc/PID/stat) over the measured seconds, divided
-// by the requests answered. A saturated requests/s ratio (bench/run.mjs) says what a server loses at its
-// peak on this 2-core machine, where the load generator shares it; this says what each request costs at
-// a rate below the peak, where most services run. Not a test, and not part of `npm run bench`: the
-// figures are quoted in docs/overhead.md.
+// CPU time per request at a fixed rate, and where tapwire's share of it goes. For each app, four copies
+// run side by side, pinned to the same CPU, and one open-loop generator (bench/lib/open-loop.mjs, pinned
+// to the other) sends each the same requests at the same rate, turn about:
+//   bare     no preload
+//   hooks    the preload with its runtime metrics off (TAPWIRE_RUNTIME_METRICS=false), never scraped:
+//            what the request's own hooks cost
+//   runtime  the preload as installed (runtime metrics on), never scraped
+//   tapwire  the preload as installed, /metrics scraped every second
+// The app's CPU (user + system, all its threads, from /proc/PID/stat) over the measured seconds, divided by
+// the requests it answered. The copies share the machine's moments (a slow second slows all four), so
+// the differences between them are steadier than between runs taken one after another. hooks − bare is
+// a cost per request; runtime − hooks and tapwire − runtime are costs per second, shown per request at
+// this rate and as CPU ms per second. A saturated requests/s ratio (bench/run.mjs) says what a server
+// loses at its peak; this says what each request costs below it, where most services run. Not a test,
+// and not part of `npm run bench`: the figures are quoted in docs/overhead.md.
 //
-//   node bench/cpu.mjs [--rate 2000] [--seconds 15] [--rounds 5] [--apps node:http-hello,...]
+//   node bench/cpu.mjs [--rate 1000] [--seconds 15] [--rounds 5] [--apps node:http-hello,...]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +25,7 @@ import { BENCH_DIR, REPO, registers, SCENARIOS } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   options: {
-    rate: { type: 'string', default: '2000' },
+    rate: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '5' },
@@ -32,6 +40,12 @@ process.on('SIGINT', () => process.exit(130));
 
 const BIN = path.join(REPO, 'node_modules/.bin');
 const TICK_US = 1e6 / 100; // USER_HZ: /proc counts CPU time in hundredths of a second on Linux
+const VARIANTS = [
+  { id: 'bare', preload: false, scrape: false, env: {} },
+  { id: 'hooks', preload: true, scrape: false, env: { TAPWIRE_RUNTIME_METRICS: 'false' } },
+  { id: 'runtime', preload: true, scrape: false, env: {} },
+  { id: 'tapwire', preload: true, scrape: true, env: {} },
+];
 
 /** User + system CPU of a process and all its threads, in clock ticks. */
 function cpuTicks(pid) {
@@ -39,85 +53,103 @@ function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** One turn: µs of the app's CPU per request at the rate, or null when it failed. */
-async function turn(runtime, app, mode) {
+/** One round of one app: µs of CPU per request for each variant (null where one failed). */
+async function round(runtime, app) {
   // The path each app answers 200 on (routed apps: /users/42), as bench/run.mjs loads it.
   const url = SCENARIOS.find((s) => s.id === app)?.path ?? '/';
-  const port = await freePort();
-  const metrics = await freePort();
-  const preload =
-    mode === 'tapwire' ? [runtime === 'bun' ? '--preload' : '--import', registers()[runtime]] : [];
-  const child = spawnTracked(path.join(BIN, runtime), [...preload, path.join(BENCH_DIR, `apps/${app}.mjs`)], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
-      OTEL_EXPORTER_PROMETHEUS_PORT: String(metrics),
-      TAPWIRE_ENV: 'production',
-    },
-    cpu: CPU.measured,
-  });
+  const copies = [];
   try {
-    await waitReady(child, port, { path: url });
-    // The warm-up's requests are sent and not counted: the first seconds compile the request path.
-    const warm = Number(opts.warmup);
-    await openLoad(`http://127.0.0.1:${port}${url}`, opts.rate, warm, { cpu: CPU.load });
-    const before = cpuTicks(child.pid);
-    let scraping = mode === 'tapwire';
-    const scrapes = (async () => {
-      while (scraping) {
-        await sleep(1000);
-        if (scraping)
-          await fetch(`http://127.0.0.1:${metrics}/metrics`).then(
-            (r) => r.text(),
-            () => {},
-          );
-      }
-    })();
-    const result = await openLoad(`http://127.0.0.1:${port}${url}`, opts.rate, opts.seconds, {
-      cpu: CPU.load,
-    });
-    const after = cpuTicks(child.pid);
-    scraping = false;
-    await scrapes;
-    if (!(result.sent > 0) || result.errors > 0) {
-      console.error(
-        `${runtime} ${app} ${mode}: left out, ${result.errors ?? 'no'} errors in ${result.sent ?? 0} requests`,
+    for (const variant of VARIANTS) {
+      const port = await freePort();
+      const metrics = await freePort();
+      const preload = variant.preload
+        ? [runtime === 'bun' ? '--preload' : '--import', registers()[runtime]]
+        : [];
+      const child = spawnTracked(
+        path.join(BIN, runtime),
+        [...preload, path.join(BENCH_DIR, `apps/${app}.mjs`)],
+        {
+          env: {
+            ...process.env,
+            PORT: String(port),
+            OTEL_EXPORTER_PROMETHEUS_HOST: '127.0.0.1',
+            OTEL_EXPORTER_PROMETHEUS_PORT: String(metrics),
+            TAPWIRE_ENV: 'production',
+            ...variant.env,
+          },
+          cpu: CPU.measured,
+        },
       );
-      return null;
+      copies.push({ variant, child, port, metrics });
+      await waitReady(child, port, { path: url });
     }
-    return ((after - before) * TICK_US) / result.sent;
+    const urls = copies.map((c) => `http://127.0.0.1:${c.port}${url}`).join(',');
+    const total = Number(opts.rate) * copies.length;
+    // Scraped from the warm-up on; the warm-up's requests and scrapes are not counted: the first
+    // seconds compile the request path and the scrape's.
+    let scraping = true;
+    const scrapes = copies
+      .filter((c) => c.variant.scrape)
+      .map(async (c) => {
+        while (scraping) {
+          await sleep(1000);
+          if (scraping)
+            await fetch(`http://127.0.0.1:${c.metrics}/metrics`).then(
+              (r) => r.text(),
+              () => {},
+            );
+        }
+      });
+    await openLoad(urls, total, opts.warmup, { cpu: CPU.load });
+    const before = copies.map((c) => cpuTicks(c.child.pid));
+    const result = await openLoad(urls, total, opts.seconds, { cpu: CPU.load });
+    const after = copies.map((c) => cpuTicks(c.child.pid));
+    scraping = false;
+    await Promise.all(scrapes);
+    return copies.map((c, i) => {
+      const got = result.each?.[i];
+      if (!(got?.sent > 0) || got.errors > 0) {
+        console.error(
+          `${runtime} ${app} ${c.variant.id}: left out, ${got?.errors ?? 'no'} errors in ${got?.sent ?? 0} requests`,
+        );
+        return null;
+      }
+      return ((after[i] - before[i]) * TICK_US) / got.sent;
+    });
   } catch (error) {
-    console.error(`${runtime} ${app} ${mode}: ${error.message}\n${child.stderrTail}`);
-    return null;
+    console.error(`${runtime} ${app}: ${error.message}\n${copies.at(-1)?.child.stderrTail ?? ''}`);
+    return VARIANTS.map(() => null);
   } finally {
-    await killTree(child);
+    await Promise.all(copies.map((c) => killTree(c.child)));
   }
 }
 
 const rounds = Number(opts.rounds);
+const rate = Number(opts.rate);
 console.log(
-  `CPU µs per request at ${opts.rate} requests/s (${opts.seconds} s measured after ${opts.warmup} s), ${rounds} rounds interleaved, /metrics scraped every second under tapwire\n`,
+  `CPU µs per request at ${rate} requests/s to each of four copies side by side on one CPU (${opts.seconds} s measured after ${opts.warmup} s), ${rounds} rounds; medians of the rounds, and of the differences taken round by round\n`,
 );
 console.log(
-  '| runtime · app | bare, each round | tapwire, each round | bare (median) | tapwire (median) | tapwire − bare | bare ÷ tapwire |',
+  '| runtime · app | bare | hooks | runtime | tapwire | hooks − bare (µs per request) | runtime − hooks | tapwire − runtime (the scrape) | tapwire − bare |',
 );
-console.log('| --- | --- | --- | ---: | ---: | ---: | ---: |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
 for (const spec of opts.apps.split(',')) {
   const [runtime, app] = spec.split(':');
-  const got = { bare: [], tapwire: [] };
-  for (let i = 0; i < rounds; i++) {
-    for (const mode of i % 2 === 0 ? ['bare', 'tapwire'] : ['tapwire', 'bare']) {
-      const us = await turn(runtime, app, mode);
-      if (us !== null) got[mode].push(us);
-    }
-  }
-  const b = median(got.bare);
-  const t = median(got.tapwire);
-  const each = (v) => v.map((x) => x.toFixed(1)).join(', ');
-  const both = b !== null && t !== null;
-  const us = (v) => (v === null ? 'n/a' : `${fmt(v)} µs`);
+  const got = [];
+  for (let i = 0; i < rounds; i++) got.push(await round(runtime, app));
+  const at = (v) => got.map((r) => r[v]);
+  // Differences round by round: the copies of one round shared its moments.
+  const diff = (a, b) => got.filter((r) => r[a] !== null && r[b] !== null).map((r) => r[a] - r[b]);
+  const each = (v) =>
+    `${fmt(median(at(v).filter((x) => x !== null)))} (${at(v)
+      .map((x) => fmt(x))
+      .join(', ')})`;
+  const perRequest = (xs) => `${fmt(median(xs))} µs`;
+  const perSecond = (xs) => {
+    const m = median(xs);
+    return m === null ? 'n/a' : `${fmt(m)} µs = ${fmt((m * rate) / 1000, 2)} ms/s`;
+  };
   console.log(
-    `| ${runtime} · ${app} | ${each(got.bare)} | ${each(got.tapwire)} | ${us(b)} | ${us(t)} | ${both ? `${fmt(t - b)} µs` : 'n/a'} | ${both ? fmt(b / t, 3) : 'n/a'} |`,
+    `| ${runtime} · ${app} | ${each(0)} | ${each(1)} | ${each(2)} | ${each(3)} | ${perRequest(diff(1, 0))} | ${perSecond(diff(2, 1))} | ${perSecond(diff(3, 2))} | ${perRequest(diff(3, 0))} |`,
   );
 }
