@@ -15,6 +15,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { median, rotate, spread } from './lib/common.mjs';
+import { openLoad } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, REPO, RUNTIMES } from './scenarios.mjs';
 
@@ -49,16 +50,11 @@ function wrk(url, seconds) {
   return { rps, p99: ms };
 }
 
-function openLoop(url, rate, seconds) {
-  const out = execFileSync(
-    NODE,
-    // Half a second uncounted first: the client's own start, which a 2 s slice would count.
-    [path.join(BENCH_DIR, 'lib/open-loop.mjs'), url, String(rate), String(seconds), '0.5'],
-    {
-      encoding: 'utf8',
-    },
-  );
-  return JSON.parse(out);
+/** A slice at a fixed rate; half a second uncounted first: the client's own start, which a 2 s slice would count. */
+async function fixedRate(url, rate, seconds) {
+  const result = await openLoad(url, rate, seconds, { warmup: 0.5 });
+  if (result.p99 === undefined) throw new Error(`the open-loop load on ${url} printed no result`);
+  return result;
 }
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tapwire-bench-sidecar-'));
@@ -163,7 +159,7 @@ http {
     for (const p of rotate(paths, s)) peaks.get(p).push(wrk(p.url, SLICE_SECONDS));
   }
   for (let s = 0; s < SLICES; s++) {
-    for (const p of rotate(paths, s)) fixeds.get(p).push(openLoop(p.url, 1000, SLICE_SECONDS));
+    for (const p of rotate(paths, s)) fixeds.get(p).push(await fixedRate(p.url, 1000, SLICE_SECONDS));
   }
   const rows = paths.map((p) => {
     const peak = { rps: median(peaks.get(p).map((x) => x.rps)), p99: median(peaks.get(p).map((x) => x.p99)) };
