@@ -11,14 +11,17 @@
 // the differences between them are steadier than between runs taken one after another. hooks − bare is
 // a cost per request; runtime − hooks and tapwire − runtime are costs per second, shown per request at
 // this rate and as CPU ms per second. A saturated requests/s ratio (bench/run.mjs) says what a server
-// loses at its peak; this says what each request costs below it, where most services run. Not a test,
-// and not part of `npm run bench`: the figures are quoted in docs/overhead.md.
+// loses at its peak; this says what each request costs below it, where most services run. After each
+// round's load the same copies sit idle for --idle seconds (the scraped one still scraped): CPU ms a
+// second of a process with nothing to do. Each round rotates the order in which the copies start and
+// take their turns. Not a test, and not part of `npm run bench`: the figures are quoted in
+// docs/overhead.md.
 //
-//   node bench/cpu.mjs [--rate 1000] [--seconds 15] [--rounds 5] [--apps node:http-hello,...]
+//   node bench/cpu.mjs [--rate 1000] [--seconds 15] [--warmup 5] [--rounds 5] [--idle 20] [--apps node:http-hello,...]
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt, median } from './lib/common.mjs';
+import { fmt, median, rotate } from './lib/common.mjs';
 import { openLoad, waitReady } from './lib/measure.mjs';
 import { CPU, freePort, killAllSync, killTree, sleep, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, REPO, registers, SCENARIOS } from './scenarios.mjs';
@@ -29,6 +32,7 @@ const { values: opts } = parseArgs({
     seconds: { type: 'string', default: '15' },
     warmup: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '5' },
+    idle: { type: 'string', default: '20' },
     apps: {
       type: 'string',
       default: 'node:http-hello,node:express-hello,bun:http-hello,bun:bun-serve-hello,bun:express-hello',
@@ -53,13 +57,17 @@ function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** One round of one app: µs of CPU per request for each variant (null where one failed). */
-async function round(runtime, app) {
+/**
+ * One round of one app: µs of CPU per request for each variant, in VARIANTS' order (null where one
+ * failed). The copies start, and take their turns of the load, in an order rotated by `by`, so no
+ * variant always starts first or is sent each turn's first request.
+ */
+async function round(runtime, app, by) {
   // The path each app answers 200 on (routed apps: /users/42), as bench/run.mjs loads it.
   const url = SCENARIOS.find((s) => s.id === app)?.path ?? '/';
   const copies = [];
   try {
-    for (const variant of VARIANTS) {
+    for (const variant of rotate(VARIANTS, by)) {
       const port = await freePort();
       const metrics = await freePort();
       const preload = variant.preload
@@ -104,21 +112,31 @@ async function round(runtime, app) {
     const before = copies.map((c) => cpuTicks(c.child.pid));
     const result = await openLoad(urls, total, opts.seconds, { cpu: CPU.load });
     const after = copies.map((c) => cpuTicks(c.child.pid));
+    // Then the same copies with no requests (the scraped one still scraped): CPU ms a second.
+    const idleSeconds = Number(opts.idle);
+    let idle = copies.map(() => null);
+    if (idleSeconds > 0) {
+      await sleep(2000);
+      const from = copies.map((c) => cpuTicks(c.child.pid));
+      await sleep(idleSeconds * 1000);
+      idle = copies.map((c, i) => ((cpuTicks(c.child.pid) - from[i]) * TICK_US) / 1000 / idleSeconds);
+    }
     scraping = false;
     await Promise.all(scrapes);
-    return copies.map((c, i) => {
+    return VARIANTS.map((variant) => {
+      const i = copies.findIndex((c) => c.variant === variant);
       const got = result.each?.[i];
       if (!(got?.sent > 0) || got.errors > 0) {
         console.error(
-          `${runtime} ${app} ${c.variant.id}: left out, ${got?.errors ?? 'no'} errors in ${got?.sent ?? 0} requests`,
+          `${runtime} ${app} ${variant.id}: left out, ${got?.errors ?? 'no'} errors in ${got?.sent ?? 0} requests`,
         );
-        return null;
+        return { perRequest: null, idle: idle[i] };
       }
-      return ((after[i] - before[i]) * TICK_US) / got.sent;
+      return { perRequest: ((after[i] - before[i]) * TICK_US) / got.sent, idle: idle[i] };
     });
   } catch (error) {
     console.error(`${runtime} ${app}: ${error.message}\n${copies.at(-1)?.child.stderrTail ?? ''}`);
-    return VARIANTS.map(() => null);
+    return VARIANTS.map(() => ({ perRequest: null, idle: null }));
   } finally {
     await Promise.all(copies.map((c) => killTree(c.child)));
   }
@@ -133,15 +151,19 @@ console.log(
   '| runtime · app | bare | hooks | runtime | tapwire | hooks − bare (µs per request) | runtime − hooks | tapwire − runtime (the scrape) | tapwire − bare |',
 );
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+const idleRows = [];
 for (const spec of opts.apps.split(',')) {
   const [runtime, app] = spec.split(':');
   const got = [];
-  for (let i = 0; i < rounds; i++) got.push(await round(runtime, app));
-  const at = (v) => got.map((r) => r[v]);
+  for (let i = 0; i < rounds; i++) got.push(await round(runtime, app, i));
+  const at = (v, field = 'perRequest') => got.map((r) => r[v][field]);
   // Differences round by round: the copies of one round shared its moments.
-  const diff = (a, b) => got.filter((r) => r[a] !== null && r[b] !== null).map((r) => r[a] - r[b]);
-  const each = (v) =>
-    `${fmt(median(at(v).filter((x) => x !== null)))} (${at(v)
+  const diff = (a, b) =>
+    got
+      .filter((r) => r[a].perRequest !== null && r[b].perRequest !== null)
+      .map((r) => r[a].perRequest - r[b].perRequest);
+  const each = (v, field) =>
+    `${fmt(median(at(v, field)))} (${at(v, field)
       .map((x) => fmt(x))
       .join(', ')})`;
   const perRequest = (xs) => `${fmt(median(xs))} µs`;
@@ -152,4 +174,13 @@ for (const spec of opts.apps.split(',')) {
   console.log(
     `| ${runtime} · ${app} | ${each(0)} | ${each(1)} | ${each(2)} | ${each(3)} | ${perRequest(diff(1, 0))} | ${perSecond(diff(2, 1))} | ${perSecond(diff(3, 2))} | ${perRequest(diff(3, 0))} |`,
   );
+  idleRows.push(`| ${runtime} · ${app} | ${VARIANTS.map((_, v) => each(v, 'idle')).join(' | ')} |`);
+}
+if (Number(opts.idle) > 0) {
+  console.log(
+    `\nCPU ms a second with no requests, ${opts.idle} s after each round's load (the same copies; tapwire still scraped every second), medians of the rounds\n`,
+  );
+  console.log('| runtime · app | bare | hooks | runtime | tapwire |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const row of idleRows) console.log(row);
 }
