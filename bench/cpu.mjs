@@ -66,6 +66,9 @@ async function round(runtime, app, by) {
   // The path each app answers 200 on (routed apps: /users/42), as bench/run.mjs loads it.
   const url = SCENARIOS.find((s) => s.id === app)?.path ?? '/';
   const copies = [];
+  // Scrape loops run while this is true; `finally` ends them on every path, an error's included.
+  let scraping = false;
+  let scrapes = [];
   try {
     for (const variant of rotate(VARIANTS, by)) {
       const port = await freePort();
@@ -95,8 +98,8 @@ async function round(runtime, app, by) {
     const total = Number(opts.rate) * copies.length;
     // Scraped from the warm-up on; the warm-up's requests and scrapes are not counted: the first
     // seconds compile the request path and the scrape's.
-    let scraping = true;
-    const scrapes = copies
+    scraping = true;
+    scrapes = copies
       .filter((c) => c.variant.scrape)
       .map(async (c) => {
         while (scraping) {
@@ -121,8 +124,6 @@ async function round(runtime, app, by) {
       await sleep(idleSeconds * 1000);
       idle = copies.map((c, i) => ((cpuTicks(c.child.pid) - from[i]) * TICK_US) / 1000 / idleSeconds);
     }
-    scraping = false;
-    await Promise.all(scrapes);
     return VARIANTS.map((variant) => {
       const i = copies.findIndex((c) => c.variant === variant);
       const got = result.each?.[i];
@@ -138,6 +139,8 @@ async function round(runtime, app, by) {
     console.error(`${runtime} ${app}: ${error.message}\n${copies.at(-1)?.child.stderrTail ?? ''}`);
     return VARIANTS.map(() => ({ perRequest: null, idle: null }));
   } finally {
+    scraping = false;
+    await Promise.all(scrapes);
     await Promise.all(copies.map((c) => killTree(c.child)));
   }
 }
