@@ -128,7 +128,9 @@ async function main() {
     try {
       for (const runtimeId of runtimeIds) {
         const modes = modesFor(lib);
-        const rec = Object.fromEntries(modes.map((m) => [m, { samples: [], recorded: [], errors: [] }]));
+        const rec = Object.fromEntries(
+          modes.map((m) => [m, { samples: [], cpu: [], recorded: [], errors: [] }]),
+        );
         raw[runtimeId][lib.id] = rec;
         for (let round = 0; round < ROUNDS; round++) {
           await interleaved(runtimeId, lib, modes, env, rec, round);
@@ -182,8 +184,9 @@ async function interleaved(runtimeId, lib, modes, env, rec, round) {
         signal(talking.child, 'SIGCONT');
         await sleep(RESUME_MS);
         try {
-          const { opsPerSec } = await talking.ask('batch');
+          const { opsPerSec, cpuUsPerOp } = await talking.ask('batch');
           rec[m].samples.push(opsPerSec);
+          rec[m].cpu.push(cpuUsPerOp);
         } catch (error) {
           rec[m].errors.push(error.message);
         }
@@ -208,6 +211,8 @@ async function interleaved(runtimeId, lib, modes, env, rec, round) {
 }
 
 const turnsCell = (row) => (row.mode === 'bare' ? '—' : spreadText(row.turns));
+const cpuAddedCell = (s) =>
+  s == null ? 'n/a' : `${signed(s.median, 2)} (${signed(s.min, 2)} to ${signed(s.max, 2)})`;
 
 function derive(raw) {
   const out = {};
@@ -218,6 +223,11 @@ function derive(raw) {
       const bare = median(rec.bare.samples);
       out[runtimeId][lib.id] = Object.entries(rec).map(([m, r]) => {
         const ops = median(r.samples);
+        // The k-th batches of two modes are the same turn's only where every batch of both came back.
+        const aligned =
+          r.errors.length === 0 &&
+          rec.bare.errors.length === 0 &&
+          r.samples.length === rec.bare.samples.length;
         const row = {
           mode: m,
           opsPerSec: ops,
@@ -226,14 +236,13 @@ function derive(raw) {
           // Turn by turn (the modes of a turn run one batch each, one after another): this mode's
           // batch over bare's of the same turn. Only where every batch of both came back, so that
           // the k-th of each is the same turn's.
-          turns:
-            m === 'bare' ||
-            r.errors.length ||
-            rec.bare.errors.length ||
-            r.samples.length !== rec.bare.samples.length
-              ? null
-              : spread(r.samples.map((x, k) => x / rec.bare.samples[k])),
+          turns: m === 'bare' || !aligned ? null : spread(r.samples.map((x, k) => x / rec.bare.samples[k])),
           addedUs: m === 'bare' || !ops || !bare ? null : 1e6 / ops - 1e6 / bare,
+          // The client process's own CPU per operation (all its threads), and what a mode adds to
+          // bare's, batch by batch of the same turn: what the agent costs the app whatever the
+          // server's and the network's share of the wall time.
+          cpuUsPerOp: median(r.cpu),
+          cpuAdded: m === 'bare' || !aligned ? null : spread(r.cpu.map((x, k) => x - rec.bare.cpu[k])),
           error: r.samples.length ? null : (r.errors[0] ?? 'no samples'),
           errors: r.errors.length,
           // The agent really measured every operation (histogram count >= operations run).
@@ -283,6 +292,8 @@ function render(results, loadAtStart) {
       `of percent within minutes, falls on every mode alike; ${ROUNDS} such rounds with fresh processes; ` +
       `the median of the ${ROUNDS * SLICES} batches of each mode is reported. ` +
       '"per turn vs bare" divides each batch by bare\'s batch of the same turn: the median and range of those ratios show how far one run\'s turns spread around the verdict (the ratio of the medians). ' +
+      '"client CPU": the measured process\'s own CPU time over each batch (user + system, all its threads, `process.cpuUsage()`) per operation, and what a mode adds to bare\'s batch by batch of the same turn: ' +
+      "the agent's cost to the app, apart from the server's and the loopback's share of each operation's wall time, which moves from turn to turn with the machine. " +
       'One database server runs at a time, started for its library and stopped after it. ' +
       (PINNED
         ? "The measured process is pinned to CPU 1 and the database server (with all it forks) to CPU 0 (`taskset`), so neither takes the other's time slice."
@@ -306,15 +317,16 @@ function render(results, loadAtStart) {
     out.push(
       `### ${RUNTIMES[runtimeId].label}`,
       '',
-      '| library | mode | ops/s (median) | vs bare | per turn vs bare: median (range) | µs/op | added µs/op | recorded | target | measured | result |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |',
+      '| library | mode | ops/s (median) | vs bare | per turn vs bare: median (range) | µs/op | added µs/op | client CPU µs/op | CPU added µs/op, per turn: median (range) | recorded | target | measured | result |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | --- |',
     );
     for (const lib of LIBS) {
       for (const row of libs[lib.id]) {
         const t = row.target;
         out.push(
           `| ${lib.id} | ${row.mode} | ${row.error ? `not measured: ${String(row.error).replaceAll('|', '\\|')}` : fmt(row.opsPerSec, 0)} | ` +
-            `${fmt(row.ratio, 3)} | ${turnsCell(row)} | ${fmt(row.usPerOp, 2)} | ${row.mode === 'bare' ? '—' : signed(row.addedUs, 2)} | ${recordedCell(row)} | ` +
+            `${fmt(row.ratio, 3)} | ${turnsCell(row)} | ${fmt(row.usPerOp, 2)} | ${row.mode === 'bare' ? '—' : signed(row.addedUs, 2)} | ` +
+            `${fmt(row.cpuUsPerOp, 2)} | ${row.mode === 'bare' ? '—' : cpuAddedCell(row.cpuAdded)} | ${recordedCell(row)} | ` +
             `${t ? `${t.name} ${t.limit}` : row.mode === 'bare' ? 'baseline' : 'reference'} | ${t ? t.measured : ''} | ${t ? verdict(t.ok) : ''} |`,
         );
       }

@@ -3,7 +3,7 @@
 // A warm-up of OPS/2 operations, then B timed batches of OPS operations; prints one JSON line:
 // { opsPerSec (median batch), batches, recorded (operations on the agent's /metrics or null) }.
 // With INTERLEAVED=1 it says {"ready":true} after the warm-up and runs one batch per `batch` line
-// on its stdin (answering {"opsPerSec"}) until another line (`end`), then prints the same line.
+// on its stdin (answering {"opsPerSec","cpuUsPerOp"}) until another line (`end`), then prints the same line.
 // The drivers are loaded with require(): both agents instrument that path (OpenTelemetry's
 // register does not see ESM imports without its loader hook).
 import { createRequire } from 'node:module';
@@ -88,11 +88,17 @@ async function loop(t, n) {
   if (check == null) throw new Error(`${LIB}: the operation returned nothing`);
 }
 
-/** One timed batch of OPS operations: operations per second. */
+/**
+ * One timed batch of OPS operations: operations per second, and the CPU time the process spent on
+ * them (user + system, all its threads: process.cpuUsage()) in µs per operation.
+ */
 async function batch() {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await loop(t, OPS);
-  return (OPS * 1000) / (performance.now() - t0);
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  return { opsPerSec: (OPS * 1000) / ms, cpuUsPerOp: (c.user + c.system) / OPS };
 }
 
 const t = await setup();
@@ -105,12 +111,12 @@ if (process.env.INTERLEAVED === '1') {
   const { createInterface } = await import('node:readline');
   for await (const line of createInterface({ input: process.stdin })) {
     if (line !== 'batch') break;
-    const opsPerSec = await batch();
-    batches.push(opsPerSec);
-    process.stdout.write(`${JSON.stringify({ opsPerSec })}\n`);
+    const result = await batch();
+    batches.push(result.opsPerSec);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
   }
 } else {
-  for (let b = 0; b < BATCHES; b++) batches.push(await batch());
+  for (let b = 0; b < BATCHES; b++) batches.push((await batch()).opsPerSec);
 }
 const total = (OPS >> 1) + OPS * batches.length;
 await t.close();
