@@ -234,8 +234,7 @@ function derive(raw) {
           usPerOp: ops ? 1e6 / ops : null,
           ratio: m === 'bare' || !ops || !bare ? null : ops / bare,
           // Turn by turn (the modes of a turn run one batch each, one after another): this mode's
-          // batch over bare's of the same turn. Only where every batch of both came back, so that
-          // the k-th of each is the same turn's.
+          // batch over bare's of the same turn.
           turns: m === 'bare' || !aligned ? null : spread(r.samples.map((x, k) => x / rec.bare.samples[k])),
           addedUs: m === 'bare' || !ops || !bare ? null : 1e6 / ops - 1e6 / bare,
           // The client process's own CPU per operation (all its threads), and what a mode adds to
