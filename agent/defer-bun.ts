@@ -18,11 +18,13 @@
 //   and process.getBuiltinModule();
 // - Bun's RedisClient: the command methods of its prototype (which the default `redis` instance
 //   shares; `Bun.redis` cannot be wrapped: a non-configurable property whose first read creates the
-//   client) and its constructor (Bun.RedisClient, through a Proxy, as the agent replaces it).
+//   client), through wires the agent's hook then measures through (./bun-redis-wires.ts), and its
+//   constructor (Bun.RedisClient, through a Proxy, as the agent replaces it).
 // Started with the preload instead: an app that declares `undici` (its module's exports are patched,
 // and an ES module's named import of them is bound before any wire could see it) or that configures
 // Bun.sql through the environment (the agent's hook probes a query at start, agent/db/bun-sql.ts).
 import { bunModule } from './bun-module.js';
+import { redisWires, unwire } from './bun-redis-wires.js';
 import type { Loaded, Wiring } from './defer.js';
 import {
   appDependencies,
@@ -77,7 +79,7 @@ export function deferrable(env: NodeJS.ProcessEnv): boolean {
 }
 
 /** Bun's own wires (see the header). */
-export function layBunWires({ wire, startNow, started, undo }: Wiring): void {
+export function layBunWires({ wire, startNow, started, undo, afterStart }: Wiring): void {
   const bun = (globalThis as unknown as { Bun: BunGlobal }).Bun;
   wire(globalThis, 'fetch', 'fetch');
   wire(bun, 'serve', 'Bun.serve');
@@ -120,7 +122,17 @@ export function layBunWires({ wire, startNow, started, undo }: Wiring): void {
 
   const Client = bun.RedisClient;
   if (typeof Client === 'function') {
-    wireMethods(Client.prototype, startNow, undo);
+    // The command methods' wires stay when the agent starts: its hook measures through them
+    // (./bun-redis-wires.ts). Taken off after the start only when no agent took them over (its
+    // code failed to load, or it is off).
+    const wires = redisWires(Client.prototype);
+    wires.trip = () => startNow('RedisClient');
+    undo(() => {
+      wires.trip = undefined;
+    });
+    afterStart(() => {
+      if (wires.measure === undefined) unwire(wires);
+    });
     const tripping: typeof Client = new Proxy(Client, {
       construct(target, args, newTarget) {
         startNow('RedisClient');
@@ -134,42 +146,6 @@ export function layBunWires({ wire, startNow, started, undo }: Wiring): void {
       if (bun.RedisClient === tripping) bun.RedisClient = Client;
     });
   }
-}
-
-/**
- * Every command method of RedisClient.prototype starts the agent first, then runs the method the
- * prototype has by then (the agent's wrapper). ~200 methods in every Bun process: each wrapper is
- * made as a method of its own name (no property written for it; measured ~3 ms of `bun -e 0` for
- * the general wire()), and its length is not copied (0 until the agent starts, which restores them).
- */
-function wireMethods(
-  proto: Record<string, unknown>,
-  startNow: (trigger: string) => void,
-  undo: Wiring['undo'],
-): void {
-  const wired: [name: string, original: Fn, wrapper: Fn][] = [];
-  // Methods another wrapper was put over since (left in place, so ours calls the original).
-  const kept = new Set<string>();
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    if (name === 'constructor') continue;
-    const d = Object.getOwnPropertyDescriptor(proto, name);
-    if (d === undefined || typeof d.value !== 'function' || !d.writable) continue;
-    const original = d.value as Fn;
-    const wrapper = {
-      [name](this: unknown, ...args: unknown[]) {
-        startNow('RedisClient');
-        return (kept.has(name) ? original : (proto[name] as Fn)).apply(this, args);
-      },
-    }[name] as Fn;
-    wired.push([name, original, wrapper]);
-    proto[name] = wrapper;
-  }
-  undo(() => {
-    for (const [name, original, wrapper] of wired) {
-      if (proto[name] === wrapper) proto[name] = original;
-      else kept.add(name);
-    }
-  });
 }
 
 /**

@@ -56,6 +56,8 @@ export interface Wiring {
   started(): boolean;
   /** Called, newest first, when a wire trips: each takes its wire back. */
   undo(fn: () => void): void;
+  /** Called once the agent has started from a trip, or failed to load (after the undos). */
+  afterStart(fn: () => void): void;
 }
 type Fn = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -103,12 +105,21 @@ function hooksUsable(major: number, minor: number, patch: number): boolean {
 export function deferStart(load: () => Loaded, lay: (wiring: Wiring) => void): void {
   const g = globalThis as Slots;
   const undo: (() => void)[] = [];
+  const after: (() => void)[] = [];
   let started = false;
 
   const startNow = (trigger: string): void => {
     if (started) return;
     started = true;
     for (const u of undo.splice(0).reverse()) u();
+    try {
+      startAgent(trigger);
+    } finally {
+      for (const a of after.splice(0)) a();
+    }
+  };
+
+  const startAgent = (trigger: string): void => {
     const began = process.uptime();
     let loaded: Loaded;
     try {
@@ -187,7 +198,13 @@ export function deferStart(load: () => Loaded, lay: (wiring: Wiring) => void): v
   timer.unref();
   undo.push(() => clearTimeout(timer));
 
-  lay({ wire, startNow, started: () => started, undo: (fn) => undo.push(fn) });
+  lay({
+    wire,
+    startNow,
+    started: () => started,
+    undo: (fn) => undo.push(fn),
+    afterStart: (fn) => after.push(fn),
+  });
 }
 
 /** Node's own wires (see the header). */

@@ -338,3 +338,63 @@ it('bun RedisClient: commands before the first turn start the agent and are coun
   expect(count('GET', '3')).toBe(1);
   expect(count('SET', '4')).toBe(1);
 });
+
+// The command methods' wrappers (agent/bun-redis-wires.ts) are laid once: the deferred start's are
+// kept when the agent starts and measures through them, and every method keeps the name and length
+// it has without tapwire; with the agent off they are taken off at the start, leaving the originals.
+it('bun RedisClient: one set of wrappers from the preload to the agent, names and lengths as without tapwire', async () => {
+  const file = join(dir, 'redis-wires.mjs');
+  writeFileSync(
+    file,
+    [
+      "import { spawnSync } from 'node:child_process';",
+      'const proto = Bun.RedisClient.prototype;',
+      'const shape = () => Object.fromEntries(Object.getOwnPropertyNames(proto).flatMap((n) => {',
+      '  const d = Object.getOwnPropertyDescriptor(proto, n);',
+      "  return typeof d.value === 'function' ? [[n, [d.value.name, d.value.length]]] : [];",
+      '}));',
+      'const methods = () => Object.getOwnPropertyNames(proto).filter((n) => n !== "constructor" && typeof Object.getOwnPropertyDescriptor(proto, n).value === "function");',
+      "const native = () => methods().filter((n) => Function.prototype.toString.call(proto[n]).includes('[native code]')).length;",
+      'const before = { shape: shape(), native: native(), get: proto.get };',
+      'await new Promise((r) => setTimeout(r, 20));',
+      "const after = { shape: shape(), native: native(), same: proto.get === before.get };",
+      "process.stdout.write(JSON.stringify({ before: { shape: before.shape, native: before.native }, after }));",
+    ].join('\n'),
+  );
+  const run = async (preload: boolean, env: Record<string, string> = {}) => {
+    const child = spawn(BUN, preload ? ['--preload', DIST_REGISTER, file] : [file], {
+      cwd: dir,
+      env: agentEnv(await freePort(), { LOG_LEVEL: 'debug', ...env }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code, err).toBe(0);
+    return { ...JSON.parse(out), started: jsonLines(err).filter((l) => l.code === 'TAPWIRE_STARTED') };
+  };
+  const bare = await run(false);
+  const all = Object.keys(bare.before.shape).length - 1; // less the constructor
+  expect(all).toBeGreaterThan(150);
+  expect(bare.before.native).toBe(all);
+
+  // Deferred, then started at the first turn: the same wrappers before and after.
+  const agent = await run(true);
+  expect(agent.started.map((l: { trigger: string }) => l.trigger)).toEqual(['first turn']);
+  expect(agent.before.shape).toEqual(bare.before.shape);
+  expect(agent.after.shape).toEqual(bare.before.shape);
+  expect(agent.before.native).toBe(0);
+  expect(agent.after).toMatchObject({ native: 0, same: true });
+
+  // The agent off: its start hands the methods back.
+  const off = await run(true, { OTEL_SDK_DISABLED: 'true' });
+  expect(off.before.native).toBe(0);
+  expect(off.after).toMatchObject({ native: all, same: false });
+  expect(off.after.shape).toEqual(bare.before.shape);
+});

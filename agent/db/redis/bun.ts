@@ -4,7 +4,8 @@
 //
 // detect: `Bun.RedisClient` exists (Bun >= 1.2.9).
 // hook: every command method on RedisClient.prototype (`get`, `set`, `hgetall`, …, `send`) is
-//   wrapped with its operation name fixed at install; the default `redis` instance shares the
+//   wrapped (../../bun-redis-wires.ts: the wrappers a deferred start laid are kept and measured
+//   through), its operation name fixed at its first call; the default `redis` instance shares the
 //   prototype. Connection-level methods (connect, close, duplicate) and pub/sub (long-lived
 //   subscriptions, not operations) are left alone. `Bun.RedisClient` is replaced by a Proxy whose
 //   construct trap notes the URL each client was created with (the native object does not expose
@@ -20,7 +21,7 @@ import type { DbInfo } from '../../../core/db/operation.js';
 import { endpointOfUrl, operationName, redisInfo } from '../../../core/db/redis.js';
 import type { DbTarget } from '../../../core/db/target.js';
 import { fail } from '../../../core/guard.js';
-import { described } from '../../../core/patch.js';
+import { redisWires, unwire } from '../../bun-redis-wires.js';
 import type { HookContext } from '../../context.js';
 
 type ClientClass = (abstract new (...args: unknown[]) => object) & { prototype: Record<string, unknown> };
@@ -71,27 +72,41 @@ export function install(ctx: HookContext): void {
     return t ?? targetOfUrl(defaultUrl());
   }
 
-  const proto = Client.prototype;
-  for (const name of Object.getOwnPropertyNames(proto)) {
-    if (SKIP.has(name)) continue;
-    const d = Object.getOwnPropertyDescriptor(proto, name);
-    if (d === undefined || typeof d.value !== 'function' || !d.writable) continue;
-    // send(command, args): the command is the first argument; every other method is its command,
-    // named at its first call (naming the ~200 methods here cost each Bun process ~1 ms at start).
-    let fixed: string | undefined;
-    const describe = (self: unknown, args: IArguments): Call => {
-      if (name === 'send') {
-        return {
-          target: targetOf(self),
-          info: redisInfo(operationName(args[0]), Array.isArray(args[1]) ? args[1].length : 0),
-        };
+  // One operation name per method, named at its first call (naming the ~200 methods at install
+  // cost each Bun process ~1 ms at start); send(command, args) names its command per call.
+  const names = new Map<string, string>();
+  const describe = (name: string, self: unknown, args: IArguments): Call => {
+    if (name === 'send') {
+      return {
+        target: targetOf(self),
+        info: redisInfo(operationName(args[0]), Array.isArray(args[1]) ? args[1].length : 0),
+      };
+    }
+    let fixed = names.get(name);
+    if (fixed === undefined) {
+      fixed = ALIAS[name] ?? operationName(name);
+      names.set(name, fixed);
+    }
+    return { target: targetOf(self), info: redisInfo(fixed, args.length) };
+  };
+
+  // The command methods' wires: the deferred start's when it laid them (kept), else laid now.
+  const wires = redisWires(Client.prototype);
+  if (wires.measure === undefined) {
+    wires.measure = (name, original, self, args) => {
+      let c: Call | undefined;
+      if (guard.enabled && !SKIP.has(name)) {
+        try {
+          c = describe(name, self, args);
+        } catch (error) {
+          fail(guard, error);
+        }
       }
-      fixed ??= ALIAS[name] ?? operationName(name);
-      return { target: targetOf(self), info: redisInfo(fixed, args.length) };
+      return c === undefined
+        ? Reflect.apply(original, self, args)
+        : db.call(c.target, c.info, original, self, args);
     };
-    patches.wrap(proto, name, (original) =>
-      described(guard, original, describe, (c, o, self, args) => db.call(c.target, c.info, o, self, args)),
-    );
+    patches.onRestore(() => unwire(wires));
   }
 
   patches.set(
