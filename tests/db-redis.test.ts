@@ -357,8 +357,8 @@ it('bun RedisClient: one set of wrappers from the preload to the agent, names an
       "const native = () => methods().filter((n) => Function.prototype.toString.call(proto[n]).includes('[native code]')).length;",
       'const before = { shape: shape(), native: native(), get: proto.get };',
       'await new Promise((r) => setTimeout(r, 20));',
-      "const after = { shape: shape(), native: native(), same: proto.get === before.get };",
-      "process.stdout.write(JSON.stringify({ before: { shape: before.shape, native: before.native }, after }));",
+      'const after = { shape: shape(), native: native(), same: proto.get === before.get };',
+      'process.stdout.write(JSON.stringify({ before: { shape: before.shape, native: before.native }, after }));',
     ].join('\n'),
   );
   const run = async (preload: boolean, env: Record<string, string> = {}) => {
