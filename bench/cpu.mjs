@@ -18,7 +18,15 @@
 // docs/overhead.md.
 //
 //   node bench/cpu.mjs [--rate 1000] [--seconds 15] [--warmup 5] [--rounds 5] [--idle 20] [--apps node:http-hello,...]
-import { readFileSync } from 'node:fs';
+//                      [--copies FILE.json]
+//
+// --copies replaces the four copies with those a JSON file lists, for measuring a step of a hook by
+// taking it out of a copy of the build (docs/overhead.md): [{ "id": "bare", "preload": false },
+// { "id": "no-end", "preload": true, "dist": "dist-no-end", "env": { "TAPWIRE_RUNTIME_METRICS":
+// "false" } }, ...]: `dist` is a copy of dist/ in the repository (so that its packages resolve),
+// `scrape` scrapes it every second. The table then gives each copy and, round by round, each copy
+// minus the first.
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, median, rotate } from './lib/common.mjs';
@@ -33,6 +41,7 @@ const { values: opts } = parseArgs({
     warmup: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '5' },
     idle: { type: 'string', default: '20' },
+    copies: { type: 'string' },
     apps: {
       type: 'string',
       default: 'node:http-hello,node:express-hello,bun:http-hello,bun:bun-serve-hello,bun:express-hello',
@@ -44,12 +53,19 @@ process.on('SIGINT', () => process.exit(130));
 
 const BIN = path.join(REPO, 'node_modules/.bin');
 const TICK_US = 1e6 / 100; // USER_HZ: /proc counts CPU time in hundredths of a second on Linux
-const VARIANTS = [
-  { id: 'bare', preload: false, scrape: false, env: {} },
-  { id: 'hooks', preload: true, scrape: false, env: { TAPWIRE_RUNTIME_METRICS: 'false' } },
-  { id: 'runtime', preload: true, scrape: false, env: {} },
-  { id: 'tapwire', preload: true, scrape: true, env: {} },
-];
+const VARIANTS = opts.copies
+  ? JSON.parse(readFileSync(opts.copies, 'utf8')).map((c) => ({ scrape: false, env: {}, ...c }))
+  : [
+      { id: 'bare', preload: false, scrape: false, env: {} },
+      { id: 'hooks', preload: true, scrape: false, env: { TAPWIRE_RUNTIME_METRICS: 'false' } },
+      { id: 'runtime', preload: true, scrape: false, env: {} },
+      { id: 'tapwire', preload: true, scrape: true, env: {} },
+    ];
+for (const v of VARIANTS) {
+  if (v.dist !== undefined && !existsSync(path.join(REPO, v.dist, 'register.js'))) {
+    throw new Error(`copy ${v.id}: ${v.dist}/register.js is not in the repository`);
+  }
+}
 
 /** User + system CPU of a process and all its threads, in clock ticks. */
 function cpuTicks(pid) {
@@ -74,7 +90,10 @@ async function round(runtime, app, by) {
       const port = await freePort();
       const metrics = await freePort();
       const preload = variant.preload
-        ? [runtime === 'bun' ? '--preload' : '--import', registers()[runtime]]
+        ? [
+            runtime === 'bun' ? '--preload' : '--import',
+            registers(variant.dist === undefined ? undefined : path.join(REPO, variant.dist))[runtime],
+          ]
         : [];
       const child = spawnTracked(
         path.join(BIN, runtime),
@@ -147,13 +166,17 @@ async function round(runtime, app, by) {
 
 const rounds = Number(opts.rounds);
 const rate = Number(opts.rate);
+const ids = VARIANTS.map((v) => v.id);
+// The four default copies get their differences named; copies of one's own, each minus the first.
+const named = opts.copies === undefined;
+const diffHeads = named
+  ? ['hooks − bare (µs per request)', 'runtime − hooks', 'tapwire − runtime (the scrape)', 'tapwire − bare']
+  : ids.slice(1).map((id) => `${id} − ${ids[0]} (µs per request)`);
 console.log(
-  `CPU µs per request at ${rate} requests/s to each of four copies side by side on one CPU (${opts.seconds} s measured after ${opts.warmup} s), ${rounds} rounds; medians of the rounds, and of the differences taken round by round\n`,
+  `CPU µs per request at ${rate} requests/s to each of ${VARIANTS.length} copies side by side on one CPU (${opts.seconds} s measured after ${opts.warmup} s), ${rounds} rounds; medians of the rounds, and of the differences taken round by round\n`,
 );
-console.log(
-  '| runtime · app | bare | hooks | runtime | tapwire | hooks − bare (µs per request) | runtime − hooks | tapwire − runtime (the scrape) | tapwire − bare |',
-);
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log(`| runtime · app | ${ids.join(' | ')} | ${diffHeads.join(' | ')} |`);
+console.log(`| --- |${' ---: |'.repeat(ids.length + diffHeads.length)}`);
 const idleRows = [];
 for (const spec of opts.apps.split(',')) {
   const [runtime, app] = spec.split(':');
@@ -174,16 +197,17 @@ for (const spec of opts.apps.split(',')) {
     const m = median(xs);
     return m === null ? 'n/a' : `${fmt(m)} µs = ${fmt((m * rate) / 1000, 2)} ms/s`;
   };
-  console.log(
-    `| ${runtime} · ${app} | ${each(0)} | ${each(1)} | ${each(2)} | ${each(3)} | ${perRequest(diff(1, 0))} | ${perSecond(diff(2, 1))} | ${perSecond(diff(3, 2))} | ${perRequest(diff(3, 0))} |`,
-  );
+  const diffs = named
+    ? [perRequest(diff(1, 0)), perSecond(diff(2, 1)), perSecond(diff(3, 2)), perRequest(diff(3, 0))]
+    : ids.slice(1).map((_, i) => perRequest(diff(i + 1, 0)));
+  console.log(`| ${runtime} · ${app} | ${ids.map((_, v) => each(v)).join(' | ')} | ${diffs.join(' | ')} |`);
   idleRows.push(`| ${runtime} · ${app} | ${VARIANTS.map((_, v) => each(v, 'idle')).join(' | ')} |`);
 }
 if (Number(opts.idle) > 0) {
   console.log(
-    `\nCPU ms a second with no requests, ${opts.idle} s after each round's load (the same copies; tapwire still scraped every second), medians of the rounds\n`,
+    `\nCPU ms a second with no requests, ${opts.idle} s after each round's load (the same copies; a scraped copy still scraped every second), medians of the rounds\n`,
   );
-  console.log('| runtime · app | bare | hooks | runtime | tapwire |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
+  console.log(`| runtime · app | ${ids.join(' | ')} |`);
+  console.log(`| --- |${' ---: |'.repeat(ids.length)}`);
   for (const row of idleRows) console.log(row);
 }
