@@ -7,7 +7,7 @@
 //   wrapped (../../bun-redis-wires.ts: the wrappers a deferred start laid are kept and measured
 //   through), its operation name fixed at its first call; the default `redis` instance shares the
 //   prototype. Connection-level methods (connect, close, duplicate) and pub/sub (long-lived
-//   subscriptions, not operations) are left alone. `Bun.RedisClient` is replaced by a Proxy whose
+//   subscriptions, not operations) pass through their wrappers unmeasured. `Bun.RedisClient` is replaced by a Proxy whose
 //   construct trap notes the URL each client was created with (the native object does not expose
 //   it); `import { RedisClient } from 'bun'` reads the same property, `instanceof`, statics and
 //   subclassing go through the Proxy. The default `redis` instance is created by Bun from
