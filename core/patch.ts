@@ -10,6 +10,10 @@
 //     owner; our wrapper inside it passes through once the guards are off (./guard.ts).
 // The wrappers forward `this` and the caller's `arguments` object as they are: no rest array and no
 // spread per call, and the callee sees the same arity the app passed.
+// One exception: Bun's RedisClient command methods (~210 of them) are wrapped by
+// agent/bun-redis-wires.ts, whose wrappers the preload's deferred start lays and the agent measures
+// through, undone by its own unwire() and found through a global slot instead of the marker (the
+// marker's three properties per wrapper cost ~1 ms of every Bun start).
 import { fail, type Guard } from './guard.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: wrappers forward any `this` and any arguments.

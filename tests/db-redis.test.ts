@@ -362,22 +362,20 @@ it('bun RedisClient: one set of wrappers from the preload to the agent, names an
     ].join('\n'),
   );
   const run = async (preload: boolean, env: Record<string, string> = {}) => {
-    const child = spawn(BUN, preload ? ['--preload', DIST_REGISTER, file] : [file], {
+    const app = await startApp({
+      runtime: 'bun',
+      file,
       cwd: dir,
-      env: agentEnv(await freePort(), { LOG_LEVEL: 'debug', ...env }),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      preload,
+      ready: false,
+      env: { LOG_LEVEL: 'debug', ...env },
     });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      err += d.toString();
-    });
-    const [code] = (await once(child, 'exit')) as [number | null];
-    expect(code, err).toBe(0);
-    return { ...JSON.parse(out), started: jsonLines(err).filter((l) => l.code === 'TAPWIRE_STARTED') };
+    const { code } = await app.exited;
+    expect(code, app.stderr()).toBe(0);
+    return {
+      ...JSON.parse(app.stdout()),
+      started: jsonLines(app.stderr()).filter((l) => l.code === 'TAPWIRE_STARTED'),
+    };
   };
   const bare = await run(false);
   const all = Object.keys(bare.before.shape).length - 1; // less the constructor
