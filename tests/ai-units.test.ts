@@ -172,6 +172,22 @@ describe('StreamParser', () => {
     expect(c.events).toEqual(want);
   });
 
+  it("drops the stream's byte-order mark, once, wherever its bytes fall; later ones stay", () => {
+    // A chunk that ends inside a character is decoded in streaming mode, one that ends with an
+    // ASCII byte outright: the mark is the stream's only at its very start.
+    const marked = new TextEncoder().encode('\uFEFFdata: a\n\n\uFEFFdata: b\n\ndata: \uFEFFc\n\n');
+    // The second line's field name is '\uFEFFdata', not `data`: no event, whatever the cut.
+    const want = ['a', '\uFEFFc'];
+    for (let cut = 0; cut <= marked.length; cut++) {
+      const c = new Collect();
+      const p = new StreamParser(c, false);
+      p.feed(marked.subarray(0, cut));
+      p.feed(marked.subarray(cut));
+      p.end();
+      expect(c.events, `cut at ${cut}`).toEqual(want);
+    }
+  });
+
   const PIECE = 16 * 1024;
   const ascii = (text: string) => new TextEncoder().encode(text);
 

