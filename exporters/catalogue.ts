@@ -248,7 +248,7 @@ export const METRICS = {
     unit: 's',
     kind: 'histogram',
     description:
-      'Time between consecutive chunks (server-sent events, NDJSON lines) of a streamed AI response, one value per chunk after the first.',
+      'Time between consecutive chunks (server-sent events, NDJSON lines) of a streamed AI response, one value per chunk after the first; chunks that come in one network read come at its time (0 apart).',
     attributes: GEN_AI_ATTRS,
     buckets: GEN_AI_DURATION_BUCKETS,
     source: 'agent/ai',
@@ -258,7 +258,7 @@ export const METRICS = {
     unit: '{token}/s',
     kind: 'histogram',
     description:
-      'Output tokens per second of a streamed AI response read to its end whose usage is known: the output tokens the provider reported (reasoning included) over the time from its first chunk to its last.',
+      'Output tokens per second of a streamed AI response read to its end whose usage is known: the output tokens the provider reported (reasoning included) over the time from its first chunk to its last; none for a stream whose chunks all came in one network read.',
     attributes: GEN_AI_ATTRS,
     buckets: GEN_AI_SPEED_BUCKETS,
     source: 'agent/ai',

@@ -74,7 +74,9 @@ const COST = 'tapwire_gen_ai_cost_usd_total';
 
 let standin: Standin;
 beforeAll(async () => {
-  standin = await startStandin();
+  // Streams paced as a model's are: 20 ms after the first event and every third one after it, so
+  // each comes in more than one network read (one that comes in one read has no output speed).
+  standin = await startStandin({ pace: { every: 3, first: 1, ms: 20 } });
 });
 afterAll(async () => {
   await standin.close();
