@@ -199,18 +199,24 @@ export function bodyUsage(shape: Shape, text: string, out: Usage): void {
   }
 }
 
-/** Whether `"key"` is followed by an object (`"usage":{`), not `null`. */
-function hasObject(data: string, key: string): boolean {
-  let i = data.indexOf(key);
+/**
+ * Whether a key ending in `tail` (`usage"`: the name and its closing quote) is followed by an
+ * object (`"usage":{`), not `null`. The opening quote is left out of the search: V8 looks for a
+ * needle's first character first, and in JSON the quote is the most common one (`"usage"` took
+ * Node 0.5 ms over the 2,800 events of a stream, `usage"` 0.1; Bun 0.1 either way). A longer key
+ * that ends the same way (`"total_usage":{`) only costs a JSON.parse that finds no usage.
+ */
+function hasObject(data: string, tail: string): boolean {
+  let i = data.indexOf(tail);
   while (i !== -1) {
-    let k = i + key.length;
+    let k = i + tail.length;
     while (k < data.length) {
       const c = data.charCodeAt(k);
       if (c !== 32 && c !== 58 && c !== 9) break; // space, ':', tab
       k++;
     }
     if (data.charCodeAt(k) === 123) return true; // '{'
-    i = data.indexOf(key, k);
+    i = data.indexOf(tail, k);
   }
   return false;
 }
@@ -222,7 +228,7 @@ export function streamEvent(shape: Shape, data: string, out: Usage): void {
       // Chat chunks repeat `"usage":null` until the last one (stream_options.include_usage);
       // the Responses API sends usage in `response.completed`.
       const first = out.responseModel === undefined;
-      if (!first && !hasObject(data, '"usage"')) return;
+      if (!first && !hasObject(data, 'usage"')) return;
       if (data === '[DONE]') return;
       const j = parse(data);
       if (j === undefined) return;
@@ -232,8 +238,9 @@ export function streamEvent(shape: Shape, data: string, out: Usage): void {
       return;
     }
     case 'anthropic': {
-      const start = data.indexOf('"message_start"') !== -1;
-      if (!start && data.indexOf('"message_delta"') === -1) return;
+      // Searched without their opening quotes, as in hasObject().
+      const start = data.indexOf('message_start"') !== -1;
+      if (!start && data.indexOf('message_delta"') === -1) return;
       const j = parse(data);
       if (j === undefined) return;
       if (j.type === 'message_start') {
@@ -247,7 +254,7 @@ export function streamEvent(shape: Shape, data: string, out: Usage): void {
     }
     case 'gemini': {
       // usageMetadata is cumulative; the last one seen wins.
-      if (out.responseModel !== undefined && data.indexOf('"usageMetadata"') === -1) return;
+      if (out.responseModel !== undefined && data.indexOf('usageMetadata"') === -1) return;
       const j = parse(data);
       if (j === undefined) return;
       if (out.responseModel === undefined) out.responseModel = str(j.modelVersion);
