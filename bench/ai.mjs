@@ -3,7 +3,7 @@
 //     run as its own process: dist/cli/standin.js), read with fetch chunk by chunk by an app
 //     (bench/lib/ai-child.mjs) run bare and under tapwire (TAPWIRE_AI_ENDPOINTS maps the stand-in
 //     as `openai`), on Node and Bun: time to first chunk and total time, modes interleaved, median
-//     of the rounds;
+//     of the rounds; the app pinned to one CPU and the stand-in to the other (lib/procs.mjs PINNED);
 //   - the agent's SSE parser (core/ai/sse.ts, bundled here with esbuild) fed the same stream
 //     repeated to tens of MB: parsing throughput in MB/s, alone and with the usage scan the
 //     agent runs on every event (core/ai/usage.ts).
@@ -28,7 +28,7 @@ import {
   spreadText,
   writeOut,
 } from './lib/common.mjs';
-import { freePort, killTree, sleep, spawnTracked } from './lib/procs.mjs';
+import { CPU, freePort, killTree, PINNED, sleep, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, REPO, RUNTIMES, TAPWIRE_REGISTER } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
@@ -73,6 +73,7 @@ async function startStandin() {
   };
   const child = spawnTracked(RUNTIMES.node.bin, [STANDIN, JSON.stringify(options)], {
     env: { PATH: process.env.PATH, NODE_ENV: 'production' },
+    cpu: CPU.load,
   });
   for (let i = 0; i < 200 && !child.stderrTail.includes('ready'); i++) {
     if (child.exitCode !== null) throw new Error(`stand-in exited: ${child.stderrTail.trim()}`);
@@ -124,7 +125,11 @@ async function main() {
       for (let round = 0; round < ROUNDS; round++) {
         for (const m of rotate(MODES, round)) {
           try {
-            rec[m].runs.push(await runChild(runtimeId, m, path.join(BENCH_DIR, 'lib/ai-child.mjs'), env));
+            rec[m].runs.push(
+              await runChild(runtimeId, m, path.join(BENCH_DIR, 'lib/ai-child.mjs'), env, undefined, {
+                cpu: CPU.measured,
+              }),
+            );
           } catch (error) {
             rec[m].errors.push(error.message);
           }
@@ -248,6 +253,9 @@ function render(results, loadAtStart) {
       '`stream_options.include_usage`) served by the AI provider stand-in in its own process (cli/demo/standin/) ' +
       `(${results.stream[runtimeIds[0]]?.[0]?.bytes ?? 'n/a'} bytes per stream), which answers at once: the times below are the client and agent cost alone, without the hundreds of ` +
       'milliseconds a real model takes, so they are the hardest case for a ratio. The app (bench/lib/ai-child.mjs) POSTs with `fetch` and reads the body chunk by chunk.',
+    PINNED
+      ? "- The measured app is pinned to CPU 1 (all its threads: Bun's fetch reads the socket on a thread of its own) and the stand-in to CPU 0 (`taskset`), so neither takes the other's time slice: unpinned, one process's median total moved between 7 and 14 ms from round to round on Bun."
+      : '- Not pinned (`taskset` or a second CPU missing, or `TAPWIRE_BENCH_PIN=0`): the app and the stand-in share the cores.',
     `- Each row: ${ROUNDS} fresh processes per mode, modes interleaved (order rotated each round); each process makes ` +
       `${WARMUP} warm-up calls then ${REQUESTS} measured calls one after another and reports its medians; the table shows ` +
       'the median of the processes. Time to first chunk: from `fetch()` to the first body chunk read; total: to the end of the body. ' +
