@@ -3,9 +3,10 @@
 // extraction per API shape, price lookup.
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
+import { AiCall, type AiOutcome } from '../core/ai/call.js';
 import { newCosts, PRICE_FIELDS, priceCall, type TokenCounts } from '../core/ai/cost.js';
 import { type Price, Prices } from '../core/ai/prices.js';
-import { operationOf, Providers } from '../core/ai/providers.js';
+import { operationOf, Providers, type Target } from '../core/ai/providers.js';
 import {
   apiKeyOf,
   durationMs,
@@ -15,6 +16,7 @@ import {
   modelFamily,
   readLimits,
 } from '../core/ai/ratelimit.js';
+import type { AiRecorder } from '../core/ai/recorder.js';
 import { type EventSink, MAX_EVENT_CHARS, StreamParser } from '../core/ai/sse.js';
 import { bodyUsage, MAX_TOKENS, requestInfo, streamEvent, Usage } from '../core/ai/usage.js';
 import { Origins } from '../core/http/origins.js';
@@ -130,6 +132,16 @@ class Collect implements EventSink {
   }
 }
 
+/** The events a server-sent-events parser reads from `bytes` fed in two pieces, cut at `cut`. */
+function eventsCutAt(bytes: Uint8Array, cut: number): string[] {
+  const c = new Collect();
+  const p = new StreamParser(c, false);
+  p.feed(bytes.subarray(0, cut));
+  p.feed(bytes.subarray(cut));
+  p.end();
+  return c.events;
+}
+
 const STREAM =
   ': comment\r\n' +
   'event: message_start\r\ndata: {"type":"message_start","text":"ünïcödé ✓"}\r\n\r\n' +
@@ -157,14 +169,8 @@ describe('StreamParser', () => {
   });
 
   it('reads events split at every byte boundary, multi-byte characters included', () => {
-    for (let cut = 1; cut < bytes.length; cut++) {
-      const c = new Collect();
-      const p = new StreamParser(c, false);
-      p.feed(bytes.subarray(0, cut));
-      p.feed(bytes.subarray(cut));
-      p.end();
-      expect(c.events, `cut at ${cut}`).toEqual(want);
-    }
+    for (let cut = 1; cut < bytes.length; cut++)
+      expect(eventsCutAt(bytes, cut), `cut at ${cut}`).toEqual(want);
     const c = new Collect();
     const p = new StreamParser(c, false);
     for (let i = 0; i < bytes.length; i++) p.feed(bytes.subarray(i, i + 1));
@@ -179,12 +185,7 @@ describe('StreamParser', () => {
     // The second line's field name is '\uFEFFdata', not `data`: no event, whatever the cut.
     const want = ['a', '\uFEFFc'];
     for (let cut = 0; cut <= marked.length; cut++) {
-      const c = new Collect();
-      const p = new StreamParser(c, false);
-      p.feed(marked.subarray(0, cut));
-      p.feed(marked.subarray(cut));
-      p.end();
-      expect(c.events, `cut at ${cut}`).toEqual(want);
+      expect(eventsCutAt(marked, cut), `cut at ${cut}`).toEqual(want);
     }
   });
 
@@ -260,6 +261,45 @@ describe('StreamParser', () => {
     p.feed(new TextEncoder().encode(':2}\n{"c":3}'));
     p.end();
     expect(c.events).toEqual(['{"a":1}', '{"b":2}', '{"c":3}']);
+  });
+});
+
+describe('AiCall', () => {
+  const TARGET: Target = {
+    provider: { name: 'openai', shape: 'openai' },
+    operation: 'chat',
+    pathStream: false,
+    pathModel: undefined,
+  };
+  const event = (content: string) =>
+    `data: {"model":"gpt-4o-mini","choices":[{"delta":{"content":"${content}"}}],"usage":null}\n\n`;
+
+  /** What a streamed call hands its recorder, fed `reads` (a network read's text, when it came: now() ms). */
+  function streamed(reads: [string, number][]): AiOutcome {
+    const outcomes: AiOutcome[] = [];
+    const recorder = { record: (o: AiOutcome) => outcomes.push(o), settle() {} } as unknown as AiRecorder;
+    const call = new AiCall(recorder, TARGET, 'api.openai.com', 443);
+    call.head(200, 'text/event-stream');
+    for (const [text, at] of reads) call.chunk(new TextEncoder().encode(text), at);
+    call.end();
+    expect(outcomes).toHaveLength(1);
+    return outcomes[0]!;
+  }
+
+  it('times the events of one network read by that read: 0 apart, no generation time in one read', () => {
+    const done = 'data: [DONE]\n\n';
+    const gaps = (o: AiOutcome) => [o.chunkGaps?.count, o.chunkGaps?.sum, o.generation];
+    // Three chunks in one read: two gaps of 0, and no time from the first to the last (so no speed).
+    expect(gaps(streamed([[event('a') + event('b') + event('c') + done, 1000]]))).toEqual([2, 0, 0]);
+    // The third a quarter of a second later, in a read of its own: the gaps sum to it.
+    expect(
+      gaps(
+        streamed([
+          [event('a') + event('b'), 1000],
+          [event('c') + done, 1250],
+        ]),
+      ),
+    ).toEqual([2, 0.25, 0.25]);
   });
 });
 
