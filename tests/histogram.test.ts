@@ -1,6 +1,8 @@
 // tapwire's request-path histogram must report exactly what the OpenTelemetry SDK's own
 // histogram reports for the same measurements (buckets, sum, count, min, max), through the same
 // reader and serializer.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Meter } from '@opentelemetry/api';
 import { AggregationTemporality, DataPointType, MeterProvider } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
@@ -263,6 +265,30 @@ describe("OwnMeter (tapwire's instruments without the SDK)", () => {
     expect(own).toBe(sdk);
     expect(own).toContain('agent_lines_total{level="info"} 7');
     expect(own).toContain('db_client_connection_count{pool="a"} 4');
+  });
+
+  it("lets a collection's values go once it has read them: what its callbacks observed is not kept until the next", async () => {
+    // What a scrape collected and kept until the next lived long enough for V8 to promote it
+    // (core/meter.ts, `values`). Node's gc() from a context of its own, as --expose-gc would give it.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const scope = { name: 'tapwire', version: 'test' };
+    const meter = new OwnMeter(new FastHistograms(scope), scope, 2000);
+    let observed: WeakRef<object> | undefined;
+    let value = 0;
+    meter.createObservableGauge('heap.used').addCallback((r) => {
+      const attributes = { 'v8js.heap.space.name': 'new_space' };
+      observed = new WeakRef(attributes);
+      r.observe(++value, attributes);
+    });
+    const read = (): unknown => meter.collectNowWithCallbacks().metrics[0]?.dataPoints[0];
+    expect(read()).toMatchObject({ attributes: { 'v8js.heap.space.name': 'new_space' }, value: 1 });
+    // A WeakRef's target stays alive until the job that made it ends.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    gc();
+    expect(observed?.deref()).toBeUndefined();
+    // The next collection observes anew.
+    expect(read()).toMatchObject({ value: 2 });
   });
 
   it('its data-model enums are the SDK values', () => {

@@ -809,6 +809,37 @@ it.each(['node', 'bun'] as Runtime[])(
   },
 );
 
+// A follower's last push (in 'exit') carries tapwire's own instruments as they are then, read anew:
+// it once carried those of its last periodic push, so what a process counted in its last second
+// (here three log records, after two pushes) was lost to the holder's totals.
+it.each(['node', 'bun'] as Runtime[])(
+  "a follower's last push carries its counts as they are when it exits, not as of its last push (%s)",
+  async (runtime) => {
+    const { holder, metricsPort, env } = await idleHolder();
+    try {
+      const code =
+        "const { logger } = await import('tapwire'); setTimeout(() => { for (let i = 0; i < 3; i++) logger.info('late'); process.exit(0); }, 2500);";
+      const r = spawnSync(
+        runtime === 'node' ? NODE : BUN,
+        runtime === 'node'
+          ? ['--import', DIST_REGISTER, '--input-type=module', '-e', code]
+          : ['--preload', DIST_REGISTER, '-e', code],
+        { cwd: FIXTURES, env: { ...env, LOG_LEVEL: 'info' }, encoding: 'utf8', timeout: 20_000 },
+      );
+      expect([r.status, r.stderr]).toEqual([0, '']);
+      expect(r.stdout.trim().split('\n')).toHaveLength(3);
+      const s = await until(
+        metricsPort,
+        (x) => x.some((y) => y.name === 'tapwire_log_records_total'),
+        "the follower's log records",
+      );
+      expect(value(s, 'tapwire_log_records_total', { level: 'info' })).toBe(3);
+    } finally {
+      holder.kill('SIGKILL');
+    }
+  },
+);
+
 it('the holder goes away: the process that followed it takes the port over with its own counts', async () => {
   const { holder, metricsPort, env } = await idleHolder();
   try {
