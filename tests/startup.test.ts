@@ -424,7 +424,12 @@ describe('the AI measurement', () => {
         },
       );
       expect(r.status, r.stderr).toBe(0);
-      expect(JSON.parse(r.stdout)).toEqual({ before: false, after: true, count: '1' });
+      // Seen once in a full run on Node (after: false, no count); its stderr and page, should it recur.
+      expect(JSON.parse(r.stdout), `${r.stdout}\n${r.stderr}`).toMatchObject({
+        before: false,
+        after: true,
+        count: '1',
+      });
     });
   }
 });
