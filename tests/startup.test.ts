@@ -424,7 +424,8 @@ describe('the AI measurement', () => {
         },
       );
       expect(r.status, r.stderr).toBe(0);
-      // Seen once in a full run on Node (after: false, no count); its stderr and page, should it recur.
+      // What the process wrote, should it fail. (It failed once on Node in a full run: its stand-in's
+      // port of 0 was given the metrics port, which the fixture now refuses.)
       expect(JSON.parse(r.stdout), `${r.stdout}\n${r.stderr}`).toMatchObject({
         before: false,
         after: true,
