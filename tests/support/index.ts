@@ -101,15 +101,51 @@ export async function freePort(): Promise<number> {
   throw new Error('no free port found');
 }
 
+// The kernel gives a bind or connect of port 0 a port of its ephemeral range; a port handed out
+// from that range, free when probed, could be given to any socket before its process binds it: a
+// fixture's stand-in on `listen(0)` got a test's metrics port that way (tapwire took the stand-in for
+// its own port), and a client's outgoing connection can take a port the same way. So ports are
+// handed out below that range, where no port 0 ever lands, and probed there; the range's bottom
+// from /proc (Linux), with port 0 as before where it cannot be read or leaves no room below.
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 0;
+  }
+})();
+/** Ports below the ephemeral range that freePort() chooses from. */
+const BELOW = 8000;
+
 async function probePort(): Promise<number> {
+  if (EPHEMERAL_LOW - BELOW >= 10000) {
+    for (let i = 0; i < 20; i++) {
+      const port = EPHEMERAL_LOW - 1 - Math.floor(Math.random() * BELOW);
+      if (await bindable(port)) return port;
+    }
+  }
+  return bound(0);
+}
+
+/** Whether `port` can be bound on loopback now. */
+async function bindable(port: number): Promise<boolean> {
+  try {
+    return (await bound(port)) === port;
+  } catch {
+    return false;
+  }
+}
+
+/** Binds `port` on loopback and lets it go: the port that was bound. */
+async function bound(port: number): Promise<number> {
   const server = createServer();
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const got = typeof address === 'object' && address ? address.port : 0;
   server.close();
   await once(server, 'close');
-  return port;
+  return got;
 }
 
 export interface App {
