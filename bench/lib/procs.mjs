@@ -101,18 +101,50 @@ export function killAllSync() {
   live.clear();
 }
 
-/** Ask the kernel for a free loopback port; never hand the same port out twice in one run. */
+// Ports are handed out below the kernel's ephemeral range, where no bind or connect of port 0
+// lands: one handed out from inside it could be given to an app's listen(0) or a load generator's
+// connection before its process bound it (tests/support/index.ts, freePort()).
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 0;
+  }
+})();
+const BELOW = 8000;
+
+/** Binds `port` (0: the kernel's choice) on loopback and lets it go: the port bound. */
+function bound(port) {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function probePort() {
+  if (EPHEMERAL_LOW - BELOW >= 10000) {
+    for (let i = 0; i < 20; i++) {
+      const port = EPHEMERAL_LOW - 1 - Math.floor(Math.random() * BELOW);
+      if (usedPorts.has(port)) continue;
+      try {
+        return await bound(port);
+      } catch {
+        // taken: try another
+      }
+    }
+  }
+  return bound(0);
+}
+
+/** A free loopback port (see above); never the same port twice in one run. */
 export async function freePort() {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await new Promise((resolve, reject) => {
-      const server = net.createServer();
-      server.unref();
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        const { port } = server.address();
-        server.close(() => resolve(port));
-      });
-    });
+    const port = await probePort();
     if (!usedPorts.has(port)) {
       usedPorts.add(port);
       return port;
