@@ -48,8 +48,7 @@ class OwnObservable implements ObservableCounter, ObservableGauge, ObservableUpD
    * Label set (canonical form) -> value, filled by this collection's callbacks and let go once
    * data() has read it: kept from one scrape to the next, the values and their label sets lived
    * long enough for V8 to copy and then promote them (~8 kB a scrape of a hello app's runtime
-   * series, --trace-gc-nvp on Node 24), and what survives the young generation's collections is what V8
-   * grows that generation by.
+   * series, --trace-gc-nvp on Node 24), and V8 grows the young generation by what survives it.
    */
   values: Map<string, { attributes: Attributes; value: number }> | undefined = undefined;
   readonly start: HrTime = hrNow();
