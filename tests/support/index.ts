@@ -91,8 +91,20 @@ export function agentEnv(
 
 /** A port nothing listens on now, never the same twice in one test run (in any of its workers). */
 export async function freePort(): Promise<number> {
+  if (EPHEMERAL_LOW - BELOW >= 10000) {
+    for (let i = 0; i < 200; i++) {
+      const port = EPHEMERAL_LOW - 1 - Math.floor(Math.random() * BELOW);
+      // Claimed before it is probed: a probe binds the port for a moment, and a port another
+      // worker handed out and its process is about to bind must not be bound by anyone else then
+      // (a fixture's /metrics found it taken that way once, and answered late). A port claimed
+      // and found taken stays claimed: no worker probes it again in this run.
+      if (handedOut.has(port) || !claim(port)) continue;
+      handedOut.add(port);
+      if (await bindable(port)) return port;
+    }
+  }
   for (let i = 0; i < 50; i++) {
-    const port = await probePort();
+    const port = await bound(0);
     if (!handedOut.has(port) && claim(port)) {
       handedOut.add(port);
       return port;
@@ -105,8 +117,8 @@ export async function freePort(): Promise<number> {
 // from that range, free when probed, could be given to any socket before its process binds it: a
 // fixture's stand-in on `listen(0)` got a test's metrics port that way (tapwire took the stand-in for
 // its own port), and a client's outgoing connection can take a port the same way. So ports are
-// handed out below that range, where no port 0 ever lands, and probed there; the range's bottom
-// from /proc (Linux), with port 0 as before where it cannot be read or leaves no room below.
+// handed out below that range, where no port 0 ever lands; the range's bottom from /proc (Linux),
+// with port 0 as before where it cannot be read or leaves no room below.
 const EPHEMERAL_LOW = (() => {
   try {
     return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
@@ -116,16 +128,6 @@ const EPHEMERAL_LOW = (() => {
 })();
 /** Ports below the ephemeral range that freePort() chooses from. */
 const BELOW = 8000;
-
-async function probePort(): Promise<number> {
-  if (EPHEMERAL_LOW - BELOW >= 10000) {
-    for (let i = 0; i < 20; i++) {
-      const port = EPHEMERAL_LOW - 1 - Math.floor(Math.random() * BELOW);
-      if (await bindable(port)) return port;
-    }
-  }
-  return bound(0);
-}
 
 /** Whether `port` can be bound on loopback now. */
 async function bindable(port: number): Promise<boolean> {
