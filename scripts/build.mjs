@@ -477,8 +477,9 @@ function pruneDeclarations(dir, entries) {
  * loadConfig, openEndpoint, each hook's install...: ~7 ms of V8's own time, --log-function-events).
  * A function written in parentheses is compiled with its file (V8's PIFE heuristic), so its
  * bytecode is in the cache. Which ones: those a probe run of this build compiles lazily (`node
- * --import register.js` with --log-function-events, of a script that lets the event loop turn
- * once, which starts the agent, agent/defer.ts). Only top-level function declarations; each becomes `var NAME = (function NAME(...) {...});`
+ * --import register.js` with --log-function-events, of a script that lets the event loop turn,
+ * which starts the agent, agent/defer.ts, until the agent's first-turn work has run:
+ * scripts/start-probe.cjs). Only top-level function declarations; each becomes `var NAME = (function NAME(...) {...});`
  * at the top of its file, so it is assigned before any other code of the file runs, as a
  * declaration is. Measured on Node 24.21 (instructions of `-e 0` under callgrind, which a busy
  * machine does not move): the preload's share 49 -> 38 million. Not more than start runs: with the
@@ -499,10 +500,10 @@ function eagerStart(dir) {
         `--logfile=${log}`,
         '--import',
         pathToFileURL(resolvePath(dir, 'register.js')).href,
-        '-e',
-        // A turn of the event loop: the agent's start waits for one, or for the app to use
-        // something it measures (agent/defer.ts).
-        'setTimeout(() => {}, 1)',
+        // Keeps the event loop turning until the agent's start and what it leaves for the first
+        // turn have run (scripts/start-probe.cjs), from the probe's own folder: an app of no
+        // dependencies.
+        copyProbe(probe),
       ],
       {
         cwd: probe,
@@ -531,6 +532,13 @@ function eagerStart(dir) {
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
+}
+
+/** scripts/start-probe.cjs copied into `dir`: its path there. */
+function copyProbe(dir) {
+  const app = join(dir, 'start-probe.cjs');
+  writeFileSync(app, readFileSync(new URL('./start-probe.cjs', import.meta.url)));
+  return app;
 }
 
 /**

@@ -3,6 +3,7 @@
 // times). Node lists the built-ins a process has loaded in process.moduleLoadList.
 import { spawn, spawnSync } from 'node:child_process';
 import {
+  copyFileSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -325,6 +326,8 @@ describe('the bundle', () => {
     const app = mkdtempSync(join(tmpdir(), 'tapwire-eager-'));
     try {
       writeFileSync(join(app, 'package.json'), '{ "name": "eager-app", "private": true }\n');
+      const probe = join(app, 'start-probe.cjs');
+      copyFileSync(join(ROOT, 'scripts/start-probe.cjs'), probe);
       const log = join(app, 'v8.log');
       const r = spawnSync(
         NODE,
@@ -334,9 +337,9 @@ describe('the bundle', () => {
           `--logfile=${log}`,
           '--import',
           DIST_REGISTER,
-          '-e',
-          // A turn of the loop, which starts the agent (agent/defer.ts).
-          'setTimeout(() => {}, 1)',
+          // The build's probe app (scripts/build.mjs): the loop turns until the agent's start and its
+          // first-turn work have run.
+          probe,
         ],
         { cwd: app, encoding: 'utf8', env: agentEnv(await freePort(), { TAPWIRE_ENV: 'production' }) },
       );
