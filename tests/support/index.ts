@@ -96,8 +96,9 @@ export async function freePort(): Promise<number> {
       const port = EPHEMERAL_LOW - 1 - Math.floor(Math.random() * BELOW);
       // Claimed before it is probed: a probe binds the port for a moment, and a port another
       // worker handed out and its process is about to bind must not be bound by anyone else then
-      // (a fixture's /metrics found it taken that way once, and answered late). A port claimed
-      // and found taken stays claimed: no worker probes it again in this run.
+      // (the agent's listen there would fail and open /metrics 20-100 ms late: seen with a process
+      // binding the port in a loop). A port claimed and found taken stays claimed: no worker
+      // probes it again in this run.
       if (handedOut.has(port) || !claim(port)) continue;
       handedOut.add(port);
       if (await bindable(port)) return port;
