@@ -16,7 +16,7 @@
 //   ~100 ms (express 57, mysql2 30, pg 10, measured on Bun 1.4.5) whether it used them or not.
 import Module from 'node:module';
 import { fail, type Guard } from '../core/guard.js';
-import { after, around, type Fn, type Patches } from '../core/patch.js';
+import { around, type Fn, type Patches } from '../core/patch.js';
 import type { Runtime } from '../core/runtime.js';
 import { bunModule } from './bun-module.js';
 import {
@@ -42,6 +42,7 @@ interface Entry {
 }
 
 interface ModuleInternals {
+  prototype: { require: Fn };
   _load: Fn;
   _extensions: Record<string, Fn>;
   _resolveFilename(request: string, parent: unknown): string;
@@ -55,6 +56,9 @@ export class ModuleLoads {
   private readonly builtins: Entry[] = [];
   private readonly seen = new WeakSet<object>();
   private hooked = false;
+  private builtinsHooked = false;
+  /** Bun: watchChannelModules()'s `open`. */
+  private channelModules: (() => void) | undefined;
 
   /** Bun: other files handed over through kBunLoad (Hono's dispatcher), by filter. */
   private readonly bunHandlers: [RegExp, BunLoad][] = [];
@@ -118,7 +122,7 @@ export class ModuleLoads {
       return;
     }
     this.builtins.push(entry);
-    if (this.builtins.length === 1) this.hookBuiltins();
+    this.hookBuiltins();
     const at = id.indexOf(':');
     const filter = new RegExp(`^${id.slice(at + 1).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
     plugin({
@@ -136,15 +140,72 @@ export class ModuleLoads {
     });
   }
 
+  /**
+   * Bun: `open` runs (each time) when the app takes a built-in through which something can publish on
+   * a diagnostics channel tapwire subscribes to: node:http, node:https, node:diagnostics_channel
+   * (core/channels.ts, holdChannels()). Seen before the module is handed over, on each of the ways
+   * to take it: an import (a runtime plugin's onResolve), a require() (Module.prototype.require: Bun
+   * 1.4.5's plugins see a require of `node:http` but not one of `http`) and
+   * process.getBuiltinModule().
+   */
+  watchChannelModules(open: () => void): void {
+    const plugin = (globalThis as { Bun?: { plugin?: BunPluginFn } }).Bun?.plugin;
+    if (typeof plugin !== 'function') return;
+    const g = this.guard;
+    this.channelModules = open;
+    this.hookBuiltins();
+    this.patches.wrap(M.prototype, 'require', (original) =>
+      around(g, original, (req, self, args) => {
+        if (CHANNEL_MODULES.has(args[0] as string)) {
+          try {
+            open();
+          } catch (error) {
+            fail(g, error);
+          }
+        }
+        return Reflect.apply(req, self, args);
+      }),
+    );
+    plugin({
+      name: 'tapwire diagnostics channels',
+      setup: (build) =>
+        build.onResolve({ filter: /^(?:http|https|diagnostics_channel)$/, namespace: 'node' }, () => {
+          if (!g.enabled) return undefined;
+          try {
+            open();
+          } catch (error) {
+            fail(g, error);
+          }
+          return undefined;
+        }),
+    });
+  }
+
   /** Bun: process.getBuiltinModule() patches the built-ins builtin() waits for as it returns them. */
   private hookBuiltins(): void {
+    if (this.builtinsHooked) return;
+    this.builtinsHooked = true;
     const g = this.guard;
     this.patches.wrap(process, 'getBuiltinModule', (original) =>
-      after(g, original, (_self, args, exports) => {
-        for (let i = 0; i < this.builtins.length; i++) {
-          const e = this.builtins[i]!;
-          if (e.request === args[0]) this.apply(e, exports, e.request);
+      around(g, original, (get, self, args) => {
+        // Before the module is handed over, as the plugin's onResolve: its first message comes later.
+        if (this.channelModules !== undefined && CHANNEL_MODULES.has(args[0] as string)) {
+          try {
+            this.channelModules();
+          } catch (error) {
+            fail(g, error);
+          }
         }
+        const exports = Reflect.apply(get, self, args);
+        try {
+          for (let i = 0; i < this.builtins.length; i++) {
+            const e = this.builtins[i]!;
+            if (e.request === args[0]) this.apply(e, exports, e.request);
+          }
+        } catch (error) {
+          fail(g, error);
+        }
+        return exports;
       }),
     );
   }
@@ -243,6 +304,16 @@ export class ModuleLoads {
     return bunModule(file, (exports) => this.apply(entry, exports, file));
   }
 }
+
+/** The names process.getBuiltinModule() takes for the modules watchChannelModules() watches. */
+const CHANNEL_MODULES = new Set([
+  'node:http',
+  'http',
+  'node:https',
+  'https',
+  'node:diagnostics_channel',
+  'diagnostics_channel',
+]);
 
 type BunPluginFn = (plugin: {
   name: string;

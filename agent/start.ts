@@ -11,7 +11,7 @@ import { Attribution, setAttribution } from '../core/ai/attribution.js';
 import type { Prices } from '../core/ai/prices.js';
 import { Providers } from '../core/ai/providers.js';
 import type { AiRecorder } from '../core/ai/recorder.js';
-import { Subscriptions } from '../core/channels.js';
+import { holdChannels, openChannels, Subscriptions } from '../core/channels.js';
 import { Pools } from '../core/db/pools.js';
 import type { DbRecorder } from '../core/db/recorder.js';
 import { requireEntry } from '../core/entries.js';
@@ -324,6 +324,11 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
       origins: new Origins(new Providers(config.aiEndpoints), internal),
       loads: new ModuleLoads(installation.patches, RUNTIME, installation.guard('module loads')),
     };
+    if (RUNTIME === 'bun' && !channelModulesTaken(from?.trigger)) {
+      // Subscribed when the app first takes a module that can publish on them (core/channels.ts).
+      holdChannels();
+      shared.loads.watchChannelModules(openChannels);
+    }
     for (const inst of INSTRUMENTATIONS) {
       if (!inst.runtimes.includes(RUNTIME)) continue;
       const since = times?.stamp();
@@ -379,6 +384,23 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
     return undefined;
   }
 }
+
+/**
+ * Bun: whether something may already publish on the channels tapwire subscribes to, so that they
+ * cannot wait (core/channels.ts): the start's own trigger took node:http, node:https or
+ * node:diagnostics_channel (agent/defer-bun.ts names it), or a package that publishes was loaded
+ * before tapwire (imported from the app's code rather than preloaded). A built-in the app's code
+ * took before such an import is not seen (docs/instrumentation.md).
+ */
+function channelModulesTaken(trigger: string | undefined): boolean {
+  if (trigger !== undefined && /^builtin (?:node:)?(?:https?|diagnostics_channel)$/.test(trigger))
+    return true;
+  const cache = (process.getBuiltinModule('node:module') as unknown as { _cache?: object })._cache;
+  return cache !== undefined && Object.keys(cache).some((file) => PUBLISHERS.test(file));
+}
+
+/** The packages that publish on tapwire's channels on Bun, as their files' paths read. */
+const PUBLISHERS = /[\\/]node_modules[\\/](?:mysql2|ioredis|@redis[\\/]client|fastify|undici)[\\/]/;
 
 /**
  * OTEL_LOGS_EXPORTER=otlp: the shipper the app's logger and tapwire's own lines go to, over the

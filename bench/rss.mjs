@@ -2,7 +2,8 @@
 // another build's, each taking wrk load for a few seconds while /metrics is scraped every second;
 // RSS read at the end. Runs interleaved, medians; the load average is printed beside.
 //
-//   node bench/rss.mjs [--runs 5] [--seconds 5] [--base DIR] [--runtime node,bun]
+//   node bench/rss.mjs [--runs 5] [--seconds 5] [--base DIR] [--runtime node,bun] [--app http-hello]
+// --app names the app in bench/apps/ (bun-serve-hello: Bun only).
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,6 +18,7 @@ const { values: opts } = parseArgs({
     seconds: { type: 'string', default: '5' },
     base: { type: 'string' },
     runtime: { type: 'string', default: 'node,bun' },
+    app: { type: 'string', default: 'http-hello' },
   },
 });
 const MODES = [
@@ -38,7 +40,7 @@ async function once(runtimeId, mode) {
   };
   const args = [
     ...(mode.register ? [runtime.preloadFlag, mode.register[runtimeId]] : []),
-    path.join(REPO, 'bench/apps/http-hello.mjs'),
+    path.join(REPO, `bench/apps/${opts.app}.mjs`),
   ];
   const child = spawnTracked(runtime.bin, args, { env });
   try {
@@ -77,7 +79,7 @@ for (const runtimeId of opts.runtime.split(',')) {
 }
 const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
 console.log(
-  `\nRSS after ${opts.seconds} s of wrk -c16 (/metrics scraped every second), ${opts.runs} runs per mode, interleaved, medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end\n`,
+  `\nRSS of bench/apps/${opts.app}.mjs after ${opts.seconds} s of wrk -c16 (/metrics scraped every second), ${opts.runs} runs per mode, interleaved, medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end\n`,
 );
 console.log(
   `| runtime | ${MODES.map((m) => m.id).join(' | ')} | ${MODES.slice(1)

@@ -10,7 +10,16 @@
 // subscribers: subscribing by name before the library (or node:http) creates the channel can
 // silently lose the subscription. Every channel subscribed here is held until it is unsubscribed;
 // on Node holding it changes nothing.
-import dc from 'node:diagnostics_channel';
+//
+// Bun implements node:diagnostics_channel in JavaScript and compiles it in each process that takes
+// it: 1.4-3.5 ms, and ~1 MB of RSS, for an app on Bun.serve that never publishes on a channel
+// (Bun 1.4.5; its node:http loads it, so an app that takes node:http pays it anyway). On Bun
+// everything that publishes on the channels below is reached through node:http, node:https or
+// node:diagnostics_channel itself (Bun's node:http client; mysql2, ioredis, node-redis and
+// fastify take the module), and the agent sees the first take of each (agent/load.ts
+// watchChannelModules). So on Bun the subscriptions wait, unsubscribed, until that first take
+// (holdChannels() at the start, openChannels() then), which comes before anything can publish.
+import type { Channel } from 'node:diagnostics_channel';
 
 export interface ChannelDef {
   readonly name: string;
@@ -185,24 +194,73 @@ export type ChannelKey = keyof typeof CHANNELS;
 export const CHANNEL_LIST: readonly ChannelDef[] = Object.values(CHANNELS);
 
 type Listener = (message: unknown, name: string | symbol) => void;
+type Dc = typeof import('node:diagnostics_channel');
+
+let dc: Dc | undefined;
+/** The Subscriptions whose channels wait for openChannels(), while they wait. */
+let waiting: Set<Subscriptions> | undefined;
+/** Whether openChannels() has run in this process: later subscriptions never wait. */
+let opened = false;
+
+/**
+ * Bun: subscriptions made from now on wait for openChannels(), unless it has run in this process
+ * already (see the header).
+ */
+export function holdChannels(): void {
+  if (!opened) waiting ??= new Set();
+}
+
+/** Subscribes everything that waits, and from now on at once. Idempotent. */
+export function openChannels(): void {
+  opened = true;
+  const now = waiting;
+  if (now === undefined) return;
+  waiting = undefined;
+  for (const s of now) s.open();
+}
+
+interface Held {
+  readonly name: string;
+  readonly listener: Listener;
+  /** Unset while the subscription waits (holdChannels()). */
+  channel: Channel | undefined;
+}
 
 /** The subscriptions of one agent; `unsubscribeAll()` takes every one of them back. */
 export class Subscriptions {
-  private readonly held: [dc.Channel, Listener][] = [];
+  private readonly held: Held[] = [];
+  /** Run at open(): set-up that takes node:diagnostics_channel itself (Fastify's hook). */
+  private readonly openers: ((channels: Dc) => void)[] = [];
 
   subscribe(key: ChannelKey, onMessage: Listener): void {
-    const channel = dc.channel(CHANNELS[key].name);
-    channel.subscribe(onMessage);
-    this.held.push([channel, onMessage]);
+    const entry: Held = { name: CHANNELS[key].name, listener: onMessage, channel: undefined };
+    this.held.push(entry);
+    if (waiting === undefined) attach(entry);
+    else waiting.add(this);
+  }
+
+  /** Runs `fn` with node:diagnostics_channel once this object's subscriptions are made (at once when they are not held). */
+  whenOpen(fn: (channels: Dc) => void): void {
+    if (waiting === undefined) fn(diagnostics());
+    else {
+      this.openers.push(fn);
+      waiting.add(this);
+    }
+  }
+
+  /** openChannels(): the held subscriptions made, then the set-ups that waited. */
+  open(): void {
+    for (const entry of this.held) if (entry.channel === undefined) attach(entry);
+    for (const fn of this.openers.splice(0)) fn(diagnostics());
   }
 
   /** Takes back one subscription made with subscribe(). */
   unsubscribe(key: ChannelKey, onMessage: Listener): void {
     const name = CHANNELS[key].name;
-    const i = this.held.findIndex(([c, l]) => c.name === name && l === onMessage);
+    const i = this.held.findIndex((e) => e.name === name && e.listener === onMessage);
     if (i === -1) return;
-    const [channel] = this.held.splice(i, 1)[0]!;
-    channel.unsubscribe(onMessage);
+    const [entry] = this.held.splice(i, 1);
+    entry!.channel?.unsubscribe(onMessage);
   }
 
   /**
@@ -210,10 +268,24 @@ export class Subscriptions {
    * would: for a message published before they were subscribed (a deferred start, agent/defer.ts).
    */
   deliver(name: string, message: unknown): void {
-    for (const [channel, onMessage] of this.held) if (channel.name === name) onMessage(message, name);
+    for (const e of this.held) if (e.name === name) e.listener(message, name);
   }
 
   unsubscribeAll(): void {
-    for (const [channel, onMessage] of this.held.splice(0)) channel.unsubscribe(onMessage);
+    for (const e of this.held.splice(0)) e.channel?.unsubscribe(e.listener);
+    this.openers.length = 0;
+    waiting?.delete(this);
   }
+}
+
+/** node:diagnostics_channel, taken at its first use. */
+function diagnostics(): Dc {
+  dc ??= process.getBuiltinModule('node:diagnostics_channel');
+  return dc;
+}
+
+function attach(entry: Held): void {
+  const channel = diagnostics().channel(entry.name);
+  channel.subscribe(entry.listener);
+  entry.channel = channel;
 }

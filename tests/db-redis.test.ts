@@ -18,7 +18,7 @@
 // - Bun's RedisClient rejects the command itself with code ERR_REDIS_CONNECTION_CLOSED.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,9 @@ import {
   jsonLines,
   parseMetrics,
   promtoolCheckMetrics,
+  ROOT,
   type Runtime,
+  runChannelsLate,
   startApp,
   stopAll,
 } from './support/index.js';
@@ -396,3 +398,26 @@ it('bun RedisClient: one set of wrappers from the preload to the agent, names an
   expect(off.after).toMatchObject({ native: all, same: false });
   expect(off.after.shape).toEqual(bare.before.shape);
 });
+
+// On Bun the agent's diagnostics-channel subscriptions wait until the app takes a module that can
+// publish on them (core/channels.ts). ioredis takes node:diagnostics_channel through
+// process.getBuiltinModule() as it loads: an app on Bun.serve that imports it later has each of its
+// commands counted. The app folder declares undici, so the agent starts with the preload (not
+// deferred; tests/deferred-start.test.ts has the deferred start).
+it('bun: ioredis imported after the start of a Bun.serve app: each command counted', async () => {
+  const app = mkdtempSync(join(dir, 'late-'));
+  writeFileSync(
+    join(app, 'package.json'),
+    '{ "name": "late-app", "private": true, "dependencies": { "undici": "*" } }\n',
+  );
+  symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'));
+  const r = runChannelsLate(app, 'ioredis', await freePort(), { REDIS_PORT: String(redisPort) });
+  expect(r.lines.find((l) => l.code === 'TAPWIRE_STARTED')?.trigger).toBeUndefined();
+  expect(r.before).not.toContain('node:diagnostics_channel');
+  expect(r.after).toContain('node:diagnostics_channel');
+  const server = { db_system_name: 'redis', server_address: '127.0.0.1', server_port: String(redisPort) };
+  expect(redisSeries(r.page)).toEqual({
+    [key({ ...server, db_namespace: '3', db_operation_name: 'SET' })]: 1,
+    [key({ ...server, db_namespace: '3', db_operation_name: 'GET' })]: 2,
+  });
+}, 60_000);

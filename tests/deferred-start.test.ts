@@ -20,7 +20,18 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentEnv, BUN, DIST_REGISTER, freePort, jsonLines, NODE, ROOT } from './support/index.js';
+import {
+  agentEnv,
+  BUN,
+  DIST_REGISTER,
+  freePort,
+  jsonLines,
+  NODE,
+  parseMetrics,
+  ROOT,
+  runChannelsLate,
+  value,
+} from './support/index.js';
 
 let app: string;
 let target: Server;
@@ -39,6 +50,8 @@ beforeAll(async () => {
     join(app, 'node_modules', '@opentelemetry', 'api'),
   );
   symlinkSync(join(ROOT, 'node_modules', 'pg'), join(app, 'node_modules', 'pg'));
+  // Not declared: Fastify publishes on a diagnostics channel, which needs no declaration.
+  symlinkSync(join(ROOT, 'node_modules', 'fastify'), join(app, 'node_modules', 'fastify'));
   symlinkSync(ROOT, join(app, 'node_modules', 'tapwire'));
   target = createServer((_req, res) => res.end('ok'));
   targetPort = await new Promise<number>((resolve) =>
@@ -286,6 +299,51 @@ describe('bun: a deferred start counts what started it', () => {
     expect(clientCount(r.page)).toBe(1);
   });
 
+  // Bun's runtime plugins see a require() of `node:http` but not one of `http` (Bun 1.4.5): that one
+  // is seen by the wire on Module.prototype.require. Before it, a CommonJS app's request made in its
+  // first tick went unmeasured (the agent started at the first turn, after the request's messages).
+  it.each(['http', 'https', 'node:http'])(
+    "a CommonJS app's require('%s') and a node:http request in its first tick",
+    async (id) => {
+      const metricsPort = await freePort();
+      const file = join(app, `require-${id.replace(':', '-')}.cjs`);
+      writeFileSync(
+        file,
+        [
+          `require(${JSON.stringify(id)});`,
+          "const http = require('node:http');",
+          `http.get('http://127.0.0.1:${targetPort}/r', (res) => {`,
+          '  res.resume();',
+          "  res.on('end', async () => {",
+          `    const page = await (await fetch('http://127.0.0.1:${metricsPort}/metrics')).text();`,
+          '    process.stdout.write(page);',
+          '    process.exit(0);',
+          '  });',
+          '});',
+        ].join('\n'),
+      );
+      // Asynchronous: the request's target answers from this process.
+      const child = spawn(BUN, ['--preload', DIST_REGISTER, file], {
+        cwd: app,
+        env: agentEnv(metricsPort, { LOG_LEVEL: 'debug' }),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code, stderr).toBe(0);
+      // A required `node:http` is seen by the plugin too: either names the same built-in.
+      expect(trigger(jsonLines(stderr))).toBe(id === 'node:http' ? 'builtin node:http' : `builtin ${id}`);
+      expect(clientCount(stdout)).toBe(1);
+    },
+  );
+
   it('Bun.serve before the first turn: its first request', async () => {
     const r = await runApp(
       'bun',
@@ -380,6 +438,52 @@ describe('bun: a deferred start counts what started it', () => {
 
 // What the deferred start does when the agent cannot be there: the app's package loads as without
 // tapwire (on Bun, the runtime plugin that waited for it hands its file over itself).
+
+// On Bun the agent's diagnostics-channel subscriptions wait until the app takes a module through
+// which something publishes on them (core/channels.ts): an app on Bun.serve alone never loads
+// node:diagnostics_channel for tapwire (1.4-3.5 ms and ~1 MB on Bun 1.4.5). What the app takes
+// later is measured from its first message. Here the agent starts at Bun.serve (a deferred start);
+// tests/db-redis.test.ts has ioredis taken after a start with the preload.
+describe('bun: diagnostics channels wait for the module that publishes', () => {
+  const series = (page: string) => parseMetrics(page);
+
+  it.each([
+    ['import', '/a', 3],
+    ['builtin', '/b', 2],
+  ] as const)(
+    'node:http taken after the start (%s): its client requests, each counted',
+    async (how, _path, n) => {
+      const r = runChannelsLate(app, how, await freePort());
+      expect(trigger(r.lines)).toBe('Bun.serve');
+      expect(r.before).not.toContain('node:diagnostics_channel');
+      expect(r.after).toContain('node:diagnostics_channel');
+      const samples = series(r.page);
+      const client = samples.filter((s) => s.name === 'http_client_request_duration_seconds_count');
+      expect(
+        client.map((s) => [s.labels.http_request_method, s.labels.http_response_status_code, s.value]),
+      ).toEqual([['GET', '200', n]]);
+      expect(
+        samples
+          .filter((s) => s.name === 'http_server_request_duration_seconds_count')
+          .reduce((a, s) => a + s.value, 0),
+      ).toBe(n);
+    },
+  );
+
+  it("Fastify loaded after the start: its route's template on each request", async () => {
+    const r = runChannelsLate(app, 'fastify', await freePort());
+    expect(trigger(r.lines)).toBe('Bun.serve');
+    expect(r.before).not.toContain('node:diagnostics_channel');
+    expect(
+      value(parseMetrics(r.page), 'http_server_request_duration_seconds_count', {
+        http_request_method: 'GET',
+        http_response_status_code: '200',
+        http_route: '/users/:id',
+        url_scheme: 'http',
+      }),
+    ).toBe(2);
+  });
+});
 describe.each(['node', 'bun'] as const)('%s: no agent to start', (runtime) => {
   const bin = runtime === 'node' ? NODE : BUN;
   const flag = runtime === 'node' ? '--import' : '--preload';

@@ -7,11 +7,13 @@ import {
   closeSync,
   existsSync,
   mkdirSync,
+  mkdtempSync,
   openSync,
   readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
+  writeFileSync,
 } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -427,6 +429,52 @@ export function jsonLines(text: string): Record<string, unknown>[] {
     }
   }
   return out;
+}
+
+/** What tests/fixtures/channels-late.mjs reports. */
+export interface ChannelsLate {
+  /** The built-ins tapwire took through process.getBuiltinModule() before and after the app's work. */
+  before: string[];
+  after: string[];
+  page: string;
+  /** The agent's own lines (debug level). */
+  lines: Record<string, unknown>[];
+}
+
+/**
+ * Runs tests/fixtures/channels-late.mjs (copied into a folder inside `cwd`, so that the app's
+ * package.json and node_modules are `cwd`'s) on Bun under the preload, with a first preload that records the built-ins tapwire
+ * takes. `how` is its HOW.
+ */
+export function runChannelsLate(
+  cwd: string,
+  how: string,
+  metricsPort: number,
+  env: Record<string, string> = {},
+): ChannelsLate {
+  const dir = mkdtempSync(join(cwd, '.channels-late-'));
+  try {
+    const trace = join(dir, 'trace.mjs');
+    writeFileSync(
+      trace,
+      "const taken = new Set();\nglobalThis[Symbol.for('test.taken')] = taken;\n" +
+        'const get = process.getBuiltinModule;\n' +
+        'process.getBuiltinModule = function (id) { taken.add(id); return get.call(this, id); };\n',
+    );
+    const app = join(dir, `channels-late-${how}.mjs`);
+    writeFileSync(app, readFileSync(join(ROOT, 'tests/fixtures/channels-late.mjs')));
+    const r = spawnSync(BUN, ['--preload', trace, '--preload', DIST_REGISTER, app], {
+      cwd,
+      encoding: 'utf8',
+      env: agentEnv(metricsPort, { HOW: how, LOG_LEVEL: 'debug', ...env }),
+      timeout: 60_000,
+    });
+    if (r.status !== 0) throw new Error(`channels-late ${how} exited ${r.status}: ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as Omit<ChannelsLate, 'lines'>;
+    return { ...out, lines: jsonLines(r.stderr) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /**

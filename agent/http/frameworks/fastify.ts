@@ -9,9 +9,11 @@
 //   handler; a request answered by a hook never reaches a handler and has no route).
 //   Bun (1.4) implements TracingChannel without its `hasSubscribers` getter, and Fastify publishes
 //   only when `hasSubscribers` is true, so under Bun it never would: the getter is defined on Bun's
-//   TracingChannel prototype exactly as Node defines it, only where it is missing.
+//   TracingChannel prototype exactly as Node defines it, only where it is missing — once the
+//   channels are open (core/channels.ts: on Bun when Fastify, or anything, first takes
+//   node:diagnostics_channel).
 // record: the template on the raw Node request (`request.raw`), read at the response's end.
-import dc from 'node:diagnostics_channel';
+import { fail } from '../../../core/guard.js';
 import type { HookContext } from '../../context.js';
 import { setRoute } from '../routes.js';
 
@@ -40,10 +42,20 @@ function hasSubscribers(this: TracingChannelLike): boolean {
 }
 
 export function install(ctx: HookContext): void {
-  const proto = Object.getPrototypeOf(dc.tracingChannel('tapwire.probe')) as object;
-  if (!('hasSubscribers' in proto)) ctx.patches.defineGetter(proto, 'hasSubscribers', hasSubscribers);
+  let installing = true;
+  ctx.channels.whenOpen((dc) => {
+    try {
+      const proto = Object.getPrototypeOf(dc.tracingChannel('tapwire.probe')) as object;
+      if (!('hasSubscribers' in proto)) ctx.patches.defineGetter(proto, 'hasSubscribers', hasSubscribers);
+    } catch (error) {
+      // During the install, the install fails (its part taken back); later, the hook goes off.
+      if (installing) throw error;
+      fail(ctx.guard, error);
+    }
+  });
   ctx.on('fastifyHandlerStart', (message) => {
     const { request, route } = message as StartMessage;
     if (typeof route.url === 'string') setRoute(request.raw, route.url);
   });
+  installing = false;
 }
