@@ -31,6 +31,8 @@ import {
   appDependencies,
   BUN_SQL_ENV,
   type BunLoad,
+  CHANNEL_BUILTINS,
+  CHANNEL_BUILTINS_RESOLVED,
   HONO_BASE,
   kBunLoad,
   mainFileFilter,
@@ -58,30 +60,6 @@ interface BunGlobal {
   }): unknown;
 }
 
-/**
- * The built-ins whose `require()` starts the agent: Bun's runtime plugins see a require() of
- * `node:http`, not one of `http` (Bun 1.4.5); every require() goes through Module.prototype.require.
- */
-const REQUIRED = new Set([
-  'node:http',
-  'http',
-  'node:https',
-  'https',
-  'node:diagnostics_channel',
-  'diagnostics_channel',
-]);
-
-/** The built-ins whose first use starts the agent, as process.getBuiltinModule() names them. */
-const BUILTINS = new Set([
-  'node:http',
-  'http',
-  'node:https',
-  'https',
-  'node:diagnostics_channel',
-  'diagnostics_channel',
-  'bun:sqlite',
-]);
-
 /** Whether this Bun process's start can wait (./defer.ts, and the header). */
 export function deferrable(env: NodeJS.ProcessEnv): boolean {
   const only = (value: string | undefined, plain: string) =>
@@ -99,18 +77,19 @@ export function layBunWires({ wire, startNow, started, undo, afterStart }: Wirin
   wire(bun, 'serve', 'Bun.serve');
   wire(bun, 'listen', 'Bun.listen');
   wire(process, 'getBuiltinModule', (args) =>
-    typeof args[0] === 'string' && BUILTINS.has(args[0]) ? `builtin ${args[0]}` : undefined,
+    CHANNEL_BUILTINS.has(args[0] as string) || args[0] === 'bun:sqlite' ? `builtin ${args[0]}` : undefined,
   );
-  // require(), wired by hand: wire() copies the original's own properties, and this wire is laid in
+  // require(): Bun's runtime plugins see a require() of `node:http` but not one of `http` (Bun
+  // 1.4.5). Wired by hand: wire() copies the original's own properties, and this wire is laid in
   // every Bun process under the preload (0.26 million instructions a process against 0.45,
-  // callgrind, Bun 1.4.5). Called through as wire() does: the original until the start restores it,
-  // then whatever the property holds (the agent's wrapper).
+  // callgrind). Called through as wire() does: the original until the start restores it, then
+  // whatever the property holds (the agent's wrapper).
   const proto = (process.getBuiltinModule('node:module') as unknown as { prototype: { require: Fn } })
     .prototype;
   const require0 = proto.require;
   let restored = false;
   const tripping = function require(this: unknown, id: unknown): unknown {
-    if (!started() && REQUIRED.has(id as string)) startNow(`builtin ${id}`);
+    if (!started() && CHANNEL_BUILTINS.has(id as string)) startNow(`builtin ${id}`);
     // biome-ignore lint/complexity/noArguments: as called
     return Reflect.apply(restored ? proto.require : require0, this, arguments);
   };
@@ -132,7 +111,7 @@ export function layBunWires({ wire, startNow, started, undo, afterStart }: Wirin
   bun.plugin({
     name: 'tapwire deferred start',
     setup(build) {
-      build.onResolve({ filter: /^(?:http|https|diagnostics_channel)$/, namespace: 'node' }, (args) => {
+      build.onResolve({ filter: CHANNEL_BUILTINS_RESOLVED, namespace: 'node' }, (args) => {
         if (!started()) startNow(`builtin node:${args.path}`);
         return undefined;
       });

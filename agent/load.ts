@@ -22,6 +22,8 @@ import { bunModule } from './bun-module.js';
 import {
   appDependencies,
   type BunLoad,
+  CHANNEL_BUILTINS,
+  CHANNEL_BUILTINS_RESOLVED,
   kBunLoad,
   mainFileFilter,
   PACKAGE_MAINS,
@@ -156,7 +158,7 @@ export class ModuleLoads {
     this.hookBuiltins();
     this.patches.wrap(M.prototype, 'require', (original) =>
       around(g, original, (req, self, args) => {
-        if (CHANNEL_MODULES.has(args[0] as string)) {
+        if (CHANNEL_BUILTINS.has(args[0] as string)) {
           try {
             open();
           } catch (error) {
@@ -169,7 +171,7 @@ export class ModuleLoads {
     plugin({
       name: 'tapwire diagnostics channels',
       setup: (build) =>
-        build.onResolve({ filter: /^(?:http|https|diagnostics_channel)$/, namespace: 'node' }, () => {
+        build.onResolve({ filter: CHANNEL_BUILTINS_RESOLVED, namespace: 'node' }, () => {
           if (!g.enabled) return undefined;
           try {
             open();
@@ -189,7 +191,7 @@ export class ModuleLoads {
     this.patches.wrap(process, 'getBuiltinModule', (original) =>
       around(g, original, (get, self, args) => {
         // Before the module is handed over, as the plugin's onResolve: its first message comes later.
-        if (this.channelModules !== undefined && CHANNEL_MODULES.has(args[0] as string)) {
+        if (this.channelModules !== undefined && CHANNEL_BUILTINS.has(args[0] as string)) {
           try {
             this.channelModules();
           } catch (error) {
@@ -304,16 +306,6 @@ export class ModuleLoads {
     return bunModule(file, (exports) => this.apply(entry, exports, file));
   }
 }
-
-/** The names process.getBuiltinModule() takes for the modules watchChannelModules() watches. */
-const CHANNEL_MODULES = new Set([
-  'node:http',
-  'http',
-  'node:https',
-  'https',
-  'node:diagnostics_channel',
-  'diagnostics_channel',
-]);
 
 type BunPluginFn = (plugin: {
   name: string;

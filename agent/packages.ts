@@ -43,6 +43,21 @@ export function mainFileFilter(suffix: string): RegExp {
 export const HONO_BASE = /[\\/]hono[\\/]dist[\\/](?:cjs[\\/])?hono-base\.js$/;
 
 /**
+ * Bun: the built-ins through which everything that publishes on tapwire's diagnostics channels is
+ * reached (core/channels.ts), by every name a require() or process.getBuiltinModule() takes; and
+ * the filter that matches them in a runtime plugin's onResolve (namespace `node`, no prefix).
+ */
+export const CHANNEL_BUILTINS: ReadonlySet<string> = new Set([
+  'node:http',
+  'http',
+  'node:https',
+  'https',
+  'node:diagnostics_channel',
+  'diagnostics_channel',
+]);
+export const CHANNEL_BUILTINS_RESOLVED = /^(?:http|https|diagnostics_channel)$/;
+
+/**
  * Bun: where the agent hands over a file a runtime plugin was asked for (./load.ts sets it). The
  * plugins of a deferred start (./defer-bun.ts) are registered first, so Bun asks them, and they ask
  * this once the agent has started (unset: no agent, the file goes unpatched).
