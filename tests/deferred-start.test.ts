@@ -86,6 +86,15 @@ async function runApp(
       'process.exit(0);',
     ].join('\n'),
   );
+  return runFile(runtime, file, metricsPort);
+}
+
+/** Runs `file` under the preload, at debug level; its stdout is `page`. Asynchronous: the targets answer from this process. */
+async function runFile(
+  runtime: 'node' | 'bun',
+  file: string,
+  metricsPort: number,
+): Promise<{ page: string; lines: Record<string, unknown>[]; stderr: string; code: number | null }> {
   const child = spawn(
     runtime === 'node' ? NODE : BUN,
     [runtime === 'node' ? '--import' : '--preload', DIST_REGISTER, file],
@@ -322,25 +331,11 @@ describe('bun: a deferred start counts what started it', () => {
           '});',
         ].join('\n'),
       );
-      // Asynchronous: the request's target answers from this process.
-      const child = spawn(BUN, ['--preload', DIST_REGISTER, file], {
-        cwd: app,
-        env: agentEnv(metricsPort, { LOG_LEVEL: 'debug' }),
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString();
-      });
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString();
-      });
-      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-      expect(code, stderr).toBe(0);
+      const r = await runFile('bun', file, metricsPort);
+      expect(r.code, r.stderr).toBe(0);
       // A required `node:http` is seen by the plugin too: either names the same built-in.
-      expect(trigger(jsonLines(stderr))).toBe(id === 'node:http' ? 'builtin node:http' : `builtin ${id}`);
-      expect(clientCount(stdout)).toBe(1);
+      expect(trigger(r.lines)).toBe(id === 'node:http' ? 'builtin node:http' : `builtin ${id}`);
+      expect(clientCount(r.page)).toBe(1);
     },
   );
 
