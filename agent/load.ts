@@ -105,9 +105,10 @@ export class ModuleLoads {
    * Run `patch` on the exports of the built-in module `id` ('bun:sqlite', 'node:sqlite') when the app
    * first takes it, and pass the module through unchanged. Node: at once (no module hook sees a
    * built-in's ESM import; nothing when this Node has no such module). Bun: not loaded here. A runtime
-   * plugin's onResolve sees every import and require() of a built-in, by its namespace (`bun:sqlite`
-   * is path `sqlite` in namespace `bun`), each time a module asks for it, before the module is
-   * handed over; process.getBuiltinModule() is wrapped for the apps that take it that way (measured
+   * plugin's onResolve sees every import and require() of a built-in named with its prefix, by its
+   * namespace (`bun:sqlite` is path `sqlite` in namespace `bun`), each time a module asks for it,
+   * before the module is handed over (a require() of `http`, unprefixed, it does not see:
+   * watchChannelModules()); process.getBuiltinModule() is wrapped for the apps that take it that way (measured
    * on Bun 1.4.5: ESM, CommonJS, dynamic import, and a module loaded by another preload before).
    */
   builtin(id: string, patch: Patch, guard: Guard): void {
