@@ -37,6 +37,7 @@ import { type Endpoint, openEndpoint } from './endpoint.js';
 import { watchAppListen } from './http/listen.js';
 import { INSTRUMENTATIONS, type Instrumentation } from './instrumentations.js';
 import { ModuleLoads } from './load.js';
+import { CHANNEL_BUILTINS } from './packages.js';
 import type { TracerSetup } from './trace/provider.js';
 
 export interface Agent extends AppAgent {
@@ -393,14 +394,13 @@ export async function start(from?: StartedFrom): Promise<Agent | undefined> {
  * took before such an import is not seen (docs/instrumentation.md).
  */
 function channelModulesTaken(trigger: string | undefined): boolean {
-  if (trigger !== undefined && /^builtin (?:node:)?(?:https?|diagnostics_channel)$/.test(trigger))
-    return true;
+  if (trigger?.startsWith('builtin ') && CHANNEL_BUILTINS.has(trigger.slice('builtin '.length))) return true;
   const cache = (process.getBuiltinModule('node:module') as unknown as { _cache?: object })._cache;
   return cache !== undefined && Object.keys(cache).some((file) => PUBLISHERS.test(file));
 }
 
 /** The packages that publish on tapwire's channels on Bun, as their files' paths read. */
-const PUBLISHERS = /[\\/]node_modules[\\/](?:mysql2|ioredis|@redis[\\/]client|fastify|undici)[\\/]/;
+const PUBLISHERS = /[\\/]node_modules[\\/](?:mysql2|ioredis|@redis[\\/]client|fastify)[\\/]/;
 
 /**
  * OTEL_LOGS_EXPORTER=otlp: the shipper the app's logger and tapwire's own lines go to, over the
