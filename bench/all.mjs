@@ -177,7 +177,9 @@ function startupSection(text, title) {
       '`precompiled` (Bun only): the same package after `bunx --bun tapwire precompile`, which compiles the preload to ' +
       "this Bun's bytecode (docs/cli.md); `tapwire` is the package as it installs; `empty` is a preload that is an " +
       'empty module (bench/apps/empty-preload.mjs): what the runtime charges for any preload, which no agent can ' +
-      'take away (no target of its own).',
+      'take away (no target of its own); `otel` is the OpenTelemetry reference, `@opentelemetry/auto-instrumentations-node/register` ' +
+      "with the environment of the HTTP benchmark's otel row (its Prometheus exporter on, traces and logs off), the same " +
+      'flag and the same children (no target of its own).',
     '',
     text.trim(),
     '',

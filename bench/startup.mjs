@@ -1,6 +1,6 @@
 // Start-up A/B: what the preload adds to a process that starts, and to a process that starts many.
 //
-//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children,breakdown] [--runtime node,bun] [--no-precompiled] [--no-empty] [--out FILE]
+//   node bench/startup.mjs [--runs 21] [--base DIR] [--measure e0,first200,children,breakdown] [--runtime node,bun] [--no-precompiled] [--no-empty] [--no-otel] [--otel-children-runs 3] [--out FILE]
 //
 // Three measures, each in an app folder whose package.json declares pg, mysql2, ioredis, express and
 // openai, and whose node_modules holds those packages and what they depend on (links to this repo's
@@ -23,8 +23,11 @@
 // Modes: bare, tapwire (this tree's dist/ as the package installs it), on Bun precompiled (a copy of
 // it after `tapwire precompile`: the agent from Bun's bytecode, docs/cli.md) and, with --base,
 // another build's dist/ (e.g. main's, copied aside) — so two builds are compared on the same
-// machine, in the same minutes — and `empty`, a preload that is an empty module (bench/apps/
-// empty-preload.mjs): what the runtime charges for any preload. Every run
+// machine, in the same minutes — `empty`, a preload that is an empty module (bench/apps/
+// empty-preload.mjs): what the runtime charges for any preload, and `otel`, the OpenTelemetry
+// reference (auto-instrumentations-node's register with the environment of bench/run.mjs' otel row):
+// in the children rows for --otel-children-runs runs only, as each of them is 50 of its 0.4–0.8 s
+// starts. Every run
 // goes through the modes in a rotated order; medians are reported with the load average, because a
 // shared 2-core machine moves every absolute figure.
 import { spawnSync } from 'node:child_process';
@@ -38,6 +41,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,7 +49,16 @@ import { parseArgs } from 'node:util';
 import { fmt, guard, median, rotate, writeOut } from './lib/common.mjs';
 import { waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
-import { BENCH_DIR, preloadOf, REPO, RUNTIMES, registers } from './scenarios.mjs';
+import {
+  MODES as AGENT_MODES,
+  BENCH_DIR,
+  modeEnv,
+  OTEL_REGISTER,
+  preloadOf,
+  REPO,
+  RUNTIMES,
+  registers,
+} from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   allowNegative: true,
@@ -57,6 +70,8 @@ const { values: opts } = parseArgs({
     children: { type: 'string', default: '50' },
     precompiled: { type: 'boolean', default: true },
     empty: { type: 'boolean', default: true },
+    otel: { type: 'boolean', default: true },
+    'otel-children-runs': { type: 'string', default: '3' },
     out: { type: 'string' },
   },
 });
@@ -91,6 +106,18 @@ if (opts.precompiled && RUNTIME_IDS.includes('bun')) {
   const r = spawnSync(RUNTIMES.bun.bin, [path.join(copy, 'cli/main.js'), 'precompile'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tapwire precompile: exit ${r.status}: ${r.stderr}`);
   MODES.push({ id: 'precompiled', preload: registers(copy), only: 'bun' });
+}
+// The reference (bench/run.mjs' otel row, its register resolved from this repo: the app folder has
+// no OpenTelemetry), last: what an agent that measures the same things costs the same processes.
+if (opts.otel) {
+  const otel = AGENT_MODES.find((m) => m.id === 'otel');
+  MODES.push({
+    id: 'otel',
+    preload: createRequire(path.join(REPO, 'package.json')).resolve(OTEL_REGISTER),
+    env: modeEnv(otel),
+    agent: false,
+    runs: (measure) => (measure.startsWith('children') ? Number(opts['otel-children-runs']) : RUNS),
+  });
 }
 const modesOf = (runtimeId) => MODES.filter((m) => m.only === undefined || m.only === runtimeId);
 
@@ -150,7 +177,7 @@ function env(mode, runtimeId, metricsPort, extra = {}) {
     out[runtimeId === 'bun' ? 'BUN_OPTIONS' : 'NODE_OPTIONS'] =
       `${RUNTIMES[runtimeId].preloadFlag} ${preloadOf(mode, runtimeId)}`;
   }
-  return { ...out, ...extra.env };
+  return { ...out, ...mode.env, ...extra.env };
 }
 
 const preload = (mode, runtimeId) =>
@@ -225,10 +252,13 @@ for (const runtimeId of RUNTIME_IDS) {
     if (measure === 'breakdown') continue;
     const modes = modesOf(runtimeId);
     const samples = Object.fromEntries(modes.map((m) => [m.id, { wall: [], cpu: [] }]));
-    // One untimed round first: the page cache and any compile cache are warm for every mode alike.
-    for (const m of modes) await MEASURE[measure](runtimeId, m);
+    // One untimed round first: the page cache and any compile cache are warm for every mode alike
+    // (a mode of fewer runs, the reference's children, is warm from the rows before: 20–40 s saved).
+    for (const m of modes)
+      if (m.runs === undefined || m.runs(measure) === RUNS) await MEASURE[measure](runtimeId, m);
     for (let i = 0; i < RUNS; i++) {
       for (const m of rotate(modes, i)) {
+        if (m.runs !== undefined && i >= m.runs(measure)) continue;
         const { wall, cpu } = await MEASURE[measure](runtimeId, m);
         samples[m.id].wall.push(wall);
         if (cpu !== null) samples[m.id].cpu.push(cpu);
@@ -248,7 +278,7 @@ function print(line) {
   printed.push(line);
 }
 print(
-  `\n${RUNS} runs per mode, interleaved; medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end` +
+  `\n${RUNS} runs per mode${opts.otel ? ` (otel: ${opts['otel-children-runs']} in the children rows)` : ''}, interleaved; medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end` +
     `${PERF ? '; CPU = task-clock of the process tree (perf stat)' : ''}\n`,
 );
 const others = MODES.slice(1);
