@@ -49,7 +49,9 @@ const REQUESTS = QUICK ? 8 : 20;
 const SSE_MB = QUICK ? 8 : 48;
 const SSE_PASSES = QUICK ? 3 : 7;
 const STANDIN = path.join(REPO, 'dist/cli/standin.js');
-const MODES = ['bare', 'tapwire'];
+// otel: the OpenTelemetry reference (bench/scenarios.mjs), which measures the call as an outbound
+// HTTP request where it instruments fetch (undici, on Node) and knows nothing of AI providers.
+const MODES = ['bare', 'tapwire', 'otel'];
 const runtimeIds = (opts.runtime ?? Object.keys(RUNTIMES)).flatMap((r) => r.split(','));
 const log = (m) => console.error(m);
 
@@ -208,7 +210,7 @@ function derive(raw) {
         addedTotalMs: m === 'bare' || total == null || bare.total == null ? null : total - bare.total,
         // The agent saw every call, its time to first chunk, and all 3000 output tokens.
         recordedAll:
-          m === 'bare' || !runs.length
+          m !== 'tapwire' || !runs.length
             ? null
             : runs.every(
                 (r) =>
@@ -217,6 +219,7 @@ function derive(raw) {
                   r.outputTokens === r.requests * CHUNKS,
               ),
         recorded: runs.at(-1)?.recorded ?? null,
+        httpClient: runs.at(-1)?.httpClient ?? null,
         requests: runs.at(-1)?.requests ?? null,
       };
       if (m === 'tapwire') {
@@ -262,7 +265,10 @@ function render(results, loadAtStart) {
       '"per round" divides bare\'s process of each round by this mode\'s of the same round: the median and range of those ratios show how far the rounds spread around the verdict (the ratio of the medians).',
     '- `tapwire`: `--import dist/register.js` / `--preload dist/register-bun.js` (what `tapwire/register` is on each runtime), `TAPWIRE_AI_ENDPOINTS=127.0.0.1:PORT=openai`, ' +
       '`OTEL_METRICS_EXPORTER=prometheus`. "recorded": calls counted by `gen_ai_client_operation_duration_seconds` on the ' +
-      "agent's /metrics; the row is only valid when every call, its time to first chunk and all output tokens were recorded.",
+      "agent's /metrics; the row is only valid when every call, its time to first chunk and all output tokens were recorded. " +
+      '`otel`: the OpenTelemetry reference, `@opentelemetry/auto-instrumentations-node/register` (same flag, the environment of ' +
+      "the HTTP benchmark's otel row): it knows no AI provider, and counts the calls as outbound HTTP requests where it " +
+      'instruments `fetch` (its undici instrumentation: Node; Bun\'s fetch is not undici); "recorded" gives those.',
     '',
     '### Targets (tapwire rows)',
     '',
@@ -278,9 +284,11 @@ function render(results, loadAtStart) {
       const rec =
         r.mode === 'bare'
           ? '—'
-          : r.recorded == null
-            ? '**none**'
-            : `${r.recorded} of ${r.requests}${r.recordedAll ? '' : ' **(incomplete)**'}`;
+          : r.mode === 'otel'
+            ? `no AI series; ${r.httpClient == null ? 'no' : `${r.httpClient} of ${r.requests}`} HTTP client calls`
+            : r.recorded == null
+              ? '**none**'
+              : `${r.recorded} of ${r.requests}${r.recordedAll ? '' : ' **(incomplete)**'}`;
       const result = r.targets
         ? r.targets.some((t) => t.ok === false)
           ? `**miss**: ${r.targets
@@ -290,7 +298,9 @@ function render(results, loadAtStart) {
           : r.targets.every((t) => t.ok)
             ? 'pass'
             : 'n/a'
-        : 'baseline';
+        : r.mode === 'otel'
+          ? 'reference'
+          : 'baseline';
       out.push(
         `| ${RUNTIMES[runtimeId].label} | ${r.mode} | ${r.error ? `not measured: ${r.error.replaceAll('|', '\\|')}` : fmt(r.ttfcMs, 2)} | ` +
           `${r.mode === 'bare' ? '—' : signed(r.addedTtfcMs, 2)} | ${fmt(r.totalMs, 1)} | ${r.mode === 'bare' ? '—' : signed(r.addedTotalMs, 1)} | ` +

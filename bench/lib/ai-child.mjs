@@ -1,7 +1,7 @@
 // The measured app of bench/ai.mjs: streamed chat completions with fetch, read chunk by chunk.
 //   URL=http://127.0.0.1:PORT/n3000/v1/chat/completions WARMUP=N REQUESTS=M
 // Prints one JSON line: median time to first chunk and total time (ms) over the M measured
-// requests, bytes per stream, and what the agent recorded (null when bare).
+// requests, bytes per stream, and what the agent recorded (null when bare: nothing answers /metrics).
 import { AI_STREAM_REQUEST, median, scrapeOwn, sumSamples } from './child.mjs';
 
 const URL_ = process.env.URL;
@@ -43,6 +43,9 @@ process.stdout.write(
       text == null
         ? null
         : sumSamples(text, /^gen_ai_client_token_usage(_tokens)?_sum$/, /gen_ai_token_type="output"/),
+    // What an agent that knows no AI provider saw of the calls (the OpenTelemetry reference's undici
+    // instrumentation, on Node): outbound HTTP requests.
+    httpClient: text == null ? null : sumSamples(text, /^http_client_request_duration(_seconds)?_count$/),
   })}\n`,
 );
 process.exit(0);
