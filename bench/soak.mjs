@@ -14,15 +14,21 @@
 // reported beside RSS. The runs go one after another, each with its own bare app beside it: compare
 // their medians, not one reading.
 //
-//   node bench/soak.mjs [--minutes 8] [--warmup 60] [--rate 3000] [--runtimes node,bun,node-without-gc] [--write]
+// `node-otel` and `bun-otel` are the OpenTelemetry reference (auto-instrumentations-node's register, with
+// the environment of bench/run.mjs' otel row) on the same app under the same load, scraped the same way.
+// --add keeps the runs of bench/results/soak.json that this one does not repeat (each row says when it
+// ran), so one run can be added to the table without taking the others again.
+//
+//   node bench/soak.mjs [--minutes 8] [--warmup 60] [--rate 3000] [--runtimes node,bun,node-without-gc,node-otel,bun-otel] [--add] [--write]
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, writeOut } from './lib/common.mjs';
 import { openLoad, waitReady } from './lib/measure.mjs';
 import { freePort, killAllSync, killTree, rssMb, sleep, spawnTracked } from './lib/procs.mjs';
-import { registers } from './scenarios.mjs';
+import { MODES, modeEnv, OTEL_REGISTER, registers } from './scenarios.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'node_modules/.bin');
@@ -35,16 +41,27 @@ const opt = (name, dflt) => {
 const minutes = Number(opt('--minutes', '8'));
 const warmup = Number(opt('--warmup', '60'));
 const rate = Number(opt('--rate', '3000'));
-const runs = opt('--runtimes', 'node,bun,node-without-gc').split(',');
-/** A run: the runtime, and what its app's environment adds. */
+const runs = opt('--runtimes', 'node,bun,node-without-gc,node-otel,bun-otel').split(',');
+const TAPWIRE_ENV = { TAPWIRE_ENV: 'production' };
+const OTEL = {
+  preload: createRequire(path.join(ROOT, 'package.json')).resolve(OTEL_REGISTER),
+  env: modeEnv(MODES.find((m) => m.id === 'otel')),
+};
+/** A run: the runtime, its preload (tapwire's register unless said) and what its app's environment adds. */
 const VARIANTS = {
-  node: { runtime: 'node', env: {} },
-  bun: { runtime: 'bun', env: {} },
-  'node-without-gc': { runtime: 'node', env: { TAPWIRE_RUNTIME_METRICS: 'eventloop,heap,cpu,memory' } },
+  node: { runtime: 'node', env: TAPWIRE_ENV },
+  bun: { runtime: 'bun', env: TAPWIRE_ENV },
+  'node-without-gc': {
+    runtime: 'node',
+    env: { ...TAPWIRE_ENV, TAPWIRE_RUNTIME_METRICS: 'eventloop,heap,cpu,memory' },
+  },
+  'node-otel': { runtime: 'node', ...OTEL },
+  'bun-otel': { runtime: 'bun', ...OTEL },
 };
 for (const r of runs)
   if (!(r in VARIANTS)) throw new Error(`--runtimes: ${r} is none of ${Object.keys(VARIANTS)}`);
 const write = args.includes('--write');
+const add = args.includes('--add');
 
 process.on('exit', killAllSync);
 process.on('SIGINT', () => process.exit(130));
@@ -79,18 +96,17 @@ const newSpaceMb = (text) => {
 };
 
 async function soak(run) {
-  const { runtime, env } = VARIANTS[run];
+  const { runtime, env, preload: file = registers()[runtime] } = VARIANTS[run];
   const port = await freePort();
   const barePort = await freePort();
   const metricsPort = await freePort();
   const app = path.join(ROOT, 'bench/apps/http-hello.mjs');
-  const preload = [runtime === 'bun' ? '--preload' : '--import', registers()[runtime]];
+  const preload = [runtime === 'bun' ? '--preload' : '--import', file];
   const child = spawnTracked(path.join(BIN, runtime), [...preload, app], {
     env: {
       ...process.env,
       PORT: String(port),
       OTEL_EXPORTER_PROMETHEUS_PORT: String(metricsPort),
-      TAPWIRE_ENV: 'production',
       ...env,
     },
   });
@@ -154,6 +170,7 @@ async function soak(run) {
   const afterOf = (points) => points.filter(([at]) => at >= warmup).map(([, v]) => v);
   const result = {
     run,
+    at: new Date(start).toISOString(),
     runtime,
     env,
     version: execFileSync(path.join(BIN, runtime), ['--version'], {
@@ -188,8 +205,17 @@ async function soak(run) {
   return result;
 }
 
-const results = [];
-for (const run of runs) results.push(await soak(run));
+const fresh = [];
+for (const run of runs) fresh.push(await soak(run));
+const kept =
+  add && existsSync(path.join(ROOT, 'bench/results/soak.json'))
+    ? JSON.parse(readFileSync(path.join(ROOT, 'bench/results/soak.json'), 'utf8')).filter(
+        (r) => !runs.includes(r.run),
+      )
+    : [];
+// In the table's order: the runs this script knows, as VARIANTS lists them.
+const order = Object.keys(VARIANTS);
+const results = [...kept, ...fresh].sort((a, b) => order.indexOf(a.run) - order.indexOf(b.run));
 const json = JSON.stringify(results, null, 2);
 writeOut('bench/results/soak.json', `${json}\n`);
 console.log(json);
@@ -200,7 +226,7 @@ if (write) {
   const name = (r) => `${r.runtime} ${r.version}${r.run === r.runtime ? '' : ` (${r.run})`}`;
   const rows = results.map(
     (r) =>
-      `| ${name(r)} | ${r.load.sent ?? 'n/a'} (${r.load.errors ?? 'n/a'} errors) | ${r.scrapes} (${r.scrapesFailed} failed) | ${f(r.rssAtWarmupMb)} (${f(r.bareRssAtWarmupMb)}) | ${f(r.rssEndMb)} (${f(r.bareRssEndMb)}) | ${over(r.rssEndMb, r.bareRssEndMb)} | ${f(r.rssMedianMb)} (${f(r.bareRssMedianMb)}) | ${over(r.rssMedianMb, r.bareRssMedianMb)} | ${f(r.rssMaxMb)} (${f(r.bareRssMaxMb)}) | ${r.newSpaceMaxMb === undefined ? 'n/a' : `${f(r.newSpaceMedianMb)} / ${f(r.newSpaceMaxMb)} / ${f(r.newSpaceEndMb)}`} | ${f(r.mbPerMinute, 3)} | ${r.seriesAtWarmup} → ${r.seriesEnd} |`,
+      `| ${name(r)} | ${r.at === undefined ? 'n/a' : r.at.slice(0, 16).replace('T', ' ')} | ${r.load.sent ?? 'n/a'} (${r.load.errors ?? 'n/a'} errors) | ${r.scrapes} (${r.scrapesFailed} failed) | ${f(r.rssAtWarmupMb)} (${f(r.bareRssAtWarmupMb)}) | ${f(r.rssEndMb)} (${f(r.bareRssEndMb)}) | ${over(r.rssEndMb, r.bareRssEndMb)} | ${f(r.rssMedianMb)} (${f(r.bareRssMedianMb)}) | ${over(r.rssMedianMb, r.bareRssMedianMb)} | ${f(r.rssMaxMb)} (${f(r.bareRssMaxMb)}) | ${r.newSpaceMaxMb === undefined ? 'n/a' : `${f(r.newSpaceMedianMb)} / ${f(r.newSpaceMaxMb)} / ${f(r.newSpaceEndMb)}`} | ${f(r.mbPerMinute, 3)} | ${r.seriesAtWarmup} → ${r.seriesEnd} |`,
   );
   const added = results.map((r) => {
     const names = [
@@ -212,17 +238,19 @@ if (write) {
   });
   const text = `# Soak
 
-Generated by \`node bench/soak.mjs --rate ${rate} --write\` (${new Date().toISOString().slice(0, 10)}): the hello app
+Generated by \`node bench/soak.mjs --rate ${rate}${add ? ' --add' : ''} --write\` (${new Date().toISOString().slice(0, 10)}${add ? ', the runs it did not repeat kept from the one before' : ''}): the hello app
 (bench/apps/http-hello.mjs) under the preload in the production profile, ${rate} requests/s of open-loop load for
 ${minutes} minutes, /metrics scraped every second; in brackets the same app without the preload, under the same
 load at the same time beside it. MB/min is the least-squares slope of the app's RSS (one
 sample a second) after a ${warmup} s warm-up; the series count is the number of samples on /metrics at the end
 of the warm-up and at the end. A leak shows as a steady slope, an unbounded label as a growing count. The
 runs go one after another; \`node-without-gc\` is Node with \`TAPWIRE_RUNTIME_METRICS=eventloop,heap,cpu,memory\`
-(every runtime metric but the GC histogram).
+(every runtime metric but the GC histogram); \`node-otel\` and \`bun-otel\` are the OpenTelemetry reference,
+\`@opentelemetry/auto-instrumentations-node/register\` with its Prometheus exporter (the environment of the HTTP
+benchmark's otel row, docs/benchmarks.md), in place of tapwire's preload.
 
-| run | requests (errors) | scrapes | RSS after warm-up (MB, bare) | RSS at end (MB, bare) | over bare at end (MB) | RSS median after warm-up (MB, bare) | over bare, medians (MB) | RSS max (MB, bare) | young generation (MB): median / max / end | MB/min after warm-up | series |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| run | started (UTC) | requests (errors) | scrapes | RSS after warm-up (MB, bare) | RSS at end (MB, bare) | over bare at end (MB) | RSS median after warm-up (MB, bare) | over bare, medians (MB) | RSS max (MB, bare) | young generation (MB): median / max / end | MB/min after warm-up | series |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 Series that appeared after the warm-up:
