@@ -5,6 +5,7 @@
 // hand extra env to the app; helpers run as separate processes so that their CPU cost is
 // the same for every mode and never lands inside the harness' own event loop.
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -116,6 +117,18 @@ export const MODES = [
 
 export function modeEnv(mode) {
   return mode.id === 'bare' ? { NODE_ENV: COMMON_ENV.NODE_ENV } : { ...COMMON_ENV, ...mode.env };
+}
+
+/**
+ * The OpenTelemetry reference for a script that runs its processes outside this repository (an app
+ * folder of its own) or without the MODES machinery: its register as a file (resolved from this
+ * repository, which installs it) and the otel mode's environment.
+ */
+export function otelReference() {
+  return {
+    preload: createRequire(path.join(REPO, 'package.json')).resolve(OTEL_REGISTER),
+    env: modeEnv(MODES.find((m) => m.id === 'otel')),
+  };
 }
 
 /** A framework's hello app on `/users/:id`, Node and Bun: its row needs the route template on /metrics. */

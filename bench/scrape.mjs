@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { fmt, guard, machineLine, writeOut } from './lib/common.mjs';
 import { httpGet, waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
-import { MODES, modeEnv, OTEL_REGISTER, REPO, RUNTIMES, registers } from './scenarios.mjs';
+import { otelReference, REPO, RUNTIMES, registers } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   allowNegative: true,
@@ -74,10 +74,7 @@ const histogram = metrics.getMeter('scrape-bench').createHistogram('db.client.op
 for (const labels of JSON.parse(readFileSync(process.env.LABEL_SETS, 'utf8'))) histogram.record(0.0001, labels);
 http.createServer((req, res) => res.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');
 `;
-const OTEL = {
-  preload: createRequire(path.join(REPO, 'package.json')).resolve(OTEL_REGISTER),
-  env: modeEnv(MODES.find((m) => m.id === 'otel')),
-};
+const OTEL = otelReference();
 
 /** The label sets of tapwire's db histogram on a page, and its buckets' upper bounds. */
 function dbHistogram(page) {

@@ -22,13 +22,12 @@
 //   node bench/soak.mjs [--minutes 8] [--warmup 60] [--rate 3000] [--runtimes node,bun,node-without-gc,node-otel,bun-otel] [--add] [--write]
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { median, writeOut } from './lib/common.mjs';
 import { openLoad, waitReady } from './lib/measure.mjs';
 import { freePort, killAllSync, killTree, rssMb, sleep, spawnTracked } from './lib/procs.mjs';
-import { MODES, modeEnv, OTEL_REGISTER, registers } from './scenarios.mjs';
+import { otelReference, registers } from './scenarios.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'node_modules/.bin');
@@ -43,10 +42,7 @@ const warmup = Number(opt('--warmup', '60'));
 const rate = Number(opt('--rate', '3000'));
 const runs = opt('--runtimes', 'node,bun,node-without-gc,node-otel,bun-otel').split(',');
 const TAPWIRE_ENV = { TAPWIRE_ENV: 'production' };
-const OTEL = {
-  preload: createRequire(path.join(ROOT, 'package.json')).resolve(OTEL_REGISTER),
-  env: modeEnv(MODES.find((m) => m.id === 'otel')),
-};
+const OTEL = otelReference();
 /** A run: the runtime, its preload (tapwire's register unless said) and what its app's environment adds. */
 const VARIANTS = {
   node: { runtime: 'node', env: TAPWIRE_ENV },

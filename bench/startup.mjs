@@ -41,7 +41,6 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -49,16 +48,7 @@ import { parseArgs } from 'node:util';
 import { fmt, guard, median, rotate, writeOut } from './lib/common.mjs';
 import { waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
-import {
-  MODES as AGENT_MODES,
-  BENCH_DIR,
-  modeEnv,
-  OTEL_REGISTER,
-  preloadOf,
-  REPO,
-  RUNTIMES,
-  registers,
-} from './scenarios.mjs';
+import { BENCH_DIR, otelReference, preloadOf, REPO, RUNTIMES, registers } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   allowNegative: true,
@@ -110,11 +100,9 @@ if (opts.precompiled && RUNTIME_IDS.includes('bun')) {
 // The reference (bench/run.mjs' otel row, its register resolved from this repo: the app folder has
 // no OpenTelemetry), last: what an agent that measures the same things costs the same processes.
 if (opts.otel) {
-  const otel = AGENT_MODES.find((m) => m.id === 'otel');
   MODES.push({
     id: 'otel',
-    preload: createRequire(path.join(REPO, 'package.json')).resolve(OTEL_REGISTER),
-    env: modeEnv(otel),
+    ...otelReference(),
     agent: false,
     runs: (measure) => (measure.startsWith('children') ? Number(opts['otel-children-runs']) : RUNS),
   });
