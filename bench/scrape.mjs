@@ -103,8 +103,8 @@ async function measure(runtimeId, dir, TABLES, histogram) {
   const rt = RUNTIMES[runtimeId];
   const port = await freePort();
   const metricsPort = await freePort();
-  const labelSets = path.join(dir, 'label-sets.json');
-  if (histogram !== undefined) writeFileSync(labelSets, JSON.stringify(histogram.labelSets));
+  const labelSetsFile = path.join(dir, 'label-sets.json');
+  if (histogram !== undefined) writeFileSync(labelSetsFile, JSON.stringify(histogram.labelSets));
   const [preload, file, env] =
     histogram === undefined
       ? [
@@ -117,7 +117,7 @@ async function measure(runtimeId, dir, TABLES, histogram) {
           'otel-app.mjs',
           {
             ...OTEL.env,
-            LABEL_SETS: labelSets,
+            LABEL_SETS: labelSetsFile,
             BOUNDS: JSON.stringify(histogram.bounds),
           },
         ];
