@@ -75,7 +75,7 @@ export function install(ctx: HookContext): void {
   // One operation name per method, named at its first call (naming the ~200 methods at install
   // cost each Bun process ~1 ms at start); send(command, args) names its command per call.
   const names = new Map<string, string>();
-  const describe = (name: string, self: unknown, args: IArguments): Call => {
+  const describe = (name: string, self: unknown, args: readonly unknown[]): Call => {
     if (name === 'send') {
       return {
         target: targetOf(self),
