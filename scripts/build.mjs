@@ -365,8 +365,12 @@ rmSync(old, { recursive: true, force: true });
  */
 function finish(text, cli) {
   const line = `${bundle.banner.js}\n`;
+  // A use of the banner's `require`: the name, not a property (`.require`), a string (`"require"`,
+  // `"--require="`) or part of another name (`require2`). A comment that names it keeps the
+  // banner: harmless.
+  const used = /(?<![-\w$.'"`])require(?![\w$'"`])/;
   let done = text;
-  if (done.startsWith(line) && !/\brequire\b/.test(done.slice(line.length))) done = done.slice(line.length);
+  if (done.startsWith(line) && !used.test(done.slice(line.length))) done = done.slice(line.length);
   done = done.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
   return cli ? done : `// @bun\n${done}`;
 }
