@@ -35,8 +35,8 @@ import {
   CHANNEL_BUILTINS_RESOLVED,
   HONO_BASE,
   kBunLoad,
-  mainFileFilter,
-  PACKAGE_MAINS,
+  MAIN_FILE_FILTERS,
+  type PackageRequest,
 } from './packages.js';
 
 export { deferStart } from './defer.js';
@@ -66,7 +66,7 @@ export function deferrable(env: NodeJS.ProcessEnv): boolean {
     value === undefined || value.trim() === '' || value.trim().toLowerCase() === plain;
   if (!only(env.OTEL_METRICS_EXPORTER, 'prometheus')) return false;
   if (!only(env.OTEL_TRACES_EXPORTER, 'none') || !only(env.OTEL_LOGS_EXPORTER, 'none')) return false;
-  if (BUN_SQL_ENV.some((v) => env[v])) return false;
+  for (const v of BUN_SQL_ENV) if (env[v]) return false;
   return !appDependencies().has('undici');
 }
 
@@ -112,13 +112,20 @@ export function layBunWires({ wire, startNow, started, undo, afterStart }: Wirin
       });
       // One onLoad for all of them: each registration costs a Bun process ~0.05-0.2 ms at start
       // (Bun 1.4.5); which file it is, is looked up as it loads.
-      const mains = Object.entries(PACKAGE_MAINS)
-        .filter(([request]) => declared.has(request.split('/')[0]!))
-        .map(([request, suffix]) => [request, mainFileFilter(suffix)] as const);
-      const filter = new RegExp([...mains.map(([, f]) => f.source), HONO_BASE.source].join('|'));
-      build.onLoad({ filter }, (args) => {
-        const main = mains.find(([, f]) => f.test(args.path));
-        return handOver(main === undefined ? 'module hono' : `module ${main[0]}`, args.path);
+      // Loops, not filter() and map(): a first use of one of JavaScriptCore's built-ins written in
+      // JavaScript costs each process 0.1-1 ms (docs/overhead.md).
+      const mains: [request: string, filter: RegExp][] = [];
+      let sources = HONO_BASE.source;
+      for (const request in MAIN_FILE_FILTERS) {
+        if (!declared.has(request.split('/')[0]!)) continue;
+        const filter = MAIN_FILE_FILTERS[request as PackageRequest];
+        mains.push([request, filter]);
+        sources += `|${filter.source}`;
+      }
+      build.onLoad({ filter: new RegExp(sources) }, (args) => {
+        let trigger = 'module hono';
+        for (const [request, filter] of mains) if (filter.test(args.path)) trigger = `module ${request}`;
+        return handOver(trigger, args.path);
       });
     },
   });

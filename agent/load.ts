@@ -25,7 +25,7 @@ import {
   CHANNEL_BUILTINS,
   CHANNEL_BUILTINS_RESOLVED,
   kBunLoad,
-  mainFileFilter,
+  MAIN_FILE_FILTERS,
   PACKAGE_MAINS,
   type PackageRequest,
 } from './packages.js';
@@ -295,7 +295,7 @@ export class ModuleLoads {
     }
     const plugin = (globalThis as { Bun?: { plugin?: BunPluginFn } }).Bun?.plugin;
     if (typeof plugin !== 'function') return;
-    const filter = mainFileFilter(entry.suffix);
+    const filter = MAIN_FILE_FILTERS[entry.request as PackageRequest];
     plugin({
       name: `tapwire ${entry.request}`,
       setup: (build) => build.onLoad({ filter }, (args) => this.bunModule(entry, args.path)),
