@@ -3,14 +3,15 @@
 // RSS read at the end. Runs interleaved, medians; the load average is printed beside.
 //
 //   node bench/rss.mjs [--runs 5] [--seconds 5] [--base DIR] [--runtime node,bun] [--app http-hello]
-// --app names the app in bench/apps/ (bun-serve-hello: Bun only).
+// --app names the app in bench/apps/ (bun-serve-hello: Bun only); it is asked on its scenario's path
+// (bench/scenarios.mjs: /users/42 for the routed apps), else on /.
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fmt, guard, median, rotate } from './lib/common.mjs';
 import { httpGet, runWrk, waitReady } from './lib/measure.mjs';
 import { freePort, killTree, rssMb, sleep, spawnTracked } from './lib/procs.mjs';
-import { REPO, RUNTIMES, registers } from './scenarios.mjs';
+import { REPO, RUNTIMES, registers, SCENARIOS } from './scenarios.mjs';
 
 const { values: opts } = parseArgs({
   options: {
@@ -28,6 +29,8 @@ const MODES = [
 if (opts.base) MODES.push({ id: 'base', register: registers(path.resolve(opts.base)) });
 guard(60);
 
+const appPath = SCENARIOS.find((s) => s.id === opts.app)?.path ?? '/';
+
 async function once(runtimeId, mode) {
   const [port, metricsPort] = [await freePort(), await freePort()];
   const runtime = RUNTIMES[runtimeId];
@@ -44,7 +47,7 @@ async function once(runtimeId, mode) {
   ];
   const child = spawnTracked(runtime.bin, args, { env });
   try {
-    await waitReady(child, port);
+    await waitReady(child, port, { path: appPath });
     let scraping = true;
     const scraper = (async () => {
       while (scraping) {
@@ -52,7 +55,7 @@ async function once(runtimeId, mode) {
         await sleep(1000);
       }
     })();
-    await runWrk({ port, seconds: Number(opts.seconds), connections: 16 });
+    await runWrk({ port, path: appPath, seconds: Number(opts.seconds), connections: 16 });
     scraping = false;
     await scraper;
     return rssMb(child.pid);
