@@ -45,7 +45,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { fmt, guard, median, rotate, writeOut } from './lib/common.mjs';
+import { fmt, guard, machineLine, median, rotate, writeOut } from './lib/common.mjs';
 import { waitReady } from './lib/measure.mjs';
 import { freePort, killTree, spawnTracked } from './lib/procs.mjs';
 import { BENCH_DIR, otelReference, preloadOf, REPO, RUNTIMES, registers } from './scenarios.mjs';
@@ -265,6 +265,7 @@ function print(line) {
   console.log(line);
   printed.push(line);
 }
+print(`\n- ${machineLine(load0)}`);
 print(
   `\n${RUNS} runs per mode${opts.otel ? ` (otel: ${opts['otel-children-runs']} in the children rows)` : ''}, interleaved; medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end` +
     `${PERF ? '; CPU = task-clock of the process tree (perf stat)' : ''}\n`,
