@@ -265,7 +265,7 @@ function print(line) {
   console.log(line);
   printed.push(line);
 }
-print(`\n- ${machineLine(load0)}`);
+print(`\n- ${machineLine(load0, '')}`);
 print(
   `\n${RUNS} runs per mode${opts.otel ? ` (otel: ${opts['otel-children-runs']} in the children rows)` : ''}, interleaved; medians; load average ${load(load0)} at start, ${load(os.loadavg())} at end` +
     `${PERF ? '; CPU = task-clock of the process tree (perf stat)' : ''}\n`,

@@ -161,14 +161,20 @@ function tryExec(cmd, args) {
   }
 }
 
-/** One line saying where and when the numbers were taken. */
-export function machineLine(loadAtStart) {
+/**
+ * One line saying where and when the numbers were taken; `shared` says what shares the machine with
+ * the measured processes (nothing said when empty).
+ */
+export function machineLine(
+  loadAtStart,
+  shared = '(the servers, the clients and the measured processes share the machine)',
+) {
   const cpu = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown CPU';
   const load = (l) => l.map((x) => x.toFixed(2)).join(' ');
   return (
     `${new Date().toISOString()}; ${os.availableParallelism()} CPUs, ${cpu}; Node.js ${tryExec(RUNTIMES.node.bin, ['--version']) ?? 'n/a'}, ` +
-    `Bun ${tryExec(RUNTIMES.bun.bin, ['--version']) ?? 'n/a'}; load average ${load(loadAtStart)} at start, ${load(os.loadavg())} at end ` +
-    '(the servers, the clients and the measured processes share the machine)'
+    `Bun ${tryExec(RUNTIMES.bun.bin, ['--version']) ?? 'n/a'}; load average ${load(loadAtStart)} at start, ${load(os.loadavg())} at end` +
+    (shared === '' ? '' : ` ${shared}`)
   );
 }
 
