@@ -11,6 +11,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
@@ -156,7 +157,7 @@ describe.each([
   ['cluster-app.mjs', 4],
   ['cluster-app.cjs', 4],
 ] as const)('node:cluster (%s, %i workers)', (file, workers) => {
-  it('one endpoint shows every request once, runtime series per process, the workers say nothing', async () => {
+  it('one endpoint shows every request once, runtime series per process, one process says it listens', async () => {
     const app = await startApp({
       runtime: 'node',
       file: join(DIR, file),
@@ -176,8 +177,20 @@ describe.each([
     // Event-loop delay is per process; request counts are one series.
     expect(s.filter((x) => x.name === 'nodejs_eventloop_delay_p99_seconds').length).toBe(workers + 1);
     expect(s.filter((x) => x.name === COUNT).length).toBe(1);
+    // One line at info level, from the holder; the others follow in silence. The holder is the first
+    // to bind the port at its agent's start: the primary, whose start waits for its first turn, in
+    // nearly every run, but a worker when the loaded machine held the primary back longer than a
+    // worker's whole start (seen once in a CI run of the whole suite: the page above the same).
     const lines = jsonLines(app.stderr()).filter((l) => l.component === 'tapwire');
-    expect(lines.map((l) => [l.pid, l.code])).toEqual([[app.child.pid, 'TAPWIRE_METRICS_LISTENING']]);
+    expect(lines.map((l) => l.code)).toEqual(['TAPWIRE_METRICS_LISTENING']);
+    const holder = lines[0]!.pid as number;
+    if (holder !== app.child.pid) {
+      const status = readFileSync(`/proc/${holder}/status`, 'utf8');
+      expect(
+        Number(/^PPid:\s*(\d+)$/m.exec(status)?.[1]),
+        'the holder is the primary or one of its workers',
+      ).toBe(app.child.pid);
+    }
   });
 });
 
