@@ -577,7 +577,7 @@ export const VARIABLES = {
   } satisfies Variable<boolean>,
   TAPWIRE_DB_SLOW_MS: {
     name: 'TAPWIRE_DB_SLOW_MS',
-    doc: 'Database operations slower than this many milliseconds are logged at `warn`.',
+    doc: 'Database operations slower than this many milliseconds are logged at `warn` (`TAPWIRE_DB_SLOW`; at most 50 lines in 10 seconds, then one line with how many were left out).',
     accepted: 'an integer from 0 to 3600000',
     fallback: 500,
     parse: integer(0, 3_600_000),

@@ -169,6 +169,14 @@ export const LOG_CODES = {
       'A database operation took longer than TAPWIRE_DB_SLOW_MS. The line has the system, operation, sanitised statement (literals replaced), duration and trace id.',
     action: 'Look at the statement; raise TAPWIRE_DB_SLOW_MS if the threshold is too low for this service.',
   },
+  TAPWIRE_DB_SLOW_NOT_LOGGED: {
+    level: 'warn',
+    from: 'preload',
+    meaning:
+      'More database operations were slow than the 50 TAPWIRE_DB_SLOW lines a process writes in 10 seconds (counted from the first slow one): `not_logged` says how many were left out. They are counted in db_client_operation_duration_seconds as every other; said once at the end of each such window.',
+    action:
+      'Look at the database (every operation slow at once is usually the server or the network), or raise TAPWIRE_DB_SLOW_MS.',
+  },
   TAPWIRE_ERR_AI_PRICES: {
     level: 'warn',
     from: 'preload',

@@ -13,6 +13,7 @@ import {
   BUN,
   FIXTURES,
   freePort,
+  jsonLines,
   parseMetrics,
   type Runtime,
   startApp,
@@ -20,6 +21,7 @@ import {
   value,
 } from './support/index.js';
 import { OtlpReceiver, type OtlpSpan, SPAN_KIND } from './support/otlp.js';
+import { until } from './support/prometheus.js';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 let dir = '';
@@ -285,6 +287,48 @@ describe.each(SQLITE)('SQLite (%s, %s, %s)', (runtime, file, driver) => {
       ).toBe(1);
     }
   }, 30_000);
+});
+
+// The slow-operation log's limit (core/db/recorder.ts): with TAPWIRE_DB_SLOW_MS=0 every operation
+// is slow; a burst of 122 (the table, a row, 120 point queries, in one turn) gets 50 lines, and the
+// window's end one TAPWIRE_DB_SLOW_NOT_LOGGED line with the 72 left out, which /metrics counts as
+// every other. A burst after it starts a window of its own.
+describe.each([
+  ['node', 'node-sqlite'],
+  ['bun', 'bun-sqlite'],
+] as Array<[Runtime, string]>)('slow-operation lines (%s, %s)', (runtime, driver) => {
+  it('at most 50 in 10 s, then one line with how many were left out', async () => {
+    const app = await startApp({
+      runtime,
+      file: 'db-slow-burst.mjs',
+      env: { DRIVER: driver, TAPWIRE_DB_SLOW_MS: '0' },
+    });
+    const lines = (code: string) => jsonLines(app.stderr()).filter((l) => l.code === code);
+    expect(await (await fetch(app.url('/burst?n=120'))).text()).toBe('120');
+    const ops = parseMetrics(await app.metrics())
+      .filter(
+        (s) =>
+          s.name === 'db_client_operation_duration_seconds_count' && s.labels.db_system_name === 'sqlite',
+      )
+      .reduce((sum, s) => sum + s.value, 0);
+    expect(ops).toBe(122);
+    expect(lines('TAPWIRE_DB_SLOW')).toHaveLength(50);
+    const [notLogged] = await until('the TAPWIRE_DB_SLOW_NOT_LOGGED line', async () => {
+      const l = lines('TAPWIRE_DB_SLOW_NOT_LOGGED');
+      return l.length > 0 ? l : undefined;
+    });
+    expect(notLogged).toMatchObject({
+      level: 'warn',
+      not_logged: 72,
+      window_ms: 10_000,
+      msg: '72 more slow database operations not logged (at most 50 lines in 10 s)',
+    });
+    // A new window: all 5 logged, and nothing more left out.
+    expect(await (await fetch(app.url('/burst?n=5'))).text()).toBe('5');
+    await app.metrics();
+    expect(lines('TAPWIRE_DB_SLOW')).toHaveLength(55);
+    expect(lines('TAPWIRE_DB_SLOW_NOT_LOGGED')).toHaveLength(1);
+  }, 60_000);
 });
 
 it('better-sqlite3 under Bun: Bun refuses to load it (Bun brings bun:sqlite), so there is nothing to measure', () => {
