@@ -13,7 +13,15 @@
 // ioredis, whose suite assumes the default port). With --rounds N, both sides run N times and a
 // difference counts only when it shows in every round (the suites have flaky tests of their own).
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,6 +146,9 @@ const PROJECTS = {
     postgres: true,
     // The Makefile's `node file postgres://`: the connection comes from PGHOST, PGPORT, ...
     args: ['postgres://'],
+    // As the Makefile's test-unit does first: git checks the file out 0644, and the pgpass reader
+    // refuses a password file others can read.
+    prepare: (cwd) => chmodSync(path.join(cwd, 'test/unit/client/pgpass.file'), 0o600),
     files: (cwd) =>
       ['test/unit', 'test/integration']
         .flatMap((d) => readdirSync(path.join(cwd, d), { recursive: true }).map((f) => path.join(d, f)))
@@ -177,6 +188,7 @@ async function runSuite(project, checkout, preload) {
   };
   delete env.NODE_OPTIONS;
   if (preload) env.NODE_OPTIONS = `--import=${REGISTER}`;
+  spec.prepare?.(cwd);
   const servers = [];
   try {
     if (spec.postgres) {
