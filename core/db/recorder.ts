@@ -122,12 +122,12 @@ export class DbRecorder {
 }
 
 // At most SLOW_LINES slow-operation lines in a window of SLOW_WINDOW_MS, which starts at the first
-// slow operation after the last window ended (per process). A database that turns slow turns every operation slow,
-// and a line each (a synchronous write to stderr: core/log.ts) would cost the app most when it can
-// least afford it: a pipeline of 600 commands of 1 MB against a loaded Redis wrote 1,200 lines. The
-// operations left out are in the histogram as every other; at the window's end one line
-// (TAPWIRE_DB_SLOW_NOT_LOGGED) says how many there were, from an unref'd timer (it keeps no process
-// alive; a process that ends first does not say it).
+// slow operation after the last window ended (per process). A database that turns slow turns every
+// operation slow, and a line each (a synchronous write to stderr: core/log.ts) would cost the app
+// most when it can least afford it: a pipeline of 600 commands of 1 MB against a loaded Redis wrote
+// 1,200 lines. The operations left out are in the histogram as every other; at the window's end one
+// line (TAPWIRE_DB_SLOW_NOT_LOGGED) says how many there were, from an unref'd timer (it keeps no
+// process alive; a process that ends first does not say it).
 const SLOW_LINES = 50;
 const SLOW_WINDOW_MS = 10_000;
 const slowLines = { since: -1, written: 0, leftOut: 0 };
