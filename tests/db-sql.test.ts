@@ -16,6 +16,7 @@ import {
   jsonLines,
   parseMetrics,
   type Runtime,
+  runtimeCommand,
   startApp,
   stopAll,
   value,
@@ -329,6 +330,27 @@ describe.each([
     expect(lines('TAPWIRE_DB_SLOW')).toHaveLength(55);
     expect(lines('TAPWIRE_DB_SLOW_NOT_LOGGED')).toHaveLength(1);
   }, 60_000);
+
+  it('a process that ends inside the window says at its exit how many were left out', async () => {
+    const [cmd, ...args] = runtimeCommand(runtime, true, join(FIXTURES, 'db-slow-exit.mjs'));
+    const r = spawnSync(cmd!, args, {
+      cwd: FIXTURES,
+      encoding: 'utf8',
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        DRIVER: driver,
+        TAPWIRE_DB_SLOW_MS: '0',
+        OTEL_EXPORTER_PROMETHEUS_PORT: String(await freePort()),
+      },
+    });
+    expect({ status: r.status, stdout: r.stdout }).toEqual({ status: 0, stdout: 'done\n' });
+    const all = jsonLines(r.stderr);
+    expect(all.filter((l) => l.code === 'TAPWIRE_DB_SLOW')).toHaveLength(50);
+    expect(all.filter((l) => l.code === 'TAPWIRE_DB_SLOW_NOT_LOGGED')).toEqual([
+      expect.objectContaining({ level: 'warn', not_logged: 10, window_ms: 10_000 }),
+    ]);
+  }, 30_000);
 });
 
 it('better-sqlite3 under Bun: Bun refuses to load it (Bun brings bun:sqlite), so there is nothing to measure', () => {

@@ -127,7 +127,7 @@ export class DbRecorder {
 // most when it can least afford it: a pipeline of 600 commands of 1 MB against a loaded Redis wrote
 // 1,200 lines. The operations left out are in the histogram as every other; at the window's end one
 // line (TAPWIRE_DB_SLOW_NOT_LOGGED) says how many there were, from an unref'd timer (it keeps no
-// process alive; a process that ends first does not say it).
+// process alive), or at the process's 'exit' if that comes first.
 const SLOW_LINES = 50;
 const SLOW_WINDOW_MS = 10_000;
 const slowLines = { since: -1, written: 0, leftOut: 0 };
@@ -148,12 +148,15 @@ function slowLineAllowed(): boolean {
   if (slowLines.leftOut++ === 0) {
     const t = setTimeout(endSlowWindow, Math.max(0, slowLines.since + SLOW_WINDOW_MS - now));
     (t as { unref?: () => void }).unref?.();
+    process.once('exit', endSlowWindow);
   }
   return false;
 }
 
 function endSlowWindow(): void {
   const n = slowLines.leftOut;
+  process.removeListener('exit', endSlowWindow);
+  if (n === 0) return;
   slowLines.since = -1;
   slowLines.leftOut = 0;
   agentLog(
