@@ -173,7 +173,7 @@ export const LOG_CODES = {
     level: 'warn',
     from: 'preload',
     meaning:
-      'More database operations were slow than the 50 TAPWIRE_DB_SLOW lines a process writes in 10 seconds (counted from the first slow one): `not_logged` says how many were left out. They are counted in db_client_operation_duration_seconds as every other; said once at the end of each such window, or at the process's exit if that comes first.',
+      'More database operations were slow than the 50 TAPWIRE_DB_SLOW lines a process writes in 10 seconds (counted from the first slow one): `not_logged` says how many were left out. They are counted in db_client_operation_duration_seconds as every other; said once at the end of each such window, or when the process exits, if that comes first.',
     action:
       'Look at the database (every operation slow at once is usually the server or the network), or raise TAPWIRE_DB_SLOW_MS.',
   },
