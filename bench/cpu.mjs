@@ -24,8 +24,9 @@
 // taking it out of a copy of the build (docs/overhead.md): [{ "id": "bare", "preload": false },
 // { "id": "no-end", "preload": true, "dist": "dist-no-end", "env": { "TAPWIRE_RUNTIME_METRICS":
 // "false" } }, ...]: `dist` is a copy of dist/ in the repository (so that its packages resolve),
-// `scrape` scrapes it every second. The table then gives each copy and, round by round, each copy
-// minus the first.
+// `scrape` scrapes it every second, `args` are flags for the runtime itself, put before the preload
+// (`["--min-semi-space-size=16"]`: a V8 flag Node does not take from NODE_OPTIONS). The table then
+// gives each copy and, round by round, each copy minus the first.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -97,7 +98,7 @@ async function round(runtime, app, by) {
         : [];
       const child = spawnTracked(
         path.join(BIN, runtime),
-        [...preload, path.join(BENCH_DIR, `apps/${app}.mjs`)],
+        [...(variant.args ?? []), ...preload, path.join(BENCH_DIR, `apps/${app}.mjs`)],
         {
           env: {
             ...process.env,
